@@ -1,0 +1,291 @@
+//! `tally collections …`: check, propose, decide and read collections.
+
+use std::path::Path;
+
+use chrono::Utc;
+
+use super::{Outcome, print_json, thousands};
+use crate::config::Settings;
+use crate::registry::burden::{Basis, CollectionBurden};
+use crate::registry::checks::Severity;
+use crate::registry::governance::{CheckReport, Override};
+use crate::registry::load::{self, LoadedDef};
+use crate::store::Change;
+
+fn load(path: &Path, settings: &Settings) -> anyhow::Result<Vec<LoadedDef>> {
+    let loaded = if path.is_dir() {
+        load::load_dir(path, settings.timezone)?
+    } else {
+        vec![load::load_file(path, settings.timezone)?]
+    };
+    Ok(loaded)
+}
+
+pub fn burden_line(b: &CollectionBurden) -> String {
+    let basis = match b.basis {
+        Basis::Registered => "registered",
+        Basis::Estimated => "estimated",
+    };
+    format!(
+        "{} respondents ({basis}) × {} submissions a year × {} min ({}) = {} staff hours a year",
+        thousands(f64::from(b.respondents)),
+        b.submissions_per_year,
+        b.minutes_per_submission,
+        b.capture.as_str(),
+        thousands(b.annual_hours)
+    )
+}
+
+fn print_report(r: &CheckReport) {
+    let blocking = r.blocking().count();
+    let verdict = if blocking > 0 {
+        format!(
+            "BLOCKED by {blocking} finding{}",
+            if blocking == 1 { "" } else { "s" }
+        )
+    } else {
+        "may be listed".into()
+    };
+    println!("{}: {verdict}", r.slug);
+    for f in &r.findings {
+        let mark = match f.severity {
+            Severity::Blocking => "✗ blocking",
+            Severity::Warning => "! warning ",
+            Severity::Pass => "✓ pass    ",
+        };
+        println!("  {mark} {:<9} {}", f.rule.as_str(), f.message);
+    }
+    println!("  burden: {}", burden_line(&r.burden));
+    if blocking > 0 {
+        println!(
+            "  DAP can list it only by overriding each blocking finding with a written reason, which is published on the register."
+        );
+    }
+}
+
+/// `tally collections check <file|folder>`: the checks, without proposing anything.
+pub async fn check(settings: &Settings, path: &Path, json: bool) -> anyhow::Result<Outcome> {
+    let loaded = load(path, settings)?;
+    let registry = super::open(settings).await?;
+    let mut reports = Vec::new();
+    for l in &loaded {
+        reports.push(registry.check(&l.def, Utc::now()).await?);
+    }
+    if json {
+        print_json(&reports)?;
+    } else {
+        for r in &reports {
+            print_report(r);
+        }
+    }
+    Ok(if reports.iter().any(CheckReport::is_blocked) {
+        Outcome::Blocked
+    } else {
+        Outcome::Done
+    })
+}
+
+/// `tally collections propose <file>`: records a proposal with its findings.
+pub async fn propose(
+    settings: &Settings,
+    path: &Path,
+    by: &str,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let loaded = load(path, settings)?;
+    let registry = super::open(settings).await?;
+    let mut blocked = false;
+    let mut out = Vec::new();
+    for l in &loaded {
+        let p = registry.propose(l, by, Utc::now()).await?;
+        blocked |= p.report.is_blocked();
+        if !json {
+            println!("Proposed {} as version {}.", p.slug, p.version);
+            print_report(&p.report);
+        }
+        out.push(p);
+    }
+    if json {
+        print_json(&out)?;
+    }
+    Ok(if blocked {
+        Outcome::Blocked
+    } else {
+        Outcome::Done
+    })
+}
+
+pub async fn approve(
+    settings: &Settings,
+    slug: &str,
+    by: &str,
+    reason: &str,
+    overrides: &[String],
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let overrides = overrides
+        .iter()
+        .map(|o| Override::parse(o).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let registry = super::open(settings).await?;
+    let l = registry
+        .approve(slug, by, reason, overrides, Utc::now())
+        .await?;
+    if json {
+        return print_json(&l).map(|_| Outcome::Done);
+    }
+    println!(
+        "Listed {} version {} as {}; the licence expires on {}.",
+        l.slug,
+        l.version,
+        l.licence_number,
+        l.expires_at
+            .with_timezone(&settings.timezone)
+            .format("%-d %B %Y")
+    );
+    for r in &l.retired {
+        println!("Retired {r}, which {} replaces (one in, one out).", l.slug);
+    }
+    Ok(Outcome::Done)
+}
+
+pub async fn reject(
+    settings: &Settings,
+    slug: &str,
+    by: &str,
+    reason: &str,
+) -> anyhow::Result<Outcome> {
+    let registry = super::open(settings).await?;
+    registry.reject(slug, by, reason, Utc::now()).await?;
+    println!("Rejected the proposal for {slug}.");
+    Ok(Outcome::Done)
+}
+
+/// Suspend, reinstate or retire.
+pub async fn change(
+    settings: &Settings,
+    slug: &str,
+    change: Change,
+    by: &str,
+    reason: &str,
+) -> anyhow::Result<Outcome> {
+    let registry = super::open(settings).await?;
+    let done = match change {
+        Change::Suspend => "Suspended",
+        Change::Reinstate => "Reinstated",
+        _ => "Retired",
+    };
+    registry
+        .change(slug, change, by, reason, Utc::now())
+        .await?;
+    println!("{done} {slug}.");
+    Ok(Outcome::Done)
+}
+
+pub async fn list(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
+    let registry = super::open(settings).await?;
+    let entries = registry.register(Utc::now()).await?;
+    if json {
+        return print_json(&entries).map(|_| Outcome::Done);
+    }
+    if entries.is_empty() {
+        println!(
+            "The register is empty. Propose a collection with `tally collections propose <file> --by <name>`."
+        );
+    }
+    println!(
+        "{:<8} {:<10} {:<24} {}",
+        "licence", "status", "collection", "title"
+    );
+    for e in entries {
+        println!(
+            "{:<8} {:<10} {:<24} {}",
+            e.licence_number.as_deref().unwrap_or("-"),
+            e.status,
+            e.slug,
+            e.title
+        );
+    }
+    Ok(Outcome::Done)
+}
+
+pub async fn show(settings: &Settings, slug: &str, json: bool) -> anyhow::Result<Outcome> {
+    let registry = super::open(settings).await?;
+    let v = registry.show(slug, Utc::now()).await?;
+    if json {
+        return print_json(&v).map(|_| Outcome::Done);
+    }
+    let tz = settings.timezone;
+    let when = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    let current = v
+        .versions
+        .iter()
+        .find(|x| x.status == "listed")
+        .or(v.versions.last());
+    println!(
+        "{} {} ({})",
+        v.collection
+            .licence_number
+            .as_deref()
+            .unwrap_or("(no licence)"),
+        v.collection.slug,
+        v.status
+    );
+    if let Some(c) = current {
+        let d = &c.definition;
+        println!("  {}", d.title);
+        println!("  sponsor:     {}", d.sponsor);
+        println!("  legal basis: {}", d.legal_basis);
+        println!("  purpose:     {}", d.purpose);
+        println!(
+            "  frequency:   {} ({} in {}), {} capture, due {} after each period",
+            d.frequency.period.adjective(),
+            d.frequency.cron,
+            d.frequency.timezone,
+            d.capture.as_str(),
+            d.deadline
+        );
+        println!(
+            "  grain:       {}; {} items",
+            d.grain.as_str(),
+            d.items.len()
+        );
+        if let Some(e) = c.expires_at {
+            println!("  licence expires {}", when(e));
+        }
+    }
+    println!("versions:");
+    for x in &v.versions {
+        println!(
+            "  v{} {:<10} proposed by {} on {}; sha256 {}",
+            x.version,
+            x.status,
+            x.proposed_by,
+            when(x.proposed_at),
+            &x.sha256[..12]
+        );
+    }
+    println!("decision log:");
+    for d in &v.decisions {
+        let version = d.version.map(|n| format!(" v{n}")).unwrap_or_default();
+        println!(
+            "  {} {}{version} by {}: {}",
+            when(d.at),
+            d.action,
+            d.actor,
+            d.reason
+        );
+        for o in &d.overrides.0 {
+            println!("      override of {}: {}", o.rule, o.reason);
+        }
+        for f in d.findings.0.iter().filter(|f| f.severity != Severity::Pass) {
+            let kind = if f.is_blocking() {
+                "blocking"
+            } else {
+                "warning"
+            };
+            println!("      {kind} {}: {}", f.rule, f.message);
+        }
+    }
+    Ok(Outcome::Done)
+}

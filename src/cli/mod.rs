@@ -1,0 +1,39 @@
+//! What each CLI command does and prints. `main.rs` parses arguments; every command here
+//! returns an `Outcome` so that a blocked proposal exits non-zero without being an error.
+
+mod burden;
+mod collections;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::registry::Registry;
+use crate::store;
+
+pub use crate::registry::burden::thousands;
+
+pub use burden::{
+    budget_set, burden, obligations, print_burden, providers_import, providers_list, register,
+};
+pub use collections::{approve, change, check, list, propose, reject, show};
+
+/// How a command ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// The creep checks blocked a proposal (exit code 3).
+    Blocked,
+}
+
+/// Opens the register the settings name.
+pub async fn open(settings: &Settings) -> anyhow::Result<Registry> {
+    let store: Arc<dyn store::Store> = store::connect(&settings.database_url).await?;
+    Ok(Registry::new(store, settings.timezone))
+}
+
+fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

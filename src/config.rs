@@ -1,0 +1,108 @@
+//! Settings: defaults in code, then `tally.toml` (or the file `--config` names), then
+//! `TALLY_*` environment variables. Built once in `main` and passed down, never global.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Where the SQLite registry and the lake live by default.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` (embedded) or `postgres://…` (several instances).
+    pub database_url: String,
+    /// The timezone cron expressions and dates are read in unless a collection says otherwise.
+    pub timezone: chrono_tz::Tz,
+}
+
+/// What `tally.toml` may hold; every key is optional and unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    timezone: Option<String>,
+}
+
+impl Settings {
+    /// Loads settings. `config` is the file `--config` named (it must exist); without it,
+    /// `tally.toml` in the working folder is read if present. `env` looks up variables.
+    pub fn load(
+        config: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Settings> {
+        let file = match config {
+            Some(path) => Some(read_file(path)?),
+            None if Path::new("tally.toml").exists() => Some(read_file(Path::new("tally.toml"))?),
+            None => None,
+        }
+        .unwrap_or_default();
+        let data_dir = env("TALLY_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = env("TALLY_DATABASE_URL")
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("tally.db").display()));
+        let tz_name = env("TALLY_TIMEZONE")
+            .or(file.timezone)
+            .unwrap_or_else(|| "Europe/London".into());
+        let Ok(timezone) = tz_name.parse::<chrono_tz::Tz>() else {
+            bail!("timezone: unknown timezone \"{tz_name}\" (e.g. Europe/London)");
+        };
+        Ok(Settings {
+            data_dir,
+            database_url,
+            timezone,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the settings file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{}: not valid settings", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let none = |_: &str| None;
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::load(None, none).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("data"));
+        assert_eq!(s.database_url, "sqlite://data/tally.db");
+        assert_eq!(s.timezone, chrono_tz::Europe::London);
+
+        let file = dir.path().join("tally.toml");
+        std::fs::write(&file, "data_dir = \"/srv/tally\"\ntimezone = \"UTC\"\n").unwrap();
+        let s = Settings::load(Some(&file), none).unwrap();
+        assert_eq!(s.database_url, "sqlite:///srv/tally/tally.db");
+        assert_eq!(s.timezone, chrono_tz::UTC);
+
+        let env = |k: &str| (k == "TALLY_DATABASE_URL").then(|| "postgres://db/tally".to_string());
+        let s = Settings::load(Some(&file), env).unwrap();
+        assert_eq!(s.database_url, "postgres://db/tally");
+        assert_eq!(s.data_dir, PathBuf::from("/srv/tally"));
+    }
+
+    #[test]
+    fn bad_settings_name_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tally.toml");
+        std::fs::write(&file, "databse_url = \"x\"\n").unwrap();
+        let e = format!("{:#}", Settings::load(Some(&file), |_| None).unwrap_err());
+        assert!(e.contains("databse_url"), "{e}");
+        let e = Settings::load(None, |k| {
+            (k == "TALLY_TIMEZONE").then(|| "Mars/Base".into())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("Mars/Base"), "{e}");
+        assert!(Settings::load(Some(&dir.path().join("missing.toml")), |_| None).is_err());
+    }
+}

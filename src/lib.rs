@@ -1,0 +1,9 @@
+//! Tally: England's central health-and-care data collections, pulled from source systems on
+//! a timetable, with a register that blocks collection creep.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod providers;
+pub mod registry;
+pub mod store;

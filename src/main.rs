@@ -1,0 +1,257 @@
+//! The `tally` command. Each arm calls one function in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+use tally::cli::{self, Outcome};
+use tally::config::Settings;
+use tally::registry::governance::BudgetChange;
+use tally::store::Change;
+
+/// Tally: central health and care data collections, pulled on a timetable, with a register
+/// that blocks collection creep.
+#[derive(Parser)]
+#[command(name = "tally", version, propagate_version = true)]
+struct Cli {
+    /// Settings file (default: tally.toml in this folder, if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Play the register's story on a fresh embedded registry: the manual returns as the
+    /// baseline, automated collections listed, creep refused, burden falling.
+    Demo {
+        /// Folder for the demo's data (replaced if it holds an earlier demo).
+        #[arg(long, default_value = "data/demo")]
+        out: PathBuf,
+        /// Care homes in the synthetic world.
+        #[arg(long, default_value_t = 2000)]
+        care_homes: u32,
+        /// Seed for the synthetic world; the same seed gives the same providers.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Check, propose and decide on collections.
+    #[command(subcommand)]
+    Collections(Collections),
+    /// Print the public register: licences, status, burden, reasons and overrides.
+    Register(Json),
+    /// Estimated burden: per collection, total, against DAP's cap and target.
+    Burden {
+        #[command(subcommand)]
+        set: Option<BurdenCommand>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The organisations that must report.
+    #[command(subcommand)]
+    Providers(Providers),
+    /// What each provider owes: listed collections that apply to it while it is open.
+    Obligations {
+        /// Only this provider (ODS code or CQC location id).
+        #[arg(long)]
+        provider: Option<String>,
+        /// On this day (default today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        on: Option<NaiveDate>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct Json {
+    /// Print JSON for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct Decision {
+    /// The collection's slug.
+    slug: String,
+    /// The DAP member deciding.
+    #[arg(long, env = "TALLY_ACTOR")]
+    by: String,
+    /// Why, in words that will be published on the register.
+    #[arg(long)]
+    reason: String,
+}
+
+#[derive(Subcommand)]
+enum Collections {
+    /// Run the creep checks on a definition file (or a folder of them) without proposing it.
+    /// Exits 3 when a check blocks it.
+    Check {
+        path: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Propose a definition: it is recorded with its findings for DAP to decide. Exits 3 when
+    /// a check blocks it.
+    Propose {
+        path: PathBuf,
+        /// Who proposes it.
+        #[arg(long, env = "TALLY_ACTOR")]
+        by: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every collection in the register with its licence and status.
+    List(Json),
+    /// A collection's definition, versions and decision log.
+    Show {
+        slug: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List (license) the proposal awaiting a decision.
+    Approve {
+        #[command(flatten)]
+        decision: Decision,
+        /// Override a blocking finding: RULE="written reason". Overrides are public.
+        #[arg(long = "override", value_name = "RULE=REASON")]
+        overrides: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject the proposal awaiting a decision.
+    Reject(Decision),
+    /// Suspend a listed collection: nothing is pulled until it is reinstated.
+    Suspend(Decision),
+    /// Reinstate a suspended collection.
+    Reinstate(Decision),
+    /// Retire a collection for good.
+    Retire(Decision),
+}
+
+#[derive(Subcommand)]
+enum BurdenCommand {
+    /// Set DAP's cap and reduction target; what is not given stays as it was.
+    Set {
+        /// Cap on total estimated annual burden, in hours.
+        #[arg(long)]
+        cap: Option<f64>,
+        /// Baseline hours (default: today's total when a goal is first set).
+        #[arg(long)]
+        baseline: Option<f64>,
+        /// Baseline date (default: today when a goal is first set).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        baseline_date: Option<NaiveDate>,
+        /// Goal, in annual hours.
+        #[arg(long)]
+        goal: Option<f64>,
+        /// Date by which the goal is to be met.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        by_date: Option<NaiveDate>,
+        /// The DAP member deciding.
+        #[arg(long, env = "TALLY_ACTOR")]
+        by: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum Providers {
+    /// Add or update providers from a CSV (columns: code, name, kind, region, icb,
+    /// local_authority, opened_on, closed_on, successor). All rows or none.
+    Import { csv: PathBuf },
+    /// List the providers.
+    List(Json),
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let settings = Settings::load(cli.config.as_deref(), |k| std::env::var(k).ok())?;
+    let s = &settings;
+    match cli.command {
+        Command::Demo {
+            out,
+            care_homes,
+            seed,
+        } => tally::demo::run(s, &out, care_homes, seed).await,
+        Command::Collections(c) => match c {
+            Collections::Check { path, json } => cli::check(s, &path, json).await,
+            Collections::Propose { path, by, json } => cli::propose(s, &path, &by, json).await,
+            Collections::List(j) => cli::list(s, j.json).await,
+            Collections::Show { slug, json } => cli::show(s, &slug, json).await,
+            Collections::Approve {
+                decision: d,
+                overrides,
+                json,
+            } => cli::approve(s, &d.slug, &d.by, &d.reason, &overrides, json).await,
+            Collections::Reject(d) => cli::reject(s, &d.slug, &d.by, &d.reason).await,
+            Collections::Suspend(d) => {
+                cli::change(s, &d.slug, Change::Suspend, &d.by, &d.reason).await
+            }
+            Collections::Reinstate(d) => {
+                cli::change(s, &d.slug, Change::Reinstate, &d.by, &d.reason).await
+            }
+            Collections::Retire(d) => {
+                cli::change(s, &d.slug, Change::Retire, &d.by, &d.reason).await
+            }
+        },
+        Command::Register(j) => cli::register(s, j.json).await,
+        Command::Burden { set: None, json } => cli::burden(s, json).await,
+        Command::Burden {
+            set:
+                Some(BurdenCommand::Set {
+                    cap,
+                    baseline,
+                    baseline_date,
+                    goal,
+                    by_date,
+                    by,
+                    reason,
+                }),
+            ..
+        } => {
+            let change = BudgetChange {
+                cap_hours: cap,
+                baseline_hours: baseline,
+                baseline_date,
+                goal_hours: goal,
+                target_date: by_date,
+            };
+            cli::budget_set(s, change, &by, &reason).await
+        }
+        Command::Providers(Providers::Import { csv }) => cli::providers_import(s, &csv).await,
+        Command::Providers(Providers::List(j)) => cli::providers_list(s, j.json).await,
+        Command::Obligations { provider, on, json } => {
+            cli::obligations(s, provider.as_deref(), on, json).await
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TALLY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Blocked) => ExitCode::from(3),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The burden model: estimated staff hours a year that each listed collection costs
+//! providers, the total against DAP's cap, and the straight-line trajectory to its target.
+//!
+//! Annual burden = respondents × submissions a year × minutes a submission ÷ 60, with manual
+//! minutes for collections filled in by hand and sign-off minutes for automated ones.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+
+use super::definition::{Capture, CollectionDef};
+use crate::providers::Provider;
+
+/// Where a respondent count came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Open providers of the right kinds in the provider registry.
+    Registered,
+    /// The definition's own estimate, used while the registry holds none of those kinds.
+    Estimated,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionBurden {
+    pub slug: String,
+    pub title: String,
+    pub licence_number: Option<String>,
+    pub capture: Capture,
+    pub respondents: u32,
+    pub basis: Basis,
+    pub submissions_per_year: f64,
+    pub minutes_per_submission: f64,
+    pub annual_hours: f64,
+}
+
+/// Estimates one collection's annual burden on `on`.
+pub fn estimate(
+    def: &CollectionDef,
+    licence_number: Option<&str>,
+    providers: &[Provider],
+    on: NaiveDate,
+) -> CollectionBurden {
+    let registered = providers
+        .iter()
+        .filter(|p| def.respondents.kinds.contains(&p.kind) && p.is_open_on(on))
+        .count() as u32;
+    let (respondents, basis) = if registered > 0 {
+        (registered, Basis::Registered)
+    } else {
+        (def.respondents.estimated, Basis::Estimated)
+    };
+    let minutes = match def.capture {
+        Capture::Manual => def.burden.manual_minutes,
+        Capture::Automated => def.burden.automated_minutes,
+    };
+    let per_year = def.frequency.period.per_year();
+    CollectionBurden {
+        slug: def.slug.to_string(),
+        title: def.title.clone(),
+        licence_number: licence_number.map(str::to_owned),
+        capture: def.capture,
+        respondents,
+        basis,
+        submissions_per_year: per_year,
+        minutes_per_submission: minutes,
+        annual_hours: f64::from(respondents) * per_year * minutes / 60.0,
+    }
+}
+
+/// DAP's budget as last set: a cap on total annual hours, and a reduction target from a
+/// baseline to a goal by a date. Each change is kept as a new row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
+pub struct Budget {
+    pub cap_hours: Option<f64>,
+    pub baseline_hours: Option<f64>,
+    pub baseline_date: Option<NaiveDate>,
+    pub goal_hours: Option<f64>,
+    pub target_date: Option<NaiveDate>,
+    pub set_by: String,
+    pub reason: String,
+    pub set_at: DateTime<Utc>,
+}
+
+impl Budget {
+    /// The hours the straight line from baseline to goal allows on `on`: the baseline before
+    /// the baseline date, the goal after the target date.
+    pub fn trajectory_at(&self, on: NaiveDate) -> Option<f64> {
+        let (b, b_date, g, g_date) = (
+            self.baseline_hours?,
+            self.baseline_date?,
+            self.goal_hours?,
+            self.target_date?,
+        );
+        let span = (g_date - b_date).num_days() as f64;
+        let done = ((on - b_date).num_days() as f64 / span).clamp(0.0, 1.0);
+        Some(b + (g - b) * done)
+    }
+}
+
+/// The register's burden on one day.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BurdenReport {
+    pub on: NaiveDate,
+    pub collections: Vec<CollectionBurden>,
+    pub total_hours: f64,
+    pub manual_hours: f64,
+    pub automated_hours: f64,
+    pub budget: Option<Budget>,
+    /// What the trajectory allows today, where a target is set.
+    pub trajectory_hours: Option<f64>,
+    /// Cap minus total; negative when over.
+    pub headroom_hours: Option<f64>,
+}
+
+impl BurdenReport {
+    pub fn new(collections: Vec<CollectionBurden>, budget: Option<Budget>, on: NaiveDate) -> Self {
+        let sum = |capture: Option<Capture>| {
+            collections
+                .iter()
+                .filter(|c| capture.is_none_or(|k| c.capture == k))
+                .map(|c| c.annual_hours)
+                .sum::<f64>()
+        };
+        let total_hours = sum(None);
+        BurdenReport {
+            on,
+            manual_hours: sum(Some(Capture::Manual)),
+            automated_hours: sum(Some(Capture::Automated)),
+            trajectory_hours: budget.as_ref().and_then(|b| b.trajectory_at(on)),
+            headroom_hours: budget
+                .as_ref()
+                .and_then(|b| b.cap_hours)
+                .map(|cap| cap - total_hours),
+            collections,
+            total_hours,
+            budget,
+        }
+    }
+}
+
+/// `25550.4` → `25,550`.
+pub fn thousands(n: f64) -> String {
+    let whole = n.round() as i64;
+    let digits = whole.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if whole < 0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0.0), "0");
+        assert_eq!(thousands(999.4), "999");
+        assert_eq!(thousands(25_550.4), "25,550");
+        assert_eq!(thousands(-1_234_567.0), "-1,234,567");
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn trajectory_is_a_straight_line_between_baseline_and_goal() {
+        let b = Budget {
+            cap_hours: None,
+            baseline_hours: Some(30_000.0),
+            baseline_date: Some(d("2026-04-01")),
+            goal_hours: Some(15_000.0),
+            target_date: Some(d("2028-04-01")),
+            set_by: "DAP".into(),
+            reason: "target".into(),
+            set_at: Utc::now(),
+        };
+        assert_eq!(b.trajectory_at(d("2025-01-01")), Some(30_000.0));
+        assert_eq!(b.trajectory_at(d("2026-04-01")), Some(30_000.0));
+        let mid = b.trajectory_at(d("2027-04-01")).unwrap();
+        assert!((mid - 22_510.27).abs() < 1.0, "{mid}");
+        assert_eq!(b.trajectory_at(d("2030-01-01")), Some(15_000.0));
+    }
+}

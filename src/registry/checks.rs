@@ -1,0 +1,490 @@
+//! The creep checks (DESIGN.md "Rules that block collection creep", rules 2 to 7) run on a
+//! proposal against the register as it stands. Rule 1 is `Registry::require_listed`; rule 8
+//! happens at landing.
+//!
+//! Checks are pure: the caller gathers the listed collections, providers and budget, so the
+//! same function serves `tally collections check`, proposals and decisions, and tests.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::burden::{Budget, estimate, thousands as n};
+use super::definition::{CollectionDef, DataItem, ItemType, MAX_LICENCE_MONTHS};
+use crate::providers::Provider;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    Licence,
+    Duplicate,
+    Derivable,
+    Budget,
+    Frequency,
+    Scope,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 6] = [
+        Rule::Licence,
+        Rule::Duplicate,
+        Rule::Derivable,
+        Rule::Budget,
+        Rule::Frequency,
+        Rule::Scope,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Licence => "licence",
+            Rule::Duplicate => "duplicate",
+            Rule::Derivable => "derivable",
+            Rule::Budget => "budget",
+            Rule::Frequency => "frequency",
+            Rule::Scope => "scope",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The proposal cannot be listed unless DAP overrides this with a written reason.
+    Blocking,
+    /// DAP should read this before deciding.
+    Warning,
+    Pass,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule: Rule,
+    pub severity: Severity,
+    /// Plain words for DAP and the proposer.
+    pub message: String,
+    /// Slugs of the listed collections the finding is about.
+    pub related: Vec<String>,
+}
+
+impl Finding {
+    fn new(rule: Rule, severity: Severity, message: String, related: Vec<String>) -> Finding {
+        Finding {
+            rule,
+            severity,
+            message,
+            related,
+        }
+    }
+
+    pub fn is_blocking(&self) -> bool {
+        self.severity == Severity::Blocking
+    }
+}
+
+/// A collection in force, as the checks see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Listed<'a> {
+    pub licence_number: Option<&'a str>,
+    pub def: &'a CollectionDef,
+}
+
+impl Listed<'_> {
+    fn label(&self) -> String {
+        match self.licence_number {
+            Some(n) => format!("{} ({n})", self.def.slug),
+            None => self.def.slug.to_string(),
+        }
+    }
+}
+
+/// The register as it stands, for checking one proposal.
+pub struct Context<'a> {
+    /// Every listed or suspended collection's version in force, the proposal's own included.
+    pub listed: Vec<Listed<'a>>,
+    pub providers: &'a [Provider],
+    pub budget: Option<&'a Budget>,
+    pub on: NaiveDate,
+}
+
+/// Runs every rule and returns one or more findings per rule, blocking ones first.
+pub fn run(p: &CollectionDef, cx: &Context) -> Vec<Finding> {
+    let previous = cx
+        .listed
+        .iter()
+        .find(|l| l.def.slug == p.slug)
+        .map(|l| l.def);
+    let others: Vec<Listed> = cx
+        .listed
+        .iter()
+        .copied()
+        .filter(|l| l.def.slug != p.slug)
+        .collect();
+    let mut findings = vec![licence(p)];
+    findings.push(duplicates(p, &others));
+    findings.push(derivable(p, &others));
+    findings.extend(budget(p, previous, cx));
+    findings.push(frequency(p, &others));
+    findings.push(scope(p, previous));
+    findings.sort_by_key(|f| {
+        (
+            f.severity != Severity::Blocking,
+            f.severity != Severity::Warning,
+        )
+    });
+    findings
+}
+
+/// Rule 6. The loader refuses a definition without sponsor, legal basis or purpose, or with a
+/// term over three years, so a definition that reaches here has passed; the finding records it.
+fn licence(p: &CollectionDef) -> Finding {
+    Finding::new(
+        Rule::Licence,
+        Severity::Pass,
+        format!(
+            "Sponsor ({}), legal basis and purpose are given; the term of {} months is within the {MAX_LICENCE_MONTHS}-month limit.",
+            p.sponsor, p.licence_term_months
+        ),
+        Vec::new(),
+    )
+}
+
+/// The same data item: the same Data Dictionary element, or the same normalised name and
+/// type. Two items that both name a concept and name different ones are different things
+/// whatever they are called (`occupied_beds` in a ward and in a care home).
+fn same_item(a: &DataItem, b: &DataItem) -> bool {
+    let same_element = a.dd_element.is_some() && a.dd_element == b.dd_element;
+    let different_concepts = a.concept.is_some() && b.concept.is_some() && a.concept != b.concept;
+    let same_name = a.normalised_name() == b.normalised_name() && a.ty.name() == b.ty.name();
+    same_element || (same_name && !different_concepts)
+}
+
+/// Rule 2: measures that a listed collection already collects.
+fn duplicates(p: &CollectionDef, others: &[Listed]) -> Finding {
+    let mut found: Vec<String> = Vec::new();
+    let mut related: Vec<String> = Vec::new();
+    let mut count = 0;
+    for l in others {
+        let items: Vec<String> = p
+            .measures()
+            .filter_map(|item| {
+                let theirs = l.def.measures().find(|t| same_item(item, t))?;
+                Some(if theirs.name == item.name {
+                    item.name.clone()
+                } else {
+                    format!("{} (as {})", item.name, theirs.name)
+                })
+            })
+            .collect();
+        if !items.is_empty() {
+            count += items.len();
+            found.push(format!(
+                "{} already collects {}",
+                l.label(),
+                items.join(", ")
+            ));
+            related.push(l.def.slug.to_string());
+        }
+    }
+    if found.is_empty() {
+        return Finding::new(
+            Rule::Duplicate,
+            Severity::Pass,
+            "No item it asks for is already collected by a listed collection.".into(),
+            related,
+        );
+    }
+    Finding::new(
+        Rule::Duplicate,
+        Severity::Blocking,
+        format!(
+            "It asks again for {count} item{} that listed collections already collect: {}. Use the data already collected instead.",
+            if count == 1 { "" } else { "s" },
+            found.join("; ")
+        ),
+        related,
+    )
+}
+
+/// Whether listed item `src` of `l` can give the proposal's measure `want`: the same
+/// concept, and every dimension `want` is broken down by is one `l` records (or one `src`
+/// fixes at the same value), and `src` fixes no dimension that `want` leaves open.
+fn covers(l: &CollectionDef, src: &DataItem, p: &CollectionDef, want: &DataItem) -> bool {
+    if src.concept.is_none() || src.concept != want.concept {
+        return false;
+    }
+    let mut needed: BTreeMap<&str, Option<&str>> =
+        p.dimensions.iter().map(|d| (d.as_str(), None)).collect();
+    for (d, v) in &want.breakdown {
+        needed.insert(d, Some(v));
+    }
+    let dimension_ok = |d: &str, value: Option<&str>| {
+        if let Some(fixed) = src.breakdown.get(d) {
+            return value == Some(fixed.as_str());
+        }
+        if !l.dimensions.iter().any(|x| x == d) {
+            return false;
+        }
+        match (l.item(d).map(|i| &i.ty), value) {
+            (Some(ItemType::Code(codes)), Some(v)) => codes.iter().any(|c| c == v),
+            _ => true,
+        }
+    };
+    let src_fixes_only_wanted = src
+        .breakdown
+        .iter()
+        .all(|(d, v)| want.breakdown.get(d) == Some(v));
+    src_fixes_only_wanted && needed.iter().all(|(d, v)| dimension_ok(d, *v))
+}
+
+/// Rule 3: measures that can be computed from listed collections at the proposal's grain and
+/// frequency. When all can, the proposal is blocked in favour of a query.
+fn derivable(p: &CollectionDef, others: &[Listed]) -> Finding {
+    let measures: Vec<&DataItem> = p.measures().collect();
+    if measures.is_empty() {
+        return Finding::new(
+            Rule::Derivable,
+            Severity::Pass,
+            "It asks for no measures, so there is nothing to derive.".into(),
+            Vec::new(),
+        );
+    }
+    let mut sources: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    let mut not_derivable: Vec<&str> = Vec::new();
+    for want in &measures {
+        let source = others.iter().find(|l| {
+            l.def.grain.rolls_up_to(p.grain)
+                && l.def.frequency.period.rolls_up_to(p.frequency.period)
+                && l.def.items.iter().any(|src| covers(l.def, src, p, want))
+        });
+        match source {
+            Some(l) => sources.entry(l.label()).or_default().push(&want.name),
+            None => not_derivable.push(&want.name),
+        }
+    }
+    let related: Vec<String> = others
+        .iter()
+        .filter(|l| sources.contains_key(&l.label()))
+        .map(|l| l.def.slug.to_string())
+        .collect();
+    let from = sources.keys().cloned().collect::<Vec<_>>().join(" and ");
+    let over = related.join(" and ");
+    let derivable_count = measures.len() - not_derivable.len();
+    if derivable_count == 0 {
+        Finding::new(
+            Rule::Derivable,
+            Severity::Pass,
+            "None of its measures can be computed from listed collections at its grain and frequency.".into(),
+            related,
+        )
+    } else if not_derivable.is_empty() {
+        Finding::new(
+            Rule::Derivable,
+            Severity::Blocking,
+            format!(
+                "Every one of its {} measures can be computed from {from}, at the same or a finer grain and as often or more often. Do not collect it: license a query instead (a new queries/<name>.sql return over {over}).",
+                measures.len()
+            ),
+            related,
+        )
+    } else {
+        Finding::new(
+            Rule::Derivable,
+            Severity::Warning,
+            format!(
+                "{derivable_count} of its {} measures can be computed from {from}; only these need collecting: {}.",
+                measures.len(),
+                not_derivable.join(", ")
+            ),
+            related,
+        )
+    }
+}
+
+/// Rule 4: the register's total after listing, against DAP's cap, net of what it retires.
+fn budget(p: &CollectionDef, previous: Option<&CollectionDef>, cx: &Context) -> Vec<Finding> {
+    let hours = |def: &CollectionDef| estimate(def, None, cx.providers, cx.on).annual_hours;
+    let mut findings = Vec::new();
+    let mut offsets = 0.0;
+    for retired in &p.retires {
+        match cx.listed.iter().find(|l| &l.def.slug == retired) {
+            Some(l) => offsets += hours(l.def),
+            None => findings.push(Finding::new(
+                Rule::Budget,
+                Severity::Blocking,
+                format!("It says it retires {retired}, which is not a listed collection, so nothing offsets its burden."),
+                vec![retired.to_string()],
+            )),
+        }
+    }
+    let total: f64 = cx.listed.iter().map(|l| hours(l.def)).sum();
+    let own = hours(p);
+    let added = own - previous.map_or(0.0, hours) - offsets;
+    let after = total + added;
+    let related: Vec<String> = p.retires.iter().map(|s| s.to_string()).collect();
+    let retiring = match (previous, p.retires.is_empty()) {
+        (Some(_), true) => " in place of the version in force".to_string(),
+        (Some(_), false) => format!(
+            " in place of the version in force, net of {} h retired with it",
+            n(offsets)
+        ),
+        (None, true) => String::new(),
+        (None, false) => format!(" (net of {} h retired with it)", n(offsets)),
+    };
+    let cap = cx.budget.and_then(|b| b.cap_hours);
+    match cap {
+        None => findings.push(Finding::new(
+            Rule::Budget,
+            Severity::Pass,
+            format!("It costs an estimated {} staff hours a year; the register would total {} h{retiring}. DAP has set no cap.", n(own), n(after)),
+            related,
+        )),
+        Some(cap) if after > cap && added > 0.0 => findings.push(Finding::new(
+            Rule::Budget,
+            Severity::Blocking,
+            format!(
+                "It costs an estimated {} staff hours a year, taking the register to {} h{retiring}, over DAP's cap of {} h by {} h. Name listed collections it retires (retires = [...]) whose burden offsets at least that, or reduce it.",
+                n(own),
+                n(after),
+                n(cap),
+                n(after - cap)
+            ),
+            related,
+        )),
+        Some(cap) => findings.push(Finding::new(
+            Rule::Budget,
+            Severity::Pass,
+            format!("It costs an estimated {} staff hours a year; the register would total {} h{retiring}, within DAP's cap of {} h.", n(own), n(after), n(cap)),
+            related,
+        )),
+    }
+    if let Some(line) = cx.budget.and_then(|b| b.trajectory_at(cx.on))
+        && added > 0.0
+        && after > line
+    {
+        findings.push(Finding::new(
+            Rule::Budget,
+            Severity::Warning,
+            format!("The register would be {} h above the reduction trajectory, which allows {} h today.", n(after - line), n(line)),
+            Vec::new(),
+        ));
+    }
+    findings
+}
+
+/// Rule 5: the same measures asked for more often than a listed collection asks for them.
+fn frequency(p: &CollectionDef, others: &[Listed]) -> Finding {
+    let mut found: Vec<String> = Vec::new();
+    let mut related: Vec<String> = Vec::new();
+    for l in others {
+        if p.frequency.period >= l.def.frequency.period {
+            continue;
+        }
+        let mut shared: Vec<&str> = p
+            .measures()
+            .filter_map(|m| {
+                l.def
+                    .measures()
+                    .find(|t| (m.concept.is_some() && m.concept == t.concept) || same_item(m, t))
+                    .map(|t| t.concept.as_deref().unwrap_or(&t.name))
+            })
+            .collect();
+        shared.sort();
+        shared.dedup();
+        if !shared.is_empty() {
+            found.push(format!(
+                "{} collects {} {}",
+                l.label(),
+                shared.join(", "),
+                l.def.frequency.period.adjective()
+            ));
+            related.push(l.def.slug.to_string());
+        }
+    }
+    if found.is_empty() {
+        return Finding::new(
+            Rule::Frequency,
+            Severity::Pass,
+            "It asks for nothing more often than a listed collection already does.".into(),
+            related,
+        );
+    }
+    Finding::new(
+        Rule::Frequency,
+        Severity::Warning,
+        format!(
+            "It asks {} for measures that are collected less often today: {}.",
+            p.frequency.period.adjective(),
+            found.join("; ")
+        ),
+        related,
+    )
+}
+
+/// Rule 7: what a new version of a listed collection adds.
+fn scope(p: &CollectionDef, previous: Option<&CollectionDef>) -> Finding {
+    let Some(old) = previous else {
+        return Finding::new(
+            Rule::Scope,
+            Severity::Pass,
+            "It is a new collection, not a new version of a listed one.".into(),
+            Vec::new(),
+        );
+    };
+    let mut changes = Vec::new();
+    let added: Vec<&str> = p
+        .items
+        .iter()
+        .filter(|i| old.item(&i.name).is_none())
+        .map(|i| i.name.as_str())
+        .collect();
+    if !added.is_empty() {
+        changes.push(format!("adds items {}", added.join(", ")));
+    }
+    if p.frequency.period < old.frequency.period {
+        changes.push(format!(
+            "raises frequency from {} to {}",
+            old.frequency.period.adjective(),
+            p.frequency.period.adjective()
+        ));
+    }
+    let new_kinds: Vec<&str> = p
+        .respondents
+        .kinds
+        .iter()
+        .filter(|k| !old.respondents.kinds.contains(k))
+        .map(|k| k.as_str())
+        .collect();
+    if !new_kinds.is_empty() {
+        changes.push(format!("asks new respondents ({})", new_kinds.join(", ")));
+    }
+    let related = vec![p.slug.to_string()];
+    if changes.is_empty() {
+        return Finding::new(
+            Rule::Scope,
+            Severity::Pass,
+            "This new version asks for no more than the one in force.".into(),
+            related,
+        );
+    }
+    Finding::new(
+        Rule::Scope,
+        Severity::Warning,
+        format!(
+            "This new version {}. The version in force stays in force until this one is listed.",
+            changes.join(", ")
+        ),
+        related,
+    )
+}

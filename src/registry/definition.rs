@@ -1,0 +1,450 @@
+//! What a collection is: the typed definition read from `collections/<slug>.toml`.
+//!
+//! Every type here is built by `load.rs` from checked input, so code that holds a
+//! `CollectionDef` never re-validates it. Definitions are stored as JSON in the registry
+//! (one row per version), which is why they derive `Serialize`/`Deserialize`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::providers::ProviderKind;
+
+/// The longest licence DAP may grant, in months (DESIGN.md rule 6).
+pub const MAX_LICENCE_MONTHS: u32 = 36;
+
+/// A collection's slug: lower-case letters, digits and single hyphens, 3 to 64 characters.
+/// Slugs appear in paths, URLs and the lake, so nothing else is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(s: &str) -> Result<Slug, String> {
+        let ok_chars = s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !(3..=64).contains(&s.len()) {
+            return Err(format!("\"{s}\" must be 3 to 64 characters long"));
+        }
+        if !ok_chars || s.starts_with('-') || s.ends_with('-') || s.contains("--") {
+            return Err(format!(
+                "\"{s}\" may hold only lower-case letters, digits and single hyphens, and must not start or end with a hyphen"
+            ));
+        }
+        Ok(Slug(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Slug {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Slug::parse(&s)
+    }
+}
+
+impl From<Slug> for String {
+    fn from(s: Slug) -> String {
+        s.0
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One licensed collection, as its owner defined it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionDef {
+    pub slug: Slug,
+    pub title: String,
+    pub sponsor: String,
+    pub legal_basis: String,
+    pub purpose: String,
+    pub licence_term_months: u32,
+    pub respondents: Respondents,
+    pub capture: Capture,
+    pub frequency: Frequency,
+    /// How long after the end of a period the submission is due.
+    pub deadline: Lag,
+    /// How long after the deadline late data is still accepted as an amendment.
+    pub amendment_window: Lag,
+    pub grain: Grain,
+    /// Names of the items that break the measures down (sector, age group, bed class…).
+    pub dimensions: Vec<String>,
+    /// Names of the items that together are unique within one extract.
+    pub key: Vec<String>,
+    pub items: Vec<DataItem>,
+    pub rules: Vec<RowRule>,
+    pub burden: BurdenEstimate,
+    /// Listed collections this one replaces; listing it retires them (one in, one out).
+    pub retires: Vec<Slug>,
+}
+
+impl CollectionDef {
+    pub fn item(&self, name: &str) -> Option<&DataItem> {
+        self.items.iter().find(|i| i.name == name)
+    }
+
+    /// Items that carry figures rather than identify or break down a row.
+    pub fn measures(&self) -> impl Iterator<Item = &DataItem> {
+        self.items
+            .iter()
+            .filter(|i| !self.key.contains(&i.name) && !self.dimensions.contains(&i.name))
+            .filter(|i| i.concept.is_some() || i.measure.is_some())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Respondents {
+    /// Kinds of provider that must respond.
+    pub kinds: Vec<ProviderKind>,
+    /// How many respond, used for burden while the provider registry holds none of these kinds.
+    pub estimated: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capture {
+    /// Staff fill in a form.
+    Manual,
+    /// Tally pulls an extract from the provider's system; staff only sign it off.
+    Automated,
+}
+
+impl Capture {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capture::Manual => "manual",
+            Capture::Automated => "automated",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Frequency {
+    /// Cron expression, read in `timezone`; checked with croner at load.
+    pub cron: String,
+    pub timezone: chrono_tz::Tz,
+    pub period: PeriodKind,
+}
+
+/// The length of the period one submission covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodKind {
+    Day,
+    Week,
+    Month,
+    /// NHS financial quarter (April to June is Q1).
+    Quarter,
+    /// NHS financial year (April to March).
+    Year,
+}
+
+impl PeriodKind {
+    pub const ALL: [PeriodKind; 5] = [
+        PeriodKind::Day,
+        PeriodKind::Week,
+        PeriodKind::Month,
+        PeriodKind::Quarter,
+        PeriodKind::Year,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeriodKind::Day => "day",
+            PeriodKind::Week => "week",
+            PeriodKind::Month => "month",
+            PeriodKind::Quarter => "quarter",
+            PeriodKind::Year => "year",
+        }
+    }
+
+    pub fn adjective(self) -> &'static str {
+        match self {
+            PeriodKind::Day => "daily",
+            PeriodKind::Week => "weekly",
+            PeriodKind::Month => "monthly",
+            PeriodKind::Quarter => "quarterly",
+            PeriodKind::Year => "yearly",
+        }
+    }
+
+    /// Submissions a year for one respondent.
+    pub fn per_year(self) -> f64 {
+        match self {
+            PeriodKind::Day => 365.0,
+            PeriodKind::Week => 52.0,
+            PeriodKind::Month => 12.0,
+            PeriodKind::Quarter => 4.0,
+            PeriodKind::Year => 1.0,
+        }
+    }
+
+    /// Whether figures for periods of this kind can be added up into periods of `coarser`.
+    /// Days make anything; months make quarters and years; ISO weeks straddle months and
+    /// financial years, so they make nothing but themselves.
+    pub fn rolls_up_to(self, coarser: PeriodKind) -> bool {
+        use PeriodKind::*;
+        self == coarser
+            || self == Day
+            || (self == Month && matches!(coarser, Quarter | Year))
+            || (self == Quarter && coarser == Year)
+    }
+}
+
+/// What one row of a collection describes, finest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grain {
+    Patient,
+    Ward,
+    Site,
+    Provider,
+    LocalAuthority,
+    Icb,
+    Region,
+    National,
+}
+
+impl Grain {
+    pub const ALL: [Grain; 8] = [
+        Grain::Patient,
+        Grain::Ward,
+        Grain::Site,
+        Grain::Provider,
+        Grain::LocalAuthority,
+        Grain::Icb,
+        Grain::Region,
+        Grain::National,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grain::Patient => "patient",
+            Grain::Ward => "ward",
+            Grain::Site => "site",
+            Grain::Provider => "provider",
+            Grain::LocalAuthority => "local_authority",
+            Grain::Icb => "icb",
+            Grain::Region => "region",
+            Grain::National => "national",
+        }
+    }
+
+    /// Whether rows at this grain can be added up to `coarser`. Every provider belongs to one
+    /// local authority, ICB and region, so anything at provider level or finer rolls up to
+    /// all three; a local authority does not sit inside one ICB, nor an ICB in one authority.
+    pub fn rolls_up_to(self, coarser: Grain) -> bool {
+        use Grain::*;
+        match (self, coarser) {
+            (a, b) if a == b => true,
+            (LocalAuthority, Icb) | (Icb, LocalAuthority) => false,
+            (a, b) => a < b,
+        }
+    }
+}
+
+/// A duration after a point in the timetable, written `26h` or `5d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Lag {
+    pub hours: u32,
+}
+
+impl Lag {
+    pub fn parse(s: &str) -> Result<Lag, String> {
+        let s = s.trim();
+        let (digits, unit) = s.split_at(s.len().saturating_sub(1));
+        let n: u32 = digits
+            .parse()
+            .map_err(|_| format!("\"{s}\" is not a duration like \"26h\" or \"5d\""))?;
+        let hours = match unit {
+            "h" => Some(n),
+            "d" => n.checked_mul(24),
+            _ => None,
+        };
+        match hours {
+            Some(hours) if hours <= 24 * 366 => Ok(Lag { hours }),
+            Some(_) => Err(format!("\"{s}\" is longer than a year")),
+            None => Err(format!("\"{s}\" is not a duration like \"26h\" or \"5d\"")),
+        }
+    }
+
+    pub fn duration(self) -> chrono::Duration {
+        chrono::Duration::hours(i64::from(self.hours))
+    }
+}
+
+impl TryFrom<String> for Lag {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Lag::parse(&s)
+    }
+}
+
+impl From<Lag> for String {
+    fn from(l: Lag) -> String {
+        l.to_string()
+    }
+}
+
+impl fmt::Display for Lag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.hours % 24 == 0 && self.hours > 0 {
+            write!(f, "{}d", self.hours / 24)
+        } else {
+            write!(f, "{}h", self.hours)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataItem {
+    pub name: String,
+    pub ty: ItemType,
+    pub required: bool,
+    pub description: String,
+    /// The NHS Data Dictionary element this item records, where one exists.
+    pub dd_element: Option<String>,
+    /// What a measure measures (`beds.occupied`), so that derivability can be decided.
+    pub concept: Option<String>,
+    pub measure: Option<MeasureKind>,
+    /// Fixed dimension values a wide form bakes into one measure
+    /// (`sector = "general_acute"` on `ga_adult_core_available`).
+    pub breakdown: BTreeMap<String, String>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub pattern: Option<String>,
+}
+
+impl DataItem {
+    /// Lower-case letters and digits only, so `Occupied Beds` and `occupied_beds` match.
+    pub fn normalised_name(&self) -> String {
+        self.name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "codes", rename_all = "snake_case")]
+pub enum ItemType {
+    Integer,
+    Decimal,
+    String,
+    Date,
+    Timestamp,
+    Bool,
+    Code(Vec<String>),
+}
+
+impl ItemType {
+    pub const NAMES: [&'static str; 7] = [
+        "integer",
+        "decimal",
+        "string",
+        "date",
+        "timestamp",
+        "code",
+        "bool",
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            ItemType::Integer => "integer",
+            ItemType::Decimal => "decimal",
+            ItemType::String => "string",
+            ItemType::Date => "date",
+            ItemType::Timestamp => "timestamp",
+            ItemType::Bool => "bool",
+            ItemType::Code(_) => "code",
+        }
+    }
+
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, ItemType::Integer | ItemType::Decimal)
+    }
+}
+
+/// Whether a count counts people (and so is subject to disclosure control) or things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeasureKind {
+    Person,
+    NonPerson,
+}
+
+/// A condition every row must meet, written as a SQL boolean expression over item names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowRule {
+    pub name: String,
+    pub check: String,
+}
+
+/// Staff minutes for one submission by one respondent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BurdenEstimate {
+    /// Filling in the return by hand.
+    pub manual_minutes: f64,
+    /// Signing off an automated pull.
+    pub automated_minutes: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_path_safe() {
+        assert!(Slug::parse("ward-bed-census").is_ok());
+        assert!(Slug::parse("kh03-manual").is_ok());
+        for bad in [
+            "", "ab", "Ward", "a b c", "-abc", "abc-", "a--b", "a/b/c", "../etc",
+        ] {
+            assert!(Slug::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn lags_read_hours_and_days() {
+        assert_eq!(Lag::parse("26h").unwrap().hours, 26);
+        assert_eq!(Lag::parse("5d").unwrap().hours, 120);
+        assert_eq!(Lag::parse("5d").unwrap().to_string(), "5d");
+        assert_eq!(Lag::parse("0h").unwrap().to_string(), "0h");
+        for bad in ["", "d", "5", "5w", "-1d", "400d", "99999999999d"] {
+            assert!(Lag::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn periods_roll_up_only_where_they_nest() {
+        use PeriodKind::*;
+        assert!(Day.rolls_up_to(Quarter));
+        assert!(Month.rolls_up_to(Year));
+        assert!(!Week.rolls_up_to(Month));
+        assert!(!Month.rolls_up_to(Week));
+        assert!(!Quarter.rolls_up_to(Month));
+    }
+
+    #[test]
+    fn grains_roll_up_to_coarser_areas() {
+        use Grain::*;
+        assert!(Ward.rolls_up_to(Provider));
+        assert!(Provider.rolls_up_to(LocalAuthority));
+        assert!(Provider.rolls_up_to(Icb));
+        assert!(!LocalAuthority.rolls_up_to(Icb));
+        assert!(!Provider.rolls_up_to(Ward));
+        assert!(Region.rolls_up_to(National));
+    }
+}

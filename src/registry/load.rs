@@ -1,0 +1,778 @@
+//! Reads `collections/<slug>.toml` into a `CollectionDef`, reporting every problem in the file
+//! at once (`collections/x.toml: items[3].type: unknown type "integr"`) and returning nothing
+//! unless the whole file is good, so a registry never half-loads a definition.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use sqlparser::dialect::GenericDialect;
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
+use toml::{Table, Value};
+
+use super::definition::*;
+use crate::providers::ProviderKind;
+
+/// One thing wrong with an input file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.file, self.field, self.reason)
+    }
+}
+
+/// Every problem found in one or more files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        writeln!(f, "{n} problem{} found:", if n == 1 { "" } else { "s" })?;
+        for p in &self.0 {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// A definition together with where it came from and its exact text, which the registry
+/// keeps with each version.
+#[derive(Debug, Clone)]
+pub struct LoadedDef {
+    pub def: CollectionDef,
+    pub path: PathBuf,
+    pub source: String,
+}
+
+/// Reads and checks one definition file.
+pub fn load_file(path: &Path, default_tz: chrono_tz::Tz) -> Result<LoadedDef, Problems> {
+    let file = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        Problems(vec![Problem {
+            file: file.clone(),
+            field: "file".into(),
+            reason: format!("cannot be read: {e}"),
+        }])
+    })?;
+    let def = parse(&file, &source, default_tz)?;
+    Ok(LoadedDef {
+        def,
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Reads every `*.toml` in a folder; a slug defined by two files is an error naming both.
+pub fn load_dir(dir: &Path, default_tz: chrono_tz::Tz) -> Result<Vec<LoadedDef>, Problems> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Problems(vec![Problem {
+            file: dir.display().to_string(),
+            field: "folder".into(),
+            reason: format!("cannot be read: {e}"),
+        }])
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    let mut problems = Vec::new();
+    let mut loaded: Vec<LoadedDef> = Vec::new();
+    for path in paths {
+        match load_file(&path, default_tz) {
+            Ok(l) => {
+                if let Some(first) = loaded.iter().find(|o| o.def.slug == l.def.slug) {
+                    problems.push(Problem {
+                        file: path.display().to_string(),
+                        field: "slug".into(),
+                        reason: format!(
+                            "\"{}\" is already defined by {}",
+                            l.def.slug,
+                            first.path.display()
+                        ),
+                    });
+                } else {
+                    loaded.push(l);
+                }
+            }
+            Err(Problems(p)) => problems.extend(p),
+        }
+    }
+    if problems.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+/// Parses definition text; `file` is only used to name where problems are.
+pub fn parse(file: &str, text: &str, default_tz: chrono_tz::Tz) -> Result<CollectionDef, Problems> {
+    let table: Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            let e: toml::de::Error = e;
+            let field = match e.span() {
+                Some(span) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("line {line}, column {column}")
+                }
+                None => "syntax".into(),
+            };
+            return Err(Problems(vec![Problem {
+                file: file.into(),
+                field,
+                reason: format!("not valid TOML: {}", e.message()),
+            }]));
+        }
+    };
+    let mut r = Reader {
+        file,
+        problems: Vec::new(),
+    };
+    let def = r.collection(&table, default_tz);
+    match def {
+        Some(def) if r.problems.is_empty() => Ok(def),
+        _ => Err(Problems(r.problems)),
+    }
+}
+
+const TOP_KEYS: &[&str] = &[
+    "slug",
+    "title",
+    "sponsor",
+    "legal_basis",
+    "purpose",
+    "licence_term_months",
+    "capture",
+    "grain",
+    "dimensions",
+    "key",
+    "retires",
+    "deadline",
+    "amendment_window",
+    "respondents",
+    "frequency",
+    "burden",
+    "items",
+    "rules",
+];
+
+const ITEM_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "codes",
+    "required",
+    "description",
+    "dd_element",
+    "concept",
+    "measure",
+    "breakdown",
+    "min",
+    "max",
+    "pattern",
+];
+
+/// Walks a TOML table, recording a problem for anything missing, mistyped or unknown.
+/// Getters return `None` after recording why, so one pass finds everything.
+struct Reader<'a> {
+    file: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Reader<'_> {
+    fn problem(&mut self, field: &str, reason: impl Into<String>) {
+        self.problems.push(Problem {
+            file: self.file.into(),
+            field: field.into(),
+            reason: reason.into(),
+        });
+    }
+
+    fn path(prefix: &str, key: &str) -> String {
+        if prefix.is_empty() {
+            key.into()
+        } else {
+            format!("{prefix}.{key}")
+        }
+    }
+
+    fn unknown_keys(&mut self, t: &Table, prefix: &str, allowed: &[&str]) {
+        for key in t.keys() {
+            if !allowed.contains(&key.as_str()) {
+                self.problem(&Self::path(prefix, key), "unknown field");
+            }
+        }
+    }
+
+    fn opt_str(&mut self, t: &Table, prefix: &str, key: &str) -> Option<String> {
+        match t.get(key) {
+            None => None,
+            Some(Value::String(s)) => Some(s.trim().to_owned()),
+            Some(v) => {
+                self.problem(
+                    &Self::path(prefix, key),
+                    format!("expected text, found {}", v.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn str(&mut self, t: &Table, prefix: &str, key: &str) -> Option<String> {
+        match t.get(key) {
+            None => {
+                self.problem(&Self::path(prefix, key), "is required");
+                None
+            }
+            Some(_) => match self.opt_str(t, prefix, key) {
+                Some(s) if s.is_empty() => {
+                    self.problem(&Self::path(prefix, key), "must not be empty");
+                    None
+                }
+                other => other,
+            },
+        }
+    }
+
+    fn parsed<T>(
+        &mut self,
+        t: &Table,
+        prefix: &str,
+        key: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let s = self.str(t, prefix, key)?;
+        parse(&s)
+            .map_err(|e| self.problem(&Self::path(prefix, key), e))
+            .ok()
+    }
+
+    fn opt_number(&mut self, t: &Table, prefix: &str, key: &str) -> Option<f64> {
+        match t.get(key)? {
+            Value::Integer(i) => Some(*i as f64),
+            Value::Float(f) if f.is_finite() => Some(*f),
+            v => {
+                self.problem(
+                    &Self::path(prefix, key),
+                    format!("expected a number, found {}", v.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, t: &Table, prefix: &str, key: &str, min: f64) -> Option<f64> {
+        if !t.contains_key(key) {
+            self.problem(&Self::path(prefix, key), "is required");
+            return None;
+        }
+        let n = self.opt_number(t, prefix, key)?;
+        if n < min {
+            self.problem(&Self::path(prefix, key), format!("must be at least {min}"));
+            return None;
+        }
+        Some(n)
+    }
+
+    fn integer(&mut self, t: &Table, prefix: &str, key: &str) -> Option<i64> {
+        match t.get(key) {
+            None => {
+                self.problem(&Self::path(prefix, key), "is required");
+                None
+            }
+            Some(Value::Integer(i)) => Some(*i),
+            Some(v) => {
+                self.problem(
+                    &Self::path(prefix, key),
+                    format!("expected a whole number, found {}", v.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn str_list(&mut self, t: &Table, prefix: &str, key: &str) -> Vec<String> {
+        let field = Self::path(prefix, key);
+        match t.get(key) {
+            None => Vec::new(),
+            Some(Value::Array(a)) => {
+                let mut out = Vec::new();
+                for (i, v) in a.iter().enumerate() {
+                    match v {
+                        Value::String(s) => out.push(s.trim().to_owned()),
+                        v => self.problem(
+                            &format!("{field}[{i}]"),
+                            format!("expected text, found {}", v.type_str()),
+                        ),
+                    }
+                }
+                out
+            }
+            Some(v) => {
+                self.problem(&field, format!("expected a list, found {}", v.type_str()));
+                Vec::new()
+            }
+        }
+    }
+
+    fn table<'t>(&mut self, t: &'t Table, key: &str) -> Option<&'t Table> {
+        match t.get(key) {
+            None => {
+                self.problem(key, "is required");
+                None
+            }
+            Some(Value::Table(inner)) => Some(inner),
+            Some(v) => {
+                self.problem(key, format!("expected a table, found {}", v.type_str()));
+                None
+            }
+        }
+    }
+
+    fn collection(&mut self, t: &Table, default_tz: chrono_tz::Tz) -> Option<CollectionDef> {
+        self.unknown_keys(t, "", TOP_KEYS);
+        let slug = self.parsed(t, "", "slug", Slug::parse);
+        let title = self.str(t, "", "title");
+        let sponsor = self.str(t, "", "sponsor");
+        let legal_basis = self.str(t, "", "legal_basis");
+        let purpose = self.str(t, "", "purpose");
+        let licence_term_months = self.integer(t, "", "licence_term_months").and_then(|m| {
+            if (1..=i64::from(MAX_LICENCE_MONTHS)).contains(&m) {
+                Some(m as u32)
+            } else {
+                self.problem(
+                    "licence_term_months",
+                    format!(
+                        "{m} months is outside the licence limit: a term is 1 to {MAX_LICENCE_MONTHS} months (three years at most)"
+                    ),
+                );
+                None
+            }
+        });
+        let capture = self.parsed(t, "", "capture", |s| match s {
+            "manual" => Ok(Capture::Manual),
+            "automated" => Ok(Capture::Automated),
+            _ => Err(format!(
+                "unknown capture mode \"{s}\" (expected manual or automated)"
+            )),
+        });
+        let grain = self.parsed(t, "", "grain", |s| {
+            Grain::ALL
+                .into_iter()
+                .find(|g| g.as_str() == s)
+                .ok_or_else(|| {
+                    let names: Vec<_> = Grain::ALL.iter().map(|g| g.as_str()).collect();
+                    format!(
+                        "unknown grain \"{s}\" (expected one of: {})",
+                        names.join(", ")
+                    )
+                })
+        });
+        let deadline = self.parsed(t, "", "deadline", Lag::parse);
+        let amendment_window = self.parsed(t, "", "amendment_window", Lag::parse);
+        let retires: Vec<Slug> = self
+            .str_list(t, "", "retires")
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                Slug::parse(s)
+                    .map_err(|e| self.problem(&format!("retires[{i}]"), e))
+                    .ok()
+            })
+            .collect();
+        let respondents = self.respondents(t);
+        let frequency = self.frequency(t, default_tz);
+        let burden = self.burden(t);
+        let items = self.items(t);
+        let names: BTreeSet<&str> = items.iter().map(|i| i.name.as_str()).collect();
+        let dimensions = self.item_names(t, "dimensions", &names);
+        let key = self.item_names(t, "key", &names);
+        let rules = self.rules(t, &names);
+        if let (Some(slug), Some(_)) = (&slug, t.get("retires"))
+            && retires.contains(slug)
+        {
+            self.problem("retires", format!("\"{slug}\" cannot retire itself"));
+        }
+
+        Some(CollectionDef {
+            slug: slug?,
+            title: title?,
+            sponsor: sponsor?,
+            legal_basis: legal_basis?,
+            purpose: purpose?,
+            licence_term_months: licence_term_months?,
+            respondents: respondents?,
+            capture: capture?,
+            frequency: frequency?,
+            deadline: deadline?,
+            amendment_window: amendment_window?,
+            grain: grain?,
+            dimensions,
+            key,
+            items,
+            rules,
+            burden: burden?,
+            retires,
+        })
+    }
+
+    fn respondents(&mut self, t: &Table) -> Option<Respondents> {
+        let r = self.table(t, "respondents")?;
+        self.unknown_keys(r, "respondents", &["kinds", "estimated"]);
+        let names = self.str_list(r, "respondents", "kinds");
+        if names.is_empty() {
+            self.problem("respondents.kinds", "must name at least one provider kind");
+        }
+        let mut kinds = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            match ProviderKind::parse(name) {
+                Ok(k) => kinds.push(k),
+                Err(e) => self.problem(&format!("respondents.kinds[{i}]"), e),
+            }
+        }
+        let estimated = self.integer(r, "respondents", "estimated").and_then(|n| {
+            u32::try_from(n)
+                .map_err(|_| self.problem("respondents.estimated", "must be 0 or more"))
+                .ok()
+        });
+        Some(Respondents {
+            kinds,
+            estimated: estimated?,
+        })
+    }
+
+    fn frequency(&mut self, t: &Table, default_tz: chrono_tz::Tz) -> Option<Frequency> {
+        let f = self.table(t, "frequency")?;
+        self.unknown_keys(f, "frequency", &["cron", "timezone", "period"]);
+        let cron = self.parsed(f, "frequency", "cron", |s| {
+            croner::Cron::from_str(s)
+                .map(|_| s.to_owned())
+                .map_err(|e| format!("\"{s}\" is not a cron expression: {e}"))
+        });
+        let timezone = match f.contains_key("timezone") {
+            false => Some(default_tz),
+            true => self.parsed(f, "frequency", "timezone", |s| {
+                s.parse::<chrono_tz::Tz>()
+                    .map_err(|_| format!("unknown timezone \"{s}\" (e.g. Europe/London)"))
+            }),
+        };
+        let period = self.parsed(f, "frequency", "period", |s| {
+            PeriodKind::ALL
+                .into_iter()
+                .find(|p| p.as_str() == s)
+                .ok_or_else(|| {
+                    format!("unknown period \"{s}\" (expected day, week, month, quarter or year)")
+                })
+        });
+        Some(Frequency {
+            cron: cron?,
+            timezone: timezone?,
+            period: period?,
+        })
+    }
+
+    fn burden(&mut self, t: &Table) -> Option<BurdenEstimate> {
+        let b = self.table(t, "burden")?;
+        self.unknown_keys(b, "burden", &["manual_minutes", "automated_minutes"]);
+        let manual = self.number(b, "burden", "manual_minutes", 0.0);
+        let automated = self.number(b, "burden", "automated_minutes", 0.0);
+        Some(BurdenEstimate {
+            manual_minutes: manual?,
+            automated_minutes: automated?,
+        })
+    }
+
+    fn item_names(&mut self, t: &Table, key: &str, names: &BTreeSet<&str>) -> Vec<String> {
+        let list = self.str_list(t, "", key);
+        for (i, n) in list.iter().enumerate() {
+            if !names.contains(n.as_str()) {
+                self.problem(&format!("{key}[{i}]"), format!("\"{n}\" is not an item"));
+            }
+        }
+        list
+    }
+
+    fn items(&mut self, t: &Table) -> Vec<DataItem> {
+        let tables = match t.get("items") {
+            Some(Value::Array(a)) if !a.is_empty() => a,
+            Some(Value::Array(_)) | None => {
+                self.problem("items", "at least one data item is required");
+                return Vec::new();
+            }
+            Some(v) => {
+                self.problem(
+                    "items",
+                    format!("expected [[items]] tables, found {}", v.type_str()),
+                );
+                return Vec::new();
+            }
+        };
+        let mut items: Vec<DataItem> = Vec::new();
+        for (i, v) in tables.iter().enumerate() {
+            let prefix = format!("items[{i}]");
+            let Value::Table(it) = v else {
+                self.problem(&prefix, format!("expected a table, found {}", v.type_str()));
+                continue;
+            };
+            if let Some(item) = self.item(it, &prefix) {
+                if items.iter().any(|o| o.name == item.name) {
+                    self.problem(
+                        &format!("{prefix}.name"),
+                        format!("\"{}\" is used by another item", item.name),
+                    );
+                }
+                items.push(item);
+            }
+        }
+        items
+    }
+
+    fn item(&mut self, it: &Table, prefix: &str) -> Option<DataItem> {
+        self.unknown_keys(it, prefix, ITEM_KEYS);
+        let name = self.parsed(it, prefix, "name", |s| {
+            let ok = s.len() <= 63
+                && s.starts_with(|c: char| c.is_ascii_lowercase())
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            ok.then(|| s.to_owned()).ok_or_else(|| {
+                format!("\"{s}\" must be lower-case letters, digits and underscores, starting with a letter")
+            })
+        });
+        let at = |k: &str| format!("{prefix}.{k}");
+        let codes = self.str_list(it, prefix, "codes");
+        let ty = self.parsed(it, prefix, "type", |s| match s {
+            "integer" => Ok(ItemType::Integer),
+            "decimal" => Ok(ItemType::Decimal),
+            "string" => Ok(ItemType::String),
+            "date" => Ok(ItemType::Date),
+            "timestamp" => Ok(ItemType::Timestamp),
+            "bool" => Ok(ItemType::Bool),
+            "code" => Ok(ItemType::Code(codes.clone())),
+            _ => Err(format!(
+                "unknown type \"{s}\" (expected one of: {})",
+                ItemType::NAMES.join(", ")
+            )),
+        });
+        match (&ty, it.contains_key("codes")) {
+            (Some(ItemType::Code(c)), _) if c.is_empty() => {
+                self.problem(&at("codes"), "a code item must list its allowed codes")
+            }
+            (Some(ItemType::Code(c)), _) => {
+                let unique: BTreeSet<_> = c.iter().collect();
+                if unique.len() != c.len() {
+                    self.problem(&at("codes"), "lists a code more than once");
+                }
+            }
+            (Some(_), true) => self.problem(&at("codes"), "only a code item has codes"),
+            _ => {}
+        }
+        let required = match it.get("required") {
+            None => true,
+            Some(Value::Boolean(b)) => *b,
+            Some(v) => {
+                self.problem(
+                    &at("required"),
+                    format!("expected true or false, found {}", v.type_str()),
+                );
+                true
+            }
+        };
+        let description = self.opt_str(it, prefix, "description").unwrap_or_default();
+        let dd_element = self.opt_str(it, prefix, "dd_element");
+        let concept = self.opt_str(it, prefix, "concept");
+        if let Some(c) = &concept {
+            let ok = !c.is_empty()
+                && c.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._".contains(ch));
+            if !ok {
+                self.problem(
+                    &at("concept"),
+                    format!("\"{c}\" must be lower-case words joined by dots, like beds.occupied"),
+                );
+            }
+        }
+        let measure = match self.opt_str(it, prefix, "measure").as_deref() {
+            None => None,
+            Some("person") => Some(MeasureKind::Person),
+            Some("non_person") => Some(MeasureKind::NonPerson),
+            Some(other) => {
+                self.problem(
+                    &at("measure"),
+                    format!("unknown measure kind \"{other}\" (expected person or non_person)"),
+                );
+                None
+            }
+        };
+        let numeric = ty.as_ref().is_some_and(ItemType::is_numeric);
+        if measure.is_some() && ty.is_some() && !numeric {
+            self.problem(
+                &at("measure"),
+                "only an integer or decimal item can be a count",
+            );
+        }
+        let min = self.opt_number(it, prefix, "min");
+        let max = self.opt_number(it, prefix, "max");
+        if (min.is_some() || max.is_some()) && ty.is_some() && !numeric {
+            self.problem(&at("min"), "bounds apply only to integer and decimal items");
+        }
+        if let (Some(lo), Some(hi)) = (min, max)
+            && lo > hi
+        {
+            self.problem(&at("max"), format!("{hi} is below min {lo}"));
+        }
+        let pattern = self.opt_str(it, prefix, "pattern");
+        if let Some(p) = &pattern {
+            if !matches!(ty, Some(ItemType::String) | None) {
+                self.problem(&at("pattern"), "a pattern applies only to string items");
+            }
+            if let Err(e) = regex::Regex::new(p) {
+                self.problem(&at("pattern"), format!("not a valid pattern: {e}"));
+            }
+        }
+        let breakdown = match it.get("breakdown") {
+            None => BTreeMap::new(),
+            Some(Value::Table(b)) => {
+                let mut out = BTreeMap::new();
+                for (k, v) in b {
+                    match v {
+                        Value::String(s) => {
+                            out.insert(k.clone(), s.clone());
+                        }
+                        v => self.problem(
+                            &format!("{prefix}.breakdown.{k}"),
+                            format!("expected text, found {}", v.type_str()),
+                        ),
+                    }
+                }
+                out
+            }
+            Some(v) => {
+                self.problem(
+                    &at("breakdown"),
+                    format!("expected a table, found {}", v.type_str()),
+                );
+                BTreeMap::new()
+            }
+        };
+        Some(DataItem {
+            name: name?,
+            ty: ty?,
+            required,
+            description,
+            dd_element,
+            concept,
+            measure,
+            breakdown,
+            min,
+            max,
+            pattern,
+        })
+    }
+
+    fn rules(&mut self, t: &Table, names: &BTreeSet<&str>) -> Vec<RowRule> {
+        let tables = match t.get("rules") {
+            None => return Vec::new(),
+            Some(Value::Array(a)) => a,
+            Some(v) => {
+                self.problem(
+                    "rules",
+                    format!("expected [[rules]] tables, found {}", v.type_str()),
+                );
+                return Vec::new();
+            }
+        };
+        let mut rules = Vec::new();
+        for (i, v) in tables.iter().enumerate() {
+            let prefix = format!("rules[{i}]");
+            let Value::Table(rt) = v else {
+                self.problem(&prefix, format!("expected a table, found {}", v.type_str()));
+                continue;
+            };
+            self.unknown_keys(rt, &prefix, &["name", "check"]);
+            let name = self.str(rt, &prefix, "name");
+            let check = self.str(rt, &prefix, "check");
+            if let Some(check) = &check
+                && let Err(e) = check_rule(check, names)
+            {
+                self.problem(&format!("{prefix}.check"), e);
+            }
+            if let (Some(name), Some(check)) = (name, check) {
+                rules.push(RowRule { name, check });
+            }
+        }
+        rules
+    }
+}
+
+/// A row rule must be one SQL boolean expression whose column names are all items.
+/// Function names (followed by `(`) and SQL keywords are not taken for columns.
+fn check_rule(check: &str, items: &BTreeSet<&str>) -> Result<(), String> {
+    let dialect = GenericDialect {};
+    let mut parser = Parser::new(&dialect)
+        .try_with_sql(check)
+        .map_err(|e| format!("not a SQL expression: {e}"))?;
+    parser
+        .parse_expr()
+        .map_err(|e| format!("not a SQL expression: {e}"))?;
+    if parser.peek_token().token != Token::EOF {
+        return Err(format!(
+            "not a single SQL expression: unexpected {}",
+            parser.peek_token().token
+        ));
+    }
+    let tokens = Tokenizer::new(&dialect, check)
+        .tokenize()
+        .map_err(|e| format!("not a SQL expression: {e}"))?;
+    let significant: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    for (i, token) in significant.iter().enumerate() {
+        let Token::Word(w) = token else { continue };
+        let is_call = matches!(significant.get(i + 1), Some(Token::LParen));
+        let name = w.value.to_lowercase();
+        if is_call || items.contains(name.as_str()) {
+            continue;
+        }
+        if w.quote_style.is_some() || w.keyword == Keyword::NoKeyword {
+            return Err(format!("\"{}\" is not an item of this collection", w.value));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_must_name_items() {
+        let items: BTreeSet<&str> = ["occupied_beds", "available_beds"].into();
+        assert!(check_rule("occupied_beds <= available_beds", &items).is_ok());
+        assert!(
+            check_rule(
+                "coalesce(occupied_beds, 0) >= 0 AND available_beds IS NOT NULL",
+                &items
+            )
+            .is_ok()
+        );
+        let e = check_rule("occupied <= available_beds", &items).unwrap_err();
+        assert!(e.contains("\"occupied\" is not an item"), "{e}");
+        assert!(check_rule("occupied_beds <=", &items).is_err());
+        assert!(check_rule("occupied_beds <= 1; DROP TABLE x", &items).is_err());
+    }
+}

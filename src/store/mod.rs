@@ -1,0 +1,232 @@
+//! Where the register lives: a small trait with a SQLite implementation (the embedded
+//! default) and a PostgreSQL one (several instances), both written once in `sql.rs`.
+//!
+//! The store only persists; what may happen (who may list what, which checks block) is
+//! decided in `registry`. Each method that changes state does so in one transaction, and
+//! state-changing updates name the state they expect, so two DAP members acting at once
+//! cannot both succeed.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::FromRow;
+use sqlx::types::Json;
+
+use crate::providers::Provider;
+use crate::registry::burden::Budget;
+use crate::registry::checks::Finding;
+use crate::registry::definition::CollectionDef;
+use crate::registry::governance::Override;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct CollectionRow {
+    pub slug: String,
+    pub status: String,
+    pub licence_number: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct VersionRow {
+    pub slug: String,
+    pub version: i64,
+    pub status: String,
+    pub definition: Json<CollectionDef>,
+    pub source_toml: String,
+    pub sha256: String,
+    pub source_file: Option<String>,
+    pub proposed_by: String,
+    pub proposed_at: DateTime<Utc>,
+    pub findings: Json<Vec<Finding>>,
+    pub listed_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct DecisionRow {
+    pub id: i64,
+    pub slug: String,
+    pub version: Option<i64>,
+    pub action: String,
+    pub actor: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    pub licence_number: Option<String>,
+    pub findings: Json<Vec<Finding>>,
+    pub overrides: Json<Vec<Override>>,
+}
+
+/// A provider as stored: kinds and codes as text, turned back into types on the way out.
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct ProviderRow {
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub region: String,
+    pub icb: Option<String>,
+    pub local_authority: Option<String>,
+    pub opened_on: Option<NaiveDate>,
+    pub closed_on: Option<NaiveDate>,
+    pub successor: Option<String>,
+}
+
+impl ProviderRow {
+    fn into_provider(self) -> anyhow::Result<Provider> {
+        use crate::providers::{ProviderCode, ProviderKind};
+        let code = ProviderCode::parse(&self.code).map_err(anyhow::Error::msg)?;
+        Ok(Provider {
+            kind: ProviderKind::parse(&self.kind)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("provider {code} in the store"))?,
+            successor: self
+                .successor
+                .as_deref()
+                .map(ProviderCode::parse)
+                .transpose()
+                .map_err(anyhow::Error::msg)?,
+            code,
+            name: self.name,
+            region: self.region,
+            icb: self.icb,
+            local_authority: self.local_authority,
+            opened_on: self.opened_on,
+            closed_on: self.closed_on,
+        })
+    }
+}
+
+/// A new version of a collection, with the check findings at the moment it was proposed.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub definition: CollectionDef,
+    pub source_toml: String,
+    pub sha256: String,
+    pub source_file: Option<String>,
+    pub findings: Vec<Finding>,
+}
+
+/// One entry for the append-only decision log.
+#[derive(Debug, Clone)]
+pub struct NewDecision {
+    pub action: &'static str,
+    pub actor: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    pub findings: Vec<Finding>,
+    pub overrides: Vec<Override>,
+}
+
+/// A change of status, applied with its decision in one transaction.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// The pending version comes into force; collections it retires go out in the same step.
+    List {
+        version: i64,
+        expires_at: DateTime<Utc>,
+        retire: Vec<(String, NewDecision)>,
+    },
+    Reject {
+        version: i64,
+    },
+    Suspend,
+    Reinstate,
+    Retire,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// `sqlite` or `postgres`, for messages.
+    fn backend(&self) -> &'static str;
+    async fn collection(&self, slug: &str) -> anyhow::Result<Option<CollectionRow>>;
+    async fn collections(&self) -> anyhow::Result<Vec<CollectionRow>>;
+    /// Every version of one collection, oldest first.
+    async fn versions(&self, slug: &str) -> anyhow::Result<Vec<VersionRow>>;
+    /// The version in force of every listed or suspended collection.
+    async fn in_force(&self) -> anyhow::Result<Vec<VersionRow>>;
+    /// The decision log, oldest first; of one collection, or of all.
+    async fn decisions(&self, slug: Option<&str>) -> anyhow::Result<Vec<DecisionRow>>;
+    /// Records a proposal as the next version; an older proposal still pending is withdrawn.
+    async fn add_version(&self, v: &NewVersion, d: &NewDecision) -> anyhow::Result<i64>;
+    /// Applies a decision; returns the collection's licence number after it.
+    async fn apply(
+        &self,
+        slug: &str,
+        change: &Change,
+        d: &NewDecision,
+    ) -> anyhow::Result<Option<String>>;
+    /// Adds or updates providers by code, all or none.
+    async fn import_providers(&self, providers: &[Provider]) -> anyhow::Result<u64>;
+    async fn providers(&self) -> anyhow::Result<Vec<Provider>>;
+    async fn set_budget(&self, b: &Budget) -> anyhow::Result<()>;
+    async fn budget(&self) -> anyhow::Result<Option<Budget>>;
+}
+
+/// Opens the store a database URL names, creating and migrating it as needed.
+pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url).await?))
+    } else {
+        bail!(
+            "unsupported database URL {}: expected sqlite://<file> or postgres://<host>/<database>",
+            redact(url)
+        )
+    }
+}
+
+/// A database URL fit for messages and logs: any password is replaced by `***`.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        // Not a URL we can read: show only the scheme, in case the rest holds a secret.
+        Err(_) => match url.split_once(':') {
+            Some((scheme, _)) => format!("{scheme}:…"),
+            None => "(unreadable URL)".into(),
+        },
+    }
+}
+
+/// Formats the numbers kept in `licences` as the register shows them.
+pub fn licence_number(n: i64) -> String {
+    format!("DAP{n:04}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_passwords_only() {
+        assert_eq!(
+            redact("postgres://tally:s3cret@db.example:5432/tally"),
+            "postgres://tally:***@db.example:5432/tally"
+        );
+        assert_eq!(
+            redact("postgres://127.0.0.1/test"),
+            "postgres://127.0.0.1/test"
+        );
+        assert_eq!(redact("secret-without-scheme"), "(unreadable URL)");
+        assert_eq!(redact("sqlite:data/tally.db"), "sqlite:data/tally.db");
+    }
+
+    #[test]
+    fn licence_numbers_are_padded() {
+        assert_eq!(licence_number(1), "DAP0001");
+        assert_eq!(licence_number(12345), "DAP12345");
+    }
+}
