@@ -1,0 +1,131 @@
+//! Helpers shared by the integration tests: definitions from `collections/`, fresh
+//! registries on SQLite and PostgreSQL, and variants of definitions written to a temp folder.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::Connection;
+use tally::registry::Registry;
+use tally::registry::load::{self, LoadedDef};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn collection_path(name: &str) -> PathBuf {
+    repo().join("collections").join(format!("{name}.toml"))
+}
+
+pub fn load(name: &str) -> LoadedDef {
+    load::load_file(&collection_path(name), chrono_tz::Europe::London)
+        .unwrap_or_else(|e| panic!("{name} should load: {e}"))
+}
+
+/// Writes `text` as `<dir>/<file>` and loads it.
+pub fn load_text(dir: &Path, file: &str, text: &str) -> LoadedDef {
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    load::load_file(&path, chrono_tz::Europe::London).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A bundled definition with some text replaced, for variants (a new slug, a new item).
+pub fn variant(dir: &Path, name: &str, edits: &[(&str, &str)]) -> LoadedDef {
+    let mut text = std::fs::read_to_string(collection_path(name)).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{name} has no {from:?} to replace");
+        text = text.replacen(from, to, 1);
+    }
+    load_text(dir, &format!("{name}-variant.toml"), &text)
+}
+
+/// A fresh database for one test.
+pub enum TestDb {
+    Sqlite { dir: tempfile::TempDir, url: String },
+    Postgres { admin: String, name: String, url: String },
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("tally.db").display());
+        TestDb::Sqlite { dir, url }
+    }
+
+    /// A new database on the PostgreSQL server, or `None` (with a printed notice) when no
+    /// server answers. With `CI` set, a missing server fails the test instead.
+    pub async fn postgres() -> Option<TestDb> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let admin = std::env::var("TALLY_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut conn = match sqlx::PgConnection::connect(&admin).await {
+            Ok(c) => c,
+            Err(e) if std::env::var_os("CI").is_some() => {
+                panic!("CI requires PostgreSQL, but {admin} did not answer: {e}")
+            }
+            Err(e) => {
+                eprintln!("notice: PostgreSQL test skipped: {admin} did not answer ({e}); set CI=1 to require it");
+                return None;
+            }
+        };
+        let name = format!(
+            "tally_test_{}_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst),
+            chrono::Utc::now().timestamp_micros()
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin).unwrap();
+        url.set_path(&name);
+        Some(TestDb::Postgres {
+            admin,
+            name,
+            url: url.to_string(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+        }
+    }
+
+    pub async fn registry(&self) -> Registry {
+        let store = tally::store::connect(self.url()).await.unwrap();
+        Registry::new(store, chrono_tz::Europe::London)
+    }
+
+    /// Runs one statement straight on the database, past the store.
+    pub async fn execute(&self, sql: &str) -> Result<(), sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            TestDb::Sqlite { url, .. } => {
+                let mut c = sqlx::SqliteConnection::connect(url).await?;
+                sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
+            }
+            TestDb::Postgres { url, .. } => {
+                let mut c = sqlx::PgConnection::connect(url).await?;
+                sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
+            }
+        }
+    }
+
+    pub async fn drop_database(self) {
+        if let TestDb::Postgres { admin, name, .. } = self {
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+pub fn dap() -> &'static str {
+    "Asha Patel (DAP)"
+}
