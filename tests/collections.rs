@@ -62,7 +62,11 @@ fn bundled_collections_load() {
         let l = load(name);
         assert_eq!(l.def.slug.as_str(), name);
     }
-    let all = load_dir(&common::repo().join("collections"), chrono_tz::Europe::London).unwrap();
+    let all = load_dir(
+        &common::repo().join("collections"),
+        chrono_tz::Europe::London,
+    )
+    .unwrap();
     assert_eq!(all.len(), 4);
 }
 
@@ -82,8 +86,16 @@ fn every_problem_in_a_file_is_reported_at_once() {
         .replacen("licence_term_months = 36", "licence_term_months = 48", 1)
         .replacen("sponsor = \"NHS England\"", "sponsr = \"NHS England\"", 1)
         .replacen("cron = \"0 9 * * *\"", "cron = \"0 25 * * *\"", 1)
-        .replacen("timezone = \"Europe/London\"", "timezone = \"Europe/Londn\"", 1)
-        .replacen("check = \"occupied_beds <= available_beds\"", "check = \"occupied <= available_beds\"", 1)
+        .replacen(
+            "timezone = \"Europe/London\"",
+            "timezone = \"Europe/Londn\"",
+            1,
+        )
+        .replacen(
+            "check = \"occupied_beds <= available_beds\"",
+            "check = \"occupied <= available_beds\"",
+            1,
+        )
         .replacen("name = \"ward_code\"", "name = \"site_code\"", 1);
     let p = problems(&text);
     let fields: Vec<&str> = p.iter().map(|l| l.split(": ").nth(1).unwrap()).collect();
@@ -98,14 +110,20 @@ fn every_problem_in_a_file_is_reported_at_once() {
     ] {
         assert!(fields.contains(&expected), "{expected} missing from {p:#?}");
     }
-    assert!(p.iter().any(|l| l.contains("three years at most")), "{p:#?}");
+    assert!(
+        p.iter().any(|l| l.contains("three years at most")),
+        "{p:#?}"
+    );
 }
 
 #[test]
 fn malformed_toml_names_line_and_column() {
     let p = problems("slug = \"x\"\ntitle = \n");
     assert_eq!(p.len(), 1);
-    assert!(p[0].starts_with("collections/x.toml: line 2, column"), "{p:?}");
+    assert!(
+        p[0].starts_with("collections/x.toml: line 2, column"),
+        "{p:?}"
+    );
     assert!(p[0].contains("not valid TOML"), "{p:?}");
 }
 
@@ -117,9 +135,15 @@ fn item_rules_are_checked() {
         .replacen("measure = \"non_person\"", "measure = \"people\"", 1)
         .replacen("pattern = \"^[A-Z0-9]{5}$\"", "pattern = \"^[A-Z\"", 1);
     let p = problems(&text).join("\n");
-    assert!(p.contains("items[4].codes: a code item must list its allowed codes"), "{p}");
+    assert!(
+        p.contains("items[4].codes: a code item must list its allowed codes"),
+        "{p}"
+    );
     assert!(p.contains("items[8].max: 500 is below min 600"), "{p}");
-    assert!(p.contains("items[8].measure: unknown measure kind \"people\""), "{p}");
+    assert!(
+        p.contains("items[8].measure: unknown measure kind \"people\""),
+        "{p}"
+    );
     assert!(p.contains("items[1].pattern: not a valid pattern"), "{p}");
 }
 
@@ -146,7 +170,11 @@ fn manual_sitrep_and_kh03_are_derivable_from_the_census() {
         let d = finding(&f, Rule::Derivable);
         assert_eq!(d.severity, Severity::Blocking, "{name}: {}", d.message);
         assert_eq!(d.related, vec!["ward-bed-census".to_string()]);
-        assert!(d.message.contains("license a query instead"), "{}", d.message);
+        assert!(
+            d.message.contains("license a query instead"),
+            "{}",
+            d.message
+        );
     }
 }
 
@@ -168,14 +196,38 @@ fn derivability_needs_grain_frequency_and_dimensions() {
     let dir = tempfile::tempdir().unwrap();
     let sitrep = load("uec-sitrep-manual").def;
     // A census only monthly cannot give a daily SitRep.
-    let monthly = variant(dir.path(), "ward-bed-census", &[("period = \"day\"", "period = \"month\"")]).def;
-    assert_eq!(finding(&run(&sitrep, &[&monthly], None), Rule::Derivable).severity, Severity::Pass);
+    let monthly = variant(
+        dir.path(),
+        "ward-bed-census",
+        &[("period = \"day\"", "period = \"month\"")],
+    )
+    .def;
+    assert_eq!(
+        finding(&run(&sitrep, &[&monthly], None), Rule::Derivable).severity,
+        Severity::Pass
+    );
     // A census at provider level cannot give a ward-level breakdown.
-    let by_ward = variant(dir.path(), "uec-sitrep-manual", &[("grain = \"provider\"", "grain = \"ward\"")]).def;
+    let by_ward = variant(
+        dir.path(),
+        "uec-sitrep-manual",
+        &[("grain = \"provider\"", "grain = \"ward\"")],
+    )
+    .def;
     let census = load("ward-bed-census").def;
-    let coarse = variant(dir.path(), "ward-bed-census", &[("grain = \"ward\"", "grain = \"provider\"")]).def;
-    assert_eq!(finding(&run(&by_ward, &[&coarse], None), Rule::Derivable).severity, Severity::Pass);
-    assert_eq!(finding(&run(&by_ward, &[&census], None), Rule::Derivable).severity, Severity::Blocking);
+    let coarse = variant(
+        dir.path(),
+        "ward-bed-census",
+        &[("grain = \"ward\"", "grain = \"provider\"")],
+    )
+    .def;
+    assert_eq!(
+        finding(&run(&by_ward, &[&coarse], None), Rule::Derivable).severity,
+        Severity::Pass
+    );
+    assert_eq!(
+        finding(&run(&by_ward, &[&census], None), Rule::Derivable).severity,
+        Severity::Blocking
+    );
     // Without the escalation bed class, the escalation beds cannot be computed: only part is derivable.
     let no_escalation = variant(
         dir.path(),
@@ -187,7 +239,11 @@ fn derivability_needs_grain_frequency_and_dimensions() {
     let d = finding(&d, Rule::Derivable);
     assert_eq!(d.severity, Severity::Warning, "{}", d.message);
     assert!(d.message.contains("6 of its 10 measures"), "{}", d.message);
-    assert!(d.message.contains("ga_adult_escalation_available"), "{}", d.message);
+    assert!(
+        d.message.contains("ga_adult_escalation_available"),
+        "{}",
+        d.message
+    );
 }
 
 #[test]
@@ -203,7 +259,12 @@ fn a_copy_under_a_new_name_is_a_duplicate() {
     let f = run(&copy, &[&homes], None);
     let dup = finding(&f, Rule::Duplicate);
     assert_eq!(dup.severity, Severity::Blocking);
-    assert!(dup.message.contains("care-home-capacity (DAP0001) already collects max_capacity"), "{}", dup.message);
+    assert!(
+        dup.message
+            .contains("care-home-capacity (DAP0001) already collects max_capacity"),
+        "{}",
+        dup.message
+    );
     // Renaming the identifying items changes nothing: the measures are asked for again.
     let census = load("ward-bed-census").def;
     let renamed = variant(
@@ -241,32 +302,65 @@ fn a_proposal_over_the_cap_is_blocked_unless_it_retires_enough() {
     let dir = tempfile::tempdir().unwrap();
     let sitrep = load("uec-sitrep-manual").def; // 25,550 h
     let kh03 = load("kh03-manual").def; // 3,040 h
-    let survey_text = std::fs::read_to_string(common::repo().join("collections/proposals/discharge-readiness-survey.toml")).unwrap();
+    let survey_text = std::fs::read_to_string(
+        common::repo().join("collections/proposals/discharge-readiness-survey.toml"),
+    )
+    .unwrap();
     let survey = load_text(dir.path(), "survey.toml", &survey_text).def; // 34,067 h
     let cap = budget(32_000.0);
     let f = run(&survey, &[&sitrep, &kh03], Some(&cap));
     let b = finding(&f, Rule::Budget);
     assert_eq!(b.severity, Severity::Blocking);
-    assert!(b.message.contains("over DAP's cap of 32,000 h by 30,657 h"), "{}", b.message);
+    assert!(
+        b.message.contains("over DAP's cap of 32,000 h by 30,657 h"),
+        "{}",
+        b.message
+    );
 
     // Retiring the SitRep offsets 25,550 h: 28,590 - 25,550 + 34,067 = 37,107 h, still over.
-    let retiring_one = survey_text.replacen("licence_term_months = 24", "licence_term_months = 24\nretires = [\"uec-sitrep-manual\"]", 1);
+    let retiring_one = survey_text.replacen(
+        "licence_term_months = 24",
+        "licence_term_months = 24\nretires = [\"uec-sitrep-manual\"]",
+        1,
+    );
     let one = load_text(dir.path(), "one.toml", &retiring_one).def;
-    assert_eq!(finding(&run(&one, &[&sitrep, &kh03], Some(&cap)), Rule::Budget).severity, Severity::Blocking);
+    assert_eq!(
+        finding(&run(&one, &[&sitrep, &kh03], Some(&cap)), Rule::Budget).severity,
+        Severity::Blocking
+    );
     // Retiring both: 34,067 h, within a cap of 35,000.
-    let retiring_both = survey_text.replacen("licence_term_months = 24", "licence_term_months = 24\nretires = [\"uec-sitrep-manual\", \"kh03-manual\"]", 1);
+    let retiring_both = survey_text.replacen(
+        "licence_term_months = 24",
+        "licence_term_months = 24\nretires = [\"uec-sitrep-manual\", \"kh03-manual\"]",
+        1,
+    );
     let both = load_text(dir.path(), "both.toml", &retiring_both).def;
     let f = run(&both, &[&sitrep, &kh03], Some(&budget(35_000.0)));
     let b: Vec<&Finding> = f.iter().filter(|x| x.rule == Rule::Budget).collect();
     assert!(b.iter().all(|x| !x.is_blocking()), "{b:#?}");
-    assert!(b.iter().any(|x| x.message.contains("net of 28,590 h retired with it), within DAP's cap")), "{b:#?}");
+    assert!(
+        b.iter().any(|x| x
+            .message
+            .contains("net of 28,590 h retired with it), within DAP's cap")),
+        "{b:#?}"
+    );
     // It is still above the reduction trajectory (30,000 h today): a warning for DAP.
-    assert!(b.iter().any(|x| x.severity == Severity::Warning && x.message.contains("above the reduction trajectory")), "{b:#?}");
+    assert!(
+        b.iter().any(|x| x.severity == Severity::Warning
+            && x.message.contains("above the reduction trajectory")),
+        "{b:#?}"
+    );
     // Naming something unlisted offsets nothing and is itself blocking.
-    let bogus = survey_text.replacen("licence_term_months = 24", "licence_term_months = 24\nretires = [\"no-such-return\"]", 1);
+    let bogus = survey_text.replacen(
+        "licence_term_months = 24",
+        "licence_term_months = 24\nretires = [\"no-such-return\"]",
+        1,
+    );
     let bogus = load_text(dir.path(), "bogus.toml", &bogus).def;
     let f = run(&bogus, &[&sitrep], None);
-    assert!(f.iter().any(|x| x.rule == Rule::Budget && x.is_blocking() && x.message.contains("no-such-return")));
+    assert!(f.iter().any(|x| x.rule == Rule::Budget
+        && x.is_blocking()
+        && x.message.contains("no-such-return")));
 }
 
 #[test]
@@ -274,7 +368,15 @@ fn a_proposal_that_lowers_burden_is_never_blocked_by_the_cap() {
     let sitrep = load("uec-sitrep-manual").def;
     let census = load("ward-bed-census").def;
     let dir = tempfile::tempdir().unwrap();
-    let replacing = variant(dir.path(), "ward-bed-census", &[("amendment_window = \"28d\"", "amendment_window = \"28d\"\nretires = [\"uec-sitrep-manual\"]")]).def;
+    let replacing = variant(
+        dir.path(),
+        "ward-bed-census",
+        &[(
+            "amendment_window = \"28d\"",
+            "amendment_window = \"28d\"\nretires = [\"uec-sitrep-manual\"]",
+        )],
+    )
+    .def;
     // The register is already over a cap of 10,000 h; the census that retires the SitRep lowers it.
     let f = run(&replacing, &[&sitrep], Some(&budget(10_000.0)));
     assert_eq!(finding(&f, Rule::Budget).severity, Severity::Pass);
@@ -298,8 +400,16 @@ fn a_new_version_that_adds_items_or_frequency_is_flagged() {
     let f = run(&more, &[&homes], None);
     let s = finding(&f, Rule::Scope);
     assert_eq!(s.severity, Severity::Warning);
-    assert!(s.message.contains("adds items staff_vacancies"), "{}", s.message);
-    assert!(s.message.contains("raises frequency from monthly to daily"), "{}", s.message);
+    assert!(
+        s.message.contains("adds items staff_vacancies"),
+        "{}",
+        s.message
+    );
+    assert!(
+        s.message.contains("raises frequency from monthly to daily"),
+        "{}",
+        s.message
+    );
     // Its own version in force is neither a duplicate nor a source to derive from.
     assert_eq!(finding(&f, Rule::Duplicate).severity, Severity::Pass);
     assert_eq!(finding(&f, Rule::Derivable).severity, Severity::Pass);

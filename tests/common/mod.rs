@@ -41,8 +41,15 @@ pub fn variant(dir: &Path, name: &str, edits: &[(&str, &str)]) -> LoadedDef {
 
 /// A fresh database for one test.
 pub enum TestDb {
-    Sqlite { dir: tempfile::TempDir, url: String },
-    Postgres { admin: String, name: String, url: String },
+    Sqlite {
+        dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        admin: String,
+        name: String,
+        url: String,
+    },
 }
 
 impl TestDb {
@@ -64,7 +71,9 @@ impl TestDb {
                 panic!("CI requires PostgreSQL, but {admin} did not answer: {e}")
             }
             Err(e) => {
-                eprintln!("notice: PostgreSQL test skipped: {admin} did not answer ({e}); set CI=1 to require it");
+                eprintln!(
+                    "notice: PostgreSQL test skipped: {admin} did not answer ({e}); set CI=1 to require it"
+                );
                 return None;
             }
         };
