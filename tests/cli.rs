@@ -1,0 +1,564 @@
+//! The `tally` command as a DAP member or provider runs it: verdicts, exit codes, and the
+//! errors bad input gets, each of which must change nothing in the register.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::repo;
+
+/// A fresh data folder and a way to run `tally` against it from the repository root, so
+/// that paths read as they do in the README.
+struct Tally {
+    data: tempfile::TempDir,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            data: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tally"));
+        c.args(args)
+            .current_dir(repo())
+            .env("TALLY_DATA_DIR", self.data.path())
+            .env_remove("TALLY_DATABASE_URL")
+            .env_remove("TALLY_ACTOR");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs and requires the given exit code; returns stdout and stderr together.
+    fn expect(&self, code: i32, args: &[&str]) -> String {
+        let out = self.run(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(code), "tally {args:?}:\n{text}");
+        text
+    }
+
+    fn list(&self, name: &str) {
+        let file = format!("collections/{name}.toml");
+        self.expect(0, &["collections", "propose", &file, "--by", "NHS England"]);
+        self.expect(
+            0,
+            &[
+                "collections",
+                "approve",
+                name,
+                "--by",
+                "Asha Patel (DAP)",
+                "--reason",
+                "licensed",
+            ],
+        );
+    }
+
+    /// The register as JSON, to show that a failed command changed nothing.
+    fn snapshot(&self) -> String {
+        let register = self.expect(0, &["register", "--json"]);
+        let providers = self.expect(0, &["providers", "list", "--json"]);
+        format!("{register}{providers}")
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn census_with(from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(common::collection_path("ward-bed-census")).unwrap();
+    assert!(text.contains(from));
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn the_manual_sitrep_is_derivable_from_the_census_and_blocked() {
+    let t = Tally::new();
+    t.list("ward-bed-census");
+    let out = t.expect(
+        3,
+        &["collections", "check", "collections/uec-sitrep-manual.toml"],
+    );
+    assert!(
+        out.contains("uec-sitrep-manual: BLOCKED by 1 finding"),
+        "{out}"
+    );
+    assert!(out.contains("✗ blocking derivable Every one of its 10 measures can be computed from ward-bed-census (DAP0001)"), "{out}");
+    assert!(out.contains("license a query instead"), "{out}");
+    // Checking proposes nothing.
+    assert!(
+        !t.expect(0, &["collections", "list"])
+            .contains("uec-sitrep-manual")
+    );
+    let json = t.expect(
+        3,
+        &[
+            "collections",
+            "check",
+            "collections/kh03-manual.toml",
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&json[..json.rfind(']').unwrap() + 1]).unwrap();
+    assert_eq!(v[0]["findings"][0]["rule"], "derivable");
+    assert_eq!(v[0]["findings"][0]["severity"], "blocking");
+}
+
+#[test]
+fn a_copy_of_care_home_capacity_is_blocked_as_a_duplicate() {
+    let t = Tally::new();
+    t.list("care-home-capacity");
+    let out = t.expect(
+        3,
+        &[
+            "collections",
+            "propose",
+            "collections/proposals/care-home-beds-return.toml",
+            "--by",
+            "A network",
+        ],
+    );
+    assert!(out.contains("✗ blocking duplicate It asks again for 4 items that listed collections already collect: care-home-capacity (DAP0001) already collects max_capacity"), "{out}");
+    let out = t.expect(
+        1,
+        &[
+            "collections",
+            "approve",
+            "care-home-beds-return",
+            "--by",
+            "DAP",
+            "--reason",
+            "why not",
+        ],
+    );
+    assert!(
+        out.contains("is blocked and cannot be listed without an override"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_budget_breaker_is_blocked_unless_it_retires_enough() {
+    let t = Tally::new();
+    t.list("uec-sitrep-manual");
+    t.list("kh03-manual");
+    t.expect(
+        0,
+        &[
+            "burden", "set", "--cap", "35000", "--by", "DAP", "--reason", "cap",
+        ],
+    );
+    let survey = "collections/proposals/discharge-readiness-survey.toml";
+    let out = t.expect(3, &["collections", "check", survey]);
+    assert!(out.contains("✗ blocking budget    It costs an estimated 34,067 staff hours a year, taking the register to 62,657 h, over DAP's cap of 35,000 h by 27,657 h."), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join(survey))
+        .unwrap()
+        .replacen(
+            "licence_term_months = 24",
+            "licence_term_months = 24\nretires = [\"uec-sitrep-manual\", \"kh03-manual\"]",
+            1,
+        );
+    let file = write(dir.path(), "survey.toml", &text);
+    let out = t.expect(0, &["collections", "propose", &file, "--by", "DHSC"]);
+    assert!(out.contains("within DAP's cap of 35,000 h"), "{out}");
+    let out = t.expect(
+        0,
+        &[
+            "collections",
+            "approve",
+            "discharge-readiness-survey",
+            "--by",
+            "DAP",
+            "--reason",
+            "replaces two forms",
+        ],
+    );
+    assert!(
+        out.contains("Retired uec-sitrep-manual, which discharge-readiness-survey replaces"),
+        "{out}"
+    );
+    let burden = t.expect(0, &["burden"]);
+    assert!(
+        burden.contains("total 34,067 h a year: manual 34,067 h, automated 0 h"),
+        "{burden}"
+    );
+}
+
+#[test]
+fn decisions_are_logged_and_shown() {
+    let t = Tally::new();
+    t.list("ward-bed-census");
+    t.expect(
+        3,
+        &[
+            "collections",
+            "propose",
+            "collections/uec-sitrep-manual.toml",
+            "--by",
+            "NHS England",
+        ],
+    );
+    t.expect(
+        0,
+        &[
+            "collections",
+            "reject",
+            "uec-sitrep-manual",
+            "--by",
+            "Asha Patel (DAP)",
+            "--reason",
+            "Derivable from the census: license a query.",
+        ],
+    );
+    t.expect(
+        0,
+        &[
+            "collections",
+            "retire",
+            "ward-bed-census",
+            "--by",
+            "Asha Patel (DAP)",
+            "--reason",
+            "Superseded by a national feed.",
+        ],
+    );
+    let out = t.expect(0, &["collections", "show", "ward-bed-census"]);
+    assert!(
+        out.starts_with("DAP0001 ward-bed-census (retired)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("list v1 by Asha Patel (DAP): licensed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("retire by Asha Patel (DAP): Superseded by a national feed."),
+        "{out}"
+    );
+    let out = t.expect(0, &["collections", "show", "uec-sitrep-manual"]);
+    assert!(
+        out.contains("reject v1 by Asha Patel (DAP): Derivable from the census: license a query."),
+        "{out}"
+    );
+    assert!(
+        out.contains("blocking derivable: Every one of its 10 measures"),
+        "{out}"
+    );
+    let register = t.expect(0, &["register"]);
+    assert!(
+        register.contains("rejected: Derivable from the census: license a query."),
+        "{register}"
+    );
+    assert!(
+        register.contains("retired: Superseded by a national feed."),
+        "{register}"
+    );
+}
+
+#[test]
+fn an_override_needs_a_reason() {
+    let t = Tally::new();
+    t.list("ward-bed-census");
+    t.expect(
+        3,
+        &[
+            "collections",
+            "propose",
+            "collections/uec-sitrep-manual.toml",
+            "--by",
+            "NHS England",
+        ],
+    );
+    let before = t.snapshot();
+    let out = t.expect(
+        1,
+        &[
+            "collections",
+            "approve",
+            "uec-sitrep-manual",
+            "--by",
+            "DAP",
+            "--reason",
+            "winter",
+            "--override",
+            "derivable=",
+        ],
+    );
+    assert!(
+        out.contains("the override of the derivable rule has no reason"),
+        "{out}"
+    );
+    let out = t.expect(
+        1,
+        &[
+            "collections",
+            "approve",
+            "uec-sitrep-manual",
+            "--by",
+            "DAP",
+            "--reason",
+            "winter",
+            "--override",
+            "derivabel=typo",
+        ],
+    );
+    assert!(out.contains("\"derivabel\" is not a rule"), "{out}");
+    assert_eq!(t.snapshot(), before);
+    t.expect(
+        0,
+        &[
+            "collections",
+            "approve",
+            "uec-sitrep-manual",
+            "--by",
+            "DAP",
+            "--reason",
+            "winter",
+            "--override",
+            "derivable=Census coverage is incomplete this winter.",
+        ],
+    );
+    let register = t.expect(0, &["register"]);
+    assert!(
+        register.contains(
+            "DAP overrode the derivable rule: Census coverage is incomplete this winter."
+        ),
+        "{register}"
+    );
+}
+
+#[test]
+fn bad_definitions_are_refused_with_file_field_and_reason_and_change_nothing() {
+    let t = Tally::new();
+    t.list("care-home-capacity");
+    let before = t.snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "malformed.toml",
+            "slug = \"x\"\ntitle = = 2\n".to_string(),
+            "malformed.toml: line 2, column 9: not valid TOML".to_string(),
+        ),
+        (
+            "unknown-type.toml",
+            census_with("type = \"code\"", "type = \"integr\""),
+            "unknown-type.toml: items[3].type: unknown type \"integr\"".to_string(),
+        ),
+        (
+            "long-licence.toml",
+            census_with("licence_term_months = 36", "licence_term_months = 48"),
+            "long-licence.toml: licence_term_months: 48 months is outside the licence limit"
+                .to_string(),
+        ),
+        (
+            "no-sponsor.toml",
+            census_with("sponsor = \"NHS England\"\n", ""),
+            "no-sponsor.toml: sponsor: is required".to_string(),
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let file = write(dir.path(), name, &text);
+        for args in [
+            vec!["collections", "check", &file],
+            vec!["collections", "propose", &file, "--by", "someone"],
+        ] {
+            let out = t.expect(1, &args);
+            assert!(out.contains(&expected), "{args:?}:\n{out}");
+        }
+    }
+    let twice = tempfile::tempdir().unwrap();
+    write(twice.path(), "one.toml", &census_with("title", "title"));
+    write(twice.path(), "two.toml", &census_with("title", "title"));
+    let out = t.expect(
+        1,
+        &[
+            "collections",
+            "propose",
+            twice.path().to_str().unwrap(),
+            "--by",
+            "someone",
+        ],
+    );
+    assert!(
+        out.contains("two.toml: slug: \"ward-bed-census\" is already defined by"),
+        "{out}"
+    );
+    assert_eq!(t.snapshot(), before);
+}
+
+#[test]
+fn a_provider_csv_with_an_unknown_kind_imports_nothing() {
+    let t = Tally::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "providers.csv",
+        "code,name,kind,region\nRXA,Ashford Hospitals NHS Trust,acute_trust,London\nRXB,Bramley NHS Trust,acute,London\nrx c,Lower,acute_trust,\n",
+    );
+    let out = t.expect(1, &["providers", "import", &file]);
+    assert!(out.contains("providers.csv: line 3: kind: unknown provider kind \"acute\" (expected one of: acute_trust,"), "{out}");
+    assert!(
+        out.contains("line 4: code: \"rx c\" is not an ODS code"),
+        "{out}"
+    );
+    assert!(out.contains("line 4: region: is empty"), "{out}");
+    assert!(t.expect(0, &["providers", "list"]).contains("0 providers"));
+    let good = write(
+        dir.path(),
+        "good.csv",
+        "code,name,kind,region\nRXA,Ashford Hospitals NHS Trust,acute_trust,London\n",
+    );
+    t.expect(0, &["providers", "import", &good]);
+    assert!(t.expect(0, &["providers", "list"]).contains("1 providers"));
+}
+
+#[test]
+fn an_unreachable_database_is_named_without_its_password() {
+    let t = Tally::new();
+    let out = t
+        .command(&["register"])
+        .env(
+            "TALLY_DATABASE_URL",
+            "postgres://tally:s3cret@127.0.0.1:9/tally",
+        )
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot reach the database at postgres://tally:***@127.0.0.1:9/tally"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+    let out = t
+        .command(&["register"])
+        .env("TALLY_DATABASE_URL", "mysql://root:pw@localhost/x")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("unsupported database URL mysql://root:***@localhost/x"),
+        "{err}"
+    );
+    // Nothing was created in the data folder either.
+    assert_eq!(std::fs::read_dir(t.data.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_bad_settings_file_is_named() {
+    let t = Tally::new();
+    let file = write(t.data.path(), "tally.toml", "timezone = \"Europe/Londn\"\n");
+    let out = t.expect(1, &["--config", &file, "register"]);
+    assert!(out.contains("unknown timezone \"Europe/Londn\""), "{out}");
+}
+
+#[test]
+fn every_command_has_help() {
+    let t = Tally::new();
+    for args in [
+        vec!["--help"],
+        vec!["demo", "--help"],
+        vec!["collections", "--help"],
+        vec!["collections", "check", "--help"],
+        vec!["collections", "propose", "--help"],
+        vec!["collections", "list", "--help"],
+        vec!["collections", "show", "--help"],
+        vec!["collections", "approve", "--help"],
+        vec!["collections", "reject", "--help"],
+        vec!["collections", "suspend", "--help"],
+        vec!["collections", "reinstate", "--help"],
+        vec!["collections", "retire", "--help"],
+        vec!["register", "--help"],
+        vec!["burden", "--help"],
+        vec!["burden", "set", "--help"],
+        vec!["providers", "import", "--help"],
+        vec!["providers", "list", "--help"],
+        vec!["obligations", "--help"],
+    ] {
+        let out = t.expect(0, &args);
+        assert!(out.contains("Usage: tally"), "{args:?}: {out}");
+    }
+    let out = t.expect(
+        2,
+        &["collections", "approve", "ward-bed-census", "--reason", "x"],
+    );
+    assert!(out.contains("--by <BY>"), "{out}");
+}
+
+#[test]
+fn the_demo_plays_the_story_and_its_figures_match_the_register() {
+    let t = Tally::new();
+    let out_dir = t.data.path().join("demo");
+    let out = t.expect(
+        0,
+        &[
+            "demo",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--care-homes",
+            "60",
+        ],
+    );
+    assert!(
+        out.contains("Retired as derivable: uec-sitrep-manual, kh03-manual."),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "Refused care-home-beds-return: blocked by the duplicate and derivable rules."
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("Refused discharge-readiness-survey: blocked by the budget rule."),
+        "{out}"
+    );
+    // 139 open acute trusts × 365 × 30 min + 189 trusts × 4 × 240 min; then the census
+    // (189 × 365 × 2 min) and 60 care homes × 12 × 5 min.
+    assert!(
+        out.contains(
+            "Estimated burden: 28,392 staff hours a year at the baseline, 2,360 now (92% less)."
+        ),
+        "{out}"
+    );
+    let burden = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["burden", "--json"])
+        .env("TALLY_DATA_DIR", &out_dir)
+        .env_remove("TALLY_DATABASE_URL")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&burden.stdout).unwrap();
+    assert_eq!(v["total_hours"].as_f64().unwrap().round(), 2360.0);
+    // Running it again replaces its own folder; a folder it did not make is left alone.
+    t.expect(
+        0,
+        &[
+            "demo",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--care-homes",
+            "60",
+        ],
+    );
+    let other = t.data.path().join("precious");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("keep.txt"), "x").unwrap();
+    let out = t.expect(1, &["demo", "--out", other.to_str().unwrap()]);
+    assert!(out.contains("was not made by `tally demo`"), "{out}");
+    assert!(other.join("keep.txt").exists());
+}
