@@ -14,8 +14,8 @@ use chrono::{Datelike, NaiveDate, Utc};
 use crate::cli::{Outcome, thousands};
 use crate::config::Settings;
 use crate::registry::Registry;
-use crate::registry::governance::BudgetChange;
 use crate::registry::load;
+use crate::registry::views::BudgetChange;
 use crate::store::{self, Change};
 
 /// The definitions the demo uses, embedded so that it runs from any folder.

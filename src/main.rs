@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use tally::cli::{self, Outcome};
 use tally::config::Settings;
-use tally::registry::governance::BudgetChange;
+use tally::registry::views::BudgetChange;
 use tally::store::Change;
 
 /// Tally: central health and care data collections, pulled on a timetable, with a register

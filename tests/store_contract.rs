@@ -9,7 +9,8 @@ use common::{TestDb, dap, load, variant};
 use tally::providers::read_csv;
 use tally::registry::RegistryError;
 use tally::registry::checks::Rule;
-use tally::registry::governance::{BudgetChange, Override};
+use tally::registry::governance::Override;
+use tally::registry::views::BudgetChange;
 use tally::store::Change;
 
 macro_rules! contract {
@@ -358,7 +359,8 @@ async fn suspend_reinstate_and_retire(db: &TestDb) {
         .await
         .unwrap_err();
     assert!(refused(&e).contains("suspended"), "{e}");
-    assert!(r.burden(at(3)).await.unwrap().collections.is_empty());
+    // Suspended, it owes nothing but keeps its licence, so its burden still counts.
+    assert_eq!(r.burden(at(3)).await.unwrap().collections.len(), 1);
     r.change(
         "care-home-capacity",
         Change::Reinstate,
@@ -524,6 +526,14 @@ async fn providers_import_and_obligations_follow_open_dates(db: &TestDb) {
     };
     assert_eq!(owing(5).await, ["RXA", "RXB"]);
     assert_eq!(owing(20).await, ["RXB", "RXC"]);
+    // A suspended collection is owed by nobody until it is reinstated.
+    r.change("ward-bed-census", Change::Suspend, dap(), "outage", at(21))
+        .await
+        .unwrap();
+    assert!(owing(22).await.is_empty());
+    r.change("ward-bed-census", Change::Reinstate, dap(), "back", at(23))
+        .await
+        .unwrap();
     // Burden counts the registered respondents, not the estimate, once there are any.
     let b = r.burden(at(20)).await.unwrap();
     assert_eq!(b.collections[0].respondents, 2);

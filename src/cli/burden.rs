@@ -8,8 +8,8 @@ use super::{Outcome, print_json, thousands};
 use crate::config::Settings;
 use crate::providers;
 use crate::registry::burden::BurdenReport;
-use crate::registry::governance::BudgetChange;
 use crate::registry::load::Problems;
+use crate::registry::views::BudgetChange;
 
 /// The public register.
 pub async fn register(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {

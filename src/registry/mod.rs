@@ -6,8 +6,13 @@ pub mod checks;
 pub mod definition;
 pub mod governance;
 pub mod load;
+pub mod views;
 
-pub use governance::Registry;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::store::{CollectionRow, Store, VersionRow};
 
 /// What the registry refuses, in words a DAP member or provider can act on.
 #[derive(Debug, thiserror::Error)]
@@ -25,4 +30,61 @@ pub enum RegistryError {
         "{slug} is not a licensed collection: {why}. Nothing is collected for it, and providers may ignore any request for it."
     )]
     NotLicensed { slug: String, why: String },
+}
+
+/// The register: the store, read and changed through DAP's workflow.
+pub struct Registry {
+    store: Arc<dyn Store>,
+    tz: chrono_tz::Tz,
+}
+
+fn require_words(what: &str, value: &str) -> Result<String, RegistryError> {
+    let v = value.trim();
+    if v.is_empty() {
+        Err(RegistryError::Refused(format!(
+            "{what} is required and must not be empty"
+        )))
+    } else {
+        Ok(v.to_owned())
+    }
+}
+
+fn status_at(row: &CollectionRow, in_force: Option<&VersionRow>, at: DateTime<Utc>) -> String {
+    match in_force.and_then(|v| v.expires_at) {
+        Some(expiry) if row.status == "listed" && expiry <= at => "expired".into(),
+        _ => row.status.clone(),
+    }
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn Store>, tz: chrono_tz::Tz) -> Registry {
+        Registry { store, tz }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn day(&self, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.tz).date_naive()
+    }
+
+    /// The versions in force whose licences have not expired at `at`, with licence numbers.
+    async fn live(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<(Option<String>, VersionRow)>> {
+        let rows = self.store.collections().await?;
+        Ok(self
+            .store
+            .in_force()
+            .await?
+            .into_iter()
+            .filter(|v| v.expires_at.is_none_or(|e| e > at))
+            .map(|v| {
+                let licence = rows
+                    .iter()
+                    .find(|c| c.slug == v.slug)
+                    .and_then(|c| c.licence_number.clone());
+                (licence, v)
+            })
+            .collect())
+    }
 }

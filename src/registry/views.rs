@@ -1,0 +1,265 @@
+//! What the register shows: one collection with its versions and decisions, the public
+//! register, burden against DAP's budget, and what each provider owes.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::burden::{Budget, BurdenReport, estimate};
+use super::definition::CollectionDef;
+use super::governance::Override;
+use super::{Registry, RegistryError, require_words, status_at};
+use crate::providers::Provider;
+use crate::store::{CollectionRow, DecisionRow};
+
+/// Everything the register holds about one collection.
+#[derive(Debug, Clone, Serialize)]
+pub struct CollectionView {
+    pub collection: CollectionRow,
+    /// `listed`, `suspended`, … or `expired` for a listed collection past its licence.
+    pub status: String,
+    pub versions: Vec<VersionSummary>,
+    pub decisions: Vec<DecisionRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionSummary {
+    pub version: i64,
+    pub status: String,
+    pub sha256: String,
+    pub source_file: Option<String>,
+    pub proposed_by: String,
+    pub proposed_at: DateTime<Utc>,
+    pub listed_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub definition: CollectionDef,
+}
+
+/// One line of the public register.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegisterEntry {
+    pub slug: String,
+    pub licence_number: Option<String>,
+    pub status: String,
+    pub title: String,
+    pub sponsor: String,
+    pub legal_basis: String,
+    pub frequency: String,
+    pub capture: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub annual_hours: Option<f64>,
+    /// Why it was retired or rejected, where it was.
+    pub reason: Option<String>,
+    pub overrides: Vec<Override>,
+}
+
+/// One thing a provider owes: a listed collection that applies to its kind while it is open.
+#[derive(Debug, Clone, Serialize)]
+pub struct Obligation {
+    pub provider: String,
+    pub provider_name: String,
+    pub collection: String,
+    pub licence_number: String,
+    pub frequency: String,
+}
+
+impl Registry {
+    pub async fn show(&self, slug: &str, at: DateTime<Utc>) -> anyhow::Result<CollectionView> {
+        let Some(collection) = self.store.collection(slug).await? else {
+            return Err(RegistryError::NotFound(slug.into()).into());
+        };
+        let versions = self.store.versions(slug).await?;
+        let status = status_at(
+            &collection,
+            versions.iter().find(|v| v.status == "listed"),
+            at,
+        );
+        Ok(CollectionView {
+            status,
+            decisions: self.store.decisions(Some(slug)).await?,
+            versions: versions
+                .into_iter()
+                .map(|v| VersionSummary {
+                    version: v.version,
+                    status: v.status,
+                    sha256: v.sha256,
+                    source_file: v.source_file,
+                    proposed_by: v.proposed_by,
+                    proposed_at: v.proposed_at,
+                    listed_at: v.listed_at,
+                    expires_at: v.expires_at,
+                    definition: v.definition.0,
+                })
+                .collect(),
+            collection,
+        })
+    }
+
+    /// The public register: every collection, its licence and status, with the reasons for
+    /// retirements and rejections and every override.
+    pub async fn register(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<RegisterEntry>> {
+        let providers = self.store.providers().await?;
+        let decisions = self.store.decisions(None).await?;
+        let on = self.day(at);
+        let mut out = Vec::new();
+        for c in self.store.collections().await? {
+            let versions = self.store.versions(&c.slug).await?;
+            let in_force = versions.iter().find(|v| v.status == "listed");
+            let Some(shown) = in_force.or(versions.last()) else {
+                continue;
+            };
+            let def = &shown.definition.0;
+            let status = status_at(&c, in_force, at);
+            let own: Vec<&DecisionRow> = decisions.iter().filter(|d| d.slug == c.slug).collect();
+            let why_action = match status.as_str() {
+                "retired" => Some("retire"),
+                "rejected" => Some("reject"),
+                "suspended" => Some("suspend"),
+                _ => None,
+            };
+            let reason = why_action.and_then(|action| {
+                own.iter()
+                    .rev()
+                    .find(|d| d.action == action)
+                    .map(|d| d.reason.clone())
+            });
+            out.push(RegisterEntry {
+                slug: c.slug.clone(),
+                licence_number: c.licence_number.clone(),
+                title: def.title.clone(),
+                sponsor: def.sponsor.clone(),
+                legal_basis: def.legal_basis.clone(),
+                frequency: def.frequency.period.adjective().into(),
+                capture: def.capture.as_str().into(),
+                expires_at: in_force.and_then(|v| v.expires_at),
+                annual_hours: (status == "listed" || status == "suspended")
+                    .then(|| estimate(def, None, &providers, on).annual_hours),
+                reason,
+                overrides: own.iter().flat_map(|d| d.overrides.0.clone()).collect(),
+                status,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Estimated burden of every licensed collection, against DAP's budget. A suspended
+    /// collection still counts: it keeps its licence and its burden comes back with it, so
+    /// suspending one must not make room under the cap for another.
+    pub async fn burden(&self, at: DateTime<Utc>) -> anyhow::Result<BurdenReport> {
+        let providers = self.store.providers().await?;
+        let on = self.day(at);
+        let collections = self
+            .live(at)
+            .await?
+            .iter()
+            .map(|(licence, v)| estimate(&v.definition.0, licence.as_deref(), &providers, on))
+            .collect();
+        Ok(BurdenReport::new(
+            collections,
+            self.store.budget().await?,
+            on,
+        ))
+    }
+
+    /// Changes the cap or the target; what is not given stays as it was.
+    pub async fn set_budget(
+        &self,
+        change: BudgetChange,
+        by: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<Budget> {
+        let set_by = require_words("the name of the DAP member deciding (--by)", by)?;
+        let reason = require_words("a reason (--reason)", reason)?;
+        let old = self.store.budget().await?;
+        let keep = |f: fn(&Budget) -> Option<f64>| old.as_ref().and_then(f);
+        let baseline_hours = match change.baseline_hours {
+            Some(h) => Some(h),
+            None if change.goal_hours.is_some() && keep(|b| b.baseline_hours).is_none() => {
+                Some(self.burden(at).await?.total_hours)
+            }
+            None => keep(|b| b.baseline_hours),
+        };
+        let b = Budget {
+            cap_hours: change.cap_hours.or(keep(|b| b.cap_hours)),
+            baseline_hours,
+            baseline_date: change
+                .baseline_date
+                .or(old.as_ref().and_then(|b| b.baseline_date))
+                .or(change.goal_hours.map(|_| self.day(at))),
+            goal_hours: change.goal_hours.or(keep(|b| b.goal_hours)),
+            target_date: change
+                .target_date
+                .or(old.as_ref().and_then(|b| b.target_date)),
+            set_by,
+            reason,
+            set_at: at,
+        };
+        for (name, v) in [
+            ("cap", b.cap_hours),
+            ("baseline", b.baseline_hours),
+            ("goal", b.goal_hours),
+        ] {
+            if v.is_some_and(|h| !h.is_finite() || h < 0.0) {
+                return Err(
+                    RegistryError::Refused(format!("the {name} must be 0 hours or more")).into(),
+                );
+            }
+        }
+        if b.goal_hours.is_some() != b.target_date.is_some() {
+            return Err(RegistryError::Refused(
+                "a reduction target needs both a goal (--goal) and a date (--by-date)".into(),
+            )
+            .into());
+        }
+        if let (Some(from), Some(to)) = (b.baseline_date, b.target_date)
+            && to <= from
+        {
+            return Err(RegistryError::Refused(format!(
+                "the target date {to} must be after the baseline date {from}"
+            ))
+            .into());
+        }
+        self.store.set_budget(&b).await?;
+        Ok(b)
+    }
+
+    /// Providers × listed collections that apply to their kind, for providers open on `on`.
+    pub async fn obligations(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<Obligation>> {
+        let on = self.day(at);
+        let providers: Vec<Provider> = self.store.providers().await?;
+        let rows = self.store.collections().await?;
+        let mut out = Vec::new();
+        for (licence, v) in self.live(at).await? {
+            if !rows
+                .iter()
+                .any(|c| c.slug == v.slug && c.status == "listed")
+            {
+                continue;
+            }
+            let def = &v.definition.0;
+            for p in providers
+                .iter()
+                .filter(|p| def.respondents.kinds.contains(&p.kind) && p.is_open_on(on))
+            {
+                out.push(Obligation {
+                    provider: p.code.to_string(),
+                    provider_name: p.name.clone(),
+                    collection: def.slug.to_string(),
+                    licence_number: licence.clone().unwrap_or_default(),
+                    frequency: def.frequency.period.adjective().into(),
+                });
+            }
+        }
+        out.sort_by(|a, b| (&a.provider, &a.collection).cmp(&(&b.provider, &b.collection)));
+        Ok(out)
+    }
+}
+/// What `tally burden set` changes; `None` keeps the value in force.
+#[derive(Debug, Clone, Default)]
+pub struct BudgetChange {
+    pub cap_hours: Option<f64>,
+    pub baseline_hours: Option<f64>,
+    pub baseline_date: Option<NaiveDate>,
+    pub goal_hours: Option<f64>,
+    pub target_date: Option<NaiveDate>,
+}
