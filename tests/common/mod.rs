@@ -71,7 +71,11 @@ impl TestDb {
                 panic!("CI requires PostgreSQL, but {admin} did not answer: {e}")
             }
             Err(e) => {
-                eprintln!(
+                // Straight to stderr: the test harness captures eprintln! from passing tests,
+                // and a skip must be seen.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
                     "notice: PostgreSQL test skipped: {admin} did not answer ({e}); set CI=1 to require it"
                 );
                 return None;
