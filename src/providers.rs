@@ -203,61 +203,40 @@ pub fn read_csv(path: &Path) -> Result<Vec<Provider>, Vec<Problem>> {
         let mut at = |name: &str, reason: String| {
             problems.push(problem(format!("line {line}: {name}"), reason));
         };
-        let code = match get("code").map(ProviderCode::parse) {
-            Some(Ok(c)) => Some(c),
-            Some(Err(e)) => {
-                at("code", e);
-                None
-            }
-            None => {
-                at("code", "is empty".into());
-                None
-            }
-        };
-        let name = get("name").map(str::to_owned);
-        if name.is_none() {
-            at("name", "is empty".into());
-        }
-        let kind = match get("kind").map(ProviderKind::parse) {
-            Some(Ok(k)) => Some(k),
-            Some(Err(e)) => {
-                at("kind", e);
-                None
-            }
-            None => {
-                at("kind", "is empty".into());
-                None
-            }
-        };
-        let region = get("region").map(str::to_owned);
-        if region.is_none() {
-            at("region", "is empty".into());
-        }
-        let mut date = |name: &str| match get(name) {
-            None => None,
-            Some(v) => match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    at(name, format!("\"{v}\" is not a date like 2026-04-01"));
-                    None
-                }
-            },
-        };
-        let opened_on = date("opened_on");
-        let closed_on = date("closed_on");
+        let text = |s: &str| Ok(s.to_owned());
+        let code = cell(get("code"), true, ProviderCode::parse)
+            .map_err(|e| at("code", e))
+            .ok()
+            .flatten();
+        let name = cell(get("name"), true, text)
+            .map_err(|e| at("name", e))
+            .ok()
+            .flatten();
+        let kind = cell(get("kind"), true, ProviderKind::parse)
+            .map_err(|e| at("kind", e))
+            .ok()
+            .flatten();
+        let region = cell(get("region"), true, text)
+            .map_err(|e| at("region", e))
+            .ok()
+            .flatten();
+        let opened_on = cell(get("opened_on"), false, date)
+            .map_err(|e| at("opened_on", e))
+            .ok()
+            .flatten();
+        let closed_on = cell(get("closed_on"), false, date)
+            .map_err(|e| at("closed_on", e))
+            .ok()
+            .flatten();
         if let (Some(o), Some(c)) = (opened_on, closed_on)
             && c <= o
         {
             at("closed_on", format!("{c} is not after opened_on {o}"));
         }
-        let successor = match get("successor").map(ProviderCode::parse) {
-            Some(Ok(c)) => Some(c),
-            Some(Err(e)) => {
-                at("successor", e);
-                None
-            }
-            None => None,
-        };
+        let successor = cell(get("successor"), false, ProviderCode::parse)
+            .map_err(|e| at("successor", e))
+            .ok()
+            .flatten();
         if let Some(code) = &code
             && providers.iter().any(|p| &p.code == code)
         {
@@ -282,6 +261,24 @@ pub fn read_csv(path: &Path) -> Result<Vec<Provider>, Vec<Problem>> {
     } else {
         Err(problems)
     }
+}
+
+/// Reads one CSV cell: `Ok(None)` when it is empty and may be.
+fn cell<T>(
+    value: Option<&str>,
+    required: bool,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    match value {
+        Some(v) => parse(v).map(Some),
+        None if required => Err("is empty".into()),
+        None => Ok(None),
+    }
+}
+
+fn date(v: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map_err(|_| format!("\"{v}\" is not a date like 2026-04-01"))
 }
 
 #[cfg(test)]
