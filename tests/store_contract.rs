@@ -51,6 +51,8 @@ contract!(
     listing_with_offsets_retires_them_in_the_same_step,
     budget_changes_keep_what_is_not_given,
     two_approvals_at_once_list_exactly_once,
+    listings_at_once_get_distinct_licence_numbers,
+    proposals_at_once_get_successive_versions,
 );
 
 fn at(day: u32) -> chrono::DateTime<Utc> {
@@ -687,16 +689,61 @@ async fn two_approvals_at_once_list_exactly_once(db: &TestDb) {
         r.approve("ward-bed-census", "Member A", "ok", vec![], at(2)),
         r.approve("ward-bed-census", "Member B", "ok", vec![], at(2)),
     );
-    assert_eq!(a.is_ok() as u8 + b.is_ok() as u8, 1, "{a:?} {b:?}");
-    let lists = r
-        .show("ward-bed-census", at(3))
-        .await
-        .unwrap()
-        .decisions
+    let (ok, err) = match (a, b) {
+        (Ok(l), Err(e)) | (Err(e), Ok(l)) => (l, e),
+        other => panic!("exactly one approval should succeed: {other:?}"),
+    };
+    assert_eq!(ok.licence_number, "DAP0001");
+    assert!(
+        refused(&err).contains("no longer awaiting a decision"),
+        "{err:#}"
+    );
+    let decisions = r.show("ward-bed-census", at(3)).await.unwrap().decisions;
+    assert_eq!(decisions.iter().filter(|d| d.action == "list").count(), 1);
+}
+
+async fn listings_at_once_get_distinct_licence_numbers(db: &TestDb) {
+    let r = db.registry().await;
+    // Three collections none of which is derivable from, or duplicates, another.
+    let survey = tally::registry::load::load_file(
+        &common::repo().join("collections/proposals/discharge-readiness-survey.toml"),
+        chrono_tz::Europe::London,
+    )
+    .unwrap();
+    for def in [load("ward-bed-census"), load("care-home-capacity"), survey] {
+        r.propose(&def, "sponsor", at(1)).await.unwrap();
+    }
+    let (a, b, c) = tokio::join!(
+        r.approve("ward-bed-census", dap(), "ok", vec![], at(2)),
+        r.approve("care-home-capacity", dap(), "ok", vec![], at(2)),
+        r.approve("discharge-readiness-survey", dap(), "ok", vec![], at(2)),
+    );
+    let mut numbers: Vec<String> = [a, b, c]
         .into_iter()
-        .filter(|d| d.action == "list")
-        .count();
-    assert_eq!(lists, 1);
-    let licences = r.register(at(3)).await.unwrap();
-    assert_eq!(licences[0].licence_number.as_deref(), Some("DAP0001"));
+        .map(|l| l.unwrap().licence_number)
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, ["DAP0001", "DAP0002", "DAP0003"]);
+}
+
+async fn proposals_at_once_get_successive_versions(db: &TestDb) {
+    let r = db.registry().await;
+    r.propose(&load("kh03-manual"), "NHS England", at(1))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let a = variant(
+        dir.path(),
+        "kh03-manual",
+        &[("licence_term_months = 36", "licence_term_months = 12")],
+    );
+    let b = variant(
+        dir.path(),
+        "kh03-manual",
+        &[("licence_term_months = 36", "licence_term_months = 24")],
+    );
+    let (x, y) = tokio::join!(r.propose(&a, "one", at(2)), r.propose(&b, "two", at(2)));
+    let mut versions = [x.unwrap().version, y.unwrap().version];
+    versions.sort();
+    assert_eq!(versions, [2, 3]);
 }

@@ -146,6 +146,12 @@ macro_rules! sql_store {
                 .bind(d.at)
                 .execute(&mut *tx)
                 .await?;
+                // Lock the collection's row so that two proposals at once number their
+                // versions one after the other.
+                sqlx::query("UPDATE collections SET status = status WHERE slug = $1")
+                    .bind(slug)
+                    .execute(&mut *tx)
+                    .await?;
                 let version: i64 = sqlx::query_scalar(
                     "SELECT COALESCE(MAX(version), 0) + 1 FROM collection_versions WHERE slug = $1",
                 )
@@ -207,8 +213,12 @@ macro_rules! sql_store {
                 use $crate::registry::RegistryError::Conflict;
                 use $crate::store::Change;
                 let mut tx = self.pool.begin().await?;
+                // A no-op write first: it takes the collection's row lock on PostgreSQL and the
+                // write lock on SQLite, so a second decision on the same collection waits and
+                // then sees the first one's result instead of failing on a stale read.
                 let current: Option<(String, Option<String>)> = sqlx::query_as(
-                    "SELECT status, licence_number FROM collections WHERE slug = $1",
+                    "UPDATE collections SET status = status WHERE slug = $1
+                     RETURNING status, licence_number",
                 )
                 .bind(slug)
                 .fetch_optional(&mut *tx)
@@ -251,10 +261,12 @@ macro_rules! sql_store {
                         // gets the next one, so numbers are never reused.
                         let live = status == "listed" || status == "suspended";
                         if !live || licence.is_none() {
-                            let n: i64 =
-                                sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM licences")
-                                    .fetch_one(&mut *tx)
-                                    .await?;
+                            let n: i64 = sqlx::query_scalar(
+                                "UPDATE counters SET value = value + 1 WHERE name = 'licence'
+                                 RETURNING value",
+                            )
+                            .fetch_one(&mut *tx)
+                            .await?;
                             sqlx::query(
                                 "INSERT INTO licences (number, slug, assigned_at) VALUES ($1, $2, $3)",
                             )

@@ -28,6 +28,14 @@ CREATE TABLE collection_versions (
 CREATE UNIQUE INDEX collection_versions_one_listed
     ON collection_versions (slug) WHERE status = 'listed';
 
+-- Numbers handed out in order. Taking the next one is an UPDATE of one row, which
+-- serialises concurrent listings on both backends (MAX()+1 would race on PostgreSQL).
+CREATE TABLE counters (
+    name            TEXT PRIMARY KEY,
+    value           BIGINT NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('licence', 0);
+
 -- Licence numbers are never reused, so every number ever assigned is kept here.
 CREATE TABLE licences (
     number          BIGINT PRIMARY KEY,
