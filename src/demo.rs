@@ -183,7 +183,11 @@ pub async fn play(
     // the returns built from them are trusted; nothing else fits under the cap.
     let mut transition = 0.0;
     for name in AUTOMATED {
-        transition += registry.check(&load(name)?.def, now()).await?.burden.annual_hours;
+        transition += registry
+            .check(&load(name)?.def, now())
+            .await?
+            .burden
+            .annual_hours;
     }
     let cap = ((baseline + transition) / 100.0).ceil() * 100.0;
     let goal = (baseline * 0.5).round();

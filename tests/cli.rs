@@ -562,3 +562,20 @@ fn the_demo_plays_the_story_and_its_figures_match_the_register() {
     assert!(out.contains("was not made by `tally demo`"), "{out}");
     assert!(other.join("keep.txt").exists());
 }
+
+#[test]
+fn output_closed_early_ends_quietly() {
+    let t = Tally::new();
+    t.list("ward-bed-census");
+    let mut child = t
+        .command(&["collections", "show", "ward-bed-census"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `| head -0`: the reader goes away before tally has written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}

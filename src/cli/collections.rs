@@ -250,8 +250,44 @@ pub async fn show(settings: &Settings, slug: &str, json: bool) -> anyhow::Result
             d.grain.as_str(),
             d.items.len()
         );
-        if let Some(e) = c.expires_at {
-            println!("  licence expires {}", when(e));
+        if let (Some(e), "listed") = (c.expires_at, c.status.as_str()) {
+            let verb = if e <= Utc::now() {
+                "expired"
+            } else {
+                "expires"
+            };
+            println!("  licence {verb} {}", when(e));
+        }
+        println!("items:");
+        let width = d.items.iter().map(|i| i.name.len()).max().unwrap_or(0);
+        for i in &d.items {
+            let mut notes = Vec::new();
+            if d.key.contains(&i.name) {
+                notes.push("key".to_string());
+            }
+            if d.dimensions.contains(&i.name) {
+                notes.push("dimension".to_string());
+            }
+            if let Some(c) = &i.concept {
+                notes.push(format!("measures {c}"));
+            }
+            if !i.breakdown.is_empty() {
+                let parts: Vec<String> = i
+                    .breakdown
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                notes.push(parts.join(", "));
+            }
+            if !i.required {
+                notes.push("optional".into());
+            }
+            println!(
+                "  {:<width$} {:<9} {}",
+                i.name,
+                i.ty.name(),
+                notes.join("; ")
+            );
         }
     }
     println!("versions:");
