@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 
 use tally::cli::{self, Outcome};
 use tally::config::Settings;
+use tally::registry::governance::StatusChange;
 use tally::registry::views::BudgetChange;
-use tally::store::Change;
 
 /// Tally: central health and care data collections, pulled on a timetable, with a register
 /// that blocks collection creep.
@@ -58,7 +58,8 @@ enum Command {
         /// Only this provider (ODS code or CQC location id).
         #[arg(long)]
         provider: Option<String>,
-        /// On this day (default today).
+        /// On this day, today or later (default today); providers' open and close dates
+        /// apply.
         #[arg(long, value_name = "YYYY-MM-DD")]
         on: Option<NaiveDate>,
         #[arg(long)]
@@ -94,10 +95,10 @@ enum Collections {
         #[arg(long)]
         json: bool,
     },
-    /// Propose a definition: it is recorded with its findings for DAP to decide. Exits 3 when
-    /// a check blocks it.
+    /// Propose one definition file: it is recorded with its findings for DAP to decide.
+    /// Exits 3 when a check blocks it.
     Propose {
-        path: PathBuf,
+        file: PathBuf,
         /// Who proposes it.
         #[arg(long, env = "TALLY_ACTOR")]
         by: String,
@@ -179,7 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         } => tally::demo::run(s, &out, care_homes, seed).await,
         Command::Collections(c) => match c {
             Collections::Check { path, json } => cli::check(s, &path, json).await,
-            Collections::Propose { path, by, json } => cli::propose(s, &path, &by, json).await,
+            Collections::Propose { file, by, json } => cli::propose(s, &file, &by, json).await,
             Collections::List(j) => cli::list(s, j.json).await,
             Collections::Show { slug, json } => cli::show(s, &slug, json).await,
             Collections::Approve {
@@ -189,13 +190,13 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             } => cli::approve(s, &d.slug, &d.by, &d.reason, &overrides, json).await,
             Collections::Reject(d) => cli::reject(s, &d.slug, &d.by, &d.reason).await,
             Collections::Suspend(d) => {
-                cli::change(s, &d.slug, Change::Suspend, &d.by, &d.reason).await
+                cli::change(s, &d.slug, StatusChange::Suspend, &d.by, &d.reason).await
             }
             Collections::Reinstate(d) => {
-                cli::change(s, &d.slug, Change::Reinstate, &d.by, &d.reason).await
+                cli::change(s, &d.slug, StatusChange::Reinstate, &d.by, &d.reason).await
             }
             Collections::Retire(d) => {
-                cli::change(s, &d.slug, Change::Retire, &d.by, &d.reason).await
+                cli::change(s, &d.slug, StatusChange::Retire, &d.by, &d.reason).await
             }
         },
         Command::Register(j) => cli::register(s, j.json).await,

@@ -26,7 +26,12 @@ impl Tally {
         c.args(args)
             .current_dir(repo())
             .env("TALLY_DATA_DIR", self.data.path())
-            .env_remove("TALLY_DATABASE_URL")
+            // Named outright, so that a tally.toml in the checkout can never point the tests
+            // at a real register.
+            .env(
+                "TALLY_DATABASE_URL",
+                format!("sqlite://{}", self.data.path().join("tally.db").display()),
+            )
             .env_remove("TALLY_ACTOR");
         c
     }
@@ -383,6 +388,11 @@ fn bad_definitions_are_refused_with_file_field_and_reason_and_change_nothing() {
     let twice = tempfile::tempdir().unwrap();
     write(twice.path(), "one.toml", &census_with("title", "title"));
     write(twice.path(), "two.toml", &census_with("title", "title"));
+    let out = t.expect(1, &["collections", "check", twice.path().to_str().unwrap()]);
+    assert!(
+        out.contains("two.toml: slug: \"ward-bed-census\" is already defined by"),
+        "{out}"
+    );
     let out = t.expect(
         1,
         &[
@@ -394,7 +404,7 @@ fn bad_definitions_are_refused_with_file_field_and_reason_and_change_nothing() {
         ],
     );
     assert!(
-        out.contains("two.toml: slug: \"ward-bed-census\" is already defined by"),
+        out.contains("is a folder: propose one definition file at a time"),
         "{out}"
     );
     assert_eq!(t.snapshot(), before);

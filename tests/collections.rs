@@ -427,3 +427,91 @@ fn findings_list_blocking_first_and_cover_every_rule() {
         assert!(f.iter().any(|x| x.rule == rule), "no finding for {rule}");
     }
 }
+
+#[test]
+fn a_replacement_is_not_checked_against_what_it_retires() {
+    let dir = tempfile::tempdir().unwrap();
+    let kh03 = load("kh03-manual").def;
+    // The same return, automated, retiring the manual one: one in, one out.
+    let automated = variant(
+        dir.path(),
+        "kh03-manual",
+        &[
+            ("slug = \"kh03-manual\"", "slug = \"kh03-automated\""),
+            ("capture = \"manual\"", "capture = \"automated\""),
+            (
+                "licence_term_months = 36",
+                "licence_term_months = 36\nretires = [\"kh03-manual\"]",
+            ),
+        ],
+    )
+    .def;
+    let f = run(&automated, &[&kh03], None);
+    assert!(f.iter().all(|x| !x.is_blocking()), "{f:#?}");
+    // Without the retirement it is a duplicate of the manual return, and derivable from it.
+    let text = std::fs::read_to_string(common::collection_path("kh03-manual")).unwrap();
+    let copy = load_text(
+        dir.path(),
+        "copy.toml",
+        &text.replacen("slug = \"kh03-manual\"", "slug = \"kh03-automated\"", 1),
+    )
+    .def;
+    let f = run(&copy, &[&kh03], None);
+    assert_eq!(finding(&f, Rule::Duplicate).severity, Severity::Blocking);
+    assert_eq!(finding(&f, Rule::Derivable).severity, Severity::Blocking);
+}
+
+#[test]
+fn figures_are_derivable_only_from_collections_the_same_providers_submit() {
+    let dir = tempfile::tempdir().unwrap();
+    let census = load("ward-bed-census").def;
+    let community = variant(
+        dir.path(),
+        "uec-sitrep-manual",
+        &[("kinds = [\"acute_trust\"]", "kinds = [\"community_trust\"]")],
+    )
+    .def;
+    let f = run(&community, &[&census], None);
+    assert_eq!(finding(&f, Rule::Derivable).severity, Severity::Pass);
+    let both = variant(
+        dir.path(),
+        "uec-sitrep-manual",
+        &[(
+            "kinds = [\"acute_trust\"]",
+            "kinds = [\"acute_trust\", \"community_trust\"]",
+        )],
+    )
+    .def;
+    assert_eq!(
+        finding(&run(&both, &[&census], None), Rule::Derivable).severity,
+        Severity::Pass
+    );
+}
+
+#[test]
+fn retiring_the_same_collection_twice_is_refused_at_load() {
+    let text = census_text().replacen(
+        "amendment_window = \"28d\"",
+        "amendment_window = \"28d\"\nretires = [\"kh03-manual\", \"kh03-manual\"]",
+        1,
+    );
+    let p = problems(&text);
+    assert!(
+        p.contains(
+            &"collections/x.toml: retires[1]: \"kh03-manual\" is named more than once".to_string()
+        ),
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn a_non_ascii_deadline_is_a_problem_not_a_crash() {
+    let p = problems(&census_text().replacen("deadline = \"12h\"", "deadline = \"5日\"", 1));
+    assert!(
+        p.contains(
+            &"collections/x.toml: deadline: \"5日\" is not a duration like \"26h\" or \"5d\""
+                .to_string()
+        ),
+        "{p:#?}"
+    );
+}

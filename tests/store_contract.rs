@@ -10,8 +10,8 @@ use tally::providers::read_csv;
 use tally::registry::RegistryError;
 use tally::registry::checks::Rule;
 use tally::registry::governance::Override;
+use tally::registry::governance::StatusChange;
 use tally::registry::views::BudgetChange;
-use tally::store::Change;
 
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -51,6 +51,9 @@ contract!(
     listing_with_offsets_retires_them_in_the_same_step,
     budget_changes_keep_what_is_not_given,
     two_approvals_at_once_list_exactly_once,
+    approvals_at_once_cannot_break_the_cap_together,
+    a_new_version_of_a_suspended_collection_stays_suspended,
+    an_expired_licence_is_renewed_with_the_same_definition,
     listings_at_once_get_distinct_licence_numbers,
     proposals_at_once_get_successive_versions,
 );
@@ -122,15 +125,29 @@ async fn licence_numbers_are_never_reused(db: &TestDb) {
             .licence_number,
         "DAP0001"
     );
+    // A pending new version goes with the retirement, and the log says so.
+    let dir0 = tempfile::tempdir().unwrap();
+    let pending = variant(
+        dir0.path(),
+        "ward-bed-census",
+        &[("deadline = \"12h\"", "deadline = \"18h\"")],
+    );
+    r.propose(&pending, "sponsor", at(2)).await.unwrap();
     r.change(
         "ward-bed-census",
-        Change::Retire,
+        StatusChange::Retire,
         dap(),
         "no longer needed",
         at(2),
     )
     .await
     .unwrap();
+    let log = r.show("ward-bed-census", at(2)).await.unwrap().decisions;
+    let last = log.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.version, last.reason.as_str()),
+        ("withdraw", Some(2), "the collection was retired")
+    );
     assert_eq!(
         r.approve("care-home-capacity", dap(), "ok", vec![], at(3))
             .await
@@ -150,6 +167,15 @@ async fn licence_numbers_are_never_reused(db: &TestDb) {
         r.show("ward-bed-census", at(4)).await.unwrap().status,
         "proposed"
     );
+    // Its old licence number is not shown against the new proposal.
+    let entry = r
+        .register(at(4))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.slug == "ward-bed-census")
+        .unwrap();
+    assert_eq!(entry.licence_number, None);
     assert_eq!(
         r.approve("ward-bed-census", dap(), "ok", vec![], at(5))
             .await
@@ -340,7 +366,13 @@ async fn suspend_reinstate_and_retire(db: &TestDb) {
         .await
         .unwrap();
     let e = r
-        .change("care-home-capacity", Change::Suspend, dap(), "x", at(1))
+        .change(
+            "care-home-capacity",
+            StatusChange::Suspend,
+            dap(),
+            "x",
+            at(1),
+        )
         .await
         .unwrap_err();
     assert!(refused(&e).contains("is proposed, not listed"), "{e}");
@@ -349,7 +381,7 @@ async fn suspend_reinstate_and_retire(db: &TestDb) {
         .unwrap();
     r.change(
         "care-home-capacity",
-        Change::Suspend,
+        StatusChange::Suspend,
         dap(),
         "supplier outage",
         at(2),
@@ -365,7 +397,7 @@ async fn suspend_reinstate_and_retire(db: &TestDb) {
     assert_eq!(r.burden(at(3)).await.unwrap().collections.len(), 1);
     r.change(
         "care-home-capacity",
-        Change::Reinstate,
+        StatusChange::Reinstate,
         dap(),
         "supplier back",
         at(4),
@@ -375,7 +407,7 @@ async fn suspend_reinstate_and_retire(db: &TestDb) {
     r.require_listed("care-home-capacity", at(5)).await.unwrap();
     r.change(
         "care-home-capacity",
-        Change::Retire,
+        StatusChange::Retire,
         dap(),
         "replaced",
         at(6),
@@ -383,7 +415,13 @@ async fn suspend_reinstate_and_retire(db: &TestDb) {
     .await
     .unwrap();
     let e = r
-        .change("care-home-capacity", Change::Retire, dap(), "again", at(7))
+        .change(
+            "care-home-capacity",
+            StatusChange::Retire,
+            dap(),
+            "again",
+            at(7),
+        )
         .await
         .unwrap_err();
     assert!(refused(&e).contains("cannot be retired"), "{e}");
@@ -400,7 +438,7 @@ async fn suspend_reinstate_and_retire(db: &TestDb) {
         ["propose", "list", "suspend", "reinstate", "retire"]
     );
     let e = r
-        .change("nothing-here", Change::Retire, dap(), "x", at(7))
+        .change("nothing-here", StatusChange::Retire, dap(), "x", at(7))
         .await
         .unwrap_err();
     assert!(
@@ -529,13 +567,26 @@ async fn providers_import_and_obligations_follow_open_dates(db: &TestDb) {
     assert_eq!(owing(5).await, ["RXA", "RXB"]);
     assert_eq!(owing(20).await, ["RXB", "RXC"]);
     // A suspended collection is owed by nobody until it is reinstated.
-    r.change("ward-bed-census", Change::Suspend, dap(), "outage", at(21))
-        .await
-        .unwrap();
+    r.change(
+        "ward-bed-census",
+        StatusChange::Suspend,
+        dap(),
+        "outage",
+        at(21),
+    )
+    .await
+    .unwrap();
     assert!(owing(22).await.is_empty());
-    r.change("ward-bed-census", Change::Reinstate, dap(), "back", at(23))
-        .await
-        .unwrap();
+    r.change(
+        "ward-bed-census",
+        StatusChange::Reinstate,
+        dap(),
+        "back",
+        at(23),
+    )
+    .await
+    .unwrap();
+    assert_eq!(owing(24).await, ["RXB", "RXC"]);
     // Burden counts the registered respondents, not the estimate, once there are any.
     let b = r.burden(at(20)).await.unwrap();
     assert_eq!(b.collections[0].respondents, 2);
@@ -694,8 +745,10 @@ async fn two_approvals_at_once_list_exactly_once(db: &TestDb) {
         other => panic!("exactly one approval should succeed: {other:?}"),
     };
     assert_eq!(ok.licence_number, "DAP0001");
+    // The second waited for the first, found the register changed, checked again and
+    // found nothing left to decide.
     assert!(
-        refused(&err).contains("no longer awaiting a decision"),
+        refused(&err).contains("has no proposal awaiting a decision"),
         "{err:#}"
     );
     let decisions = r.show("ward-bed-census", at(3)).await.unwrap().decisions;
@@ -746,4 +799,126 @@ async fn proposals_at_once_get_successive_versions(db: &TestDb) {
     let mut versions = [x.unwrap().version, y.unwrap().version];
     versions.sort();
     assert_eq!(versions, [2, 3]);
+}
+
+async fn approvals_at_once_cannot_break_the_cap_together(db: &TestDb) {
+    let r = db.registry().await;
+    // Room under the cap for the census (2,312 h) or for care homes (14,800 h), not both.
+    r.set_budget(
+        BudgetChange {
+            cap_hours: Some(15_000.0),
+            ..Default::default()
+        },
+        dap(),
+        "cap",
+        at(1),
+    )
+    .await
+    .unwrap();
+    for name in ["ward-bed-census", "care-home-capacity"] {
+        let p = r.propose(&load(name), "sponsor", at(1)).await.unwrap();
+        assert!(!p.report.is_blocked(), "{name} alone fits");
+    }
+    let (a, b) = tokio::join!(
+        r.approve("ward-bed-census", dap(), "ok", vec![], at(2)),
+        r.approve("care-home-capacity", dap(), "ok", vec![], at(2)),
+    );
+    let err = match (a, b) {
+        (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+        other => panic!("exactly one should be listed: {other:?}"),
+    };
+    assert!(
+        refused(&err).contains("budget: It costs an estimated"),
+        "{err:#}"
+    );
+    let b = r.burden(at(3)).await.unwrap();
+    assert!(b.total_hours <= 15_000.0, "{}", b.total_hours);
+}
+
+async fn a_new_version_of_a_suspended_collection_stays_suspended(db: &TestDb) {
+    let r = db.registry().await;
+    r.propose(&load("care-home-capacity"), "DHSC", at(1))
+        .await
+        .unwrap();
+    r.approve("care-home-capacity", dap(), "ok", vec![], at(1))
+        .await
+        .unwrap();
+    r.change(
+        "care-home-capacity",
+        StatusChange::Suspend,
+        dap(),
+        "supplier outage",
+        at(2),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let v2 = variant(
+        dir.path(),
+        "care-home-capacity",
+        &[("deadline = \"5d\"", "deadline = \"7d\"")],
+    );
+    r.propose(&v2, "DHSC", at(3)).await.unwrap();
+    let l = r
+        .approve(
+            "care-home-capacity",
+            dap(),
+            "longer deadline",
+            vec![],
+            at(4),
+        )
+        .await
+        .unwrap();
+    assert_eq!((l.version, l.licence_number.as_str()), (2, "DAP0001"));
+    let e = r
+        .require_listed("care-home-capacity", at(5))
+        .await
+        .unwrap_err();
+    assert!(refused(&e).contains("its status is suspended"), "{e}");
+    r.change(
+        "care-home-capacity",
+        StatusChange::Reinstate,
+        dap(),
+        "back",
+        at(6),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.require_listed("care-home-capacity", at(7))
+            .await
+            .unwrap()
+            .version,
+        2
+    );
+}
+
+async fn an_expired_licence_is_renewed_with_the_same_definition(db: &TestDb) {
+    let r = db.registry().await;
+    let sitrep = load("uec-sitrep-manual");
+    r.propose(&sitrep, "NHS England", at(1)).await.unwrap();
+    let first = r
+        .approve("uec-sitrep-manual", dap(), "baseline", vec![], at(1))
+        .await
+        .unwrap();
+    let later = first.expires_at + Duration::days(3);
+    assert!(r.require_listed("uec-sitrep-manual", later).await.is_err());
+    let p = r.propose(&sitrep, "NHS England", later).await.unwrap();
+    assert_eq!(p.version, 2);
+    let renewed = r
+        .approve(
+            "uec-sitrep-manual",
+            dap(),
+            "renewed for a year",
+            vec![],
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(renewed.licence_number, "DAP0001");
+    assert!(
+        r.require_listed("uec-sitrep-manual", later + Duration::days(1))
+            .await
+            .is_ok()
+    );
 }

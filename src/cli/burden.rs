@@ -181,6 +181,14 @@ pub async fn obligations(
     on: Option<NaiveDate>,
     json: bool,
 ) -> anyhow::Result<Outcome> {
+    let today = Utc::now().with_timezone(&settings.timezone).date_naive();
+    if let Some(day) = on
+        && day < today
+    {
+        anyhow::bail!(
+            "--on {day} is in the past: obligations are worked out from the collections in force now, and Tally does not yet rebuild the register as it stood on an earlier day"
+        );
+    }
     let registry = super::open(settings).await?;
     let at = match on {
         Some(d) => d

@@ -8,9 +8,9 @@ use super::{Outcome, print_json, thousands};
 use crate::config::Settings;
 use crate::registry::burden::{Basis, CollectionBurden};
 use crate::registry::checks::Severity;
+use crate::registry::governance::StatusChange;
 use crate::registry::governance::{CheckReport, Override};
 use crate::registry::load::{self, LoadedDef};
-use crate::store::Change;
 
 fn load(path: &Path, settings: &Settings) -> anyhow::Result<Vec<LoadedDef>> {
     let loaded = if path.is_dir() {
@@ -85,30 +85,30 @@ pub async fn check(settings: &Settings, path: &Path, json: bool) -> anyhow::Resu
     })
 }
 
-/// `tally collections propose <file>`: records a proposal with its findings.
+/// `tally collections propose <file>`: records a proposal with its findings. One file at a
+/// time, so that a proposal is recorded whole or not at all.
 pub async fn propose(
     settings: &Settings,
-    path: &Path,
+    file: &Path,
     by: &str,
     json: bool,
 ) -> anyhow::Result<Outcome> {
-    let loaded = load(path, settings)?;
+    if file.is_dir() {
+        anyhow::bail!(
+            "{} is a folder: propose one definition file at a time (`tally collections check` takes a folder)",
+            file.display()
+        );
+    }
+    let loaded = load::load_file(file, settings.timezone)?;
     let registry = super::open(settings).await?;
-    let mut blocked = false;
-    let mut out = Vec::new();
-    for l in &loaded {
-        let p = registry.propose(l, by, Utc::now()).await?;
-        blocked |= p.report.is_blocked();
-        if !json {
-            println!("Proposed {} as version {}.", p.slug, p.version);
-            print_report(&p.report);
-        }
-        out.push(p);
-    }
+    let p = registry.propose(&loaded, by, Utc::now()).await?;
     if json {
-        print_json(&out)?;
+        print_json(&p)?;
+    } else {
+        println!("Proposed {} as version {}.", p.slug, p.version);
+        print_report(&p.report);
     }
-    Ok(if blocked {
+    Ok(if p.report.is_blocked() {
         Outcome::Blocked
     } else {
         Outcome::Done
@@ -165,14 +165,14 @@ pub async fn reject(
 pub async fn change(
     settings: &Settings,
     slug: &str,
-    change: Change,
+    change: StatusChange,
     by: &str,
     reason: &str,
 ) -> anyhow::Result<Outcome> {
     let registry = super::open(settings).await?;
     let done = match change {
-        Change::Suspend => "Suspended",
-        Change::Reinstate => "Reinstated",
+        StatusChange::Suspend => "Suspended",
+        StatusChange::Reinstate => "Reinstated",
         _ => "Retired",
     };
     registry

@@ -125,11 +125,13 @@ pub fn run(p: &CollectionDef, cx: &Context) -> Vec<Finding> {
         .iter()
         .find(|l| l.def.slug == p.slug)
         .map(|l| l.def);
+    // What the proposal replaces, and the collections it retires, are not what it could
+    // duplicate or be derived from: they go when it comes in.
     let others: Vec<Listed> = cx
         .listed
         .iter()
         .copied()
-        .filter(|l| l.def.slug != p.slug)
+        .filter(|l| l.def.slug != p.slug && !p.retires.contains(&l.def.slug))
         .collect();
     let mut findings = vec![licence(p)];
     findings.push(duplicates(p, &others));
@@ -170,12 +172,29 @@ fn same_item(a: &DataItem, b: &DataItem) -> bool {
     same_element || (same_name && !different_concepts)
 }
 
+/// Whether some provider would be asked by both.
+fn shares_respondents(a: &CollectionDef, b: &CollectionDef) -> bool {
+    a.respondents
+        .kinds
+        .iter()
+        .any(|k| b.respondents.kinds.contains(k))
+}
+
+/// Whether `source` is answered by every kind of provider the proposal asks: figures for a
+/// community trust cannot be computed from a collection that only acute trusts submit.
+fn answers_for(source: &CollectionDef, p: &CollectionDef) -> bool {
+    p.respondents
+        .kinds
+        .iter()
+        .all(|k| source.respondents.kinds.contains(k))
+}
+
 /// Rule 2: measures that a listed collection already collects.
 fn duplicates(p: &CollectionDef, others: &[Listed]) -> Finding {
     let mut found: Vec<String> = Vec::new();
     let mut related: Vec<String> = Vec::new();
     let mut count = 0;
-    for l in others {
+    for l in others.iter().filter(|l| shares_respondents(p, l.def)) {
         let items: Vec<String> = p
             .measures()
             .filter_map(|item| {
@@ -264,7 +283,8 @@ fn derivable(p: &CollectionDef, others: &[Listed]) -> Finding {
     let mut not_derivable: Vec<&str> = Vec::new();
     for want in &measures {
         let source = others.iter().find(|l| {
-            l.def.grain.rolls_up_to(p.grain)
+            answers_for(l.def, p)
+                && l.def.grain.rolls_up_to(p.grain)
                 && l.def.frequency.period.rolls_up_to(p.frequency.period)
                 && l.def.items.iter().any(|src| covers(l.def, src, p, want))
         });
@@ -388,7 +408,7 @@ fn frequency(p: &CollectionDef, others: &[Listed]) -> Finding {
     let mut found: Vec<String> = Vec::new();
     let mut related: Vec<String> = Vec::new();
     for l in others {
-        if p.frequency.period >= l.def.frequency.period {
+        if p.frequency.period >= l.def.frequency.period || !shares_respondents(p, l.def) {
             continue;
         }
         let mut shared: Vec<&str> = p

@@ -263,19 +263,20 @@ pub struct Lag {
 impl Lag {
     pub fn parse(s: &str) -> Result<Lag, String> {
         let s = s.trim();
-        let (digits, unit) = s.split_at(s.len().saturating_sub(1));
-        let n: u32 = digits
-            .parse()
-            .map_err(|_| format!("\"{s}\" is not a duration like \"26h\" or \"5d\""))?;
-        let hours = match unit {
-            "h" => Some(n),
-            "d" => n.checked_mul(24),
-            _ => None,
+        let not_a_lag = || format!("\"{s}\" is not a duration like \"26h\" or \"5d\"");
+        let (digits, per_unit) = match (s.strip_suffix('h'), s.strip_suffix('d')) {
+            (Some(d), _) => (d, 1),
+            (_, Some(d)) => (d, 24),
+            _ => return Err(not_a_lag()),
         };
+        if !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(not_a_lag());
+        }
+        let n: u32 = digits.parse().map_err(|_| not_a_lag())?;
+        let hours = n.checked_mul(per_unit);
         match hours {
             Some(hours) if hours <= 24 * 366 => Ok(Lag { hours }),
-            Some(_) => Err(format!("\"{s}\" is longer than a year")),
-            None => Err(format!("\"{s}\" is not a duration like \"26h\" or \"5d\"")),
+            _ => Err(format!("\"{s}\" is longer than a year")),
         }
     }
 
@@ -422,7 +423,19 @@ mod tests {
         assert_eq!(Lag::parse("5d").unwrap().hours, 120);
         assert_eq!(Lag::parse("5d").unwrap().to_string(), "5d");
         assert_eq!(Lag::parse("0h").unwrap().to_string(), "0h");
-        for bad in ["", "d", "5", "5w", "-1d", "400d", "99999999999d"] {
+        for bad in [
+            "",
+            "d",
+            "5",
+            "5w",
+            "-1d",
+            "+1d",
+            "400d",
+            "99999999999d",
+            "5日",
+            "26h\u{201d}",
+            "é",
+        ] {
             assert!(Lag::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

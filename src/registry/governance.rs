@@ -40,6 +40,16 @@ impl Override {
     }
 }
 
+/// The decisions on a collection other than listing and rejecting its proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    /// Nothing is pulled until it is reinstated; the licence stands.
+    Suspend,
+    Reinstate,
+    /// For good; its licence number is never used again.
+    Retire,
+}
+
 /// The outcome of running the checks on one definition.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
@@ -124,7 +134,9 @@ impl Registry {
         let by = require_words("the name of who proposes it (--by)", by)?;
         let slug = loaded.def.slug.as_str();
         for v in self.store.versions(slug).await? {
-            if (v.status == "listed" || v.status == "proposed") && v.definition.0 == loaded.def {
+            // An expired licence may be renewed with the same definition.
+            let in_force = v.status == "listed" && v.expires_at.is_none_or(|e| e > at);
+            if (in_force || v.status == "proposed") && v.definition.0 == loaded.def {
                 return Err(RegistryError::Conflict(format!(
                     "{slug} version {} ({}) is already the same definition; nothing to propose",
                     v.version, v.status
@@ -202,6 +214,27 @@ impl Registry {
             ))
             .into());
         }
+        // Another decision may land between the checks and this one; then the register it
+        // was checked against is gone, so check again. A few tries is plenty: each retry
+        // follows a decision that has already been made.
+        for _ in 0..5 {
+            match self.try_approve(slug, &by, &reason, &overrides, at).await {
+                Err(e) if matches!(e.downcast_ref(), Some(RegistryError::Stale)) => continue,
+                other => return other,
+            }
+        }
+        Err(RegistryError::Stale.into())
+    }
+
+    async fn try_approve(
+        &self,
+        slug: &str,
+        by: &str,
+        reason: &str,
+        overrides: &[Override],
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<Listing> {
+        let revision = self.store.revision().await?;
         let pending = self.pending(slug).await?;
         let def = pending.definition.0;
         let report = self.check(&def, at).await?;
@@ -238,7 +271,7 @@ impl Registry {
             .map(|r| {
                 let d = NewDecision {
                     action: "retire",
-                    actor: by.clone(),
+                    actor: by.to_owned(),
                     reason: format!("replaced by {slug} (one in, one out)"),
                     at,
                     findings: Vec::new(),
@@ -261,12 +294,13 @@ impl Registry {
                 },
                 &NewDecision {
                     action: "list",
-                    actor: by,
-                    reason,
+                    actor: by.to_owned(),
+                    reason: reason.to_owned(),
                     at,
                     findings: report.findings,
-                    overrides,
+                    overrides: overrides.to_vec(),
                 },
+                Some(revision),
             )
             .await?
             .context("listing assigns a licence number")?;
@@ -307,6 +341,7 @@ impl Registry {
                     version: pending.version,
                 },
                 &d,
+                None,
             )
             .await?;
         Ok(())
@@ -316,18 +351,15 @@ impl Registry {
     pub async fn change(
         &self,
         slug: &str,
-        change: Change,
+        change: StatusChange,
         by: &str,
         reason: &str,
         at: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let action = match change {
-            Change::Suspend => "suspend",
-            Change::Reinstate => "reinstate",
-            Change::Retire => "retire",
-            Change::List { .. } | Change::Reject { .. } => {
-                anyhow::bail!("listing and rejecting go through approve and reject")
-            }
+        let (action, change) = match change {
+            StatusChange::Suspend => ("suspend", Change::Suspend),
+            StatusChange::Reinstate => ("reinstate", Change::Reinstate),
+            StatusChange::Retire => ("retire", Change::Retire),
         };
         let by = require_words("the name of the DAP member deciding (--by)", by)?;
         let reason = require_words("a reason (--reason)", reason)?;
@@ -339,7 +371,7 @@ impl Registry {
             findings: Vec::new(),
             overrides: Vec::new(),
         };
-        self.store.apply(slug, &change, &d).await?;
+        self.store.apply(slug, &change, &d, None).await?;
         tracing::info!(
             collection = slug,
             action,

@@ -400,10 +400,18 @@ impl Reader<'_> {
         let dimensions = self.item_names(t, "dimensions", &names);
         let key = self.item_names(t, "key", &names);
         let rules = self.rules(t, &names);
-        if let (Some(slug), Some(_)) = (&slug, t.get("retires"))
+        if let Some(slug) = &slug
             && retires.contains(slug)
         {
             self.problem("retires", format!("\"{slug}\" cannot retire itself"));
+        }
+        for (i, r) in retires.iter().enumerate() {
+            if retires[..i].contains(r) {
+                self.problem(
+                    &format!("retires[{i}]"),
+                    format!("\"{r}\" is named more than once"),
+                );
+            }
         }
 
         Some(CollectionDef {

@@ -25,6 +25,9 @@ pub enum RegistryError {
     /// The request breaks a governance rule (a missing reason, a blocking finding).
     #[error("{0}")]
     Refused(String),
+    /// The register changed between the checks and the decision; the decision is checked again.
+    #[error("the register changed while this decision was being checked; run it again")]
+    Stale,
     /// Rule 1: nothing is pulled, accepted or published unless it is listed and unexpired.
     #[error(
         "{slug} is not a licensed collection: {why}. Nothing is collected for it, and providers may ignore any request for it."

@@ -124,7 +124,14 @@ impl Registry {
             });
             out.push(RegisterEntry {
                 slug: c.slug.clone(),
-                licence_number: c.licence_number.clone(),
+                // A licence number belongs to the licence: a retired collection proposed
+                // again shows none until it is listed under a new one.
+                licence_number: c.licence_number.clone().filter(|_| {
+                    matches!(
+                        status.as_str(),
+                        "listed" | "suspended" | "expired" | "retired"
+                    )
+                }),
                 title: def.title.clone(),
                 sponsor: def.sponsor.clone(),
                 legal_basis: def.legal_basis.clone(),

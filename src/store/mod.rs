@@ -157,12 +157,17 @@ pub trait Store: Send + Sync {
     async fn decisions(&self, slug: Option<&str>) -> anyhow::Result<Vec<DecisionRow>>;
     /// Records a proposal as the next version; an older proposal still pending is withdrawn.
     async fn add_version(&self, v: &NewVersion, d: &NewDecision) -> anyhow::Result<i64>;
-    /// Applies a decision; returns the collection's licence number after it.
+    /// How many changes the checks could see have been made: decisions and budget changes.
+    async fn revision(&self) -> anyhow::Result<i64>;
+    /// Applies a decision; returns the collection's licence number after it. With
+    /// `checked_at`, the revision its checks were run on, a register that has changed since
+    /// is refused with `RegistryError::Stale`.
     async fn apply(
         &self,
         slug: &str,
         change: &Change,
         d: &NewDecision,
+        checked_at: Option<i64>,
     ) -> anyhow::Result<Option<String>>;
     /// Adds or updates providers by code, all or none.
     async fn import_providers(&self, providers: &[Provider]) -> anyhow::Result<u64>;
@@ -185,20 +190,43 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
-/// A database URL fit for messages and logs: any password is replaced by `***`.
+/// A database URL fit for messages and logs: any password, in the user part or in the
+/// query (`?password=…`), is replaced by `***`. What cannot be read as a URL with a host
+/// shows only its scheme, in case the rest holds a secret.
 pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
+    let scheme_only = || match url.split_once(':') {
+        Some((scheme, _))
+            if scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+') =>
+        {
+            format!("{scheme}:…")
         }
-        Ok(u) => u.to_string(),
-        // Not a URL we can read: show only the scheme, in case the rest holds a secret.
-        Err(_) => match url.split_once(':') {
-            Some((scheme, _)) => format!("{scheme}:…"),
-            None => "(unreadable URL)".into(),
-        },
+        _ => "(unreadable URL)".into(),
+    };
+    let Ok(mut u) = url::Url::parse(url) else {
+        return scheme_only();
+    };
+    if u.cannot_be_a_base() && u.scheme() != "sqlite" {
+        return scheme_only();
     }
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+    }
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = k.to_ascii_lowercase().contains("password");
+                (
+                    k.into_owned(),
+                    if secret { "***".into() } else { v.into_owned() },
+                )
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
 }
 
 /// Formats the numbers kept in `licences` as the register shows them.
@@ -222,6 +250,21 @@ mod tests {
         );
         assert_eq!(redact("secret-without-scheme"), "(unreadable URL)");
         assert_eq!(redact("sqlite:data/tally.db"), "sqlite:data/tally.db");
+        assert_eq!(redact("sqlite://data/tally.db"), "sqlite://data/tally.db");
+        assert_eq!(
+            redact("postgres://db.example/tally?user=tally&password=s3cret&sslmode=require"),
+            "postgres://db.example/tally?user=tally&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact("postgres://db/tally?sslpassword=s3cret"),
+            "postgres://db/tally?sslpassword=***"
+        );
+        // Missing "//": the userinfo is read as a path, so only the scheme is shown.
+        assert_eq!(redact("tally:s3cret@db/tally"), "tally:…");
+        assert_eq!(
+            redact("mysql://root:pw@localhost/x"),
+            "mysql://root:***@localhost/x"
+        );
     }
 
     #[test]

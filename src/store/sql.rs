@@ -61,19 +61,57 @@ macro_rules! sql_store {
                 .bind(slug)
                 .execute(&mut **tx)
                 .await?;
-                sqlx::query(
-                    "UPDATE collection_versions SET status = 'withdrawn'
-                     WHERE slug = $1 AND status = 'proposed'",
-                )
-                .bind(slug)
-                .execute(&mut **tx)
-                .await?;
                 let licence: Option<String> =
                     sqlx::query_scalar("SELECT licence_number FROM collections WHERE slug = $1")
                         .bind(slug)
                         .fetch_one(&mut **tx)
                         .await?;
-                Self::insert_decision(tx, slug, None, licence.as_deref(), d).await
+                Self::insert_decision(tx, slug, None, licence.as_deref(), d).await?;
+                Self::withdraw_pending(tx, slug, "the collection was retired", d).await
+            }
+
+            /// Withdraws any proposal still awaiting a decision, logging each withdrawal.
+            async fn withdraw_pending(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                slug: &str,
+                why: &str,
+                d: &$crate::store::NewDecision,
+            ) -> anyhow::Result<()> {
+                let pending: Vec<i64> = sqlx::query_scalar(
+                    "UPDATE collection_versions SET status = 'withdrawn'
+                     WHERE slug = $1 AND status = 'proposed' RETURNING version",
+                )
+                .bind(slug)
+                .fetch_all(&mut **tx)
+                .await?;
+                for version in pending {
+                    let withdrawn = $crate::store::NewDecision {
+                        action: "withdraw",
+                        reason: why.to_owned(),
+                        findings: Vec::new(),
+                        overrides: Vec::new(),
+                        ..d.clone()
+                    };
+                    Self::insert_decision(tx, slug, Some(version), None, &withdrawn).await?;
+                }
+                Ok(())
+            }
+
+            /// Takes the register-wide lock by counting one more change, and refuses when
+            /// the register changed after `expected` (the revision the checks were run on).
+            async fn bump_revision(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                expected: Option<i64>,
+            ) -> anyhow::Result<()> {
+                let now: i64 = sqlx::query_scalar(
+                    "UPDATE counters SET value = value + 1 WHERE name = 'register' RETURNING value",
+                )
+                .fetch_one(&mut **tx)
+                .await?;
+                match expected {
+                    Some(seen) if seen != now - 1 => Err($crate::registry::RegistryError::Stale.into()),
+                    _ => Ok(()),
+                }
             }
         }
 
@@ -146,35 +184,17 @@ macro_rules! sql_store {
                 .bind(d.at)
                 .execute(&mut *tx)
                 .await?;
-                // Lock the collection's row so that two proposals at once number their
-                // versions one after the other.
-                sqlx::query("UPDATE collections SET status = status WHERE slug = $1")
-                    .bind(slug)
-                    .execute(&mut *tx)
-                    .await?;
+                // Under the register lock, two proposals at once number their versions one
+                // after the other.
+                Self::bump_revision(&mut tx, None).await?;
                 let version: i64 = sqlx::query_scalar(
                     "SELECT COALESCE(MAX(version), 0) + 1 FROM collection_versions WHERE slug = $1",
                 )
                 .bind(slug)
                 .fetch_one(&mut *tx)
                 .await?;
-                let pending: Vec<i64> = sqlx::query_scalar(
-                    "UPDATE collection_versions SET status = 'withdrawn'
-                     WHERE slug = $1 AND status = 'proposed' RETURNING version",
-                )
-                .bind(slug)
-                .fetch_all(&mut *tx)
-                .await?;
-                for old in pending {
-                    let withdrawn = $crate::store::NewDecision {
-                        action: "withdraw",
-                        reason: format!("replaced by version {version}"),
-                        findings: Vec::new(),
-                        overrides: Vec::new(),
-                        ..d.clone()
-                    };
-                    Self::insert_decision(&mut tx, slug, Some(old), None, &withdrawn).await?;
-                }
+                let why = format!("replaced by version {version}");
+                Self::withdraw_pending(&mut tx, slug, &why, d).await?;
                 sqlx::query(
                     "INSERT INTO collection_versions
                        (slug, version, status, definition, source_toml, sha256, source_file,
@@ -209,16 +229,16 @@ macro_rules! sql_store {
                 slug: &str,
                 change: &$crate::store::Change,
                 d: &$crate::store::NewDecision,
+                checked_at: Option<i64>,
             ) -> anyhow::Result<Option<String>> {
                 use $crate::registry::RegistryError::Conflict;
                 use $crate::store::Change;
                 let mut tx = self.pool.begin().await?;
-                // A no-op write first: it takes the collection's row lock on PostgreSQL and the
-                // write lock on SQLite, so a second decision on the same collection waits and
-                // then sees the first one's result instead of failing on a stale read.
+                // Decisions take turns: a second decision waits for the first and then, if it
+                // was made on checks of the register before the first, is refused as stale.
+                Self::bump_revision(&mut tx, checked_at).await?;
                 let current: Option<(String, Option<String>)> = sqlx::query_as(
-                    "UPDATE collections SET status = status WHERE slug = $1
-                     RETURNING status, licence_number",
+                    "SELECT status, licence_number FROM collections WHERE slug = $1",
                 )
                 .bind(slug)
                 .fetch_optional(&mut *tx)
@@ -277,8 +297,13 @@ macro_rules! sql_store {
                             .await?;
                             licence = Some($crate::store::licence_number(n));
                         }
+                        // A new version of a suspended collection comes into force suspended:
+                        // only a reinstate decision lets it be collected again.
                         sqlx::query(
-                            "UPDATE collections SET status = 'listed', licence_number = $2 WHERE slug = $1",
+                            "UPDATE collections
+                             SET status = CASE WHEN status = 'suspended' THEN 'suspended' ELSE 'listed' END,
+                                 licence_number = $2
+                             WHERE slug = $1",
                         )
                         .bind(slug)
                         .bind(&licence)
@@ -380,6 +405,8 @@ macro_rules! sql_store {
             }
 
             async fn set_budget(&self, b: &$crate::registry::burden::Budget) -> anyhow::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                Self::bump_revision(&mut tx, None).await?;
                 sqlx::query(
                     "INSERT INTO budget_settings
                        (cap_hours, baseline_hours, baseline_date, goal_hours, target_date,
@@ -394,9 +421,16 @@ macro_rules! sql_store {
                 .bind(&b.set_by)
                 .bind(&b.reason)
                 .bind(b.set_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(())
+            }
+
+            async fn revision(&self) -> anyhow::Result<i64> {
+                Ok(sqlx::query_scalar("SELECT value FROM counters WHERE name = 'register'")
+                    .fetch_one(&self.pool)
+                    .await?)
             }
 
             async fn budget(&self) -> anyhow::Result<Option<$crate::registry::burden::Budget>> {

@@ -1,8 +1,9 @@
 -- The collections register: collections, their versions, licence numbers, the decision log,
 -- providers and DAP's burden budget.
 
+-- Slugs and codes sort by bytes, as on SQLite, so both backends list things alike.
 CREATE TABLE collections (
-    slug            TEXT PRIMARY KEY,
+    slug            TEXT COLLATE "C" PRIMARY KEY,
     status          TEXT NOT NULL,
     licence_number  TEXT,
     created_at      TIMESTAMPTZ NOT NULL
@@ -34,7 +35,9 @@ CREATE TABLE counters (
     name            TEXT PRIMARY KEY,
     value           BIGINT NOT NULL
 );
-INSERT INTO counters (name, value) VALUES ('licence', 0);
+-- 'register' counts changes that the creep checks read (decisions, the budget): a decision
+-- made on checks of an older register is refused and checked again.
+INSERT INTO counters (name, value) VALUES ('licence', 0), ('register', 0);
 
 -- Licence numbers are never reused, so every number ever assigned is kept here.
 CREATE TABLE licences (
@@ -69,7 +72,7 @@ CREATE TRIGGER decisions_append_only
     FOR EACH ROW EXECUTE FUNCTION decisions_append_only();
 
 CREATE TABLE providers (
-    code            TEXT PRIMARY KEY,
+    code            TEXT COLLATE "C" PRIMARY KEY,
     name            TEXT NOT NULL,
     kind            TEXT NOT NULL,
     region          TEXT NOT NULL,

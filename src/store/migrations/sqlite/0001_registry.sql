@@ -34,7 +34,9 @@ CREATE TABLE counters (
     name            TEXT PRIMARY KEY,
     value           INTEGER NOT NULL
 );
-INSERT INTO counters (name, value) VALUES ('licence', 0);
+-- 'register' counts changes that the creep checks read (decisions, the budget): a decision
+-- made on checks of an older register is refused and checked again.
+INSERT INTO counters (name, value) VALUES ('licence', 0), ('register', 0);
 
 -- Licence numbers are never reused, so every number ever assigned is kept here.
 CREATE TABLE licences (
