@@ -199,7 +199,10 @@ fn derivability_needs_grain_frequency_and_dimensions() {
     let monthly = variant(
         dir.path(),
         "ward-bed-census",
-        &[("period = \"day\"", "period = \"month\"")],
+        &[
+            ("period = \"day\"", "period = \"month\""),
+            ("cron = \"0 9 * * *\"", "cron = \"0 9 1 * *\""),
+        ],
     )
     .def;
     assert_eq!(
@@ -393,6 +396,7 @@ fn a_new_version_that_adds_items_or_frequency_is_flagged() {
         "care-home-capacity",
         &[
             ("period = \"month\"", "period = \"day\""),
+            ("cron = \"0 6 1 * *\"", "cron = \"0 6 * * *\""),
             ("[[rules]]", "[[items]]\nname = \"staff_vacancies\"\ntype = \"integer\"\nmin = 0\nconcept = \"care_home.staff.vacancies\"\nmeasure = \"non_person\"\n\n[[rules]]"),
         ],
     )
@@ -510,6 +514,64 @@ fn a_non_ascii_deadline_is_a_problem_not_a_crash() {
     assert!(
         p.contains(
             &"collections/x.toml: deadline: \"5日\" is not a duration like \"26h\" or \"5d\""
+                .to_string()
+        ),
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn the_schedule_must_fit_the_period() {
+    let p = problems(&census_text().replacen("cron = \"0 9 * * *\"", "cron = \"*/5 * * * *\"", 1));
+    assert!(
+        p.iter()
+            .any(|l| l.contains("frequency.cron: \"*/5 * * * *\" fires more than once a day")),
+        "{p:#?}"
+    );
+    let p = problems(&census_text().replacen("cron = \"0 9 * * *\"", "cron = \"0 6 1 1 *\"", 1));
+    assert!(
+        p.iter()
+            .any(|l| l.contains("fires once a year, too seldom to collect every day")),
+        "{p:#?}"
+    );
+    let p = problems(&census_text().replacen("cron = \"0 9 * * *\"", "cron = \"0 0 30 2 *\"", 1));
+    assert!(
+        p.iter().any(|l| l.contains("\"0 0 30 2 *\" never fires")),
+        "{p:#?}"
+    );
+    // Weekdays only: 261 sign-offs a year, and that is what burden counts.
+    let dir = tempfile::tempdir().unwrap();
+    let weekdays = variant(
+        dir.path(),
+        "ward-bed-census",
+        &[("cron = \"0 9 * * *\"", "cron = \"0 9 * * 1-5\"")],
+    )
+    .def;
+    assert_eq!(weekdays.frequency.submissions_per_year(), 261.0);
+}
+
+#[test]
+fn burden_inputs_have_sane_limits() {
+    let p =
+        problems(&census_text().replacen("automated_minutes = 2", "automated_minutes = 1e308", 1));
+    assert!(
+        p.contains(
+            &"collections/x.toml: burden.automated_minutes: must be from 0 to 10080".to_string()
+        ),
+        "{p:#?}"
+    );
+    let p =
+        problems(&census_text().replacen("automated_minutes = 2", "automated_minutes = nan", 1));
+    assert!(
+        p.contains(
+            &"collections/x.toml: burden.automated_minutes: NaN is not a finite number".to_string()
+        ),
+        "{p:#?}"
+    );
+    let p = problems(&census_text().replacen("estimated = 190", "estimated = 4294967296", 1));
+    assert!(
+        p.contains(
+            &"collections/x.toml: respondents.estimated: must be a whole number from 0 to 1000000"
                 .to_string()
         ),
         "{p:#?}"

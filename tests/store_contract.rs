@@ -197,7 +197,10 @@ async fn a_new_version_replaces_the_listed_one_only_when_listed(db: &TestDb) {
     let v2 = variant(
         dir.path(),
         "care-home-capacity",
-        &[("period = \"month\"", "period = \"week\"")],
+        &[
+            ("period = \"month\"", "period = \"week\""),
+            ("cron = \"0 6 1 * *\"", "cron = \"0 6 * * 1\""),
+        ],
     );
     let p = r.propose(&v2, "DHSC", at(2)).await.unwrap();
     assert_eq!(p.version, 2);

@@ -54,7 +54,7 @@ pub fn estimate(
         Capture::Manual => def.burden.manual_minutes,
         Capture::Automated => def.burden.automated_minutes,
     };
-    let per_year = def.frequency.period.per_year();
+    let per_year = def.frequency.submissions_per_year();
     CollectionBurden {
         slug: def.slug.to_string(),
         title: def.title.clone(),

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -136,6 +137,36 @@ pub struct Frequency {
     pub period: PeriodKind,
 }
 
+impl Frequency {
+    /// How many times the schedule fires in one financial year (April 2026 to March 2027,
+    /// in its timezone), counting no further than `limit`. Each fire is one submission, so
+    /// this, not the period length, is what burden counts: a weekday-only daily pull is
+    /// signed off 261 times a year, not 365.
+    pub fn fires_per_year(&self, limit: u32) -> u32 {
+        use chrono::TimeZone;
+        let Ok(cron) = croner::Cron::from_str(&self.cron) else {
+            return 0;
+        };
+        let (Some(start), Some(end)) = (
+            self.timezone.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).single(),
+            self.timezone.with_ymd_and_hms(2027, 4, 1, 0, 0, 0).single(),
+        ) else {
+            return 0;
+        };
+        // From just before the start, so that a fire at midnight on 1 April counts.
+        let from = start - chrono::Duration::seconds(1);
+        cron.iter_after(from)
+            .take_while(|t| *t < end)
+            .take(limit as usize)
+            .count() as u32
+    }
+
+    /// Submissions a year: fires a year, which the loader has checked fit the period.
+    pub fn submissions_per_year(&self) -> f64 {
+        f64::from(self.fires_per_year(self.period.most_fires_per_year()))
+    }
+}
+
 /// The length of the period one submission covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -178,14 +209,15 @@ impl PeriodKind {
         }
     }
 
-    /// Submissions a year for one respondent.
-    pub fn per_year(self) -> f64 {
+    /// The most often a schedule may fire for this period: once a period, with room for a
+    /// 53rd week or a leap day.
+    pub fn most_fires_per_year(self) -> u32 {
         match self {
-            PeriodKind::Day => 365.0,
-            PeriodKind::Week => 52.0,
-            PeriodKind::Month => 12.0,
-            PeriodKind::Quarter => 4.0,
-            PeriodKind::Year => 1.0,
+            PeriodKind::Day => 366,
+            PeriodKind::Week => 53,
+            PeriodKind::Month => 12,
+            PeriodKind::Quarter => 4,
+            PeriodKind::Year => 1,
         }
     }
 

@@ -148,6 +148,12 @@ pub fn parse(file: &str, text: &str, default_tz: chrono_tz::Tz) -> Result<Collec
     }
 }
 
+/// A week of one person's time: more for one submission is a typing error.
+const MAX_MINUTES: f64 = 7.0 * 24.0 * 60.0;
+
+/// More respondents than England has organisations of any kind is a typing error.
+const MAX_RESPONDENTS: u32 = 1_000_000;
+
 const TOP_KEYS: &[&str] = &[
     "slug",
     "title",
@@ -263,6 +269,13 @@ impl Reader<'_> {
         match t.get(key)? {
             Value::Integer(i) => Some(*i as f64),
             Value::Float(f) if f.is_finite() => Some(*f),
+            Value::Float(f) => {
+                self.problem(
+                    &Self::path(prefix, key),
+                    format!("{f} is not a finite number"),
+                );
+                None
+            }
             v => {
                 self.problem(
                     &Self::path(prefix, key),
@@ -273,14 +286,17 @@ impl Reader<'_> {
         }
     }
 
-    fn number(&mut self, t: &Table, prefix: &str, key: &str, min: f64) -> Option<f64> {
+    fn number(&mut self, t: &Table, prefix: &str, key: &str, min: f64, max: f64) -> Option<f64> {
         if !t.contains_key(key) {
             self.problem(&Self::path(prefix, key), "is required");
             return None;
         }
         let n = self.opt_number(t, prefix, key)?;
-        if n < min {
-            self.problem(&Self::path(prefix, key), format!("must be at least {min}"));
+        if !(min..=max).contains(&n) {
+            self.problem(
+                &Self::path(prefix, key),
+                format!("must be from {min} to {max}"),
+            );
             return None;
         }
         Some(n)
@@ -450,11 +466,16 @@ impl Reader<'_> {
                 Err(e) => self.problem(&format!("respondents.kinds[{i}]"), e),
             }
         }
-        let estimated = self.integer(r, "respondents", "estimated").and_then(|n| {
-            u32::try_from(n)
-                .map_err(|_| self.problem("respondents.estimated", "must be 0 or more"))
-                .ok()
-        });
+        let estimated =
+            self.integer(r, "respondents", "estimated")
+                .and_then(|n| match u32::try_from(n) {
+                    Ok(n) if n <= MAX_RESPONDENTS => Some(n),
+                    _ => {
+                        let why = format!("must be a whole number from 0 to {MAX_RESPONDENTS}");
+                        self.problem("respondents.estimated", why);
+                        None
+                    }
+                });
         Some(Respondents {
             kinds,
             estimated: estimated?,
@@ -484,18 +505,49 @@ impl Reader<'_> {
                     format!("unknown period \"{s}\" (expected day, week, month, quarter or year)")
                 })
         });
-        Some(Frequency {
+        let frequency = Frequency {
             cron: cron?,
             timezone: timezone?,
             period: period?,
-        })
+        };
+        // Each fire collects one period: firing more often asks for the same period again,
+        // and firing less than half as often leaves periods uncollected.
+        let most = frequency.period.most_fires_per_year();
+        let fires = frequency.fires_per_year(most + 1);
+        let name = frequency.period.as_str();
+        if fires == 0 {
+            self.problem(
+                "frequency.cron",
+                format!("\"{}\" never fires", frequency.cron),
+            );
+        } else if fires > most {
+            self.problem(
+                "frequency.cron",
+                format!(
+                    "\"{}\" fires more than once a {name}; a {} collection may be pulled at most once for each period",
+                    frequency.cron,
+                    frequency.period.adjective()
+                ),
+            );
+        } else if fires * 2 < frequency.period.most_fires_per_year() {
+            self.problem(
+                "frequency.cron",
+                format!(
+                    "\"{}\" fires {} a year, too seldom to collect every {name} of a {} collection",
+                    frequency.cron,
+                    if fires == 1 { "once".to_string() } else { format!("{fires} times") },
+                    frequency.period.adjective()
+                ),
+            );
+        }
+        Some(frequency)
     }
 
     fn burden(&mut self, t: &Table) -> Option<BurdenEstimate> {
         let b = self.table(t, "burden")?;
         self.unknown_keys(b, "burden", &["manual_minutes", "automated_minutes"]);
-        let manual = self.number(b, "burden", "manual_minutes", 0.0);
-        let automated = self.number(b, "burden", "automated_minutes", 0.0);
+        let manual = self.number(b, "burden", "manual_minutes", 0.0, MAX_MINUTES);
+        let automated = self.number(b, "burden", "automated_minutes", 0.0, MAX_MINUTES);
         Some(BurdenEstimate {
             manual_minutes: manual?,
             automated_minutes: automated?,
