@@ -38,6 +38,8 @@ impl Settings {
             None => None,
         }
         .unwrap_or_default();
+        // A variable that is set but empty is as good as unset, not "the current folder".
+        let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         let data_dir = env("TALLY_DATA_DIR")
             .map(PathBuf::from)
             .or(file.data_dir)
@@ -62,7 +64,18 @@ impl Settings {
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the settings file {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("{}: not valid settings", path.display()))
+    // The error's own Display quotes the offending line, which may hold a database
+    // password; say where and what, never the text.
+    toml::from_str(&text).map_err(|e: toml::de::Error| {
+        let at = e
+            .span()
+            .map(|span| {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!("line {line}: ")
+            })
+            .unwrap_or_default();
+        anyhow::anyhow!("{}: {at}{}", path.display(), e.message())
+    })
 }
 
 #[cfg(test)]
@@ -97,6 +110,10 @@ mod tests {
         std::fs::write(&file, "databse_url = \"x\"\n").unwrap();
         let e = format!("{:#}", Settings::load(Some(&file), |_| None).unwrap_err());
         assert!(e.contains("databse_url"), "{e}");
+        std::fs::write(&file, "database_url = \"postgres://u:Hunter2@db/tally\n").unwrap();
+        let e = format!("{:#}", Settings::load(Some(&file), |_| None).unwrap_err());
+        assert!(e.contains("line 1"), "{e}");
+        assert!(!e.contains("Hunter2"), "{e}");
         let e = Settings::load(None, |k| {
             (k == "TALLY_TIMEZONE").then(|| "Mars/Base".into())
         })

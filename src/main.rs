@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use tally::cli::{self, Outcome};
 use tally::config::Settings;
+use tally::registry::RegistryError;
 use tally::registry::governance::StatusChange;
 use tally::registry::views::BudgetChange;
 
@@ -47,6 +48,7 @@ enum Command {
     Burden {
         #[command(subcommand)]
         set: Option<BurdenCommand>,
+        /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -62,6 +64,7 @@ enum Command {
         /// apply.
         #[arg(long, value_name = "YYYY-MM-DD")]
         on: Option<NaiveDate>,
+        /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -69,6 +72,7 @@ enum Command {
 
 #[derive(Args)]
 struct Json {
+    /// Print JSON for scripts.
     /// Print JSON for scripts.
     #[arg(long)]
     json: bool,
@@ -91,17 +95,21 @@ enum Collections {
     /// Run the creep checks on a definition file (or a folder of them) without proposing it.
     /// Exits 3 when a check blocks it.
     Check {
+        /// A definition file, or a folder of them.
         path: PathBuf,
+        /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
     },
     /// Propose one definition file: it is recorded with its findings for DAP to decide.
     /// Exits 3 when a check blocks it.
     Propose {
+        /// The definition file (collections/<slug>.toml).
         file: PathBuf,
         /// Who proposes it.
         #[arg(long, env = "TALLY_ACTOR")]
         by: String,
+        /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -109,7 +117,9 @@ enum Collections {
     List(Json),
     /// A collection's definition, versions and decision log.
     Show {
+        /// The collection's slug.
         slug: String,
+        /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -120,6 +130,7 @@ enum Collections {
         /// Override a blocking finding: RULE="written reason". Overrides are public.
         #[arg(long = "override", value_name = "RULE=REASON")]
         overrides: Vec<String>,
+        /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -138,16 +149,16 @@ enum BurdenCommand {
     /// Set DAP's cap and reduction target; what is not given stays as it was.
     Set {
         /// Cap on total estimated annual burden, in hours.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         cap: Option<f64>,
         /// Baseline hours (default: today's total when a goal is first set).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         baseline: Option<f64>,
         /// Baseline date (default: today when a goal is first set).
         #[arg(long, value_name = "YYYY-MM-DD")]
         baseline_date: Option<NaiveDate>,
         /// Goal, in annual hours.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         goal: Option<f64>,
         /// Date by which the goal is to be met.
         #[arg(long, value_name = "YYYY-MM-DD")]
@@ -155,6 +166,7 @@ enum BurdenCommand {
         /// The DAP member deciding.
         #[arg(long, env = "TALLY_ACTOR")]
         by: String,
+        /// Why, in words that will be published with the budget.
         #[arg(long)]
         reason: String,
     },
@@ -164,7 +176,10 @@ enum BurdenCommand {
 enum Providers {
     /// Add or update providers from a CSV (columns: code, name, kind, region, icb,
     /// local_authority, opened_on, closed_on, successor). All rows or none.
-    Import { csv: PathBuf },
+    Import {
+        /// The CSV file.
+        csv: PathBuf,
+    },
     /// List the providers.
     List(Json),
 }
@@ -231,6 +246,19 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
+/// The error and its causes, each once: database drivers often repeat their cause's text in
+/// their own message, and a user should read it once.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.iter().any(|seen| seen.contains(text.trim())) {
+            out.push(text);
+        }
+    }
+    out.join(": ")
+}
+
 fn main() -> ExitCode {
     // Output piped into `head` or `less` that closes early should end tally quietly, as it
     // does any Unix tool, rather than panic on the next println!.
@@ -258,8 +286,12 @@ fn main() -> ExitCode {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Blocked) => ExitCode::from(3),
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("error: {}", error_chain(&e));
+            if matches!(e.downcast_ref(), Some(RegistryError::Blocked(_))) {
+                ExitCode::from(3)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

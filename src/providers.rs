@@ -237,6 +237,16 @@ pub fn read_csv(path: &Path) -> Result<Vec<Provider>, Vec<Problem>> {
             .map_err(|e| at("successor", e))
             .ok()
             .flatten();
+        if let (Some(code), Some(next)) = (&code, &successor) {
+            if code == next {
+                at("successor", format!("{code} cannot succeed itself"));
+            } else if closed_on.is_none() {
+                at(
+                    "successor",
+                    format!("{next} is given, but {code} has no closed_on date"),
+                );
+            }
+        }
         if let Some(code) = &code
             && providers.iter().any(|p| &p.code == code)
         {

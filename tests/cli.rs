@@ -137,8 +137,9 @@ fn a_copy_of_care_home_capacity_is_blocked_as_a_duplicate() {
         ],
     );
     assert!(out.contains("✗ blocking duplicate It asks again for 4 items that listed collections already collect: care-home-capacity (DAP0001) already collects max_capacity"), "{out}");
+    // Blocked, as a proposal is: exit 3, not an error.
     let out = t.expect(
-        1,
+        3,
         &[
             "collections",
             "approve",
@@ -433,7 +434,7 @@ fn a_provider_csv_with_an_unknown_kind_imports_nothing() {
         "code,name,kind,region\nRXA,Ashford Hospitals NHS Trust,acute_trust,London\n",
     );
     t.expect(0, &["providers", "import", &good]);
-    assert!(t.expect(0, &["providers", "list"]).contains("1 providers"));
+    assert!(t.expect(0, &["providers", "list"]).contains("1 provider"));
 }
 
 #[test]
@@ -588,4 +589,125 @@ fn output_closed_early_ends_quietly() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn successors_must_be_providers_that_follow_a_closure() {
+    let t = Tally::new();
+    let dir = tempfile::tempdir().unwrap();
+    let header = "code,name,kind,region,icb,local_authority,opened_on,closed_on,successor\n";
+    let own = write(
+        dir.path(),
+        "own.csv",
+        &format!(
+            "{header}RA6,Six,acute_trust,London,,,,2026-01-01,RA6\nRA7,Seven,acute_trust,London,,,,,RA8\n"
+        ),
+    );
+    let out = t.expect(1, &["providers", "import", &own]);
+    assert!(
+        out.contains("line 2: successor: RA6 cannot succeed itself"),
+        "{out}"
+    );
+    assert!(
+        out.contains("line 3: successor: RA8 is given, but RA7 has no closed_on date"),
+        "{out}"
+    );
+    let unknown = write(
+        dir.path(),
+        "unknown.csv",
+        &format!("{header}RA6,Six,acute_trust,London,,,,2026-01-01,NOPE\n"),
+    );
+    let out = t.expect(1, &["providers", "import", &unknown]);
+    assert!(
+        out.contains("nothing imported: RA6: successor NOPE is not a provider"),
+        "{out}"
+    );
+    assert!(t.expect(0, &["providers", "list"]).contains("0 providers"));
+    let good = write(
+        dir.path(),
+        "good.csv",
+        &format!(
+            "{header}RA6,Six,acute_trust,London,,,,2026-01-01,RA9\nRA9,Nine,acute_trust,London,,,2026-01-01,,\n"
+        ),
+    );
+    assert!(
+        t.expect(0, &["providers", "import", &good])
+            .contains("Imported 2 providers")
+    );
+}
+
+#[test]
+fn odd_requests_get_plain_answers() {
+    let t = Tally::new();
+    let empty = tempfile::tempdir().unwrap();
+    let out = t.expect(1, &["collections", "check", empty.path().to_str().unwrap()]);
+    assert!(
+        out.contains("folder: holds no .toml definition files"),
+        "{out}"
+    );
+    let out = t.expect(1, &["obligations", "--provider", "NOPE"]);
+    assert!(out.contains("there is no provider NOPE"), "{out}");
+    let out = t.expect(
+        1,
+        &[
+            "burden", "set", "--cap", "-5", "--by", "DAP", "--reason", "x",
+        ],
+    );
+    assert!(
+        out.contains("the cap must be a finite number of hours, 0 or more"),
+        "{out}"
+    );
+    let out = t.expect(1, &["burden", "set", "--by", "DAP", "--reason", "x"]);
+    assert!(out.contains("nothing to change"), "{out}");
+    t.list("kh03-manual");
+    let out = t.expect(
+        1,
+        &[
+            "burden",
+            "set",
+            "--goal",
+            "5000",
+            "--by-date",
+            "2030-03-31",
+            "--by",
+            "DAP",
+            "--reason",
+            "x",
+        ],
+    );
+    assert!(
+        out.contains("the goal of 5,000 h is not below the baseline of 3,040 h"),
+        "{out}"
+    );
+    let out = t.expect(
+        1,
+        &[
+            "collections",
+            "approve",
+            "kh03-manual",
+            "--by",
+            "DAP",
+            "--reason",
+            "again",
+        ],
+    );
+    assert!(
+        out.contains("kh03-manual has no proposal awaiting a decision (it is listed as DAP0001)"),
+        "{out}"
+    );
+    let out = t.expect(
+        1,
+        &[
+            "collections",
+            "retire",
+            "kh03-manual",
+            "--by",
+            "DAP",
+            "--reason",
+            "line one\nDAP0099 forged [listed]",
+        ],
+    );
+    assert!(out.contains("must be plain text on one line"), "{out}");
+    let register = t.expect(0, &["register"]);
+    assert!(register.contains("listed: licensed"), "{register}");
 }

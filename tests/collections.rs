@@ -577,3 +577,25 @@ fn burden_inputs_have_sane_limits() {
         "{p:#?}"
     );
 }
+
+#[test]
+fn text_cannot_forge_register_lines_or_send_escapes() {
+    let p = problems(&census_text().replacen(
+        "title = \"Daily ward bed census\"",
+        "title = \"Census\\nDAP0099 fake-entry [listed]\"",
+        1,
+    ));
+    assert!(
+        p.contains(&"collections/x.toml: title: must be on one line".to_string()),
+        "{p:#?}"
+    );
+    let p = problems(&census_text().replacen(
+        "sponsor = \"NHS England\"",
+        "sponsor = \"NHS \\u001b[31mEngland\"",
+        1,
+    ));
+    assert!(
+        p.contains(&"collections/x.toml: sponsor: must not hold control characters".to_string()),
+        "{p:#?}"
+    );
+}

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use chrono::{NaiveDate, Utc};
 
-use super::{Outcome, print_json, thousands};
+use super::{Outcome, plural, print_json, thousands};
 use crate::config::Settings;
 use crate::providers;
 use crate::registry::burden::BurdenReport;
@@ -140,6 +140,7 @@ pub async fn budget_set(
 ) -> anyhow::Result<Outcome> {
     let registry = super::open(settings).await?;
     registry.set_budget(change, by, reason, Utc::now()).await?;
+    println!("Recorded DAP's budget.");
     print_burden(&registry.burden(Utc::now()).await?);
     Ok(Outcome::Done)
 }
@@ -147,8 +148,12 @@ pub async fn budget_set(
 pub async fn providers_import(settings: &Settings, path: &Path) -> anyhow::Result<Outcome> {
     let list = providers::read_csv(path).map_err(Problems)?;
     let registry = super::open(settings).await?;
-    let n = registry.store().import_providers(&list).await?;
-    println!("Imported {n} providers from {}.", path.display());
+    let n = registry.import_providers(&list).await?;
+    println!(
+        "Imported {} from {}.",
+        plural(n, "provider"),
+        path.display()
+    );
     Ok(Outcome::Done)
 }
 
@@ -157,6 +162,9 @@ pub async fn providers_list(settings: &Settings, json: bool) -> anyhow::Result<O
     let list = registry.store().providers().await?;
     if json {
         return print_json(&list).map(|_| Outcome::Done);
+    }
+    if !list.is_empty() {
+        println!("{:<12} {:<20} {:<24} name", "code", "kind", "region");
     }
     for p in &list {
         let closed = p
@@ -171,7 +179,7 @@ pub async fn providers_list(settings: &Settings, json: bool) -> anyhow::Result<O
             p.name
         );
     }
-    println!("{} providers", list.len());
+    println!("{}", plural(list.len() as u64, "provider"));
     Ok(Outcome::Done)
 }
 
@@ -198,6 +206,18 @@ pub async fn obligations(
             .unwrap_or_else(Utc::now),
         None => Utc::now(),
     };
+    if let Some(code) = provider
+        && !registry
+            .store()
+            .providers()
+            .await?
+            .iter()
+            .any(|p| p.code.as_str() == code)
+    {
+        anyhow::bail!(
+            "there is no provider {code} in the provider registry (codes are upper case, like RXX)"
+        );
+    }
     let list: Vec<_> = registry
         .obligations(at)
         .await?
@@ -213,6 +233,6 @@ pub async fn obligations(
             o.provider, o.collection, o.licence_number, o.frequency, o.provider_name
         );
     }
-    println!("{} obligations", list.len());
+    println!("{}", plural(list.len() as u64, "obligation"));
     Ok(Outcome::Done)
 }

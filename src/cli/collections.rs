@@ -4,8 +4,9 @@ use std::path::Path;
 
 use chrono::Utc;
 
-use super::{Outcome, print_json, thousands};
+use super::{Outcome, print_json};
 use crate::config::Settings;
+use crate::registry::burden::hours;
 use crate::registry::burden::{Basis, CollectionBurden};
 use crate::registry::checks::Severity;
 use crate::registry::governance::StatusChange;
@@ -27,12 +28,12 @@ pub fn burden_line(b: &CollectionBurden) -> String {
         Basis::Estimated => "estimated",
     };
     format!(
-        "{} respondents ({basis}) × {} submissions a year × {} min ({}) = {} staff hours a year",
-        thousands(f64::from(b.respondents)),
-        b.submissions_per_year,
+        "{} ({basis}) × {} a year × {} min ({}) = {} staff hours a year",
+        super::plural(u64::from(b.respondents), "respondent"),
+        super::plural(b.submissions_per_year as u64, "submission"),
         b.minutes_per_submission,
         b.capture.as_str(),
-        thousands(b.annual_hours)
+        hours(b.annual_hours)
     )
 }
 
@@ -192,6 +193,7 @@ pub async fn list(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
         println!(
             "The register is empty. Propose a collection with `tally collections propose <file> --by <name>`."
         );
+        return Ok(Outcome::Done);
     }
     println!(
         "{:<8} {:<10} {:<24} {}",

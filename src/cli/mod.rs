@@ -33,6 +33,15 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Registry> {
     Ok(Registry::new(store, settings.timezone))
 }
 
+/// `1 provider`, `3 providers`.
+pub fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{} {word}s", thousands(n as f64))
+    }
+}
+
 fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())

@@ -116,11 +116,13 @@ pub struct BurdenReport {
 impl BurdenReport {
     pub fn new(collections: Vec<CollectionBurden>, budget: Option<Budget>, on: NaiveDate) -> Self {
         let sum = |capture: Option<Capture>| {
+            // An empty f64 sum is -0.0; adding 0.0 makes it the 0 people expect.
             collections
                 .iter()
                 .filter(|c| capture.is_none_or(|k| c.capture == k))
                 .map(|c| c.annual_hours)
                 .sum::<f64>()
+                + 0.0
         };
         let total_hours = sum(None);
         BurdenReport {
@@ -136,6 +138,16 @@ impl BurdenReport {
             total_hours,
             budget,
         }
+    }
+}
+
+/// Hours for people: `0.1`, `8.5`, `25,550`. Under ten hours keeps a decimal, so that a
+/// small burden does not read as none.
+pub fn hours(h: f64) -> String {
+    if h.abs() < 10.0 && h != 0.0 {
+        format!("{h:.1}")
+    } else {
+        thousands(h)
     }
 }
 

@@ -180,9 +180,15 @@ impl Registry {
     }
 
     async fn pending(&self, slug: &str) -> anyhow::Result<VersionRow> {
-        if self.store.collection(slug).await?.is_none() {
+        let Some(row) = self.store.collection(slug).await? else {
             return Err(RegistryError::NotFound(slug.into()).into());
-        }
+        };
+        let state = match &row.licence_number {
+            Some(n) if row.status != "proposed" && row.status != "rejected" => {
+                format!("it is {} as {n}", row.status)
+            }
+            _ => format!("it is {}", row.status),
+        };
         self.store
             .versions(slug)
             .await?
@@ -190,8 +196,10 @@ impl Registry {
             .rev()
             .find(|v| v.status == "proposed")
             .ok_or_else(|| {
-                RegistryError::Conflict(format!("{slug} has no proposal awaiting a decision"))
-                    .into()
+                RegistryError::Conflict(format!(
+                    "{slug} has no proposal awaiting a decision ({state})"
+                ))
+                .into()
             })
     }
 
@@ -207,12 +215,23 @@ impl Registry {
     ) -> anyhow::Result<Listing> {
         let by = require_words("the name of the DAP member deciding (--by)", by)?;
         let reason = require_words("a reason (--reason)", reason)?;
-        if let Some(o) = overrides.iter().find(|o| o.reason.is_empty()) {
-            return Err(RegistryError::Refused(format!(
-                "the override of the {} rule has no reason; an override must say why, for the public register",
-                o.rule
-            ))
-            .into());
+        for o in &overrides {
+            require_words(&format!("the reason for overriding the {} rule", o.rule), &o.reason)
+                .map_err(|_| {
+                    RegistryError::Refused(format!(
+                        "the override of the {} rule has no reason, or not one in plain words; an override must say why, for the public register",
+                        o.rule
+                    ))
+                })?;
+        }
+        for (i, o) in overrides.iter().enumerate() {
+            if overrides[..i].iter().any(|earlier| earlier.rule == o.rule) {
+                return Err(RegistryError::Refused(format!(
+                    "the {} rule is overridden more than once; give one reason for it",
+                    o.rule
+                ))
+                .into());
+            }
         }
         // Another decision may land between the checks and this one; then the register it
         // was checked against is gone, so check again. A few tries is plenty: each retry
@@ -247,7 +266,7 @@ impl Registry {
                 .iter()
                 .map(|f| format!("  {}: {}", f.rule, f.message))
                 .collect();
-            return Err(RegistryError::Refused(format!(
+            return Err(RegistryError::Blocked(format!(
                 "{slug} is blocked and cannot be listed without an override for each blocking finding (--override RULE=\"reason\"):\n{}",
                 lines.join("\n")
             ))

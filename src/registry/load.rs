@@ -86,6 +86,13 @@ pub fn load_dir(dir: &Path, default_tz: chrono_tz::Tz) -> Result<Vec<LoadedDef>,
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     paths.sort();
+    if paths.is_empty() {
+        return Err(Problems(vec![Problem {
+            file: dir.display().to_string(),
+            field: "folder".into(),
+            reason: "holds no .toml definition files".into(),
+        }]));
+    }
     let mut problems = Vec::new();
     let mut loaded: Vec<LoadedDef> = Vec::new();
     for path in paths {
@@ -153,6 +160,9 @@ const MAX_MINUTES: f64 = 7.0 * 24.0 * 60.0;
 
 /// More respondents than England has organisations of any kind is a typing error.
 const MAX_RESPONDENTS: u32 = 1_000_000;
+
+/// Fields that may run over several lines.
+const PROSE_KEYS: &[&str] = &["purpose", "description"];
 
 const TOP_KEYS: &[&str] = &[
     "slug",
@@ -225,6 +235,16 @@ impl Reader<'_> {
     fn opt_str(&mut self, t: &Table, prefix: &str, key: &str) -> Option<String> {
         match t.get(key) {
             None => None,
+            // Text is printed on the register and in terminals: no escape sequences, and
+            // line breaks only where prose may have them.
+            Some(Value::String(s)) if s.chars().any(|c| c.is_control() && c != '\n') => {
+                self.problem(&Self::path(prefix, key), "must not hold control characters");
+                None
+            }
+            Some(Value::String(s)) if s.trim().contains('\n') && !PROSE_KEYS.contains(&key) => {
+                self.problem(&Self::path(prefix, key), "must be on one line");
+                None
+            }
             Some(Value::String(s)) => Some(s.trim().to_owned()),
             Some(v) => {
                 self.problem(
@@ -412,7 +432,12 @@ impl Reader<'_> {
         let frequency = self.frequency(t, default_tz);
         let burden = self.burden(t);
         let items = self.items(t);
-        let names: BTreeSet<&str> = items.iter().map(|i| i.name.as_str()).collect();
+        // Names as written, so that one bad item does not also make every reference to it
+        // a problem.
+        let names: BTreeSet<&str> = match t.get("items") {
+            Some(Value::Array(a)) => a.iter().filter_map(|i| i.get("name")?.as_str()).collect(),
+            _ => BTreeSet::new(),
+        };
         let dimensions = self.item_names(t, "dimensions", &names);
         let key = self.item_names(t, "key", &names);
         let rules = self.rules(t, &names);
@@ -535,7 +560,11 @@ impl Reader<'_> {
                 format!(
                     "\"{}\" fires {} a year, too seldom to collect every {name} of a {} collection",
                     frequency.cron,
-                    if fires == 1 { "once".to_string() } else { format!("{fires} times") },
+                    if fires == 1 {
+                        "once".to_string()
+                    } else {
+                        format!("{fires} times")
+                    },
                     frequency.period.adjective()
                 ),
             );

@@ -25,6 +25,9 @@ pub enum RegistryError {
     /// The request breaks a governance rule (a missing reason, a blocking finding).
     #[error("{0}")]
     Refused(String),
+    /// A proposal cannot be listed: a creep check blocks it and DAP has not overridden it.
+    #[error("{0}")]
+    Blocked(String),
     /// The register changed between the checks and the decision; the decision is checked again.
     #[error("the register changed while this decision was being checked; run it again")]
     Stale,
@@ -41,11 +44,17 @@ pub struct Registry {
     tz: chrono_tz::Tz,
 }
 
+/// Names and reasons are published on the register: required, and plain text on one line,
+/// so that nobody can forge a register line or send terminal escapes through one.
 fn require_words(what: &str, value: &str) -> Result<String, RegistryError> {
     let v = value.trim();
     if v.is_empty() {
         Err(RegistryError::Refused(format!(
             "{what} is required and must not be empty"
+        )))
+    } else if v.chars().any(char::is_control) {
+        Err(RegistryError::Refused(format!(
+            "{what} must be plain text on one line, without control characters"
         )))
     } else {
         Ok(v.to_owned())

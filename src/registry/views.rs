@@ -47,7 +47,7 @@ pub struct RegisterEntry {
     pub capture: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub annual_hours: Option<f64>,
-    /// Why it was retired or rejected, where it was.
+    /// The reason given for its status: why it was listed, suspended, retired or rejected.
     pub reason: Option<String>,
     pub overrides: Vec<Override>,
 }
@@ -111,6 +111,7 @@ impl Registry {
             let status = status_at(&c, in_force, at);
             let own: Vec<&DecisionRow> = decisions.iter().filter(|d| d.slug == c.slug).collect();
             let why_action = match status.as_str() {
+                "listed" | "expired" => Some("list"),
                 "retired" => Some("retire"),
                 "rejected" => Some("reject"),
                 "suspended" => Some("suspend"),
@@ -175,6 +176,17 @@ impl Registry {
         reason: &str,
         at: DateTime<Utc>,
     ) -> anyhow::Result<Budget> {
+        if change.cap_hours.is_none()
+            && change.baseline_hours.is_none()
+            && change.baseline_date.is_none()
+            && change.goal_hours.is_none()
+            && change.target_date.is_none()
+        {
+            return Err(RegistryError::Refused(
+                "nothing to change: give a cap (--cap), a target (--goal with --by-date), or a baseline".into(),
+            )
+            .into());
+        }
         let set_by = require_words("the name of the DAP member deciding (--by)", by)?;
         let reason = require_words("a reason (--reason)", reason)?;
         let old = self.store.budget().await?;
@@ -207,10 +219,21 @@ impl Registry {
             ("goal", b.goal_hours),
         ] {
             if v.is_some_and(|h| !h.is_finite() || h < 0.0) {
-                return Err(
-                    RegistryError::Refused(format!("the {name} must be 0 hours or more")).into(),
-                );
+                return Err(RegistryError::Refused(format!(
+                    "the {name} must be a finite number of hours, 0 or more"
+                ))
+                .into());
             }
+        }
+        if let (Some(goal), Some(base)) = (b.goal_hours, b.baseline_hours)
+            && goal >= base
+        {
+            return Err(RegistryError::Refused(format!(
+                "the goal of {} h is not below the baseline of {} h: a reduction target must reduce",
+                super::burden::thousands(goal),
+                super::burden::thousands(base)
+            ))
+            .into());
         }
         if b.goal_hours.is_some() != b.target_date.is_some() {
             return Err(RegistryError::Refused(
@@ -261,6 +284,30 @@ impl Registry {
         Ok(out)
     }
 }
+impl Registry {
+    /// Adds or updates providers, all or none. A successor must be a provider, in the file
+    /// or already registered.
+    pub async fn import_providers(&self, list: &[Provider]) -> anyhow::Result<u64> {
+        let known = self.store.providers().await?;
+        let missing: Vec<String> = list
+            .iter()
+            .filter_map(|p| {
+                let s = p.successor.as_ref()?;
+                let found = list.iter().chain(known.iter()).any(|q| &q.code == s);
+                (!found).then(|| format!("{}: successor {s} is not a provider", p.code))
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(RegistryError::Refused(format!(
+                "nothing imported: {}",
+                missing.join("; ")
+            ))
+            .into());
+        }
+        self.store.import_providers(list).await
+    }
+}
+
 /// What `tally burden set` changes; `None` keeps the value in force.
 #[derive(Debug, Clone, Default)]
 pub struct BudgetChange {

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use anyhow::{Context, anyhow};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use super::{redact, sql::sql_store};
 
@@ -14,11 +15,23 @@ pub struct PgStore {
 impl PgStore {
     pub async fn connect(url: &str) -> anyhow::Result<PgStore> {
         let shown = redact(url);
+        let options: PgConnectOptions = url
+            .parse()
+            .with_context(|| format!("{shown} is not a PostgreSQL URL"))?;
+        // One connection first: a pool that cannot connect only says it timed out, while a
+        // single connection says why (refused, no such database, authentication failed).
+        let probe = tokio::time::timeout(
+            Duration::from_secs(10),
+            PgConnection::connect_with(&options),
+        )
+        .await
+        .map_err(|_| anyhow!("cannot reach the database at {shown}: no answer within 10 seconds"))?
+        .with_context(|| format!("cannot reach the database at {shown}"))?;
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            // A server that is down should be reported in seconds, not after sqlx's 30.
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
             .await
             .with_context(|| format!("cannot reach the database at {shown}"))?;
         sqlx::migrate!("src/store/migrations/postgres")

@@ -68,7 +68,10 @@ impl TestDb {
         let mut conn = match sqlx::PgConnection::connect(&admin).await {
             Ok(c) => c,
             Err(e) if std::env::var_os("CI").is_some() => {
-                panic!("CI requires PostgreSQL, but {admin} did not answer: {e}")
+                panic!(
+                    "CI requires PostgreSQL, but {} did not answer: {e}",
+                    tally::store::redact(&admin)
+                )
             }
             Err(e) => {
                 // Straight to stderr: the test harness captures eprintln! from passing tests,
@@ -76,11 +79,13 @@ impl TestDb {
                 use std::io::Write;
                 let _ = writeln!(
                     std::io::stderr(),
-                    "notice: PostgreSQL test skipped: {admin} did not answer ({e}); set CI=1 to require it"
+                    "notice: PostgreSQL test skipped: {} did not answer ({e}); set CI=1 to require it",
+                    tally::store::redact(&admin)
                 );
                 return None;
             }
         };
+        drop_stale_databases(&mut conn).await;
         let name = format!(
             "tally_test_{}_{}_{}",
             std::process::id(),
@@ -135,6 +140,26 @@ impl TestDb {
             .execute(&mut conn)
             .await
             .unwrap();
+        }
+    }
+}
+
+/// Drops test databases more than an hour old, which a test that panicked left behind.
+/// Their names end in the microsecond they were made.
+async fn drop_stale_databases(conn: &mut sqlx::PgConnection) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'tally_test_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+    let hour_ago = chrono::Utc::now().timestamp_micros() - 3_600_000_000;
+    for name in names {
+        let made: Option<i64> = name.rsplit('_').next().and_then(|t| t.parse().ok());
+        if made.is_some_and(|t| t < hour_ago) {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *conn)
+                .await;
         }
     }
 }
