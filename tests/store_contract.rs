@@ -730,7 +730,10 @@ async fn budget_changes_keep_what_is_not_given(db: &TestDb) {
         )
         .await
         .unwrap_err();
-    assert!(refused(&e).contains("a finite number of hours, 0 or more"), "{e}");
+    assert!(
+        refused(&e).contains("a finite number of hours, 0 or more"),
+        "{e}"
+    );
     assert_eq!(r.store().budget().await.unwrap().unwrap(), b);
 }
 

@@ -69,14 +69,21 @@ pub async fn check(settings: &Settings, path: &Path, json: bool) -> anyhow::Resu
     let loaded = load(path, settings)?;
     let registry = super::open(settings).await?;
     let mut reports = Vec::new();
+    let mut same = Vec::new();
     for l in &loaded {
         reports.push(registry.check(&l.def, Utc::now()).await?);
+        same.push(registry.same_as(&l.def, Utc::now()).await?);
     }
     if json {
         print_json(&reports)?;
     } else {
-        for r in &reports {
+        for (r, same) in reports.iter().zip(&same) {
             print_report(r);
+            if let Some((version, status)) = same {
+                println!(
+                    "  (This is version {version} as it stands, {status}: there is nothing new to propose.)"
+                );
+            }
         }
     }
     Ok(if reports.iter().any(CheckReport::is_blocked) {

@@ -133,16 +133,11 @@ impl Registry {
     ) -> anyhow::Result<Proposal> {
         let by = require_words("the name of who proposes it (--by)", by)?;
         let slug = loaded.def.slug.as_str();
-        for v in self.store.versions(slug).await? {
-            // An expired licence may be renewed with the same definition.
-            let in_force = v.status == "listed" && v.expires_at.is_none_or(|e| e > at);
-            if (in_force || v.status == "proposed") && v.definition.0 == loaded.def {
-                return Err(RegistryError::Conflict(format!(
-                    "{slug} version {} ({}) is already the same definition; nothing to propose",
-                    v.version, v.status
-                ))
-                .into());
-            }
+        if let Some((version, status)) = self.same_as(&loaded.def, at).await? {
+            return Err(RegistryError::Conflict(format!(
+                "{slug} version {version} ({status}) is already the same definition; nothing to propose"
+            ))
+            .into());
         }
         let report = self.check(&loaded.def, at).await?;
         let version = self
@@ -177,6 +172,25 @@ impl Registry {
             version,
             report,
         })
+    }
+
+    /// The version in force or awaiting a decision that this definition repeats exactly, as
+    /// (version, status). An expired licence may be renewed with the same definition.
+    pub async fn same_as(
+        &self,
+        def: &CollectionDef,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<Option<(i64, String)>> {
+        Ok(self
+            .store
+            .versions(def.slug.as_str())
+            .await?
+            .into_iter()
+            .find(|v| {
+                let in_force = v.status == "listed" && v.expires_at.is_none_or(|e| e > at);
+                (in_force || v.status == "proposed") && v.definition.0 == *def
+            })
+            .map(|v| (v.version, v.status)))
     }
 
     async fn pending(&self, slug: &str) -> anyhow::Result<VersionRow> {
