@@ -230,13 +230,13 @@ impl Registry {
         let by = require_words("the name of the DAP member deciding (--by)", by)?;
         let reason = require_words("a reason (--reason)", reason)?;
         for o in &overrides {
-            require_words(&format!("the reason for overriding the {} rule", o.rule), &o.reason)
-                .map_err(|_| {
-                    RegistryError::Refused(format!(
-                        "the override of the {} rule has no reason, or not one in plain words; an override must say why, for the public register",
-                        o.rule
-                    ))
-                })?;
+            if require_words("an override's reason", &o.reason).is_err() {
+                return Err(RegistryError::Refused(format!(
+                    "the override of the {} rule has no reason, or not one in plain words; an override must say why, for the public register",
+                    o.rule
+                ))
+                .into());
+            }
         }
         for (i, o) in overrides.iter().enumerate() {
             if overrides[..i].iter().any(|earlier| earlier.rule == o.rule) {
