@@ -6,4 +6,5 @@ pub mod config;
 pub mod demo;
 pub mod providers;
 pub mod registry;
+pub mod schedule;
 pub mod store;

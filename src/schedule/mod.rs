@@ -1,0 +1,4 @@
+//! The timetable: when each listed collection is pulled and which period each pull collects.
+
+pub mod period;
+pub mod timetable;
