@@ -55,6 +55,9 @@ enum Command {
     /// The organisations that must report.
     #[command(subcommand)]
     Providers(Providers),
+    /// The timetable.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// What each provider owes: listed collections that apply to it while it is open.
     Obligations {
         /// Only this provider (ODS code or CQC location id).
@@ -173,6 +176,32 @@ enum BurdenCommand {
 }
 
 #[derive(Subcommand)]
+enum ScheduleCommand {
+    /// Print each fire time, local and UTC, and the period it collects, across clock changes.
+    Preview {
+        /// A collection's slug in the register, or its definition file.
+        #[arg(required_unless_present = "cron", conflicts_with = "cron")]
+        collection: Option<String>,
+        /// A cron expression to preview instead of a collection.
+        #[arg(long)]
+        cron: Option<String>,
+        /// Timezone for --cron (default: the settings' timezone).
+        #[arg(long, requires = "cron")]
+        timezone: Option<String>,
+        /// Start (exclusive): 2026-03-29, 2026-03-29T01:30 (local) or RFC 3339.
+        #[arg(long)]
+        from: String,
+        /// End (inclusive), in the same forms.
+        #[arg(long)]
+        to: String,
+        /// One JSON object per line: fire_local, fire_utc and, for a collection, period,
+        /// period_start and period_end.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum Providers {
     /// Add or update providers from a CSV (columns: code, name, kind, region, icb,
     /// local_authority, opened_on, closed_on, successor). All rows or none.
@@ -237,6 +266,25 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 target_date: by_date,
             };
             cli::budget_set(s, change, &by, &reason).await
+        }
+        Command::Schedule(ScheduleCommand::Preview {
+            collection,
+            cron,
+            timezone,
+            from,
+            to,
+            json,
+        }) => {
+            cli::preview(
+                s,
+                collection.as_deref(),
+                cron.as_deref(),
+                timezone.as_deref(),
+                &from,
+                &to,
+                json,
+            )
+            .await
         }
         Command::Providers(Providers::Import { csv }) => cli::providers_import(s, &csv).await,
         Command::Providers(Providers::List(j)) => cli::providers_list(s, j.json).await,
