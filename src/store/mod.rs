@@ -7,6 +7,7 @@
 //! cannot both succeed.
 
 mod postgres;
+pub mod runs;
 mod sql;
 mod sqlite;
 
@@ -144,7 +145,7 @@ pub enum Change {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: runs::RunLedger + Send + Sync {
     /// `sqlite` or `postgres`, for messages.
     fn backend(&self) -> &'static str;
     async fn collection(&self, slug: &str) -> anyhow::Result<Option<CollectionRow>>;

@@ -1,0 +1,307 @@
+//! The run ledger: every attempt to pull one (collection, provider, period), claimed with a
+//! lease so that several instances on one PostgreSQL database never pull the same run twice,
+//! and an instance that dies loses its claims when their leases run out.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::FromRow;
+
+use crate::schedule::timetable::RunKey;
+
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
+pub struct RunRow {
+    pub id: i64,
+    pub collection: String,
+    pub provider: String,
+    pub period: String,
+    pub attempt: i64,
+    /// `running`, then `landed`, `late`, `rejected`, `failed` or `refused`; `due` when an
+    /// instance let it go at shutdown.
+    pub status: String,
+    pub instance: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub rows_in: Option<i64>,
+    pub rows_accepted: Option<i64>,
+    pub rows_rejected: Option<i64>,
+    pub bytes: Option<i64>,
+    pub raw_sha256: Option<String>,
+    pub error: Option<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Landed,
+    /// Landed after the deadline, inside the amendment window.
+    Late,
+    /// The extract failed validation as a whole.
+    Rejected,
+    /// The pull failed (source down, time-out) and will not be retried.
+    Failed,
+    /// The collection is not listed and unexpired (rule 1).
+    Refused,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Landed => "landed",
+            RunStatus::Late => "late",
+            RunStatus::Rejected => "rejected",
+            RunStatus::Failed => "failed",
+            RunStatus::Refused => "refused",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunOutcome {
+    pub rows_in: Option<i64>,
+    pub rows_accepted: Option<i64>,
+    pub rows_rejected: Option<i64>,
+    pub bytes: Option<i64>,
+    pub raw_sha256: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Which runs `runs` lists, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub collection: Option<String>,
+    pub provider: Option<String>,
+    pub status: Option<String>,
+    pub limit: i64,
+}
+
+#[async_trait::async_trait]
+pub trait RunLedger: Send + Sync {
+    /// Starts the next attempt of `key` for `instance`, holding it until `lease_until`, or
+    /// returns `None` when another instance holds it or, unless `repull`, when it has
+    /// already landed. A claim whose lease ran out is marked failed first, so a run held by
+    /// a dead instance is taken over.
+    async fn claim_run(
+        &self,
+        key: &RunKey,
+        instance: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        repull: bool,
+    ) -> anyhow::Result<Option<RunRow>>;
+    /// Extends a lease this instance still holds; false when it has been lost.
+    async fn renew_lease(
+        &self,
+        id: i64,
+        instance: &str,
+        until: DateTime<Utc>,
+    ) -> anyhow::Result<bool>;
+    /// Records how a held run ended; an error if the lease was lost meanwhile.
+    async fn finish_run(
+        &self,
+        id: i64,
+        instance: &str,
+        status: RunStatus,
+        outcome: &RunOutcome,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()>;
+    /// Lets go of every run this instance holds (graceful shutdown): they become `due`.
+    async fn release_runs(&self, instance: &str, now: DateTime<Utc>) -> anyhow::Result<u64>;
+    async fn runs(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunRow>>;
+    /// Keys no runner should start again: landed (on time or late), or held under a live lease.
+    async fn settled_keys(
+        &self,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<(String, String, String)>>;
+}
+
+/// The SQL for `RunLedger`, written once for both backends like `sql_store!`.
+macro_rules! run_ledger {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::runs::RunLedger for $store {
+            async fn claim_run(
+                &self,
+                key: &$crate::schedule::timetable::RunKey,
+                instance: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                lease_until: chrono::DateTime<chrono::Utc>,
+                repull: bool,
+            ) -> anyhow::Result<Option<$crate::store::runs::RunRow>> {
+                let period = key.period.to_string();
+                let mut tx = self.pool.begin().await?;
+                // Claims of one key take turns on its run_keys row.
+                sqlx::query(
+                    "INSERT INTO run_keys (collection, provider, period) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&key.collection)
+                .bind(&key.provider)
+                .bind(&period)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE run_keys SET claims = claims + 1
+                     WHERE collection = $1 AND provider = $2 AND period = $3",
+                )
+                .bind(&key.collection)
+                .bind(&key.provider)
+                .bind(&period)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE runs SET status = 'failed', finished_at = $4,
+                       error = 'the instance holding it stopped renewing its lease'
+                     WHERE collection = $1 AND provider = $2 AND period = $3
+                       AND status = 'running' AND lease_until <= $4",
+                )
+                .bind(&key.collection)
+                .bind(&key.provider)
+                .bind(&period)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let (attempts, running, landed): (i64, i64, i64) = sqlx::query_as(
+                    "SELECT COALESCE(MAX(attempt), 0),
+                            COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0),
+                            COALESCE(SUM(CASE WHEN status IN ('landed', 'late') THEN 1 ELSE 0 END), 0)
+                     FROM runs WHERE collection = $1 AND provider = $2 AND period = $3",
+                )
+                .bind(&key.collection)
+                .bind(&key.provider)
+                .bind(&period)
+                .fetch_one(&mut *tx)
+                .await?;
+                if running > 0 || (landed > 0 && !repull) {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let row: $crate::store::runs::RunRow = sqlx::query_as(
+                    "INSERT INTO runs
+                       (collection, provider, period, attempt, status, instance, lease_until, started_at)
+                     VALUES ($1, $2, $3, $4, 'running', $5, $6, $7)
+                     RETURNING *",
+                )
+                .bind(&key.collection)
+                .bind(&key.provider)
+                .bind(&period)
+                .bind(attempts + 1)
+                .bind(instance)
+                .bind(lease_until)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Some(row))
+            }
+
+            async fn renew_lease(
+                &self,
+                id: i64,
+                instance: &str,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> anyhow::Result<bool> {
+                let moved = sqlx::query(
+                    "UPDATE runs SET lease_until = $3
+                     WHERE id = $1 AND instance = $2 AND status = 'running'",
+                )
+                .bind(id)
+                .bind(instance)
+                .bind(until)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(moved == 1)
+            }
+
+            async fn finish_run(
+                &self,
+                id: i64,
+                instance: &str,
+                status: $crate::store::runs::RunStatus,
+                o: &$crate::store::runs::RunOutcome,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> anyhow::Result<()> {
+                let moved = sqlx::query(
+                    "UPDATE runs SET status = $3, finished_at = $4, lease_until = NULL,
+                       rows_in = $5, rows_accepted = $6, rows_rejected = $7, bytes = $8,
+                       raw_sha256 = $9, error = $10
+                     WHERE id = $1 AND instance = $2 AND status = 'running'",
+                )
+                .bind(id)
+                .bind(instance)
+                .bind(status.as_str())
+                .bind(now)
+                .bind(o.rows_in)
+                .bind(o.rows_accepted)
+                .bind(o.rows_rejected)
+                .bind(o.bytes)
+                .bind(&o.raw_sha256)
+                .bind(&o.error)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if moved != 1 {
+                    return Err($crate::registry::RegistryError::Conflict(format!(
+                        "run {id} is no longer held by {instance}: its lease ran out and another instance may have taken it over"
+                    ))
+                    .into());
+                }
+                Ok(())
+            }
+
+            async fn release_runs(
+                &self,
+                instance: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> anyhow::Result<u64> {
+                Ok(sqlx::query(
+                    "UPDATE runs SET status = 'due', finished_at = $2, lease_until = NULL,
+                       error = 'released when its instance shut down'
+                     WHERE instance = $1 AND status = 'running'",
+                )
+                .bind(instance)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn runs(
+                &self,
+                f: &$crate::store::runs::RunFilter,
+            ) -> anyhow::Result<Vec<$crate::store::runs::RunRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM runs
+                     WHERE ($1 IS NULL OR collection = $1)
+                       AND ($2 IS NULL OR provider = $2)
+                       AND ($3 IS NULL OR status = $3)
+                     ORDER BY id DESC LIMIT $4",
+                )
+                .bind(&f.collection)
+                .bind(&f.provider)
+                .bind(&f.status)
+                .bind(f.limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn settled_keys(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> anyhow::Result<Vec<(String, String, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT DISTINCT collection, provider, period FROM runs
+                     WHERE status = 'landed' OR status = 'late'
+                        OR (status = 'running' AND lease_until > $1)",
+                )
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+        }
+    };
+}
+
+pub(crate) use run_ledger;

@@ -1,0 +1,282 @@
+//! The run ledger's contract on SQLite and PostgreSQL: claims, leases, take-over, release,
+//! and two instances on one database claiming each run exactly once.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::TestDb;
+use tally::schedule::period::Period;
+use tally::schedule::timetable::RunKey;
+use tally::store::runs::{RunFilter, RunOutcome, RunStatus};
+use tally::store::{self, Store};
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = crate::common::TestDb::sqlite();
+                    super::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = crate::common::TestDb::postgres().await else { return };
+                    super::$name(&db).await;
+                    db.drop_database().await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    a_claimed_run_is_held_until_it_finishes,
+    an_expired_lease_is_taken_over,
+    released_runs_can_be_claimed_again,
+    two_instances_claim_each_run_exactly_once,
+);
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()
+}
+
+fn key(provider: &str, day: &str) -> RunKey {
+    RunKey {
+        collection: "ward-bed-census".into(),
+        provider: provider.into(),
+        period: Period::parse(day).unwrap(),
+    }
+}
+
+async fn open(db: &TestDb) -> Arc<dyn Store> {
+    store::connect(db.url()).await.unwrap()
+}
+
+async fn a_claimed_run_is_held_until_it_finishes(db: &TestDb) {
+    let s = open(db).await;
+    let k = key("RXA", "2026-11-24");
+    let lease = t0() + Duration::seconds(90);
+    let run = s
+        .claim_run(&k, "a", t0(), lease, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (run.attempt, run.status.as_str(), run.instance.as_deref()),
+        (1, "running", Some("a"))
+    );
+    assert!(
+        s.claim_run(&k, "b", t0(), lease, false)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.renew_lease(run.id, "a", t0() + Duration::seconds(180))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.renew_lease(run.id, "b", t0() + Duration::seconds(180))
+            .await
+            .unwrap()
+    );
+    let outcome = RunOutcome {
+        rows_in: Some(120),
+        rows_accepted: Some(118),
+        rows_rejected: Some(2),
+        bytes: Some(9_876),
+        raw_sha256: Some("ab".repeat(32)),
+        error: None,
+    };
+    s.finish_run(
+        run.id,
+        "a",
+        RunStatus::Landed,
+        &outcome,
+        t0() + Duration::seconds(5),
+    )
+    .await
+    .unwrap();
+    let settled = s.settled_keys(t0()).await.unwrap();
+    assert_eq!(
+        settled,
+        [("ward-bed-census".into(), "RXA".into(), "2026-11-24".into())]
+    );
+    // The timetable does not pull a landed period again...
+    let later = t0() + Duration::hours(1);
+    assert!(
+        s.claim_run(&k, "b", later, lease + Duration::hours(1), false)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // ...but asking for it again is a new attempt (it will land a new version).
+    let again = s
+        .claim_run(&k, "b", later, lease + Duration::hours(1), true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.attempt, 2);
+    let listed = s
+        .runs(&RunFilter {
+            provider: Some("RXA".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.iter().map(|r| r.attempt).collect::<Vec<_>>(), [2, 1]);
+    assert_eq!(listed[1].rows_rejected, Some(2));
+    let landed = s
+        .runs(&RunFilter {
+            status: Some("landed".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(landed.len(), 1);
+}
+
+async fn an_expired_lease_is_taken_over(db: &TestDb) {
+    let s = open(db).await;
+    let k = key("RXB", "2026-11-24");
+    let a = s
+        .claim_run(&k, "a", t0(), t0() + Duration::seconds(90), false)
+        .await
+        .unwrap()
+        .unwrap();
+    // Instance a dies; b comes after the lease has run out and takes the run over.
+    let later = t0() + Duration::seconds(91);
+    let b = s
+        .claim_run(&k, "b", later, later + Duration::seconds(90), false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.attempt, 2);
+    let old = s
+        .runs(&RunFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let old = old.iter().find(|r| r.id == a.id).unwrap();
+    assert_eq!(old.status, "failed");
+    assert!(
+        old.error
+            .as_deref()
+            .unwrap()
+            .contains("stopped renewing its lease")
+    );
+    // a comes back and tries to finish: refused, nothing overwritten.
+    let e = s
+        .finish_run(a.id, "a", RunStatus::Landed, &RunOutcome::default(), later)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no longer held by a"), "{e}");
+    s.finish_run(b.id, "b", RunStatus::Late, &RunOutcome::default(), later)
+        .await
+        .unwrap();
+}
+
+async fn released_runs_can_be_claimed_again(db: &TestDb) {
+    let s = open(db).await;
+    let lease = t0() + Duration::seconds(90);
+    for p in ["RXA", "RXB"] {
+        s.claim_run(&key(p, "2026-11-24"), "a", t0(), lease, false)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(s.release_runs("a", t0()).await.unwrap(), 2);
+    assert!(s.settled_keys(t0()).await.unwrap().is_empty());
+    let again = s
+        .claim_run(&key("RXA", "2026-11-24"), "b", t0(), lease, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.attempt, 2);
+    let due = s
+        .runs(&RunFilter {
+            status: Some("due".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 2);
+}
+
+async fn two_instances_claim_each_run_exactly_once(db: &TestDb) {
+    // Two pools on one database stand for two `tally serve` processes.
+    let (one, two) = (open(db).await, open(db).await);
+    let keys: Vec<RunKey> = (0..25)
+        .flat_map(|p| {
+            (1..=9).map(move |d| {
+                key(
+                    &format!("R{}{}", (b'A' + p / 10) as char, p % 10),
+                    &format!("2026-11-{d:02}"),
+                )
+            })
+        })
+        .collect();
+    assert!(keys.len() >= 200);
+    let lease = t0() + Duration::seconds(90);
+    let runner = |s: Arc<dyn Store>, name: &'static str, keys: Vec<RunKey>| async move {
+        let mut mine = Vec::new();
+        for k in keys {
+            if let Some(run) = s.claim_run(&k, name, t0(), lease, false).await.unwrap() {
+                s.finish_run(
+                    run.id,
+                    name,
+                    RunStatus::Landed,
+                    &RunOutcome::default(),
+                    t0(),
+                )
+                .await
+                .unwrap();
+                mine.push(k);
+            }
+        }
+        mine
+    };
+    // Both walk the same due list, one from each end, so they meet and contend.
+    let mut reversed = keys.clone();
+    reversed.reverse();
+    let (a, b) = tokio::join!(
+        tokio::spawn(runner(one.clone(), "one", keys.clone())),
+        tokio::spawn(runner(two.clone(), "two", reversed)),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(
+        !a.is_empty() && !b.is_empty(),
+        "both instances pulled: {} and {}",
+        a.len(),
+        b.len()
+    );
+    let a_set: HashSet<&RunKey> = a.iter().collect();
+    assert!(
+        b.iter().all(|k| !a_set.contains(k)),
+        "a run was pulled by both"
+    );
+    assert_eq!(a.len() + b.len(), keys.len());
+    let all = one
+        .runs(&RunFilter {
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), keys.len(), "one attempt per run");
+    assert!(all.iter().all(|r| r.status == "landed" && r.attempt == 1));
+}
