@@ -55,6 +55,24 @@ enum Command {
     /// The organisations that must report.
     #[command(subcommand)]
     Providers(Providers),
+    /// The run ledger: each attempt to pull a period, newest first.
+    Runs {
+        /// Only this collection.
+        #[arg(long)]
+        collection: Option<String>,
+        /// Only this provider.
+        #[arg(long)]
+        provider: Option<String>,
+        /// Only this status (running, landed, late, rejected, failed, refused, due).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// The timetable.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
@@ -266,6 +284,21 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 target_date: by_date,
             };
             cli::budget_set(s, change, &by, &reason).await
+        }
+        Command::Runs {
+            collection,
+            provider,
+            status,
+            limit,
+            json,
+        } => {
+            let filter = tally::store::runs::RunFilter {
+                collection,
+                provider,
+                status,
+                limit,
+            };
+            cli::runs(s, filter, json).await
         }
         Command::Schedule(ScheduleCommand::Preview {
             collection,

@@ -501,6 +501,7 @@ fn every_command_has_help() {
         vec!["providers", "list", "--help"],
         vec!["obligations", "--help"],
         vec!["schedule", "preview", "--help"],
+        vec!["runs", "--help"],
     ] {
         let out = t.expect(0, &args);
         assert!(out.contains("Usage: tally"), "{args:?}: {out}");
@@ -820,4 +821,12 @@ fn schedule_preview_shows_the_clock_change_policy() {
         ],
     );
     assert!(out.contains("--to must be after --from"), "{out}");
+}
+
+#[test]
+fn runs_lists_the_ledger() {
+    let t = Tally::new();
+    let out = t.expect(0, &["runs"]);
+    assert!(out.contains("No runs match."), "{out}");
+    assert_eq!(t.expect(0, &["runs", "--json"]).trim(), "[]");
 }

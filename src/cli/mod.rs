@@ -3,6 +3,7 @@
 
 mod burden;
 mod collections;
+mod runs;
 mod schedule;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ pub use burden::{
     budget_set, burden, obligations, print_burden, providers_import, providers_list, register,
 };
 pub use collections::{approve, change, check, list, propose, reject, show};
+pub use runs::runs;
 pub use schedule::{parse_time, preview};
 
 /// How a command ended, when it did not fail.

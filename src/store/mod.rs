@@ -6,6 +6,7 @@
 //! state-changing updates name the state they expect, so two DAP members acting at once
 //! cannot both succeed.
 
+pub mod lock;
 mod postgres;
 pub mod runs;
 mod sql;
