@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod landing;
 pub mod providers;
 pub mod registry;
 pub mod schedule;

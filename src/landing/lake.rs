@@ -1,0 +1,121 @@
+//! The lake on local disk: `lake/<collection>/period=<p>/provider=<code>/v<version>.parquet`.
+//! A landing writes to a hidden temporary file in the same folder, flushes it to disk and
+//! renames it into place, so a reader (or a crash) sees either no new file or a whole one.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+
+use crate::schedule::timetable::RunKey;
+
+#[derive(Debug, Clone)]
+pub struct Lake {
+    pub root: PathBuf,
+}
+
+impl Lake {
+    pub fn new(root: impl Into<PathBuf>) -> Lake {
+        Lake { root: root.into() }
+    }
+
+    /// The folder one run key's versions live in.
+    pub fn dir(&self, key: &RunKey) -> PathBuf {
+        self.root
+            .join(&key.collection)
+            .join(format!("period={}", key.period))
+            .join(format!("provider={}", key.provider))
+    }
+
+    /// Where the raw input of a run is kept for audit, by its sha256.
+    pub fn raw_path(&self, key: &RunKey, sha256: &str, extension: &str) -> PathBuf {
+        self.root
+            .join("_raw")
+            .join(&key.collection)
+            .join(format!("period={}", key.period))
+            .join(format!("provider={}", key.provider))
+            .join(format!("{sha256}.{extension}"))
+    }
+
+    /// Starts writing a new version of `key`'s extract.
+    pub fn create(&self, key: &RunKey, schema: SchemaRef) -> anyhow::Result<PendingFile> {
+        let dir = self.dir(key);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let tmp = dir.join(format!(
+            ".tmp-{}-{}.parquet",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        let file =
+            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let writer = ArrowWriter::try_new(file, schema, None)?;
+        Ok(PendingFile {
+            tmp,
+            dir,
+            writer: Some(writer),
+        })
+    }
+}
+
+/// A version being written; dropped without `commit`, it removes its temporary file.
+pub struct PendingFile {
+    tmp: PathBuf,
+    dir: PathBuf,
+    writer: Option<ArrowWriter<File>>,
+}
+
+impl PendingFile {
+    pub fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
+        if batch.num_rows() > 0 {
+            self.writer
+                .as_mut()
+                .expect("open until commit")
+                .write(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Finishes the file, puts it on disk and renames it to `v<version>.parquet`.
+    pub fn commit(mut self, version: i64) -> anyhow::Result<PathBuf> {
+        let writer = self.writer.take().expect("committed once");
+        let file = writer.into_inner()?;
+        file.sync_all()?;
+        drop(file);
+        let path = self.dir.join(format!("v{version}.parquet"));
+        std::fs::rename(&self.tmp, &path)
+            .with_context(|| format!("cannot move the new version into {}", path.display()))?;
+        sync_dir(&self.dir)?;
+        Ok(path)
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `bytes` to `path` the same way: temporary file, flush, rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().context("a lake path has a folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(format!(".tmp-{}", std::process::id()));
+    let mut file = File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    sync_dir(dir)
+}
+
+/// A rename is durable only once its folder is flushed too.
+fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! Landing: one extract, parsed against the listed items, checked row by row, and written to
+//! the lake as Parquet. Columns that are not listed items are dropped before anything is
+//! stored (rule 8). Rows that fail a check are kept out of the lake and reported with their
+//! line, item and reason; an extract that cannot be read at all is rejected whole, and the
+//! version already current stays current.
+
+pub mod lake;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use anyhow::Context;
+use datafusion::arrow::array::{Array, BooleanArray};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+
+use crate::registry::definition::CollectionDef;
+use crate::schedule::timetable::RunKey;
+use lake::{Lake, PendingFile};
+use validate::{Builder, RowProblem};
+
+/// Rows per Arrow batch: memory stays bounded by this, not by the size of the extract.
+pub const BATCH_ROWS: usize = 65_536;
+
+/// Problem rows shown per check in a report; the counts cover all of them.
+const SHOWN_PER_CHECK: usize = 5;
+
+/// What a landing found, for the provider to act on.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub collection: String,
+    pub provider: String,
+    pub period: String,
+    /// Data rows in the extract.
+    pub rows_in: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    /// Columns that are not listed items, dropped before anything was stored.
+    pub dropped_columns: Vec<String>,
+    /// Rows that broke each check, with the first few of them.
+    pub checks: BTreeMap<String, CheckCount>,
+    /// Why the whole extract was rejected, when it was.
+    pub rejected: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckCount {
+    pub rows: u64,
+    pub first: Vec<RowProblem>,
+}
+
+impl Report {
+    fn note(&mut self, problems: Vec<RowProblem>) {
+        for p in problems {
+            let c = self.checks.entry(p.rule.clone()).or_default();
+            c.rows += 1;
+            if c.first.len() < SHOWN_PER_CHECK {
+                c.first.push(p);
+            }
+        }
+    }
+
+    /// The report as a provider reads it.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "{} from {} for {}: {} rows in, {} accepted, {} rejected.\n",
+            self.collection,
+            self.provider,
+            self.period,
+            self.rows_in,
+            self.rows_accepted,
+            self.rows_rejected
+        );
+        if let Some(why) = &self.rejected {
+            out.push_str(&format!("The extract was rejected: {why}\n"));
+        }
+        if !self.dropped_columns.is_empty() {
+            out.push_str(&format!(
+                "Dropped columns that are not listed items: {}.\n",
+                self.dropped_columns.join(", ")
+            ));
+        }
+        for (check, c) in &self.checks {
+            out.push_str(&format!(
+                "{check}: {} row{}\n",
+                c.rows,
+                if c.rows == 1 { "" } else { "s" }
+            ));
+            for p in &c.first {
+                out.push_str(&format!("  line {}: {}: {}\n", p.row, p.item, p.reason));
+            }
+        }
+        out
+    }
+}
+
+/// The outcome of a landing.
+pub enum Outcome {
+    /// Valid rows are written and waiting to be committed as the next version.
+    Ready(PendingFile, Report),
+    /// Nothing lands; the report says why.
+    Rejected(Report),
+}
+
+/// Reads a CSV extract at `raw`, checks it against `def` and writes its valid rows to a new
+/// pending version in `lake`. The file is read as a stream, one batch of rows at a time.
+pub async fn land_csv(
+    def: &CollectionDef,
+    key: &RunKey,
+    raw: &Path,
+    lake: &Lake,
+) -> anyhow::Result<Outcome> {
+    let mut report = Report {
+        collection: key.collection.clone(),
+        provider: key.provider.clone(),
+        period: key.period.to_string(),
+        ..Report::default()
+    };
+    let file = std::fs::File::open(raw)
+        .with_context(|| format!("cannot read the extract {}", raw.display()))?;
+    let mut input = BufReader::new(file);
+    let reject = |mut report: Report, why: String| {
+        report.rejected = Some(why);
+        Ok(Outcome::Rejected(report))
+    };
+    // A byte-order mark is allowed and ignored.
+    if input.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
+        input.consume(3);
+    }
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let header: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|c| c.trim().to_owned()).collect(),
+        Err(e) => return reject(report, unreadable(&e)),
+    };
+    if header.iter().all(String::is_empty) {
+        return reject(report, "the extract is empty".into());
+    }
+    for (i, h) in header.iter().enumerate() {
+        if header[..i].contains(h) {
+            return reject(report, format!("the header names column \"{h}\" twice"));
+        }
+    }
+    let missing: Vec<&str> = def
+        .items
+        .iter()
+        .filter(|i| i.required && !header.contains(&i.name))
+        .map(|i| i.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let hint = if header.len() == 1 && header[0].contains([';', '\t', '|']) {
+            " (the file seems to use another delimiter; extracts are comma-separated)"
+        } else {
+            ""
+        };
+        return reject(
+            report,
+            format!("required columns are missing: {}{hint}", missing.join(", ")),
+        );
+    }
+    report.dropped_columns = header
+        .iter()
+        .filter(|h| def.item(h).is_none())
+        .cloned()
+        .collect();
+
+    let mut builder = Builder::new(def, &header);
+    let rules = Rules::new(def);
+    let mut pending = lake.create(key, validate::schema(def))?;
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => return reject(report, unreadable(&e)),
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        report.rows_in += 1;
+        if record.len() != header.len() {
+            report.rows_rejected += 1;
+            report.note(vec![RowProblem {
+                row: line,
+                item: "(row)".into(),
+                rule: "fields".into(),
+                reason: format!(
+                    "has {} fields; the header has {}",
+                    record.len(),
+                    header.len()
+                ),
+            }]);
+            continue;
+        }
+        let cells: Vec<&str> = record.iter().collect();
+        if let Err(problems) = builder.push(line, &cells) {
+            report.rows_rejected += 1;
+            report.note(problems);
+        }
+        if builder.len() >= BATCH_ROWS {
+            rules.flush(&mut builder, &mut pending, &mut report).await?;
+        }
+    }
+    rules.flush(&mut builder, &mut pending, &mut report).await?;
+    if report.rows_in == 0 {
+        return reject(report, "the extract has a header but no rows".into());
+    }
+    if report.rows_accepted == 0 {
+        return reject(report, "no row passed validation".into());
+    }
+    Ok(Outcome::Ready(pending, report))
+}
+
+/// Says where and why a CSV cannot be read: bad UTF-8 or broken quoting.
+fn unreadable(e: &csv::Error) -> String {
+    let line = e.position().map_or(1, |p| p.line());
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => {
+            format!("line {line} is not UTF-8 text; extracts must be UTF-8")
+        }
+        _ => format!("line {line} cannot be read as CSV: {e}"),
+    }
+}
+
+/// The collection's row rules, evaluated by DataFusion on each batch.
+struct Rules<'a> {
+    def: &'a CollectionDef,
+    ctx: SessionContext,
+}
+
+impl<'a> Rules<'a> {
+    fn new(def: &'a CollectionDef) -> Rules<'a> {
+        Rules {
+            def,
+            ctx: SessionContext::new(),
+        }
+    }
+
+    /// Runs the rules on the rows built so far, reports the rows that break one, and writes
+    /// the rest.
+    async fn flush(
+        &self,
+        builder: &mut Builder<'_>,
+        out: &mut PendingFile,
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
+        if builder.is_empty() {
+            return Ok(());
+        }
+        let (batch, lines) = builder.finish();
+        let keep = self.passing(&batch, &lines, report).await?;
+        let kept = filter_record_batch(&batch, &keep)?;
+        report.rows_accepted += kept.num_rows() as u64;
+        out.write(&kept)
+    }
+
+    async fn passing(
+        &self,
+        batch: &RecordBatch,
+        lines: &[u64],
+        report: &mut Report,
+    ) -> anyhow::Result<BooleanArray> {
+        let mut keep = vec![true; batch.num_rows()];
+        if self.def.rules.is_empty() {
+            return Ok(BooleanArray::from(keep));
+        }
+        self.ctx.register_batch("extract", batch.clone())?;
+        let select: Vec<String> = self
+            .def
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(n, r)| format!("CAST(({}) AS BOOLEAN) AS r{n}", r.check))
+            .collect();
+        let result = self
+            .ctx
+            .sql(&format!("SELECT {} FROM extract", select.join(", ")))
+            .await
+            .context("evaluating the collection's row rules")?
+            .collect()
+            .await
+            .context("evaluating the collection's row rules");
+        self.ctx.deregister_table("extract")?;
+        let mut row = 0;
+        for part in result? {
+            for (n, rule) in self.def.rules.iter().enumerate() {
+                let column = part
+                    .column(n)
+                    .as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .context("a rule gives true or false")?;
+                for i in 0..column.len() {
+                    // As in a SQL CHECK, only false fails: a rule on an empty item passes.
+                    if column.is_valid(i) && !column.value(i) {
+                        if keep[row + i] {
+                            keep[row + i] = false;
+                            report.rows_rejected += 1;
+                        }
+                        report.note(vec![RowProblem {
+                            row: lines[row + i],
+                            item: "(row)".into(),
+                            rule: rule.name.clone(),
+                            reason: format!("breaks the rule {}", rule.check),
+                        }]);
+                    }
+                }
+            }
+            row += part.num_rows();
+        }
+        Ok(BooleanArray::from(keep))
+    }
+}

@@ -1,0 +1,322 @@
+//! Turning one extract's text rows into typed Arrow columns for the listed items, and saying
+//! exactly what is wrong with each row that cannot be taken: which row, which item, why.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use regex::Regex;
+use serde::Serialize;
+
+use crate::registry::definition::{CollectionDef, DataItem, ItemType};
+
+/// One thing wrong with one row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowProblem {
+    /// The line in the file, counting the header as line 1.
+    pub row: u64,
+    pub item: String,
+    /// The check that failed: `type`, `required`, `min`, `max`, `codes`, `pattern`, `key` or
+    /// a row rule's name.
+    pub rule: String,
+    pub reason: String,
+}
+
+/// The Arrow schema the listed items declare.
+pub fn schema(def: &CollectionDef) -> SchemaRef {
+    let fields: Vec<Field> = def
+        .items
+        .iter()
+        .map(|i| {
+            let ty = match i.ty {
+                ItemType::Integer => DataType::Int64,
+                ItemType::Decimal => DataType::Float64,
+                ItemType::String | ItemType::Code(_) => DataType::Utf8,
+                ItemType::Date => DataType::Date32,
+                ItemType::Timestamp => {
+                    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+                }
+                ItemType::Bool => DataType::Boolean,
+            };
+            Field::new(&i.name, ty, !i.required)
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+enum Column {
+    Int(Int64Builder),
+    Float(Float64Builder),
+    Text(StringBuilder),
+    Date(Date32Builder),
+    Time(TimestampMicrosecondBuilder),
+    Bool(BooleanBuilder),
+}
+
+/// A value read from a cell, before it is appended.
+enum Value {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Date(i32),
+    Time(i64),
+    Bool(bool),
+}
+
+/// Builds typed batches from rows, item by item, checking each cell as it goes.
+pub struct Builder<'a> {
+    def: &'a CollectionDef,
+    schema: SchemaRef,
+    columns: Vec<Column>,
+    patterns: Vec<Option<Regex>>,
+    /// Where each item is in the file's columns.
+    positions: Vec<Option<usize>>,
+    key_positions: Vec<usize>,
+    seen_keys: HashMap<Vec<String>, u64>,
+    /// The file line of each row in the batch being built.
+    pub rows: Vec<u64>,
+}
+
+fn epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")
+}
+
+impl<'a> Builder<'a> {
+    /// `header` is the file's column names; the caller has checked required items are there.
+    pub fn new(def: &'a CollectionDef, header: &[String]) -> Builder<'a> {
+        let position = |name: &str| header.iter().position(|h| h == name);
+        Builder {
+            def,
+            schema: schema(def),
+            columns: def.items.iter().map(|i| new_column(&i.ty)).collect(),
+            patterns: def
+                .items
+                .iter()
+                .map(|i| {
+                    i.pattern
+                        .as_deref()
+                        .map(|p| Regex::new(p).expect("checked at load"))
+                })
+                .collect(),
+            positions: def.items.iter().map(|i| position(&i.name)).collect(),
+            key_positions: def.key.iter().filter_map(|k| position(k)).collect(),
+            seen_keys: HashMap::new(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Checks one row; appends it if it is good, or returns every problem it has.
+    pub fn push(&mut self, line: u64, cells: &[&str]) -> Result<(), Vec<RowProblem>> {
+        let mut problems = Vec::new();
+        let mut values = Vec::with_capacity(self.def.items.len());
+        for (n, item) in self.def.items.iter().enumerate() {
+            let cell = self.positions[n]
+                .and_then(|p| cells.get(p))
+                .map(|c| c.trim())
+                .unwrap_or("");
+            match read(item, cell, self.patterns[n].as_ref()) {
+                Ok(v) => values.push(v),
+                Err((rule, reason)) => problems.push(RowProblem {
+                    row: line,
+                    item: item.name.clone(),
+                    rule: rule.into(),
+                    reason,
+                }),
+            }
+        }
+        if !self.key_positions.is_empty() && problems.is_empty() {
+            let key: Vec<String> = self
+                .key_positions
+                .iter()
+                .map(|p| {
+                    cells
+                        .get(*p)
+                        .map(|c| c.trim().to_owned())
+                        .unwrap_or_default()
+                })
+                .collect();
+            if let Some(first) = self.seen_keys.get(&key) {
+                problems.push(RowProblem {
+                    row: line,
+                    item: self.def.key.join(", "),
+                    rule: "key".into(),
+                    reason: format!("the same key as line {first} ({})", key.join(", ")),
+                });
+            } else {
+                self.seen_keys.insert(key, line);
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        for (column, value) in self.columns.iter_mut().zip(values) {
+            append(column, value);
+        }
+        self.rows.push(line);
+        Ok(())
+    }
+
+    /// The rows so far as one batch, with their file lines; the builder starts empty again.
+    pub fn finish(&mut self) -> (RecordBatch, Vec<u64>) {
+        let arrays: Vec<ArrayRef> = self.columns.iter_mut().map(finish).collect();
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays)
+            .expect("columns are built to the schema");
+        (batch, std::mem::take(&mut self.rows))
+    }
+}
+
+fn new_column(ty: &ItemType) -> Column {
+    match ty {
+        ItemType::Integer => Column::Int(Int64Builder::new()),
+        ItemType::Decimal => Column::Float(Float64Builder::new()),
+        ItemType::String | ItemType::Code(_) => Column::Text(StringBuilder::new()),
+        ItemType::Date => Column::Date(Date32Builder::new()),
+        ItemType::Timestamp => {
+            Column::Time(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+        }
+        ItemType::Bool => Column::Bool(BooleanBuilder::new()),
+    }
+}
+
+fn append(column: &mut Column, value: Value) {
+    match (column, value) {
+        (Column::Int(b), Value::Int(v)) => b.append_value(v),
+        (Column::Float(b), Value::Float(v)) => b.append_value(v),
+        (Column::Text(b), Value::Text(v)) => b.append_value(v),
+        (Column::Date(b), Value::Date(v)) => b.append_value(v),
+        (Column::Time(b), Value::Time(v)) => b.append_value(v),
+        (Column::Bool(b), Value::Bool(v)) => b.append_value(v),
+        (Column::Int(b), _) => b.append_null(),
+        (Column::Float(b), _) => b.append_null(),
+        (Column::Text(b), _) => b.append_null(),
+        (Column::Date(b), _) => b.append_null(),
+        (Column::Time(b), _) => b.append_null(),
+        (Column::Bool(b), _) => b.append_null(),
+    }
+}
+
+fn finish(column: &mut Column) -> ArrayRef {
+    match column {
+        Column::Int(b) => Arc::new(b.finish()),
+        Column::Float(b) => Arc::new(b.finish()),
+        Column::Text(b) => Arc::new(b.finish()),
+        Column::Date(b) => Arc::new(b.finish()),
+        Column::Time(b) => Arc::new(b.finish()),
+        Column::Bool(b) => Arc::new(b.finish()),
+    }
+}
+
+/// Longest cell shown back in a message.
+fn shown(cell: &str) -> String {
+    let mut s: String = cell.chars().take(40).collect();
+    if s.len() < cell.len() {
+        s.push('…');
+    }
+    s.escape_debug().to_string()
+}
+
+/// Reads one cell as its item's type and checks its constraints.
+fn read(
+    item: &DataItem,
+    cell: &str,
+    pattern: Option<&Regex>,
+) -> Result<Value, (&'static str, String)> {
+    if cell.is_empty() {
+        return if item.required {
+            Err(("required", "is required but empty".into()))
+        } else {
+            Ok(Value::Null)
+        };
+    }
+    let bounds = |n: f64| -> Result<(), (&'static str, String)> {
+        if let Some(min) = item.min
+            && n < min
+        {
+            return Err(("min", format!("{n} is below the minimum of {min}")));
+        }
+        if let Some(max) = item.max
+            && n > max
+        {
+            return Err(("max", format!("{n} is above the maximum of {max}")));
+        }
+        Ok(())
+    };
+    match &item.ty {
+        ItemType::Integer => {
+            let n: i64 = cell
+                .parse()
+                .map_err(|_| ("type", format!("\"{}\" is not a whole number", shown(cell))))?;
+            bounds(n as f64)?;
+            Ok(Value::Int(n))
+        }
+        ItemType::Decimal => {
+            let n: f64 = cell
+                .parse()
+                .ok()
+                .filter(|n: &f64| n.is_finite())
+                .ok_or_else(|| ("type", format!("\"{}\" is not a number", shown(cell))))?;
+            bounds(n)?;
+            Ok(Value::Float(n))
+        }
+        ItemType::String => {
+            if let Some(re) = pattern
+                && !re.is_match(cell)
+            {
+                return Err((
+                    "pattern",
+                    format!("\"{}\" does not match {}", shown(cell), re.as_str()),
+                ));
+            }
+            Ok(Value::Text(cell.to_owned()))
+        }
+        ItemType::Code(codes) => {
+            if codes.iter().any(|c| c == cell) {
+                Ok(Value::Text(cell.to_owned()))
+            } else {
+                Err((
+                    "codes",
+                    format!("\"{}\" is not one of: {}", shown(cell), codes.join(", ")),
+                ))
+            }
+        }
+        ItemType::Date => NaiveDate::parse_from_str(cell, "%Y-%m-%d")
+            .map(|d| Value::Date((d - epoch()).num_days() as i32))
+            .map_err(|_| {
+                (
+                    "type",
+                    format!("\"{}\" is not a date like 2026-11-24", shown(cell)),
+                )
+            }),
+        ItemType::Timestamp => DateTime::parse_from_rfc3339(cell)
+            .map(|t| Value::Time(t.timestamp_micros()))
+            .map_err(|_| {
+                (
+                    "type",
+                    format!(
+                        "\"{}\" is not a time like 2026-11-24T09:00:00Z",
+                        shown(cell)
+                    ),
+                )
+            }),
+        ItemType::Bool => match cell.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "y" => Ok(Value::Bool(true)),
+            "false" | "0" | "no" | "n" => Ok(Value::Bool(false)),
+            _ => Err(("type", format!("\"{}\" is not true or false", shown(cell)))),
+        },
+    }
+}

@@ -1,0 +1,261 @@
+//! Landing a CSV extract: good rows to Parquet, bad rows reported with line, item and reason,
+//! unreadable extracts rejected whole, and never a bad row landed as good.
+
+mod common;
+
+use std::path::Path;
+
+use datafusion::arrow::array::{Array, Int64Array, StringArray};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use tally::landing::lake::Lake;
+use tally::landing::{Outcome, Report, land_csv};
+use tally::schedule::period::Period;
+use tally::schedule::timetable::RunKey;
+
+const HEADER: &str = "census_date,site_code,ward_code,sector,stay,age_group,bed_class,care_type,available_beds,occupied_beds";
+
+fn key() -> RunKey {
+    RunKey {
+        collection: "ward-bed-census".into(),
+        provider: "RXA".into(),
+        period: Period::parse("2026-11-24").unwrap(),
+    }
+}
+
+fn row(ward: &str, available: &str, occupied: &str) -> String {
+    format!(
+        "2026-11-24,RXA01,{ward},general_acute,overnight,adult,core,general,{available},{occupied}"
+    )
+}
+
+async fn land(dir: &Path, bytes: &[u8]) -> (Option<std::path::PathBuf>, Report) {
+    let raw = dir.join("extract.csv");
+    std::fs::write(&raw, bytes).unwrap();
+    let def = common::load("ward-bed-census").def;
+    let lake = Lake::new(dir.join("lake"));
+    match land_csv(&def, &key(), &raw, &lake).await.unwrap() {
+        Outcome::Ready(pending, report) => (Some(pending.commit(1).unwrap()), report),
+        Outcome::Rejected(report) => (None, report),
+    }
+}
+
+fn read_wards(path: &Path) -> Vec<(String, i64)> {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let wards = batch
+            .column_by_name("ward_code")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap()
+            .clone();
+        let occupied = batch
+            .column_by_name("occupied_beds")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .clone();
+        for i in 0..batch.num_rows() {
+            out.push((wards.value(i).to_string(), occupied.value(i)));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn good_rows_land_and_bad_rows_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = [
+        format!("{HEADER},patient_names"),
+        format!("{},Ann;Bob", row("W1", "20", "18")),
+        format!("{},", row("W2", "10", "12")), // occupied > available
+        format!("{},", row("W3", "-1", "0")),  // negative count
+        format!("{},", row("W4", "ten", "0")), // wrong type
+        format!("{},", row("W1", "20", "18")), // duplicate key
+        format!("{},", row("W5", "8", "")),    // required item empty
+        format!(
+            "{},",
+            row("W6", "8", "7").replace("general_acute", "surgery")
+        ), // unknown code
+        "2026-11-24,RXA01,W7".to_string(),     // truncated row
+        format!("{},", row("W8", "30", "29")),
+    ]
+    .join("\n");
+    let (path, report) = land(dir.path(), csv.as_bytes()).await;
+    let path = path.expect("valid rows land");
+    assert_eq!(
+        path,
+        dir.path()
+            .join("lake/ward-bed-census/period=2026-11-24/provider=RXA/v1.parquet")
+    );
+    assert_eq!(
+        read_wards(&path),
+        [("W1".to_string(), 18), ("W8".to_string(), 29)]
+    );
+    assert_eq!(
+        (report.rows_in, report.rows_accepted, report.rows_rejected),
+        (9, 2, 7)
+    );
+    assert_eq!(report.dropped_columns, ["patient_names"]);
+    let first = |check: &str| {
+        let c = &report.checks[check];
+        (
+            c.rows,
+            c.first[0].row,
+            c.first[0].item.clone(),
+            c.first[0].reason.clone(),
+        )
+    };
+    assert_eq!(
+        first("occupied_within_available"),
+        (
+            1,
+            3,
+            "(row)".into(),
+            "breaks the rule occupied_beds <= available_beds".into()
+        )
+    );
+    assert_eq!(
+        first("min"),
+        (
+            1,
+            4,
+            "available_beds".into(),
+            "-1 is below the minimum of 0".into()
+        )
+    );
+    assert_eq!(
+        first("type"),
+        (
+            1,
+            5,
+            "available_beds".into(),
+            "\"ten\" is not a whole number".into()
+        )
+    );
+    assert_eq!(first("key").1, 6);
+    assert!(first("key").3.contains("the same key as line 2"));
+    assert_eq!(
+        first("required"),
+        (1, 7, "occupied_beds".into(), "is required but empty".into())
+    );
+    assert_eq!(first("codes").1, 8);
+    assert_eq!(
+        first("fields"),
+        (
+            1,
+            9,
+            "(row)".into(),
+            "has 3 fields; the header has 11".into()
+        )
+    );
+    let text = report.text();
+    assert!(text.contains("9 rows in, 2 accepted, 7 rejected"), "{text}");
+    assert!(
+        text.contains("Dropped columns that are not listed items: patient_names."),
+        "{text}"
+    );
+    // Nothing but the committed version is in the lake folder.
+    let names: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["v1.parquet"]);
+}
+
+#[tokio::test]
+async fn unreadable_extracts_are_rejected_whole() {
+    let good = format!("{HEADER}\n{}\n", row("W1", "20", "18"));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", b"".to_vec(), "the extract is empty"),
+        ("blank", b"\n\n".to_vec(), "the extract is empty"),
+        (
+            "header only",
+            format!("{HEADER}\n").into_bytes(),
+            "a header but no rows",
+        ),
+        (
+            "missing column",
+            good.replace(",occupied_beds", "").into_bytes(),
+            "required columns are missing: occupied_beds",
+        ),
+        (
+            "semicolons",
+            good.replace(',', ";").into_bytes(),
+            "another delimiter",
+        ),
+        (
+            "not utf-8",
+            [
+                good.as_bytes(),
+                b"2026-11-24,RXA01,W\xff\xfe2,general_acute\n",
+            ]
+            .concat(),
+            "line 3 is not UTF-8 text",
+        ),
+        (
+            "unterminated quote",
+            format!("{HEADER}\n2026-11-24,RXA01,\"W1,general_acute").into_bytes(),
+            "no row passed validation",
+        ),
+        (
+            "all bad",
+            format!("{HEADER}\n{}\n", row("W1", "5", "9")).into_bytes(),
+            "no row passed validation",
+        ),
+        (
+            "duplicate header",
+            format!("{HEADER},ward_code\n").into_bytes(),
+            "names column \"ward_code\" twice",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, report) = land(dir.path(), &bytes).await;
+        assert!(path.is_none(), "{name} should not land");
+        let why = report.rejected.clone().unwrap_or_default();
+        assert!(why.contains(expected), "{name}: {why}");
+        // No temporary file is left behind either.
+        let lake = dir.path().join("lake");
+        let leftovers: Vec<_> = walk(&lake);
+        assert!(leftovers.is_empty(), "{name}: {leftovers:?}");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flat_map(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() { walk(&p) } else { vec![p] }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_byte_order_mark_and_a_huge_field_are_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = "x".repeat(10 * 1024 * 1024);
+    let csv = format!(
+        "\u{feff}{HEADER}\n{}\n{}\n",
+        row("W1", "20", "18"),
+        row(&huge, "1", "1")
+    );
+    let (path, report) = land(dir.path(), csv.as_bytes()).await;
+    assert_eq!(read_wards(&path.unwrap()), [("W1".to_string(), 18)]);
+    let p = &report.checks["pattern"].first[0];
+    assert_eq!((p.row, p.item.as_str()), (3, "ward_code"));
+    assert!(
+        p.reason.len() < 200,
+        "the message quotes a bounded part of the field"
+    );
+}
