@@ -14,6 +14,15 @@ pub struct Settings {
     pub database_url: String,
     /// The timezone cron expressions and dates are read in unless a collection says otherwise.
     pub timezone: chrono_tz::Tz,
+    /// Where each provider's source for each collection is set up.
+    pub sources_file: PathBuf,
+}
+
+impl Settings {
+    /// The lake: landed extracts as Parquet, and the raw inputs kept for audit.
+    pub fn lake_dir(&self) -> PathBuf {
+        self.data_dir.join("lake")
+    }
 }
 
 /// What `tally.toml` may hold; every key is optional and unknown keys are errors.
@@ -23,6 +32,7 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     timezone: Option<String>,
+    sources_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -53,10 +63,15 @@ impl Settings {
         let Ok(timezone) = tz_name.parse::<chrono_tz::Tz>() else {
             bail!("timezone: unknown timezone \"{tz_name}\" (e.g. Europe/London)");
         };
+        let sources_file = env("TALLY_SOURCES")
+            .map(PathBuf::from)
+            .or(file.sources_file)
+            .unwrap_or_else(|| PathBuf::from("sources.toml"));
         Ok(Settings {
             data_dir,
             database_url,
             timezone,
+            sources_file,
         })
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod connectors;
 pub mod demo;
 pub mod landing;
 pub mod providers;

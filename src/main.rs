@@ -55,6 +55,23 @@ enum Command {
     /// The organisations that must report.
     #[command(subcommand)]
     Providers(Providers),
+    /// Pull one period now from the provider's source, land it and record the run.
+    Pull {
+        /// The collection's slug.
+        collection: String,
+        /// The provider's code.
+        #[arg(long)]
+        provider: String,
+        /// The period: 2026-11-24, 2026-W48, 2026-11, 2026-27-Q1 or 2026-27.
+        #[arg(long)]
+        period: String,
+        /// Pull it again even if it has landed: the new extract becomes the next version.
+        #[arg(long)]
+        again: bool,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// The run ledger: each attempt to pull a period, newest first.
     Runs {
         /// Only this collection.
@@ -285,6 +302,13 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             };
             cli::budget_set(s, change, &by, &reason).await
         }
+        Command::Pull {
+            collection,
+            provider,
+            period,
+            again,
+            json,
+        } => cli::pull_now(s, &collection, &provider, &period, again, json).await,
         Command::Runs {
             collection,
             provider,
@@ -366,6 +390,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Blocked) => ExitCode::from(3),
+        Ok(Outcome::Failed) => ExitCode::from(4),
         Err(e) => {
             eprintln!("error: {}", error_chain(&e));
             if matches!(e.downcast_ref(), Some(RegistryError::Blocked(_))) {

@@ -502,6 +502,7 @@ fn every_command_has_help() {
         vec!["obligations", "--help"],
         vec!["schedule", "preview", "--help"],
         vec!["runs", "--help"],
+        vec!["pull", "--help"],
     ] {
         let out = t.expect(0, &args);
         assert!(out.contains("Usage: tally"), "{args:?}: {out}");
@@ -829,4 +830,174 @@ fn runs_lists_the_ledger() {
     let out = t.expect(0, &["runs"]);
     assert!(out.contains("No runs match."), "{out}");
     assert_eq!(t.expect(0, &["runs", "--json"]).trim(), "[]");
+}
+
+/// A register with the census listed, one trust, and a file source for it.
+fn with_file_source(t: &Tally) -> std::path::PathBuf {
+    t.list("ward-bed-census");
+    let csv = write(
+        t.data.path(),
+        "providers.csv",
+        "code,name,kind,region\nRXA,Ashford Hospitals NHS Trust,acute_trust,London\n",
+    );
+    t.expect(0, &["providers", "import", &csv]);
+    let drop = t.data.path().join("drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    write(
+        t.data.path(),
+        "sources.toml",
+        "[[source]]\ncollection = \"ward-bed-census\"\nprovider = \"*\"\nkind = \"file\"\nfolder = \"drop\"\nname = \"{provider}_{period}.csv\"\n",
+    );
+    drop
+}
+
+const CENSUS_HEADER: &str = "census_date,site_code,ward_code,sector,stay,age_group,bed_class,care_type,available_beds,occupied_beds";
+
+#[test]
+fn a_pull_from_a_file_source_lands_and_is_recorded() {
+    let t = Tally::new();
+    let drop = with_file_source(&t);
+    let sources = t.data.path().join("sources.toml");
+    let pull = |args: &[&str], code: i32| {
+        let mut full = vec![
+            "pull",
+            "ward-bed-census",
+            "--provider",
+            "RXA",
+            "--period",
+            "2026-11-24",
+        ];
+        full.extend(args);
+        let out = t
+            .command(&full)
+            .env("TALLY_SOURCES", &sources)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(code), "{full:?}: {text}");
+        text
+    };
+    // Nothing dropped yet: the run fails and says where it looked.
+    assert!(pull(&[], 4).contains("no extract at"));
+    std::fs::write(
+        drop.join("RXA_2026-11-24.csv"),
+        format!("{CENSUS_HEADER},nhs_number\n2026-11-24,RXA01,W1,general_acute,overnight,adult,core,general,20,18,943 476 5919\n2026-11-24,RXA01,W2,general_acute,overnight,adult,core,general,10,12,943 476 5870\n"),
+    )
+    .unwrap();
+    let out = pull(&[], 0);
+    assert!(out.contains("as version 1"), "{out}");
+    assert!(out.contains("2 rows in, 1 accepted, 1 rejected"), "{out}");
+    assert!(
+        out.contains("Dropped columns that are not listed items: nhs_number."),
+        "{out}"
+    );
+    assert!(
+        out.contains("line 3: (row): breaks the rule occupied_beds <= available_beds"),
+        "{out}"
+    );
+    // The input held an unlisted column, so only its hash is kept, never the file.
+    let lake = t.data.path().join("lake");
+    assert!(
+        lake.join("ward-bed-census/period=2026-11-24/provider=RXA/v1.parquet")
+            .is_file()
+    );
+    assert!(!lake.join("_raw").exists());
+    // Landed already: the timetable's pull is skipped; --again lands version 2.
+    assert!(pull(&[], 0).contains("has landed already"));
+    std::fs::write(
+        drop.join("RXA_2026-11-24.csv"),
+        format!("{CENSUS_HEADER}\n2026-11-24,RXA01,W1,general_acute,overnight,adult,core,general,20,19\n"),
+    )
+    .unwrap();
+    assert!(pull(&["--again"], 0).contains("as version 2"));
+    let raw: Vec<_> =
+        std::fs::read_dir(lake.join("_raw/ward-bed-census/period=2026-11-24/provider=RXA"))
+            .unwrap()
+            .collect();
+    assert_eq!(raw.len(), 1, "a clean input is kept for audit");
+    // A broken extract is rejected and the current version stays.
+    std::fs::write(
+        drop.join("RXA_2026-11-24.csv"),
+        "census_date;site_code\n2026-11-24;RXA01\n",
+    )
+    .unwrap();
+    let out = pull(&["--again"], 4);
+    assert!(out.contains("rejected"), "{out}");
+    assert!(out.contains("another delimiter"), "{out}");
+    assert!(
+        lake.join("ward-bed-census/period=2026-11-24/provider=RXA/v2.parquet")
+            .is_file()
+    );
+    let runs = t.expect(0, &["runs", "--json"]);
+    let runs: serde_json::Value = serde_json::from_str(&runs).unwrap();
+    let statuses: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    // Newest first; whether a landing was late depends on today's date against its deadline.
+    assert_eq!(statuses[0], "rejected");
+    assert!(
+        matches!(statuses[1], "landed" | "late") && matches!(statuses[2], "landed" | "late"),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[3], "failed");
+    assert_eq!(runs[2]["rows_rejected"], 1);
+    assert_eq!(runs[2]["raw_sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn a_pull_of_an_unlisted_collection_is_refused_and_recorded() {
+    let t = Tally::new();
+    with_file_source(&t);
+    let sources = t.data.path().join("sources.toml");
+    let out = t
+        .command(&[
+            "pull",
+            "kh03-manual",
+            "--provider",
+            "RXA",
+            "--period",
+            "2026-27-Q2",
+        ])
+        .env("TALLY_SOURCES", &sources)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(
+        text.contains("kh03-manual is not a licensed collection"),
+        "{text}"
+    );
+    let runs = t.expect(0, &["runs", "--status", "refused"]);
+    assert!(runs.contains("kh03-manual"), "{runs}");
+    let out = t.expect(
+        1,
+        &[
+            "pull",
+            "ward-bed-census",
+            "--provider",
+            "RXA",
+            "--period",
+            "2026-13",
+        ],
+    );
+    assert!(out.contains("is not a period"), "{out}");
+    let out = t.expect(
+        1,
+        &[
+            "pull",
+            "ward-bed-census",
+            "--provider",
+            "NOPE",
+            "--period",
+            "2026-11-24",
+        ],
+    );
+    assert!(out.contains("no provider NOPE"), "{out}");
 }

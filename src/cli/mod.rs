@@ -20,7 +20,7 @@ pub use burden::{
     budget_set, burden, obligations, print_burden, providers_import, providers_list, register,
 };
 pub use collections::{approve, change, check, list, propose, reject, show};
-pub use runs::runs;
+pub use runs::{pull_now, runs};
 pub use schedule::{parse_time, preview};
 
 /// How a command ended, when it did not fail.
@@ -29,6 +29,8 @@ pub enum Outcome {
     Done,
     /// The creep checks blocked a proposal (exit code 3).
     Blocked,
+    /// The command ran but what it did failed (a pull rejected, refused or failed): exit 4.
+    Failed,
 }
 
 /// Opens the register the settings name.

@@ -4,7 +4,71 @@ use chrono::Utc;
 
 use super::{Outcome, plural, print_json};
 use crate::config::Settings;
+use crate::connectors::Sources;
+use crate::landing::lake::Lake;
+use crate::schedule::period::Period;
+use crate::schedule::pull::pull;
+use crate::schedule::timetable::RunKey;
 use crate::store::runs::RunFilter;
+
+/// `tally pull`: one run now, through the collection's source for the provider.
+pub async fn pull_now(
+    settings: &Settings,
+    collection: &str,
+    provider: &str,
+    period: &str,
+    again: bool,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let period = Period::parse(period).map_err(anyhow::Error::msg)?;
+    let registry = super::open(settings).await?;
+    if !registry
+        .store()
+        .providers()
+        .await?
+        .iter()
+        .any(|p| p.code.as_str() == provider)
+    {
+        anyhow::bail!("there is no provider {provider} in the provider registry");
+    }
+    let key = RunKey {
+        collection: collection.into(),
+        provider: provider.into(),
+        period,
+    };
+    let sources = Sources::load(&settings.sources_file)?;
+    let lake = Lake::new(settings.lake_dir());
+    let instance = format!("cli-{}", std::process::id());
+    let p = pull(
+        &registry,
+        &sources,
+        &lake,
+        &key,
+        &instance,
+        Utc::now(),
+        again,
+    )
+    .await?;
+    if json {
+        print_json(&p)?;
+    } else {
+        let version = p
+            .version
+            .map(|v| format!(" as version {v}"))
+            .unwrap_or_default();
+        println!(
+            "{} {} {}: {}{version}.",
+            p.key.collection, p.key.provider, p.key.period, p.status
+        );
+        if !p.message.is_empty() {
+            println!("{}", p.message.trim_end());
+        }
+    }
+    Ok(match p.status.as_str() {
+        "landed" | "late" | "skipped" => Outcome::Done,
+        _ => Outcome::Failed,
+    })
+}
 
 pub async fn runs(settings: &Settings, filter: RunFilter, json: bool) -> anyhow::Result<Outcome> {
     let registry = super::open(settings).await?;

@@ -67,6 +67,24 @@ pub struct RunOutcome {
     pub error: Option<String>,
 }
 
+/// One landed version of an extract.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
+pub struct ExtractVersion {
+    pub collection: String,
+    pub provider: String,
+    pub period: String,
+    pub version: i64,
+    pub run_id: i64,
+    pub path: String,
+    pub raw_path: String,
+    pub raw_sha256: String,
+    pub bytes: i64,
+    pub rows_accepted: i64,
+    pub rows_rejected: i64,
+    pub report: sqlx::types::Json<serde_json::Value>,
+    pub landed_at: DateTime<Utc>,
+}
+
 /// Which runs `runs` lists, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
@@ -109,6 +127,12 @@ pub trait RunLedger: Send + Sync {
     /// Lets go of every run this instance holds (graceful shutdown): they become `due`.
     async fn release_runs(&self, instance: &str, now: DateTime<Utc>) -> anyhow::Result<u64>;
     async fn runs(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunRow>>;
+    /// The number the next version of `key` will have.
+    async fn next_version(&self, key: &RunKey) -> anyhow::Result<i64>;
+    /// Records a version whose file is already in place in the lake.
+    async fn record_version(&self, v: &ExtractVersion) -> anyhow::Result<()>;
+    /// The current (newest) version of `key`, if any has landed.
+    async fn current_version(&self, key: &RunKey) -> anyhow::Result<Option<ExtractVersion>>;
     /// Keys no runner should start again: landed (on time or late), or held under a live lease.
     async fn settled_keys(
         &self,
@@ -284,6 +308,65 @@ macro_rules! run_ledger {
                 .bind(&f.status)
                 .bind(f.limit)
                 .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn next_version(
+                &self,
+                key: &$crate::schedule::timetable::RunKey,
+            ) -> anyhow::Result<i64> {
+                Ok(sqlx::query_scalar(
+                    "SELECT COALESCE(MAX(version), 0) + 1 FROM extract_versions
+                     WHERE collection = $1 AND provider = $2 AND period = $3",
+                )
+                .bind(&key.collection)
+                .bind(&key.provider)
+                .bind(key.period.to_string())
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn record_version(
+                &self,
+                v: &$crate::store::runs::ExtractVersion,
+            ) -> anyhow::Result<()> {
+                sqlx::query(
+                    "INSERT INTO extract_versions
+                       (collection, provider, period, version, run_id, path, raw_path, raw_sha256,
+                        bytes, rows_accepted, rows_rejected, report, landed_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                )
+                .bind(&v.collection)
+                .bind(&v.provider)
+                .bind(&v.period)
+                .bind(v.version)
+                .bind(v.run_id)
+                .bind(&v.path)
+                .bind(&v.raw_path)
+                .bind(&v.raw_sha256)
+                .bind(v.bytes)
+                .bind(v.rows_accepted)
+                .bind(v.rows_rejected)
+                .bind(&v.report)
+                .bind(v.landed_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn current_version(
+                &self,
+                key: &$crate::schedule::timetable::RunKey,
+            ) -> anyhow::Result<Option<$crate::store::runs::ExtractVersion>> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM extract_versions
+                     WHERE collection = $1 AND provider = $2 AND period = $3
+                     ORDER BY version DESC LIMIT 1",
+                )
+                .bind(&key.collection)
+                .bind(&key.provider)
+                .bind(key.period.to_string())
+                .fetch_optional(&self.pool)
                 .await?)
             }
 
