@@ -1000,4 +1000,22 @@ fn a_pull_of_an_unlisted_collection_is_refused_and_recorded() {
         ],
     );
     assert!(out.contains("no provider NOPE"), "{out}");
+    let home = write(
+        t.data.path(),
+        "home.csv",
+        "code,name,kind,region\n1-100000001,Oak House,care_home,London\n",
+    );
+    t.expect(0, &["providers", "import", &home]);
+    let out = t.expect(
+        1,
+        &[
+            "pull",
+            "ward-bed-census",
+            "--provider",
+            "1-100000001",
+            "--period",
+            "2026-11-24",
+        ],
+    );
+    assert!(out.contains("1-100000001 is a care_home and ward-bed-census is asked only of: acute_trust, mental_health_trust"), "{out}");
 }

@@ -22,14 +22,26 @@ pub async fn pull_now(
 ) -> anyhow::Result<Outcome> {
     let period = Period::parse(period).map_err(anyhow::Error::msg)?;
     let registry = super::open(settings).await?;
-    if !registry
-        .store()
-        .providers()
-        .await?
-        .iter()
-        .any(|p| p.code.as_str() == provider)
-    {
+    let providers = registry.store().providers().await?;
+    let Some(who) = providers.iter().find(|p| p.code.as_str() == provider) else {
         anyhow::bail!("there is no provider {provider} in the provider registry");
+    };
+    // A provider that does not owe the collection is not asked for it, listed or not.
+    if let Ok(licensed) = registry.require_listed(collection, Utc::now()).await
+        && !licensed.def.respondents.kinds.contains(&who.kind)
+    {
+        let kinds: Vec<&str> = licensed
+            .def
+            .respondents
+            .kinds
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        anyhow::bail!(
+            "{provider} is a {} and {collection} is asked only of: {}",
+            who.kind,
+            kinds.join(", ")
+        );
     }
     let key = RunKey {
         collection: collection.into(),
