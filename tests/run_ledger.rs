@@ -1,6 +1,7 @@
 //! The run ledger's contract on SQLite and PostgreSQL: claims, leases, take-over, release,
 //! and two instances on one database claiming each run exactly once.
 
+#[macro_use]
 mod common;
 
 use std::collections::HashSet;
@@ -12,30 +13,6 @@ use tally::schedule::period::Period;
 use tally::schedule::timetable::RunKey;
 use tally::store::runs::{RunFilter, RunOutcome, RunStatus};
 use tally::store::{self, Store};
-
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = crate::common::TestDb::sqlite();
-                    super::$name(&db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = crate::common::TestDb::postgres().await else { return };
-                    super::$name(&db).await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-    };
-}
 
 contract!(
     a_claimed_run_is_held_until_it_finishes,

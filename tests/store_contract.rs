@@ -2,6 +2,7 @@
 //! async function taking a fresh database, and `contract!` makes a test of it for each
 //! backend. The PostgreSQL tests skip with a notice when no server answers, unless `CI` is set.
 
+#[macro_use]
 mod common;
 
 use chrono::{Duration, TimeZone, Utc};
@@ -12,30 +13,6 @@ use tally::registry::checks::Rule;
 use tally::registry::governance::Override;
 use tally::registry::governance::StatusChange;
 use tally::registry::views::BudgetChange;
-
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = crate::common::TestDb::sqlite();
-                    super::$name(&db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = crate::common::TestDb::postgres().await else { return };
-                    super::$name(&db).await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-    };
-}
 
 contract!(
     listing_assigns_a_licence_and_logs_each_decision,

@@ -167,3 +167,30 @@ async fn drop_stale_databases(conn: &mut sqlx::PgConnection) {
 pub fn dap() -> &'static str {
     "Asha Patel (DAP)"
 }
+
+/// Makes a test for each backend of each named async fn taking `&TestDb`: `sqlite::name`
+/// on a fresh file, `postgres::name` on a fresh database (skipped with a notice when no
+/// server answers, unless `CI` is set).
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = crate::common::TestDb::sqlite();
+                    super::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = crate::common::TestDb::postgres().await else { return };
+                    super::$name(&db).await;
+                    db.drop_database().await;
+                }
+            )*
+        }
+    };
+}
