@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Europe::London;
 use tally::providers::{Provider, ProviderCode, ProviderKind};
 use tally::registry::definition::PeriodKind;

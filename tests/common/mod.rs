@@ -171,6 +171,7 @@ pub fn dap() -> &'static str {
 /// Makes a test for each backend of each named async fn taking `&TestDb`: `sqlite::name`
 /// on a fresh file, `postgres::name` on a fresh database (skipped with a notice when no
 /// server answers, unless `CI` is set).
+#[allow(unused_macros)]
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
