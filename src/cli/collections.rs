@@ -203,8 +203,8 @@ pub async fn list(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Done);
     }
     println!(
-        "{:<8} {:<10} {:<24} {}",
-        "licence", "status", "collection", "title"
+        "{:<8} {:<10} {:<24} title",
+        "licence", "status", "collection"
     );
     for e in entries {
         println!(

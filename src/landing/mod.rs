@@ -101,7 +101,7 @@ impl Report {
 /// The outcome of a landing.
 pub enum Outcome {
     /// Valid rows are written and waiting to be committed as the next version.
-    Ready(PendingFile, Report),
+    Ready(Box<PendingFile>, Report),
     /// Nothing lands; the report says why.
     Rejected(Report),
 }
@@ -207,7 +207,7 @@ pub async fn land_csv(
     if report.rows_accepted == 0 {
         return reject(report, "no row passed validation".into());
     }
-    Ok(Outcome::Ready(pending, report))
+    Ok(Outcome::Ready(Box::new(pending), report))
 }
 
 /// Says where and why a CSV cannot be read: bad UTF-8 or broken quoting.

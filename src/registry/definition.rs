@@ -332,7 +332,7 @@ impl From<Lag> for String {
 
 impl fmt::Display for Lag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.hours % 24 == 0 && self.hours > 0 {
+        if self.hours.is_multiple_of(24) && self.hours > 0 {
             write!(f, "{}d", self.hours / 24)
         } else {
             write!(f, "{}h", self.hours)

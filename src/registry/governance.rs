@@ -300,7 +300,7 @@ impl Registry {
         let retire: Vec<(String, NewDecision)> = def
             .retires
             .iter()
-            .filter(|r| live.iter().any(|(_, v)| &v.slug == r.as_str()))
+            .filter(|r| live.iter().any(|(_, v)| v.slug == r.as_str()))
             .map(|r| {
                 let d = NewDecision {
                     action: "retire",
