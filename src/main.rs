@@ -55,6 +55,12 @@ enum Command {
     /// The organisations that must report.
     #[command(subcommand)]
     Providers(Providers),
+    /// Run the scheduler: pull every due period from its source, once a minute, until stopped.
+    Serve {
+        /// Pulls under way at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
     /// Pull one period now from the provider's source, land it and record the run.
     Pull {
         /// The collection's slug.
@@ -302,6 +308,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             };
             cli::budget_set(s, change, &by, &reason).await
         }
+        Command::Serve { concurrency } => cli::serve(s, concurrency).await,
         Command::Pull {
             collection,
             provider,

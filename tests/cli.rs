@@ -503,6 +503,7 @@ fn every_command_has_help() {
         vec!["schedule", "preview", "--help"],
         vec!["runs", "--help"],
         vec!["pull", "--help"],
+        vec!["serve", "--help"],
     ] {
         let out = t.expect(0, &args);
         assert!(out.contains("Usage: tally"), "{args:?}: {out}");

@@ -165,10 +165,12 @@ fn due_runs_cover_open_periods_oldest_first_and_skip_the_ledger() {
         Obligation {
             def: &census,
             provider: &a,
+            since: None,
         },
         Obligation {
             def: &census,
             provider: &b,
+            since: None,
         },
     ];
     let now = utc("2026-11-25T10:00:00Z");
@@ -249,6 +251,7 @@ fn a_quarterly_return_is_due_from_the_first_fire_after_the_quarter() {
     let o = [Obligation {
         def: &kh03,
         provider: &a,
+        since: None,
     }];
     let runs = due(&o, &HashSet::new(), utc("2026-11-25T10:00:00Z"), 100);
     let periods: Vec<String> = runs.iter().map(|r| r.key.period.to_string()).collect();
@@ -256,4 +259,28 @@ fn a_quarterly_return_is_due_from_the_first_fire_after_the_quarter() {
     assert_eq!(periods, ["2026-27-Q2"]);
     assert!(runs[0].late);
     assert_eq!(runs[0].key.period, Period::parse("2026-27-Q2").unwrap());
+}
+
+#[test]
+fn a_licence_is_not_retrospective() {
+    let census = common::load("ward-bed-census").def;
+    let a = provider("RXA", None);
+    let since = NaiveDate::from_ymd_opt(2026, 11, 20);
+    let o = [Obligation {
+        def: &census,
+        provider: &a,
+        since,
+    }];
+    let runs = due(&o, &HashSet::new(), utc("2026-11-25T10:00:00Z"), 100);
+    let periods: Vec<String> = runs.iter().map(|r| r.key.period.to_string()).collect();
+    assert_eq!(
+        periods,
+        [
+            "2026-11-20",
+            "2026-11-21",
+            "2026-11-22",
+            "2026-11-23",
+            "2026-11-24"
+        ]
+    );
 }

@@ -120,3 +120,51 @@ pub async fn runs(settings: &Settings, filter: RunFilter, json: bool) -> anyhow:
     println!("{}", plural(rows.len() as u64, "run"));
     Ok(Outcome::Done)
 }
+
+/// `tally serve`: the scheduler, until Ctrl-C or SIGTERM. (The web server joins it later.)
+pub async fn serve(settings: &Settings, concurrency: usize) -> anyhow::Result<Outcome> {
+    // With SQLite only one instance may run; the lock is held until this returns.
+    let _lock = if settings.database_url.starts_with("sqlite:") {
+        Some(crate::store::lock::InstanceLock::acquire(
+            &settings.data_dir,
+        )?)
+    } else {
+        None
+    };
+    let registry = std::sync::Arc::new(super::open(settings).await?);
+    let sources = std::sync::Arc::new(Sources::load(&settings.sources_file)?);
+    let runner = crate::schedule::runner::Runner {
+        registry,
+        sources,
+        lake: Lake::new(settings.lake_dir()),
+        instance: format!("serve-{}", std::process::id()),
+        concurrency,
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    println!(
+        "Tally is pulling on its timetable as {} (Ctrl-C to stop).",
+        runner.instance
+    );
+    runner.run(stopped).await?;
+    println!("Stopped; runs still held were released.");
+    Ok(Outcome::Done)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -90,6 +90,8 @@ pub struct Licensed {
     pub licence_number: String,
     pub version: i64,
     pub def: CollectionDef,
+    /// When the collection was first listed under this licence number's current version.
+    pub listed_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -413,6 +415,29 @@ impl Registry {
         Ok(())
     }
 
+    /// Every collection that may be pulled at `at`: listed (not suspended) and unexpired.
+    pub async fn licensed(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<Licensed>> {
+        let rows = self.store.collections().await?;
+        Ok(self
+            .live(at)
+            .await?
+            .into_iter()
+            .filter(|(_, v)| {
+                rows.iter()
+                    .any(|c| c.slug == v.slug && c.status == "listed")
+            })
+            .filter_map(|(licence, v)| {
+                Some(Licensed {
+                    licence_number: licence?,
+                    version: v.version,
+                    listed_at: v.listed_at?,
+                    expires_at: v.expires_at?,
+                    def: v.definition.0,
+                })
+            })
+            .collect())
+    }
+
     /// Rule 1. Every part of Tally that pulls, accepts or publishes data asks this first.
     pub async fn require_listed(&self, slug: &str, at: DateTime<Utc>) -> anyhow::Result<Licensed> {
         let not = |why: String| RegistryError::NotLicensed {
@@ -439,6 +464,7 @@ impl Registry {
                     licence_number: licence,
                     version: v.version,
                     def: v.definition.0,
+                    listed_at: v.listed_at.context("a listed version has a listing time")?,
                     expires_at: expires.context("a listed version has an expiry")?,
                 }),
             },

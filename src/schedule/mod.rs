@@ -2,4 +2,5 @@
 
 pub mod period;
 pub mod pull;
+pub mod runner;
 pub mod timetable;

@@ -107,9 +107,13 @@ pub async fn pull(
         return Ok(pulled);
     };
     pulled.run_id = Some(run.id);
+    // Times in the ledger follow `now`, so that a run's end is `now` plus how long it took,
+    // whatever clock the caller keeps (tests drive the runner with fixed instants).
+    let started = std::time::Instant::now();
     let finish = |status: RunStatus, outcome: RunOutcome| async move {
+        let took = Duration::from_std(started.elapsed()).unwrap_or_default();
         store
-            .finish_run(run.id, instance, status, &outcome, Utc::now())
+            .finish_run(run.id, instance, status, &outcome, now + took)
             .await
     };
     let failed = |message: String| RunOutcome {
@@ -200,7 +204,7 @@ pub async fn pull(
                     rows_accepted: report.rows_accepted as i64,
                     rows_rejected: report.rows_rejected as i64,
                     report: sqlx::types::Json(serde_json::to_value(&report)?),
-                    landed_at: Utc::now(),
+                    landed_at: now + Duration::from_std(started.elapsed()).unwrap_or_default(),
                 })
                 .await?;
             let status = if now > deadline(def, &key.period) {

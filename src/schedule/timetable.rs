@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 
-use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -106,6 +106,9 @@ pub fn closes(def: &CollectionDef, period: &Period) -> DateTime<Utc> {
 pub struct Obligation<'a> {
     pub def: &'a CollectionDef,
     pub provider: &'a Provider,
+    /// The first day the collection may ask about: a licence is not retrospective, so
+    /// periods that began before the collection was listed are not asked for.
+    pub since: Option<NaiveDate>,
 }
 
 /// The key of a run: one collection, one provider, one period.
@@ -160,7 +163,8 @@ pub fn due(
         let p = o.provider;
         for (period, fired_at) in &periods[o.def.slug.as_str()] {
             let open = p.opened_on.is_none_or(|d| d < period.end())
-                && p.closed_on.is_none_or(|d| d > period.first_day());
+                && p.closed_on.is_none_or(|d| d > period.first_day())
+                && o.since.is_none_or(|d| period.first_day() >= d);
             let key = RunKey {
                 collection: o.def.slug.to_string(),
                 provider: p.code.to_string(),

@@ -1,0 +1,173 @@
+//! The runner: a loop around one step that tests call directly. Each step asks the timetable
+//! what is due now, leaves out what the ledger has settled and what failed too recently, and
+//! pulls the rest, a bounded number at a time. One failed pull never ends the loop.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::period::Period;
+use super::pull::{Pulled, pull};
+use super::timetable::{Obligation, RunKey, due};
+use crate::connectors::Sources;
+use crate::landing::lake::Lake;
+use crate::registry::Registry;
+use crate::store::runs::RunFilter;
+
+/// At most this many runs are started in one step; the rest wait for the next.
+const MOST_PER_STEP: usize = 5_000;
+
+pub struct Runner {
+    pub registry: Arc<Registry>,
+    pub sources: Arc<Sources>,
+    pub lake: Lake,
+    pub instance: String,
+    /// Pulls under way at once, across all sources.
+    pub concurrency: usize,
+}
+
+/// How long to wait before trying a failed run again: doubling from two minutes, at most
+/// six hours, with up to a fifth more so that many failures do not retry in step.
+pub fn backoff(attempt: i64, key: &RunKey) -> Duration {
+    let base = 2i64.saturating_pow(attempt.clamp(1, 12) as u32).min(360);
+    // Jitter from the key, so that it is the same on every instance and in every test.
+    let spread = key
+        .provider
+        .bytes()
+        .chain(key.period.to_string().bytes())
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let jitter = (spread % 20) as i64;
+    Duration::seconds(base * 60 * (100 + jitter) / 100)
+}
+
+impl Runner {
+    /// Everything due at `now`, pulled; returns what each pull did.
+    pub async fn step(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<Pulled>> {
+        let store = self.registry.store();
+        let licensed = self.registry.licensed(now).await?;
+        let providers = store.providers().await?;
+        let obligations: Vec<Obligation> = licensed
+            .iter()
+            .flat_map(|l| {
+                providers
+                    .iter()
+                    .filter(|p| l.def.respondents.kinds.contains(&p.kind))
+                    .map(|p| Obligation {
+                        def: &l.def,
+                        provider: p,
+                        since: Some(
+                            l.listed_at
+                                .with_timezone(&l.def.frequency.timezone)
+                                .date_naive(),
+                        ),
+                    })
+            })
+            .collect();
+        let mut settled: HashSet<RunKey> = HashSet::new();
+        for (collection, provider, period) in store.settled_keys(now).await? {
+            if let Ok(period) = Period::parse(&period) {
+                settled.insert(RunKey {
+                    collection,
+                    provider,
+                    period,
+                });
+            }
+        }
+        // Failed runs wait out their backoff before they are tried again.
+        let mut last_failure: HashMap<RunKey, (i64, DateTime<Utc>)> = HashMap::new();
+        for status in ["failed", "rejected"] {
+            let filter = RunFilter {
+                status: Some(status.into()),
+                limit: 100_000,
+                ..RunFilter::default()
+            };
+            for r in store.runs(&filter).await? {
+                let (Ok(period), Some(finished)) = (Period::parse(&r.period), r.finished_at) else {
+                    continue;
+                };
+                let key = RunKey {
+                    collection: r.collection,
+                    provider: r.provider,
+                    period,
+                };
+                let entry = last_failure.entry(key).or_insert((r.attempt, finished));
+                if r.attempt > entry.0 {
+                    *entry = (r.attempt, finished);
+                }
+            }
+        }
+        let runs: Vec<RunKey> = due(&obligations, &settled, now, MOST_PER_STEP)
+            .into_iter()
+            .map(|d| d.key)
+            .filter(|k| match last_failure.get(k) {
+                Some((attempt, at)) => now >= *at + backoff(*attempt, k),
+                None => true,
+            })
+            .collect();
+        drop(obligations);
+        let limit = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let mut tasks = JoinSet::new();
+        for key in runs {
+            let permit = limit.clone().acquire_owned().await?;
+            let (registry, sources, lake, instance) = (
+                self.registry.clone(),
+                self.sources.clone(),
+                self.lake.clone(),
+                self.instance.clone(),
+            );
+            tasks.spawn(async move {
+                let _permit = permit;
+                let result = pull(&registry, &sources, &lake, &key, &instance, now, false).await;
+                (key, result)
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            let (key, result) = done?;
+            match result {
+                Ok(p) => out.push(p),
+                Err(e) => tracing::warn!(
+                    collection = key.collection,
+                    provider = key.provider,
+                    period = %key.period,
+                    error = format!("{e:#}"),
+                    "A pull failed before it could be recorded."
+                ),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Steps once a minute until `stop` says so, then lets go of anything still held.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+        loop {
+            match self.step(Utc::now()).await {
+                Ok(pulled) if !pulled.is_empty() => {
+                    tracing::info!(runs = pulled.len(), "Finished a scheduler step.")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(
+                    error = format!("{e:#}"),
+                    "A scheduler step failed; the next one will try again."
+                ),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+                _ = stop.changed() => break,
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+        let released = self
+            .registry
+            .store()
+            .release_runs(&self.instance, Utc::now())
+            .await?;
+        tracing::info!(released, "Stopped the scheduler and released its runs.");
+        Ok(())
+    }
+}
