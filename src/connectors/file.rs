@@ -42,6 +42,10 @@ impl FileConfig {
                 other.unwrap_or("(no extension)")
             ),
         };
-        Ok(Fetched { path, format })
+        Ok(Fetched {
+            path,
+            format,
+            temporary: false,
+        })
     }
 }

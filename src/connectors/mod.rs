@@ -4,6 +4,7 @@
 //! that holds them.
 
 pub mod file;
+pub mod sql;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,8 @@ pub enum Format {
 pub struct Fetched {
     pub path: PathBuf,
     pub format: Format,
+    /// Written by the connector for this run (a query's result), to be removed once landed.
+    pub temporary: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -30,14 +33,17 @@ pub struct Fetched {
 pub enum ConnectorConfig {
     /// Files dropped in a folder.
     File(file::FileConfig),
+    /// A read-only query against the provider's PostgreSQL or MySQL/MariaDB database.
+    Sql(sql::SqlConfig),
 }
 
 impl ConnectorConfig {
     /// Fetches the extract for one run; `base` is the sources file's folder, which relative
-    /// paths are read from.
-    pub async fn fetch(&self, key: &RunKey, base: &Path) -> anyhow::Result<Fetched> {
+    /// paths are read from, and `work` a folder for extracts the connector writes itself.
+    pub async fn fetch(&self, key: &RunKey, base: &Path, work: &Path) -> anyhow::Result<Fetched> {
         match self {
             ConnectorConfig::File(c) => c.fetch(key, base),
+            ConnectorConfig::Sql(c) => c.fetch(key, base, work).await,
         }
     }
 }

@@ -144,7 +144,8 @@ pub async fn pull(
         pulled.message = message;
         return Ok(pulled);
     };
-    let fetched = match source.connector.fetch(key, &sources.base).await {
+    let work = lake.root.join("_incoming");
+    let fetched = match source.connector.fetch(key, &sources.base, &work).await {
         Ok(f) => f,
         Err(e) => {
             let message = format!("{e:#}");
@@ -162,6 +163,9 @@ pub async fn pull(
     };
     let (sha, bytes, raw_path) =
         hash_raw(lake, key, &fetched.path, report.dropped_columns.is_empty())?;
+    if fetched.temporary {
+        let _ = std::fs::remove_file(&fetched.path);
+    }
     let raw_path = raw_path.map_or_else(
         || {
             format!(

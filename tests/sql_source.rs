@@ -1,0 +1,223 @@
+//! The `sql` connector against real servers: a small bed-management schema in PostgreSQL and
+//! in MariaDB, queried read-only with the period's bounds bound as parameters. Each test
+//! skips with a notice when its server does not answer, unless `CI` is set.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use common::{TestDb, dap, load};
+use sqlx::Connection;
+use tally::connectors::{ConnectorConfig, Source, Sources, sql::SqlConfig};
+use tally::landing::lake::Lake;
+use tally::providers::read_csv;
+use tally::registry::Registry;
+use tally::schedule::period::Period;
+use tally::schedule::pull::pull;
+use tally::schedule::timetable::RunKey;
+
+const SCHEMA: &str = "CREATE TABLE ward_beds (
+    census_day DATE NOT NULL, site VARCHAR(5) NOT NULL, ward VARCHAR(20) NOT NULL,
+    sector VARCHAR(30) NOT NULL, available INT NOT NULL, occupied INT NOT NULL,
+    patient_surnames VARCHAR(200)
+)";
+
+const ROWS: &str = "INSERT INTO ward_beds VALUES
+    ('2026-11-23', 'RXA01', 'W1', 'general_acute', 20, 17, 'Smith'),
+    ('2026-11-24', 'RXA01', 'W1', 'general_acute', 20, 18, 'Jones'),
+    ('2026-11-24', 'RXA01', 'W2', 'general_acute', 10, 12, NULL),
+    ('2026-11-24', 'RXA01', 'W3', 'maternity', 8, 5, NULL)";
+
+fn query(placeholders: (&str, &str)) -> String {
+    format!(
+        "SELECT census_day AS census_date, site AS site_code, ward AS ward_code, sector,
+                'overnight' AS stay, 'adult' AS age_group, 'core' AS bed_class,
+                'general' AS care_type, available AS available_beds, occupied AS occupied_beds,
+                patient_surnames
+         FROM ward_beds WHERE census_day >= {} AND census_day < {} ORDER BY ward",
+        placeholders.0, placeholders.1
+    )
+}
+
+async fn registry(db: &TestDb, dir: &Path) -> Registry {
+    let r = db.registry().await;
+    let at: DateTime<Utc> = "2026-11-01T09:00:00Z".parse().unwrap();
+    r.propose(&load("ward-bed-census"), "NHS England", at)
+        .await
+        .unwrap();
+    r.approve("ward-bed-census", dap(), "ok", vec![], at)
+        .await
+        .unwrap();
+    let csv = dir.join("providers.csv");
+    std::fs::write(
+        &csv,
+        "code,name,kind,region\nRXA,Ashford,acute_trust,London\n",
+    )
+    .unwrap();
+    r.import_providers(&read_csv(&csv).unwrap()).await.unwrap();
+    r
+}
+
+async fn pull_with(dir: &Path, url: &str, query: String) -> tally::schedule::pull::Pulled {
+    let db = TestDb::sqlite();
+    let r = registry(&db, dir).await;
+    // The URL holds a password in real life, so it lives in a file (or a variable), never in
+    // the sources file.
+    let mut f = std::fs::File::create(dir.join("source-url")).unwrap();
+    writeln!(f, "{url}").unwrap();
+    let sources = Sources {
+        source: vec![Source {
+            collection: "ward-bed-census".into(),
+            provider: "RXA".into(),
+            connector: ConnectorConfig::Sql(SqlConfig {
+                url_env: None,
+                url_file: Some("source-url".into()),
+                query,
+            }),
+        }],
+        base: dir.to_path_buf(),
+    };
+    let key = RunKey {
+        collection: "ward-bed-census".into(),
+        provider: "RXA".into(),
+        period: Period::parse("2026-11-24").unwrap(),
+    };
+    let now: DateTime<Utc> = "2026-11-25T09:00:00Z".parse().unwrap();
+    pull(
+        &r,
+        &sources,
+        &Lake::new(dir.join("lake")),
+        &key,
+        "test",
+        now,
+        false,
+    )
+    .await
+    .unwrap()
+}
+
+fn check_landed(p: &tally::schedule::pull::Pulled, dir: &Path) {
+    assert_eq!(p.status, "landed", "{}", p.message);
+    let report = p.report.as_ref().unwrap();
+    // Only 24 November's three wards were asked for; the one breaking occupied <= available
+    // is reported; the surnames column never reaches the lake or the audit copy.
+    assert_eq!(
+        (report.rows_in, report.rows_accepted, report.rows_rejected),
+        (3, 2, 1)
+    );
+    assert_eq!(report.dropped_columns, ["patient_surnames"]);
+    assert!(
+        dir.join("lake/ward-bed-census/period=2026-11-24/provider=RXA/v1.parquet")
+            .is_file()
+    );
+    assert!(!dir.join("lake/_raw").exists());
+    assert!(
+        !dir.join("lake/_incoming/ward-bed-census_RXA_2026-11-24.csv")
+            .exists()
+    );
+}
+
+#[tokio::test]
+async fn a_postgresql_source_is_queried_read_only_and_lands() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    db.execute(SCHEMA).await.unwrap();
+    db.execute(ROWS).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = pull_with(dir.path(), db.url(), query(("$1", "$2"))).await;
+    check_landed(&p, dir.path());
+    // A query that writes is refused before it reaches the database...
+    let dir2 = tempfile::tempdir().unwrap();
+    let p = pull_with(dir2.path(), db.url(), "DELETE FROM ward_beds".into()).await;
+    assert_eq!(p.status, "failed");
+    assert!(p.message.contains("must be one SELECT"), "{}", p.message);
+    // ...and one that hides a write in a WITH is stopped by the read-only transaction.
+    let dir3 = tempfile::tempdir().unwrap();
+    let sneaky = "WITH gone AS (DELETE FROM ward_beds RETURNING *) SELECT * FROM gone WHERE $1::date < $2::date".to_string();
+    let p = pull_with(dir3.path(), db.url(), sneaky).await;
+    assert_eq!(p.status, "failed");
+    assert!(
+        p.message.contains("read-only") || p.message.contains("read only"),
+        "{}",
+        p.message
+    );
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_fails_the_run_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pull_with(
+        dir.path(),
+        "postgres://trust:S3cretPw@127.0.0.1:9/beds",
+        query(("$1", "$2")),
+    )
+    .await;
+    assert_eq!(p.status, "failed");
+    assert!(
+        p.message
+            .contains("cannot reach the source database at postgres://trust:***@127.0.0.1:9/beds"),
+        "{}",
+        p.message
+    );
+    assert!(!p.message.contains("S3cretPw"), "{}", p.message);
+}
+
+/// A fresh database on the MariaDB server, or `None` with a notice (a failure under `CI`).
+async fn mariadb() -> Option<(String, String)> {
+    let admin = std::env::var("TALLY_TEST_MARIADB_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+    let mut conn = match sqlx::MySqlConnection::connect(&admin).await {
+        Ok(c) => c,
+        Err(e) if std::env::var_os("CI").is_some() => panic!(
+            "CI requires MariaDB, but {} did not answer: {e}",
+            tally::store::redact(&admin)
+        ),
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "notice: MariaDB test skipped: {} did not answer ({e})",
+                tally::store::redact(&admin)
+            );
+            return None;
+        }
+    };
+    let name = format!(
+        "tally_test_{}_{}",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    Some((url.to_string(), name))
+}
+
+#[tokio::test]
+async fn a_mariadb_source_is_queried_read_only_and_lands() {
+    let Some((url, name)) = mariadb().await else {
+        return;
+    };
+    let mut conn = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(SCHEMA.to_string()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(ROWS.to_string()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = pull_with(dir.path(), &url, query(("?", "?"))).await;
+    check_landed(&p, dir.path());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
