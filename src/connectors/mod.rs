@@ -4,6 +4,7 @@
 //! that holds them.
 
 pub mod file;
+pub mod http;
 pub mod sql;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,8 @@ pub enum ConnectorConfig {
     File(file::FileConfig),
     /// A read-only query against the provider's PostgreSQL or MySQL/MariaDB database.
     Sql(sql::SqlConfig),
+    /// A GET from the provider's system: CSV, or JSON turned into CSV.
+    Http(http::HttpConfig),
 }
 
 impl ConnectorConfig {
@@ -44,6 +47,7 @@ impl ConnectorConfig {
         match self {
             ConnectorConfig::File(c) => c.fetch(key, base),
             ConnectorConfig::Sql(c) => c.fetch(key, base, work).await,
+            ConnectorConfig::Http(c) => c.fetch(key, base, work).await,
         }
     }
 }

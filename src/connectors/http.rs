@@ -1,0 +1,216 @@
+//! The `http` connector: GET a URL made from a template for the run, with a bearer token or
+//! an API-key header read from the environment or a file. CSV is saved as it streams in;
+//! a JSON array of objects is turned into CSV with a column per key. Any status but 200, a
+//! time-out or a body cut short fails the run with the reason.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use super::{Fetched, Format};
+use crate::schedule::timetable::RunKey;
+use crate::store::redact;
+
+/// The most an extract may be: a bound on disk, and on memory for JSON.
+const MOST_BYTES: u64 = 4 << 30;
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    #[default]
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// `{provider}`, `{period}`, `{collection}`, `{from}` (the period's first day) and `{to}`
+    /// (the day after its last) are filled in.
+    pub url: String,
+    #[serde(default)]
+    pub format: BodyFormat,
+    /// A bearer token, from an environment variable or a file (relative to the sources file).
+    pub bearer_env: Option<String>,
+    pub bearer_file: Option<PathBuf>,
+    /// Or an API key sent in this header, from an environment variable or a file.
+    pub api_key_header: Option<String>,
+    pub api_key_env: Option<String>,
+    pub api_key_file: Option<PathBuf>,
+    /// Seconds the whole request may take (default 120).
+    pub timeout_seconds: Option<u64>,
+}
+
+fn secret(
+    env: &Option<String>,
+    file: &Option<PathBuf>,
+    base: &Path,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
+    match (env, file) {
+        (None, None) => Ok(None),
+        (Some(var), None) => std::env::var(var)
+            .map(Some)
+            .with_context(|| format!("the environment variable {var} ({what}) is not set")),
+        (None, Some(f)) => Ok(Some(
+            std::fs::read_to_string(base.join(f))
+                .with_context(|| format!("cannot read {what} from {}", base.join(f).display()))?
+                .trim()
+                .to_owned(),
+        )),
+        (Some(_), Some(_)) => bail!("give {what} from an environment variable or a file, not both"),
+    }
+}
+
+impl HttpConfig {
+    pub fn url_for(&self, key: &RunKey) -> String {
+        self.url
+            .replace("{provider}", &key.provider)
+            .replace("{period}", &key.period.to_string())
+            .replace("{collection}", &key.collection)
+            .replace("{from}", &key.period.first_day().to_string())
+            .replace("{to}", &key.period.end().to_string())
+    }
+
+    pub async fn fetch(&self, key: &RunKey, base: &Path, work: &Path) -> anyhow::Result<Fetched> {
+        let url = self.url_for(key);
+        let shown = redact(&url);
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(self.timeout_seconds.unwrap_or(120)))
+            .connect_timeout(Duration::from_secs(10))
+            .build()?;
+        let mut request = client.get(&url);
+        if let Some(token) = secret(
+            &self.bearer_env,
+            &self.bearer_file,
+            base,
+            "the bearer token",
+        )? {
+            request = request.bearer_auth(token);
+        }
+        if let Some(key) = secret(&self.api_key_env, &self.api_key_file, base, "the API key")? {
+            let header = self
+                .api_key_header
+                .as_deref()
+                .context("api_key_header names the header the API key goes in")?;
+            request = request.header(header, key);
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", describe(&e)))
+            .with_context(|| format!("GET {shown}"))?;
+        let status = response.status();
+        if status != reqwest::StatusCode::OK {
+            bail!("GET {shown} answered {status}");
+        }
+        std::fs::create_dir_all(work)?;
+        let path = work.join(format!(
+            "{}_{}_{}.download",
+            key.collection, key.provider, key.period
+        ));
+        let mut file = std::fs::File::create(&path)?;
+        let mut bytes = 0u64;
+        loop {
+            let chunk = response
+                .chunk()
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", describe(&e)))
+                .with_context(|| {
+                    format!("GET {shown}: the body was cut short after {bytes} bytes")
+                })?;
+            let Some(chunk) = chunk else { break };
+            bytes += chunk.len() as u64;
+            if bytes > MOST_BYTES {
+                let _ = std::fs::remove_file(&path);
+                bail!(
+                    "GET {shown}: the body is larger than {} GiB",
+                    MOST_BYTES >> 30
+                );
+            }
+            file.write_all(&chunk)?;
+        }
+        file.sync_all()?;
+        drop(file);
+        let csv = work.join(format!(
+            "{}_{}_{}.csv",
+            key.collection, key.provider, key.period
+        ));
+        match self.format {
+            BodyFormat::Csv => std::fs::rename(&path, &csv)?,
+            BodyFormat::Json => {
+                let converted = json_to_csv(&path, &csv);
+                let _ = std::fs::remove_file(&path);
+                converted.with_context(|| format!("GET {shown}"))?;
+            }
+        }
+        Ok(Fetched {
+            path: csv,
+            format: Format::Csv,
+            temporary: true,
+        })
+    }
+}
+
+/// A reqwest error in plain words: the kind of failure, without the URL (which may hold a
+/// secret in its query; the caller names the URL, redacted).
+fn describe(e: &reqwest::Error) -> String {
+    let mut source = std::error::Error::source(e);
+    let mut cause = String::new();
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the body could not be read"
+    } else {
+        "the request failed"
+    };
+    if cause.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {cause}")
+    }
+}
+
+/// A JSON array of flat objects to CSV, one column per key in the order keys first appear.
+fn json_to_csv(json: &Path, csv: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read(json)?;
+    let value: serde_json::Value = serde_json::from_slice(&text).context("the body is not JSON")?;
+    let serde_json::Value::Array(rows) = value else {
+        bail!("the body is JSON but not an array of objects");
+    };
+    let mut columns: Vec<String> = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let serde_json::Value::Object(map) = row else {
+            bail!("item {i} of the JSON array is not an object");
+        };
+        for k in map.keys() {
+            if !columns.contains(k) {
+                columns.push(k.clone());
+            }
+        }
+    }
+    let mut out = csv::Writer::from_path(csv)?;
+    out.write_record(&columns)?;
+    for row in &rows {
+        let record: Vec<String> = columns
+            .iter()
+            .map(|c| match row.get(c) {
+                None | Some(serde_json::Value::Null) => String::new(),
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+            })
+            .collect();
+        out.write_record(&record)?;
+    }
+    out.flush()?;
+    Ok(())
+}

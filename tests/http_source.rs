@@ -1,0 +1,238 @@
+//! The `http` connector against a server on loopback that misbehaves on purpose: errors,
+//! a hang, a reset connection, a body cut short, JSON that is not an array. Each ends in a
+//! clear status; none lands a row.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::{TestDb, dap, load};
+use tally::connectors::http::{BodyFormat, HttpConfig};
+use tally::connectors::{ConnectorConfig, Source, Sources};
+use tally::landing::lake::Lake;
+use tally::providers::read_csv;
+use tally::schedule::period::Period;
+use tally::schedule::pull::{Pulled, pull};
+use tally::schedule::timetable::RunKey;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const CSV: &str = "census_date,site_code,ward_code,sector,stay,age_group,bed_class,care_type,available_beds,occupied_beds\n2026-11-24,RXA01,W1,general_acute,overnight,adult,core,general,20,18\n";
+const JSON: &str = r#"[{"census_date":"2026-11-24","site_code":"RXA01","ward_code":"W1","sector":"general_acute","stay":"overnight","age_group":"adult","bed_class":"core","care_type":"general","available_beds":20,"occupied_beds":18,"consultant":"Dr Who"}]"#;
+
+/// A server on loopback whose answer depends on the path; it stops with the test.
+async fn server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut request = Vec::new();
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let Ok(n) = stream.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let request = String::from_utf8_lossy(&request).to_string();
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let ok = |body: &str| {
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                let reply = match path.as_str() {
+                    "/beds/RXA/2026-11-24.csv" => ok(CSV),
+                    "/beds.json?from=2026-11-24&to=2026-11-25" => ok(JSON),
+                    "/auth" if request.to_ascii_lowercase().contains("authorization: bearer t0ken") => ok(CSV),
+                    "/auth" => "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+                    "/boom" => "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: close\r\n\r\noops!".into(),
+                    "/not-array" => ok(r#"{"census_date": "2026-11-24"}"#),
+                    "/hang" => {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        return;
+                    }
+                    "/reset" => return,
+                    "/partial" => format!("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{}", &CSV[..40]),
+                    _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+                };
+                let _ = stream.write_all(reply.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+async fn pull_from(dir: &Path, config: HttpConfig) -> Pulled {
+    let db = TestDb::sqlite();
+    let r = db.registry().await;
+    let at: DateTime<Utc> = "2026-11-01T09:00:00Z".parse().unwrap();
+    r.propose(&load("ward-bed-census"), "NHS England", at)
+        .await
+        .unwrap();
+    r.approve("ward-bed-census", dap(), "ok", vec![], at)
+        .await
+        .unwrap();
+    let csv = dir.join("providers.csv");
+    std::fs::write(
+        &csv,
+        "code,name,kind,region\nRXA,Ashford,acute_trust,London\n",
+    )
+    .unwrap();
+    r.import_providers(&read_csv(&csv).unwrap()).await.unwrap();
+    let sources = Sources {
+        source: vec![Source {
+            collection: "ward-bed-census".into(),
+            provider: "*".into(),
+            connector: ConnectorConfig::Http(config),
+        }],
+        base: dir.to_path_buf(),
+    };
+    let key = RunKey {
+        collection: "ward-bed-census".into(),
+        provider: "RXA".into(),
+        period: Period::parse("2026-11-24").unwrap(),
+    };
+    let now: DateTime<Utc> = "2026-11-25T09:00:00Z".parse().unwrap();
+    pull(
+        &r,
+        &sources,
+        &Lake::new(dir.join("lake")),
+        &key,
+        "test",
+        now,
+        false,
+    )
+    .await
+    .unwrap()
+}
+
+fn config(url: String) -> HttpConfig {
+    HttpConfig {
+        url,
+        format: BodyFormat::Csv,
+        bearer_env: None,
+        bearer_file: None,
+        api_key_header: None,
+        api_key_env: None,
+        api_key_file: None,
+        timeout_seconds: Some(2),
+    }
+}
+
+#[tokio::test]
+async fn csv_and_json_bodies_land() {
+    let base = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = pull_from(
+        dir.path(),
+        config(format!("{base}/beds/{{provider}}/{{period}}.csv")),
+    )
+    .await;
+    assert_eq!(p.status, "landed", "{}", p.message);
+    assert_eq!(p.report.unwrap().rows_accepted, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let json = HttpConfig {
+        format: BodyFormat::Json,
+        ..config(format!("{base}/beds.json?from={{from}}&to={{to}}"))
+    };
+    let p = pull_from(dir.path(), json).await;
+    assert_eq!(p.status, "landed", "{}", p.message);
+    assert_eq!(p.report.as_ref().unwrap().dropped_columns, ["consultant"]);
+    assert!(
+        !dir.path()
+            .join("lake/_incoming")
+            .read_dir()
+            .unwrap()
+            .any(|_| true),
+        "nothing is left in _incoming"
+    );
+}
+
+#[tokio::test]
+async fn a_bearer_token_comes_from_a_file() {
+    let base = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = pull_from(dir.path(), config(format!("{base}/auth"))).await;
+    assert_eq!(p.status, "failed");
+    assert!(
+        p.message.contains("answered 401 Unauthorized"),
+        "{}",
+        p.message
+    );
+    std::fs::write(dir.path().join("token"), "t0ken\n").unwrap();
+    let dir2 = tempfile::tempdir().unwrap();
+    std::fs::write(dir2.path().join("token"), "t0ken\n").unwrap();
+    let p = pull_from(
+        dir2.path(),
+        HttpConfig {
+            bearer_file: Some("token".into()),
+            ..config(format!("{base}/auth"))
+        },
+    )
+    .await;
+    assert_eq!(p.status, "landed", "{}", p.message);
+    assert!(!p.message.contains("t0ken"));
+}
+
+#[tokio::test]
+async fn a_misbehaving_source_fails_the_run_with_the_reason() {
+    let base = server().await;
+    for (path, format, expected) in [
+        (
+            "/boom",
+            BodyFormat::Csv,
+            "answered 500 Internal Server Error",
+        ),
+        ("/hang", BodyFormat::Csv, "timed out"),
+        (
+            "/reset",
+            BodyFormat::Csv,
+            "connection closed before message completed",
+        ),
+        ("/partial", BodyFormat::Csv, "cut short"),
+        ("/not-array", BodyFormat::Json, "not an array of objects"),
+        ("/missing", BodyFormat::Csv, "answered 404 Not Found"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        let p = pull_from(
+            dir.path(),
+            HttpConfig {
+                format,
+                ..config(format!("{base}{path}"))
+            },
+        )
+        .await;
+        assert_eq!(p.status, "failed", "{path}: {}", p.message);
+        assert!(p.message.contains(expected), "{path}: {}", p.message);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{path} took too long"
+        );
+        assert!(
+            !dir.path().join("lake/ward-bed-census").exists(),
+            "{path}: nothing lands"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = pull_from(
+        dir.path(),
+        config("http://127.0.0.1:9/beds?password=S3cret".into()),
+    )
+    .await;
+    assert_eq!(p.status, "failed");
+    assert!(p.message.contains("could not connect"), "{}", p.message);
+    assert!(!p.message.contains("S3cret"), "{}", p.message);
+}
