@@ -259,3 +259,36 @@ async fn a_byte_order_mark_and_a_huge_field_are_handled() {
         "the message quotes a bounded part of the field"
     );
 }
+
+#[tokio::test]
+async fn the_raw_input_may_be_kept_only_when_it_holds_listed_items_alone() {
+    let clean = format!("{HEADER}\n{}\n", row("W1", "20", "18"));
+    let cases: Vec<(&str, String, bool)> = vec![
+        ("clean", clean.clone(), true),
+        (
+            "unlisted column",
+            format!(
+                "{HEADER},nhs_number\n{},9434765919\n",
+                row("W1", "20", "18")
+            ),
+            false,
+        ),
+        // Rejected before the columns are looked at, but it still holds an NHS number.
+        (
+            "rejected with unlisted column",
+            format!("census_date,nhs_number\n2026-11-24,9434765919\n"),
+            false,
+        ),
+        (
+            "extra unnamed field",
+            format!("{HEADER}\n{},9434765919\n", row("W1", "20", "18")),
+            false,
+        ),
+        ("empty", String::new(), false),
+    ];
+    for (name, text, keep) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, report) = land(dir.path(), text.as_bytes()).await;
+        assert_eq!(report.raw_listed_only, keep, "{name}");
+    }
+}

@@ -15,6 +15,7 @@ use tally::store::runs::{RunFilter, RunOutcome, RunStatus};
 use tally::store::{self, Store};
 
 contract!(
+    a_run_left_running_by_a_dead_instance_is_swept,
     a_claimed_run_is_held_until_it_finishes,
     an_expired_lease_is_taken_over,
     released_runs_can_be_claimed_again,
@@ -256,4 +257,32 @@ async fn two_instances_claim_each_run_exactly_once(db: &TestDb) {
         .unwrap();
     assert_eq!(all.len(), keys.len(), "one attempt per run");
     assert!(all.iter().all(|r| r.status == "landed" && r.attempt == 1));
+}
+
+async fn a_run_left_running_by_a_dead_instance_is_swept(db: &TestDb) {
+    let s = open(db).await;
+    let k = key("RXC", "2026-11-24");
+    let run = s
+        .claim_run(&k, "dead", t0(), t0() + Duration::seconds(90), false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.expire_leases(t0() + Duration::seconds(60)).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        s.expire_leases(t0() + Duration::seconds(90)).await.unwrap(),
+        1
+    );
+    let rows = s
+        .runs(&RunFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let row = rows.iter().find(|r| r.id == run.id).unwrap();
+    assert_eq!(row.status, "failed");
+    assert!(s.settled_keys(t0()).await.unwrap().is_empty());
 }

@@ -22,6 +22,23 @@ const HEADER: &str = "census_date,site_code,ward_code,sector,stay,age_group,bed_
 async fn each_due_period_is_pulled_once_and_failures_wait_for_their_backoff() {
     let db = TestDb::sqlite();
     let registry = Arc::new(db.registry().await);
+    // The manual SitRep, listed first as the baseline, is filled in by hand: the runner never
+    // pulls it, even with a source set up for it.
+    let sitrep = load("uec-sitrep-manual");
+    registry
+        .propose(&sitrep, "NHS England", utc("2026-11-01T09:00:00Z"))
+        .await
+        .unwrap();
+    registry
+        .approve(
+            "uec-sitrep-manual",
+            dap(),
+            "ok",
+            vec![],
+            utc("2026-11-01T09:00:00Z"),
+        )
+        .await
+        .unwrap();
     let census = load("ward-bed-census");
     registry
         .propose(&census, "NHS England", utc("2026-11-01T09:00:00Z"))
@@ -47,7 +64,7 @@ async fn each_due_period_is_pulled_once_and_failures_wait_for_their_backoff() {
     std::fs::create_dir_all(dir.path().join("drop")).unwrap();
     std::fs::write(
         dir.path().join("sources.toml"),
-        "[[source]]\ncollection = \"ward-bed-census\"\nprovider = \"*\"\nkind = \"file\"\nfolder = \"drop\"\nname = \"{provider}_{period}.csv\"\n",
+        "[[source]]\ncollection = \"ward-bed-census\"\nprovider = \"*\"\nkind = \"file\"\nfolder = \"drop\"\nname = \"{provider}_{period}.csv\"\n\n[[source]]\ncollection = \"uec-sitrep-manual\"\nprovider = \"*\"\nkind = \"file\"\nfolder = \"drop\"\nname = \"sitrep_{provider}_{period}.csv\"\n",
     )
     .unwrap();
     for day in ["2026-11-23", "2026-11-24"] {

@@ -284,3 +284,23 @@ fn a_licence_is_not_retrospective() {
         ]
     );
 }
+
+#[test]
+fn a_long_amendment_window_keeps_the_newest_periods_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let census = common::variant(
+        dir.path(),
+        "ward-bed-census",
+        &[("amendment_window = \"28d\"", "amendment_window = \"366d\"")],
+    )
+    .def;
+    let a = provider("RXA", None);
+    let o = [Obligation {
+        def: &census,
+        provider: &a,
+        since: None,
+    }];
+    let runs = due(&o, &HashSet::new(), utc("2026-11-25T10:00:00Z"), 100_000);
+    assert_eq!(runs.last().unwrap().key.period.to_string(), "2026-11-24");
+    assert!(runs.len() > 360, "{}", runs.len());
+}

@@ -50,7 +50,7 @@ pub async fn pull_now(
     };
     let sources = Sources::load(&settings.sources_file)?;
     let lake = Lake::new(settings.lake_dir());
-    let instance = format!("cli-{}", std::process::id());
+    let instance = instance_name("pull");
     let p = pull(
         &registry,
         &sources,
@@ -137,7 +137,7 @@ pub async fn serve(settings: &Settings, concurrency: usize) -> anyhow::Result<Ou
         registry,
         sources,
         lake: Lake::new(settings.lake_dir()),
-        instance: format!("serve-{}", std::process::id()),
+        instance: instance_name("serve"),
         concurrency,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -167,4 +167,23 @@ async fn shutdown_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// A name for this process in the run ledger that no other process shares, on this machine
+/// or another: several containers may all be process 1.
+fn instance_name(role: &str) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{role}-{host}-{}-{:x}",
+        std::process::id(),
+        nanos & 0xffff_ffff
+    )
 }

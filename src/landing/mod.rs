@@ -45,6 +45,11 @@ pub struct Report {
     pub checks: BTreeMap<String, CheckCount>,
     /// Why the whole extract was rejected, when it was.
     pub rejected: Option<String>,
+    /// True only when the input was read and holds nothing but listed items: its header
+    /// names listed items only and no row has extra fields. Only then may the raw input be
+    /// kept (rule 8).
+    #[serde(skip)]
+    pub raw_listed_only: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -166,6 +171,7 @@ pub async fn land_csv(
         .filter(|h| def.item(h).is_none())
         .cloned()
         .collect();
+    report.raw_listed_only = report.dropped_columns.is_empty();
 
     let mut builder = Builder::new(def, &header);
     let rules = Rules::new(def);
@@ -178,6 +184,10 @@ pub async fn land_csv(
         let line = record.position().map_or(0, |p| p.line());
         report.rows_in += 1;
         if record.len() != header.len() {
+            // Extra fields are data under no listed name: the input must not be kept.
+            if record.len() > header.len() {
+                report.raw_listed_only = false;
+            }
             report.rows_rejected += 1;
             report.note(vec![RowProblem {
                 row: line,

@@ -1,9 +1,10 @@
 //! One pull: the step the runner loop repeats and `tally pull` runs by hand. It asks the
-//! register first (rule 1), claims the run, fetches the extract through its source, keeps the
-//! raw input, lands it, and records the outcome in the run ledger, whatever happens.
+//! register first (rule 1), claims the run, fetches the extract through its source, lands
+//! it, keeps the raw input where that is allowed, and records the outcome in the run ledger
+//! whatever happens: any error after the claim ends the run as failed with its reason.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
@@ -11,15 +12,15 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::timetable::{RunKey, deadline};
-use crate::connectors::Sources;
+use crate::connectors::{Fetched, Sources};
 use crate::landing::lake::Lake;
 use crate::landing::{Outcome, Report, land_csv};
 use crate::registry::{Registry, RegistryError};
 use crate::store::runs::{ExtractVersion, RunOutcome, RunStatus};
 
 /// How long a claim is held before another instance may take it over. Long enough for a
-/// slow source and a large extract between renewals; short enough that a dead instance's
-/// runs are picked up within minutes.
+/// slow source and a large extract; short enough that a dead instance's runs are picked up
+/// within minutes.
 pub const LEASE: i64 = 15 * 60;
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,13 +35,25 @@ pub struct Pulled {
     pub report: Option<Report>,
 }
 
+/// Removes a connector's own temporary extract however the pull ends: it may hold columns
+/// that are not listed items, so it must not outlive the run (rule 8).
+struct Incoming(Option<PathBuf>);
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// Hashes the raw input and, when `keep`, copies it into the lake under its sha256 for audit.
 fn hash_raw(
     lake: &Lake,
     key: &RunKey,
     raw: &Path,
     keep: bool,
-) -> anyhow::Result<(String, i64, Option<std::path::PathBuf>)> {
+) -> anyhow::Result<(String, i64, Option<PathBuf>)> {
     let mut input =
         std::fs::File::open(raw).with_context(|| format!("cannot read {}", raw.display()))?;
     let dir = lake
@@ -48,7 +61,7 @@ fn hash_raw(
         .parent()
         .map(Path::to_path_buf)
         .context("raw folder")?;
-    let tmp = dir.join(format!(".tmp-{}", std::process::id()));
+    let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), key.provider));
     let mut out: Box<dyn Write> = if keep {
         std::fs::create_dir_all(&dir)?;
         Box::new(std::fs::File::create(&tmp)?)
@@ -89,7 +102,6 @@ pub async fn pull(
     again: bool,
 ) -> anyhow::Result<Pulled> {
     let store = registry.store();
-    let lease = now + Duration::seconds(LEASE);
     let mut pulled = Pulled {
         key: key.clone(),
         status: "skipped".into(),
@@ -99,6 +111,7 @@ pub async fn pull(
         report: None,
     };
     let licensed = registry.require_listed(&key.collection, now).await;
+    let lease = now + Duration::seconds(LEASE);
     let Some(run) = store.claim_run(key, instance, now, lease, again).await? else {
         pulled.message = format!(
             "{} for {} {} has landed already or another instance is pulling it; use --again to pull it again",
@@ -110,86 +123,97 @@ pub async fn pull(
     // Times in the ledger follow `now`, so that a run's end is `now` plus how long it took,
     // whatever clock the caller keeps (tests drive the runner with fixed instants).
     let started = std::time::Instant::now();
-    let finish = |status: RunStatus, outcome: RunOutcome| async move {
-        let took = Duration::from_std(started.elapsed()).unwrap_or_default();
-        store
-            .finish_run(run.id, instance, status, &outcome, now + took)
+    let at = move || now + Duration::from_std(started.elapsed()).unwrap_or_default();
+    let result = match licensed {
+        Ok(l) => {
+            attempt(
+                registry,
+                sources,
+                lake,
+                key,
+                &l.def,
+                run.id,
+                now,
+                at,
+                &mut pulled,
+            )
             .await
-    };
-    let failed = |message: String| RunOutcome {
-        error: Some(message),
-        ..RunOutcome::default()
-    };
-    let licensed = match licensed {
-        Ok(l) => l,
-        Err(e) => {
-            let message = match e.downcast_ref::<RegistryError>() {
-                Some(r @ RegistryError::NotLicensed { .. }) => r.to_string(),
-                _ => return Err(e),
-            };
-            finish(RunStatus::Refused, failed(message.clone())).await?;
-            pulled.status = "refused".into();
-            pulled.message = message;
-            return Ok(pulled);
         }
+        Err(e) => match e.downcast_ref::<RegistryError>() {
+            Some(r @ RegistryError::NotLicensed { .. }) => Ok((
+                RunStatus::Refused,
+                RunOutcome {
+                    error: Some(r.to_string()),
+                    ..RunOutcome::default()
+                },
+            )),
+            _ => Err(e),
+        },
     };
-    let def = &licensed.def;
+    let (status, outcome) = result.unwrap_or_else(|e| {
+        (
+            RunStatus::Failed,
+            RunOutcome {
+                error: Some(format!("{e:#}")),
+                ..RunOutcome::default()
+            },
+        )
+    });
+    store
+        .finish_run(run.id, instance, status, &outcome, at())
+        .await?;
+    pulled.status = status.as_str().into();
+    if pulled.message.is_empty() {
+        pulled.message = outcome.error.unwrap_or_default();
+    }
+    Ok(pulled)
+}
+
+/// Everything after the claim. An error here fails the run; it never leaves it `running`.
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    registry: &Registry,
+    sources: &Sources,
+    lake: &Lake,
+    key: &RunKey,
+    def: &crate::registry::definition::CollectionDef,
+    run_id: i64,
+    now: DateTime<Utc>,
+    at: impl Fn() -> DateTime<Utc>,
+    pulled: &mut Pulled,
+) -> anyhow::Result<(RunStatus, RunOutcome)> {
+    let store = registry.store();
     let Some(source) = sources.find(&key.collection, &key.provider) else {
-        let message = format!(
+        anyhow::bail!(
             "no source is set up for {} from {}: add a [[source]] to the sources file",
-            key.collection, key.provider
+            key.collection,
+            key.provider
         );
-        finish(RunStatus::Failed, failed(message.clone())).await?;
-        pulled.status = "failed".into();
-        pulled.message = message;
-        return Ok(pulled);
     };
     let work = lake.root.join("_incoming");
-    let fetched = match source.connector.fetch(key, &sources.base, &work).await {
-        Ok(f) => f,
-        Err(e) => {
-            let message = format!("{e:#}");
-            finish(RunStatus::Failed, failed(message.clone())).await?;
-            pulled.status = "failed".into();
-            pulled.message = message;
-            return Ok(pulled);
-        }
-    };
+    let fetched: Fetched = source.connector.fetch(key, &sources.base, &work).await?;
+    let _incoming = Incoming(fetched.temporary.then(|| fetched.path.clone()));
     let outcome = land_csv(def, key, &fetched.path, lake).await?;
-    // The raw input is kept for audit only when it holds nothing but listed items: columns
-    // that are not listed are never stored (rule 8), so such an input keeps only its hash.
     let report = match &outcome {
         Outcome::Ready(_, r) | Outcome::Rejected(r) => r,
     };
-    let (sha, bytes, raw_path) =
-        hash_raw(lake, key, &fetched.path, report.dropped_columns.is_empty())?;
-    if fetched.temporary {
-        let _ = std::fs::remove_file(&fetched.path);
-    }
-    let raw_path = raw_path.map_or_else(
-        || {
-            format!(
-                "(not kept: it held columns that are not listed items: {})",
-                report.dropped_columns.join(", ")
-            )
-        },
-        |p| p.display().to_string(),
-    );
+    // The raw input is kept for audit only when landing found nothing but listed items in it;
+    // otherwise only its hash is kept (rule 8).
+    let (sha, bytes, raw_path) = hash_raw(lake, key, &fetched.path, report.raw_listed_only)?;
     let mut ledger = RunOutcome {
         bytes: Some(bytes),
         raw_sha256: Some(sha.clone()),
+        rows_in: Some(report.rows_in as i64),
+        rows_rejected: Some(report.rows_rejected as i64),
         ..RunOutcome::default()
     };
     match outcome {
         Outcome::Rejected(report) => {
-            ledger.rows_in = Some(report.rows_in as i64);
             ledger.rows_accepted = Some(0);
-            ledger.rows_rejected = Some(report.rows_rejected as i64);
             ledger.error = report.rejected.clone();
-            finish(RunStatus::Rejected, ledger).await?;
-            pulled.status = "rejected".into();
             pulled.message = report.text();
             pulled.report = Some(report);
+            Ok((RunStatus::Rejected, ledger))
         }
         Outcome::Ready(pending, report) => {
             let version = store.next_version(key).await?;
@@ -200,31 +224,32 @@ pub async fn pull(
                     provider: key.provider.clone(),
                     period: key.period.to_string(),
                     version,
-                    run_id: run.id,
+                    run_id,
                     path: path.display().to_string(),
-                    raw_path,
+                    raw_path: raw_path
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
                     raw_sha256: sha,
                     bytes,
                     rows_accepted: report.rows_accepted as i64,
                     rows_rejected: report.rows_rejected as i64,
                     report: sqlx::types::Json(serde_json::to_value(&report)?),
-                    landed_at: now + Duration::from_std(started.elapsed()).unwrap_or_default(),
+                    landed_at: at(),
                 })
                 .await?;
-            let status = if now > deadline(def, &key.period) {
-                RunStatus::Late
-            } else {
-                RunStatus::Landed
-            };
-            ledger.rows_in = Some(report.rows_in as i64);
             ledger.rows_accepted = Some(report.rows_accepted as i64);
-            ledger.rows_rejected = Some(report.rows_rejected as i64);
-            finish(status, ledger).await?;
-            pulled.status = status.as_str().into();
             pulled.version = Some(version);
             pulled.message = report.text();
             pulled.report = Some(report);
+            let late = now > deadline(def, &key.period);
+            Ok((
+                if late {
+                    RunStatus::Late
+                } else {
+                    RunStatus::Landed
+                },
+                ledger,
+            ))
         }
     }
-    Ok(pulled)
 }

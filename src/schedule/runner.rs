@@ -47,7 +47,21 @@ impl Runner {
     /// Everything due at `now`, pulled; returns what each pull did.
     pub async fn step(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<Pulled>> {
         let store = self.registry.store();
-        let licensed = self.registry.licensed(now).await?;
+        let swept = store.expire_leases(now).await?;
+        if swept > 0 {
+            tracing::warn!(
+                runs = swept,
+                "Failed runs whose instance stopped without finishing them."
+            );
+        }
+        // Only automated collections are pulled; a manual one is submitted by hand.
+        let licensed: Vec<_> = self
+            .registry
+            .licensed(now)
+            .await?
+            .into_iter()
+            .filter(|l| l.def.capture == crate::registry::definition::Capture::Automated)
+            .collect();
         let providers = store.providers().await?;
         let obligations: Vec<Obligation> = licensed
             .iter()
@@ -55,6 +69,12 @@ impl Runner {
                 providers
                     .iter()
                     .filter(|p| l.def.respondents.kinds.contains(&p.kind))
+                    // A provider with no source yet cannot be pulled: it submits by hand.
+                    .filter(|p| {
+                        self.sources
+                            .find(l.def.slug.as_str(), p.code.as_str())
+                            .is_some()
+                    })
                     .map(|p| Obligation {
                         def: &l.def,
                         provider: p,
@@ -99,15 +119,19 @@ impl Runner {
                 }
             }
         }
+        // Keys still waiting out a backoff are left out before the step's limit applies, so
+        // that old failures cannot crowd out new periods.
+        for (k, (attempt, at)) in &last_failure {
+            if now < *at + backoff(*attempt, k) {
+                settled.insert(k.clone());
+            }
+        }
         let runs: Vec<RunKey> = due(&obligations, &settled, now, MOST_PER_STEP)
             .into_iter()
             .map(|d| d.key)
-            .filter(|k| match last_failure.get(k) {
-                Some((attempt, at)) => now >= *at + backoff(*attempt, k),
-                None => true,
-            })
             .collect();
         drop(obligations);
+        let started = std::time::Instant::now();
         let limit = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut tasks = JoinSet::new();
         for key in runs {
@@ -118,15 +142,24 @@ impl Runner {
                 self.lake.clone(),
                 self.instance.clone(),
             );
+            // Each pull's clock is the step's, moved on by the time the step has taken.
+            let at = now + Duration::from_std(started.elapsed()).unwrap_or_default();
             tasks.spawn(async move {
                 let _permit = permit;
-                let result = pull(&registry, &sources, &lake, &key, &instance, now, false).await;
+                let result = pull(&registry, &sources, &lake, &key, &instance, at, false).await;
                 (key, result)
             });
         }
         let mut out = Vec::new();
         while let Some(done) = tasks.join_next().await {
-            let (key, result) = done?;
+            // A pull that panicked is logged; the others go on.
+            let (key, result) = match done {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "A pull panicked; its run is failed when its lease runs out.");
+                    continue;
+                }
+            };
             match result {
                 Ok(p) => out.push(p),
                 Err(e) => tracing::warn!(

@@ -145,10 +145,20 @@ pub fn due(
     for o in obligations {
         periods.entry(o.def.slug.as_str()).or_insert_with(|| {
             let def = o.def;
-            // Far enough back to reach the oldest period that may still be open.
-            let reach =
-                Duration::days(400) + def.deadline.duration() + def.amendment_window.duration();
-            let most = (def.frequency.period.most_fires_per_year() as usize + 1) * 2;
+            // A fire comes after the period it collects, within one period of its end, and a
+            // period closes its deadline and amendment window after its end: fires older than
+            // that collect only closed periods.
+            let longest = match def.frequency.period {
+                PeriodKind::Day => 1,
+                PeriodKind::Week => 7,
+                PeriodKind::Month => 31,
+                PeriodKind::Quarter => 92,
+                PeriodKind::Year => 366,
+            };
+            let reach = Duration::days(longest + 2)
+                + def.deadline.duration()
+                + def.amendment_window.duration();
+            let most = usize::MAX;
             let mut seen = HashSet::new();
             Schedule::of(def)
                 .fires(now - reach, now, most)

@@ -39,7 +39,8 @@ pub enum RunStatus {
     Late,
     /// The extract failed validation as a whole.
     Rejected,
-    /// The pull failed (source down, time-out) and will not be retried.
+    /// The pull failed (no source, source down, time-out); the runner tries again after a
+    /// backoff until the period closes.
     Failed,
     /// The collection is not listed and unexpired (rule 1).
     Refused,
@@ -124,6 +125,9 @@ pub trait RunLedger: Send + Sync {
         outcome: &RunOutcome,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()>;
+    /// Fails every run whose lease has run out: its instance stopped without finishing it.
+    /// Returns how many.
+    async fn expire_leases(&self, now: DateTime<Utc>) -> anyhow::Result<u64>;
     /// Lets go of every run this instance holds (graceful shutdown): they become `due`.
     async fn release_runs(&self, instance: &str, now: DateTime<Utc>) -> anyhow::Result<u64>;
     async fn runs(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunRow>>;
@@ -273,6 +277,18 @@ macro_rules! run_ledger {
                     .into());
                 }
                 Ok(())
+            }
+
+            async fn expire_leases(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<u64> {
+                Ok(sqlx::query(
+                    "UPDATE runs SET status = 'failed', finished_at = $1,
+                       error = 'the instance holding it stopped renewing its lease'
+                     WHERE status = 'running' AND lease_until <= $1",
+                )
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
             }
 
             async fn release_runs(
