@@ -1001,6 +1001,33 @@ fn a_pull_of_an_unlisted_collection_is_refused_and_recorded() {
         ],
     );
     assert!(out.contains("no provider NOPE"), "{out}");
+    let out = t.expect(
+        1,
+        &[
+            "pull",
+            "ward-bed-census",
+            "--provider",
+            "RXA",
+            "--period",
+            "2026-11",
+        ],
+    );
+    assert!(
+        out.contains("ward-bed-census collects daily periods; 2026-11 is a month"),
+        "{out}"
+    );
+    let out = t.expect(
+        1,
+        &[
+            "pull",
+            "ward-bed-census",
+            "--provider",
+            "RXA",
+            "--period",
+            "2999-01-01",
+        ],
+    );
+    assert!(out.contains("2999-01-01 has not ended yet"), "{out}");
     let home = write(
         t.data.path(),
         "home.csv",

@@ -26,8 +26,26 @@ pub async fn pull_now(
     let Some(who) = providers.iter().find(|p| p.code.as_str() == provider) else {
         anyhow::bail!("there is no provider {provider} in the provider registry");
     };
-    // A provider that does not owe the collection is not asked for it, listed or not.
-    if let Ok(licensed) = registry.require_listed(collection, Utc::now()).await
+    // A provider that does not owe the collection is not asked for it, listed or not; and
+    // only whole periods of the collection's own length are pulled.
+    let licensed = registry.require_listed(collection, Utc::now()).await.ok();
+    if let Some(l) = &licensed {
+        let kind = l.def.frequency.period;
+        if period.kind() != kind {
+            anyhow::bail!(
+                "{collection} collects {} periods; {period} is a {}",
+                kind.adjective(),
+                period.kind().as_str()
+            );
+        }
+        let today = Utc::now()
+            .with_timezone(&l.def.frequency.timezone)
+            .date_naive();
+        if period.end() > today {
+            anyhow::bail!("{period} has not ended yet; a period is pulled once it is over");
+        }
+    }
+    if let Some(licensed) = &licensed
         && !licensed.def.respondents.kinds.contains(&who.kind)
     {
         let kinds: Vec<&str> = licensed
