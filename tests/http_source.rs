@@ -7,15 +7,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use common::{TestDb, dap, load};
+use tally::connectors::ConnectorConfig;
 use tally::connectors::http::{BodyFormat, HttpConfig};
-use tally::connectors::{ConnectorConfig, Source, Sources};
-use tally::landing::lake::Lake;
-use tally::providers::read_csv;
-use tally::schedule::period::Period;
-use tally::schedule::pull::{Pulled, pull};
-use tally::schedule::timetable::RunKey;
+use tally::schedule::pull::Pulled;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -75,47 +69,7 @@ async fn server() -> String {
 }
 
 async fn pull_from(dir: &Path, config: HttpConfig) -> Pulled {
-    let db = TestDb::sqlite();
-    let r = db.registry().await;
-    let at: DateTime<Utc> = "2026-11-01T09:00:00Z".parse().unwrap();
-    r.propose(&load("ward-bed-census"), "NHS England", at)
-        .await
-        .unwrap();
-    r.approve("ward-bed-census", dap(), "ok", vec![], at)
-        .await
-        .unwrap();
-    let csv = dir.join("providers.csv");
-    std::fs::write(
-        &csv,
-        "code,name,kind,region\nRXA,Ashford,acute_trust,London\n",
-    )
-    .unwrap();
-    r.import_providers(&read_csv(&csv).unwrap()).await.unwrap();
-    let sources = Sources {
-        source: vec![Source {
-            collection: "ward-bed-census".into(),
-            provider: "*".into(),
-            connector: ConnectorConfig::Http(config),
-        }],
-        base: dir.to_path_buf(),
-    };
-    let key = RunKey {
-        collection: "ward-bed-census".into(),
-        provider: "RXA".into(),
-        period: Period::parse("2026-11-24").unwrap(),
-    };
-    let now: DateTime<Utc> = "2026-11-25T09:00:00Z".parse().unwrap();
-    pull(
-        &r,
-        &sources,
-        &Lake::new(dir.join("lake")),
-        &key,
-        "test",
-        now,
-        false,
-    )
-    .await
-    .unwrap()
+    common::pull_census_through(dir, ConnectorConfig::Http(config)).await
 }
 
 fn config(url: String) -> HttpConfig {

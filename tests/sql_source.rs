@@ -7,16 +7,10 @@ mod common;
 use std::io::Write;
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
-use common::{TestDb, dap, load};
+use chrono::Utc;
+use common::TestDb;
 use sqlx::Connection;
-use tally::connectors::{ConnectorConfig, Source, Sources, sql::SqlConfig};
-use tally::landing::lake::Lake;
-use tally::providers::read_csv;
-use tally::registry::Registry;
-use tally::schedule::period::Period;
-use tally::schedule::pull::pull;
-use tally::schedule::timetable::RunKey;
+use tally::connectors::{ConnectorConfig, sql::SqlConfig};
 
 const SCHEMA: &str = "CREATE TABLE ward_beds (
     census_day DATE NOT NULL, site VARCHAR(5) NOT NULL, ward VARCHAR(20) NOT NULL,
@@ -41,61 +35,17 @@ fn query(placeholders: (&str, &str)) -> String {
     )
 }
 
-async fn registry(db: &TestDb, dir: &Path) -> Registry {
-    let r = db.registry().await;
-    let at: DateTime<Utc> = "2026-11-01T09:00:00Z".parse().unwrap();
-    r.propose(&load("ward-bed-census"), "NHS England", at)
-        .await
-        .unwrap();
-    r.approve("ward-bed-census", dap(), "ok", vec![], at)
-        .await
-        .unwrap();
-    let csv = dir.join("providers.csv");
-    std::fs::write(
-        &csv,
-        "code,name,kind,region\nRXA,Ashford,acute_trust,London\n",
-    )
-    .unwrap();
-    r.import_providers(&read_csv(&csv).unwrap()).await.unwrap();
-    r
-}
-
 async fn pull_with(dir: &Path, url: &str, query: String) -> tally::schedule::pull::Pulled {
-    let db = TestDb::sqlite();
-    let r = registry(&db, dir).await;
     // The URL holds a password in real life, so it lives in a file (or a variable), never in
     // the sources file.
     let mut f = std::fs::File::create(dir.join("source-url")).unwrap();
     writeln!(f, "{url}").unwrap();
-    let sources = Sources {
-        source: vec![Source {
-            collection: "ward-bed-census".into(),
-            provider: "RXA".into(),
-            connector: ConnectorConfig::Sql(SqlConfig {
-                url_env: None,
-                url_file: Some("source-url".into()),
-                query,
-            }),
-        }],
-        base: dir.to_path_buf(),
+    let config = SqlConfig {
+        url_env: None,
+        url_file: Some("source-url".into()),
+        query,
     };
-    let key = RunKey {
-        collection: "ward-bed-census".into(),
-        provider: "RXA".into(),
-        period: Period::parse("2026-11-24").unwrap(),
-    };
-    let now: DateTime<Utc> = "2026-11-25T09:00:00Z".parse().unwrap();
-    pull(
-        &r,
-        &sources,
-        &Lake::new(dir.join("lake")),
-        &key,
-        "test",
-        now,
-        false,
-    )
-    .await
-    .unwrap()
+    common::pull_census_through(dir, ConnectorConfig::Sql(config)).await
 }
 
 fn check_landed(p: &tally::schedule::pull::Pulled, dir: &Path) {

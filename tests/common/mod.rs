@@ -195,3 +195,48 @@ macro_rules! contract {
         }
     };
 }
+
+/// Pulls ward-bed-census for RXA, 2026-11-24, at 09:00 on the 25th through one connector, on
+/// a fresh register where the census was listed on 1 November and RXA is an acute trust.
+/// Relative paths in the connector are read from `dir`; the lake is `dir/lake`.
+pub async fn pull_census_through(
+    dir: &Path,
+    connector: tally::connectors::ConnectorConfig,
+) -> tally::schedule::pull::Pulled {
+    let db = TestDb::sqlite();
+    let r = db.registry().await;
+    let at: chrono::DateTime<chrono::Utc> = "2026-11-01T09:00:00Z".parse().unwrap();
+    r.propose(&load("ward-bed-census"), "NHS England", at)
+        .await
+        .unwrap();
+    r.approve("ward-bed-census", dap(), "ok", vec![], at)
+        .await
+        .unwrap();
+    let csv = dir.join("providers.csv");
+    std::fs::write(
+        &csv,
+        "code,name,kind,region\nRXA,Ashford,acute_trust,London\n",
+    )
+    .unwrap();
+    r.import_providers(&tally::providers::read_csv(&csv).unwrap())
+        .await
+        .unwrap();
+    let sources = tally::connectors::Sources {
+        source: vec![tally::connectors::Source {
+            collection: "ward-bed-census".into(),
+            provider: "RXA".into(),
+            connector,
+        }],
+        base: dir.to_path_buf(),
+    };
+    let key = tally::schedule::timetable::RunKey {
+        collection: "ward-bed-census".into(),
+        provider: "RXA".into(),
+        period: tally::schedule::period::Period::parse("2026-11-24").unwrap(),
+    };
+    let now: chrono::DateTime<chrono::Utc> = "2026-11-25T09:00:00Z".parse().unwrap();
+    let lake = tally::landing::lake::Lake::new(dir.join("lake"));
+    tally::schedule::pull::pull(&r, &sources, &lake, &key, "test", now, false)
+        .await
+        .unwrap()
+}
