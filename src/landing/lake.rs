@@ -3,7 +3,6 @@
 //! renames it into place, so a reader (or a crash) sees either no new file or a whole one.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -31,14 +30,13 @@ impl Lake {
             .join(format!("provider={}", key.provider))
     }
 
-    /// Where the raw input of a run is kept for audit, by its sha256.
-    pub fn raw_path(&self, key: &RunKey, sha256: &str, extension: &str) -> PathBuf {
+    /// The folder the raw inputs of a run key are kept in for audit, each by its sha256.
+    pub fn raw_dir(&self, key: &RunKey) -> PathBuf {
         self.root
             .join("_raw")
             .join(&key.collection)
             .join(format!("period={}", key.period))
             .join(format!("provider={}", key.provider))
-            .join(format!("{sha256}.{extension}"))
     }
 
     /// Starts writing a new version of `key`'s extract.
@@ -100,18 +98,6 @@ impl Drop for PendingFile {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
-}
-
-/// Writes `bytes` to `path` the same way: temporary file, flush, rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().context("a lake path has a folder")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(format!(".tmp-{}", std::process::id()));
-    let mut file = File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    sync_dir(dir)
 }
 
 /// A rename is durable only once its folder is flushed too.

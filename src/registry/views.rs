@@ -257,16 +257,9 @@ impl Registry {
     pub async fn obligations(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<Obligation>> {
         let on = self.day(at);
         let providers: Vec<Provider> = self.store.providers().await?;
-        let rows = self.store.collections().await?;
         let mut out = Vec::new();
-        for (licence, v) in self.live(at).await? {
-            if !rows
-                .iter()
-                .any(|c| c.slug == v.slug && c.status == "listed")
-            {
-                continue;
-            }
-            let def = &v.definition.0;
+        for l in self.licensed(at).await? {
+            let def = &l.def;
             for p in providers
                 .iter()
                 .filter(|p| def.respondents.kinds.contains(&p.kind) && p.is_open_on(on))
@@ -275,7 +268,7 @@ impl Registry {
                     provider: p.code.to_string(),
                     provider_name: p.name.clone(),
                     collection: def.slug.to_string(),
-                    licence_number: licence.clone().unwrap_or_default(),
+                    licence_number: l.licence_number.clone(),
                     frequency: def.frequency.period.adjective().into(),
                 });
             }

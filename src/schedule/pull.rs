@@ -56,11 +56,7 @@ fn hash_raw(
 ) -> anyhow::Result<(String, i64, Option<PathBuf>)> {
     let mut input =
         std::fs::File::open(raw).with_context(|| format!("cannot read {}", raw.display()))?;
-    let dir = lake
-        .raw_path(key, "x", "csv")
-        .parent()
-        .map(Path::to_path_buf)
-        .context("raw folder")?;
+    let dir = lake.raw_dir(key);
     let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), key.provider));
     let mut out: Box<dyn Write> = if keep {
         std::fs::create_dir_all(&dir)?;
@@ -87,7 +83,7 @@ fn hash_raw(
         return Ok((sha, bytes, None));
     }
     std::fs::File::open(&tmp)?.sync_all()?;
-    let path = lake.raw_path(key, &sha, "csv");
+    let path = dir.join(format!("{sha}.csv"));
     std::fs::rename(&tmp, &path)?;
     Ok((sha, bytes, Some(path)))
 }

@@ -135,8 +135,6 @@ pub trait RunLedger: Send + Sync {
     async fn next_version(&self, key: &RunKey) -> anyhow::Result<i64>;
     /// Records a version whose file is already in place in the lake.
     async fn record_version(&self, v: &ExtractVersion) -> anyhow::Result<()>;
-    /// The current (newest) version of `key`, if any has landed.
-    async fn current_version(&self, key: &RunKey) -> anyhow::Result<Option<ExtractVersion>>;
     /// Keys no runner should start again: landed (on time or late), or held under a live lease.
     async fn settled_keys(
         &self,
@@ -368,22 +366,6 @@ macro_rules! run_ledger {
                 .execute(&self.pool)
                 .await?;
                 Ok(())
-            }
-
-            async fn current_version(
-                &self,
-                key: &$crate::schedule::timetable::RunKey,
-            ) -> anyhow::Result<Option<$crate::store::runs::ExtractVersion>> {
-                Ok(sqlx::query_as(
-                    "SELECT * FROM extract_versions
-                     WHERE collection = $1 AND provider = $2 AND period = $3
-                     ORDER BY version DESC LIMIT 1",
-                )
-                .bind(&key.collection)
-                .bind(&key.provider)
-                .bind(key.period.to_string())
-                .fetch_optional(&self.pool)
-                .await?)
             }
 
             async fn settled_keys(

@@ -67,23 +67,7 @@ impl TestDb {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let mut conn = match sqlx::PgConnection::connect(&admin).await {
             Ok(c) => c,
-            Err(e) if std::env::var_os("CI").is_some() => {
-                panic!(
-                    "CI requires PostgreSQL, but {} did not answer: {e}",
-                    tally::store::redact(&admin)
-                )
-            }
-            Err(e) => {
-                // Straight to stderr: the test harness captures eprintln! from passing tests,
-                // and a skip must be seen.
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "notice: PostgreSQL test skipped: {} did not answer ({e}); set CI=1 to require it",
-                    tally::store::redact(&admin)
-                );
-                return None;
-            }
+            Err(e) => return server_absent("PostgreSQL", &admin, e),
         };
         drop_stale_databases(&mut conn).await;
         let name = format!(
@@ -239,4 +223,20 @@ pub async fn pull_census_through(
     tally::schedule::pull::pull(&r, &sources, &lake, &key, "test", now, false)
         .await
         .unwrap()
+}
+
+/// A server a test needs did not answer: under `CI` that fails the test; otherwise the test
+/// is skipped with a notice, written straight to stderr because the harness captures
+/// `eprintln!` from passing tests and a skip must be seen.
+pub fn server_absent<T>(server: &str, url: &str, e: impl std::fmt::Display) -> Option<T> {
+    let url = tally::store::redact(url);
+    if std::env::var_os("CI").is_some() {
+        panic!("CI requires {server}, but {url} did not answer: {e}");
+    }
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "notice: {server} test skipped: {url} did not answer ({e}); set CI=1 to require it"
+    );
+    None
 }
