@@ -78,6 +78,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Land a file handed over by hand (CSV or a spreadsheet's first sheet) for one period:
+    /// the same checks and report as a pull, and the next version of the period.
+    Upload {
+        /// The collection's slug.
+        collection: String,
+        /// The provider's code.
+        #[arg(long)]
+        provider: String,
+        /// The period: 2026-11-24, 2026-W48, 2026-11, 2026-27-Q1 or 2026-27.
+        #[arg(long)]
+        period: String,
+        /// The file: .csv, .xlsx, .xls or .ods.
+        file: std::path::PathBuf,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// The run ledger: each attempt to pull a period, newest first.
     Runs {
         /// Only this collection.
@@ -315,7 +332,14 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             period,
             again,
             json,
-        } => cli::pull_now(s, &collection, &provider, &period, again, json).await,
+        } => cli::pull_now(s, &collection, &provider, &period, again, None, json).await,
+        Command::Upload {
+            collection,
+            provider,
+            period,
+            file,
+            json,
+        } => cli::pull_now(s, &collection, &provider, &period, true, Some(&file), json).await,
         Command::Runs {
             collection,
             provider,

@@ -1047,3 +1047,61 @@ fn a_pull_of_an_unlisted_collection_is_refused_and_recorded() {
     );
     assert!(out.contains("1-100000001 is a care_home and ward-bed-census is asked only of: acute_trust, mental_health_trust"), "{out}");
 }
+
+#[test]
+fn an_upload_lands_as_the_next_version_by_the_same_checks_as_a_pull() {
+    let t = Tally::new();
+    with_file_source(&t);
+    let upload = |file: &str, code: i32| {
+        t.expect(
+            code,
+            &[
+                "upload",
+                "ward-bed-census",
+                "--provider",
+                "RXA",
+                "--period",
+                "2026-11-24",
+                file,
+            ],
+        )
+    };
+    // A spreadsheet as a ward manager fills it in: the first sheet, header in row 1.
+    let book_path = t.data.path().join("census.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in CENSUS_HEADER.split(',').enumerate() {
+        sheet.write_string(0, c as u16, h).unwrap();
+    }
+    let cells = "2026-11-24,RXA01,W1,general_acute,overnight,adult,core,general";
+    for (c, v) in cells.split(',').enumerate() {
+        sheet.write_string(1, c as u16, v).unwrap();
+    }
+    sheet.write_number(1, 8, 20.0).unwrap();
+    sheet.write_number(1, 9, 18.0).unwrap();
+    book.save(&book_path).unwrap();
+    let out = upload(book_path.to_str().unwrap(), 0);
+    assert!(out.contains("as version 1"), "{out}");
+    assert!(out.contains("1 rows in, 1 accepted, 0 rejected"), "{out}");
+    // A corrected CSV the next day is version 2; the spreadsheet's version stays in the lake.
+    let csv = write(
+        t.data.path(),
+        "census.csv",
+        &format!(
+            "{CENSUS_HEADER}\n2026-11-24,RXA01,W1,general_acute,overnight,adult,core,general,20,17\n"
+        ),
+    );
+    assert!(upload(&csv, 0).contains("as version 2"));
+    let lake = t
+        .data
+        .path()
+        .join("lake/ward-bed-census/period=2026-11-24/provider=RXA");
+    assert!(lake.join("v1.parquet").is_file() && lake.join("v2.parquet").is_file());
+    // Files an upload does not take, and a file that is not there, fail in words.
+    let text = write(t.data.path(), "census.txt", "hello");
+    assert!(upload(&text, 4).contains("upload a .csv, .xlsx, .xls or .ods file"));
+    let gone = t.data.path().join("gone.csv");
+    assert!(upload(gone.to_str().unwrap(), 4).contains("there is no file at"));
+    let runs = t.expect(0, &["runs", "--json"]);
+    assert_eq!(runs.matches("\"failed\"").count(), 2, "{runs}");
+}

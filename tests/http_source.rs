@@ -143,21 +143,35 @@ async fn a_bearer_token_comes_from_a_file() {
 #[tokio::test]
 async fn a_misbehaving_source_fails_the_run_with_the_reason() {
     let base = server().await;
-    for (path, format, expected) in [
+    // The source's faults fail the run, to be tried again; a body that arrives whole but is
+    // not what was promised is the provider's to fix, and is rejected with a report.
+    for (path, format, status, expected) in [
         (
             "/boom",
             BodyFormat::Csv,
+            "failed",
             "answered 500 Internal Server Error",
         ),
-        ("/hang", BodyFormat::Csv, "timed out"),
+        ("/hang", BodyFormat::Csv, "failed", "timed out"),
         (
             "/reset",
             BodyFormat::Csv,
+            "failed",
             "connection closed before message completed",
         ),
-        ("/partial", BodyFormat::Csv, "cut short"),
-        ("/not-array", BodyFormat::Json, "not an array of objects"),
-        ("/missing", BodyFormat::Csv, "answered 404 Not Found"),
+        ("/partial", BodyFormat::Csv, "failed", "cut short"),
+        (
+            "/not-array",
+            BodyFormat::Json,
+            "rejected",
+            "not an array of objects",
+        ),
+        (
+            "/missing",
+            BodyFormat::Csv,
+            "failed",
+            "answered 404 Not Found",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let started = std::time::Instant::now();
@@ -169,7 +183,7 @@ async fn a_misbehaving_source_fails_the_run_with_the_reason() {
             },
         )
         .await;
-        assert_eq!(p.status, "failed", "{path}: {}", p.message);
+        assert_eq!(p.status, status, "{path}: {}", p.message);
         assert!(p.message.contains(expected), "{path}: {}", p.message);
         assert!(
             started.elapsed() < Duration::from_secs(10),

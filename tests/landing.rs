@@ -276,7 +276,7 @@ async fn the_raw_input_may_be_kept_only_when_it_holds_listed_items_alone() {
         // Rejected before the columns are looked at, but it still holds an NHS number.
         (
             "rejected with unlisted column",
-            format!("census_date,nhs_number\n2026-11-24,9434765919\n"),
+            "census_date,nhs_number\n2026-11-24,9434765919\n".to_string(),
             false,
         ),
         (

@@ -44,6 +44,7 @@ async fn pull_with(dir: &Path, url: &str, query: String) -> tally::schedule::pul
         url_env: None,
         url_file: Some("source-url".into()),
         query,
+        timeout_seconds: Some(5),
     };
     common::pull_census_through(dir, ConnectorConfig::Sql(config)).await
 }
@@ -93,6 +94,25 @@ async fn a_postgresql_source_is_queried_read_only_and_lands() {
         p.message.contains("read-only") || p.message.contains("read only"),
         "{}",
         p.message
+    );
+    // A period with no rows gives a header and nothing else: rejected, saying so.
+    let dir4 = tempfile::tempdir().unwrap();
+    let none = query(("$1", "$2")).replace("ORDER BY", "AND false ORDER BY");
+    let p = pull_with(dir4.path(), db.url(), none).await;
+    assert_eq!(p.status, "rejected", "{}", p.message);
+    assert!(p.message.contains("a header but no rows"), "{}", p.message);
+    // A query that runs past the source's timeout is abandoned and the run fails.
+    let dir5 = tempfile::tempdir().unwrap();
+    let slow = "SELECT pg_sleep(30), $1::date, $2::date".to_string();
+    let p = pull_with(dir5.path(), db.url(), slow).await;
+    assert_eq!(p.status, "failed");
+    assert!(p.message.contains("took longer than 5 s"), "{}", p.message);
+    assert!(
+        !dir5
+            .path()
+            .join("lake/_incoming")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some())
     );
     db.drop_database().await;
 }

@@ -4,20 +4,24 @@ use chrono::Utc;
 
 use super::{Outcome, plural, print_json};
 use crate::config::Settings;
-use crate::connectors::Sources;
+use crate::connectors::upload::Upload;
+use crate::connectors::{ConnectorConfig, Source, Sources};
 use crate::landing::lake::Lake;
 use crate::schedule::period::Period;
 use crate::schedule::pull::pull;
 use crate::schedule::timetable::RunKey;
 use crate::store::runs::RunFilter;
 
-/// `tally pull`: one run now, through the collection's source for the provider.
+/// `tally pull`: one run now, through the collection's source for the provider; or, with
+/// `upload`, `tally upload`: a file handed over by hand, landed by the same path as the
+/// next version of the period.
 pub async fn pull_now(
     settings: &Settings,
     collection: &str,
     provider: &str,
     period: &str,
     again: bool,
+    upload: Option<&std::path::Path>,
     json: bool,
 ) -> anyhow::Result<Outcome> {
     let period = Period::parse(period).map_err(anyhow::Error::msg)?;
@@ -66,9 +70,33 @@ pub async fn pull_now(
         provider: provider.into(),
         period,
     };
-    let sources = Sources::load(&settings.sources_file)?;
+    let (sources, instance, again) = match upload {
+        None => (
+            Sources::load(&settings.sources_file)?,
+            instance_name("pull"),
+            again,
+        ),
+        Some(path) => {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let upload = Source {
+                collection: collection.into(),
+                provider: provider.into(),
+                connector: ConnectorConfig::Upload(Upload {
+                    path: path.to_owned(),
+                    name,
+                }),
+            };
+            let sources = Sources {
+                source: vec![upload],
+                base: std::path::PathBuf::new(),
+            };
+            (sources, instance_name("upload"), true)
+        }
+    };
     let lake = Lake::new(settings.lake_dir());
-    let instance = instance_name("pull");
     let p = pull(
         &registry,
         &sources,

@@ -1,5 +1,6 @@
 //! The `file` connector: extracts that a provider's system drops in a folder, named by a
-//! template such as `{provider}_{period}.csv`.
+//! template such as `{provider}_{period}.csv`. The name's extension says the format: CSV,
+//! JSON, JSON lines, Parquet or a spreadsheet.
 
 use std::path::{Path, PathBuf};
 
@@ -34,18 +35,18 @@ impl FileConfig {
         if !path.is_file() {
             bail!("no extract at {} yet", path.display());
         }
-        let format = match path.extension().and_then(|e| e.to_str()) {
-            Some(e) if e.eq_ignore_ascii_case("csv") => Format::Csv,
-            other => bail!(
-                "{} is a .{} file; the file connector reads CSV for now",
+        let Some(format) = Format::from_name(&name) else {
+            bail!(
+                "{} is not a kind of file Tally reads; name extracts {}",
                 path.display(),
-                other.unwrap_or("(no extension)")
-            ),
+                super::READABLE
+            );
         };
         Ok(Fetched {
             path,
             format,
             temporary: false,
+            receipt: None,
         })
     }
 }

@@ -44,7 +44,7 @@ pub struct HttpConfig {
     pub timeout_seconds: Option<u64>,
 }
 
-fn secret(
+pub(super) fn secret(
     env: &Option<String>,
     file: &Option<PathBuf>,
     base: &Path,
@@ -135,29 +135,21 @@ impl HttpConfig {
         }
         file.sync_all()?;
         drop(file);
-        let csv = work.join(format!(
-            "{}_{}_{}.csv",
-            key.collection, key.provider, key.period
-        ));
-        match self.format {
-            BodyFormat::Csv => std::fs::rename(&path, &csv)?,
-            BodyFormat::Json => {
-                let converted = json_to_csv(&path, &csv);
-                let _ = std::fs::remove_file(&path);
-                converted.with_context(|| format!("GET {shown}"))?;
-            }
-        }
         Ok(Fetched {
-            path: csv,
-            format: Format::Csv,
+            path,
+            format: match self.format {
+                BodyFormat::Csv => Format::Csv,
+                BodyFormat::Json => Format::Json,
+            },
             temporary: true,
+            receipt: None,
         })
     }
 }
 
 /// A reqwest error in plain words: the kind of failure, without the URL (which may hold a
 /// secret in its query; the caller names the URL, redacted).
-fn describe(e: &reqwest::Error) -> String {
+pub(super) fn describe(e: &reqwest::Error) -> String {
     let mut source = std::error::Error::source(e);
     let mut cause = String::new();
     while let Some(s) = source {
@@ -178,39 +170,4 @@ fn describe(e: &reqwest::Error) -> String {
     } else {
         format!("{kind}: {cause}")
     }
-}
-
-/// A JSON array of flat objects to CSV, one column per key in the order keys first appear.
-fn json_to_csv(json: &Path, csv: &Path) -> anyhow::Result<()> {
-    let text = std::fs::read(json)?;
-    let value: serde_json::Value = serde_json::from_slice(&text).context("the body is not JSON")?;
-    let serde_json::Value::Array(rows) = value else {
-        bail!("the body is JSON but not an array of objects");
-    };
-    let mut columns: Vec<String> = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        let serde_json::Value::Object(map) = row else {
-            bail!("item {i} of the JSON array is not an object");
-        };
-        for k in map.keys() {
-            if !columns.contains(k) {
-                columns.push(k.clone());
-            }
-        }
-    }
-    let mut out = csv::Writer::from_path(csv)?;
-    out.write_record(&columns)?;
-    for row in &rows {
-        let record: Vec<String> = columns
-            .iter()
-            .map(|c| match row.get(c) {
-                None | Some(serde_json::Value::Null) => String::new(),
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(v) => v.to_string(),
-            })
-            .collect();
-        out.write_record(&record)?;
-    }
-    out.flush()?;
-    Ok(())
 }

@@ -3,9 +3,12 @@
 //! never written in the sources file: a connector names the environment variable or file
 //! that holds them.
 
+pub mod convert;
 pub mod file;
 pub mod http;
+pub mod mesh;
 pub mod sql;
+pub mod upload;
 
 use std::path::{Path, PathBuf};
 
@@ -14,11 +17,59 @@ use serde::Deserialize;
 
 use crate::schedule::timetable::RunKey;
 
-/// The formats an extract can arrive in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The formats an extract can arrive in. All but CSV are turned into CSV before landing
+/// (`convert`), so every source meets the same checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Format {
     Csv,
+    /// A JSON array of flat objects.
+    Json,
+    /// One JSON object per line.
+    JsonLines,
+    Parquet,
+    /// A spreadsheet's first sheet: XLSX, XLS or ODS.
+    Xlsx,
 }
+
+impl Format {
+    /// The format a file's name says it is in, if Tally reads that kind of file.
+    pub fn from_name(name: &str) -> Option<Format> {
+        let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "csv" => Format::Csv,
+            "json" => Format::Json,
+            "jsonl" | "ndjson" => Format::JsonLines,
+            "parquet" => Format::Parquet,
+            "xlsx" | "xlsm" | "xls" | "ods" => Format::Xlsx,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "CSV",
+            Format::Json => "JSON",
+            Format::JsonLines => "JSON lines",
+            Format::Parquet => "Parquet",
+            Format::Xlsx => "spreadsheet",
+        }
+    }
+
+    /// The extension the raw input is kept under in the lake.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::JsonLines => "jsonl",
+            Format::Parquet => "parquet",
+            Format::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// The file kinds the file connector and uploads take, for messages that name them.
+pub const READABLE: &str = ".csv, .json, .jsonl, .ndjson, .parquet, .xlsx, .xls or .ods";
 
 /// An extract fetched to a local file, ready to land.
 #[derive(Debug, Clone)]
@@ -27,6 +78,16 @@ pub struct Fetched {
     pub format: Format,
     /// Written by the connector for this run (a query's result), to be removed once landed.
     pub temporary: bool,
+    /// What the source must be told once the extract has been dealt with (MESH messages are
+    /// acknowledged, which takes them out of the inbox).
+    pub receipt: Option<Receipt>,
+}
+
+/// A source's own record of what was taken, to be acknowledged after landing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Receipt {
+    /// MESH message ids: the one landed and any older ones it replaces.
+    Mesh(Vec<String>),
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -38,6 +99,12 @@ pub enum ConnectorConfig {
     Sql(sql::SqlConfig),
     /// A GET from the provider's system: CSV, or JSON turned into CSV.
     Http(http::HttpConfig),
+    /// Messages for the collection's workflow in an NHS MESH mailbox.
+    Mesh(mesh::MeshConfig),
+    /// A file handed over by hand (`tally upload`, and the web upload form). Never read from
+    /// the sources file: an upload names its file itself.
+    #[serde(skip)]
+    Upload(upload::Upload),
 }
 
 impl ConnectorConfig {
@@ -48,7 +115,34 @@ impl ConnectorConfig {
             ConnectorConfig::File(c) => c.fetch(key, base),
             ConnectorConfig::Sql(c) => c.fetch(key, base, work).await,
             ConnectorConfig::Http(c) => c.fetch(key, base, work).await,
+            ConnectorConfig::Mesh(c) => c.fetch(key, base, work).await,
+            ConnectorConfig::Upload(c) => c.fetch(),
         }
+    }
+
+    /// Tells the source that an extract it gave has been dealt with: landed, or rejected
+    /// with a report (which the provider answers by sending a corrected one). A failed run
+    /// is not acknowledged, so that its retry finds the extract again.
+    pub async fn acknowledge(&self, receipt: &Receipt, base: &Path) -> anyhow::Result<()> {
+        match (self, receipt) {
+            (ConnectorConfig::Mesh(c), Receipt::Mesh(ids)) => c.acknowledge(ids, base).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// The host a connector reaches over the network, for the per-host limit on pulls
+    /// running at once; `None` for local files.
+    pub fn host(&self, base: &Path) -> Option<String> {
+        let url = match self {
+            ConnectorConfig::Http(c) => c.url.clone(),
+            ConnectorConfig::Mesh(c) => c.url.clone(),
+            ConnectorConfig::Sql(c) => return c.host(base),
+            ConnectorConfig::File(_) | ConnectorConfig::Upload(_) => return None,
+        };
+        url::Url::parse(&url)
+            .ok()?
+            .host_str()
+            .map(str::to_ascii_lowercase)
     }
 }
 

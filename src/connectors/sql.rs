@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Deserialize;
-use sqlx::{Column, Connection, Row};
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use sqlx::{Column, Connection, Executor, Row, SqlSafeStr, Statement};
 
 use super::{Fetched, Format};
 use crate::schedule::timetable::RunKey;
@@ -24,6 +27,8 @@ pub struct SqlConfig {
     /// One SELECT (or WITH … SELECT). PostgreSQL binds `$1` and `$2`, MySQL and MariaDB `?`
     /// twice, in that order: the period's first day, and the day after its last.
     pub query: String,
+    /// Seconds the connection and query together may take (default 600).
+    pub timeout_seconds: Option<u64>,
 }
 
 /// Reads one value as text for the CSV, whatever its SQL type.
@@ -58,16 +63,21 @@ macro_rules! cell {
     }};
 }
 
-/// Writes a header from the first row's column names, then every row as text.
-macro_rules! write_rows {
-    ($out:expr, $rows:expr) => {{
-        if let Some(first) = $rows.first() {
-            $out.write_record(first.columns().iter().map(|c| c.name()))?;
-        }
-        for row in &$rows {
-            let mut record = Vec::with_capacity(row.columns().len());
+/// Prepares the query to learn its columns (so an empty result still has a header), then
+/// streams its rows into the CSV one at a time: a large result never sits in memory.
+macro_rules! stream_rows {
+    ($out:expr, $conn:expr, $query:expr, $from:expr, $to:expr) => {{
+        let statement = $conn
+            .prepare(sqlx::AssertSqlSafe($query.clone()).into_sql_str())
+            .await
+            .context("the source query failed")?;
+        $out.write_record(statement.columns().iter().map(|c| c.name()))?;
+        let mut rows = statement.query().bind($from).bind($to).fetch($conn);
+        let mut record = Vec::with_capacity(statement.columns().len());
+        while let Some(row) = rows.try_next().await.context("the source query failed")? {
+            record.clear();
             for i in 0..row.columns().len() {
-                record.push(cell!(row, i).unwrap_or_default());
+                record.push(cell!(&row, i).unwrap_or_default());
             }
             $out.write_record(&record)?;
         }
@@ -80,7 +90,45 @@ impl SqlConfig {
         if !(first.starts_with("select") || first.starts_with("with")) {
             bail!("the query must be one SELECT; it is run read-only");
         }
-        let url = match (&self.url_env, &self.url_file) {
+        let url = self.url(base)?;
+        let (from, to) = (key.period.first_day(), key.period.end());
+        std::fs::create_dir_all(work)?;
+        let path: PathBuf = work.join(format!(
+            "{}_{}_{}.csv",
+            key.collection, key.provider, key.period
+        ));
+        let mut out = csv::Writer::from_path(&path)?;
+        let limit = Duration::from_secs(self.timeout_seconds.unwrap_or(600));
+        let query = tokio::time::timeout(limit, self.query_into(&url, from, to, &mut out)).await;
+        let result = match query {
+            Ok(r) => r,
+            Err(_) => Err(anyhow::anyhow!(
+                "the source query took longer than {} s (timeout_seconds)",
+                limit.as_secs()
+            )),
+        };
+        let result = result.and_then(|()| {
+            out.flush()?;
+            out.into_inner()
+                .map_err(|e| e.into_error())?
+                .sync_all()
+                .context("writing the extract")
+        });
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        Ok(Fetched {
+            path,
+            format: Format::Csv,
+            temporary: true,
+            receipt: None,
+        })
+    }
+
+    /// The source database's URL, from the environment or a file.
+    fn url(&self, base: &Path) -> anyhow::Result<String> {
+        Ok(match (&self.url_env, &self.url_file) {
             (Some(var), None) => std::env::var(var).with_context(|| {
                 format!("the environment variable {var} (the source's database URL) is not set")
             })?,
@@ -99,25 +147,36 @@ impl SqlConfig {
             _ => bail!(
                 "a sql source names its database URL with url_env or url_file, one of the two"
             ),
-        };
-        let (from, to) = (key.period.first_day(), key.period.end());
-        let mut out = csv::Writer::from_writer(Vec::new());
+        })
+    }
+
+    /// The database server's host, for the per-host limit; `None` when the URL cannot be
+    /// read now (the pull itself will then fail and say why).
+    pub fn host(&self, base: &Path) -> Option<String> {
+        let url = self.url(base).ok()?;
+        url::Url::parse(&url)
+            .ok()?
+            .host_str()
+            .map(str::to_ascii_lowercase)
+    }
+
+    async fn query_into(
+        &self,
+        url: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        out: &mut csv::Writer<std::fs::File>,
+    ) -> anyhow::Result<()> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let mut conn = sqlx::PgConnection::connect(&url)
+            let mut conn = sqlx::PgConnection::connect(url)
                 .await
-                .with_context(|| format!("cannot reach the source database at {}", redact(&url)))?;
+                .with_context(|| format!("cannot reach the source database at {}", redact(url)))?;
             let mut tx = conn.begin().await?;
             sqlx::query("SET TRANSACTION READ ONLY")
                 .execute(&mut *tx)
                 .await?;
-            let rows = sqlx::query(sqlx::AssertSqlSafe(self.query.clone()))
-                .bind(from)
-                .bind(to)
-                .fetch_all(&mut *tx)
-                .await
-                .context("the source query failed")?;
+            stream_rows!(out, &mut *tx, self.query, from, to);
             tx.rollback().await?;
-            write_rows!(out, rows);
         } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
             let url = url.replacen("mariadb://", "mysql://", 1);
             let mut conn = sqlx::MySqlConnection::connect(&url)
@@ -126,32 +185,15 @@ impl SqlConfig {
             sqlx::query("START TRANSACTION READ ONLY")
                 .execute(&mut conn)
                 .await?;
-            let rows = sqlx::query(sqlx::AssertSqlSafe(self.query.clone()))
-                .bind(from)
-                .bind(to)
-                .fetch_all(&mut conn)
-                .await
-                .context("the source query failed");
+            // The transaction ends with the connection, whatever happens to the query.
+            stream_rows!(out, &mut conn, self.query, from, to);
             sqlx::query("ROLLBACK").execute(&mut conn).await?;
-            let rows = rows?;
-            write_rows!(out, rows);
         } else {
             bail!(
                 "the source database URL {} is not postgres:// or mysql://",
-                redact(&url)
+                redact(url)
             );
         }
-        let bytes = out.into_inner().context("writing the extract")?;
-        std::fs::create_dir_all(work)?;
-        let path: PathBuf = work.join(format!(
-            "{}_{}_{}.csv",
-            key.collection, key.provider, key.period
-        ));
-        std::fs::write(&path, bytes)?;
-        Ok(Fetched {
-            path,
-            format: Format::Csv,
-            temporary: true,
-        })
+        Ok(())
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::timetable::{RunKey, deadline};
-use crate::connectors::{Fetched, Sources};
+use crate::connectors::{Fetched, Format, Sources, convert};
 use crate::landing::lake::Lake;
 use crate::landing::{Outcome, Report, land_csv};
 use crate::registry::{Registry, RegistryError};
@@ -52,6 +52,7 @@ fn hash_raw(
     lake: &Lake,
     key: &RunKey,
     raw: &Path,
+    extension: &str,
     keep: bool,
 ) -> anyhow::Result<(String, i64, Option<PathBuf>)> {
     let mut input =
@@ -83,7 +84,7 @@ fn hash_raw(
         return Ok((sha, bytes, None));
     }
     std::fs::File::open(&tmp)?.sync_all()?;
-    let path = dir.join(format!("{sha}.csv"));
+    let path = dir.join(format!("{sha}.{extension}"));
     std::fs::rename(&tmp, &path)?;
     Ok((sha, bytes, Some(path)))
 }
@@ -165,6 +166,48 @@ pub async fn pull(
     Ok(pulled)
 }
 
+/// Lands a fetched extract: turned into CSV first when it came in another format (off the
+/// async threads, as the landing's own file work is), then checked and written. An extract
+/// that cannot be read in its format is rejected with the reason, as an unreadable CSV is.
+/// The converted copy's guard is returned so that it lives until the landing is done.
+async fn land(
+    def: &crate::registry::definition::CollectionDef,
+    key: &RunKey,
+    fetched: &Fetched,
+    lake: &Lake,
+    work: &Path,
+) -> anyhow::Result<(Outcome, Incoming)> {
+    if fetched.format == Format::Csv {
+        return Ok((
+            land_csv(def, key, &fetched.path, lake).await?,
+            Incoming(None),
+        ));
+    }
+    std::fs::create_dir_all(work)?;
+    let csv = work.join(format!(
+        "{}_{}_{}.converted.csv",
+        key.collection, key.provider, key.period
+    ));
+    let guard = Incoming(Some(csv.clone()));
+    let (format, input, output) = (fetched.format, fetched.path.clone(), csv.clone());
+    let converted =
+        tokio::task::spawn_blocking(move || convert::to_csv(format, &input, &output)).await?;
+    if let Err(e) = converted {
+        let report = Report {
+            collection: key.collection.clone(),
+            provider: key.provider.clone(),
+            period: key.period.to_string(),
+            rejected: Some(format!(
+                "the {} extract cannot be read: {e:#}",
+                format.name()
+            )),
+            ..Report::default()
+        };
+        return Ok((Outcome::Rejected(report), guard));
+    }
+    Ok((land_csv(def, key, &csv, lake).await?, guard))
+}
+
 /// Everything after the claim. An error here fails the run; it never leaves it `running`.
 #[allow(clippy::too_many_arguments)]
 async fn attempt(
@@ -189,13 +232,33 @@ async fn attempt(
     let work = lake.root.join("_incoming");
     let fetched: Fetched = source.connector.fetch(key, &sources.base, &work).await?;
     let _incoming = Incoming(fetched.temporary.then(|| fetched.path.clone()));
-    let outcome = land_csv(def, key, &fetched.path, lake).await?;
+    let (outcome, _converted) = land(def, key, &fetched, lake, &work).await?;
     let report = match &outcome {
         Outcome::Ready(_, r) | Outcome::Rejected(r) => r,
     };
     // The raw input is kept for audit only when landing found nothing but listed items in it;
     // otherwise only its hash is kept (rule 8).
-    let (sha, bytes, raw_path) = hash_raw(lake, key, &fetched.path, report.raw_listed_only)?;
+    let raw = fetched.path.clone();
+    let extension = fetched.format.extension();
+    let keep = report.raw_listed_only;
+    let (lake_, key_) = (lake.clone(), key.clone());
+    let (sha, bytes, raw_path) =
+        tokio::task::spawn_blocking(move || hash_raw(&lake_, &key_, &raw, extension, keep))
+            .await??;
+    // The source is told once the extract is dealt with, landed or rejected with a report;
+    // if telling it fails, the outcome stands and the next pull may fetch the same extract.
+    let acknowledged = match &fetched.receipt {
+        Some(receipt) => source
+            .connector
+            .acknowledge(receipt, &sources.base)
+            .await
+            .map_err(|e| format!("{e:#}")),
+        None => Ok(()),
+    };
+    let unacknowledged = acknowledged
+        .err()
+        .map(|e| format!("\nThe source was not told the extract was received: {e}"))
+        .unwrap_or_default();
     let mut ledger = RunOutcome {
         bytes: Some(bytes),
         raw_sha256: Some(sha.clone()),
@@ -207,7 +270,7 @@ async fn attempt(
         Outcome::Rejected(report) => {
             ledger.rows_accepted = Some(0);
             ledger.error = report.rejected.clone();
-            pulled.message = report.text();
+            pulled.message = report.text() + &unacknowledged;
             pulled.report = Some(report);
             Ok((RunStatus::Rejected, ledger))
         }
@@ -235,7 +298,7 @@ async fn attempt(
                 .await?;
             ledger.rows_accepted = Some(report.rows_accepted as i64);
             pulled.version = Some(version);
-            pulled.message = report.text();
+            pulled.message = report.text() + &unacknowledged;
             pulled.report = Some(report);
             let late = now > deadline(def, &key.period);
             Ok((

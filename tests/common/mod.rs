@@ -180,49 +180,82 @@ macro_rules! contract {
     };
 }
 
-/// Pulls ward-bed-census for RXA, 2026-11-24, at 09:00 on the 25th through one connector, on
-/// a fresh register where the census was listed on 1 November and RXA is an acute trust.
-/// Relative paths in the connector are read from `dir`; the lake is `dir/lake`.
+/// The ward bed census listed, one trust (RXA) registered, and one source for it: enough to
+/// pull the period 2026-11-24 through any connector, as often as a test needs.
+pub struct CensusWorld {
+    pub db: TestDb,
+    pub registry: Registry,
+    pub sources: tally::connectors::Sources,
+    pub lake: tally::landing::lake::Lake,
+    pub key: tally::schedule::timetable::RunKey,
+}
+
+impl CensusWorld {
+    pub async fn new(dir: &Path, connector: tally::connectors::ConnectorConfig) -> CensusWorld {
+        let db = TestDb::sqlite();
+        let r = db.registry().await;
+        let at: chrono::DateTime<chrono::Utc> = "2026-11-01T09:00:00Z".parse().unwrap();
+        r.propose(&load("ward-bed-census"), "NHS England", at)
+            .await
+            .unwrap();
+        r.approve("ward-bed-census", dap(), "ok", vec![], at)
+            .await
+            .unwrap();
+        let csv = dir.join("providers.csv");
+        std::fs::write(
+            &csv,
+            "code,name,kind,region\nRXA,Ashford,acute_trust,London\n",
+        )
+        .unwrap();
+        r.import_providers(&tally::providers::read_csv(&csv).unwrap())
+            .await
+            .unwrap();
+        let sources = tally::connectors::Sources {
+            source: vec![tally::connectors::Source {
+                collection: "ward-bed-census".into(),
+                provider: "RXA".into(),
+                connector,
+            }],
+            base: dir.to_path_buf(),
+        };
+        let key = tally::schedule::timetable::RunKey {
+            collection: "ward-bed-census".into(),
+            provider: "RXA".into(),
+            period: tally::schedule::period::Period::parse("2026-11-24").unwrap(),
+        };
+        let lake = tally::landing::lake::Lake::new(dir.join("lake"));
+        CensusWorld {
+            db,
+            registry: r,
+            sources,
+            lake,
+            key,
+        }
+    }
+
+    /// One pull of the period, the day after it; `again` pulls a landed period anew.
+    pub async fn pull(&self, again: bool) -> tally::schedule::pull::Pulled {
+        let now: chrono::DateTime<chrono::Utc> = "2026-11-25T09:00:00Z".parse().unwrap();
+        tally::schedule::pull::pull(
+            &self.registry,
+            &self.sources,
+            &self.lake,
+            &self.key,
+            "test",
+            now,
+            again,
+        )
+        .await
+        .unwrap()
+    }
+}
+
+/// One pull of the ward bed census for RXA through `connector`, in a world of its own.
 pub async fn pull_census_through(
     dir: &Path,
     connector: tally::connectors::ConnectorConfig,
 ) -> tally::schedule::pull::Pulled {
-    let db = TestDb::sqlite();
-    let r = db.registry().await;
-    let at: chrono::DateTime<chrono::Utc> = "2026-11-01T09:00:00Z".parse().unwrap();
-    r.propose(&load("ward-bed-census"), "NHS England", at)
-        .await
-        .unwrap();
-    r.approve("ward-bed-census", dap(), "ok", vec![], at)
-        .await
-        .unwrap();
-    let csv = dir.join("providers.csv");
-    std::fs::write(
-        &csv,
-        "code,name,kind,region\nRXA,Ashford,acute_trust,London\n",
-    )
-    .unwrap();
-    r.import_providers(&tally::providers::read_csv(&csv).unwrap())
-        .await
-        .unwrap();
-    let sources = tally::connectors::Sources {
-        source: vec![tally::connectors::Source {
-            collection: "ward-bed-census".into(),
-            provider: "RXA".into(),
-            connector,
-        }],
-        base: dir.to_path_buf(),
-    };
-    let key = tally::schedule::timetable::RunKey {
-        collection: "ward-bed-census".into(),
-        provider: "RXA".into(),
-        period: tally::schedule::period::Period::parse("2026-11-24").unwrap(),
-    };
-    let now: chrono::DateTime<chrono::Utc> = "2026-11-25T09:00:00Z".parse().unwrap();
-    let lake = tally::landing::lake::Lake::new(dir.join("lake"));
-    tally::schedule::pull::pull(&r, &sources, &lake, &key, "test", now, false)
-        .await
-        .unwrap()
+    CensusWorld::new(dir, connector).await.pull(false).await
 }
 
 /// A server a test needs did not answer: under `CI` that fails the test; otherwise the test
