@@ -60,6 +60,9 @@ enum Command {
         /// Pulls under way at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Pulls under way at once against any one source host.
+        #[arg(long, default_value_t = 2)]
+        per_host: usize,
     },
     /// Pull one period now from the provider's source, land it and record the run.
     Pull {
@@ -325,7 +328,10 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             };
             cli::budget_set(s, change, &by, &reason).await
         }
-        Command::Serve { concurrency } => cli::serve(s, concurrency).await,
+        Command::Serve {
+            concurrency,
+            per_host,
+        } => cli::serve(s, concurrency, per_host).await,
         Command::Pull {
             collection,
             provider,

@@ -168,7 +168,11 @@ pub async fn runs(settings: &Settings, filter: RunFilter, json: bool) -> anyhow:
 }
 
 /// `tally serve`: the scheduler, until Ctrl-C or SIGTERM. (The web server joins it later.)
-pub async fn serve(settings: &Settings, concurrency: usize) -> anyhow::Result<Outcome> {
+pub async fn serve(
+    settings: &Settings,
+    concurrency: usize,
+    per_host: usize,
+) -> anyhow::Result<Outcome> {
     // With SQLite only one instance may run; the lock is held until this returns.
     let _lock = if settings.database_url.starts_with("sqlite:") {
         Some(crate::store::lock::InstanceLock::acquire(
@@ -185,6 +189,7 @@ pub async fn serve(settings: &Settings, concurrency: usize) -> anyhow::Result<Ou
         lake: Lake::new(settings.lake_dir()),
         instance: instance_name("serve"),
         concurrency,
+        per_host,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

@@ -27,6 +27,9 @@ pub struct Runner {
     pub instance: String,
     /// Pulls under way at once, across all sources.
     pub concurrency: usize,
+    /// Pulls under way at once against any one source host (an HTTP server, a MESH API or a
+    /// provider's database), so that a step never floods one provider's system.
+    pub per_host: usize,
 }
 
 /// How long to wait before trying a failed run again: doubling from two minutes, at most
@@ -133,19 +136,36 @@ impl Runner {
         drop(obligations);
         let started = std::time::Instant::now();
         let limit = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
         let mut tasks = JoinSet::new();
         for key in runs {
-            let permit = limit.clone().acquire_owned().await?;
+            let host = self
+                .sources
+                .find(&key.collection, &key.provider)
+                .and_then(|s| s.connector.host(&self.sources.base))
+                .map(|h| {
+                    hosts
+                        .entry(h)
+                        .or_insert_with(|| Arc::new(Semaphore::new(self.per_host.max(1))))
+                        .clone()
+                });
+            let limit = limit.clone();
             let (registry, sources, lake, instance) = (
                 self.registry.clone(),
                 self.sources.clone(),
                 self.lake.clone(),
                 self.instance.clone(),
             );
-            // Each pull's clock is the step's, moved on by the time the step has taken.
-            let at = now + Duration::from_std(started.elapsed()).unwrap_or_default();
             tasks.spawn(async move {
-                let _permit = permit;
+                // The host's turn first, then a place in the global limit, so that pulls
+                // waiting on a busy host never hold places that other hosts could use.
+                let _host = match host {
+                    Some(h) => Some(h.acquire_owned().await),
+                    None => None,
+                };
+                let _permit = limit.acquire_owned().await;
+                // Each pull's clock is the step's, moved on by the time the step has taken.
+                let at = now + Duration::from_std(started.elapsed()).unwrap_or_default();
                 let result = pull(&registry, &sources, &lake, &key, &instance, at, false).await;
                 (key, result)
             });
