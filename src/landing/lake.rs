@@ -44,6 +44,7 @@ impl Lake {
         let dir = self.dir(key);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
+        sweep(&dir, ".tmp-");
         let tmp = dir.join(format!(
             ".tmp-{}-{}.parquet",
             std::process::id(),
@@ -96,6 +97,34 @@ impl Drop for PendingFile {
     fn drop(&mut self) {
         if self.writer.is_some() {
             let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// How long a temporary file may go unwritten before it is taken for one left by a process
+/// that died mid-landing. A landing under way writes a batch at least every few seconds.
+pub const ABANDONED: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// Removes files named `prefix…` that a killed process left in `dir`: temporary files,
+/// never read, and removed only once untouched for an hour, so a landing still under way in
+/// another process keeps its file.
+pub fn sweep(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(prefix) {
+            continue;
+        }
+        let idle = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        if idle.is_some_and(|idle| idle > ABANDONED) {
+            tracing::info!(file = %entry.path().display(), "Removed a temporary file a stopped landing left.");
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }

@@ -79,7 +79,9 @@ pub struct Builder<'a> {
     /// Where each item is in the file's columns.
     positions: Vec<Option<usize>>,
     key_positions: Vec<usize>,
-    seen_keys: HashMap<Vec<String>, u64>,
+    /// Each key seen so far, as a 128-bit fingerprint of its cells, with the line it was on:
+    /// 24 bytes a row rather than the key's text, so a large extract's key check stays small.
+    seen_keys: HashMap<u128, u64>,
     /// The file line of each row in the batch being built.
     pub rows: Vec<u64>,
 }
@@ -150,7 +152,14 @@ impl<'a> Builder<'a> {
                         .unwrap_or_default()
                 })
                 .collect();
-            if let Some(first) = self.seen_keys.get(&key) {
+            let mut hasher = twox_hash::XxHash3_128::new();
+            for cell in &key {
+                // Each cell's length first, so that ("ab", "c") and ("a", "bc") differ.
+                hasher.write(&(cell.len() as u64).to_le_bytes());
+                hasher.write(cell.as_bytes());
+            }
+            let fingerprint = hasher.finish_128();
+            if let Some(first) = self.seen_keys.get(&fingerprint) {
                 problems.push(RowProblem {
                     row: line,
                     item: self.def.key.join(", "),
@@ -158,7 +167,7 @@ impl<'a> Builder<'a> {
                     reason: format!("the same key as line {first} ({})", key.join(", ")),
                 });
             } else {
-                self.seen_keys.insert(key, line);
+                self.seen_keys.insert(fingerprint, line);
             }
         }
         if !problems.is_empty() {

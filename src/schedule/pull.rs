@@ -61,6 +61,7 @@ fn hash_raw(
     let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), key.provider));
     let mut out: Box<dyn Write> = if keep {
         std::fs::create_dir_all(&dir)?;
+        crate::landing::lake::sweep(&dir, ".tmp-");
         Box::new(std::fs::File::create(&tmp)?)
     } else {
         Box::new(std::io::sink())
@@ -121,6 +122,31 @@ pub async fn pull(
     // whatever clock the caller keeps (tests drive the runner with fixed instants).
     let started = std::time::Instant::now();
     let at = move || now + Duration::from_std(started.elapsed()).unwrap_or_default();
+    // The lease is renewed while the pull goes on, so that a large extract or a slow source
+    // never loses its run to another instance; if the lease is lost all the same, recording
+    // the outcome fails and the other instance's run stands.
+    let renewal = {
+        let (store, instance, id) = (store.clone(), instance.to_owned(), run.id);
+        tokio::spawn(async move {
+            let every = std::time::Duration::from_secs(LEASE as u64 / 3);
+            loop {
+                tokio::time::sleep(every).await;
+                let until = at() + Duration::seconds(LEASE);
+                match store.renew_lease(id, &instance, until).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(run = id, "Lost the lease on a run still being pulled.");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(
+                        run = id,
+                        error = format!("{e:#}"),
+                        "Could not renew a lease; trying again."
+                    ),
+                }
+            }
+        })
+    };
     let result = match licensed {
         Ok(l) => {
             attempt(
@@ -147,6 +173,7 @@ pub async fn pull(
             _ => Err(e),
         },
     };
+    renewal.abort();
     let (status, outcome) = result.unwrap_or_else(|e| {
         (
             RunStatus::Failed,
@@ -230,6 +257,8 @@ async fn attempt(
         );
     };
     let work = lake.root.join("_incoming");
+    // Extracts a killed pull left may hold columns that are not listed items (rule 8).
+    crate::landing::lake::sweep(&work, "");
     let fetched: Fetched = source.connector.fetch(key, &sources.base, &work).await?;
     let _incoming = Incoming(fetched.temporary.then(|| fetched.path.clone()));
     let (outcome, _converted) = land(def, key, &fetched, lake, &work).await?;
