@@ -168,6 +168,61 @@ async fn good_rows_land_and_bad_rows_are_reported() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(names, ["v1.parquet"]);
+    // The failed rows are kept beside the version in quarantine, one line per problem, with
+    // the listed items' cells only: the unlisted column's names never reach the lake.
+    let quarantined = std::fs::read_to_string(
+        dir.path()
+            .join("lake/_quarantine/ward-bed-census/period=2026-11-24/provider=RXA/v1.csv"),
+    )
+    .unwrap();
+    let lines: Vec<&str> = quarantined.lines().collect();
+    assert_eq!(lines[0], format!("line,item,check,reason,{HEADER}"));
+    assert_eq!(lines.len(), 1 + 7, "{quarantined}");
+    assert!(
+        lines.contains(&"5,available_beds,type,\"\"\"ten\"\" is not a whole number\",2026-11-24,RXA01,W4,general_acute,overnight,adult,core,general,ten,0"),
+        "{quarantined}"
+    );
+    assert!(
+        lines.contains(&"3,(row),occupied_within_available,breaks the rule occupied_beds <= available_beds,2026-11-24,RXA01,W2,general_acute,overnight,adult,core,general,10,12"),
+        "{quarantined}"
+    );
+    assert!(!quarantined.contains("Ann;Bob"));
+}
+
+#[tokio::test]
+async fn a_collection_that_lands_only_whole_extracts_rejects_one_with_a_bad_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let def = common::variant(
+        dir.path(),
+        "ward-bed-census",
+        &[("slug = ", "bad_rows = \"reject\"\nslug = ")],
+    )
+    .def;
+    let raw = dir.path().join("extract.csv");
+    let csv = [
+        HEADER.to_string(),
+        row("W1", "20", "18"),
+        row("W2", "10", "12"),
+    ]
+    .join("\n");
+    std::fs::write(&raw, csv).unwrap();
+    let lake = Lake::new(dir.path().join("lake"));
+    let Outcome::Rejected(report) = land_csv(&def, &key(), &raw, &lake).await.unwrap() else {
+        panic!("an extract with a bad row must not land under bad_rows = \"reject\"");
+    };
+    assert!(
+        report
+            .rejected
+            .as_deref()
+            .unwrap()
+            .contains("1 row failed a check"),
+        "{report:?}"
+    );
+    assert_eq!(report.checks["occupied_within_available"].first[0].row, 3);
+    assert!(
+        walk(&dir.path().join("lake")).is_empty(),
+        "nothing is left in the lake"
+    );
 }
 
 #[tokio::test]

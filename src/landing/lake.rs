@@ -39,6 +39,15 @@ impl Lake {
             .join(format!("provider={}", key.provider))
     }
 
+    /// The folder rows that failed a check are kept in, a CSV beside each version.
+    pub fn quarantine_dir(&self, key: &RunKey) -> PathBuf {
+        self.root
+            .join("_quarantine")
+            .join(&key.collection)
+            .join(format!("period={}", key.period))
+            .join(format!("provider={}", key.provider))
+    }
+
     /// Starts writing a new version of `key`'s extract.
     pub fn create(&self, key: &RunKey, schema: SchemaRef) -> anyhow::Result<PendingFile> {
         let dir = self.dir(key);
@@ -52,20 +61,30 @@ impl Lake {
         ));
         let file =
             File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let columns = schema.fields().iter().map(|f| f.name().clone()).collect();
         let writer = ArrowWriter::try_new(file, schema, None)?;
         Ok(PendingFile {
             tmp,
             dir,
             writer: Some(writer),
+            quarantine: None,
+            quarantine_dir: self.quarantine_dir(key),
+            columns,
         })
     }
 }
 
-/// A version being written; dropped without `commit`, it removes its temporary file.
+/// A version being written; dropped without `commit`, it removes its temporary files.
 pub struct PendingFile {
     tmp: PathBuf,
     dir: PathBuf,
     writer: Option<ArrowWriter<File>>,
+    /// Rows that failed a check, written as they are found, with a temporary name until
+    /// the version is committed.
+    quarantine: Option<(csv::Writer<File>, PathBuf)>,
+    quarantine_dir: PathBuf,
+    /// The listed items, the quarantine file's columns after the reason.
+    columns: Vec<String>,
 }
 
 impl PendingFile {
@@ -79,8 +98,45 @@ impl PendingFile {
         Ok(())
     }
 
-    /// Finishes the file, puts it on disk and renames it to `v<version>.parquet`.
+    /// Keeps a row that failed a check: its line, the item and check, the reason, and its
+    /// cells for the listed items.
+    pub fn quarantine(
+        &mut self,
+        line: u64,
+        item: &str,
+        rule: &str,
+        reason: &str,
+        cells: &[String],
+    ) -> anyhow::Result<()> {
+        if self.quarantine.is_none() {
+            let tmp = self.tmp.with_extension("quarantine.csv");
+            let mut out = csv::Writer::from_path(&tmp)
+                .with_context(|| format!("cannot create {}", tmp.display()))?;
+            let mut header = vec!["line", "item", "check", "reason"];
+            header.extend(self.columns.iter().map(String::as_str));
+            out.write_record(&header)?;
+            self.quarantine = Some((out, tmp));
+        }
+        let (out, _) = self.quarantine.as_mut().expect("opened above");
+        let line = line.to_string();
+        let mut record = vec![line.as_str(), item, rule, reason];
+        record.extend(cells.iter().map(String::as_str));
+        out.write_record(&record)?;
+        Ok(())
+    }
+
+    /// Finishes the file, puts it on disk and renames it to `v<version>.parquet`; the rows
+    /// in quarantine, if any, go to `_quarantine/…/v<version>.csv` first.
     pub fn commit(mut self, version: i64) -> anyhow::Result<PathBuf> {
+        if let Some((out, tmp)) = self.quarantine.take() {
+            let file = out.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            std::fs::create_dir_all(&self.quarantine_dir)?;
+            let path = self.quarantine_dir.join(format!("v{version}.csv"));
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot move quarantined rows into {}", path.display()))?;
+            sync_dir(&self.quarantine_dir)?;
+        }
         let writer = self.writer.take().expect("committed once");
         let file = writer.into_inner()?;
         file.sync_all()?;
@@ -97,6 +153,9 @@ impl Drop for PendingFile {
     fn drop(&mut self) {
         if self.writer.is_some() {
             let _ = std::fs::remove_file(&self.tmp);
+        }
+        if let Some((_, tmp)) = &self.quarantine {
+            let _ = std::fs::remove_file(tmp);
         }
     }
 }

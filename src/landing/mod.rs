@@ -1,8 +1,9 @@
 //! Landing: one extract, parsed against the listed items, checked row by row, and written to
 //! the lake as Parquet. Columns that are not listed items are dropped before anything is
-//! stored (rule 8). Rows that fail a check are kept out of the lake and reported with their
-//! line, item and reason; an extract that cannot be read at all is rejected whole, and the
-//! version already current stays current.
+//! stored (rule 8). Rows that fail a check are kept out of the lake, reported with their
+//! line, item and reason, and kept in quarantine beside the version (or, for a collection
+//! with `bad_rows = "reject"`, make the whole extract rejected); an extract that cannot be
+//! read at all is rejected whole, and the version already current stays current.
 
 pub mod lake;
 pub mod validate;
@@ -15,10 +16,11 @@ use anyhow::Context;
 use datafusion::arrow::array::{Array, BooleanArray};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
-use crate::registry::definition::CollectionDef;
+use crate::registry::definition::{BadRows, CollectionDef};
 use crate::schedule::timetable::RunKey;
 use lake::{Lake, PendingFile};
 use validate::{Builder, RowProblem};
@@ -189,7 +191,7 @@ pub async fn land_csv(
                 report.raw_listed_only = false;
             }
             report.rows_rejected += 1;
-            report.note(vec![RowProblem {
+            let problem = RowProblem {
                 row: line,
                 item: "(row)".into(),
                 rule: "fields".into(),
@@ -198,12 +200,19 @@ pub async fn land_csv(
                     record.len(),
                     header.len()
                 ),
-            }]);
+            };
+            let cells: Vec<&str> = record.iter().collect();
+            quarantine(&mut pending, &problem, &builder.listed_cells(&cells))?;
+            report.note(vec![problem]);
             continue;
         }
         let cells: Vec<&str> = record.iter().collect();
         if let Err(problems) = builder.push(line, &cells) {
             report.rows_rejected += 1;
+            let listed = builder.listed_cells(&cells);
+            for p in &problems {
+                quarantine(&mut pending, p, &listed)?;
+            }
             report.note(problems);
         }
         if builder.len() >= BATCH_ROWS {
@@ -217,7 +226,21 @@ pub async fn land_csv(
     if report.rows_accepted == 0 {
         return reject(report, "no row passed validation".into());
     }
+    if report.rows_rejected > 0 && def.bad_rows == BadRows::Reject {
+        let n = report.rows_rejected;
+        return reject(
+            report,
+            format!(
+                "{n} row{} failed a check, and this collection lands an extract only when every row passes (bad_rows = \"reject\"); correct them and send it again",
+                if n == 1 { "" } else { "s" }
+            ),
+        );
+    }
     Ok(Outcome::Ready(Box::new(pending), report))
+}
+
+fn quarantine(pending: &mut PendingFile, p: &RowProblem, cells: &[String]) -> anyhow::Result<()> {
+    pending.quarantine(p.row, &p.item, &p.rule, &p.reason, cells)
 }
 
 /// Says where and why a CSV cannot be read: bad UTF-8 or broken quoting.
@@ -257,7 +280,7 @@ impl<'a> Rules<'a> {
             return Ok(());
         }
         let (batch, lines) = builder.finish();
-        let keep = self.passing(&batch, &lines, report).await?;
+        let keep = self.passing(&batch, &lines, report, out).await?;
         let kept = filter_record_batch(&batch, &keep)?;
         report.rows_accepted += kept.num_rows() as u64;
         out.write(&kept)
@@ -268,6 +291,7 @@ impl<'a> Rules<'a> {
         batch: &RecordBatch,
         lines: &[u64],
         report: &mut Report,
+        out: &mut PendingFile,
     ) -> anyhow::Result<BooleanArray> {
         let mut keep = vec![true; batch.num_rows()];
         if self.def.rules.is_empty() {
@@ -305,12 +329,25 @@ impl<'a> Rules<'a> {
                             keep[row + i] = false;
                             report.rows_rejected += 1;
                         }
-                        report.note(vec![RowProblem {
+                        let problem = RowProblem {
                             row: lines[row + i],
                             item: "(row)".into(),
                             rule: rule.name.clone(),
                             reason: format!("breaks the rule {}", rule.check),
-                        }]);
+                        };
+                        let cells = batch
+                            .columns()
+                            .iter()
+                            .map(|c| {
+                                if c.is_null(row + i) {
+                                    Ok(String::new())
+                                } else {
+                                    array_value_to_string(c, row + i)
+                                }
+                            })
+                            .collect::<Result<Vec<_>, _>>()?;
+                        quarantine(out, &problem, &cells)?;
+                        report.note(vec![problem]);
                     }
                 }
             }

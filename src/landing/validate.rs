@@ -123,6 +123,19 @@ impl<'a> Builder<'a> {
     }
 
     /// Checks one row; appends it if it is good, or returns every problem it has.
+    /// A row's cells for the listed items, in the items' order: what may be kept of a row
+    /// that failed (rule 8 holds for quarantine too).
+    pub fn listed_cells(&self, cells: &[&str]) -> Vec<String> {
+        self.positions
+            .iter()
+            .map(|p| {
+                p.and_then(|p| cells.get(p))
+                    .map(|c| c.to_string())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
     pub fn push(&mut self, line: u64, cells: &[&str]) -> Result<(), Vec<RowProblem>> {
         let mut problems = Vec::new();
         let mut values = Vec::with_capacity(self.def.items.len());

@@ -84,6 +84,9 @@ pub struct CollectionDef {
     pub key: Vec<String>,
     pub items: Vec<DataItem>,
     pub rules: Vec<RowRule>,
+    /// What happens to an extract with rows that fail a check.
+    #[serde(default)]
+    pub bad_rows: BadRows,
     pub burden: BurdenEstimate,
     /// Listed collections this one replaces; listing it retires them (one in, one out).
     pub retires: Vec<Slug>,
@@ -109,6 +112,27 @@ pub struct Respondents {
     pub kinds: Vec<ProviderKind>,
     /// How many respond, used for burden while the provider registry holds none of these kinds.
     pub estimated: u32,
+}
+
+/// The collection's policy for rows that fail a check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadRows {
+    /// Land the valid rows and keep the others in quarantine, with line, item and reason,
+    /// for the provider to correct.
+    #[default]
+    Quarantine,
+    /// Land nothing if any row fails: for returns that only make sense whole.
+    Reject,
+}
+
+impl BadRows {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BadRows::Quarantine => "quarantine",
+            BadRows::Reject => "reject",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -183,6 +183,7 @@ const TOP_KEYS: &[&str] = &[
     "burden",
     "items",
     "rules",
+    "bad_rows",
 ];
 
 const ITEM_KEYS: &[&str] = &[
@@ -404,6 +405,16 @@ impl Reader<'_> {
                 "unknown capture mode \"{s}\" (expected manual or automated)"
             )),
         });
+        let bad_rows = match t.get("bad_rows") {
+            None => Some(BadRows::default()),
+            Some(_) => self.parsed(t, "", "bad_rows", |s| match s {
+                "quarantine" => Ok(BadRows::Quarantine),
+                "reject" => Ok(BadRows::Reject),
+                _ => Err(format!(
+                    "unknown policy \"{s}\" (expected quarantine or reject)"
+                )),
+            }),
+        };
         let grain = self.parsed(t, "", "grain", |s| {
             Grain::ALL
                 .into_iter()
@@ -472,6 +483,7 @@ impl Reader<'_> {
             key,
             items,
             rules,
+            bad_rows: bad_rows?,
             burden: burden?,
             retires,
         })
