@@ -112,6 +112,10 @@ enum Command {
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// Print the validation report one run saved (its counts per check and the first
+        /// rows that broke each) instead of the list.
+        #[arg(long, value_name = "RUN")]
+        report: Option<i64>,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -347,11 +351,17 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             json,
         } => cli::pull_now(s, &collection, &provider, &period, true, Some(&file), json).await,
         Command::Runs {
+            report: Some(id),
+            json,
+            ..
+        } => cli::run_report(s, id, json).await,
+        Command::Runs {
             collection,
             provider,
             status,
             limit,
             json,
+            report: None,
         } => {
             let filter = tally::store::runs::RunFilter {
                 collection,

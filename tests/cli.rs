@@ -949,6 +949,25 @@ fn a_pull_from_a_file_source_lands_and_is_recorded() {
     );
     assert_eq!(statuses[3], "failed");
     assert_eq!(runs[2]["rows_rejected"], 1);
+    // The rejected run's report is kept for the provider to read.
+    let rejected = runs[0]["id"].as_i64().unwrap().to_string();
+    let report = t.expect(0, &["runs", "--report", &rejected]);
+    assert!(
+        report.contains("The extract was rejected: required columns are missing"),
+        "{report}"
+    );
+    let landed = runs[2]["id"].as_i64().unwrap().to_string();
+    let report = t.expect(0, &["runs", "--report", &landed, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(
+        report["checks"]["occupied_within_available"]["first"][0]["row"],
+        3
+    );
+    let failed = runs[3]["id"].as_i64().unwrap().to_string();
+    assert!(
+        t.expect(1, &["runs", "--report", &failed])
+            .contains("has no report")
+    );
     assert_eq!(runs[2]["raw_sha256"].as_str().unwrap().len(), 64);
 }
 

@@ -13,7 +13,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sqlx::{Connection, Row};
 
 const HEADER: &str = "census_date,site_code,ward_code,sector,stay,age_group,bed_class,care_type,available_beds,occupied_beds";
-const BIG_ROWS: usize = 150_000;
+const BIG_ROWS: usize = 60_000;
 
 fn tally(data: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tally"));
@@ -159,7 +159,8 @@ async fn a_landing_killed_at_any_point_leaves_a_whole_current_version() {
     let big = work.path().join("big.csv");
     extract(&big, BIG_ROWS, 18);
 
-    // How long an uninterrupted landing takes, to spread the kills across it.
+    // How long an uninterrupted landing takes, to spread the kills across it and past its
+    // end (a landing that finished first is simply not interrupted).
     let whole = tempfile::tempdir().unwrap();
     landed_once(whole.path());
     let started = Instant::now();
@@ -176,10 +177,10 @@ async fn a_landing_killed_at_any_point_leaves_a_whole_current_version() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(took * step / 9);
+        std::thread::sleep(took * step / 6);
         let _ = child.kill();
         let _ = child.wait();
-        let when = format!("killed after {:?} of {:?}", took * step / 9, took);
+        let when = format!("killed after {:?} of {:?}", took * step / 6, took);
         let newest = check_lake(data.path(), &when).await;
         outcomes.push(newest);
 
@@ -229,4 +230,36 @@ fn temporary_files_a_killed_landing_left_are_removed_once_idle_for_an_hour() {
     assert!(!stale.exists());
     assert!(fresh.exists(), "a landing under way keeps its file");
     assert!(version.exists());
+}
+
+#[test]
+fn a_version_file_no_run_recorded_is_passed_over_never_written_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = tally::landing::lake::Lake::new(dir.path());
+    let key = tally::schedule::timetable::RunKey {
+        collection: "ward-bed-census".into(),
+        provider: "RXA".into(),
+        period: tally::schedule::period::Period::parse("2026-11-24").unwrap(),
+    };
+    assert_eq!(lake.next_version(&key, 1), 1);
+    std::fs::create_dir_all(lake.dir(&key)).unwrap();
+    std::fs::write(lake.dir(&key).join("v2.parquet"), b"left by a killed run").unwrap();
+    assert_eq!(lake.next_version(&key, 2), 3);
+    assert_eq!(lake.next_version(&key, 5), 5);
+    // Committing onto a name that is taken fails and leaves the file there as it was.
+    let def = common::load("ward-bed-census").def;
+    let pending = lake
+        .create(&key, tally::landing::validate::schema(&def))
+        .unwrap();
+    let e = pending.commit(2).unwrap_err().to_string();
+    assert!(e.contains("exists already"), "{e}");
+    assert_eq!(
+        std::fs::read(lake.dir(&key).join("v2.parquet")).unwrap(),
+        b"left by a killed run"
+    );
+    let left: Vec<_> = std::fs::read_dir(lake.dir(&key))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(left.len(), 1, "the temporary file is gone");
 }

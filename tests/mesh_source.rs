@@ -217,7 +217,7 @@ async fn the_newest_message_for_the_run_lands_and_is_acknowledged_with_older_cop
         return;
     };
     let older = mesh.send(WORKFLOW, "RXA_2026-11-24.csv", &[&rows(2)]).await;
-    // Message ids start with the time to the millisecond: make the second one later.
+    // MESH lists the inbox in the order messages arrived; send the second one clearly later.
     tokio::time::sleep(Duration::from_millis(20)).await;
     let newer = mesh.send(WORKFLOW, "RXA_2026-11-24.csv", &[&rows(3)]).await;
     let another_day = mesh.send(WORKFLOW, "RXA_2026-11-23.csv", &[&rows(1)]).await;

@@ -74,6 +74,7 @@ async fn a_claimed_run_is_held_until_it_finishes(db: &TestDb) {
         bytes: Some(9_876),
         raw_sha256: Some("ab".repeat(32)),
         error: None,
+        ..RunOutcome::default()
     };
     s.finish_run(
         run.id,
@@ -156,15 +157,52 @@ async fn an_expired_lease_is_taken_over(db: &TestDb) {
             .unwrap()
             .contains("stopped renewing its lease")
     );
-    // a comes back and tries to finish: refused, nothing overwritten.
+    // a comes back and tries to finish with a version: refused, and neither the version
+    // nor the report is recorded.
+    let version = |run_id: i64| tally::store::runs::ExtractVersion {
+        collection: k.collection.clone(),
+        provider: k.provider.clone(),
+        period: k.period.to_string(),
+        version: 1,
+        run_id,
+        path: "v1.parquet".into(),
+        raw_path: String::new(),
+        raw_sha256: "0".repeat(64),
+        bytes: 10,
+        rows_accepted: 1,
+        rows_rejected: 0,
+        report: sqlx::types::Json(serde_json::json!({})),
+        landed_at: later,
+    };
+    let late_a = RunOutcome {
+        report: Some(serde_json::json!({"rows_in": 1})),
+        version: Some(version(a.id)),
+        ..RunOutcome::default()
+    };
     let e = s
-        .finish_run(a.id, "a", RunStatus::Landed, &RunOutcome::default(), later)
+        .finish_run(a.id, "a", RunStatus::Landed, &late_a, later)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no longer held by a"), "{e}");
-    s.finish_run(b.id, "b", RunStatus::Late, &RunOutcome::default(), later)
+    assert_eq!(s.run_report(a.id).await.unwrap(), None);
+    assert_eq!(
+        s.next_version(&k).await.unwrap(),
+        1,
+        "a's version was not recorded"
+    );
+    let b_done = RunOutcome {
+        report: Some(serde_json::json!({"rows_in": 1})),
+        version: Some(version(b.id)),
+        ..RunOutcome::default()
+    };
+    s.finish_run(b.id, "b", RunStatus::Late, &b_done, later)
         .await
         .unwrap();
+    assert_eq!(
+        s.run_report(b.id).await.unwrap(),
+        Some(serde_json::json!({"rows_in": 1}))
+    );
+    assert_eq!(s.next_version(&k).await.unwrap(), 2);
 }
 
 async fn released_runs_can_be_claimed_again(db: &TestDb) {

@@ -128,6 +128,23 @@ pub async fn pull_now(
     })
 }
 
+/// `tally runs --report <run>`: the validation report a run saved, as the provider reads it.
+pub async fn run_report(settings: &Settings, id: i64, json: bool) -> anyhow::Result<Outcome> {
+    let registry = super::open(settings).await?;
+    let Some(report) = registry.store().run_report(id).await? else {
+        anyhow::bail!(
+            "run {id} has no report: there is no such run, or it did not read an extract (see its note in tally runs)"
+        );
+    };
+    if json {
+        print_json(&report)?;
+    } else {
+        let report: crate::landing::Report = serde_json::from_value(report)?;
+        print!("{}", report.text());
+    }
+    Ok(Outcome::Done)
+}
+
 pub async fn runs(settings: &Settings, filter: RunFilter, json: bool) -> anyhow::Result<Outcome> {
     let registry = super::open(settings).await?;
     let rows = registry.store().runs(&filter).await?;

@@ -168,8 +168,7 @@ impl MeshConfig {
                 elsewhere.push(message);
             }
         }
-        // Ids begin with the time MESH took the message: the last is the newest.
-        ours.sort_by(|a, b| a.id.cmp(&b.id));
+        // MESH lists an inbox in the order the messages arrived: the last is the newest.
         let Some(newest) = ours.last() else {
             if let Some(m) = elsewhere.first() {
                 bail!(

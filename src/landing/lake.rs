@@ -48,6 +48,27 @@ impl Lake {
             .join(format!("provider={}", key.provider))
     }
 
+    /// The first version number from `from` on that has no file in `key`'s folder. A run
+    /// killed between putting its file in place and recording it leaves a file no register
+    /// row names; its number is passed over rather than written over.
+    pub fn next_version(&self, key: &RunKey, from: i64) -> i64 {
+        let highest = std::fs::read_dir(self.dir(key))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_prefix('v')?
+                    .strip_suffix(".parquet")?
+                    .parse::<i64>()
+                    .ok()
+            })
+            .max()
+            .unwrap_or(0);
+        from.max(highest + 1)
+    }
+
     /// Starts writing a new version of `key`'s extract.
     pub fn create(&self, key: &RunKey, schema: SchemaRef) -> anyhow::Result<PendingFile> {
         let dir = self.dir(key);
@@ -141,9 +162,26 @@ impl PendingFile {
         let file = writer.into_inner()?;
         file.sync_all()?;
         drop(file);
+        // A hard link puts the file in place only if the name is free, where a rename would
+        // silently replace a version another instance has just landed.
         let path = self.dir.join(format!("v{version}.parquet"));
-        std::fs::rename(&self.tmp, &path)
-            .with_context(|| format!("cannot move the new version into {}", path.display()))?;
+        match std::fs::hard_link(&self.tmp, &path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let _ = std::fs::remove_file(&self.tmp);
+                anyhow::bail!(
+                    "{} exists already: another instance landed this version meanwhile; nothing was written over",
+                    path.display()
+                );
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&self.tmp);
+                return Err(e).with_context(|| {
+                    format!("cannot move the new version into {}", path.display())
+                });
+            }
+        }
+        std::fs::remove_file(&self.tmp)?;
         sync_dir(&self.dir)?;
         Ok(path)
     }

@@ -18,7 +18,7 @@ use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::prelude::SessionContext;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::registry::definition::{BadRows, CollectionDef};
 use crate::schedule::timetable::RunKey;
@@ -32,7 +32,7 @@ pub const BATCH_ROWS: usize = 65_536;
 const SHOWN_PER_CHECK: usize = 5;
 
 /// What a landing found, for the provider to act on.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
     pub collection: String,
     pub provider: String,
@@ -54,7 +54,7 @@ pub struct Report {
     pub raw_listed_only: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CheckCount {
     pub rows: u64,
     pub first: Vec<RowProblem>,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::timetable::{RunKey, deadline};
-use crate::connectors::{Fetched, Format, Sources, convert};
+use crate::connectors::{ConnectorConfig, Fetched, Format, Receipt, Sources, convert};
 use crate::landing::lake::Lake;
 use crate::landing::{Outcome, Report, land_csv};
 use crate::registry::{Registry, RegistryError};
@@ -147,6 +147,7 @@ pub async fn pull(
             }
         })
     };
+    let mut receipt = None;
     let result = match licensed {
         Ok(l) => {
             attempt(
@@ -159,6 +160,7 @@ pub async fn pull(
                 now,
                 at,
                 &mut pulled,
+                &mut receipt,
             )
             .await
         }
@@ -189,6 +191,21 @@ pub async fn pull(
     pulled.status = status.as_str().into();
     if pulled.message.is_empty() {
         pulled.message = outcome.error.unwrap_or_default();
+    }
+    // Now that the run is recorded, the source is told the extract was dealt with, landed
+    // or rejected with a report (a failed run is not acknowledged, so its retry finds the
+    // extract again). If telling it fails, the outcome stands; the next pull may fetch the
+    // same extract again.
+    if let Some((connector, receipt)) = receipt
+        && matches!(
+            status,
+            RunStatus::Landed | RunStatus::Late | RunStatus::Rejected
+        )
+        && let Err(e) = connector.acknowledge(&receipt, &sources.base).await
+    {
+        pulled.message.push_str(&format!(
+            "\nThe source was not told the extract was received: {e:#}"
+        ));
     }
     Ok(pulled)
 }
@@ -247,6 +264,7 @@ async fn attempt(
     now: DateTime<Utc>,
     at: impl Fn() -> DateTime<Utc>,
     pulled: &mut Pulled,
+    receipt: &mut Option<(ConnectorConfig, Receipt)>,
 ) -> anyhow::Result<(RunStatus, RunOutcome)> {
     let store = registry.store();
     let Some(source) = sources.find(&key.collection, &key.provider) else {
@@ -274,60 +292,52 @@ async fn attempt(
     let (sha, bytes, raw_path) =
         tokio::task::spawn_blocking(move || hash_raw(&lake_, &key_, &raw, extension, keep))
             .await??;
-    // The source is told once the extract is dealt with, landed or rejected with a report;
-    // if telling it fails, the outcome stands and the next pull may fetch the same extract.
-    let acknowledged = match &fetched.receipt {
-        Some(receipt) => source
-            .connector
-            .acknowledge(receipt, &sources.base)
-            .await
-            .map_err(|e| format!("{e:#}")),
-        None => Ok(()),
-    };
-    let unacknowledged = acknowledged
-        .err()
-        .map(|e| format!("\nThe source was not told the extract was received: {e}"))
-        .unwrap_or_default();
+    // The source is told once the run is recorded (see `pull`).
+    *receipt = fetched
+        .receipt
+        .clone()
+        .map(|r| (source.connector.clone(), r));
     let mut ledger = RunOutcome {
         bytes: Some(bytes),
         raw_sha256: Some(sha.clone()),
         rows_in: Some(report.rows_in as i64),
         rows_rejected: Some(report.rows_rejected as i64),
+        report: Some(serde_json::to_value(report)?),
         ..RunOutcome::default()
     };
     match outcome {
         Outcome::Rejected(report) => {
             ledger.rows_accepted = Some(0);
             ledger.error = report.rejected.clone();
-            pulled.message = report.text() + &unacknowledged;
+            pulled.message = report.text();
             pulled.report = Some(report);
             Ok((RunStatus::Rejected, ledger))
         }
         Outcome::Ready(pending, report) => {
-            let version = store.next_version(key).await?;
+            // The next number neither the register nor the lake has used: a version file
+            // left by a run that died before recording it is never written over.
+            let version = lake.next_version(key, store.next_version(key).await?);
             let path = pending.commit(version)?;
-            store
-                .record_version(&ExtractVersion {
-                    collection: key.collection.clone(),
-                    provider: key.provider.clone(),
-                    period: key.period.to_string(),
-                    version,
-                    run_id,
-                    path: path.display().to_string(),
-                    raw_path: raw_path
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                    raw_sha256: sha,
-                    bytes,
-                    rows_accepted: report.rows_accepted as i64,
-                    rows_rejected: report.rows_rejected as i64,
-                    report: sqlx::types::Json(serde_json::to_value(&report)?),
-                    landed_at: at(),
-                })
-                .await?;
+            ledger.version = Some(ExtractVersion {
+                collection: key.collection.clone(),
+                provider: key.provider.clone(),
+                period: key.period.to_string(),
+                version,
+                run_id,
+                path: path.display().to_string(),
+                raw_path: raw_path
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                raw_sha256: sha,
+                bytes,
+                rows_accepted: report.rows_accepted as i64,
+                rows_rejected: report.rows_rejected as i64,
+                report: sqlx::types::Json(serde_json::to_value(&report)?),
+                landed_at: at(),
+            });
             ledger.rows_accepted = Some(report.rows_accepted as i64);
             pulled.version = Some(version);
-            pulled.message = report.text() + &unacknowledged;
+            pulled.message = report.text();
             pulled.report = Some(report);
             let late = now > deadline(def, &key.period);
             Ok((

@@ -66,6 +66,11 @@ pub struct RunOutcome {
     pub bytes: Option<i64>,
     pub raw_sha256: Option<String>,
     pub error: Option<String>,
+    /// The validation report, for a run that read an extract.
+    pub report: Option<serde_json::Value>,
+    /// The version the run landed, already in place in the lake: recorded in the same
+    /// transaction as the run's end, so a run that lost its lease records no version.
+    pub version: Option<ExtractVersion>,
 }
 
 /// One landed version of an extract.
@@ -116,7 +121,8 @@ pub trait RunLedger: Send + Sync {
         instance: &str,
         until: DateTime<Utc>,
     ) -> anyhow::Result<bool>;
-    /// Records how a held run ended; an error if the lease was lost meanwhile.
+    /// Records how a held run ended, with its report and any version it landed, in one
+    /// transaction; an error, recording nothing, if the lease was lost meanwhile.
     async fn finish_run(
         &self,
         id: i64,
@@ -133,8 +139,8 @@ pub trait RunLedger: Send + Sync {
     async fn runs(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunRow>>;
     /// The number the next version of `key` will have.
     async fn next_version(&self, key: &RunKey) -> anyhow::Result<i64>;
-    /// Records a version whose file is already in place in the lake.
-    async fn record_version(&self, v: &ExtractVersion) -> anyhow::Result<()>;
+    /// The validation report a run saved, if it read an extract.
+    async fn run_report(&self, id: i64) -> anyhow::Result<Option<serde_json::Value>>;
     /// Keys no runner should start again: landed (on time or late), or held under a live lease.
     async fn settled_keys(
         &self,
@@ -249,6 +255,7 @@ macro_rules! run_ledger {
                 o: &$crate::store::runs::RunOutcome,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> anyhow::Result<()> {
+                let mut tx = self.pool.begin().await?;
                 let moved = sqlx::query(
                     "UPDATE runs SET status = $3, finished_at = $4, lease_until = NULL,
                        rows_in = $5, rows_accepted = $6, rows_rejected = $7, bytes = $8,
@@ -265,7 +272,7 @@ macro_rules! run_ledger {
                 .bind(o.bytes)
                 .bind(&o.raw_sha256)
                 .bind(&o.error)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected();
                 if moved != 1 {
@@ -274,7 +281,47 @@ macro_rules! run_ledger {
                     ))
                     .into());
                 }
+                if let Some(report) = &o.report {
+                    sqlx::query("INSERT INTO run_reports (run_id, report) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(sqlx::types::Json(report))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some(v) = &o.version {
+                    sqlx::query(
+                        "INSERT INTO extract_versions
+                           (collection, provider, period, version, run_id, path, raw_path, raw_sha256,
+                            bytes, rows_accepted, rows_rejected, report, landed_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                    )
+                    .bind(&v.collection)
+                    .bind(&v.provider)
+                    .bind(&v.period)
+                    .bind(v.version)
+                    .bind(v.run_id)
+                    .bind(&v.path)
+                    .bind(&v.raw_path)
+                    .bind(&v.raw_sha256)
+                    .bind(v.bytes)
+                    .bind(v.rows_accepted)
+                    .bind(v.rows_rejected)
+                    .bind(&v.report)
+                    .bind(v.landed_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
                 Ok(())
+            }
+
+            async fn run_report(&self, id: i64) -> anyhow::Result<Option<serde_json::Value>> {
+                let row: Option<(sqlx::types::Json<serde_json::Value>,)> =
+                    sqlx::query_as("SELECT report FROM run_reports WHERE run_id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|(r,)| r.0))
             }
 
             async fn expire_leases(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<u64> {
@@ -338,34 +385,6 @@ macro_rules! run_ledger {
                 .bind(key.period.to_string())
                 .fetch_one(&self.pool)
                 .await?)
-            }
-
-            async fn record_version(
-                &self,
-                v: &$crate::store::runs::ExtractVersion,
-            ) -> anyhow::Result<()> {
-                sqlx::query(
-                    "INSERT INTO extract_versions
-                       (collection, provider, period, version, run_id, path, raw_path, raw_sha256,
-                        bytes, rows_accepted, rows_rejected, report, landed_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                )
-                .bind(&v.collection)
-                .bind(&v.provider)
-                .bind(&v.period)
-                .bind(v.version)
-                .bind(v.run_id)
-                .bind(&v.path)
-                .bind(&v.raw_path)
-                .bind(&v.raw_sha256)
-                .bind(v.bytes)
-                .bind(v.rows_accepted)
-                .bind(v.rows_rejected)
-                .bind(&v.report)
-                .bind(v.landed_at)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
             }
 
             async fn settled_keys(

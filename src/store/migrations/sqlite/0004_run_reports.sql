@@ -1,0 +1,7 @@
+-- The validation report of every run that read an extract, landed or rejected, so that a
+-- provider can see why a rejected extract was turned away, not only that it was.
+
+CREATE TABLE run_reports (
+    run_id  INTEGER PRIMARY KEY REFERENCES runs (id),
+    report  TEXT NOT NULL
+);
