@@ -222,10 +222,8 @@ async fn land(
     work: &Path,
 ) -> anyhow::Result<(Outcome, Incoming)> {
     if fetched.format == Format::Csv {
-        return Ok((
-            land_csv(def, key, &fetched.path, lake).await?,
-            Incoming(None),
-        ));
+        let outcome = land_off_the_runtime(def, key, &fetched.path, lake).await?;
+        return Ok((outcome, Incoming(None)));
     }
     std::fs::create_dir_all(work)?;
     let csv = work.join(format!(
@@ -249,7 +247,20 @@ async fn land(
         };
         return Ok((Outcome::Rejected(report), guard));
     }
-    Ok((land_csv(def, key, &csv, lake).await?, guard))
+    Ok((land_off_the_runtime(def, key, &csv, lake).await?, guard))
+}
+
+/// Lands on a blocking thread: reading and writing a large extract takes seconds of file
+/// work, which on the async threads would hold up every other pull, and the lease renewals.
+async fn land_off_the_runtime(
+    def: &crate::registry::definition::CollectionDef,
+    key: &RunKey,
+    csv: &Path,
+    lake: &Lake,
+) -> anyhow::Result<Outcome> {
+    let handle = tokio::runtime::Handle::current();
+    let (def, key, csv, lake) = (def.clone(), key.clone(), csv.to_owned(), lake.clone());
+    tokio::task::spawn_blocking(move || handle.block_on(land_csv(&def, &key, &csv, &lake))).await?
 }
 
 /// Everything after the claim. An error here fails the run; it never leaves it `running`.
