@@ -48,6 +48,13 @@ async fn server() -> String {
                 let reply = match path.as_str() {
                     "/beds/RXA/2026-11-24.csv" => ok(CSV),
                     "/beds.json?from=2026-11-24&to=2026-11-25" => ok(JSON),
+                    "/etag" if request.to_ascii_lowercase().contains("if-none-match: \"census-v1\"") => {
+                        "HTTP/1.1 304 Not Modified\r\nETag: \"census-v1\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
+                    }
+                    "/etag" => format!(
+                        "HTTP/1.1 200 OK\r\nETag: \"census-v1\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{CSV}",
+                        CSV.len()
+                    ),
                     "/auth" if request.to_ascii_lowercase().contains("authorization: bearer t0ken") => ok(CSV),
                     "/auth" => "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
                     "/boom" => "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: close\r\n\r\noops!".into(),
@@ -203,4 +210,61 @@ async fn a_misbehaving_source_fails_the_run_with_the_reason() {
     assert_eq!(p.status, "failed");
     assert!(p.message.contains("could not connect"), "{}", p.message);
     assert!(!p.message.contains("S3cret"), "{}", p.message);
+}
+
+#[tokio::test]
+async fn an_unchanged_extract_is_not_landed_again() {
+    let base = server().await;
+    // The source gives an ETag: pulled again, it answers 304 and nothing is downloaded.
+    let dir = tempfile::tempdir().unwrap();
+    let world = common::CensusWorld::new(
+        dir.path(),
+        ConnectorConfig::Http(config(format!("{base}/etag"))),
+    )
+    .await;
+    let first = world.pull(false).await;
+    assert_eq!(
+        (first.status.as_str(), first.version),
+        ("landed", Some(1)),
+        "{}",
+        first.message
+    );
+    let again = world.pull(true).await;
+    assert_eq!(
+        (again.status.as_str(), again.version),
+        ("landed", Some(1)),
+        "{}",
+        again.message
+    );
+    assert!(
+        again
+            .message
+            .contains("unchanged since version 1 (the source answered 304 Not Modified)"),
+        "{}",
+        again.message
+    );
+    // A source without one sends the same bytes: they are recognised by their sha256.
+    let dir = tempfile::tempdir().unwrap();
+    let world = common::CensusWorld::new(
+        dir.path(),
+        ConnectorConfig::Http(config(format!("{base}/beds/RXA/2026-11-24.csv"))),
+    )
+    .await;
+    assert_eq!(world.pull(false).await.version, Some(1));
+    let again = world.pull(true).await;
+    assert_eq!(again.version, Some(1));
+    assert!(
+        again
+            .message
+            .contains("unchanged since version 1 (the same sha256)"),
+        "{}",
+        again.message
+    );
+    let versions: Vec<_> = std::fs::read_dir(
+        dir.path()
+            .join("lake/ward-bed-census/period=2026-11-24/provider=RXA"),
+    )
+    .unwrap()
+    .collect();
+    assert_eq!(versions.len(), 1);
 }

@@ -158,6 +158,10 @@ async fn a_landing_killed_at_any_point_leaves_a_whole_current_version() {
     let work = tempfile::tempdir().unwrap();
     let big = work.path().join("big.csv");
     extract(&big, BIG_ROWS, 18);
+    // A corrected extract for the upload after the crash: different bytes, so that it lands
+    // as a new version whichever version the kill left current.
+    let corrected = work.path().join("corrected.csv");
+    extract(&corrected, BIG_ROWS, 17);
 
     // How long an uninterrupted landing takes, to spread the kills across it and past its
     // end (a landing that finished first is simply not interrupted).
@@ -195,7 +199,7 @@ async fn a_landing_killed_at_any_point_leaves_a_whole_current_version() {
             .unwrap();
             let later = chrono::Utc::now() + chrono::Duration::minutes(16);
             store.expire_leases(later).await.unwrap();
-            let out = upload(data.path(), &big).output().unwrap();
+            let out = upload(data.path(), &corrected).output().unwrap();
             let text = String::from_utf8_lossy(&out.stdout);
             assert!(out.status.success(), "{when}: {text}");
             assert!(

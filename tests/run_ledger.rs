@@ -173,6 +173,7 @@ async fn an_expired_lease_is_taken_over(db: &TestDb) {
         rows_rejected: 0,
         report: sqlx::types::Json(serde_json::json!({})),
         landed_at: later,
+        etag: None,
     };
     let late_a = RunOutcome {
         report: Some(serde_json::json!({"rows_in": 1})),

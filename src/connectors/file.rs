@@ -47,6 +47,7 @@ impl FileConfig {
             format,
             temporary: false,
             receipt: None,
+            etag: None,
         })
     }
 }

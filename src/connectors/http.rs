@@ -1,5 +1,6 @@
 //! The `http` connector: GET a URL made from a template for the run, with a bearer token or
-//! an API-key header read from the environment or a file. CSV is saved as it streams in;
+//! an API-key header read from the environment or a file. When the period's current version
+//! came with an ETag, it is sent back as If-None-Match, and a 304 means nothing new lands. CSV is saved as it streams in;
 //! a JSON array of objects is turned into CSV with a column per key. Any status but 200, a
 //! time-out or a body cut short fails the run with the reason.
 
@@ -10,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use super::{Fetched, Format};
+use super::{Fetch, Fetched, Format};
 use crate::schedule::timetable::RunKey;
 use crate::store::redact;
 
@@ -75,7 +76,13 @@ impl HttpConfig {
             .replace("{to}", &key.period.end().to_string())
     }
 
-    pub async fn fetch(&self, key: &RunKey, base: &Path, work: &Path) -> anyhow::Result<Fetched> {
+    pub async fn fetch(
+        &self,
+        key: &RunKey,
+        base: &Path,
+        work: &Path,
+        etag: Option<&str>,
+    ) -> anyhow::Result<Fetch> {
         let url = self.url_for(key);
         let shown = redact(&url);
         let client = reqwest::Client::builder()
@@ -98,15 +105,28 @@ impl HttpConfig {
                 .context("api_key_header names the header the API key goes in")?;
             request = request.header(header, key);
         }
+        if let Some(etag) = etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
         let mut response = request
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("{}", describe(&e)))
             .with_context(|| format!("GET {shown}"))?;
         let status = response.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED && etag.is_some() {
+            return Ok(Fetch::Unchanged);
+        }
         if status != reqwest::StatusCode::OK {
             bail!("GET {shown} answered {status}");
         }
+        // Only a strong or weak validator as HTTP writes one is kept to send back.
+        let response_etag = response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 200 && v.ends_with('"'))
+            .map(str::to_owned);
         std::fs::create_dir_all(work)?;
         let path = work.join(format!(
             "{}_{}_{}.download",
@@ -135,7 +155,8 @@ impl HttpConfig {
         }
         file.sync_all()?;
         drop(file);
-        Ok(Fetched {
+        let etag = response_etag;
+        Ok(Fetch::Got(Fetched {
             path,
             format: match self.format {
                 BodyFormat::Csv => Format::Csv,
@@ -143,7 +164,8 @@ impl HttpConfig {
             },
             temporary: true,
             receipt: None,
-        })
+            etag,
+        }))
     }
 }
 

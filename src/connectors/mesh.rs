@@ -201,6 +201,7 @@ impl MeshConfig {
             format,
             temporary: true,
             receipt: Some(Receipt::Mesh(ours.iter().map(|m| m.id.clone()).collect())),
+            etag: None,
         })
     }
 

@@ -81,6 +81,17 @@ pub struct Fetched {
     /// What the source must be told once the extract has been dealt with (MESH messages are
     /// acknowledged, which takes them out of the inbox).
     pub receipt: Option<Receipt>,
+    /// The source's ETag for this extract (HTTP).
+    pub etag: Option<String>,
+}
+
+/// What a fetch found.
+#[derive(Debug, Clone)]
+pub enum Fetch {
+    /// A new extract to land.
+    Got(Fetched),
+    /// The source says the extract has not changed since the current version (HTTP 304).
+    Unchanged,
 }
 
 /// A source's own record of what was taken, to be acknowledged after landing.
@@ -110,14 +121,21 @@ pub enum ConnectorConfig {
 impl ConnectorConfig {
     /// Fetches the extract for one run; `base` is the sources file's folder, which relative
     /// paths are read from, and `work` a folder for extracts the connector writes itself.
-    pub async fn fetch(&self, key: &RunKey, base: &Path, work: &Path) -> anyhow::Result<Fetched> {
-        match self {
-            ConnectorConfig::File(c) => c.fetch(key, base),
-            ConnectorConfig::Sql(c) => c.fetch(key, base, work).await,
-            ConnectorConfig::Http(c) => c.fetch(key, base, work).await,
-            ConnectorConfig::Mesh(c) => c.fetch(key, base, work).await,
-            ConnectorConfig::Upload(c) => c.fetch(),
-        }
+    /// `etag` is the current version's, for a source that can say nothing has changed.
+    pub async fn fetch(
+        &self,
+        key: &RunKey,
+        base: &Path,
+        work: &Path,
+        etag: Option<&str>,
+    ) -> anyhow::Result<Fetch> {
+        Ok(Fetch::Got(match self {
+            ConnectorConfig::File(c) => c.fetch(key, base)?,
+            ConnectorConfig::Sql(c) => c.fetch(key, base, work).await?,
+            ConnectorConfig::Http(c) => return c.fetch(key, base, work, etag).await,
+            ConnectorConfig::Mesh(c) => c.fetch(key, base, work).await?,
+            ConnectorConfig::Upload(c) => c.fetch()?,
+        }))
     }
 
     /// Tells the source that an extract it gave has been dealt with: landed, or rejected

@@ -123,6 +123,7 @@ impl SqlConfig {
             format: Format::Csv,
             temporary: true,
             receipt: None,
+            etag: None,
         })
     }
 

@@ -36,6 +36,7 @@ impl Upload {
             format,
             temporary: false,
             receipt: None,
+            etag: None,
         })
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::timetable::{RunKey, deadline};
-use crate::connectors::{ConnectorConfig, Fetched, Format, Receipt, Sources, convert};
+use crate::connectors::{ConnectorConfig, Fetch, Fetched, Format, Receipt, Sources, convert};
 use crate::landing::lake::Lake;
 use crate::landing::{Outcome, Report, land_csv};
 use crate::registry::{Registry, RegistryError};
@@ -288,7 +288,33 @@ async fn attempt(
     let work = lake.root.join("_incoming");
     // Extracts a killed pull left may hold columns that are not listed items (rule 8).
     crate::landing::lake::sweep(&work, "");
-    let fetched: Fetched = source.connector.fetch(key, &sources.base, &work).await?;
+    let current = store.current_version(key).await?;
+    let unchanged = |version: i64, how: &str| {
+        (
+            RunStatus::Landed,
+            RunOutcome {
+                rows_accepted: Some(0),
+                ..RunOutcome::default()
+            },
+            format!("unchanged since version {version} ({how}); nothing new landed"),
+        )
+    };
+    let etag = current.as_ref().and_then(|v| v.etag.as_deref());
+    let fetched: Fetched = match source
+        .connector
+        .fetch(key, &sources.base, &work, etag)
+        .await?
+    {
+        Fetch::Got(f) => f,
+        Fetch::Unchanged => {
+            let version = current.as_ref().map_or(0, |v| v.version);
+            let (status, outcome, message) =
+                unchanged(version, "the source answered 304 Not Modified");
+            pulled.version = Some(version);
+            pulled.message = message;
+            return Ok((status, outcome));
+        }
+    };
     let _incoming = Incoming(fetched.temporary.then(|| fetched.path.clone()));
     let (outcome, _converted) = land(def, key, &fetched, lake, &work).await?;
     let report = match &outcome {
@@ -324,6 +350,24 @@ async fn attempt(
             pulled.report = Some(report);
             Ok((RunStatus::Rejected, ledger))
         }
+        Outcome::Ready(_, report)
+            if current
+                .as_ref()
+                .is_some_and(|v| v.raw_sha256 == sha && !v.raw_sha256.is_empty()) =>
+        {
+            // The same bytes as the current version: another copy would say nothing new.
+            let version = current.as_ref().map_or(0, |v| v.version);
+            let (status, mut outcome, message) = unchanged(version, "the same sha256");
+            outcome.report = ledger.report.take();
+            outcome.bytes = ledger.bytes;
+            outcome.raw_sha256 = ledger.raw_sha256.take();
+            outcome.rows_in = ledger.rows_in;
+            outcome.rows_rejected = ledger.rows_rejected;
+            pulled.version = Some(version);
+            pulled.message = message;
+            pulled.report = Some(report);
+            Ok((status, outcome))
+        }
         Outcome::Ready(pending, report) => {
             // The next number neither the register nor the lake has used: a version file
             // left by a run that died before recording it is never written over.
@@ -345,6 +389,7 @@ async fn attempt(
                 rows_rejected: report.rows_rejected as i64,
                 report: sqlx::types::Json(serde_json::to_value(&report)?),
                 landed_at: at(),
+                etag: fetched.etag.clone(),
             });
             ledger.rows_accepted = Some(report.rows_accepted as i64);
             pulled.version = Some(version);

@@ -89,6 +89,8 @@ pub struct ExtractVersion {
     pub rows_rejected: i64,
     pub report: sqlx::types::Json<serde_json::Value>,
     pub landed_at: DateTime<Utc>,
+    /// The source's ETag for the extract, when it gave one.
+    pub etag: Option<String>,
 }
 
 /// Which runs `runs` lists, newest first.
@@ -139,6 +141,8 @@ pub trait RunLedger: Send + Sync {
     async fn runs(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunRow>>;
     /// The number the next version of `key` will have.
     async fn next_version(&self, key: &RunKey) -> anyhow::Result<i64>;
+    /// The current (newest) version of `key`'s extract, if one has landed.
+    async fn current_version(&self, key: &RunKey) -> anyhow::Result<Option<ExtractVersion>>;
     /// The validation report a run saved, if it read an extract.
     async fn run_report(&self, id: i64) -> anyhow::Result<Option<serde_json::Value>>;
     /// Keys no runner should start again: landed (on time or late), or held under a live lease.
@@ -292,8 +296,8 @@ macro_rules! run_ledger {
                     sqlx::query(
                         "INSERT INTO extract_versions
                            (collection, provider, period, version, run_id, path, raw_path, raw_sha256,
-                            bytes, rows_accepted, rows_rejected, report, landed_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                            bytes, rows_accepted, rows_rejected, report, landed_at, etag)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                     )
                     .bind(&v.collection)
                     .bind(&v.provider)
@@ -308,11 +312,28 @@ macro_rules! run_ledger {
                     .bind(v.rows_rejected)
                     .bind(&v.report)
                     .bind(v.landed_at)
+                    .bind(&v.etag)
                     .execute(&mut *tx)
                     .await?;
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn current_version(
+                &self,
+                key: &$crate::schedule::timetable::RunKey,
+            ) -> anyhow::Result<Option<$crate::store::runs::ExtractVersion>> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM extract_versions
+                     WHERE collection = $1 AND provider = $2 AND period = $3
+                     ORDER BY version DESC LIMIT 1",
+                )
+                .bind(&key.collection)
+                .bind(&key.provider)
+                .bind(key.period.to_string())
+                .fetch_optional(&self.pool)
+                .await?)
             }
 
             async fn run_report(&self, id: i64) -> anyhow::Result<Option<serde_json::Value>> {
