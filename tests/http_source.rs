@@ -64,6 +64,14 @@ async fn server() -> String {
                         return;
                     }
                     "/reset" => return,
+                    "/slow-body" => {
+                        // Headers and the first line at once, then nothing for longer than
+                        // the source's time-out.
+                        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}", CSV.len(), &CSV[..20]);
+                        let _ = stream.write_all(head.as_bytes()).await;
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        return;
+                    }
                     "/partial" => format!("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{}", &CSV[..40]),
                     _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
                 };
@@ -167,6 +175,7 @@ async fn a_misbehaving_source_fails_the_run_with_the_reason() {
             "connection closed before message completed",
         ),
         ("/partial", BodyFormat::Csv, "failed", "cut short"),
+        ("/slow-body", BodyFormat::Csv, "failed", "timed out"),
         (
             "/not-array",
             BodyFormat::Json,
