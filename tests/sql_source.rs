@@ -180,3 +180,45 @@ async fn a_mariadb_source_is_queried_read_only_and_lands() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_period_bounds_are_days_in_the_collections_timezone() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    db.execute("CREATE TABLE bed_events (at TIMESTAMPTZ NOT NULL, ward TEXT NOT NULL)")
+        .await
+        .unwrap();
+    // 22:30 and 23:30 UTC on 1 July are 23:30 on 1 July and 00:30 on 2 July in London (BST).
+    db.execute(
+        "INSERT INTO bed_events VALUES ('2026-07-01 22:30:00+00', 'W-first'), ('2026-07-01 23:30:00+00', 'W-second')",
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("source-url"), db.url()).unwrap();
+    let config = SqlConfig {
+        url_env: None,
+        url_file: Some("source-url".into()),
+        query:
+            "SELECT (at AT TIME ZONE 'Europe/London')::date AS census_date, 'RXA01' AS site_code,
+                       ward AS ward_code, 'general_acute' AS sector, 'overnight' AS stay,
+                       'adult' AS age_group, 'core' AS bed_class, 'general' AS care_type,
+                       20 AS available_beds, 18 AS occupied_beds
+                FROM bed_events WHERE at >= $1 AND at < $2"
+                .into(),
+        timeout_seconds: Some(5),
+    };
+    let mut world = common::CensusWorld::new(dir.path(), ConnectorConfig::Sql(config)).await;
+    world.key.period = tally::schedule::period::Period::parse("2026-07-02").unwrap();
+    let p = world.pull(false).await;
+    assert!(
+        matches!(p.status.as_str(), "landed" | "late"),
+        "{}",
+        p.message
+    );
+    let report = p.report.unwrap();
+    assert_eq!(report.rows_in, 1, "only the event after midnight in London");
+    drop(world);
+    db.drop_database().await;
+}

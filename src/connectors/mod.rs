@@ -121,17 +121,19 @@ pub enum ConnectorConfig {
 impl ConnectorConfig {
     /// Fetches the extract for one run; `base` is the sources file's folder, which relative
     /// paths are read from, and `work` a folder for extracts the connector writes itself.
-    /// `etag` is the current version's, for a source that can say nothing has changed.
+    /// `etag` is the current version's, for a source that can say nothing has changed;
+    /// `timezone` the collection's, which its periods' days are in.
     pub async fn fetch(
         &self,
         key: &RunKey,
         base: &Path,
         work: &Path,
         etag: Option<&str>,
+        timezone: chrono_tz::Tz,
     ) -> anyhow::Result<Fetch> {
         Ok(Fetch::Got(match self {
             ConnectorConfig::File(c) => c.fetch(key, base)?,
-            ConnectorConfig::Sql(c) => c.fetch(key, base, work).await?,
+            ConnectorConfig::Sql(c) => c.fetch(key, base, work, timezone).await?,
             ConnectorConfig::Http(c) => return c.fetch(key, base, work, etag).await,
             ConnectorConfig::Mesh(c) => c.fetch(key, base, work).await?,
             ConnectorConfig::Upload(c) => c.fetch()?,

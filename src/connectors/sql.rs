@@ -1,6 +1,6 @@
 //! The `sql` connector: a read-only query against the provider's own PostgreSQL or
 //! MySQL/MariaDB database, with the period's first day and the day after its last bound as
-//! parameters (never formatted into the text). The URL, which holds a password, is read from
+//! parameters (never formatted into the text), read as days in the collection's timezone. The URL, which holds a password, is read from
 //! an environment variable named in the sources file.
 
 use std::path::{Path, PathBuf};
@@ -66,9 +66,11 @@ macro_rules! cell {
 /// Prepares the query to learn its columns (so an empty result still has a header), then
 /// streams its rows into the CSV one at a time: a large result never sits in memory.
 macro_rules! stream_rows {
-    ($out:expr, $conn:expr, $query:expr, $from:expr, $to:expr) => {{
+    ($out:expr, $conn:expr, $query:expr, $types:expr, $from:expr, $to:expr) => {{
+        // The parameters are declared dates, as they are bound: left to the server, a
+        // parameter compared with a timestamp column would be taken for a timestamp.
         let statement = $conn
-            .prepare(sqlx::AssertSqlSafe($query.clone()).into_sql_str())
+            .prepare_with(sqlx::AssertSqlSafe($query.clone()).into_sql_str(), $types)
             .await
             .context("the source query failed")?;
         $out.write_record(statement.columns().iter().map(|c| c.name()))?;
@@ -85,7 +87,13 @@ macro_rules! stream_rows {
 }
 
 impl SqlConfig {
-    pub async fn fetch(&self, key: &RunKey, base: &Path, work: &Path) -> anyhow::Result<Fetched> {
+    pub async fn fetch(
+        &self,
+        key: &RunKey,
+        base: &Path,
+        work: &Path,
+        timezone: chrono_tz::Tz,
+    ) -> anyhow::Result<Fetched> {
         let first = self.query.trim_start().to_ascii_lowercase();
         if !(first.starts_with("select") || first.starts_with("with")) {
             bail!("the query must be one SELECT; it is run read-only");
@@ -99,7 +107,8 @@ impl SqlConfig {
         ));
         let mut out = csv::Writer::from_path(&path)?;
         let limit = Duration::from_secs(self.timeout_seconds.unwrap_or(600));
-        let query = tokio::time::timeout(limit, self.query_into(&url, from, to, &mut out)).await;
+        let query =
+            tokio::time::timeout(limit, self.query_into(&url, from, to, timezone, &mut out)).await;
         let result = match query {
             Ok(r) => r,
             Err(_) => Err(anyhow::anyhow!(
@@ -166,6 +175,7 @@ impl SqlConfig {
         url: &str,
         from: NaiveDate,
         to: NaiveDate,
+        timezone: chrono_tz::Tz,
         out: &mut csv::Writer<std::fs::File>,
     ) -> anyhow::Result<()> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -176,18 +186,37 @@ impl SqlConfig {
             sqlx::query("SET TRANSACTION READ ONLY")
                 .execute(&mut *tx)
                 .await?;
-            stream_rows!(out, &mut *tx, self.query, from, to);
+            // The bounds are days in the collection's timezone: a timestamp column compared
+            // with them is read in that zone, not the server's.
+            sqlx::query("SELECT set_config('TimeZone', $1, true)")
+                .bind(timezone.name())
+                .execute(&mut *tx)
+                .await?;
+            let date = <NaiveDate as sqlx::Type<sqlx::Postgres>>::type_info();
+            stream_rows!(out, &mut *tx, self.query, &[date.clone(), date], from, to);
             tx.rollback().await?;
         } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
             let url = url.replacen("mariadb://", "mysql://", 1);
             let mut conn = sqlx::MySqlConnection::connect(&url)
                 .await
                 .with_context(|| format!("cannot reach the source database at {}", redact(&url)))?;
+            // MySQL knows zone names only when its zone tables are loaded, so the session
+            // gets the collection's UTC offset at the start of the period instead (a period
+            // that spans a clock change has its end bound an hour out).
+            let offset = from
+                .and_hms_opt(0, 0, 0)
+                .and_then(|t| t.and_local_timezone(timezone).earliest())
+                .map(|t| t.format("%:z").to_string())
+                .unwrap_or_else(|| "+00:00".into());
+            sqlx::query("SET time_zone = ?")
+                .bind(offset)
+                .execute(&mut conn)
+                .await?;
             sqlx::query("START TRANSACTION READ ONLY")
                 .execute(&mut conn)
                 .await?;
             // The transaction ends with the connection, whatever happens to the query.
-            stream_rows!(out, &mut conn, self.query, from, to);
+            stream_rows!(out, &mut conn, self.query, &[], from, to);
             sqlx::query("ROLLBACK").execute(&mut conn).await?;
         } else {
             bail!(

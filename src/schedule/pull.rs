@@ -302,7 +302,7 @@ async fn attempt(
     let etag = current.as_ref().and_then(|v| v.etag.as_deref());
     let fetched: Fetched = match source
         .connector
-        .fetch(key, &sources.base, &work, etag)
+        .fetch(key, &sources.base, &work, etag, def.frequency.timezone)
         .await?
     {
         Fetch::Got(f) => f,
