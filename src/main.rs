@@ -368,6 +368,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 provider,
                 status,
                 limit,
+                finished_after: None,
             };
             cli::runs(s, filter, json).await
         }

@@ -99,11 +99,14 @@ impl Runner {
                 });
             }
         }
-        // Failed runs wait out their backoff before they are tried again.
+        // Failed runs wait out their backoff before they are tried again. No backoff is
+        // longer than six hours and a fifth, so older failures cannot hold anything back and
+        // are not read: the ledger grows, the step does not.
         let mut last_failure: HashMap<RunKey, (i64, DateTime<Utc>)> = HashMap::new();
         for status in ["failed", "rejected"] {
             let filter = RunFilter {
                 status: Some(status.into()),
+                finished_after: Some(now - Duration::hours(8)),
                 limit: 100_000,
                 ..RunFilter::default()
             };

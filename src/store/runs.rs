@@ -99,6 +99,8 @@ pub struct RunFilter {
     pub collection: Option<String>,
     pub provider: Option<String>,
     pub status: Option<String>,
+    /// Only runs that finished after this.
+    pub finished_after: Option<DateTime<Utc>>,
     pub limit: i64,
 }
 
@@ -383,12 +385,14 @@ macro_rules! run_ledger {
                      WHERE ($1 IS NULL OR collection = $1)
                        AND ($2 IS NULL OR provider = $2)
                        AND ($3 IS NULL OR status = $3)
+                       AND ($5 IS NULL OR finished_at > $5)
                      ORDER BY id DESC LIMIT $4",
                 )
                 .bind(&f.collection)
                 .bind(&f.provider)
                 .bind(&f.status)
                 .bind(f.limit)
+                .bind(f.finished_after)
                 .fetch_all(&self.pool)
                 .await?)
             }
