@@ -1,4 +1,5 @@
-//! The lake on local disk: `lake/<collection>/period=<p>/provider=<code>/v<version>.parquet`.
+//! The lake on local disk: `lake/<collection>/period=<p>/provider=<code>/v<version>.parquet`,
+//! each file with the provider's code and the period as its first two columns.
 //! A landing writes to a hidden temporary file in the same folder, flushes it to disk and
 //! renames it into place, so a reader (or a crash) sees either no new file or a whole one.
 
@@ -6,11 +7,18 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use datafusion::arrow::datatypes::SchemaRef;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 
 use crate::schedule::timetable::RunKey;
+
+/// Columns every landed file carries before the listed items: which provider's extract it
+/// is and for which period, so that a return can read many files as one table.
+pub const LAKE_COLUMNS: [&str; 2] = ["provider", "period"];
 
 #[derive(Debug, Clone)]
 pub struct Lake {
@@ -83,8 +91,17 @@ impl Lake {
         let file =
             File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         let columns = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let writer = ArrowWriter::try_new(file, schema, None)?;
+        let mut fields: Vec<Field> = LAKE_COLUMNS
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, false))
+            .collect();
+        fields.extend(schema.fields().iter().map(|f| f.as_ref().clone()));
+        let schema = Arc::new(Schema::new(fields));
+        let writer = ArrowWriter::try_new(file, schema.clone(), None)?;
         Ok(PendingFile {
+            provider: key.provider.clone(),
+            period: key.period.to_string(),
+            schema,
             tmp,
             dir,
             writer: Some(writer),
@@ -97,6 +114,10 @@ impl Lake {
 
 /// A version being written; dropped without `commit`, it removes its temporary files.
 pub struct PendingFile {
+    provider: String,
+    period: String,
+    /// The file's schema: the lake's own columns, then the listed items.
+    schema: SchemaRef,
     tmp: PathBuf,
     dir: PathBuf,
     writer: Option<ArrowWriter<File>>,
@@ -109,13 +130,22 @@ pub struct PendingFile {
 }
 
 impl PendingFile {
+    /// Writes a batch of the listed items, with the provider and period put in front.
     pub fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
-        if batch.num_rows() > 0 {
-            self.writer
-                .as_mut()
-                .expect("open until commit")
-                .write(batch)?;
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(());
         }
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![self.provider.as_str(); n])),
+            Arc::new(StringArray::from(vec![self.period.as_str(); n])),
+        ];
+        columns.extend(batch.columns().iter().cloned());
+        let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
+        self.writer
+            .as_mut()
+            .expect("open until commit")
+            .write(&batch)?;
         Ok(())
     }
 

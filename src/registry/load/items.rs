@@ -55,6 +55,11 @@ impl Reader<'_> {
                 && s.starts_with(|c: char| c.is_ascii_lowercase())
                 && s.chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if crate::landing::lake::LAKE_COLUMNS.contains(&s) {
+                return Err(format!(
+                    "\"{s}\" is a name the lake gives every extract (the provider's code and the period); choose another"
+                ));
+            }
             ok.then(|| s.to_owned()).ok_or_else(|| {
                 format!("\"{s}\" must be lower-case letters, digits and underscores, starting with a letter")
             })
