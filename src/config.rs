@@ -16,12 +16,19 @@ pub struct Settings {
     pub timezone: chrono_tz::Tz,
     /// Where each provider's source for each collection is set up.
     pub sources_file: PathBuf,
+    /// The folder of return queries (`queries/`).
+    pub queries_dir: PathBuf,
 }
 
 impl Settings {
     /// The lake: landed extracts as Parquet, and the raw inputs kept for audit.
     pub fn lake_dir(&self) -> PathBuf {
         self.data_dir.join("lake")
+    }
+
+    /// Where built returns are kept.
+    pub fn returns_dir(&self) -> PathBuf {
+        self.data_dir.join("returns")
     }
 }
 
@@ -33,6 +40,7 @@ struct FileSettings {
     database_url: Option<String>,
     timezone: Option<String>,
     sources_file: Option<PathBuf>,
+    queries_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -67,7 +75,12 @@ impl Settings {
             .map(PathBuf::from)
             .or(file.sources_file)
             .unwrap_or_else(|| PathBuf::from("sources.toml"));
+        let queries_dir = env("TALLY_QUERIES")
+            .map(PathBuf::from)
+            .or(file.queries_dir)
+            .unwrap_or_else(|| PathBuf::from("queries"));
         Ok(Settings {
+            queries_dir,
             data_dir,
             database_url,
             timezone,

@@ -8,5 +8,6 @@ pub mod demo;
 pub mod landing;
 pub mod providers;
 pub mod registry;
+pub mod returns;
 pub mod schedule;
 pub mod store;

@@ -64,6 +64,9 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         per_host: usize,
     },
+    /// The national returns: list, build, show and export.
+    #[command(subcommand)]
+    Returns(ReturnsCommand),
     /// Pull one period now from the provider's source, land it and record the run.
     Pull {
         /// The collection's slug.
@@ -241,6 +244,48 @@ enum BurdenCommand {
 }
 
 #[derive(Subcommand)]
+enum ReturnsCommand {
+    /// Every return in the queries folder, and whether it can be built now.
+    List {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build a return for a period from the current extracts: a new numbered artifact, or
+    /// the latest one when its query and inputs have not changed.
+    Build {
+        /// The return's name (see tally returns list).
+        name: String,
+        /// The period: 2026-11-24, 2026-11, 2026-27-Q1…
+        #[arg(long)]
+        period: String,
+        /// Print the manifest as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the latest artifact of a return for a period: completeness and rows.
+    Show {
+        name: String,
+        #[arg(long)]
+        period: String,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the latest artifact of a return for a period to a file.
+    Export {
+        name: String,
+        #[arg(long)]
+        period: String,
+        #[arg(long, value_enum)]
+        format: tally::returns::export::ExportFormat,
+        /// The file to write; CSV, JSON and Parquet get <file>.manifest.json beside it.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum ScheduleCommand {
     /// Print each fire time, local and UTC, and the period it collects, across clock changes.
     Preview {
@@ -372,6 +417,19 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             };
             cli::runs(s, filter, json).await
         }
+        Command::Returns(ReturnsCommand::List { json }) => cli::returns::list(s, json).await,
+        Command::Returns(ReturnsCommand::Build { name, period, json }) => {
+            cli::returns::build_one(s, &name, &period, json).await
+        }
+        Command::Returns(ReturnsCommand::Show { name, period, json }) => {
+            cli::returns::show(s, &name, &period, json).await
+        }
+        Command::Returns(ReturnsCommand::Export {
+            name,
+            period,
+            format,
+            out,
+        }) => cli::returns::export_one(s, &name, &period, format, &out).await,
         Command::Schedule(ScheduleCommand::Preview {
             collection,
             cron,

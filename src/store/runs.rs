@@ -143,6 +143,14 @@ pub trait RunLedger: Send + Sync {
     async fn runs(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunRow>>;
     /// The number the next version of `key` will have.
     async fn next_version(&self, key: &RunKey) -> anyhow::Result<i64>;
+    /// The current version of every provider's extract of `collection` for the periods from
+    /// `first` to `last` (compared as text: give periods of one kind).
+    async fn current_versions(
+        &self,
+        collection: &str,
+        first: &str,
+        last: &str,
+    ) -> anyhow::Result<Vec<ExtractVersion>>;
     /// The current (newest) version of `key`'s extract, if one has landed.
     async fn current_version(&self, key: &RunKey) -> anyhow::Result<Option<ExtractVersion>>;
     /// The validation report a run saved, if it read an extract.
@@ -320,6 +328,28 @@ macro_rules! run_ledger {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn current_versions(
+                &self,
+                collection: &str,
+                first: &str,
+                last: &str,
+            ) -> anyhow::Result<Vec<$crate::store::runs::ExtractVersion>> {
+                Ok(sqlx::query_as(
+                    "SELECT v.* FROM extract_versions v
+                     WHERE v.collection = $1 AND v.period >= $2 AND v.period <= $3
+                       AND v.version = (SELECT MAX(w.version) FROM extract_versions w
+                                        WHERE w.collection = v.collection
+                                          AND w.provider = v.provider
+                                          AND w.period = v.period)
+                     ORDER BY v.period, v.provider",
+                )
+                .bind(collection)
+                .bind(first)
+                .bind(last)
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn current_version(

@@ -1,0 +1,186 @@
+//! `tally returns`: the national returns in `queries/`, built from the lake, shown and
+//! exported.
+
+use chrono::Utc;
+
+use super::{Outcome, print_json};
+use crate::config::Settings;
+use crate::returns::build::{Artifact, build, check};
+use crate::returns::export::{ExportFormat, export};
+use crate::returns::{Catalogue, Manifest};
+use crate::schedule::period::Period;
+
+fn catalogue(settings: &Settings) -> anyhow::Result<Catalogue> {
+    Catalogue::load(&settings.queries_dir)
+}
+
+/// `tally returns list`: each return, and whether it plans against the register as it is.
+pub async fn list(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
+    let catalogue = catalogue(settings)?;
+    let registry = super::open(settings).await?;
+    let mut rows = Vec::new();
+    let mut all_ok = true;
+    for def in catalogue.returns.values() {
+        let status = match check(&registry, def, Utc::now()).await {
+            Ok(()) => "ready".to_string(),
+            Err(e) => {
+                all_ok = false;
+                format!("cannot build: {e:#}")
+            }
+        };
+        rows.push(serde_json::json!({
+            "name": def.name,
+            "title": def.title,
+            "period": def.period.as_str(),
+            "inputs": def.inputs.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "status": status,
+        }));
+    }
+    if json {
+        print_json(&rows)?;
+    } else {
+        for r in &rows {
+            println!(
+                "{:<22} {:<8} {:<40} {}",
+                r["name"].as_str().unwrap_or_default(),
+                r["period"].as_str().unwrap_or_default(),
+                r["title"].as_str().unwrap_or_default(),
+                r["status"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    Ok(if all_ok {
+        Outcome::Done
+    } else {
+        Outcome::Failed
+    })
+}
+
+fn summary(m: &Manifest) -> String {
+    let mut out = format!(
+        "{} {} version {}: {} rows, built {}.\n",
+        m.return_name,
+        m.period,
+        m.version,
+        m.rows,
+        m.built_at.format("%Y-%m-%d %H:%M UTC")
+    );
+    for c in &m.completeness.inputs {
+        out.push_str(&format!(
+            "{}: {} of {} providers sent all {} period{}",
+            c.collection,
+            c.received,
+            c.expected,
+            c.periods,
+            if c.periods == 1 { "" } else { "s" }
+        ));
+        if !c.late.is_empty() {
+            out.push_str(&format!("; late: {}", c.late.join(", ")));
+        }
+        out.push('\n');
+        for miss in c.missing.iter().take(20) {
+            out.push_str(&format!(
+                "  missing {} {} ({} of {} periods)\n",
+                miss.code, miss.name, miss.periods_missing, miss.periods_owed
+            ));
+        }
+        if c.missing.len() > 20 {
+            out.push_str(&format!("  and {} more missing\n", c.missing.len() - 20));
+        }
+    }
+    if !m.completeness.complete {
+        out.push_str("Incomplete: totals are built on the data received so far.\n");
+    }
+    out
+}
+
+/// `tally returns build <name> --period P`.
+pub async fn build_one(
+    settings: &Settings,
+    name: &str,
+    period: &str,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let catalogue = catalogue(settings)?;
+    let def = catalogue.get(name)?;
+    let period = Period::parse(period).map_err(anyhow::Error::msg)?;
+    let registry = super::open(settings).await?;
+    let artifact = build(&registry, &settings.returns_dir(), def, &period, Utc::now()).await?;
+    if json {
+        print_json(&artifact.manifest)?;
+    } else {
+        if !artifact.new {
+            println!(
+                "Unchanged: version {} was built from the same query and inputs.",
+                artifact.manifest.version
+            );
+        }
+        print!("{}", summary(&artifact.manifest));
+        println!("Kept in {}", artifact.dir.display());
+    }
+    Ok(Outcome::Done)
+}
+
+fn latest(settings: &Settings, name: &str, period: &Period) -> anyhow::Result<Artifact> {
+    Artifact::latest(&settings.returns_dir(), name, period)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{name} has not been built for {period}; run: tally returns build {name} --period {period}"
+        )
+    })
+}
+
+/// `tally returns show <name> --period P`: the latest artifact as a table.
+pub async fn show(
+    settings: &Settings,
+    name: &str,
+    period: &str,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let catalogue = catalogue(settings)?;
+    catalogue.get(name)?;
+    let period = Period::parse(period).map_err(anyhow::Error::msg)?;
+    let artifact = latest(settings, name, &period)?;
+    if json {
+        print_json(&serde_json::json!({
+            "manifest": artifact.manifest,
+            "rows": rows_as_json(&artifact)?,
+        }))?;
+        return Ok(Outcome::Done);
+    }
+    print!("{}", summary(&artifact.manifest));
+    let batches = artifact.read()?;
+    let table = datafusion::arrow::util::pretty::pretty_format_batches(&batches)?;
+    println!("{table}");
+    Ok(Outcome::Done)
+}
+
+fn rows_as_json(artifact: &Artifact) -> anyhow::Result<serde_json::Value> {
+    let batches = artifact.read()?;
+    let mut buf = Vec::new();
+    let mut writer = datafusion::arrow::json::ArrayWriter::new(&mut buf);
+    writer.write_batches(&batches.iter().collect::<Vec<_>>())?;
+    writer.finish()?;
+    drop(writer);
+    if buf.is_empty() {
+        return Ok(serde_json::json!([]));
+    }
+    Ok(serde_json::from_slice(&buf)?)
+}
+
+/// `tally returns export <name> --period P --format F --out FILE`.
+pub async fn export_one(
+    settings: &Settings,
+    name: &str,
+    period: &str,
+    format: ExportFormat,
+    out: &std::path::Path,
+) -> anyhow::Result<Outcome> {
+    let catalogue = catalogue(settings)?;
+    let def = catalogue.get(name)?;
+    let period = Period::parse(period).map_err(anyhow::Error::msg)?;
+    let artifact = latest(settings, name, &period)?;
+    for f in export(def, &artifact, format, out)? {
+        println!("Wrote {}", f.display());
+    }
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,539 @@
+//! Building one return for one period: the current extract versions of each input for the
+//! periods inside it, read by DataFusion as tables; the query; a fixed sort; disclosure
+//! control; completeness; and an immutable numbered artifact with its manifest. A build
+//! whose query and inputs are those of the latest artifact makes no new one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::catalogue::ReturnDef;
+use super::disclosure;
+use crate::landing::lake::LAKE_COLUMNS;
+use crate::landing::validate;
+use crate::providers::Provider;
+use crate::registry::Registry;
+use crate::registry::definition::CollectionDef;
+use crate::schedule::period::Period;
+use crate::schedule::timetable::deadline;
+use crate::store::runs::ExtractVersion;
+
+/// How much memory one build may hold before DataFusion spills to disk.
+pub const MEMORY_LIMIT: usize = 2 << 30;
+
+/// Who was expected to send an input for the return's period, and who did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Completeness {
+    /// True when every expected provider sent every expected period of every input.
+    pub complete: bool,
+    pub inputs: Vec<InputCompleteness>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InputCompleteness {
+    pub collection: String,
+    /// The input's periods inside the return's period.
+    pub periods: usize,
+    /// Providers that owed at least one of those periods.
+    pub expected: usize,
+    /// Providers that sent every period they owed.
+    pub received: usize,
+    /// Providers missing one or more periods, with how many.
+    pub missing: Vec<Missing>,
+    /// Providers whose current version of some period landed after its deadline.
+    pub late: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Missing {
+    pub code: String,
+    pub name: String,
+    pub periods_missing: usize,
+    pub periods_owed: usize,
+}
+
+/// One extract version a build read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputFile {
+    pub collection: String,
+    pub provider: String,
+    pub period: String,
+    pub version: i64,
+    /// The sha256 of the raw extract the version was landed from.
+    pub sha256: String,
+}
+
+/// What an artifact is and how it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    #[serde(rename = "return")]
+    pub return_name: String,
+    pub title: String,
+    pub period: String,
+    pub version: i64,
+    pub built_at: DateTime<Utc>,
+    pub engine: String,
+    pub sql_sha256: String,
+    pub inputs: Vec<InputFile>,
+    pub completeness: Completeness,
+    pub disclosure_rule: String,
+    pub rows: usize,
+    /// The sha256 of `data.parquet`.
+    pub data_sha256: String,
+}
+
+impl Manifest {
+    /// What decides the data: the query and the inputs. Two builds with the same
+    /// fingerprint give the same bytes.
+    fn fingerprint(&self) -> (&str, &[InputFile], &str) {
+        (&self.sql_sha256, &self.inputs, &self.disclosure_rule)
+    }
+}
+
+/// A built return, kept under `<returns dir>/<name>/period=<p>/v<n>/`.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    /// False when the build found the latest artifact already made from the same inputs.
+    pub new: bool,
+}
+
+impl Artifact {
+    pub fn data_path(&self) -> PathBuf {
+        self.dir.join("data.parquet")
+    }
+
+    /// The artifact's rows, as built.
+    pub fn read(&self) -> anyhow::Result<Vec<RecordBatch>> {
+        let file = std::fs::File::open(self.data_path())?;
+        let reader =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                file,
+            )?
+            .build()?;
+        Ok(reader.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The latest artifact of a return for a period, if any has been built.
+    pub fn latest(root: &Path, name: &str, period: &Period) -> anyhow::Result<Option<Artifact>> {
+        let dir = period_dir(root, name, period);
+        let Some(version) = versions(&dir).into_iter().max() else {
+            return Ok(None);
+        };
+        Artifact::open(&dir.join(format!("v{version}"))).map(Some)
+    }
+
+    pub fn open(dir: &Path) -> anyhow::Result<Artifact> {
+        let text = std::fs::read_to_string(dir.join("manifest.json"))
+            .with_context(|| format!("cannot read the manifest in {}", dir.display()))?;
+        Ok(Artifact {
+            dir: dir.to_owned(),
+            manifest: serde_json::from_str(&text)?,
+            new: false,
+        })
+    }
+}
+
+fn period_dir(root: &Path, name: &str, period: &Period) -> PathBuf {
+    root.join(name).join(format!("period={period}"))
+}
+
+fn versions(dir: &Path) -> Vec<i64> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix('v')?.parse().ok())
+        .collect()
+}
+
+/// The periods of `kind` that lie inside `outer`.
+pub fn periods_within(
+    outer: &Period,
+    kind: crate::registry::definition::PeriodKind,
+) -> Vec<Period> {
+    let mut out = Vec::new();
+    let mut day = outer.first_day();
+    while day < outer.end() {
+        let p = Period::containing(kind, day);
+        if p.first_day() >= outer.first_day() && p.end() <= outer.end() {
+            day = p.end();
+            out.push(p);
+        } else {
+            day = p.end();
+        }
+    }
+    out
+}
+
+/// A provider owes a period when it is of a kind the collection asks, is open on any day of
+/// it, and the collection was listed by its start.
+fn owes(def: &CollectionDef, listed: chrono::NaiveDate, p: &Provider, period: &Period) -> bool {
+    period.first_day() >= listed
+        && def.respondents.kinds.contains(&p.kind)
+        && p.opened_on.is_none_or(|o| o < period.end())
+        && p.closed_on.is_none_or(|c| c > period.first_day())
+}
+
+/// The schema of an input's files in the lake: provider, period, then the listed items.
+fn lake_schema(def: &CollectionDef) -> SchemaRef {
+    let mut fields: Vec<Field> = LAKE_COLUMNS
+        .iter()
+        .map(|c| Field::new(*c, DataType::Utf8, false))
+        .collect();
+    fields.extend(
+        validate::schema(def)
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone()),
+    );
+    Arc::new(Schema::new(fields))
+}
+
+fn providers_table(providers: &[Provider]) -> anyhow::Result<MemTable> {
+    let text = |f: &dyn Fn(&Provider) -> Option<String>| -> Arc<StringArray> {
+        Arc::new(StringArray::from_iter(providers.iter().map(f)))
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("code", DataType::Utf8, false),
+        Field::new("name", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("region", DataType::Utf8, false),
+        Field::new("icb", DataType::Utf8, true),
+        Field::new("local_authority", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            text(&|p| Some(p.code.to_string())),
+            text(&|p| Some(p.name.clone())),
+            text(&|p| Some(p.kind.as_str().to_owned())),
+            text(&|p| Some(p.region.clone())),
+            text(&|p| p.icb.clone()),
+            text(&|p| p.local_authority.clone()),
+        ],
+    )?;
+    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+}
+
+/// A DataFusion session sized for this machine: partitions to match the cores, Parquet
+/// filters pushed into the scan, and a memory limit past which sorts and joins spill.
+pub fn session() -> anyhow::Result<SessionContext> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut config = SessionConfig::new()
+        .with_target_partitions(cores)
+        .with_batch_size(8192);
+    config.options_mut().execution.parquet.pushdown_filters = true;
+    config.options_mut().execution.parquet.reorder_filters = true;
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(MEMORY_LIMIT, 1.0)
+        .build_arc()?;
+    Ok(SessionContext::new_with_config_rt(config, runtime))
+}
+
+/// Registers the tables a return's query reads, over the given extract versions, and
+/// checks that the query plans and gives the declared columns. Used both to build and to
+/// check a return before anything is built.
+async fn prepare(
+    ctx: &SessionContext,
+    def: &ReturnDef,
+    inputs: &[(CollectionDef, Vec<ExtractVersion>)],
+    providers: &[Provider],
+) -> anyhow::Result<datafusion::dataframe::DataFrame> {
+    for (collection, files) in inputs {
+        let table = ReturnDef::table_name(collection.slug.as_str());
+        let schema = lake_schema(collection);
+        if files.is_empty() {
+            ctx.register_table(&table, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+            continue;
+        }
+        let urls = files
+            .iter()
+            .map(|v| {
+                let path = std::path::absolute(&v.path)?;
+                ListingTableUrl::parse(path.to_string_lossy()).map_err(anyhow::Error::from)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(schema);
+        ctx.register_table(&table, Arc::new(ListingTable::try_new(config)?))?;
+    }
+    ctx.register_table("providers", Arc::new(providers_table(providers)?))?;
+    let sql = def.sql.trim().trim_end_matches(';');
+    let n = def.columns.len();
+    // The query's own order, then every column: the same inputs always give the same rows
+    // in the same order.
+    let order: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+    let wrapped = format!(
+        "SELECT * FROM (\n{sql}\n) AS r ORDER BY {}",
+        order.join(", ")
+    );
+    let frame = ctx.sql(&wrapped).await.map_err(|e| {
+        anyhow::anyhow!(
+            "{}: the query does not plan: {}",
+            def.sql_path.display(),
+            // Lines in the wrapped text are one on from the file's.
+            e.to_string()
+                .replace("Line: ", "line (counting the file's first as 2): ")
+        )
+    })?;
+    let names: Vec<String> = frame
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let declared: Vec<&str> = def.columns.iter().map(|c| c.name.as_str()).collect();
+    if names != declared {
+        bail!(
+            "{}: the query gives the columns {} but {}.toml declares {}",
+            def.sql_path.display(),
+            names.join(", "),
+            def.name,
+            declared.join(", ")
+        );
+    }
+    Ok(frame)
+}
+
+/// Checks a return against the register as it is now: every input listed, the query plans
+/// against the inputs' schemas and gives the declared columns.
+pub async fn check(registry: &Registry, def: &ReturnDef, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let mut inputs = Vec::new();
+    for slug in &def.inputs {
+        let licensed = registry
+            .require_listed(slug.as_str(), now)
+            .await
+            .with_context(|| format!("{}: input {slug}", def.name))?;
+        inputs.push((licensed.def, Vec::new()));
+    }
+    prepare(&session()?, def, &inputs, &[]).await.map(|_| ())
+}
+
+/// Builds `def` for `period` from the current extract versions, into `root`.
+pub async fn build(
+    registry: &Registry,
+    root: &Path,
+    def: &ReturnDef,
+    period: &Period,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Artifact> {
+    if period.kind() != def.period {
+        bail!(
+            "{} is built per {}; {period} is a {}",
+            def.name,
+            def.period.as_str(),
+            period.kind().as_str()
+        );
+    }
+    let store = registry.store();
+    let providers = store.providers().await?;
+    let mut inputs = Vec::new();
+    let mut completeness = Completeness {
+        complete: true,
+        inputs: Vec::new(),
+    };
+    let mut read = Vec::new();
+    let mut owed_anything = false;
+    for slug in &def.inputs {
+        let licensed = registry
+            .require_listed(slug.as_str(), now)
+            .await
+            .with_context(|| format!("{}: input {slug}", def.name))?;
+        let collection = licensed.def;
+        let listed = licensed
+            .listed_at
+            .with_timezone(&collection.frequency.timezone)
+            .date_naive();
+        let kind = collection.frequency.period;
+        if !kind.rolls_up_to(def.period) {
+            bail!(
+                "{}: {slug} is collected per {}, which does not fit inside a {}",
+                def.name,
+                kind.as_str(),
+                def.period.as_str()
+            );
+        }
+        let periods = periods_within(period, kind);
+        let wanted: BTreeSet<String> = periods.iter().map(|p| p.to_string()).collect();
+        let (Some(first), Some(last)) = (periods.first(), periods.last()) else {
+            bail!("{period} holds no whole {} of {slug}", kind.as_str());
+        };
+        let current: Vec<ExtractVersion> = store
+            .current_versions(slug.as_str(), &first.to_string(), &last.to_string())
+            .await?
+            .into_iter()
+            .filter(|v| wanted.contains(&v.period))
+            .collect();
+        let got: BTreeMap<(&str, &str), &ExtractVersion> = current
+            .iter()
+            .map(|v| ((v.provider.as_str(), v.period.as_str()), v))
+            .collect();
+        let mut c = InputCompleteness {
+            collection: slug.to_string(),
+            periods: periods.len(),
+            ..InputCompleteness::default()
+        };
+        for p in &providers {
+            let owed: Vec<&Period> = periods
+                .iter()
+                .filter(|q| owes(&collection, listed, p, q))
+                .collect();
+            if owed.is_empty() {
+                continue;
+            }
+            owed_anything = true;
+            c.expected += 1;
+            let code = p.code.to_string();
+            let missing = owed
+                .iter()
+                .filter(|q| !got.contains_key(&(code.as_str(), q.to_string().as_str())))
+                .count();
+            if missing == 0 {
+                c.received += 1;
+            } else {
+                c.missing.push(Missing {
+                    code: code.clone(),
+                    name: p.name.clone(),
+                    periods_missing: missing,
+                    periods_owed: owed.len(),
+                });
+            }
+            let late = owed.iter().any(|q| {
+                got.get(&(code.as_str(), q.to_string().as_str()))
+                    .is_some_and(|v| v.landed_at > deadline(&collection, q))
+            });
+            if late {
+                c.late.push(code);
+            }
+        }
+        completeness.complete &= c.missing.is_empty();
+        read.extend(current.iter().map(|v| InputFile {
+            collection: v.collection.clone(),
+            provider: v.provider.clone(),
+            period: v.period.clone(),
+            version: v.version,
+            sha256: v.raw_sha256.clone(),
+        }));
+        completeness.inputs.push(c);
+        inputs.push((collection, current));
+    }
+    if !owed_anything {
+        bail!(
+            "{period} is outside the data for {}: no registered provider owes {} for it",
+            def.name,
+            def.inputs
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    read.sort_by(|a, b| {
+        (&a.collection, &a.period, &a.provider).cmp(&(&b.collection, &b.period, &b.provider))
+    });
+    let sql_sha256 = hex::encode(Sha256::digest(def.sql.as_bytes()));
+    let dir = period_dir(root, &def.name, period);
+    if let Some(latest) = Artifact::latest(root, &def.name, period)? {
+        let same = (sql_sha256.as_str(), read.as_slice(), disclosure::RULE);
+        if latest.manifest.fingerprint() == same {
+            return Ok(latest);
+        }
+    }
+
+    let ctx = session()?;
+    let frame = prepare(&ctx, def, &inputs, &providers).await?;
+    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    let mut batches = frame
+        .collect()
+        .await
+        .context("running the return's query")?;
+    if batches.is_empty() {
+        // No rows still make an artifact with the return's columns.
+        batches.push(RecordBatch::new_empty(schema));
+    }
+    let batches: Vec<RecordBatch> = batches
+        .iter()
+        .map(|b| disclosure::apply(def, b))
+        .collect::<anyhow::Result<_>>()?;
+    let rows = batches.iter().map(RecordBatch::num_rows).sum();
+
+    // Written under a temporary name and renamed whole: an artifact is there complete or
+    // not at all.
+    std::fs::create_dir_all(&dir)?;
+    let version = versions(&dir).into_iter().max().unwrap_or(0) + 1;
+    let tmp = dir.join(format!(".tmp-v{version}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    let written = (|| -> anyhow::Result<Manifest> {
+        let data = tmp.join("data.parquet");
+        let schema = batches[0].schema();
+        let mut writer = ArrowWriter::try_new(std::fs::File::create(&data)?, schema, None)?;
+        for b in &batches {
+            writer.write(b)?;
+        }
+        writer.close()?;
+        let data_sha256 = hex::encode(Sha256::digest(std::fs::read(&data)?));
+        let manifest = Manifest {
+            return_name: def.name.clone(),
+            title: def.title.clone(),
+            period: period.to_string(),
+            version,
+            built_at: now,
+            engine: format!(
+                "tally {} with DataFusion {}",
+                env!("CARGO_PKG_VERSION"),
+                datafusion::DATAFUSION_VERSION
+            ),
+            sql_sha256,
+            inputs: read,
+            completeness,
+            disclosure_rule: disclosure::RULE.into(),
+            rows,
+            data_sha256,
+        };
+        std::fs::write(
+            tmp.join("manifest.json"),
+            serde_json::to_vec_pretty(&manifest)?,
+        )?;
+        for f in ["data.parquet", "manifest.json"] {
+            std::fs::File::open(tmp.join(f))?.sync_all()?;
+        }
+        Ok(manifest)
+    })();
+    let manifest = match written {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    let target = dir.join(format!("v{version}"));
+    std::fs::rename(&tmp, &target)
+        .with_context(|| format!("cannot put the artifact in place at {}", target.display()))?;
+    std::fs::File::open(&dir)?.sync_all()?;
+    Ok(Artifact {
+        dir: target,
+        manifest,
+        new: true,
+    })
+}

@@ -1,0 +1,12 @@
+//! National returns: SQL files in `queries/`, each with a TOML sidecar that says what it is,
+//! run by DataFusion over the current versions of listed collections' extracts for the
+//! periods the return needs. A build reports completeness, applies disclosure control to
+//! person counts, and is kept as an immutable, numbered artifact with a manifest.
+
+pub mod build;
+pub mod catalogue;
+pub mod disclosure;
+pub mod export;
+
+pub use build::{Artifact, Completeness, Manifest, build};
+pub use catalogue::{Catalogue, Column, Measure, ReturnDef};
