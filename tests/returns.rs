@@ -173,7 +173,7 @@ fn census(trust: &str, day: NaiveDate) -> String {
 struct World {
     _db: TestDb,
     dir: tempfile::TempDir,
-    registry: Registry,
+    registry: std::sync::Arc<Registry>,
     sources: Sources,
     lake: Lake,
     catalogue: Catalogue,
@@ -287,7 +287,7 @@ async fn world() -> World {
     let lake = Lake::new(dir.path().join("lake"));
     let world = World {
         _db: db,
-        registry,
+        registry: std::sync::Arc::new(registry),
         sources,
         lake,
         catalogue: Catalogue::load(&repo().join("queries")).unwrap(),
@@ -767,4 +767,56 @@ async fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
             .all(|n| !n.to_string_lossy().contains(".tmp")),
         "{leftovers:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timetable_builds_each_due_period_once_and_an_amendment_rebuilds_only_its_own() {
+    let w = world().await;
+    let builder = tally::returns::scheduled::Builder::new(
+        w.registry.clone(),
+        std::sync::Arc::new(Catalogue::load(&repo().join("queries")).unwrap()),
+        w.returns_dir(),
+    )
+    .unwrap();
+    // At 13:00 on 17 April (BST) the census for the 16th is past its 12-hour deadline; the
+    // 17th is not. Every day back to the start of the amendment window is built.
+    let now = utc("2026-04-17T12:00:00Z");
+    let first = builder.round(now).await;
+    assert!(first.failed.is_empty(), "{:?}", first.failed);
+    let days: Vec<&str> = first
+        .built
+        .iter()
+        .filter(|(n, _, _)| n == "uec-daily-sitrep")
+        .map(|(_, p, _)| p.as_str())
+        .collect();
+    assert_eq!(days.last(), Some(&"2026-04-16"));
+    assert!(!days.contains(&"2026-04-17"));
+    assert!(
+        days.contains(&"2026-03-20") && !days.contains(&"2026-03-19"),
+        "{days:?}"
+    );
+    // Care-home capacity for March is past its 5-day deadline; April's is not yet.
+    assert!(
+        first
+            .built
+            .iter()
+            .any(|(n, p, _)| n == "care-home-occupancy" && p == "2026-03")
+    );
+    assert!(!first.built.iter().any(|(_, p, _)| p == "2026-04"));
+
+    // Nothing has changed: nothing is built again.
+    let second = builder.round(now).await;
+    assert!(second.built.is_empty(), "{:?}", second.built);
+
+    // An amendment to one trust-day rebuilds that day alone.
+    let corrected =
+        census("RXB", NaiveDate::from_ymd_opt(2026, 4, 10).unwrap()).replace(",30,27", ",30,29");
+    w.land("ward-bed-census", "RXB", "2026-04-10", &corrected, true)
+        .await;
+    let third = builder.round(now).await;
+    assert_eq!(
+        third.built,
+        [("uec-daily-sitrep".to_string(), "2026-04-10".to_string(), 2)]
+    );
+    drop(builder);
 }

@@ -200,9 +200,21 @@ pub async fn serve(
     };
     let registry = std::sync::Arc::new(super::open(settings).await?);
     let sources = std::sync::Arc::new(Sources::load(&settings.sources_file)?);
+    // Returns are built on the timetable when there is a queries folder.
+    let returns = if settings.queries_dir.is_dir() {
+        let catalogue = crate::returns::Catalogue::load(&settings.queries_dir)?;
+        Some(crate::returns::scheduled::Builder::new(
+            registry.clone(),
+            std::sync::Arc::new(catalogue),
+            settings.returns_dir(),
+        )?)
+    } else {
+        None
+    };
     let runner = crate::schedule::runner::Runner {
         registry,
         sources,
+        returns,
         lake: Lake::new(settings.lake_dir()),
         instance: instance_name("serve"),
         concurrency,

@@ -7,6 +7,7 @@ pub mod build;
 pub mod catalogue;
 pub mod disclosure;
 pub mod export;
+pub mod scheduled;
 
 pub use build::{Artifact, Completeness, Manifest, build};
 pub use catalogue::{Catalogue, Column, Measure, ReturnDef};

@@ -30,6 +30,8 @@ pub struct Runner {
     /// Pulls under way at once against any one source host (an HTTP server, a MESH API or a
     /// provider's database), so that a step never floods one provider's system.
     pub per_host: usize,
+    /// The returns to build after each step, when there are any.
+    pub returns: Option<crate::returns::scheduled::Builder>,
 }
 
 /// How long to wait before trying a failed run again: doubling from two minutes, at most
@@ -209,6 +211,15 @@ impl Runner {
                     error = format!("{e:#}"),
                     "A scheduler step failed; the next one will try again."
                 ),
+            }
+            if let Some(builder) = &self.returns {
+                let round = builder.round(Utc::now()).await;
+                for (name, period, version) in &round.built {
+                    tracing::info!(%name, %period, version, "Built a return.");
+                }
+                for (name, period, error) in &round.failed {
+                    tracing::warn!(%name, %period, %error, "A return could not be built.");
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}

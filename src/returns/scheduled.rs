@@ -1,0 +1,148 @@
+//! Builds on the timetable: after each step of the scheduler, every return is built for
+//! each of its periods whose inputs are past their deadline and still inside their
+//! amendment window. A build whose query and inputs have not changed makes no new version,
+//! so this costs a few register reads a period until an extract lands or is amended, and
+//! then rebuilds only the periods it touches. Builds run on a runtime of their own, so a
+//! long one never holds up pulls or (later) the web server.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::build::{Artifact, build};
+use super::catalogue::Catalogue;
+use crate::registry::Registry;
+use crate::schedule::period::Period;
+use crate::schedule::timetable::{closes, deadline};
+
+pub struct Builder {
+    pub registry: Arc<Registry>,
+    pub catalogue: Arc<Catalogue>,
+    pub root: PathBuf,
+    /// Always there until the builder is dropped.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+/// What one round of scheduled builds did.
+#[derive(Debug, Default)]
+pub struct Round {
+    /// New artifacts: (return, period, version).
+    pub built: Vec<(String, String, i64)>,
+    /// Builds that failed, with the reason.
+    pub failed: Vec<(String, String, String)>,
+}
+
+impl Builder {
+    pub fn new(
+        registry: Arc<Registry>,
+        catalogue: Arc<Catalogue>,
+        root: PathBuf,
+    ) -> anyhow::Result<Builder> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("tally-returns")
+            .enable_all()
+            .build()?;
+        Ok(Builder {
+            registry,
+            catalogue,
+            root,
+            runtime: Some(runtime),
+        })
+    }
+
+    /// The periods of `name` that are due a build at `now`: every input past its deadline
+    /// for the period, and at least one still open to amendments.
+    async fn due(&self, name: &str, now: DateTime<Utc>) -> anyhow::Result<Vec<Period>> {
+        let def = self.catalogue.get(name)?;
+        let mut inputs = Vec::new();
+        for slug in &def.inputs {
+            inputs.push(self.registry.require_listed(slug.as_str(), now).await?.def);
+        }
+        let today = now
+            .with_timezone(&inputs[0].frequency.timezone)
+            .date_naive();
+        let mut out = Vec::new();
+        let mut period = Period::containing(def.period, today).previous();
+        // Walk back through closed periods until every input's window has shut.
+        for _ in 0..400 {
+            let inner: Vec<_> = inputs
+                .iter()
+                .map(|c| {
+                    let last = Period::containing(
+                        c.frequency.period,
+                        period.end().pred_opt().unwrap_or(period.end()),
+                    );
+                    (deadline(c, &last), closes(c, &last))
+                })
+                .collect();
+            if inner.iter().all(|(_, closed)| *closed <= now) {
+                break;
+            }
+            if inner.iter().all(|(due, _)| *due <= now) {
+                out.push(period);
+            }
+            period = period.previous();
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Builds every due period of every return, oldest first, on the builders' runtime.
+    pub async fn round(&self, now: DateTime<Utc>) -> Round {
+        let mut round = Round::default();
+        for name in self.catalogue.returns.keys() {
+            let periods = match self.due(name, now).await {
+                Ok(p) => p,
+                Err(e) => {
+                    round
+                        .failed
+                        .push((name.clone(), String::new(), format!("{e:#}")));
+                    continue;
+                }
+            };
+            for period in periods {
+                let (registry, catalogue, root, name_) = (
+                    self.registry.clone(),
+                    self.catalogue.clone(),
+                    self.root.clone(),
+                    name.clone(),
+                );
+                let runtime = self.runtime.as_ref().expect("until dropped");
+                let job = runtime.spawn(async move {
+                    let def = catalogue.get(&name_)?;
+                    build(&registry, &root, def, &period, now).await
+                });
+                match job.await {
+                    Ok(Ok(Artifact {
+                        manifest,
+                        new: true,
+                        ..
+                    })) => round
+                        .built
+                        .push((name.clone(), period.to_string(), manifest.version)),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        round
+                            .failed
+                            .push((name.clone(), period.to_string(), format!("{e:#}")))
+                    }
+                    Err(e) => round
+                        .failed
+                        .push((name.clone(), period.to_string(), e.to_string())),
+                }
+            }
+        }
+        round
+    }
+}
+
+impl Drop for Builder {
+    fn drop(&mut self) {
+        // A runtime may not be dropped (which waits) inside another's async context.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
