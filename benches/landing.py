@@ -39,7 +39,7 @@ def generate(path: Path, megabytes: int) -> int:
                    CASE i % 4 WHEN 0 THEN 'general_acute' WHEN 1 THEN 'maternity'
                               WHEN 2 THEN 'learning_disabilities' ELSE 'mental_illness' END AS sector,
                    CASE i % 2 WHEN 0 THEN 'overnight' ELSE 'day_only' END AS stay,
-                   CASE i % 3 WHEN 0 THEN 'adult' WHEN 1 THEN 'paediatric' ELSE 'neonatal' END AS age_group,
+                   CASE i % 3 WHEN 0 THEN 'paediatric' ELSE 'adult' END AS age_group,
                    'core' AS bed_class,
                    'general' AS care_type,
                    20 + i % 17 AS available_beds,

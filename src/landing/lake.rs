@@ -97,14 +97,25 @@ impl Lake {
             .collect();
         fields.extend(schema.fields().iter().map(|f| f.as_ref().clone()));
         let schema = Arc::new(Schema::new(fields));
-        let writer = ArrowWriter::try_new(file, schema.clone(), None)?;
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), None)?;
+        // Parquet is encoded and written on a thread of its own while the next rows are
+        // read and checked; two batches at most wait between them, so memory stays bounded.
+        let (sender, batches) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+        let encoder = std::thread::Builder::new()
+            .name("tally-parquet".into())
+            .spawn(move || -> anyhow::Result<File> {
+                for batch in batches {
+                    writer.write(&batch)?;
+                }
+                Ok(writer.into_inner()?)
+            })?;
         Ok(PendingFile {
             provider: key.provider.clone(),
             period: key.period.to_string(),
             schema,
             tmp,
             dir,
-            writer: Some(writer),
+            writer: Some((sender, encoder)),
             quarantine: None,
             quarantine_dir: self.quarantine_dir(key),
             columns,
@@ -120,7 +131,11 @@ pub struct PendingFile {
     schema: SchemaRef,
     tmp: PathBuf,
     dir: PathBuf,
-    writer: Option<ArrowWriter<File>>,
+    /// The channel to the encoding thread, and the thread; taken at commit.
+    writer: Option<(
+        std::sync::mpsc::SyncSender<RecordBatch>,
+        std::thread::JoinHandle<anyhow::Result<File>>,
+    )>,
     /// Rows that failed a check, written as they are found, with a temporary name until
     /// the version is committed.
     quarantine: Option<(csv::Writer<File>, PathBuf)>,
@@ -142,10 +157,17 @@ impl PendingFile {
         ];
         columns.extend(batch.columns().iter().cloned());
         let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
-        self.writer
-            .as_mut()
-            .expect("open until commit")
-            .write(&batch)?;
+        let (sender, _) = self.writer.as_ref().expect("open until commit");
+        if sender.send(batch).is_err() {
+            // The encoder stopped: its error says why.
+            let (_, encoder) = self.writer.take().expect("open until commit");
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(match encoder.join() {
+                Ok(Err(e)) => e.context("writing the new version"),
+                Ok(Ok(_)) => anyhow::anyhow!("the Parquet writer stopped early"),
+                Err(_) => anyhow::anyhow!("the Parquet writer panicked"),
+            });
+        }
         Ok(())
     }
 
@@ -188,8 +210,12 @@ impl PendingFile {
                 .with_context(|| format!("cannot move quarantined rows into {}", path.display()))?;
             sync_dir(&self.quarantine_dir)?;
         }
-        let writer = self.writer.take().expect("committed once");
-        let file = writer.into_inner()?;
+        let (sender, encoder) = self.writer.take().expect("committed once");
+        drop(sender);
+        let file = encoder
+            .join()
+            .map_err(|_| anyhow::anyhow!("the Parquet writer panicked"))?
+            .context("writing the new version")?;
         file.sync_all()?;
         drop(file);
         // A hard link puts the file in place only if the name is free, where a rename would
@@ -219,7 +245,9 @@ impl PendingFile {
 
 impl Drop for PendingFile {
     fn drop(&mut self) {
-        if self.writer.is_some() {
+        if let Some((sender, encoder)) = self.writer.take() {
+            drop(sender);
+            let _ = encoder.join();
             let _ = std::fs::remove_file(&self.tmp);
         }
         if let Some((_, tmp)) = &self.quarantine {

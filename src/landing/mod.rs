@@ -178,11 +178,14 @@ pub async fn land_csv(
     let mut builder = Builder::new(def, &header);
     let rules = Rules::new(def);
     let mut pending = lake.create(key, validate::schema(def))?;
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
+    // One record, read into again and again: no allocation a row.
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => return reject(report, unreadable(&e)),
-        };
+        }
         let line = record.position().map_or(0, |p| p.line());
         report.rows_in += 1;
         if record.len() != header.len() {
@@ -201,15 +204,13 @@ pub async fn land_csv(
                     header.len()
                 ),
             };
-            let cells: Vec<&str> = record.iter().collect();
-            quarantine(&mut pending, &problem, &builder.listed_cells(&cells))?;
+            quarantine(&mut pending, &problem, &builder.listed_cells(&record))?;
             report.note(vec![problem]);
             continue;
         }
-        let cells: Vec<&str> = record.iter().collect();
-        if let Err(problems) = builder.push(line, &cells) {
+        if let Err(problems) = builder.push(line, &record) {
             report.rows_rejected += 1;
-            let listed = builder.listed_cells(&cells);
+            let listed = builder.listed_cells(&record);
             for p in &problems {
                 quarantine(&mut pending, p, &listed)?;
             }

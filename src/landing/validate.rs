@@ -2,6 +2,8 @@
 //! exactly what is wrong with each row that cannot be taken: which row, which item, why.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate};
@@ -59,12 +61,29 @@ enum Column {
     Bool(BooleanBuilder),
 }
 
-/// A value read from a cell, before it is appended.
-enum Value {
+/// A row's cells by position in the file: a parsed CSV record, or a slice in tests.
+pub trait Cells {
+    fn cell(&self, i: usize) -> Option<&str>;
+}
+
+impl Cells for csv::StringRecord {
+    fn cell(&self, i: usize) -> Option<&str> {
+        self.get(i)
+    }
+}
+
+impl Cells for [&str] {
+    fn cell(&self, i: usize) -> Option<&str> {
+        self.get(i).copied()
+    }
+}
+
+/// A value read from a cell, before it is appended; text borrows the cell.
+enum Value<'c> {
     Null,
     Int(i64),
     Float(f64),
-    Text(String),
+    Text(&'c str),
     Date(i32),
     Time(i64),
     Bool(bool),
@@ -81,9 +100,29 @@ pub struct Builder<'a> {
     key_positions: Vec<usize>,
     /// Each key seen so far, as a 128-bit fingerprint of its cells, with the line it was on:
     /// 24 bytes a row rather than the key's text, so a large extract's key check stays small.
-    seen_keys: HashMap<u128, u64>,
+    seen_keys: HashMap<u128, u64, BuildHasherDefault<Fingerprint>>,
     /// The file line of each row in the batch being built.
     pub rows: Vec<u64>,
+}
+
+/// Fingerprints are already well-mixed hashes: their low bits serve as the table's hash.
+#[derive(Default)]
+struct Fingerprint(u64);
+
+impl Hasher for Fingerprint {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for (i, b) in bytes.iter().take(8).enumerate() {
+            self.0 |= u64::from(*b) << (8 * i);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
 }
 
 fn epoch() -> NaiveDate {
@@ -109,7 +148,7 @@ impl<'a> Builder<'a> {
                 .collect(),
             positions: def.items.iter().map(|i| position(&i.name)).collect(),
             key_positions: def.key.iter().filter_map(|k| position(k)).collect(),
-            seen_keys: HashMap::new(),
+            seen_keys: HashMap::default(),
             rows: Vec::new(),
         }
     }
@@ -125,23 +164,28 @@ impl<'a> Builder<'a> {
     /// Checks one row; appends it if it is good, or returns every problem it has.
     /// A row's cells for the listed items, in the items' order: what may be kept of a row
     /// that failed (rule 8 holds for quarantine too).
-    pub fn listed_cells(&self, cells: &[&str]) -> Vec<String> {
+    pub fn listed_cells(&self, cells: &(impl Cells + ?Sized)) -> Vec<String> {
         self.positions
             .iter()
             .map(|p| {
-                p.and_then(|p| cells.get(p))
+                p.and_then(|p| cells.cell(p))
                     .map(|c| c.to_string())
                     .unwrap_or_default()
             })
             .collect()
     }
 
-    pub fn push(&mut self, line: u64, cells: &[&str]) -> Result<(), Vec<RowProblem>> {
+    pub fn push(
+        &mut self,
+        line: u64,
+        cells: &(impl Cells + ?Sized),
+    ) -> Result<(), Vec<RowProblem>> {
         let mut problems = Vec::new();
-        let mut values = Vec::with_capacity(self.def.items.len());
+        // On the stack for any collection of up to 32 items: no allocation a row.
+        let mut values: smallvec::SmallVec<[Value; 32]> = smallvec::SmallVec::new();
         for (n, item) in self.def.items.iter().enumerate() {
             let cell = self.positions[n]
-                .and_then(|p| cells.get(p))
+                .and_then(|p| cells.cell(p))
                 .map(|c| c.trim())
                 .unwrap_or("");
             match read(item, cell, self.patterns[n].as_ref()) {
@@ -155,32 +199,31 @@ impl<'a> Builder<'a> {
             }
         }
         if !self.key_positions.is_empty() && problems.is_empty() {
-            let key: Vec<String> = self
-                .key_positions
-                .iter()
-                .map(|p| {
-                    cells
-                        .get(*p)
-                        .map(|c| c.trim().to_owned())
-                        .unwrap_or_default()
-                })
-                .collect();
+            let key = |p: &usize| cells.cell(*p).map_or("", |c| c.trim());
             let mut hasher = twox_hash::XxHash3_128::new();
-            for cell in &key {
+            for cell in self.key_positions.iter().map(key) {
                 // Each cell's length first, so that ("ab", "c") and ("a", "bc") differ.
                 hasher.write(&(cell.len() as u64).to_le_bytes());
                 hasher.write(cell.as_bytes());
             }
             let fingerprint = hasher.finish_128();
-            if let Some(first) = self.seen_keys.get(&fingerprint) {
-                problems.push(RowProblem {
-                    row: line,
-                    item: self.def.key.join(", "),
-                    rule: "key".into(),
-                    reason: format!("the same key as line {first} ({})", key.join(", ")),
-                });
-            } else {
-                self.seen_keys.insert(fingerprint, line);
+            match self.seen_keys.entry(fingerprint) {
+                Entry::Occupied(first) => {
+                    let shown: Vec<&str> = self.key_positions.iter().map(key).collect();
+                    problems.push(RowProblem {
+                        row: line,
+                        item: self.def.key.join(", "),
+                        rule: "key".into(),
+                        reason: format!(
+                            "the same key as line {} ({})",
+                            first.get(),
+                            shown.join(", ")
+                        ),
+                    });
+                }
+                Entry::Vacant(v) => {
+                    v.insert(line);
+                }
             }
         }
         if !problems.is_empty() {
@@ -252,12 +295,29 @@ fn shown(cell: &str) -> String {
     s.escape_debug().to_string()
 }
 
+/// `YYYY-MM-DD`, read directly: the general parser costs more than the rest of a row's
+/// checks together.
+fn iso_date(cell: &str) -> Result<NaiveDate, ()> {
+    let b = cell.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(());
+    }
+    let digits = |r: std::ops::Range<usize>| -> Result<u32, ()> {
+        b[r].iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit()
+                .then(|| n * 10 + u32::from(d - b'0'))
+                .ok_or(())
+        })
+    };
+    NaiveDate::from_ymd_opt(digits(0..4)? as i32, digits(5..7)?, digits(8..10)?).ok_or(())
+}
+
 /// Reads one cell as its item's type and checks its constraints.
-fn read(
+fn read<'c>(
     item: &DataItem,
-    cell: &str,
+    cell: &'c str,
     pattern: Option<&Regex>,
-) -> Result<Value, (&'static str, String)> {
+) -> Result<Value<'c>, (&'static str, String)> {
     if cell.is_empty() {
         return if item.required {
             Err(("required", "is required but empty".into()))
@@ -304,11 +364,11 @@ fn read(
                     format!("\"{}\" does not match {}", shown(cell), re.as_str()),
                 ));
             }
-            Ok(Value::Text(cell.to_owned()))
+            Ok(Value::Text(cell))
         }
         ItemType::Code(codes) => {
             if codes.iter().any(|c| c == cell) {
-                Ok(Value::Text(cell.to_owned()))
+                Ok(Value::Text(cell))
             } else {
                 Err((
                     "codes",
@@ -316,7 +376,7 @@ fn read(
                 ))
             }
         }
-        ItemType::Date => NaiveDate::parse_from_str(cell, "%Y-%m-%d")
+        ItemType::Date => iso_date(cell)
             .map(|d| Value::Date((d - epoch()).num_days() as i32))
             .map_err(|_| {
                 (
