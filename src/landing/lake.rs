@@ -97,7 +97,7 @@ impl Lake {
             .collect();
         fields.extend(schema.fields().iter().map(|f| f.as_ref().clone()));
         let schema = Arc::new(Schema::new(fields));
-        let mut writer = ArrowWriter::try_new(file, schema.clone(), None)?;
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(parquet_properties()))?;
         // Parquet is encoded and written on a thread of its own while the next rows are
         // read and checked; two batches at most wait between them, so memory stays bounded.
         let (sender, batches) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
@@ -254,6 +254,15 @@ impl Drop for PendingFile {
             let _ = std::fs::remove_file(tmp);
         }
     }
+}
+
+/// How the lake's and the returns' Parquet files are written: zstd at its fastest level,
+/// which shrinks an extract's repeated codes and names many times over for little time.
+pub fn parquet_properties() -> datafusion::parquet::file::properties::WriterProperties {
+    use datafusion::parquet::basic::{Compression, ZstdLevel};
+    datafusion::parquet::file::properties::WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("1 is a zstd level")))
+        .build()
 }
 
 /// How long a temporary file may go unwritten before it is taken for one left by a process

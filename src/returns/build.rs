@@ -487,7 +487,11 @@ pub async fn build(
     let written = (|| -> anyhow::Result<Manifest> {
         let data = tmp.join("data.parquet");
         let schema = batches[0].schema();
-        let mut writer = ArrowWriter::try_new(std::fs::File::create(&data)?, schema, None)?;
+        let mut writer = ArrowWriter::try_new(
+            std::fs::File::create(&data)?,
+            schema,
+            Some(crate::landing::lake::parquet_properties()),
+        )?;
         for b in &batches {
             writer.write(b)?;
         }
