@@ -259,6 +259,9 @@ enum ReturnsCommand {
         /// The period: 2026-11-24, 2026-11, 2026-27-Q1…
         #[arg(long)]
         period: String,
+        /// Build every period from --period to this one, with a progress bar.
+        #[arg(long)]
+        to: Option<String>,
         /// Print the manifest as JSON.
         #[arg(long)]
         json: bool,
@@ -418,9 +421,12 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             cli::runs(s, filter, json).await
         }
         Command::Returns(ReturnsCommand::List { json }) => cli::returns::list(s, json).await,
-        Command::Returns(ReturnsCommand::Build { name, period, json }) => {
-            cli::returns::build_one(s, &name, &period, json).await
-        }
+        Command::Returns(ReturnsCommand::Build {
+            name,
+            period,
+            to,
+            json,
+        }) => cli::returns::build_one(s, &name, &period, to.as_deref(), json).await,
         Command::Returns(ReturnsCommand::Show { name, period, json }) => {
             cli::returns::show(s, &name, &period, json).await
         }

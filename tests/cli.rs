@@ -1124,3 +1124,136 @@ fn an_upload_lands_as_the_next_version_by_the_same_checks_as_a_pull() {
     let runs = t.expect(0, &["runs", "--json"]);
     assert_eq!(runs.matches("\"failed\"").count(), 2, "{runs}");
 }
+
+#[test]
+fn the_returns_commands_build_show_and_export_and_say_what_is_wrong() {
+    let t = Tally::new();
+    // Nothing listed yet: every return says why it cannot be built.
+    let out = t.expect(4, &["returns", "list"]);
+    assert!(
+        out.contains("ward-bed-census is not a licensed collection"),
+        "{out}"
+    );
+    with_file_source(&t);
+    let out = t.expect(4, &["returns", "list"]);
+    assert!(
+        out.contains("uec-daily-sitrep") && out.contains("ready"),
+        "{out}"
+    );
+    // Listed today: today is the first day owed. Nothing has landed, so the artifact is
+    // empty and says it is incomplete.
+    let london = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive();
+    let today = london.to_string();
+    let out = t.expect(
+        0,
+        &["returns", "build", "uec-daily-sitrep", "--period", &today],
+    );
+    assert!(out.contains("0 of 1 providers sent all 1 period"), "{out}");
+    assert!(
+        out.contains("missing RXA Ashford Hospitals NHS Trust"),
+        "{out}"
+    );
+    assert!(out.contains("Incomplete"), "{out}");
+    let out = t.expect(
+        0,
+        &["returns", "build", "uec-daily-sitrep", "--period", &today],
+    );
+    assert!(out.contains("Unchanged: version 1"), "{out}");
+    let out = t.expect(
+        0,
+        &["returns", "show", "uec-daily-sitrep", "--period", &today],
+    );
+    assert!(out.contains("ga_occupancy_pct"), "{out}");
+    let csv = t.data.path().join("sitrep.csv");
+    let out = t.expect(
+        0,
+        &[
+            "returns",
+            "export",
+            "uec-daily-sitrep",
+            "--period",
+            &today,
+            "--format",
+            "csv",
+            "--out",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("sitrep.csv.manifest.json"), "{out}");
+    assert!(
+        std::fs::read_to_string(&csv)
+            .unwrap()
+            .starts_with("level,region,code,name,")
+    );
+    // A range builds each period with a progress bar; days before the listing fail.
+    let yesterday = (london - chrono::Duration::days(1)).to_string();
+    let out = t.expect(
+        4,
+        &[
+            "returns",
+            "build",
+            "uec-daily-sitrep",
+            "--period",
+            &yesterday,
+            "--to",
+            &today,
+        ],
+    );
+    assert!(
+        out.contains("0 built, 1 unchanged, 1 could not be built"),
+        "{out}"
+    );
+    assert!(out.contains("is outside the data"), "{out}");
+    // Bad requests.
+    assert!(
+        t.expect(1, &["returns", "build", "uec-weekly", "--period", &today])
+            .contains("there is no return")
+    );
+    assert!(
+        t.expect(
+            1,
+            &[
+                "returns",
+                "show",
+                "kh03-quarterly",
+                "--period",
+                "2026-27-Q3"
+            ]
+        )
+        .contains("has not been built")
+    );
+    let out = t.expect(
+        1,
+        &[
+            "returns",
+            "export",
+            "uec-daily-sitrep",
+            "--period",
+            &today,
+            "--format",
+            "xlsx",
+            "--out",
+            "/no/such/folder/x.xlsx",
+        ],
+    );
+    assert!(out.contains("does not exist"), "{out}");
+    assert!(
+        t.expect(
+            2,
+            &[
+                "returns",
+                "export",
+                "uec-daily-sitrep",
+                "--period",
+                &today,
+                "--format",
+                "pdf",
+                "--out",
+                "x"
+            ]
+        )
+        .contains("invalid value")
+    );
+}

@@ -94,31 +94,86 @@ fn summary(m: &Manifest) -> String {
     out
 }
 
-/// `tally returns build <name> --period P`.
+/// `tally returns build <name> --period P [--to P2]`: one period, or each from P to P2
+/// with a progress bar.
 pub async fn build_one(
     settings: &Settings,
     name: &str,
     period: &str,
+    to: Option<&str>,
     json: bool,
 ) -> anyhow::Result<Outcome> {
     let catalogue = catalogue(settings)?;
     let def = catalogue.get(name)?;
-    let period = Period::parse(period).map_err(anyhow::Error::msg)?;
+    let first = Period::parse(period).map_err(anyhow::Error::msg)?;
     let registry = super::open(settings).await?;
-    let artifact = build(&registry, &settings.returns_dir(), def, &period, Utc::now()).await?;
-    if json {
-        print_json(&artifact.manifest)?;
-    } else {
-        if !artifact.new {
-            println!(
-                "Unchanged: version {} was built from the same query and inputs.",
-                artifact.manifest.version
-            );
+    let Some(to) = to else {
+        let artifact = build(&registry, &settings.returns_dir(), def, &first, Utc::now()).await?;
+        if json {
+            print_json(&artifact.manifest)?;
+        } else {
+            if !artifact.new {
+                println!(
+                    "Unchanged: version {} was built from the same query and inputs.",
+                    artifact.manifest.version
+                );
+            }
+            print!("{}", summary(&artifact.manifest));
+            println!("Kept in {}", artifact.dir.display());
         }
-        print!("{}", summary(&artifact.manifest));
-        println!("Kept in {}", artifact.dir.display());
+        return Ok(Outcome::Done);
+    };
+    let last = Period::parse(to).map_err(anyhow::Error::msg)?;
+    if last.kind() != first.kind() || last.first_day() < first.first_day() {
+        anyhow::bail!(
+            "--to must be a {} on or after {first}",
+            first.kind().as_str()
+        );
     }
-    Ok(Outcome::Done)
+    let mut periods = vec![first];
+    while periods.last().is_some_and(|p| p != &last) && periods.len() < 10_000 {
+        let next = periods.last().expect("not empty").next();
+        periods.push(next);
+    }
+    let bar = indicatif::ProgressBar::new(periods.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+            .expect("a valid template"),
+    );
+    let (mut built, mut unchanged, mut failed) = (0, 0, Vec::new());
+    let mut manifests = Vec::new();
+    for p in &periods {
+        bar.set_message(p.to_string());
+        match build(&registry, &settings.returns_dir(), def, p, Utc::now()).await {
+            Ok(a) if a.new => {
+                built += 1;
+                manifests.push(a.manifest);
+            }
+            Ok(a) => {
+                unchanged += 1;
+                manifests.push(a.manifest);
+            }
+            Err(e) => failed.push(format!("{p}: {e:#}")),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if json {
+        print_json(&manifests)?;
+    } else {
+        println!(
+            "{name}: {built} built, {unchanged} unchanged, {} could not be built.",
+            failed.len()
+        );
+        for f in &failed {
+            println!("  {f}");
+        }
+    }
+    Ok(if failed.is_empty() {
+        Outcome::Done
+    } else {
+        Outcome::Failed
+    })
 }
 
 fn latest(settings: &Settings, name: &str, period: &Period) -> anyhow::Result<Artifact> {

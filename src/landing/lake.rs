@@ -261,7 +261,9 @@ impl Drop for PendingFile {
 pub fn parquet_properties() -> datafusion::parquet::file::properties::WriterProperties {
     use datafusion::parquet::basic::{Compression, ZstdLevel};
     datafusion::parquet::file::properties::WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("1 is a zstd level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("1 is a zstd level"),
+        ))
         .build()
 }
 

@@ -183,6 +183,10 @@ impl Period {
     pub fn previous(&self) -> Period {
         Period::containing(self.kind(), self.first_day() - Duration::days(1))
     }
+
+    pub fn next(&self) -> Period {
+        Period::containing(self.kind(), self.end())
+    }
 }
 
 impl fmt::Display for Period {
