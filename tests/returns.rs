@@ -538,7 +538,7 @@ async fn person_counts_are_suppressed_or_rounded_below_england_and_missing_provi
          [[columns]]\nname = \"level\"\n[[columns]]\nname = \"area\"\n\
          [[columns]]\nname = \"residents\"\nmeasure = \"person\"\n\
          [[columns]]\nname = \"places\"\nmeasure = \"non_person\"\n\
-         [[columns]]\nname = \"pct\"\nderived_from = [\"residents\", \"places\"]\n",
+         [[columns]]\nname = \"pct\"\nmeasure = \"non_person\"\nderived_from = [\"residents\", \"places\"]\n",
     )
     .unwrap();
     let catalogue = Catalogue::load(queries.path()).unwrap();

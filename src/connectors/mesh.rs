@@ -313,6 +313,7 @@ impl Mailbox<'_> {
         let mut file = std::fs::File::create(path)?;
         let mut bytes = 0u64;
         let mut chunk = 1u32;
+        let mut expected = 1u32;
         loop {
             let tail = if chunk == 1 {
                 format!("/inbox/{id}")
@@ -322,13 +323,41 @@ impl Mailbox<'_> {
             let what = format!("downloading message {id} chunk {chunk}");
             let mut response = self.send(self.client.get(self.url(&tail)), &what).await?;
             let status = response.status();
-            let total: u32 = response
-                .headers()
-                .get("mex-chunk-range")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|r| r.split_once(':'))
-                .and_then(|(_, of)| of.trim().parse().ok())
-                .unwrap_or(1);
+            let header = |h: &str| {
+                response
+                    .headers()
+                    .get(h)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            // A compressed body would be taken for the extract itself: refuse it, and leave
+            // the message for a later pull (it is not acknowledged).
+            if header("content-encoding").is_some_and(|e| !e.eq_ignore_ascii_case("identity")) {
+                bail!(
+                    "MESH message {id} came compressed, which Tally does not read yet; it was left in the inbox"
+                );
+            }
+            let range = header("mex-chunk-range");
+            let parsed = range.as_deref().and_then(|r| {
+                let (n, of) = r.split_once(':')?;
+                Some((
+                    n.trim().parse::<u32>().ok()?,
+                    of.trim().parse::<u32>().ok()?,
+                ))
+            });
+            let total = match (status, parsed) {
+                (_, Some((n, of))) if n == chunk && of >= 1 => of,
+                (StatusCode::OK, None) if chunk == 1 => 1,
+                _ => bail!(
+                    "MESH: {what}: the answer was {status} with chunk range {:?}; the download was stopped and nothing landed",
+                    range.unwrap_or_default()
+                ),
+            };
+            if chunk == 1 {
+                expected = total;
+            } else if total != expected {
+                bail!("MESH: {what}: the chunk count changed from {expected} to {total}");
+            }
             while let Some(part) = response
                 .chunk()
                 .await
@@ -341,7 +370,7 @@ impl Mailbox<'_> {
                 }
                 file.write_all(&part)?;
             }
-            if status != StatusCode::PARTIAL_CONTENT || chunk >= total {
+            if chunk >= expected {
                 break;
             }
             chunk += 1;

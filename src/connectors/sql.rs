@@ -1,6 +1,7 @@
 //! The `sql` connector: a read-only query against the provider's own PostgreSQL or
 //! MySQL/MariaDB database, with the period's first day and the day after its last bound as
-//! parameters (never formatted into the text), read as days in the collection's timezone. The URL, which holds a password, is read from
+//! parameters (never formatted into the text); PostgreSQL reads them as days in the
+//! collection's timezone. The URL, which holds a password, is read from
 //! an environment variable named in the sources file.
 
 use std::path::{Path, PathBuf};
@@ -200,18 +201,9 @@ impl SqlConfig {
             let mut conn = sqlx::MySqlConnection::connect(&url)
                 .await
                 .with_context(|| format!("cannot reach the source database at {}", redact(&url)))?;
-            // MySQL knows zone names only when its zone tables are loaded, so the session
-            // gets the collection's UTC offset at the start of the period instead (a period
-            // that spans a clock change has its end bound an hour out).
-            let offset = from
-                .and_hms_opt(0, 0, 0)
-                .and_then(|t| t.and_local_timezone(timezone).earliest())
-                .map(|t| t.format("%:z").to_string())
-                .unwrap_or_else(|| "+00:00".into());
-            sqlx::query("SET time_zone = ?")
-                .bind(offset)
-                .execute(&mut conn)
-                .await?;
+            // The session stays in UTC: the driver reads TIMESTAMP values as UTC, and a
+            // session in another zone would shift every one it returns. Dates bound against
+            // a TIMESTAMP column are therefore read as UTC days (see the README).
             sqlx::query("START TRANSACTION READ ONLY")
                 .execute(&mut conn)
                 .await?;

@@ -201,15 +201,6 @@ impl PendingFile {
     /// Finishes the file, puts it on disk and renames it to `v<version>.parquet`; the rows
     /// in quarantine, if any, go to `_quarantine/…/v<version>.csv` first.
     pub fn commit(mut self, version: i64) -> anyhow::Result<PathBuf> {
-        if let Some((out, tmp)) = self.quarantine.take() {
-            let file = out.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            std::fs::create_dir_all(&self.quarantine_dir)?;
-            let path = self.quarantine_dir.join(format!("v{version}.csv"));
-            std::fs::rename(&tmp, &path)
-                .with_context(|| format!("cannot move quarantined rows into {}", path.display()))?;
-            sync_dir(&self.quarantine_dir)?;
-        }
         let (sender, encoder) = self.writer.take().expect("committed once");
         drop(sender);
         let file = encoder
@@ -239,6 +230,17 @@ impl PendingFile {
         }
         std::fs::remove_file(&self.tmp)?;
         sync_dir(&self.dir)?;
+        // The version is ours now, so a quarantine file of its number can only be one a
+        // failed landing left: it is replaced.
+        if let Some((out, tmp)) = self.quarantine.take() {
+            let file = out.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            std::fs::create_dir_all(&self.quarantine_dir)?;
+            let path = self.quarantine_dir.join(format!("v{version}.csv"));
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot move quarantined rows into {}", path.display()))?;
+            sync_dir(&self.quarantine_dir)?;
+        }
         Ok(path)
     }
 }

@@ -89,6 +89,9 @@ pub struct Manifest {
     pub built_at: DateTime<Utc>,
     pub engine: String,
     pub sql_sha256: String,
+    /// The sha256 of everything else the data depends on: the sidecar's columns and
+    /// levels, the provider register, and the input collections' definitions.
+    pub context_sha256: String,
     pub inputs: Vec<InputFile>,
     pub completeness: Completeness,
     pub disclosure_rule: String,
@@ -100,8 +103,13 @@ pub struct Manifest {
 impl Manifest {
     /// What decides the data: the query and the inputs. Two builds with the same
     /// fingerprint give the same bytes.
-    fn fingerprint(&self) -> (&str, &[InputFile], &str) {
-        (&self.sql_sha256, &self.inputs, &self.disclosure_rule)
+    fn fingerprint(&self) -> (&str, &str, &[InputFile], &str) {
+        (
+            &self.sql_sha256,
+            &self.context_sha256,
+            &self.inputs,
+            &self.disclosure_rule,
+        )
     }
 }
 
@@ -122,12 +130,17 @@ impl Artifact {
     /// The artifact's rows, as built.
     pub fn read(&self) -> anyhow::Result<Vec<RecordBatch>> {
         let file = std::fs::File::open(self.data_path())?;
-        let reader =
+        let builder =
             datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
                 file,
-            )?
-            .build()?;
-        Ok(reader.collect::<Result<Vec<_>, _>>()?)
+            )?;
+        let schema = builder.schema().clone();
+        let batches = builder.build()?.collect::<Result<Vec<_>, _>>()?;
+        if batches.is_empty() {
+            // No rows still have the return's columns.
+            return Ok(vec![RecordBatch::new_empty(schema)]);
+        }
+        Ok(batches)
     }
 
     /// The latest artifact of a return for a period, if any has been built.
@@ -152,6 +165,22 @@ impl Artifact {
 
 fn period_dir(root: &Path, name: &str, period: &Period) -> PathBuf {
     root.join(name).join(format!("period={period}"))
+}
+
+/// Removes build folders a killed build left, once untouched for an hour.
+fn sweep_builds(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with(".tmp-")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|idle| idle > crate::landing::lake::ABANDONED);
+        if stale {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn versions(dir: &Path) -> Vec<i64> {
@@ -452,9 +481,27 @@ pub async fn build(
         (&a.collection, &a.period, &a.provider).cmp(&(&b.collection, &b.period, &b.provider))
     });
     let sql_sha256 = hex::encode(Sha256::digest(def.sql.as_bytes()));
+    let context_sha256 = {
+        let mut h = Sha256::new();
+        h.update(serde_json::to_vec(&(
+            &def.columns,
+            &def.level_column,
+            &def.national,
+        ))?);
+        h.update(serde_json::to_vec(&providers)?);
+        for (collection, _) in &inputs {
+            h.update(serde_json::to_vec(collection)?);
+        }
+        hex::encode(h.finalize())
+    };
     let dir = period_dir(root, &def.name, period);
     if let Some(latest) = Artifact::latest(root, &def.name, period)? {
-        let same = (sql_sha256.as_str(), read.as_slice(), disclosure::RULE);
+        let same = (
+            sql_sha256.as_str(),
+            context_sha256.as_str(),
+            read.as_slice(),
+            disclosure::RULE,
+        );
         if latest.manifest.fingerprint() == same {
             return Ok(latest);
         }
@@ -480,6 +527,7 @@ pub async fn build(
     // Written under a temporary name and renamed whole: an artifact is there complete or
     // not at all.
     std::fs::create_dir_all(&dir)?;
+    sweep_builds(&dir);
     let version = versions(&dir).into_iter().max().unwrap_or(0) + 1;
     let tmp = dir.join(format!(".tmp-v{version}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -509,6 +557,7 @@ pub async fn build(
                 datafusion::DATAFUSION_VERSION
             ),
             sql_sha256,
+            context_sha256,
             inputs: read,
             completeness,
             disclosure_rule: disclosure::RULE.into(),
@@ -532,8 +581,17 @@ pub async fn build(
         }
     };
     let target = dir.join(format!("v{version}"));
-    std::fs::rename(&tmp, &target)
-        .with_context(|| format!("cannot put the artifact in place at {}", target.display()))?;
+    // A rename onto a folder that exists (another build took the number meanwhile) fails,
+    // and nothing is left behind.
+    if let Err(e) = std::fs::rename(&tmp, &target) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e).with_context(|| {
+            format!(
+                "cannot put the artifact in place at {}: another build may have made this version meanwhile; build again",
+                target.display()
+            )
+        });
+    }
     std::fs::File::open(&dir)?.sync_all()?;
     Ok(Artifact {
         dir: target,

@@ -87,7 +87,7 @@ pub fn apply(def: &ReturnDef, batch: &RecordBatch) -> anyhow::Result<RecordBatch
     for c in def
         .columns
         .iter()
-        .filter(|c| c.measure.is_none() && controlled.contains(&c.name.as_str()))
+        .filter(|c| c.measure != Some(Measure::Person) && controlled.contains(&c.name.as_str()))
     {
         let index = batch.schema().index_of(&c.name)?;
         let mut suppressed = vec![false; n];

@@ -304,10 +304,17 @@ fn sdmx(
         for row in 0..b.num_rows() {
             let dims = dimensions
                 .iter()
-                .map(|d| cell(b.column_by_name(d).expect("declared").as_ref(), row))
+                .map(|d| {
+                    let column = b.column_by_name(d).with_context(|| {
+                        format!("the artifact has no column {d}; build it again")
+                    })?;
+                    cell(column.as_ref(), row)
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             for m in &measures {
-                let column = b.column_by_name(m).expect("declared");
+                let column = b
+                    .column_by_name(m)
+                    .with_context(|| format!("the artifact has no column {m}; build it again"))?;
                 let hidden = suppressed(b, m, row);
                 let value = cell(column.as_ref(), row)?;
                 let mut record = vec!["dataflow".to_string(), id.clone(), "I".into()];

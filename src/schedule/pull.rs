@@ -232,9 +232,16 @@ async fn land(
     ));
     let guard = Incoming(Some(csv.clone()));
     let (format, input, output) = (fetched.format, fetched.path.clone(), csv.clone());
+    let timezone = def.frequency.timezone;
     let converted =
-        tokio::task::spawn_blocking(move || convert::to_csv(format, &input, &output)).await?;
+        tokio::task::spawn_blocking(move || convert::to_csv(format, &input, &output, timezone))
+            .await?;
     if let Err(e) = converted {
+        // Only a file that cannot be read is the provider's to fix; anything else (our own
+        // disk) fails the run, which is tried again and, for MESH, not acknowledged.
+        if e.downcast_ref::<convert::Unreadable>().is_none() {
+            return Err(e.context(format!("converting the {} extract", format.name())));
+        }
         let report = Report {
             collection: key.collection.clone(),
             provider: key.provider.clone(),
@@ -324,7 +331,9 @@ async fn attempt(
     // otherwise only its hash is kept (rule 8).
     let raw = fetched.path.clone();
     let extension = fetched.format.extension();
-    let keep = report.raw_listed_only;
+    // Only the first sheet of a workbook is read, so a workbook is never kept whole: another
+    // sheet may hold anything (rule 8).
+    let keep = report.raw_listed_only && fetched.format != Format::Xlsx;
     let (lake_, key_) = (lake.clone(), key.clone());
     let (sha, bytes, raw_path) =
         tokio::task::spawn_blocking(move || hash_raw(&lake_, &key_, &raw, extension, keep))

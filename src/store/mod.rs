@@ -219,7 +219,18 @@ pub fn redact(url: &str) -> String {
         let pairs: Vec<(String, String)> = u
             .query_pairs()
             .map(|(k, v)| {
-                let secret = k.to_ascii_lowercase().contains("password");
+                let k_ = k.to_ascii_lowercase();
+                let secret = [
+                    "password",
+                    "token",
+                    "key",
+                    "secret",
+                    "sig",
+                    "auth",
+                    "credential",
+                ]
+                .iter()
+                .any(|w| k_.contains(w));
                 (
                     k.into_owned(),
                     if secret { "***".into() } else { v.into_owned() },
