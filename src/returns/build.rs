@@ -12,10 +12,6 @@ use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -262,14 +258,23 @@ fn providers_table(providers: &[Provider]) -> anyhow::Result<MemTable> {
 }
 
 /// A DataFusion session sized for this machine: partitions to match the cores, Parquet
-/// filters pushed into the scan, and a memory limit past which sorts and joins spill.
+/// filters pushed into the scan, and a memory limit past which sorts and joins spill. Any
+/// `DATAFUSION_*` environment variable (DataFusion's own names, such as
+/// `DATAFUSION_EXECUTION_TARGET_PARTITIONS`) overrides these, to measure other settings.
 pub fn session() -> anyhow::Result<SessionContext> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut config = SessionConfig::new()
-        .with_target_partitions(cores)
-        .with_batch_size(8192);
-    config.options_mut().execution.parquet.pushdown_filters = true;
-    config.options_mut().execution.parquet.reorder_filters = true;
+    let set = |name: &str| std::env::var_os(format!("DATAFUSION_{name}")).is_some();
+    let mut options = datafusion::config::ConfigOptions::from_env()?;
+    if !set("EXECUTION_TARGET_PARTITIONS") {
+        options.execution.target_partitions = cores;
+    }
+    if !set("EXECUTION_PARQUET_PUSHDOWN_FILTERS") {
+        options.execution.parquet.pushdown_filters = true;
+    }
+    if !set("EXECUTION_PARQUET_REORDER_FILTERS") {
+        options.execution.parquet.reorder_filters = true;
+    }
+    let config = SessionConfig::from(options);
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(MEMORY_LIMIT, 1.0)
         .build_arc()?;
@@ -286,25 +291,18 @@ async fn prepare(
     providers: &[Provider],
 ) -> anyhow::Result<datafusion::dataframe::DataFrame> {
     for (collection, files) in inputs {
-        let table = ReturnDef::table_name(collection.slug.as_str());
+        let table_name = ReturnDef::table_name(collection.slug.as_str());
         let schema = lake_schema(collection);
         if files.is_empty() {
-            ctx.register_table(&table, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+            ctx.register_table(
+                &table_name,
+                Arc::new(MemTable::try_new(schema, vec![vec![]])?),
+            )?;
             continue;
         }
-        let urls = files
-            .iter()
-            .map(|v| {
-                let path = std::path::absolute(&v.path)?;
-                ListingTableUrl::parse(path.to_string_lossy()).map_err(anyhow::Error::from)
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let options =
-            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(options)
-            .with_schema(schema);
-        ctx.register_table(&table, Arc::new(ListingTable::try_new(config)?))?;
+        let paths: Vec<PathBuf> = files.iter().map(|v| PathBuf::from(&v.path)).collect();
+        let table = super::table::Files::new(schema, &paths)?;
+        ctx.register_table(&table_name, Arc::new(table))?;
     }
     ctx.register_table("providers", Arc::new(providers_table(providers)?))?;
     let sql = def.sql.trim().trim_end_matches(';');

@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod disclosure;
 pub mod export;
 pub mod scheduled;
+pub mod table;
 
 pub use build::{Artifact, Completeness, Manifest, build};
 pub use catalogue::{Catalogue, Column, Measure, ReturnDef};
