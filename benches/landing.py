@@ -31,6 +31,8 @@ def generate(path: Path, megabytes: int) -> int:
 
     # About 72 bytes a row.
     rows = megabytes * 1_000_000 // 72 + 1
+    # DuckDB spills beside the extract, not into the checkout.
+    duckdb.sql(f"SET temp_directory = '{path.parent / 'duckdb-tmp'}'")
     duckdb.sql(f"""
         COPY (
             SELECT DATE '2026-11-24' AS census_date,
