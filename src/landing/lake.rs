@@ -258,14 +258,14 @@ impl Drop for PendingFile {
     }
 }
 
-/// How the lake's and the returns' Parquet files are written: zstd at its fastest level,
-/// which shrinks an extract's repeated codes and names many times over for little time.
+/// How the lake's and the returns' Parquet files are written: Snappy, which shrinks an
+/// extract's repeated codes and names many times over and, unlike zstd, costs next to
+/// nothing to set up for each column of each small file a return reads (measured with
+/// `benches/run-returns`; see benches/README.md).
 pub fn parquet_properties() -> datafusion::parquet::file::properties::WriterProperties {
-    use datafusion::parquet::basic::{Compression, ZstdLevel};
+    use datafusion::parquet::basic::Compression;
     datafusion::parquet::file::properties::WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(1).expect("1 is a zstd level"),
-        ))
+        .set_compression(Compression::SNAPPY)
         .build()
 }
 
