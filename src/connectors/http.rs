@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use super::{Fetch, Fetched, Format};
+use super::{Fetch, Fetched, Format, secret};
 use crate::schedule::timetable::RunKey;
 use crate::store::redact;
 
@@ -43,27 +43,6 @@ pub struct HttpConfig {
     pub api_key_file: Option<PathBuf>,
     /// Seconds the whole request may take (default 120).
     pub timeout_seconds: Option<u64>,
-}
-
-pub(super) fn secret(
-    env: &Option<String>,
-    file: &Option<PathBuf>,
-    base: &Path,
-    what: &str,
-) -> anyhow::Result<Option<String>> {
-    match (env, file) {
-        (None, None) => Ok(None),
-        (Some(var), None) => std::env::var(var)
-            .map(Some)
-            .with_context(|| format!("the environment variable {var} ({what}) is not set")),
-        (None, Some(f)) => Ok(Some(
-            std::fs::read_to_string(base.join(f))
-                .with_context(|| format!("cannot read {what} from {}", base.join(f).display()))?
-                .trim()
-                .to_owned(),
-        )),
-        (Some(_), Some(_)) => bail!("give {what} from an environment variable or a file, not both"),
-    }
 }
 
 impl HttpConfig {

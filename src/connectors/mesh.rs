@@ -21,8 +21,8 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use sha2::Sha256;
 
-use super::http::{describe, secret};
-use super::{Fetched, Format, Receipt};
+use super::http::describe;
+use super::{Fetched, Format, Receipt, secret};
 use crate::schedule::timetable::RunKey;
 use crate::store::redact;
 

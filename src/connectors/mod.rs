@@ -12,7 +12,7 @@ pub mod upload;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::schedule::timetable::RunKey;
@@ -70,6 +70,29 @@ impl Format {
 
 /// The file kinds the file connector and uploads take, for messages that name them.
 pub const READABLE: &str = ".csv, .json, .jsonl, .ndjson, .parquet, .xlsx, .xls or .ods";
+
+/// A secret a source names: from an environment variable or a file (relative to the
+/// sources file, trimmed), one of the two; `None` when it names neither.
+pub(crate) fn secret(
+    env: &Option<String>,
+    file: &Option<PathBuf>,
+    base: &Path,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
+    match (env, file) {
+        (None, None) => Ok(None),
+        (Some(var), None) => std::env::var(var)
+            .map(Some)
+            .with_context(|| format!("the environment variable {var} ({what}) is not set")),
+        (None, Some(f)) => Ok(Some(
+            std::fs::read_to_string(base.join(f))
+                .with_context(|| format!("cannot read {what} from {}", base.join(f).display()))?
+                .trim()
+                .to_owned(),
+        )),
+        (Some(_), Some(_)) => bail!("give {what} from an environment variable or a file, not both"),
+    }
+}
 
 /// An extract fetched to a local file, ready to land.
 #[derive(Debug, Clone)]

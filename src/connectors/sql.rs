@@ -5,16 +5,16 @@
 //! an environment variable named in the sources file.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Deserialize;
-use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use sqlx::{Column, Connection, Executor, Row, SqlSafeStr, Statement};
 
-use super::{Fetched, Format};
+use super::{Fetched, Format, secret};
 use crate::schedule::timetable::RunKey;
 use crate::store::redact;
 
@@ -139,26 +139,16 @@ impl SqlConfig {
 
     /// The source database's URL, from the environment or a file.
     fn url(&self, base: &Path) -> anyhow::Result<String> {
-        Ok(match (&self.url_env, &self.url_file) {
-            (Some(var), None) => std::env::var(var).with_context(|| {
-                format!("the environment variable {var} (the source's database URL) is not set")
-            })?,
-            (None, Some(file)) => {
-                let path = base.join(file);
-                std::fs::read_to_string(&path)
-                    .with_context(|| {
-                        format!(
-                            "cannot read the source's database URL from {}",
-                            path.display()
-                        )
-                    })?
-                    .trim()
-                    .to_owned()
-            }
-            _ => bail!(
-                "a sql source names its database URL with url_env or url_file, one of the two"
-            ),
-        })
+        if self.url_env.is_some() == self.url_file.is_some() {
+            bail!("a sql source names its database URL with url_env or url_file, one of the two");
+        }
+        Ok(secret(
+            &self.url_env,
+            &self.url_file,
+            base,
+            "the source's database URL",
+        )?
+        .expect("one of the two is given"))
     }
 
     /// The database server's host, for the per-host limit; `None` when the URL cannot be
