@@ -67,6 +67,9 @@ enum Command {
     /// The national returns: list, build, show and export.
     #[command(subcommand)]
     Returns(ReturnsCommand),
+    /// The lake's packs: closed months of extracts gathered into one file each.
+    #[command(subcommand)]
+    Lake(LakeCommand),
     /// Pull one period now from the provider's source, land it and record the run.
     Pull {
         /// The collection's slug.
@@ -289,6 +292,28 @@ enum ReturnsCommand {
 }
 
 #[derive(Subcommand)]
+enum LakeCommand {
+    /// Gather the current extracts of each closed month (of a daily collection) or period
+    /// (of any other) into one pack, so returns read a few files, not thousands. tally
+    /// serve packs each as it closes and again when an amendment lands; this catches up
+    /// after downtime or a bulk load. A pack only speeds reading: the extracts stay.
+    Pack {
+        /// Only this collection (default: every listed one).
+        collection: Option<String>,
+        /// Pack the months or periods inside this period, closed or not (default: every
+        /// closed one since the collection was listed).
+        #[arg(long)]
+        period: Option<String>,
+        /// With --period: every month or period up to the end of this one.
+        #[arg(long, requires = "period")]
+        to: Option<String>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum ScheduleCommand {
     /// Print each fire time, local and UTC, and the period it collects, across clock changes.
     Preview {
@@ -436,6 +461,21 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             format,
             out,
         }) => cli::returns::export_one(s, &name, &period, format, &out).await,
+        Command::Lake(LakeCommand::Pack {
+            collection,
+            period,
+            to,
+            json,
+        }) => {
+            cli::lake::pack(
+                s,
+                collection.as_deref(),
+                period.as_deref(),
+                to.as_deref(),
+                json,
+            )
+            .await
+        }
         Command::Schedule(ScheduleCommand::Preview {
             collection,
             cron,

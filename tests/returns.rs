@@ -225,6 +225,7 @@ impl World {
     async fn build(&self, name: &str, period: &str) -> Artifact {
         build(
             &self.registry,
+            &self.lake,
             &self.returns_dir(),
             self.def(name),
             &Period::parse(period).unwrap(),
@@ -475,6 +476,7 @@ async fn the_bundled_returns_match_their_golden_outputs_and_kh03_the_hand_worked
     assert_eq!(again.manifest.version, 1);
     let elsewhere = build(
         &w.registry,
+        &w.lake,
         &w.dir.path().join("elsewhere"),
         w.def("uec-daily-sitrep"),
         &Period::parse("2026-04-15").unwrap(),
@@ -545,6 +547,7 @@ async fn person_counts_are_suppressed_or_rounded_below_england_and_missing_provi
     let def = catalogue.get("residents").unwrap();
     let artifact = build(
         &w.registry,
+        &w.lake,
         &w.returns_dir(),
         def,
         &Period::parse("2026-04").unwrap(),
@@ -656,6 +659,7 @@ async fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
     let sitrep = catalogue.get("uec-daily-sitrep").unwrap();
     let e = build(
         &registry,
+        &Lake::new(dir.path().join("lake")),
         &root,
         sitrep,
         &Period::parse("2025-01-01").unwrap(),
@@ -667,6 +671,7 @@ async fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
     assert!(e.contains("2025-01-01 is outside the data"), "{e}");
     let e = build(
         &registry,
+        &Lake::new(dir.path().join("lake")),
         &root,
         sitrep,
         &Period::parse("2026-04").unwrap(),
@@ -682,6 +687,7 @@ async fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
         "{:#}",
         build(
             &registry,
+            &Lake::new(dir.path().join("lake")),
             &root,
             homes,
             &Period::parse("2026-04").unwrap(),
@@ -716,6 +722,7 @@ async fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
             "{:#}",
             build(
                 &registry,
+                &Lake::new(dir.path().join("lake")),
                 &root,
                 mine.get(name).unwrap(),
                 &Period::parse("2026-04-15").unwrap(),
@@ -742,6 +749,7 @@ async fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
     // An export to a folder that does not exist fails and writes nothing.
     let artifact = build(
         &registry,
+        &Lake::new(dir.path().join("lake")),
         &root,
         sitrep,
         &Period::parse("2026-04-15").unwrap(),
@@ -775,6 +783,7 @@ async fn the_timetable_builds_each_due_period_once_and_an_amendment_rebuilds_onl
     let builder = tally::returns::scheduled::Builder::new(
         w.registry.clone(),
         std::sync::Arc::new(Catalogue::load(&repo().join("queries")).unwrap()),
+        w.lake.clone(),
         w.returns_dir(),
     )
     .unwrap();

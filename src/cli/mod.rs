@@ -3,6 +3,7 @@
 
 mod burden;
 mod collections;
+pub mod lake;
 pub mod returns;
 mod runs;
 mod schedule;

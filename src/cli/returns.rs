@@ -5,6 +5,7 @@ use chrono::Utc;
 
 use super::{Outcome, print_json};
 use crate::config::Settings;
+use crate::landing::lake::Lake;
 use crate::returns::build::{Artifact, build, check};
 use crate::returns::export::{ExportFormat, export};
 use crate::returns::{Catalogue, Manifest};
@@ -108,7 +109,7 @@ pub async fn build_one(
     let first = Period::parse(period).map_err(anyhow::Error::msg)?;
     let registry = super::open(settings).await?;
     let Some(to) = to else {
-        let artifact = build(&registry, &settings.returns_dir(), def, &first, Utc::now()).await?;
+        let artifact = build(&registry, &Lake::new(settings.lake_dir()), &settings.returns_dir(), def, &first, Utc::now()).await?;
         if json {
             print_json(&artifact.manifest)?;
         } else {
@@ -140,11 +141,12 @@ pub async fn build_one(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
             .expect("a valid template"),
     );
+    let lake = Lake::new(settings.lake_dir());
     let (mut built, mut unchanged, mut failed) = (0, 0, Vec::new());
     let mut manifests = Vec::new();
     for p in &periods {
         bar.set_message(p.to_string());
-        match build(&registry, &settings.returns_dir(), def, p, Utc::now()).await {
+        match build(&registry, &lake, &settings.returns_dir(), def, p, Utc::now()).await {
             Ok(a) if a.new => {
                 built += 1;
                 manifests.push(a.manifest);

@@ -206,6 +206,7 @@ pub async fn serve(
         Some(crate::returns::scheduled::Builder::new(
             registry.clone(),
             std::sync::Arc::new(catalogue),
+            Lake::new(settings.lake_dir()),
             settings.returns_dir(),
         )?)
     } else {

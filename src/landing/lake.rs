@@ -56,6 +56,14 @@ impl Lake {
             .join(format!("provider={}", key.provider))
     }
 
+    /// The folder the packs of one unit of a collection are kept in (see `landing::pack`).
+    pub fn packs_dir(&self, collection: &str, unit: &crate::schedule::period::Period) -> PathBuf {
+        self.root
+            .join("_packs")
+            .join(collection)
+            .join(format!("period={unit}"))
+    }
+
     /// The first version number from `from` on that has no file in `key`'s folder. A run
     /// killed between putting its file in place and recording it leaves a file no register
     /// row names; its number is passed over rather than written over.
@@ -256,6 +264,23 @@ impl Drop for PendingFile {
             let _ = std::fs::remove_file(tmp);
         }
     }
+}
+
+/// The schema a collection's files are read with: the lake's own columns, then the listed
+/// items. A file landed under an earlier version of the definition is read into it, an
+/// item it lacks as nulls.
+pub fn schema(def: &crate::registry::definition::CollectionDef) -> SchemaRef {
+    let mut fields: Vec<Field> = LAKE_COLUMNS
+        .iter()
+        .map(|c| Field::new(*c, DataType::Utf8, false))
+        .collect();
+    fields.extend(
+        super::validate::schema(def)
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone()),
+    );
+    Arc::new(Schema::new(fields))
 }
 
 /// How the lake's and the returns' Parquet files are written: Snappy, which shrinks an

@@ -6,6 +6,7 @@
 //! read at all is rejected whole, and the version already current stays current.
 
 pub mod lake;
+pub mod pack;
 pub mod validate;
 
 use std::collections::BTreeMap;

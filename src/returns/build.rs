@@ -20,14 +20,14 @@ use sha2::{Digest, Sha256};
 
 use super::catalogue::ReturnDef;
 use super::disclosure;
-use crate::landing::lake::LAKE_COLUMNS;
-use crate::landing::validate;
+use crate::landing::lake::Lake;
+use crate::landing::pack::{self, Read};
 use crate::providers::Provider;
 use crate::registry::Registry;
 use crate::registry::definition::CollectionDef;
 use crate::schedule::period::Period;
 use crate::schedule::timetable::deadline;
-use crate::store::runs::ExtractVersion;
+use crate::store::runs::CurrentVersion;
 
 /// How much memory one build may hold before DataFusion spills to disk.
 pub const MEMORY_LIMIT: usize = 2 << 30;
@@ -216,21 +216,6 @@ fn owes(def: &CollectionDef, listed: chrono::NaiveDate, p: &Provider, period: &P
         && p.closed_on.is_none_or(|c| c > period.first_day())
 }
 
-/// The schema of an input's files in the lake: provider, period, then the listed items.
-fn lake_schema(def: &CollectionDef) -> SchemaRef {
-    let mut fields: Vec<Field> = LAKE_COLUMNS
-        .iter()
-        .map(|c| Field::new(*c, DataType::Utf8, false))
-        .collect();
-    fields.extend(
-        validate::schema(def)
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone()),
-    );
-    Arc::new(Schema::new(fields))
-}
-
 fn providers_table(providers: &[Provider]) -> anyhow::Result<MemTable> {
     let text = |f: &dyn Fn(&Provider) -> Option<String>| -> Arc<StringArray> {
         Arc::new(StringArray::from_iter(providers.iter().map(f)))
@@ -270,6 +255,8 @@ pub fn session() -> anyhow::Result<SessionContext> {
     if !set("EXECUTION_TARGET_PARTITIONS") {
         options.execution.target_partitions = cores;
     }
+    // Keeps where each name is in the query, so a planning error can give its line.
+    options.sql_parser.collect_spans = true;
     let config = SessionConfig::from(options);
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(MEMORY_LIMIT, 1.0)
@@ -283,12 +270,12 @@ pub fn session() -> anyhow::Result<SessionContext> {
 async fn prepare(
     ctx: &SessionContext,
     def: &ReturnDef,
-    inputs: &[(CollectionDef, Vec<ExtractVersion>)],
+    inputs: &[(CollectionDef, Vec<Read>)],
     providers: &[Provider],
 ) -> anyhow::Result<datafusion::dataframe::DataFrame> {
     for (collection, files) in inputs {
         let table_name = ReturnDef::table_name(collection.slug.as_str());
-        let schema = lake_schema(collection);
+        let schema = crate::landing::lake::schema(collection);
         if files.is_empty() {
             ctx.register_table(
                 &table_name,
@@ -296,29 +283,26 @@ async fn prepare(
             )?;
             continue;
         }
-        let paths: Vec<PathBuf> = files.iter().map(|v| PathBuf::from(&v.path)).collect();
-        let table = super::table::Files::new(schema, &paths)?;
+        let table = super::table::Files::new(schema, files)?;
         ctx.register_table(&table_name, Arc::new(table))?;
     }
     ctx.register_table("providers", Arc::new(providers_table(providers)?))?;
-    let sql = def.sql.trim().trim_end_matches(';');
-    let n = def.columns.len();
-    // The query's own order, then every column: the same inputs always give the same rows
-    // in the same order.
-    let order: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
-    let wrapped = format!(
-        "SELECT * FROM (\n{sql}\n) AS r ORDER BY {}",
-        order.join(", ")
-    );
-    let frame = ctx.sql(&wrapped).await.map_err(|e| {
-        anyhow::anyhow!(
-            "{}: the query does not plan: {}",
-            def.sql_path.display(),
-            // Lines in the wrapped text are one on from the file's.
-            e.to_string()
-                .replace("Line: ", "line (counting the file's first as 2): ")
-        )
-    })?;
+    // Only the end is trimmed, so that lines in DataFusion's errors are the file's lines.
+    let sql = def.sql.trim_end().trim_end_matches(';');
+    let frame = ctx
+        .sql(sql)
+        .await
+        .map_err(|e| plan_error(&def.sql_path, &e))?;
+    // Every column in turn: the same inputs always give the same rows in the same order.
+    let order: Vec<_> = frame
+        .schema()
+        .columns()
+        .into_iter()
+        .map(|c| datafusion::prelude::Expr::Column(c).sort(true, false))
+        .collect();
+    let frame = frame
+        .sort(order)
+        .map_err(|e| plan_error(&def.sql_path, &e))?;
     let names: Vec<String> = frame
         .schema()
         .fields()
@@ -338,6 +322,30 @@ async fn prepare(
     Ok(frame)
 }
 
+/// Why a query does not plan, naming its file and, where DataFusion can tell, the line and
+/// column.
+fn plan_error(path: &Path, e: &datafusion::error::DataFusionError) -> anyhow::Error {
+    let text = e.to_string();
+    let at = e
+        .diagnostic()
+        .and_then(|d| d.span)
+        .map(|s| (s.start.line, s.start.column))
+        .or_else(|| {
+            // A parse error carries its place only in its message.
+            let found = regex::Regex::new(r"Line: (\d+), Column: (\d+)")
+                .expect("a valid pattern")
+                .captures(&text)?;
+            Some((found[1].parse().ok()?, found[2].parse().ok()?))
+        });
+    match at {
+        Some((line, column)) => anyhow::anyhow!(
+            "{}, line {line}, column {column}: the query does not plan: {text}",
+            path.display()
+        ),
+        None => anyhow::anyhow!("{}: the query does not plan: {text}", path.display()),
+    }
+}
+
 /// Checks a return against the register as it is now: every input listed, the query plans
 /// against the inputs' schemas and gives the declared columns.
 pub async fn check(registry: &Registry, def: &ReturnDef, now: DateTime<Utc>) -> anyhow::Result<()> {
@@ -352,9 +360,10 @@ pub async fn check(registry: &Registry, def: &ReturnDef, now: DateTime<Utc>) -> 
     prepare(&session()?, def, &inputs, &[]).await.map(|_| ())
 }
 
-/// Builds `def` for `period` from the current extract versions, into `root`.
+/// Builds `def` for `period` from the current extract versions in `lake`, into `root`.
 pub async fn build(
     registry: &Registry,
+    lake: &Lake,
     root: &Path,
     def: &ReturnDef,
     period: &Period,
@@ -401,13 +410,13 @@ pub async fn build(
         let (Some(first), Some(last)) = (periods.first(), periods.last()) else {
             bail!("{period} holds no whole {} of {slug}", kind.as_str());
         };
-        let current: Vec<ExtractVersion> = store
+        let current: Vec<CurrentVersion> = store
             .current_versions(slug.as_str(), &first.to_string(), &last.to_string())
             .await?
             .into_iter()
             .filter(|v| wanted.contains(&v.period))
             .collect();
-        let got: BTreeMap<(&str, &str), &ExtractVersion> = current
+        let got: BTreeMap<(&str, &str), &CurrentVersion> = current
             .iter()
             .map(|v| ((v.provider.as_str(), v.period.as_str()), v))
             .collect();
@@ -501,8 +510,15 @@ pub async fn build(
         }
     }
 
+    // Each input read from its packs where they hold the current versions, and otherwise
+    // from the versions' own files.
+    let mut reads = Vec::with_capacity(inputs.len());
+    for (collection, current) in inputs {
+        let plan = pack::plan(lake, collection.slug.as_str(), &current)?;
+        reads.push((collection, plan));
+    }
     let ctx = session()?;
-    let frame = prepare(&ctx, def, &inputs, &providers).await?;
+    let frame = prepare(&ctx, def, &reads, &providers).await?;
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
     let mut batches = frame
         .collect()

@@ -1,6 +1,7 @@
-//! Builds on the timetable: after each step of the scheduler, every return is built for
-//! each of its periods whose inputs are past their deadline and still inside their
-//! amendment window. A build whose query and inputs have not changed makes no new version,
+//! Builds on the timetable: after each step of the scheduler, each listed collection's
+//! units that have just closed (or had a late or amended extract land since) are packed,
+//! then every return is built for each of its periods whose inputs are past their deadline
+//! and still inside their amendment window. A build whose query and inputs have not changed makes no new version,
 //! so this costs a few register reads a period until an extract lands or is amended, and
 //! then rebuilds only the periods it touches. Builds run on a runtime of their own, so a
 //! long one never holds up pulls or (later) the web server.
@@ -12,6 +13,8 @@ use chrono::{DateTime, Utc};
 
 use super::build::{Artifact, build};
 use super::catalogue::Catalogue;
+use crate::landing::lake::Lake;
+use crate::landing::pack;
 use crate::registry::Registry;
 use crate::schedule::period::Period;
 use crate::schedule::timetable::{closes, deadline};
@@ -19,6 +22,7 @@ use crate::schedule::timetable::{closes, deadline};
 pub struct Builder {
     pub registry: Arc<Registry>,
     pub catalogue: Arc<Catalogue>,
+    pub lake: Lake,
     pub root: PathBuf,
     /// Always there until the builder is dropped.
     runtime: Option<tokio::runtime::Runtime>,
@@ -27,8 +31,12 @@ pub struct Builder {
 /// What one round of scheduled builds did.
 #[derive(Debug, Default)]
 pub struct Round {
+    /// New packs: (collection, unit, number).
+    pub packed: Vec<(String, String, u32)>,
     /// New artifacts: (return, period, version).
     pub built: Vec<(String, String, i64)>,
+    /// Collections whose packing failed, with the reason.
+    pub pack_failed: Vec<(String, String)>,
     /// Builds that failed, with the reason.
     pub failed: Vec<(String, String, String)>,
 }
@@ -37,6 +45,7 @@ impl Builder {
     pub fn new(
         registry: Arc<Registry>,
         catalogue: Arc<Catalogue>,
+        lake: Lake,
         root: PathBuf,
     ) -> anyhow::Result<Builder> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -47,6 +56,7 @@ impl Builder {
         Ok(Builder {
             registry,
             catalogue,
+            lake,
             root,
             runtime: Some(runtime),
         })
@@ -89,9 +99,52 @@ impl Builder {
         Ok(out)
     }
 
-    /// Builds every due period of every return, oldest first, on the builders' runtime.
+    /// Packs the units of every listed collection that are closed and still open to
+    /// amendments, on the builders' runtime, so the builds that follow read packs.
+    async fn pack(&self, now: DateTime<Utc>, round: &mut Round) {
+        let (registry, lake) = (self.registry.clone(), self.lake.clone());
+        let runtime = self.runtime.as_ref().expect("until dropped");
+        let job = runtime.spawn(async move {
+            let mut results = Vec::new();
+            for licensed in registry.licensed(now).await? {
+                let def = &licensed.def;
+                let listed = licensed
+                    .listed_at
+                    .with_timezone(&def.frequency.timezone)
+                    .date_naive();
+                let units = pack::closed_units(def, listed, now, true);
+                results.extend(
+                    pack::pack_units(registry.store().as_ref(), &lake, def, &units, now)
+                        .await
+                        .into_iter()
+                        .map(|r| r.map_err(|e| (def.slug.to_string(), format!("{e:#}")))),
+                );
+            }
+            anyhow::Ok(results)
+        });
+        match job.await {
+            Ok(Ok(results)) => {
+                for r in results {
+                    match r {
+                        Ok(p) => {
+                            if let Some(n) = p.number {
+                                round.packed.push((p.collection, p.unit, n));
+                            }
+                        }
+                        Err(e) => round.pack_failed.push(e),
+                    }
+                }
+            }
+            Ok(Err(e)) => round.pack_failed.push((String::new(), format!("{e:#}"))),
+            Err(e) => round.pack_failed.push((String::new(), e.to_string())),
+        }
+    }
+
+    /// Packs what has closed, then builds every due period of every return, oldest first,
+    /// on the builders' runtime.
     pub async fn round(&self, now: DateTime<Utc>) -> Round {
         let mut round = Round::default();
+        self.pack(now, &mut round).await;
         for name in self.catalogue.returns.keys() {
             let periods = match self.due(name, now).await {
                 Ok(p) => p,
@@ -103,16 +156,17 @@ impl Builder {
                 }
             };
             for period in periods {
-                let (registry, catalogue, root, name_) = (
+                let (registry, catalogue, lake, root, name_) = (
                     self.registry.clone(),
                     self.catalogue.clone(),
+                    self.lake.clone(),
                     self.root.clone(),
                     name.clone(),
                 );
                 let runtime = self.runtime.as_ref().expect("until dropped");
                 let job = runtime.spawn(async move {
                     let def = catalogue.get(&name_)?;
-                    build(&registry, &root, def, &period, now).await
+                    build(&registry, &lake, &root, def, &period, now).await
                 });
                 match job.await {
                     Ok(Ok(Artifact {

@@ -214,6 +214,12 @@ impl Runner {
             }
             if let Some(builder) = &self.returns {
                 let round = builder.round(Utc::now()).await;
+                for (collection, unit, number) in &round.packed {
+                    tracing::info!(%collection, %unit, number, "Packed a closed period's extracts.");
+                }
+                for (collection, error) in &round.pack_failed {
+                    tracing::warn!(%collection, %error, "Extracts could not be packed; returns read their own files meanwhile.");
+                }
                 for (name, period, version) in &round.built {
                     tracing::info!(%name, %period, version, "Built a return.");
                 }

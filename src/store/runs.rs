@@ -93,6 +93,20 @@ pub struct ExtractVersion {
     pub etag: Option<String>,
 }
 
+/// What a return and a pack need of a current version: which file holds it, and how it
+/// arrived. Leaner than [`ExtractVersion`]: a quarter's build reads 17,000 of them, and the
+/// reports they would carry are not needed.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
+pub struct CurrentVersion {
+    pub collection: String,
+    pub provider: String,
+    pub period: String,
+    pub version: i64,
+    pub path: String,
+    pub raw_sha256: String,
+    pub landed_at: DateTime<Utc>,
+}
+
 /// Which runs `runs` lists, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
@@ -150,7 +164,7 @@ pub trait RunLedger: Send + Sync {
         collection: &str,
         first: &str,
         last: &str,
-    ) -> anyhow::Result<Vec<ExtractVersion>>;
+    ) -> anyhow::Result<Vec<CurrentVersion>>;
     /// The current (newest) version of `key`'s extract, if one has landed.
     async fn current_version(&self, key: &RunKey) -> anyhow::Result<Option<ExtractVersion>>;
     /// The validation report a run saved, if it read an extract.
@@ -335,9 +349,11 @@ macro_rules! run_ledger {
                 collection: &str,
                 first: &str,
                 last: &str,
-            ) -> anyhow::Result<Vec<$crate::store::runs::ExtractVersion>> {
+            ) -> anyhow::Result<Vec<$crate::store::runs::CurrentVersion>> {
                 Ok(sqlx::query_as(
-                    "SELECT v.* FROM extract_versions v
+                    "SELECT v.collection, v.provider, v.period, v.version, v.path,
+                            v.raw_sha256, v.landed_at
+                     FROM extract_versions v
                      WHERE v.collection = $1 AND v.period >= $2 AND v.period <= $3
                        AND v.version = (SELECT MAX(w.version) FROM extract_versions w
                                         WHERE w.collection = v.collection
