@@ -87,15 +87,24 @@ impl Pack {
             return Ok(None);
         };
         let dir = dir.join(format!("p{n}"));
-        let text = std::fs::read_to_string(dir.join("members.json"))
-            .with_context(|| format!("cannot read the pack in {}", dir.display()))?;
-        let manifest: Manifest = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not a pack manifest", dir.display()))?;
-        let pack = Pack { dir, manifest };
+        let manifest = std::fs::read_to_string(dir.join("members.json"))
+            .map_err(anyhow::Error::from)
+            .and_then(|text| Ok(serde_json::from_str::<Manifest>(&text)?));
+        let pack = match manifest {
+            Ok(manifest) => Pack { dir, manifest },
+            Err(e) => {
+                // Not ours to mend: the version files still hold everything, so the pack is
+                // passed over and the next packing makes a whole one beside it.
+                tracing::warn!(
+                    pack = %dir.display(),
+                    error = format!("{e:#}"),
+                    "A pack's manifest cannot be read; reading its versions from their own files."
+                );
+                return Ok(None);
+            }
+        };
         let bytes = std::fs::metadata(pack.data_path()).map(|m| m.len()).ok();
         if bytes != Some(pack.manifest.bytes) {
-            // Not ours to mend: the version files still hold everything, so the pack is
-            // passed over and the next packing makes a whole one.
             tracing::warn!(
                 pack = %pack.dir.display(),
                 "A pack's data is missing or not the size its manifest gives; reading its versions from their own files."

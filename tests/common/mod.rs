@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: definitions from `collections/`, fresh
-//! registries on SQLite and PostgreSQL, and variants of definitions written to a temp folder.
+//! registries on SQLite and PostgreSQL, and variants of definitions written to a temp folder;
+//! `world`, the small lake the returns and packs tests build from.
 #![allow(dead_code)]
+
+pub mod world;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
