@@ -151,12 +151,12 @@ def generate(data, years):
                                              "vacant_accepting"]])
     rows = []
     for start, end in months(FIRST, 12 * years):
-        table = con.execute(CENSUS_SQL.format(start=start, days=(end - start).days, trusts=TRUSTS,
-                                              wards=WARDS, offset=(start - FIRST).days)).arrow()
+        table = con.sql(CENSUS_SQL.format(start=start, days=(end - start).days, trusts=TRUSTS,
+                                              wards=WARDS, offset=(start - FIRST).days)).to_arrow_table()
         write_files(table, census_schema, lake / "ward-bed-census", WARDS, rows)
     for m, (start, end) in enumerate(months(FIRST, 12)):
-        table = con.execute(HOMES_SQL.format(period=start.strftime("%Y-%m"), m=m, homes=HOMES,
-                                             snapshot=end - timedelta(days=1))).arrow()
+        table = con.sql(HOMES_SQL.format(period=start.strftime("%Y-%m"), m=m, homes=HOMES,
+                                             snapshot=end - timedelta(days=1))).to_arrow_table()
         write_files(table, homes_schema, lake / "care-home-capacity", 1, rows)
     db = sqlite3.connect(data / "tally.db")
     db.executemany(
@@ -219,16 +219,16 @@ def files(first, last):
         return [r[0] for r in sqlite3.connect(db).execute(
             "SELECT path FROM extract_versions WHERE collection = ? AND period >= ? AND period <= ?",
             (collection, first, last))]
-    units = sorted({p.split("=", 1)[1] for p in glob.glob(f"{lake}/_packs/{collection}/period=*")})
+    units = sorted(p.rsplit("/", 1)[1] for p in glob.glob(f"{lake}/_packs/{collection}/*"))
     out = []
     for u in units:
         if u[:7] <= last[:7] and u[:7] >= first[:7]:
-            packs = glob.glob(f"{lake}/_packs/{collection}/period={u}/p*/data.parquet")
+            packs = glob.glob(f"{lake}/_packs/{collection}/{u}/p*/data.parquet")
             out.append(max(packs, key=lambda p: int(p.split("/")[-2][1:])))
     return out
 for first, last in ranges:
     con = duckdb.connect()
-    con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({files(first, last)!r}) "
+    con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({files(first, last)!r}, hive_partitioning = false) "
                 f"WHERE period >= '{first}' AND period <= '{last}'")
     con.execute(f"CREATE TABLE providers AS SELECT * FROM read_csv('{providers}', all_varchar=true)")
     rows = con.execute(f"SELECT * FROM ({sql}) AS r ORDER BY {order}").fetchall()
@@ -245,13 +245,13 @@ def same_rows(artifact, duck):
     import duckdb
 
     con = duckdb.connect()
-    cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{duck}')").fetchall()]
+    cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{duck}', hive_partitioning = false)").fetchall()]
     def norm(path):
         exprs = []
         for c in cols:
             exprs.append(f'CASE WHEN TRY_CAST("{c}" AS DOUBLE) IS NOT NULL '
                          f'THEN CAST(ROUND(CAST("{c}" AS DOUBLE), 6) AS VARCHAR) ELSE CAST("{c}" AS VARCHAR) END')
-        return f"SELECT {', '.join(exprs)} FROM read_parquet('{path}')"
+        return f"SELECT {', '.join(exprs)} FROM read_parquet('{path}', hive_partitioning = false)"
     a, b = norm(artifact), norm(duck)
     diff = con.execute(f"SELECT COUNT(*) FROM (({a} EXCEPT ALL {b}) UNION ALL ({b} EXCEPT ALL {a}))").fetchone()[0]
     return diff == 0
@@ -337,6 +337,8 @@ def main():
                 aside.rename(packs)
         timing = data / "packing.json"
         if not timing.exists():
+            # Packed from nothing, so the time is that of packing the whole lake.
+            subprocess.run(["rm", "-rf", str(packs)], check=True)
             last_year = f"{FIRST.year + years - 1}-{(FIRST.year + years) % 100:02d}"
             first_year = f"{FIRST.year}-{(FIRST.year + 1) % 100:02d}"
             p_s, p_mb, out = timed([str(args.tally), "lake", "pack", "ward-bed-census", "--period",

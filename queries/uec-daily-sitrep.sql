@@ -2,6 +2,8 @@
 -- core and escalation) and adult critical care, available and occupied, with region and
 -- England rows. General and acute means the general_acute sector's overnight, non-critical
 -- beds. Built from the daily ward bed census, so no one fills in the SitRep form.
+-- Trust, region and England rows come from one pass over the beds with GROUPING SETS: a
+-- CTE read three times would be computed three times (see queries/README.md).
 WITH beds AS (
     SELECT p.region, c.provider AS code, p.name,
         CASE WHEN c.sector = 'general_acute' AND c.care_type = 'general' AND c.stay = 'overnight'
@@ -11,8 +13,12 @@ WITH beds AS (
     FROM ward_bed_census c
     JOIN providers p ON p.code = c.provider
 ),
-trusts AS (
-    SELECT 'trust' AS level, region, code, name,
+levels AS (
+    SELECT
+        CASE WHEN GROUPING(region) = 1 THEN 'england' WHEN GROUPING(code) = 1 THEN 'region' ELSE 'trust' END AS level,
+        CASE WHEN GROUPING(region) = 1 THEN 'England' ELSE region END AS region,
+        CASE WHEN GROUPING(region) = 1 THEN 'ENG' WHEN GROUPING(code) = 1 THEN region ELSE code END AS code,
+        CASE WHEN GROUPING(region) = 1 THEN 'England' WHEN GROUPING(code) = 1 THEN region ELSE name END AS name,
         SUM(CASE WHEN ga = 'adult_core' THEN available_beds ELSE 0 END) AS ga_adult_core_available,
         SUM(CASE WHEN ga = 'adult_core' THEN occupied_beds ELSE 0 END) AS ga_adult_core_occupied,
         SUM(CASE WHEN ga = 'adult_escalation' THEN available_beds ELSE 0 END) AS ga_adult_escalation_available,
@@ -26,40 +32,7 @@ trusts AS (
         SUM(CASE WHEN cc THEN available_beds ELSE 0 END) AS cc_adult_available,
         SUM(CASE WHEN cc THEN occupied_beds ELSE 0 END) AS cc_adult_occupied
     FROM beds
-    GROUP BY region, code, name
-),
-regions AS (
-    SELECT 'region' AS level, region, region AS code, region AS name,
-        SUM(ga_adult_core_available) AS ga_adult_core_available,
-        SUM(ga_adult_core_occupied) AS ga_adult_core_occupied,
-        SUM(ga_adult_escalation_available) AS ga_adult_escalation_available,
-        SUM(ga_adult_escalation_occupied) AS ga_adult_escalation_occupied,
-        SUM(ga_paed_core_available) AS ga_paed_core_available,
-        SUM(ga_paed_core_occupied) AS ga_paed_core_occupied,
-        SUM(ga_paed_escalation_available) AS ga_paed_escalation_available,
-        SUM(ga_paed_escalation_occupied) AS ga_paed_escalation_occupied,
-        SUM(ga_available) AS ga_available,
-        SUM(ga_occupied) AS ga_occupied,
-        SUM(cc_adult_available) AS cc_adult_available,
-        SUM(cc_adult_occupied) AS cc_adult_occupied
-    FROM trusts
-    GROUP BY region
-),
-england AS (
-    SELECT 'england' AS level, 'England' AS region, 'ENG' AS code, 'England' AS name,
-        SUM(ga_adult_core_available) AS ga_adult_core_available,
-        SUM(ga_adult_core_occupied) AS ga_adult_core_occupied,
-        SUM(ga_adult_escalation_available) AS ga_adult_escalation_available,
-        SUM(ga_adult_escalation_occupied) AS ga_adult_escalation_occupied,
-        SUM(ga_paed_core_available) AS ga_paed_core_available,
-        SUM(ga_paed_core_occupied) AS ga_paed_core_occupied,
-        SUM(ga_paed_escalation_available) AS ga_paed_escalation_available,
-        SUM(ga_paed_escalation_occupied) AS ga_paed_escalation_occupied,
-        SUM(ga_available) AS ga_available,
-        SUM(ga_occupied) AS ga_occupied,
-        SUM(cc_adult_available) AS cc_adult_available,
-        SUM(cc_adult_occupied) AS cc_adult_occupied
-    FROM trusts
+    GROUP BY GROUPING SETS ((region, code, name), (region), ())
 )
 SELECT level, region, code, name,
     ga_adult_core_available,
@@ -75,8 +48,4 @@ SELECT level, region, code, name,
     CASE WHEN ga_available > 0 THEN ROUND(100.0 * ga_occupied / ga_available, 1) END AS ga_occupancy_pct,
     cc_adult_available,
     cc_adult_occupied
-FROM (
-    SELECT * FROM trusts
-    UNION ALL SELECT * FROM regions
-    UNION ALL SELECT * FROM england
-) t
+FROM levels

@@ -504,6 +504,10 @@ fn every_command_has_help() {
         vec!["runs", "--help"],
         vec!["pull", "--help"],
         vec!["serve", "--help"],
+        vec!["upload", "--help"],
+        vec!["returns", "build", "--help"],
+        vec!["returns", "export", "--help"],
+        vec!["lake", "pack", "--help"],
     ] {
         let out = t.expect(0, &args);
         assert!(out.contains("Usage: tally"), "{args:?}: {out}");
@@ -1256,4 +1260,78 @@ fn the_returns_commands_build_show_and_export_and_say_what_is_wrong() {
         )
         .contains("invalid value")
     );
+}
+
+#[test]
+fn lake_pack_gathers_a_month_and_says_what_it_did() {
+    let t = Tally::new();
+    with_file_source(&t);
+    for day in ["2026-11-24", "2026-11-25"] {
+        let csv = write(
+            t.data.path(),
+            &format!("census-{day}.csv"),
+            &format!(
+                "{CENSUS_HEADER}\n{day},RXA01,W1,general_acute,overnight,adult,core,general,20,17\n\
+                 {day},RXA01,W2,maternity,overnight,adult,core,general,10,6\n"
+            ),
+        );
+        t.expect(
+            0,
+            &[
+                "upload",
+                "ward-bed-census",
+                "--provider",
+                "RXA",
+                "--period",
+                day,
+                &csv,
+            ],
+        );
+    }
+    // Listed today, so no month of it has closed yet.
+    let out = t.expect(0, &["lake", "pack"]);
+    assert!(out.contains("Nothing to pack"), "{out}");
+    let out = t.expect(
+        0,
+        &["lake", "pack", "ward-bed-census", "--period", "2026-11-24"],
+    );
+    assert!(
+        out.contains("ward-bed-census 2026-11: packed 2 extracts (4 rows) as pack 1."),
+        "{out}"
+    );
+    assert!(
+        t.data
+            .path()
+            .join("lake/_packs/ward-bed-census/2026-11/p1/data.parquet")
+            .is_file()
+    );
+    let out = t.expect(
+        0,
+        &[
+            "lake",
+            "pack",
+            "ward-bed-census",
+            "--period",
+            "2026-10",
+            "--to",
+            "2026-11",
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["packed"][0]["unit"], "2026-10");
+    assert_eq!(v["packed"][0]["members"], 0);
+    assert_eq!(v["packed"][1]["number"], serde_json::Value::Null, "{out}");
+    assert_eq!(v["packed"][1]["members"], 2);
+    // Bad requests change nothing.
+    let out = t.expect(1, &["lake", "pack", "kh03-manual", "--period", "2026-11"]);
+    assert!(out.contains("not a licensed collection"), "{out}");
+    let out = t.expect(1, &["lake", "pack", "--period", "2026-13"]);
+    assert!(out.contains("is not a period"), "{out}");
+    let out = t.expect(
+        1,
+        &["lake", "pack", "--period", "2026-11", "--to", "2026-10"],
+    );
+    assert!(out.contains("ends before"), "{out}");
+    assert!(t.expect(2, &["lake", "pack", "--to", "2026-11"]).contains("--period"));
 }

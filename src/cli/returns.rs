@@ -6,7 +6,7 @@ use chrono::Utc;
 use super::{Outcome, print_json};
 use crate::config::Settings;
 use crate::landing::lake::Lake;
-use crate::returns::build::{Artifact, build, check};
+use crate::returns::build::{Artifact, build, build_for, check};
 use crate::returns::export::{ExportFormat, export};
 use crate::returns::{Catalogue, Manifest};
 use crate::schedule::period::Period;
@@ -142,11 +142,13 @@ pub async fn build_one(
             .expect("a valid template"),
     );
     let lake = Lake::new(settings.lake_dir());
+    // Read once for the whole range: the register does not change under a build.
+    let providers = registry.store().providers().await?;
     let (mut built, mut unchanged, mut failed) = (0, 0, Vec::new());
     let mut manifests = Vec::new();
     for p in &periods {
         bar.set_message(p.to_string());
-        match build(&registry, &lake, &settings.returns_dir(), def, p, Utc::now()).await {
+        match build_for(&registry, &lake, &settings.returns_dir(), def, p, Utc::now(), &providers).await {
             Ok(a) if a.new => {
                 built += 1;
                 manifests.push(a.manifest);

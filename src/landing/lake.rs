@@ -61,7 +61,7 @@ impl Lake {
         self.root
             .join("_packs")
             .join(collection)
-            .join(format!("period={unit}"))
+            .join(unit.to_string())
     }
 
     /// The first version number from `from` on that has no file in `key`'s folder. A run

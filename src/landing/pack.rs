@@ -9,8 +9,10 @@
 //! and the rest from their own files; version files are never removed. So a pack that is
 //! stale, missing or not made yet changes how fast a return is built, never what it says.
 //!
-//! `lake/_packs/<collection>/period=<unit>/p<n>/` holds `data.parquet` and `members.json`
-//! (each member's provider, period, version and rows). The folder is written under a
+//! `lake/_packs/<collection>/<unit>/p<n>/` holds `data.parquet` and `members.json` (each
+//! member's provider, period, version and rows). The unit's folder is not named
+//! `period=<unit>` as the version folders are: DuckDB, Polars and Spark read `key=value`
+//! folders as columns, and a month's `period=2027-04` would hide each row's own day. The folder is written under a
 //! temporary name and renamed whole, so a pack is there complete or not at all. A new pack
 //! of a unit keeps the rows of the one before whose members are still current and adds the
 //! new versions, so a late or amended extract costs one file's read, not the month's.
@@ -249,8 +251,8 @@ pub fn make(
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     sweep(&dir);
     let number = numbers(&dir).into_iter().max().unwrap_or(0) + 1;
-    let tmp = dir.join(format!(".tmp-p{number}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
+    // A name no other process, here or on another machine sharing the lake, can choose.
+    let tmp = dir.join(format!(".tmp-p{number}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&tmp)?;
     let written = write(def, unit, number, &tmp, previous.as_ref(), &kept, &wanted, now);
     let manifest = match written {
@@ -311,9 +313,18 @@ fn write(
         .with_batch_size(super::BATCH_ROWS)
         .with_row_selection(Read::selection(previous.manifest.rows, &ranges))
         .build()?;
+        let mut read = 0;
         for batch in reader {
             let batch = batch.with_context(|| format!("reading {}", path.display()))?;
+            read += batch.num_rows() as u64;
             writer.write(&adapt(&batch, &schema)?)?;
+        }
+        let expected: u64 = kept.iter().map(|m| m.rows).sum();
+        if read != expected {
+            bail!(
+                "{} gave {read} rows where its manifest promises {expected}",
+                path.display()
+            );
         }
         for m in kept {
             members.push(Member {

@@ -3,7 +3,7 @@
 //! control; completeness; and an immutable numbered artifact with its manifest. A build
 //! whose query and inputs are those of the latest artifact makes no new one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -216,6 +216,34 @@ fn owes(def: &CollectionDef, listed: chrono::NaiveDate, p: &Provider, period: &P
         && p.closed_on.is_none_or(|c| c > period.first_day())
 }
 
+/// `schema` with its text as `from` replaced by `to`. Inputs are read with text as string
+/// views, which the Parquet reader fills without copying each value and DataFusion compares
+/// and groups faster (a KH03 quarter's query in about 110 ms rather than 150 ms); the
+/// artifact keeps plain text, so its bytes and the exports do not depend on that choice.
+fn retype_text(schema: &Schema, from: &DataType, to: &DataType) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                t if t == from => f.as_ref().clone().with_data_type(to.clone()),
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The query's rows with string views turned back into plain text.
+fn plain_text(batch: &RecordBatch, schema: &SchemaRef) -> anyhow::Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
 fn providers_table(providers: &[Provider]) -> anyhow::Result<MemTable> {
     let text = |f: &dyn Fn(&Provider) -> Option<String>| -> Arc<StringArray> {
         Arc::new(StringArray::from_iter(providers.iter().map(f)))
@@ -275,7 +303,11 @@ async fn prepare(
 ) -> anyhow::Result<datafusion::dataframe::DataFrame> {
     for (collection, files) in inputs {
         let table_name = ReturnDef::table_name(collection.slug.as_str());
-        let schema = crate::landing::lake::schema(collection);
+        let schema = retype_text(
+            &crate::landing::lake::schema(collection),
+            &DataType::Utf8,
+            &DataType::Utf8View,
+        );
         if files.is_empty() {
             ctx.register_table(
                 &table_name,
@@ -369,6 +401,21 @@ pub async fn build(
     period: &Period,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Artifact> {
+    let providers = registry.store().providers().await?;
+    build_for(registry, lake, root, def, period, now, &providers).await
+}
+
+/// [`build`] with the provider register already read, for callers that build many periods
+/// at once from one reading of it (15,000 providers take tens of milliseconds to read).
+pub async fn build_for(
+    registry: &Registry,
+    lake: &Lake,
+    root: &Path,
+    def: &ReturnDef,
+    period: &Period,
+    now: DateTime<Utc>,
+    providers: &[Provider],
+) -> anyhow::Result<Artifact> {
     if period.kind() != def.period {
         bail!(
             "{} is built per {}; {period} is a {}",
@@ -377,8 +424,9 @@ pub async fn build(
             period.kind().as_str()
         );
     }
+    let started = std::time::Instant::now();
+    let ms = |at: std::time::Instant| at.elapsed().as_secs_f64() * 1000.0;
     let store = registry.store();
-    let providers = store.providers().await?;
     let mut inputs = Vec::new();
     let mut completeness = Completeness {
         complete: true,
@@ -416,19 +464,33 @@ pub async fn build(
             .into_iter()
             .filter(|v| wanted.contains(&v.period))
             .collect();
-        let got: BTreeMap<(&str, &str), &CurrentVersion> = current
+        tracing::debug!(
+            ms = ms(started),
+            collection = %slug,
+            versions = current.len(),
+            "Read the current versions."
+        );
+        let got: HashMap<(&str, &str), &CurrentVersion> = current
             .iter()
             .map(|v| ((v.provider.as_str(), v.period.as_str()), v))
+            .collect();
+        // Each period's name and deadline once, not once a provider.
+        let owed_periods: Vec<(&Period, String, DateTime<Utc>)> = periods
+            .iter()
+            .map(|q| (q, q.to_string(), deadline(&collection, q)))
             .collect();
         let mut c = InputCompleteness {
             collection: slug.to_string(),
             periods: periods.len(),
             ..InputCompleteness::default()
         };
-        for p in &providers {
-            let owed: Vec<&Period> = periods
+        for p in providers {
+            if !collection.respondents.kinds.contains(&p.kind) {
+                continue;
+            }
+            let owed: Vec<&(&Period, String, DateTime<Utc>)> = owed_periods
                 .iter()
-                .filter(|q| owes(&collection, listed, p, q))
+                .filter(|(q, _, _)| owes(&collection, listed, p, q))
                 .collect();
             if owed.is_empty() {
                 continue;
@@ -436,10 +498,13 @@ pub async fn build(
             owed_anything = true;
             c.expected += 1;
             let code = p.code.to_string();
-            let missing = owed
-                .iter()
-                .filter(|q| !got.contains_key(&(code.as_str(), q.to_string().as_str())))
-                .count();
+            let (mut missing, mut late) = (0, false);
+            for (_, name, due) in &owed {
+                match got.get(&(code.as_str(), name.as_str())) {
+                    None => missing += 1,
+                    Some(v) => late |= v.landed_at > *due,
+                }
+            }
             if missing == 0 {
                 c.received += 1;
             } else {
@@ -450,10 +515,6 @@ pub async fn build(
                     periods_owed: owed.len(),
                 });
             }
-            let late = owed.iter().any(|q| {
-                got.get(&(code.as_str(), q.to_string().as_str()))
-                    .is_some_and(|v| v.landed_at > deadline(&collection, q))
-            });
             if late {
                 c.late.push(code);
             }
@@ -491,12 +552,13 @@ pub async fn build(
             &def.level_column,
             &def.national,
         ))?);
-        h.update(serde_json::to_vec(&providers)?);
+        h.update(serde_json::to_vec(providers)?);
         for (collection, _) in &inputs {
             h.update(serde_json::to_vec(collection)?);
         }
         hex::encode(h.finalize())
     };
+    tracing::debug!(ms = ms(started), "Read the register and worked out completeness.");
     let dir = period_dir(root, &def.name, period);
     if let Some(latest) = Artifact::latest(root, &def.name, period)? {
         let same = (
@@ -517,30 +579,33 @@ pub async fn build(
         let plan = pack::plan(lake, collection.slug.as_str(), &current)?;
         reads.push((collection, plan));
     }
+    tracing::debug!(ms = ms(started), "Chose the files to read.");
     let ctx = session()?;
-    let frame = prepare(&ctx, def, &reads, &providers).await?;
-    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    let frame = prepare(&ctx, def, &reads, providers).await?;
+    tracing::debug!(ms = ms(started), "Planned the query.");
+    let schema = retype_text(frame.schema().as_arrow(), &DataType::Utf8View, &DataType::Utf8);
     let mut batches = frame
         .collect()
         .await
         .context("running the return's query")?;
     if batches.is_empty() {
         // No rows still make an artifact with the return's columns.
-        batches.push(RecordBatch::new_empty(schema));
+        batches.push(RecordBatch::new_empty(schema.clone()));
     }
     let batches: Vec<RecordBatch> = batches
         .iter()
-        .map(|b| disclosure::apply(def, b))
+        .map(|b| disclosure::apply(def, &plain_text(b, &schema)?))
         .collect::<anyhow::Result<_>>()?;
     let rows = batches.iter().map(RecordBatch::num_rows).sum();
+    tracing::debug!(ms = ms(started), rows, "Ran the query and disclosure control.");
 
     // Written under a temporary name and renamed whole: an artifact is there complete or
     // not at all.
     std::fs::create_dir_all(&dir)?;
     sweep_builds(&dir);
     let version = versions(&dir).into_iter().max().unwrap_or(0) + 1;
-    let tmp = dir.join(format!(".tmp-v{version}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
+    // A name no other process, here or on another machine sharing the folder, can choose.
+    let tmp = dir.join(format!(".tmp-v{version}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&tmp)?;
     let written = (|| -> anyhow::Result<Manifest> {
         let data = tmp.join("data.parquet");
@@ -603,6 +668,7 @@ pub async fn build(
         });
     }
     std::fs::File::open(&dir)?.sync_all()?;
+    tracing::debug!(ms = ms(started), version, "Put the artifact in place.");
     Ok(Artifact {
         dir: target,
         manifest,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::build::{Artifact, build};
+use super::build::{Artifact, build_for};
 use super::catalogue::Catalogue;
 use crate::landing::lake::Lake;
 use crate::landing::pack;
@@ -145,6 +145,16 @@ impl Builder {
     pub async fn round(&self, now: DateTime<Utc>) -> Round {
         let mut round = Round::default();
         self.pack(now, &mut round).await;
+        // One reading of the provider register for every build in the round.
+        let providers = match self.registry.store().providers().await {
+            Ok(p) => Arc::new(p),
+            Err(e) => {
+                round
+                    .failed
+                    .push(("returns".into(), String::new(), format!("{e:#}")));
+                return round;
+            }
+        };
         for name in self.catalogue.returns.keys() {
             let periods = match self.due(name, now).await {
                 Ok(p) => p,
@@ -156,17 +166,18 @@ impl Builder {
                 }
             };
             for period in periods {
-                let (registry, catalogue, lake, root, name_) = (
+                let (registry, catalogue, lake, root, name_, providers) = (
                     self.registry.clone(),
                     self.catalogue.clone(),
                     self.lake.clone(),
                     self.root.clone(),
                     name.clone(),
+                    providers.clone(),
                 );
                 let runtime = self.runtime.as_ref().expect("until dropped");
                 let job = runtime.spawn(async move {
                     let def = catalogue.get(&name_)?;
-                    build(&registry, &lake, &root, def, &period, now).await
+                    build_for(&registry, &lake, &root, def, &period, now, &providers).await
                 });
                 match job.await {
                     Ok(Ok(Artifact {

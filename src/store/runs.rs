@@ -355,10 +355,11 @@ macro_rules! run_ledger {
                             v.raw_sha256, v.landed_at
                      FROM extract_versions v
                      WHERE v.collection = $1 AND v.period >= $2 AND v.period <= $3
-                       AND v.version = (SELECT MAX(w.version) FROM extract_versions w
-                                        WHERE w.collection = v.collection
-                                          AND w.provider = v.provider
-                                          AND w.period = v.period)
+                       AND NOT EXISTS (SELECT 1 FROM extract_versions w
+                                       WHERE w.collection = v.collection
+                                         AND w.period = v.period
+                                         AND w.provider = v.provider
+                                         AND w.version > v.version)
                      ORDER BY v.period, v.provider",
                 )
                 .bind(collection)
