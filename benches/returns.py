@@ -13,14 +13,16 @@ register as current versions. Then:
 3. over the packed lake: each build again, and DuckDB over the same pack files.
 
 Tally's build is the whole command: register reads, completeness, plan, query, disclosure
-control and the artifact written. DuckDB is timed inside its process, so Python's start
-and DuckDB's import are not counted against it. Each build's rows are compared with
+control and the artifact written; "tally query s" is the part of it spent running the
+queries, from Tally's own debug log. DuckDB is timed inside its process, so Python's
+start and DuckDB's import are not counted against it. Each build's rows are compared with
 DuckDB's for its last period.
 """
 
 import argparse
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -200,7 +202,23 @@ def timed(command, env=None):
     inner = [l for l in out.stdout.splitlines() if l.startswith("ELAPSED ")]
     if inner:
         seconds = inner[-1].split()[1]
-    return float(seconds), int(kb) / 1024, out.stdout
+    return float(seconds), int(kb) / 1024, out.stdout, out.stderr
+
+
+def query_seconds(log):
+    """The time Tally's builds spent running their queries, from its debug log: from
+    "Planned the query." to "Ran the query" in each build."""
+    planned, total = None, 0.0
+    for line in re.sub(r"\x1b\[[0-9;]*m", "", log).splitlines():
+        found = re.search(r"ms=([0-9.]+)", line)
+        if not found:
+            continue
+        if "Planned the query." in line:
+            planned = float(found[1])
+        elif "Ran the query" in line and planned is not None:
+            total += float(found[1]) - planned
+            planned = None
+    return total / 1000
 
 
 # Timed inside the process, from the register read to the last row, so that Python's
@@ -266,7 +284,9 @@ def measure(args, data, env, providers, years, mode, cases, work):
         build = ["returns", "build", name, "--period", periods[0]]
         if len(periods) > 1:
             build += ["--to", periods[-1]]
-        t_s, t_mb, _ = timed([str(args.tally), *build], env=env)
+        t_s, t_mb, _, log = timed([str(args.tally), *build],
+                                  env=dict(env, TALLY_LOG="tally::returns::build=debug"))
+        t_q = query_seconds(log)
         n = len(open(ROOT / "queries" / f"{name}.toml").read().split("[[columns]]")) - 1
         ranges = []
         for p in periods:
@@ -278,14 +298,44 @@ def measure(args, data, env, providers, years, mode, cases, work):
             else:
                 ranges.append(f"{p}:{p}")
         duck_out = work / f"duckdb-{name}.parquet"
-        d_s, d_mb, _ = timed([sys.executable, "-c", DUCKDB, str(data / "tally.db"), str(lake), mode,
+        d_s, d_mb, _, _ = timed([sys.executable, "-c", DUCKDB, str(data / "tally.db"), str(lake), mode,
                               str(ROOT / "queries" / f"{name}.sql"), collection, str(providers),
                               str(n), str(duck_out), *ranges])
         artifact = max((returns / name / f"period={periods[-1]}").glob("v*/data.parquet"))
         same = "yes" if same_rows(artifact, duck_out) else "**NO**"
         label = f"{years} year{'s' if years > 1 else ''}"
-        print(f"| {label} | {mode} | {name} | {len(periods)} | {t_s:.2f} | {t_mb:.0f} | {d_s:.2f} "
-              f"| {d_mb:.0f} | {t_s / d_s:.2f}x | {same} |", flush=True)
+        print(f"| {label} | {mode} | {name} | {len(periods)} | {t_s:.2f} | {t_mb:.0f} | {t_q:.2f} "
+              f"| {d_s:.2f} | {d_mb:.0f} | {t_s / d_s:.2f}x | {t_q / d_s:.2f}x | {same} |", flush=True)
+
+
+# DataFusion's own variables, which Tally's session honours over its defaults.
+SETTINGS = [
+    ("Tally's defaults", {}),
+    ("target partitions 1", {"DATAFUSION_EXECUTION_TARGET_PARTITIONS": "1"}),
+    ("target partitions 4", {"DATAFUSION_EXECUTION_TARGET_PARTITIONS": "4"}),
+    ("batch size 32768", {"DATAFUSION_EXECUTION_BATCH_SIZE": "32768"}),
+    ("filter pushdown on", {"DATAFUSION_EXECUTION_PARQUET_PUSHDOWN_FILTERS": "true"}),
+]
+
+
+def settings(args, data, years):
+    """KH03's quarters over the packed lake under each of SETTINGS, best of three runs."""
+    env = tally_env(data)
+    quarters_ = quarters(years)
+    print()
+    print("| KH03, packed, settings | tally s | tally query s |")
+    print("|---|---:|---:|")
+    for label, extra in SETTINGS:
+        best = None
+        for _ in range(3):
+            subprocess.run(["rm", "-rf", str(data / "returns")], check=True)
+            t_s, _, _, log = timed([str(args.tally), "returns", "build", "kh03-quarterly", "--period",
+                                    quarters_[0], "--to", quarters_[-1]],
+                                   env=dict(env, TALLY_LOG="tally::returns::build=debug", **extra))
+            q = query_seconds(log)
+            if best is None or t_s < best[0]:
+                best = (t_s, q)
+        print(f"| {label} | {best[0]:.2f} | {best[1]:.2f} |", flush=True)
 
 
 def main():
@@ -295,6 +345,9 @@ def main():
     parser.add_argument("--work", type=Path)
     parser.add_argument("--files-for-all", action="store_true",
                         help="build over the unpacked lake for every size, not only the first")
+    parser.add_argument("--settings", action="store_true",
+                        help="also time KH03 over the packed lake of the first size under other "
+                             "DataFusion settings")
     args = parser.parse_args()
     import duckdb
 
@@ -303,8 +356,9 @@ def main():
     sizes = [int(y) for y in args.years.split(",")]
     print(f"machine: {os.cpu_count()} cores; duckdb {duckdb.__version__}")
     print()
-    print("| data | lake | build | periods | tally s | tally peak MB | duckdb s | duckdb peak MB | tally vs duckdb | same rows |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| data | lake | build | periods | tally s | tally peak MB | tally query s | duckdb s "
+          "| duckdb peak MB | tally vs duckdb | query vs duckdb | same rows |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     packing = []
     for years in sizes:
         data = work / f"data-{years}y"
@@ -341,9 +395,9 @@ def main():
             subprocess.run(["rm", "-rf", str(packs)], check=True)
             last_year = f"{FIRST.year + years - 1}-{(FIRST.year + years) % 100:02d}"
             first_year = f"{FIRST.year}-{(FIRST.year + 1) % 100:02d}"
-            p_s, p_mb, out = timed([str(args.tally), "lake", "pack", "ward-bed-census", "--period",
+            p_s, p_mb, out, _ = timed([str(args.tally), "lake", "pack", "ward-bed-census", "--period",
                                     first_year, "--to", last_year, "--json"], env=env)
-            h_s, h_mb, h_out = timed([str(args.tally), "lake", "pack", "care-home-capacity",
+            h_s, h_mb, h_out, _ = timed([str(args.tally), "lake", "pack", "care-home-capacity",
                                       "--period", first_year, "--json"], env=env)
             census = json.loads(out)["packed"]
             homes = json.loads(h_out)["packed"]
@@ -353,6 +407,8 @@ def main():
         for c, units, members, s, mb in json.loads(timing.read_text()):
             packing.append((years, c, units, members, s, mb))
         measure(args, data, env, providers, years, "packed", cases, work)
+    if args.settings:
+        settings(args, work / f"data-{sizes[0]}y", sizes[0])
     print()
     print("| data | tally lake pack | packs | extracts | seconds | peak MB |")
     print("|---|---|---:|---:|---:|---:|")

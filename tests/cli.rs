@@ -1333,5 +1333,8 @@ fn lake_pack_gathers_a_month_and_says_what_it_did() {
         &["lake", "pack", "--period", "2026-11", "--to", "2026-10"],
     );
     assert!(out.contains("ends before"), "{out}");
-    assert!(t.expect(2, &["lake", "pack", "--to", "2026-11"]).contains("--period"));
+    assert!(
+        t.expect(2, &["lake", "pack", "--to", "2026-11"])
+            .contains("--period")
+    );
 }

@@ -101,11 +101,13 @@ async fn returns_read_from_packs_are_byte_for_byte_those_read_from_files() {
     );
     let day = plan(&w, "ward-bed-census", "2026-04-15", "2026-04-15").await;
     match day.as_slice() {
-        [Read::Pack {
-            ranges: Some(ranges),
-            rows,
-            ..
-        }] => {
+        [
+            Read::Pack {
+                ranges: Some(ranges),
+                rows,
+                ..
+            },
+        ] => {
             assert_eq!(ranges.len(), 3, "one range a trust");
             assert_eq!(ranges.iter().map(|r| r.1).sum::<u64>(), 10);
             assert_eq!(*rows, 300);
@@ -168,19 +170,22 @@ async fn an_amendment_is_read_from_its_own_file_until_its_month_is_packed_again(
 
     let amended = build_into(&w, &root, "uec-daily-sitrep", "2026-04-15").await;
     assert!(amended.new && amended.manifest.version == 2);
-    assert_eq!(row(&rows(&amended), "RXA")["ga_occupied"].as_i64(), Some(23));
+    assert_eq!(
+        row(&rows(&amended), "RXA")["ga_occupied"].as_i64(),
+        Some(23)
+    );
     // Other days of the month still come from the pack, unchanged.
     let sixteenth = build_into(&w, &root, "uec-daily-sitrep", "2026-04-16").await;
-    assert_eq!(row(&rows(&sixteenth), "RXA")["ga_occupied"].as_i64(), Some(30));
+    assert_eq!(
+        row(&rows(&sixteenth), "RXA")["ga_occupied"].as_i64(),
+        Some(30)
+    );
     let kh03 = build_into(&w, &root, "kh03-quarterly", "2026-27-Q1").await;
 
     // Packed again: the month's 89 unchanged members are copied from the first pack and the
     // amendment read from its file; the month is one whole pack again, with the same data.
     let repacked = pack(&w, "ward-bed-census", &["2026-04"]).await;
-    assert_eq!(
-        (repacked[0].number, repacked[0].members),
-        (Some(2), 90)
-    );
+    assert_eq!((repacked[0].number, repacked[0].members), (Some(2), 90));
     let latest = Pack::latest(&w.lake, "ward-bed-census", &period("2026-04"))
         .unwrap()
         .unwrap();
@@ -196,7 +201,11 @@ async fn an_amendment_is_read_from_its_own_file_until_its_month_is_packed_again(
         matches!(reads.as_slice(), [Read::Pack { ranges: None, .. }]),
         "{reads:?}"
     );
-    assert!(!build_into(&w, &root, "uec-daily-sitrep", "2026-04-15").await.new);
+    assert!(
+        !build_into(&w, &root, "uec-daily-sitrep", "2026-04-15")
+            .await
+            .new
+    );
     let fresh = w.dir.path().join("fresh");
     assert_eq!(
         build_into(&w, &fresh, "kh03-quarterly", "2026-27-Q1")

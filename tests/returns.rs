@@ -15,9 +15,9 @@ use chrono::NaiveDate;
 use common::world::{HOMES, census, golden, row, rows, utc, world};
 use common::{TestDb, dap, load, repo};
 use tally::landing::lake::Lake;
+use tally::returns::Catalogue;
 use tally::returns::build::build;
 use tally::returns::export::{ExportFormat, export};
-use tally::returns::Catalogue;
 use tally::schedule::period::Period;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

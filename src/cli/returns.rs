@@ -6,8 +6,9 @@ use chrono::Utc;
 use super::{Outcome, print_json};
 use crate::config::Settings;
 use crate::landing::lake::Lake;
-use crate::returns::build::{Artifact, build, build_for, check};
+use crate::returns::build::{Artifact, build, build_for};
 use crate::returns::export::{ExportFormat, export};
+use crate::returns::query::check;
 use crate::returns::{Catalogue, Manifest};
 use crate::schedule::period::Period;
 
@@ -109,7 +110,15 @@ pub async fn build_one(
     let first = Period::parse(period).map_err(anyhow::Error::msg)?;
     let registry = super::open(settings).await?;
     let Some(to) = to else {
-        let artifact = build(&registry, &Lake::new(settings.lake_dir()), &settings.returns_dir(), def, &first, Utc::now()).await?;
+        let artifact = build(
+            &registry,
+            &Lake::new(settings.lake_dir()),
+            &settings.returns_dir(),
+            def,
+            &first,
+            Utc::now(),
+        )
+        .await?;
         if json {
             print_json(&artifact.manifest)?;
         } else {
@@ -148,7 +157,17 @@ pub async fn build_one(
     let mut manifests = Vec::new();
     for p in &periods {
         bar.set_message(p.to_string());
-        match build_for(&registry, &lake, &settings.returns_dir(), def, p, Utc::now(), &providers).await {
+        match build_for(
+            &registry,
+            &lake,
+            &settings.returns_dir(),
+            def,
+            p,
+            Utc::now(),
+            &providers,
+        )
+        .await
+        {
             Ok(a) if a.new => {
                 built += 1;
                 manifests.push(a.manifest);

@@ -171,7 +171,11 @@ impl Read {
 /// How to read `current` (current versions of one collection) in as few files as the packs
 /// allow: each version from its unit's latest pack when the pack holds that very version,
 /// otherwise from its own file.
-pub fn plan(lake: &Lake, collection: &str, current: &[CurrentVersion]) -> anyhow::Result<Vec<Read>> {
+pub fn plan(
+    lake: &Lake,
+    collection: &str,
+    current: &[CurrentVersion],
+) -> anyhow::Result<Vec<Read>> {
     let mut by_unit: BTreeMap<Period, Vec<&CurrentVersion>> = BTreeMap::new();
     for v in current {
         let period = Period::parse(&v.period).map_err(anyhow::Error::msg)?;
@@ -254,7 +258,16 @@ pub fn make(
     // A name no other process, here or on another machine sharing the lake, can choose.
     let tmp = dir.join(format!(".tmp-p{number}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&tmp)?;
-    let written = write(def, unit, number, &tmp, previous.as_ref(), &kept, &wanted, now);
+    let written = write(
+        def,
+        unit,
+        number,
+        &tmp,
+        previous.as_ref(),
+        &kept,
+        &wanted,
+        now,
+    );
     let manifest = match written {
         Ok(m) => m,
         Err(e) => {
@@ -427,7 +440,11 @@ pub fn closed_units(
 }
 
 /// The units of `def` that overlap the days from `from` up to (not including) `end`.
-pub fn units_between(def: &CollectionDef, from: chrono::NaiveDate, end: chrono::NaiveDate) -> Vec<Period> {
+pub fn units_between(
+    def: &CollectionDef,
+    from: chrono::NaiveDate,
+    end: chrono::NaiveDate,
+) -> Vec<Period> {
     let mut unit = unit_of(&Period::containing(def.frequency.period, from));
     let mut out = Vec::new();
     while unit.first_day() < end {
@@ -458,8 +475,8 @@ pub async fn pack_units(
             let (lake_, def_, unit_) = (lake.clone(), def.clone(), *unit);
             let made =
                 tokio::task::spawn_blocking(move || make(&lake_, &def_, &unit_, &current, now))
-                .await
-                .context("packing stopped")??;
+                    .await
+                    .context("packing stopped")??;
             let number = made.as_ref().map(|p| p.manifest.number);
             let latest = match made {
                 Some(pack) => Some(pack),

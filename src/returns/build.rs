@@ -3,65 +3,27 @@
 //! control; completeness; and an immutable numbered artifact with its manifest. A build
 //! whose query and inputs are those of the latest artifact makes no new one.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
-use datafusion::arrow::array::{RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::datasource::MemTable;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::prelude::{SessionConfig, SessionContext};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::catalogue::ReturnDef;
+use super::completeness::{self, Completeness, periods_within};
 use super::disclosure;
+use super::query::{plain_text, prepare, retype_text, session};
 use crate::landing::lake::Lake;
-use crate::landing::pack::{self, Read};
+use crate::landing::pack;
 use crate::providers::Provider;
 use crate::registry::Registry;
-use crate::registry::definition::CollectionDef;
 use crate::schedule::period::Period;
-use crate::schedule::timetable::deadline;
 use crate::store::runs::CurrentVersion;
-
-/// How much memory one build may hold before DataFusion spills to disk.
-pub const MEMORY_LIMIT: usize = 2 << 30;
-
-/// Who was expected to send an input for the return's period, and who did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Completeness {
-    /// True when every expected provider sent every expected period of every input.
-    pub complete: bool,
-    pub inputs: Vec<InputCompleteness>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct InputCompleteness {
-    pub collection: String,
-    /// The input's periods inside the return's period.
-    pub periods: usize,
-    /// Providers that owed at least one of those periods.
-    pub expected: usize,
-    /// Providers that sent every period they owed.
-    pub received: usize,
-    /// Providers missing one or more periods, with how many.
-    pub missing: Vec<Missing>,
-    /// Providers whose current version of some period landed after its deadline.
-    pub late: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Missing {
-    pub code: String,
-    pub name: String,
-    pub periods_missing: usize,
-    pub periods_owed: usize,
-}
 
 /// One extract version a build read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,210 +150,6 @@ fn versions(dir: &Path) -> Vec<i64> {
         .collect()
 }
 
-/// The periods of `kind` that lie inside `outer`.
-pub fn periods_within(
-    outer: &Period,
-    kind: crate::registry::definition::PeriodKind,
-) -> Vec<Period> {
-    let mut out = Vec::new();
-    let mut day = outer.first_day();
-    while day < outer.end() {
-        let p = Period::containing(kind, day);
-        if p.first_day() >= outer.first_day() && p.end() <= outer.end() {
-            day = p.end();
-            out.push(p);
-        } else {
-            day = p.end();
-        }
-    }
-    out
-}
-
-/// A provider owes a period when it is of a kind the collection asks, is open on any day of
-/// it, and the collection was listed by its start.
-fn owes(def: &CollectionDef, listed: chrono::NaiveDate, p: &Provider, period: &Period) -> bool {
-    period.first_day() >= listed
-        && def.respondents.kinds.contains(&p.kind)
-        && p.opened_on.is_none_or(|o| o < period.end())
-        && p.closed_on.is_none_or(|c| c > period.first_day())
-}
-
-/// `schema` with its text as `from` replaced by `to`. Inputs are read with text as string
-/// views, which the Parquet reader fills without copying each value and DataFusion compares
-/// and groups faster (a KH03 quarter's query in about 110 ms rather than 150 ms); the
-/// artifact keeps plain text, so its bytes and the exports do not depend on that choice.
-fn retype_text(schema: &Schema, from: &DataType, to: &DataType) -> SchemaRef {
-    Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| match f.data_type() {
-                t if t == from => f.as_ref().clone().with_data_type(to.clone()),
-                _ => f.as_ref().clone(),
-            })
-            .collect::<Vec<_>>(),
-    ))
-}
-
-/// The query's rows with string views turned back into plain text.
-fn plain_text(batch: &RecordBatch, schema: &SchemaRef) -> anyhow::Result<RecordBatch> {
-    let columns = batch
-        .columns()
-        .iter()
-        .zip(schema.fields())
-        .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(RecordBatch::try_new(schema.clone(), columns)?)
-}
-
-fn providers_table(providers: &[Provider]) -> anyhow::Result<MemTable> {
-    let text = |f: &dyn Fn(&Provider) -> Option<String>| -> Arc<StringArray> {
-        Arc::new(StringArray::from_iter(providers.iter().map(f)))
-    };
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("code", DataType::Utf8, false),
-        Field::new("name", DataType::Utf8, false),
-        Field::new("kind", DataType::Utf8, false),
-        Field::new("region", DataType::Utf8, false),
-        Field::new("icb", DataType::Utf8, true),
-        Field::new("local_authority", DataType::Utf8, true),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            text(&|p| Some(p.code.to_string())),
-            text(&|p| Some(p.name.clone())),
-            text(&|p| Some(p.kind.as_str().to_owned())),
-            text(&|p| Some(p.region.clone())),
-            text(&|p| p.icb.clone()),
-            text(&|p| p.local_authority.clone()),
-        ],
-    )?;
-    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
-}
-
-/// A DataFusion session sized for this machine: partitions to match the cores, and a
-/// memory limit past which sorts and joins spill. Filters are not pushed into the Parquet
-/// decoder: over many small files it costs more than it saves (a KH03 quarter in 11.8 s
-/// without, 15.9 s with, measured with `benches/run-returns`). Any
-/// `DATAFUSION_*` environment variable (DataFusion's own names, such as
-/// `DATAFUSION_EXECUTION_TARGET_PARTITIONS`) overrides these, to measure other settings.
-pub fn session() -> anyhow::Result<SessionContext> {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let set = |name: &str| std::env::var_os(format!("DATAFUSION_{name}")).is_some();
-    let mut options = datafusion::config::ConfigOptions::from_env()?;
-    if !set("EXECUTION_TARGET_PARTITIONS") {
-        options.execution.target_partitions = cores;
-    }
-    // Keeps where each name is in the query, so a planning error can give its line.
-    options.sql_parser.collect_spans = true;
-    let config = SessionConfig::from(options);
-    let runtime = RuntimeEnvBuilder::new()
-        .with_memory_limit(MEMORY_LIMIT, 1.0)
-        .build_arc()?;
-    Ok(SessionContext::new_with_config_rt(config, runtime))
-}
-
-/// Registers the tables a return's query reads, over the given extract versions, and
-/// checks that the query plans and gives the declared columns. Used both to build and to
-/// check a return before anything is built.
-async fn prepare(
-    ctx: &SessionContext,
-    def: &ReturnDef,
-    inputs: &[(CollectionDef, Vec<Read>)],
-    providers: &[Provider],
-) -> anyhow::Result<datafusion::dataframe::DataFrame> {
-    for (collection, files) in inputs {
-        let table_name = ReturnDef::table_name(collection.slug.as_str());
-        let schema = retype_text(
-            &crate::landing::lake::schema(collection),
-            &DataType::Utf8,
-            &DataType::Utf8View,
-        );
-        if files.is_empty() {
-            ctx.register_table(
-                &table_name,
-                Arc::new(MemTable::try_new(schema, vec![vec![]])?),
-            )?;
-            continue;
-        }
-        let table = super::table::Files::new(schema, files)?;
-        ctx.register_table(&table_name, Arc::new(table))?;
-    }
-    ctx.register_table("providers", Arc::new(providers_table(providers)?))?;
-    // Only the end is trimmed, so that lines in DataFusion's errors are the file's lines.
-    let sql = def.sql.trim_end().trim_end_matches(';');
-    let frame = ctx
-        .sql(sql)
-        .await
-        .map_err(|e| plan_error(&def.sql_path, &e))?;
-    // Every column in turn: the same inputs always give the same rows in the same order.
-    let order: Vec<_> = frame
-        .schema()
-        .columns()
-        .into_iter()
-        .map(|c| datafusion::prelude::Expr::Column(c).sort(true, false))
-        .collect();
-    let frame = frame
-        .sort(order)
-        .map_err(|e| plan_error(&def.sql_path, &e))?;
-    let names: Vec<String> = frame
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    let declared: Vec<&str> = def.columns.iter().map(|c| c.name.as_str()).collect();
-    if names != declared {
-        bail!(
-            "{}: the query gives the columns {} but {}.toml declares {}",
-            def.sql_path.display(),
-            names.join(", "),
-            def.name,
-            declared.join(", ")
-        );
-    }
-    Ok(frame)
-}
-
-/// Why a query does not plan, naming its file and, where DataFusion can tell, the line and
-/// column.
-fn plan_error(path: &Path, e: &datafusion::error::DataFusionError) -> anyhow::Error {
-    let text = e.to_string();
-    let at = e
-        .diagnostic()
-        .and_then(|d| d.span)
-        .map(|s| (s.start.line, s.start.column))
-        .or_else(|| {
-            // A parse error carries its place only in its message.
-            let found = regex::Regex::new(r"Line: (\d+), Column: (\d+)")
-                .expect("a valid pattern")
-                .captures(&text)?;
-            Some((found[1].parse().ok()?, found[2].parse().ok()?))
-        });
-    match at {
-        Some((line, column)) => anyhow::anyhow!(
-            "{}, line {line}, column {column}: the query does not plan: {text}",
-            path.display()
-        ),
-        None => anyhow::anyhow!("{}: the query does not plan: {text}", path.display()),
-    }
-}
-
-/// Checks a return against the register as it is now: every input listed, the query plans
-/// against the inputs' schemas and gives the declared columns.
-pub async fn check(registry: &Registry, def: &ReturnDef, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let mut inputs = Vec::new();
-    for slug in &def.inputs {
-        let licensed = registry
-            .require_listed(slug.as_str(), now)
-            .await
-            .with_context(|| format!("{}: input {slug}", def.name))?;
-        inputs.push((licensed.def, Vec::new()));
-    }
-    prepare(&session()?, def, &inputs, &[]).await.map(|_| ())
-}
-
 /// Builds `def` for `period` from the current extract versions in `lake`, into `root`.
 pub async fn build(
     registry: &Registry,
@@ -407,6 +165,7 @@ pub async fn build(
 
 /// [`build`] with the provider register already read, for callers that build many periods
 /// at once from one reading of it (15,000 providers take tens of milliseconds to read).
+#[tracing::instrument(name = "Building a return", skip_all, fields(name = %def.name, %period))]
 pub async fn build_for(
     registry: &Registry,
     lake: &Lake,
@@ -470,55 +229,8 @@ pub async fn build_for(
             versions = current.len(),
             "Read the current versions."
         );
-        let got: HashMap<(&str, &str), &CurrentVersion> = current
-            .iter()
-            .map(|v| ((v.provider.as_str(), v.period.as_str()), v))
-            .collect();
-        // Each period's name and deadline once, not once a provider.
-        let owed_periods: Vec<(&Period, String, DateTime<Utc>)> = periods
-            .iter()
-            .map(|q| (q, q.to_string(), deadline(&collection, q)))
-            .collect();
-        let mut c = InputCompleteness {
-            collection: slug.to_string(),
-            periods: periods.len(),
-            ..InputCompleteness::default()
-        };
-        for p in providers {
-            if !collection.respondents.kinds.contains(&p.kind) {
-                continue;
-            }
-            let owed: Vec<&(&Period, String, DateTime<Utc>)> = owed_periods
-                .iter()
-                .filter(|(q, _, _)| owes(&collection, listed, p, q))
-                .collect();
-            if owed.is_empty() {
-                continue;
-            }
-            owed_anything = true;
-            c.expected += 1;
-            let code = p.code.to_string();
-            let (mut missing, mut late) = (0, false);
-            for (_, name, due) in &owed {
-                match got.get(&(code.as_str(), name.as_str())) {
-                    None => missing += 1,
-                    Some(v) => late |= v.landed_at > *due,
-                }
-            }
-            if missing == 0 {
-                c.received += 1;
-            } else {
-                c.missing.push(Missing {
-                    code: code.clone(),
-                    name: p.name.clone(),
-                    periods_missing: missing,
-                    periods_owed: owed.len(),
-                });
-            }
-            if late {
-                c.late.push(code);
-            }
-        }
+        let c = completeness::assess(&collection, listed, providers, &periods, &current);
+        owed_anything |= c.expected > 0;
         completeness.complete &= c.missing.is_empty();
         read.extend(current.iter().map(|v| InputFile {
             collection: v.collection.clone(),
@@ -558,7 +270,10 @@ pub async fn build_for(
         }
         hex::encode(h.finalize())
     };
-    tracing::debug!(ms = ms(started), "Read the register and worked out completeness.");
+    tracing::debug!(
+        ms = ms(started),
+        "Read the register and worked out completeness."
+    );
     let dir = period_dir(root, &def.name, period);
     if let Some(latest) = Artifact::latest(root, &def.name, period)? {
         let same = (
@@ -583,7 +298,11 @@ pub async fn build_for(
     let ctx = session()?;
     let frame = prepare(&ctx, def, &reads, providers).await?;
     tracing::debug!(ms = ms(started), "Planned the query.");
-    let schema = retype_text(frame.schema().as_arrow(), &DataType::Utf8View, &DataType::Utf8);
+    let schema = retype_text(
+        frame.schema().as_arrow(),
+        &DataType::Utf8View,
+        &DataType::Utf8,
+    );
     let mut batches = frame
         .collect()
         .await
@@ -597,7 +316,11 @@ pub async fn build_for(
         .map(|b| disclosure::apply(def, &plain_text(b, &schema)?))
         .collect::<anyhow::Result<_>>()?;
     let rows = batches.iter().map(RecordBatch::num_rows).sum();
-    tracing::debug!(ms = ms(started), rows, "Ran the query and disclosure control.");
+    tracing::debug!(
+        ms = ms(started),
+        rows,
+        "Ran the query and disclosure control."
+    );
 
     // Written under a temporary name and renamed whole: an artifact is there complete or
     // not at all.

@@ -5,10 +5,13 @@
 
 pub mod build;
 pub mod catalogue;
+pub mod completeness;
 pub mod disclosure;
 pub mod export;
+pub mod query;
 pub mod scheduled;
 pub mod table;
 
-pub use build::{Artifact, Completeness, Manifest, build};
+pub use build::{Artifact, Manifest, build};
 pub use catalogue::{Catalogue, Column, Measure, ReturnDef};
+pub use completeness::Completeness;

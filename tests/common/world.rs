@@ -186,7 +186,14 @@ impl World {
     }
 
     /// Lands one extract through the file source, the morning after its period.
-    pub async fn land(&self, collection: &str, provider: &str, period: &str, csv: &str, again: bool) {
+    pub async fn land(
+        &self,
+        collection: &str,
+        provider: &str,
+        period: &str,
+        csv: &str,
+        again: bool,
+    ) {
         let period = Period::parse(period).unwrap();
         std::fs::write(
             self.dir
@@ -365,4 +372,3 @@ pub fn row<'a>(rows: &'a [serde_json::Value], code: &str) -> &'a serde_json::Val
         .find(|r| r["code"] == code || r["local_authority"] == code)
         .unwrap_or_else(|| panic!("no row {code}"))
 }
-
