@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::TestDb;
 use tally::schedule::period::Period;
 use tally::schedule::timetable::RunKey;
-use tally::store::runs::{RunFilter, RunOutcome, RunStatus};
+use tally::store::runs::{ExtractVersion, RunFilter, RunOutcome, RunStatus};
 use tally::store::{self, Store};
 
 contract!(
@@ -20,6 +20,7 @@ contract!(
     an_expired_lease_is_taken_over,
     released_runs_can_be_claimed_again,
     two_instances_claim_each_run_exactly_once,
+    current_versions_are_the_newest_of_each_key_in_the_range,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -324,4 +325,84 @@ async fn a_run_left_running_by_a_dead_instance_is_swept(db: &TestDb) {
     let row = rows.iter().find(|r| r.id == run.id).unwrap();
     assert_eq!(row.status, "failed");
     assert!(s.settled_keys(t0()).await.unwrap().is_empty());
+}
+
+/// Records a landed version of `k`, as a pull does.
+async fn land(s: &Arc<dyn Store>, k: &RunKey, version: i64) {
+    let at = t0() + Duration::minutes(version);
+    let run = s
+        .claim_run(k, "a", at, at + Duration::seconds(90), true)
+        .await
+        .unwrap()
+        .unwrap();
+    let outcome = RunOutcome {
+        version: Some(ExtractVersion {
+            collection: k.collection.clone(),
+            provider: k.provider.clone(),
+            period: k.period.to_string(),
+            version,
+            run_id: run.id,
+            path: format!("lake/{}/{}/v{version}.parquet", k.provider, k.period),
+            raw_path: String::new(),
+            raw_sha256: format!("{version:064}"),
+            bytes: 10,
+            rows_accepted: 1,
+            rows_rejected: 0,
+            report: sqlx::types::Json(serde_json::json!({})),
+            landed_at: at,
+            etag: None,
+        }),
+        ..RunOutcome::default()
+    };
+    s.finish_run(run.id, "a", RunStatus::Landed, &outcome, at)
+        .await
+        .unwrap();
+}
+
+async fn current_versions_are_the_newest_of_each_key_in_the_range(db: &TestDb) {
+    let s = open(db).await;
+    land(&s, &key("RXA", "2026-11-23"), 1).await;
+    for v in 1..=3 {
+        land(&s, &key("RXA", "2026-11-24"), v).await;
+    }
+    land(&s, &key("RXB", "2026-11-24"), 1).await;
+    land(&s, &key("RXB", "2026-11-24"), 2).await;
+    land(&s, &key("RXA", "2026-11-25"), 1).await;
+    let mut other = key("RXA", "2026-11-24");
+    other.collection = "care-home-capacity".into();
+    land(&s, &other, 7).await;
+
+    let got = |first: &'static str, last: &'static str| {
+        let s = s.clone();
+        async move {
+            s.current_versions("ward-bed-census", first, last)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|v| {
+                    (
+                        v.provider,
+                        v.period,
+                        v.version,
+                        v.raw_sha256.ends_with(&v.version.to_string()),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let day = |p: &str, d: &str, v: i64| (p.to_string(), d.to_string(), v, true);
+    assert_eq!(
+        got("2026-11-24", "2026-11-24").await,
+        [day("RXA", "2026-11-24", 3), day("RXB", "2026-11-24", 2)]
+    );
+    assert_eq!(
+        got("2026-11-23", "2026-11-25").await,
+        [
+            day("RXA", "2026-11-23", 1),
+            day("RXA", "2026-11-24", 3),
+            day("RXB", "2026-11-24", 2),
+            day("RXA", "2026-11-25", 1),
+        ]
+    );
+    assert!(got("2026-11-26", "2026-11-30").await.is_empty());
 }
