@@ -327,3 +327,40 @@ fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     File::open(dir)?.sync_all()?;
     Ok(())
 }
+
+/// Makes the folder `target` whole or not at all: `fill` writes (and flushes) its files into
+/// a fresh temporary folder beside it, named `.tmp-<name>-<random>` so that no other
+/// process, here or on another machine sharing the disk, can choose the same, which is then
+/// renamed to `target`. On any error the temporary folder is removed. A rename onto a
+/// folder another process has just made fails, as that folder is not empty, so nothing is
+/// ever written over.
+pub fn write_folder<T>(
+    target: &Path,
+    fill: impl FnOnce(&Path) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let parent = target
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("{} has no parent folder", target.display()))?;
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow::anyhow!("{} has no name", target.display()))?;
+    let tmp = parent.join(format!(".tmp-{name}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let filled = fill(&tmp);
+    let placed = filled.and_then(|value| {
+        std::fs::rename(&tmp, target).with_context(|| {
+            format!(
+                "cannot put {} in place: another process may have made it meanwhile",
+                target.display()
+            )
+        })?;
+        Ok(value)
+    });
+    if placed.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    let value = placed?;
+    sync_dir(parent)?;
+    Ok(value)
+}

@@ -255,39 +255,19 @@ pub fn make(
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     sweep(&dir);
     let number = numbers(&dir).into_iter().max().unwrap_or(0) + 1;
-    // A name no other process, here or on another machine sharing the lake, can choose.
-    let tmp = dir.join(format!(".tmp-p{number}-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&tmp)?;
-    let written = write(
-        def,
-        unit,
-        number,
-        &tmp,
-        previous.as_ref(),
-        &kept,
-        &wanted,
-        now,
-    );
-    let manifest = match written {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
     let target = dir.join(format!("p{number}"));
-    // A rename onto a folder that exists (another instance packed meanwhile) fails, and
-    // nothing is left behind.
-    if let Err(e) = std::fs::rename(&tmp, &target) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e).with_context(|| {
-            format!(
-                "cannot put the pack in place at {}: another instance may have packed {collection} {unit} meanwhile",
-                target.display()
-            )
-        });
-    }
-    File::open(&dir)?.sync_all()?;
+    let manifest = super::lake::write_folder(&target, |tmp| {
+        write(
+            def,
+            unit,
+            number,
+            tmp,
+            previous.as_ref(),
+            &kept,
+            &wanted,
+            now,
+        )
+    })?;
     Ok(Some(Pack {
         dir: target,
         manifest,

@@ -327,10 +327,8 @@ pub async fn build_for(
     std::fs::create_dir_all(&dir)?;
     sweep_builds(&dir);
     let version = versions(&dir).into_iter().max().unwrap_or(0) + 1;
-    // A name no other process, here or on another machine sharing the folder, can choose.
-    let tmp = dir.join(format!(".tmp-v{version}-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&tmp)?;
-    let written = (|| -> anyhow::Result<Manifest> {
+    let target = dir.join(format!("v{version}"));
+    let manifest = crate::landing::lake::write_folder(&target, |tmp| {
         let data = tmp.join("data.parquet");
         let schema = batches[0].schema();
         let mut writer = ArrowWriter::try_new(
@@ -370,27 +368,8 @@ pub async fn build_for(
             std::fs::File::open(tmp.join(f))?.sync_all()?;
         }
         Ok(manifest)
-    })();
-    let manifest = match written {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    let target = dir.join(format!("v{version}"));
-    // A rename onto a folder that exists (another build took the number meanwhile) fails,
-    // and nothing is left behind.
-    if let Err(e) = std::fs::rename(&tmp, &target) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e).with_context(|| {
-            format!(
-                "cannot put the artifact in place at {}: another build may have made this version meanwhile; build again",
-                target.display()
-            )
-        });
-    }
-    std::fs::File::open(&dir)?.sync_all()?;
+    })
+    .with_context(|| format!("writing the artifact of {} for {period}", def.name))?;
     tracing::debug!(ms = ms(started), version, "Put the artifact in place.");
     Ok(Artifact {
         dir: target,

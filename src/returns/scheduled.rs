@@ -1,10 +1,11 @@
 //! Builds on the timetable: after each step of the scheduler, each listed collection's
 //! units that have just closed (or had a late or amended extract land since) are packed,
 //! then every return is built for each of its periods whose inputs are past their deadline
-//! and still inside their amendment window. A build whose query and inputs have not changed makes no new version,
-//! so this costs a few register reads a period until an extract lands or is amended, and
-//! then rebuilds only the periods it touches. Builds run on a runtime of their own, so a
-//! long one never holds up pulls or (later) the web server.
+//! and still inside their amendment window. A build whose query and inputs have not
+//! changed makes no new version, so this costs a few register reads a period until an
+//! extract lands or is amended, and then rebuilds only the periods it touches. Packing and
+//! builds run on a runtime of their own, so a long one never holds up pulls or (later) the
+//! web server.
 
 use std::path::PathBuf;
 use std::sync::Arc;
