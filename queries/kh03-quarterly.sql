@@ -6,7 +6,9 @@
 -- reported: one that closed in the quarter is averaged over the days it was open.
 -- The census is summed by sector and stay before it is turned into columns, and the trust,
 -- region and England rows come from one pass with GROUPING SETS: a CTE read three times
--- would be computed three times (see queries/README.md).
+-- would be computed three times (see queries/README.md). A trust's averages are kept in
+-- whole millionths of a bed, so that region and England sums are exact whatever order the
+-- engine adds the trusts in: the same inputs give the same figures, read from packs or not.
 WITH cells AS (
     SELECT c.provider AS code, c.census_date, c.sector, c.stay,
         SUM(c.available_beds) AS available, SUM(c.occupied_beds) AS occupied
@@ -38,22 +40,22 @@ days AS (
 trusts AS (
     SELECT p.region, d.code, p.name,
         COUNT(*) AS days_reported,
-        SUM(ga_overnight_available) * 1.0 / COUNT(*) AS ga_overnight_available,
-        SUM(ga_overnight_occupied) * 1.0 / COUNT(*) AS ga_overnight_occupied,
-        SUM(ga_day_available) * 1.0 / COUNT(*) AS ga_day_available,
-        SUM(ga_day_occupied) * 1.0 / COUNT(*) AS ga_day_occupied,
-        SUM(mi_overnight_available) * 1.0 / COUNT(*) AS mi_overnight_available,
-        SUM(mi_overnight_occupied) * 1.0 / COUNT(*) AS mi_overnight_occupied,
-        SUM(mi_day_available) * 1.0 / COUNT(*) AS mi_day_available,
-        SUM(mi_day_occupied) * 1.0 / COUNT(*) AS mi_day_occupied,
-        SUM(ld_overnight_available) * 1.0 / COUNT(*) AS ld_overnight_available,
-        SUM(ld_overnight_occupied) * 1.0 / COUNT(*) AS ld_overnight_occupied,
-        SUM(ld_day_available) * 1.0 / COUNT(*) AS ld_day_available,
-        SUM(ld_day_occupied) * 1.0 / COUNT(*) AS ld_day_occupied,
-        SUM(mat_overnight_available) * 1.0 / COUNT(*) AS mat_overnight_available,
-        SUM(mat_overnight_occupied) * 1.0 / COUNT(*) AS mat_overnight_occupied,
-        SUM(mat_day_available) * 1.0 / COUNT(*) AS mat_day_available,
-        SUM(mat_day_occupied) * 1.0 / COUNT(*) AS mat_day_occupied
+        CAST(ROUND(SUM(ga_overnight_available) * 1000000.0 / COUNT(*)) AS BIGINT) AS ga_overnight_available,
+        CAST(ROUND(SUM(ga_overnight_occupied) * 1000000.0 / COUNT(*)) AS BIGINT) AS ga_overnight_occupied,
+        CAST(ROUND(SUM(ga_day_available) * 1000000.0 / COUNT(*)) AS BIGINT) AS ga_day_available,
+        CAST(ROUND(SUM(ga_day_occupied) * 1000000.0 / COUNT(*)) AS BIGINT) AS ga_day_occupied,
+        CAST(ROUND(SUM(mi_overnight_available) * 1000000.0 / COUNT(*)) AS BIGINT) AS mi_overnight_available,
+        CAST(ROUND(SUM(mi_overnight_occupied) * 1000000.0 / COUNT(*)) AS BIGINT) AS mi_overnight_occupied,
+        CAST(ROUND(SUM(mi_day_available) * 1000000.0 / COUNT(*)) AS BIGINT) AS mi_day_available,
+        CAST(ROUND(SUM(mi_day_occupied) * 1000000.0 / COUNT(*)) AS BIGINT) AS mi_day_occupied,
+        CAST(ROUND(SUM(ld_overnight_available) * 1000000.0 / COUNT(*)) AS BIGINT) AS ld_overnight_available,
+        CAST(ROUND(SUM(ld_overnight_occupied) * 1000000.0 / COUNT(*)) AS BIGINT) AS ld_overnight_occupied,
+        CAST(ROUND(SUM(ld_day_available) * 1000000.0 / COUNT(*)) AS BIGINT) AS ld_day_available,
+        CAST(ROUND(SUM(ld_day_occupied) * 1000000.0 / COUNT(*)) AS BIGINT) AS ld_day_occupied,
+        CAST(ROUND(SUM(mat_overnight_available) * 1000000.0 / COUNT(*)) AS BIGINT) AS mat_overnight_available,
+        CAST(ROUND(SUM(mat_overnight_occupied) * 1000000.0 / COUNT(*)) AS BIGINT) AS mat_overnight_occupied,
+        CAST(ROUND(SUM(mat_day_available) * 1000000.0 / COUNT(*)) AS BIGINT) AS mat_day_available,
+        CAST(ROUND(SUM(mat_day_occupied) * 1000000.0 / COUNT(*)) AS BIGINT) AS mat_day_occupied
     FROM days d
     JOIN providers p ON p.code = d.code
     GROUP BY p.region, d.code, p.name
@@ -85,22 +87,22 @@ levels AS (
     GROUP BY GROUPING SETS ((region, code, name), (region), ())
 )
 SELECT level, region, code, name, days_reported,
-    ROUND(ga_overnight_available, 1) AS ga_overnight_available,
-    ROUND(ga_overnight_occupied, 1) AS ga_overnight_occupied,
-    ROUND(ga_day_available, 1) AS ga_day_available,
-    ROUND(ga_day_occupied, 1) AS ga_day_occupied,
-    ROUND(mi_overnight_available, 1) AS mi_overnight_available,
-    ROUND(mi_overnight_occupied, 1) AS mi_overnight_occupied,
-    ROUND(mi_day_available, 1) AS mi_day_available,
-    ROUND(mi_day_occupied, 1) AS mi_day_occupied,
-    ROUND(ld_overnight_available, 1) AS ld_overnight_available,
-    ROUND(ld_overnight_occupied, 1) AS ld_overnight_occupied,
-    ROUND(ld_day_available, 1) AS ld_day_available,
-    ROUND(ld_day_occupied, 1) AS ld_day_occupied,
-    ROUND(mat_overnight_available, 1) AS mat_overnight_available,
-    ROUND(mat_overnight_occupied, 1) AS mat_overnight_occupied,
-    ROUND(mat_day_available, 1) AS mat_day_available,
-    ROUND(mat_day_occupied, 1) AS mat_day_occupied,
+    ROUND(ga_overnight_available / 1000000.0, 1) AS ga_overnight_available,
+    ROUND(ga_overnight_occupied / 1000000.0, 1) AS ga_overnight_occupied,
+    ROUND(ga_day_available / 1000000.0, 1) AS ga_day_available,
+    ROUND(ga_day_occupied / 1000000.0, 1) AS ga_day_occupied,
+    ROUND(mi_overnight_available / 1000000.0, 1) AS mi_overnight_available,
+    ROUND(mi_overnight_occupied / 1000000.0, 1) AS mi_overnight_occupied,
+    ROUND(mi_day_available / 1000000.0, 1) AS mi_day_available,
+    ROUND(mi_day_occupied / 1000000.0, 1) AS mi_day_occupied,
+    ROUND(ld_overnight_available / 1000000.0, 1) AS ld_overnight_available,
+    ROUND(ld_overnight_occupied / 1000000.0, 1) AS ld_overnight_occupied,
+    ROUND(ld_day_available / 1000000.0, 1) AS ld_day_available,
+    ROUND(ld_day_occupied / 1000000.0, 1) AS ld_day_occupied,
+    ROUND(mat_overnight_available / 1000000.0, 1) AS mat_overnight_available,
+    ROUND(mat_overnight_occupied / 1000000.0, 1) AS mat_overnight_occupied,
+    ROUND(mat_day_available / 1000000.0, 1) AS mat_day_available,
+    ROUND(mat_day_occupied / 1000000.0, 1) AS mat_day_occupied,
     CASE WHEN ga_overnight_available + mi_overnight_available + ld_overnight_available + mat_overnight_available > 0
          THEN ROUND(100.0 * (ga_overnight_occupied + mi_overnight_occupied + ld_overnight_occupied + mat_overnight_occupied)
                     / (ga_overnight_available + mi_overnight_available + ld_overnight_available + mat_overnight_available), 1)

@@ -63,7 +63,15 @@ pub async fn pack(
     let (mut done, mut failed): (Vec<Packed>, Vec<String>) = (Vec::new(), Vec::new());
     for (def, unit) in &work {
         bar.set_message(format!("{} {unit}", def.slug));
-        for r in pack::pack_units(store.as_ref(), &lake, def, std::slice::from_ref(unit), now).await
+        for r in pack::pack_units(
+            store.as_ref(),
+            &lake,
+            def,
+            std::slice::from_ref(unit),
+            now,
+            pack::ROW_GROUP_ROWS,
+        )
+        .await
         {
             match r {
                 Ok(p) => done.push(p),

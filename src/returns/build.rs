@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -22,6 +22,7 @@ use crate::landing::lake::Lake;
 use crate::landing::pack;
 use crate::providers::Provider;
 use crate::registry::Registry;
+use crate::registry::definition::CollectionDef;
 use crate::schedule::period::Period;
 use crate::store::runs::CurrentVersion;
 
@@ -148,6 +149,31 @@ fn versions(dir: &Path) -> Vec<i64> {
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.strip_prefix('v')?.parse().ok())
         .collect()
+}
+
+/// Plans and runs the query over `reads`: the rows, with text as plain text again.
+async fn run(
+    def: &ReturnDef,
+    reads: &[(CollectionDef, Vec<pack::Read>)],
+    providers: &[Provider],
+    started: std::time::Instant,
+) -> anyhow::Result<(SchemaRef, Vec<RecordBatch>)> {
+    let ctx = session()?;
+    let frame = prepare(&ctx, def, reads, providers).await?;
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "Planned the query."
+    );
+    let schema = retype_text(
+        frame.schema().as_arrow(),
+        &DataType::Utf8View,
+        &DataType::Utf8,
+    );
+    let batches = frame
+        .collect()
+        .await
+        .context("running the return's query")?;
+    Ok((schema, batches))
 }
 
 /// Builds `def` for `period` from the current extract versions in `lake`, into `root`.
@@ -290,23 +316,34 @@ pub async fn build_for(
     // Each input read from its packs where they hold the current versions, and otherwise
     // from the versions' own files.
     let mut reads = Vec::with_capacity(inputs.len());
-    for (collection, current) in inputs {
-        let plan = pack::plan(lake, collection.slug.as_str(), &current)?;
-        reads.push((collection, plan));
+    for (collection, current) in &inputs {
+        reads.push((collection.clone(), pack::plan(lake, collection, current)?));
     }
     tracing::debug!(ms = ms(started), "Chose the files to read.");
-    let ctx = session()?;
-    let frame = prepare(&ctx, def, &reads, providers).await?;
-    tracing::debug!(ms = ms(started), "Planned the query.");
-    let schema = retype_text(
-        frame.schema().as_arrow(),
-        &DataType::Utf8View,
-        &DataType::Utf8,
-    );
-    let mut batches = frame
-        .collect()
-        .await
-        .context("running the return's query")?;
+    let (schema, mut batches) = match run(def, &reads, providers, started).await {
+        Ok(ran) => ran,
+        // A pack that passed its checks but cannot be read after all must not stop the
+        // return: the versions' own files hold the same rows.
+        Err(e) if reads.iter().any(|(_, r)| r.iter().any(pack::Read::is_pack)) => {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "A build from packs failed; building from the versions' own files."
+            );
+            for (_, read) in &reads {
+                for r in read {
+                    if let pack::Read::Pack { path, .. } = r {
+                        pack::mark_if_unreadable(path);
+                    }
+                }
+            }
+            let files = inputs
+                .iter()
+                .map(|(collection, current)| (collection.clone(), pack::files(current)))
+                .collect::<Vec<_>>();
+            run(def, &files, providers, started).await?
+        }
+        Err(e) => return Err(e),
+    };
     if batches.is_empty() {
         // No rows still make an artifact with the return's columns.
         batches.push(RecordBatch::new_empty(schema.clone()));

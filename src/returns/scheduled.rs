@@ -7,6 +7,7 @@
 //! builds run on a runtime of their own, so a long one never holds up pulls or (later) the
 //! web server.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -20,11 +21,21 @@ use crate::registry::Registry;
 use crate::schedule::period::Period;
 use crate::schedule::timetable::{closes, deadline};
 
+/// How long a unit whose packing failed waits before it is tried again. Packing reads the
+/// whole month, so trying every minute would spend the scheduler's time on a file that is
+/// still broken; builds read the versions' own files meanwhile.
+const PACK_RETRY: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// When packing each (collection, unit) last failed.
+type PackFailures = HashMap<(String, Period), DateTime<Utc>>;
+
 pub struct Builder {
     pub registry: Arc<Registry>,
     pub catalogue: Arc<Catalogue>,
     pub lake: Lake,
     pub root: PathBuf,
+    /// Units whose packing failed, by collection and unit, with when.
+    pack_failures: Arc<std::sync::Mutex<PackFailures>>,
     /// Always there until the builder is dropped.
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -59,6 +70,7 @@ impl Builder {
             catalogue,
             lake,
             root,
+            pack_failures: Arc::default(),
             runtime: Some(runtime),
         })
     }
@@ -104,6 +116,7 @@ impl Builder {
     /// amendments, on the builders' runtime, so the builds that follow read packs.
     async fn pack(&self, now: DateTime<Utc>, round: &mut Round) {
         let (registry, lake) = (self.registry.clone(), self.lake.clone());
+        let failures = self.pack_failures.clone();
         let runtime = self.runtime.as_ref().expect("until dropped");
         let job = runtime.spawn(async move {
             let mut results = Vec::new();
@@ -113,13 +126,40 @@ impl Builder {
                     .listed_at
                     .with_timezone(&def.frequency.timezone)
                     .date_naive();
-                let units = pack::closed_units(def, listed, now, true);
-                results.extend(
-                    pack::pack_units(registry.store().as_ref(), &lake, def, &units, now)
-                        .await
+                let slug = def.slug.to_string();
+                let units: Vec<Period> = {
+                    let failed = failures.lock().expect("never held across a panic");
+                    pack::closed_units(def, listed, now, true)
                         .into_iter()
-                        .map(|r| r.map_err(|e| (def.slug.to_string(), format!("{e:#}")))),
-                );
+                        .filter(|u| {
+                            failed
+                                .get(&(slug.clone(), *u))
+                                .is_none_or(|at| now - *at >= PACK_RETRY)
+                        })
+                        .collect()
+                };
+                let packed = pack::pack_units(
+                    registry.store().as_ref(),
+                    &lake,
+                    def,
+                    &units,
+                    now,
+                    pack::ROW_GROUP_ROWS,
+                )
+                .await;
+                let mut failed = failures.lock().expect("never held across a panic");
+                for (unit, r) in units.into_iter().zip(packed) {
+                    match r {
+                        Ok(p) => {
+                            failed.remove(&(slug.clone(), unit));
+                            results.push(Ok(p));
+                        }
+                        Err(e) => {
+                            failed.insert((slug.clone(), unit), now);
+                            results.push(Err((slug.clone(), format!("{e:#}"))));
+                        }
+                    }
+                }
             }
             anyhow::Ok(results)
         });
