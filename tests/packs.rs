@@ -148,6 +148,15 @@ const CASES: [(&str, &str); 4] = [
     ("care-home-occupancy", "2026-04"),
 ];
 
+/// Every one of `CASES` built into `root`.
+async fn build_cases(w: &World, root: &Path) -> Vec<Artifact> {
+    let mut out = Vec::new();
+    for (name, p) in CASES {
+        out.push(build_into(w, root, name, p).await);
+    }
+    out
+}
+
 /// The world with some days made different from the rest, so that rows read from the wrong
 /// place in a pack change a return.
 async fn varied_world() -> World {
@@ -177,10 +186,7 @@ async fn varied_world() -> World {
 async fn returns_read_from_packs_are_byte_for_byte_those_read_from_files() {
     let w = varied_world().await;
     let from_files = w.dir.path().join("from-files");
-    let mut before = Vec::new();
-    for (name, p) in CASES {
-        before.push(build_into(&w, &from_files, name, p).await);
-    }
+    let before = build_cases(&w, &from_files).await;
 
     let census = pack(&w, "ward-bed-census", &["2026-04", "2026-05", "2026-06"]).await;
     // April: three trusts for 30 days; May and June: RXC had closed.
@@ -242,10 +248,7 @@ async fn returns_read_from_packs_are_byte_for_byte_those_read_from_files() {
 async fn packs_of_many_row_groups_give_the_same_returns() {
     let w = varied_world().await;
     let from_files = w.dir.path().join("from-files");
-    let mut before = Vec::new();
-    for (name, p) in CASES {
-        before.push(build_into(&w, &from_files, name, p).await);
-    }
+    let before = build_cases(&w, &from_files).await;
     // Row groups of 7 rows: most trust-days straddle two, and a day's slice spans several.
     pack_in(&w, "ward-bed-census", &["2026-04", "2026-05", "2026-06"], 7).await;
     pack_in(&w, "care-home-capacity", &["2026-04"], 4).await;
@@ -276,11 +279,7 @@ async fn packs_of_many_row_groups_give_the_same_returns() {
     let text = census("RXB", day).replacen("30,27", "30,21", 1);
     w.land("ward-bed-census", "RXB", "2026-04-20", &text, true)
         .await;
-    let amended = w.dir.path().join("amended-from-packs");
-    let mut from_packs = Vec::new();
-    for (name, p) in CASES {
-        from_packs.push(build_into(&w, &amended, name, p).await);
-    }
+    let from_packs = build_cases(&w, &w.dir.path().join("amended-from-packs")).await;
     std::fs::rename(w.lake.root.join("_packs"), w.dir.path().join("packs-aside")).unwrap();
     let files_only = w.dir.path().join("amended-from-files");
     for ((name, p), got) in CASES.iter().zip(&from_packs) {

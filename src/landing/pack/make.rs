@@ -23,9 +23,16 @@ use crate::store::runs::CurrentVersion;
 /// The current versions a pack is made of, by (period, provider).
 type Wanted<'a> = BTreeMap<(&'a str, &'a str), &'a CurrentVersion>;
 
+/// The unit's latest pack after packing, and whether packing made it.
+#[derive(Debug, Clone)]
+pub struct Made {
+    pub pack: Pack,
+    pub new: bool,
+}
+
 /// Makes a new pack of `unit` from `current`, the current versions of its periods, in row
-/// groups of `row_group_rows`, unless the latest pack holds exactly those already.
-/// Blocking: run it off the async threads.
+/// groups of `row_group_rows`, unless the latest pack holds exactly those already; `None`
+/// when nothing has landed. Blocking: run it off the async threads.
 pub fn make(
     lake: &Lake,
     def: &CollectionDef,
@@ -33,7 +40,7 @@ pub fn make(
     current: &[CurrentVersion],
     now: DateTime<Utc>,
     row_group_rows: usize,
-) -> anyhow::Result<Option<Pack>> {
+) -> anyhow::Result<Option<Made>> {
     let dir = lake.packs_dir(def.slug.as_str(), unit);
     sweep(&dir);
     let wanted: Wanted = current
@@ -44,8 +51,11 @@ pub fn make(
         return Ok(None);
     }
     let previous = Pack::latest(lake, def, unit)?;
-    if previous.as_ref().is_some_and(|p| holds_exactly(p, &wanted)) {
-        return Ok(None);
+    if let Some(p) = previous.as_ref().filter(|p| holds_exactly(p, &wanted)) {
+        return Ok(Some(Made {
+            pack: p.clone(),
+            new: false,
+        }));
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let number = numbers(&dir).into_iter().max().unwrap_or(0) + 1;
@@ -74,14 +84,17 @@ pub fn make(
         (made, _) => made,
     };
     match made {
-        Ok(manifest) => Ok(Some(Pack {
-            dir: target,
-            manifest,
+        Ok(manifest) => Ok(Some(Made {
+            pack: Pack {
+                dir: target,
+                manifest,
+            },
+            new: true,
         })),
         // Another instance sharing the lake packed the same unit meanwhile: if its pack holds
         // what this one would have, there is nothing to do.
         Err(e) => match Pack::latest(lake, def, unit)? {
-            Some(p) if holds_exactly(&p, &wanted) => Ok(None),
+            Some(pack) if holds_exactly(&pack, &wanted) => Ok(Some(Made { pack, new: false })),
             _ => Err(e),
         },
     }

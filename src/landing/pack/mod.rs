@@ -33,7 +33,7 @@ use crate::registry::definition::{CollectionDef, PeriodKind};
 use crate::schedule::period::Period;
 use crate::store::runs::CurrentVersion;
 
-pub use make::make;
+pub use make::{Made, make};
 pub use units::{Packed, closed_units, pack_units, units_between};
 
 /// Rows per row group in a pack. A month of the census (about 340,000 rows) makes three,

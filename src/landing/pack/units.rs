@@ -6,7 +6,7 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{Pack, make, unit_of};
+use super::{make, unit_of};
 use crate::landing::lake::Lake;
 use crate::registry::definition::CollectionDef;
 use crate::schedule::period::Period;
@@ -87,17 +87,16 @@ pub async fn pack_units(
             })
             .await
             .context("packing stopped")??;
-            let number = made.as_ref().map(|p| p.manifest.number);
-            let latest = match made {
-                Some(pack) => Some(pack),
-                None => Pack::latest(lake, def, unit)?,
-            };
+            let latest = made.as_ref().map(|m| &m.pack.manifest);
             anyhow::Ok(Packed {
                 collection: def.slug.to_string(),
                 unit: unit.to_string(),
-                number,
-                members: latest.as_ref().map_or(0, |p| p.manifest.members.len()),
-                rows: latest.as_ref().map_or(0, |p| p.manifest.rows),
+                number: made
+                    .as_ref()
+                    .filter(|m| m.new)
+                    .map(|m| m.pack.manifest.number),
+                members: latest.map_or(0, |m| m.members.len()),
+                rows: latest.map_or(0, |m| m.rows),
             })
         }
         .await
