@@ -18,6 +18,11 @@ pub struct Settings {
     pub sources_file: PathBuf,
     /// The folder of return queries (`queries/`).
     pub queries_dir: PathBuf,
+    /// Mark session cookies `Secure`: set when the service is reached over HTTPS (behind a
+    /// proxy that ends TLS), so browsers never send them in the clear.
+    pub secure_cookies: bool,
+    /// The largest upload the web takes, in bytes (`upload_limit_mb` in the file).
+    pub upload_limit: Option<usize>,
 }
 
 impl Settings {
@@ -41,6 +46,8 @@ struct FileSettings {
     timezone: Option<String>,
     sources_file: Option<PathBuf>,
     queries_dir: Option<PathBuf>,
+    secure_cookies: Option<bool>,
+    upload_limit_mb: Option<usize>,
 }
 
 impl Settings {
@@ -79,7 +86,21 @@ impl Settings {
             .map(PathBuf::from)
             .or(file.queries_dir)
             .unwrap_or_else(|| PathBuf::from("queries"));
+        let secure_cookies = match env("TALLY_SECURE_COOKIES").as_deref() {
+            None => file.secure_cookies.unwrap_or(false),
+            Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no") => false,
+            Some(other) => bail!("TALLY_SECURE_COOKIES: \"{other}\" is not true or false"),
+        };
+        let upload_limit_mb = match env("TALLY_UPLOAD_LIMIT_MB") {
+            Some(v) => Some(v.parse::<usize>().ok().filter(|n| *n > 0).with_context(|| {
+                format!("TALLY_UPLOAD_LIMIT_MB: \"{v}\" is not a whole number of megabytes")
+            })?),
+            None => file.upload_limit_mb,
+        };
         Ok(Settings {
+            secure_cookies,
+            upload_limit: upload_limit_mb.map(|mb| mb * 1024 * 1024),
             queries_dir,
             data_dir,
             database_url,

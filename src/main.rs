@@ -55,8 +55,12 @@ enum Command {
     /// The organisations that must report.
     #[command(subcommand)]
     Providers(Providers),
-    /// Run the scheduler: pull every due period from its source, once a minute, until stopped.
+    /// Serve the web pages and the API, and run the scheduler: pull every due period from
+    /// its source, once a minute, until stopped.
     Serve {
+        /// Address the web server listens on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
         /// Pulls under way at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
@@ -67,6 +71,9 @@ enum Command {
     /// The national returns: list, build, show and export.
     #[command(subcommand)]
     Returns(ReturnsCommand),
+    /// Tokens for the web pages and the API: create, list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// The lake's packs: closed months of extracts gathered into one file each.
     #[command(subcommand)]
     Lake(LakeCommand),
@@ -247,6 +254,35 @@ enum BurdenCommand {
 }
 
 #[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a token and print it once; only its hash is kept.
+    Create {
+        /// dap, provider, dhsc or admin.
+        #[arg(long)]
+        role: String,
+        /// For a provider token: the provider it speaks for (repeat for several).
+        #[arg(long)]
+        provider: Vec<String>,
+        /// Whose token it is, as the audit log will name them.
+        #[arg(long)]
+        name: String,
+        /// Make it expire after this many days.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        /// Who makes it (default: TALLY_ACTOR).
+        #[arg(long, env = "TALLY_ACTOR")]
+        by: Option<String>,
+    },
+    /// Every token: id, name, role, providers, when made, expiry, revocation. Never a secret.
+    List(Json),
+    /// Revoke a token at once, ending its sessions.
+    Revoke {
+        /// The token's id (the part after tly_, before the second _).
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum ReturnsCommand {
     /// Every return in the queries folder, and whether it can be built now.
     List {
@@ -406,9 +442,19 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             cli::budget_set(s, change, &by, &reason).await
         }
         Command::Serve {
+            bind,
             concurrency,
             per_host,
-        } => cli::serve(s, concurrency, per_host).await,
+        } => cli::serve(s, bind, concurrency, per_host).await,
+        Command::Token(TokenCommand::Create {
+            role,
+            provider,
+            name,
+            expires_in_days,
+            by,
+        }) => cli::tokens::create(s, &role, &provider, &name, expires_in_days, by.as_deref()).await,
+        Command::Token(TokenCommand::List(j)) => cli::tokens::list(s, j.json).await,
+        Command::Token(TokenCommand::Revoke { id }) => cli::tokens::revoke(s, &id).await,
         Command::Pull {
             collection,
             provider,

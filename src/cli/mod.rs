@@ -7,6 +7,7 @@ pub mod lake;
 pub mod returns;
 mod runs;
 mod schedule;
+pub mod tokens;
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! `tally runs`: the run ledger, newest first.
 
+use anyhow::Context;
 use chrono::Utc;
 
 use super::{Outcome, plural, print_json};
@@ -7,9 +8,7 @@ use crate::config::Settings;
 use crate::connectors::upload::Upload;
 use crate::connectors::{ConnectorConfig, Source, Sources};
 use crate::landing::lake::Lake;
-use crate::schedule::period::Period;
 use crate::schedule::pull::pull;
-use crate::schedule::timetable::RunKey;
 use crate::store::runs::RunFilter;
 
 /// `tally pull`: one run now, through the collection's source for the provider; or, with
@@ -24,52 +23,9 @@ pub async fn pull_now(
     upload: Option<&std::path::Path>,
     json: bool,
 ) -> anyhow::Result<Outcome> {
-    let period = Period::parse(period).map_err(anyhow::Error::msg)?;
     let registry = super::open(settings).await?;
-    let providers = registry.store().providers().await?;
-    let Some(who) = providers.iter().find(|p| p.code.as_str() == provider) else {
-        anyhow::bail!("there is no provider {provider} in the provider registry");
-    };
-    // A provider that does not owe the collection is not asked for it, listed or not; and
-    // only whole periods of the collection's own length are pulled.
-    let licensed = registry.require_listed(collection, Utc::now()).await.ok();
-    if let Some(l) = &licensed {
-        let kind = l.def.frequency.period;
-        if period.kind() != kind {
-            anyhow::bail!(
-                "{collection} collects {} periods; {period} is a {}",
-                kind.adjective(),
-                period.kind().as_str()
-            );
-        }
-        let today = Utc::now()
-            .with_timezone(&l.def.frequency.timezone)
-            .date_naive();
-        if period.end() > today {
-            anyhow::bail!("{period} has not ended yet; a period is pulled once it is over");
-        }
-    }
-    if let Some(licensed) = &licensed
-        && !licensed.def.respondents.kinds.contains(&who.kind)
-    {
-        let kinds: Vec<&str> = licensed
-            .def
-            .respondents
-            .kinds
-            .iter()
-            .map(|k| k.as_str())
-            .collect();
-        anyhow::bail!(
-            "{provider} is a {} and {collection} is asked only of: {}",
-            who.kind,
-            kinds.join(", ")
-        );
-    }
-    let key = RunKey {
-        collection: collection.into(),
-        provider: provider.into(),
-        period,
-    };
+    let key = crate::schedule::request::by_hand(&registry, collection, provider, period, Utc::now())
+        .await?;
     let (sources, instance, again) = match upload {
         None => (
             Sources::load(&settings.sources_file)?,
@@ -187,6 +143,7 @@ pub async fn runs(settings: &Settings, filter: RunFilter, json: bool) -> anyhow:
 /// `tally serve`: the scheduler, until Ctrl-C or SIGTERM. (The web server joins it later.)
 pub async fn serve(
     settings: &Settings,
+    bind: std::net::SocketAddr,
     concurrency: usize,
     per_host: usize,
 ) -> anyhow::Result<Outcome> {
@@ -226,11 +183,25 @@ pub async fn serve(
         shutdown_signal().await;
         let _ = stop.send(true);
     });
+    // The web shares the scheduler's store, and stops with it.
+    let app = crate::app::App::with_store(settings.clone(), runner.registry.store().clone())?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    let mut web_stop = stopped.clone();
+    let web = tokio::spawn(async move {
+        axum::serve(listener, crate::app::router(app))
+            .with_graceful_shutdown(async move {
+                let _ = web_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
     println!(
-        "Tally is pulling on its timetable as {} (Ctrl-C to stop).",
+        "Tally is serving http://{bind}/ and pulling on its timetable as {} (Ctrl-C to stop).",
         runner.instance
     );
     runner.run(stopped).await?;
+    web.await.context("the web server stopped unexpectedly")??;
     println!("Stopped; runs still held were released.");
     Ok(Outcome::Done)
 }

@@ -12,7 +12,7 @@ use super::definition::{Capture, CollectionDef};
 use crate::providers::Provider;
 
 /// Where a respondent count came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Basis {
     /// Open providers of the right kinds in the provider registry.
@@ -21,7 +21,7 @@ pub enum Basis {
     Estimated,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CollectionBurden {
     pub slug: String,
     pub title: String,
@@ -70,7 +70,7 @@ pub fn estimate(
 
 /// DAP's budget as last set: a cap on total annual hours, and a reduction target from a
 /// baseline to a goal by a date. Each change is kept as a new row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow, utoipa::ToSchema)]
 pub struct Budget {
     pub cap_hours: Option<f64>,
     pub baseline_hours: Option<f64>,
@@ -99,7 +99,7 @@ impl Budget {
 }
 
 /// The register's burden on one day.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BurdenReport {
     pub on: NaiveDate,
     pub collections: Vec<CollectionBurden>,

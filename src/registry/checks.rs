@@ -15,7 +15,7 @@ use super::burden::{Budget, estimate, thousands as n};
 use super::definition::{CollectionDef, DataItem, ItemType, MAX_LICENCE_MONTHS};
 use crate::providers::Provider;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     Licence,
@@ -58,7 +58,7 @@ impl fmt::Display for Rule {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// The proposal cannot be listed unless DAP overrides this with a written reason.
@@ -68,7 +68,7 @@ pub enum Severity {
     Pass,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Finding {
     pub rule: Rule,
     pub severity: Severity,

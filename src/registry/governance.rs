@@ -15,7 +15,7 @@ use super::{Registry, RegistryError, require_words};
 use crate::store::{Change, NewDecision, NewVersion, VersionRow};
 
 /// DAP's written reason for listing despite a blocking finding. Overrides are public.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Override {
     pub rule: Rule,
     pub reason: String,
@@ -51,7 +51,7 @@ pub enum StatusChange {
 }
 
 /// The outcome of running the checks on one definition.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CheckReport {
     pub slug: String,
     pub findings: Vec<Finding>,
@@ -68,14 +68,14 @@ impl CheckReport {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Proposal {
     pub slug: String,
     pub version: i64,
     pub report: CheckReport,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Listing {
     pub slug: String,
     pub version: i64,

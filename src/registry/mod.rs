@@ -6,6 +6,7 @@ pub mod checks;
 pub mod definition;
 pub mod governance;
 pub mod load;
+pub mod provider_burden;
 pub mod views;
 
 use std::sync::Arc;

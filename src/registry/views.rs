@@ -12,7 +12,7 @@ use crate::providers::Provider;
 use crate::store::{CollectionRow, DecisionRow};
 
 /// Everything the register holds about one collection.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CollectionView {
     pub collection: CollectionRow,
     /// `listed`, `suspended`, … or `expired` for a listed collection past its licence.
@@ -21,7 +21,7 @@ pub struct CollectionView {
     pub decisions: Vec<DecisionRow>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VersionSummary {
     pub version: i64,
     pub status: String,
@@ -31,11 +31,13 @@ pub struct VersionSummary {
     pub proposed_at: DateTime<Utc>,
     pub listed_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The definition as its TOML file gives it.
+    #[schema(value_type = Object)]
     pub definition: CollectionDef,
 }
 
 /// One line of the public register.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RegisterEntry {
     pub slug: String,
     pub licence_number: Option<String>,
@@ -53,7 +55,7 @@ pub struct RegisterEntry {
 }
 
 /// One thing a provider owes: a listed collection that applies to its kind while it is open.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Obligation {
     pub provider: String,
     pub provider_name: String,

@@ -122,6 +122,40 @@ impl Artifact {
     }
 }
 
+/// The periods of a return that have been built, each with its artifact versions, oldest
+/// first; folders that are not a period are passed over.
+pub fn built(root: &Path, name: &str) -> Vec<(Period, Vec<i64>)> {
+    let mut out: Vec<(Period, Vec<i64>)> = std::fs::read_dir(root.join(name))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let period = Period::parse(e.file_name().to_str()?.strip_prefix("period=")?).ok()?;
+            let mut versions = versions(&e.path());
+            versions.sort_unstable();
+            (!versions.is_empty()).then_some((period, versions))
+        })
+        .collect();
+    out.sort_by_key(|(p, _)| (p.first_day(), p.to_string()));
+    out
+}
+
+impl Artifact {
+    /// One version of a return's artifact for a period, if it exists.
+    pub fn version(
+        root: &Path,
+        name: &str,
+        period: &Period,
+        version: i64,
+    ) -> anyhow::Result<Option<Artifact>> {
+        let dir = period_dir(root, name, period).join(format!("v{version}"));
+        if !dir.join("manifest.json").is_file() {
+            return Ok(None);
+        }
+        Artifact::open(&dir).map(Some)
+    }
+}
+
 fn period_dir(root: &Path, name: &str, period: &Period) -> PathBuf {
     root.join(name).join(format!("period={period}"))
 }

@@ -25,6 +25,51 @@ pub enum ExportFormat {
     SdmxCsv,
 }
 
+impl ExportFormat {
+    pub const ALL: [ExportFormat; 5] = [
+        ExportFormat::Csv,
+        ExportFormat::Xlsx,
+        ExportFormat::Parquet,
+        ExportFormat::Json,
+        ExportFormat::SdmxCsv,
+    ];
+
+    /// The name the CLI and the API take: `csv`, `xlsx`, `parquet`, `json`, `sdmx-csv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Xlsx => "xlsx",
+            ExportFormat::Parquet => "parquet",
+            ExportFormat::Json => "json",
+            ExportFormat::SdmxCsv => "sdmx-csv",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ExportFormat> {
+        ExportFormat::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    /// The file name ending a download gets.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::SdmxCsv => "sdmx.csv",
+            other => other.name(),
+        }
+    }
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+            ExportFormat::Xlsx => {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            }
+            ExportFormat::Parquet => "application/vnd.apache.parquet",
+            ExportFormat::Json => "application/json",
+            ExportFormat::SdmxCsv => "application/vnd.sdmx.data+csv; version=2.0.0",
+        }
+    }
+}
+
 /// How a suppressed cell shows where a value cannot be left empty with a status beside it.
 pub const MARKER: &str = "[c]";
 

@@ -2,5 +2,6 @@
 
 pub mod period;
 pub mod pull;
+pub mod request;
 pub mod runner;
 pub mod timetable;

@@ -6,6 +6,7 @@
 //! state-changing updates name the state they expect, so two DAP members acting at once
 //! cannot both succeed.
 
+pub mod access;
 pub mod lock;
 mod postgres;
 pub mod runs;
@@ -30,7 +31,7 @@ use crate::registry::governance::Override;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
 pub struct CollectionRow {
     pub slug: String,
     pub status: String,
@@ -54,7 +55,7 @@ pub struct VersionRow {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
 pub struct DecisionRow {
     pub id: i64,
     pub slug: String,
@@ -64,7 +65,9 @@ pub struct DecisionRow {
     pub reason: String,
     pub at: DateTime<Utc>,
     pub licence_number: Option<String>,
+    #[schema(value_type = Vec<Finding>)]
     pub findings: Json<Vec<Finding>>,
+    #[schema(value_type = Vec<Override>)]
     pub overrides: Json<Vec<Override>>,
 }
 
@@ -146,7 +149,7 @@ pub enum Change {
 }
 
 #[async_trait]
-pub trait Store: runs::RunLedger + Send + Sync {
+pub trait Store: runs::RunLedger + access::Access + Send + Sync {
     /// `sqlite` or `postgres`, for messages.
     fn backend(&self) -> &'static str;
     async fn collection(&self, slug: &str) -> anyhow::Result<Option<CollectionRow>>;

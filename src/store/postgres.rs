@@ -6,7 +6,7 @@ use anyhow::{Context, anyhow};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
-use super::{redact, runs::run_ledger, sql::sql_store};
+use super::{access::access_store, redact, runs::run_ledger, sql::sql_store};
 
 pub struct PgStore {
     pool: PgPool,
@@ -44,3 +44,4 @@ impl PgStore {
 
 sql_store!(PgStore, sqlx::Postgres, "postgres");
 run_ledger!(PgStore);
+access_store!(PgStore);

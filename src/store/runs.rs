@@ -8,7 +8,7 @@ use sqlx::FromRow;
 
 use crate::schedule::timetable::RunKey;
 
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct RunRow {
     pub id: i64,
     pub collection: String,
@@ -167,6 +167,13 @@ pub trait RunLedger: Send + Sync {
     ) -> anyhow::Result<Vec<CurrentVersion>>;
     /// The current (newest) version of `key`'s extract, if one has landed.
     async fn current_version(&self, key: &RunKey) -> anyhow::Result<Option<ExtractVersion>>;
+    async fn run(&self, id: i64) -> anyhow::Result<Option<RunRow>>;
+    /// Versions landed since `since`, by collection and by whether they were uploaded by
+    /// hand (`upload-…` instances): (collection, by hand, count).
+    async fn landed_counts(
+        &self,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<(String, bool, i64)>>;
     /// The validation report a run saved, if it read an extract.
     async fn run_report(&self, id: i64) -> anyhow::Result<Option<serde_json::Value>>;
     /// Keys no runner should start again: landed (on time or late), or held under a live lease.
@@ -390,6 +397,31 @@ macro_rules! run_ledger {
                 .bind(key.period.to_string())
                 .fetch_optional(&self.pool)
                 .await?)
+            }
+
+            async fn landed_counts(
+                &self,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> anyhow::Result<Vec<(String, bool, i64)>> {
+                let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT collection,
+                            CASE WHEN instance LIKE 'upload-%' THEN 1 ELSE 0 END AS by_hand,
+                            COUNT(*) AS n
+                     FROM runs
+                     WHERE (status = 'landed' OR status = 'late') AND finished_at >= $1
+                     GROUP BY collection, CASE WHEN instance LIKE 'upload-%' THEN 1 ELSE 0 END",
+                )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(c, h, n)| (c, h == 1, n)).collect())
+            }
+
+            async fn run(&self, id: i64) -> anyhow::Result<Option<$crate::store::runs::RunRow>> {
+                Ok(sqlx::query_as("SELECT * FROM runs WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
             }
 
             async fn run_report(&self, id: i64) -> anyhow::Result<Option<serde_json::Value>> {

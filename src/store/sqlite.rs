@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::{redact, runs::run_ledger, sql::sql_store};
+use super::{access::access_store, redact, runs::run_ledger, sql::sql_store};
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -44,3 +44,4 @@ impl SqliteStore {
 
 sql_store!(SqliteStore, sqlx::Sqlite, "sqlite");
 run_ledger!(SqliteStore);
+access_store!(SqliteStore);

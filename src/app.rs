@@ -1,0 +1,87 @@
+//! The web application: everything a request needs, built once by `App::build`, which
+//! `tally serve` and the tests both call, and the router over it.
+
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
+use axum::Router;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::config::Settings;
+use crate::landing::lake::Lake;
+use crate::registry::Registry;
+use crate::returns::Catalogue;
+use crate::store::Store;
+
+/// The largest upload the web takes, unless the settings say otherwise: a year of a large
+/// trust's ward census as CSV is a few megabytes.
+pub const UPLOAD_LIMIT: usize = 32 * 1024 * 1024;
+
+pub struct App {
+    pub registry: Arc<Registry>,
+    pub settings: Settings,
+    pub lake: Lake,
+    /// The national returns in `queries/`; empty when there is no such folder.
+    pub catalogue: Arc<Catalogue>,
+    pub metrics: PrometheusHandle,
+    /// Whether the service is reached over TLS, so cookies are marked `Secure`.
+    pub secure_cookies: bool,
+    pub upload_limit: usize,
+}
+
+impl App {
+    /// Opens the register and reads the returns catalogue.
+    pub async fn build(settings: Settings) -> anyhow::Result<Arc<App>> {
+        let store = crate::store::connect(&settings.database_url).await?;
+        App::with_store(settings, store)
+    }
+
+    /// For callers that already hold the store (the scheduler shares it with the web).
+    pub fn with_store(settings: Settings, store: Arc<dyn Store>) -> anyhow::Result<Arc<App>> {
+        let catalogue = if settings.queries_dir.is_dir() {
+            Catalogue::load(&settings.queries_dir)?
+        } else {
+            Catalogue::default()
+        };
+        Ok(Arc::new(App {
+            registry: Arc::new(Registry::new(store, settings.timezone)),
+            lake: Lake::new(settings.lake_dir()),
+            catalogue: Arc::new(catalogue),
+            metrics: metrics_handle()?,
+            secure_cookies: settings.secure_cookies,
+            upload_limit: settings.upload_limit.unwrap_or(UPLOAD_LIMIT),
+            settings,
+        }))
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.registry.store()
+    }
+}
+
+/// The Prometheus recorder is process-wide and can be installed once; tests build the app
+/// many times, so every `App` shares the one handle.
+fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    // Seconds, from a fast page to a year-long return build.
+    let buckets = [
+        0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ];
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
+        .context("setting the metrics' buckets")?
+        .install_recorder();
+    match handle {
+        Ok(h) => Ok(HANDLE.get_or_init(|| h).clone()),
+        // Another thread installed it first.
+        Err(_) => HANDLE.get().cloned().context("installing the metrics recorder"),
+    }
+}
+
+/// Every route: pages, the API under `/api/v1`, health, metrics and assets.
+pub fn router(app: Arc<App>) -> Router {
+    crate::web::router(app)
+}

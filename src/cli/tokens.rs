@@ -1,0 +1,95 @@
+//! `tally token`: tokens for the web pages and the API.
+
+use chrono::{Duration, Utc};
+
+use super::{Outcome, print_json};
+use crate::config::Settings;
+use crate::store::access::Role;
+
+/// `tally token create`: prints the token once. Only the SHA-256 of its secret is stored.
+pub async fn create(
+    settings: &Settings,
+    role: &str,
+    providers: &[String],
+    name: &str,
+    expires_in_days: Option<u32>,
+    by: Option<&str>,
+) -> anyhow::Result<Outcome> {
+    let role = Role::parse(role).map_err(anyhow::Error::msg)?;
+    let registry = super::open(settings).await?;
+    let store = registry.store();
+    let known = store.providers().await?;
+    for code in providers {
+        if !known.iter().any(|p| p.code.as_str() == code) {
+            anyhow::bail!("there is no provider {code} in the provider register");
+        }
+    }
+    let now = Utc::now();
+    let expires = expires_in_days.map(|d| now + Duration::days(i64::from(d)));
+    let by = by.map(str::trim).filter(|b| !b.is_empty()).unwrap_or("the command line");
+    let (row, token) = crate::web::auth::issue(role, providers, name, by, expires, now)?;
+    store.add_token(&row).await?;
+    store
+        .audit(&crate::store::access::NewAudit {
+            at: now,
+            actor: by.into(),
+            role: "cli".into(),
+            action: "token_create".into(),
+            target: row.id.clone(),
+            outcome: "done",
+            detail: format!("{} token for {}", row.role, row.name),
+        })
+        .await?;
+    println!("{token}");
+    eprintln!(
+        "A {role} token for {} (id {}){}. It is shown only this once: keep it as you would a password.",
+        row.name,
+        row.id,
+        if providers.is_empty() { String::new() } else { format!(", for {}", providers.join(", ")) }
+    );
+    Ok(Outcome::Done)
+}
+
+pub async fn list(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
+    let registry = super::open(settings).await?;
+    let tokens = registry.store().tokens().await?;
+    if json {
+        print_json(&tokens)?;
+        return Ok(Outcome::Done);
+    }
+    if tokens.is_empty() {
+        println!("No tokens yet: tally token create --role dap --name \"…\" makes one.");
+    }
+    for t in tokens {
+        let state = match (t.revoked_at, t.expires_at) {
+            (Some(r), _) => format!("revoked {}", r.format("%Y-%m-%d")),
+            (None, Some(e)) if e <= Utc::now() => format!("expired {}", e.format("%Y-%m-%d")),
+            (None, Some(e)) => format!("live until {}", e.format("%Y-%m-%d")),
+            (None, None) => "live".into(),
+        };
+        let scope = if t.providers.is_empty() { String::new() } else { format!(" for {}", t.providers) };
+        println!("{}  {:<8} {}{scope}  (made {} by {}; {state})", t.id, t.role, t.name, t.created_at.format("%Y-%m-%d"), t.created_by);
+    }
+    Ok(Outcome::Done)
+}
+
+pub async fn revoke(settings: &Settings, id: &str) -> anyhow::Result<Outcome> {
+    let registry = super::open(settings).await?;
+    let store = registry.store();
+    if !store.revoke_token(id, Utc::now()).await? {
+        anyhow::bail!("there is no live token with id {id} (tally token list shows them)");
+    }
+    store
+        .audit(&crate::store::access::NewAudit {
+            at: Utc::now(),
+            actor: "the command line".into(),
+            role: "cli".into(),
+            action: "token_revoke".into(),
+            target: id.into(),
+            outcome: "done",
+            detail: String::new(),
+        })
+        .await?;
+    println!("Revoked token {id}; its sessions have ended.");
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,263 @@
+//! Who may use the web pages and the API: tokens (kept only as the SHA-256 of their secret),
+//! the sessions a browser signs in to with one, and the append-only audit log of what was
+//! done and refused through them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+
+/// What a token may do. The role matrix itself lives in `web::auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The Data Alliance Partnership: decides on collections and sets the budget.
+    Dap,
+    /// A provider, scoped to its own provider codes.
+    Provider,
+    /// DHSC analysts: read and download the national returns.
+    Dhsc,
+    /// Runs the service: providers and tokens, and reads everything.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Dap => "dap",
+            Role::Provider => "provider",
+            Role::Dhsc => "dhsc",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Role, String> {
+        match s {
+            "dap" => Ok(Role::Dap),
+            "provider" => Ok(Role::Provider),
+            "dhsc" => Ok(Role::Dhsc),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "unknown role \"{other}\": expected dap, provider, dhsc or admin"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A token as stored: never its secret.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
+pub struct TokenRow {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    /// Comma-separated provider codes; empty unless the role is `provider`.
+    pub providers: String,
+    #[serde(skip)]
+    pub secret_sha256: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// The token's name, or `anonymous`.
+    pub actor: String,
+    pub role: String,
+    /// What was asked: `decide`, `upload`, `download`, `sign_in`, `token_create`, ….
+    pub action: String,
+    /// What it was asked of: a collection, a return and period, a provider.
+    pub target: String,
+    /// `done` or `refused`.
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// An entry to append to the audit log.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub role: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: &'static str,
+    pub detail: String,
+}
+
+#[async_trait::async_trait]
+pub trait Access: Send + Sync {
+    async fn add_token(&self, token: &TokenRow) -> anyhow::Result<()>;
+    async fn token(&self, id: &str) -> anyhow::Result<Option<TokenRow>>;
+    async fn tokens(&self) -> anyhow::Result<Vec<TokenRow>>;
+    /// Revokes a token and ends its sessions; false when there is no such live token.
+    async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> anyhow::Result<bool>;
+    async fn add_session(
+        &self,
+        id_sha256: &str,
+        token_id: &str,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> anyhow::Result<()>;
+    /// The token behind a live session.
+    async fn session(&self, id_sha256: &str, now: DateTime<Utc>)
+    -> anyhow::Result<Option<TokenRow>>;
+    async fn end_session(&self, id_sha256: &str) -> anyhow::Result<()>;
+    async fn audit(&self, entry: &NewAudit) -> anyhow::Result<()>;
+    /// The audit log, newest first.
+    async fn audit_log(&self, limit: i64) -> anyhow::Result<Vec<AuditRow>>;
+}
+
+/// The SQL for `Access`, written once for both backends like `sql_store!`.
+macro_rules! access_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::access::Access for $store {
+            async fn add_token(&self, t: &$crate::store::access::TokenRow) -> anyhow::Result<()> {
+                sqlx::query(
+                    "INSERT INTO api_tokens
+                       (id, name, role, providers, secret_sha256, created_by, created_at, expires_at, revoked_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&t.id)
+                .bind(&t.name)
+                .bind(&t.role)
+                .bind(&t.providers)
+                .bind(&t.secret_sha256)
+                .bind(&t.created_by)
+                .bind(t.created_at)
+                .bind(t.expires_at)
+                .bind(t.revoked_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn token(
+                &self,
+                id: &str,
+            ) -> anyhow::Result<Option<$crate::store::access::TokenRow>> {
+                Ok(sqlx::query_as("SELECT * FROM api_tokens WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn tokens(&self) -> anyhow::Result<Vec<$crate::store::access::TokenRow>> {
+                Ok(sqlx::query_as("SELECT * FROM api_tokens ORDER BY created_at, id")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn revoke_token(
+                &self,
+                id: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> anyhow::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let n = sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                sqlx::query("DELETE FROM web_sessions WHERE token_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(n == 1)
+            }
+
+            async fn add_session(
+                &self,
+                id_sha256: &str,
+                token_id: &str,
+                at: chrono::DateTime<chrono::Utc>,
+                expires_at: chrono::DateTime<chrono::Utc>,
+            ) -> anyhow::Result<()> {
+                // Sessions that have run out are cleared as new ones start.
+                sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1")
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO web_sessions (id_sha256, token_id, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(id_sha256)
+                .bind(token_id)
+                .bind(at)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session(
+                &self,
+                id_sha256: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> anyhow::Result<Option<$crate::store::access::TokenRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT t.* FROM web_sessions s JOIN api_tokens t ON t.id = s.token_id
+                     WHERE s.id_sha256 = $1 AND s.expires_at > $2",
+                )
+                .bind(id_sha256)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn end_session(&self, id_sha256: &str) -> anyhow::Result<()> {
+                sqlx::query("DELETE FROM web_sessions WHERE id_sha256 = $1")
+                    .bind(id_sha256)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn audit(&self, e: &$crate::store::access::NewAudit) -> anyhow::Result<()> {
+                sqlx::query(
+                    "INSERT INTO audit_log (at, actor, role, action, target, outcome, detail)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(e.at)
+                .bind(&e.actor)
+                .bind(&e.role)
+                .bind(&e.action)
+                .bind(&e.target)
+                .bind(e.outcome)
+                .bind(&e.detail)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn audit_log(
+                &self,
+                limit: i64,
+            ) -> anyhow::Result<Vec<$crate::store::access::AuditRow>> {
+                Ok(
+                    sqlx::query_as("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1")
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await?,
+                )
+            }
+        }
+    };
+}
+
+pub(crate) use access_store;

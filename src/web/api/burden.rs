@@ -1,0 +1,157 @@
+//! Burden: per provider, per collection, the system's total, DAP's budget and the trajectory.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{Months, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::App;
+use crate::error::{ApiError, ErrorBody};
+use crate::registry::burden::{Budget, BurdenReport};
+use crate::registry::provider_burden::ProviderBurden;
+use crate::registry::views::BudgetChange;
+use crate::web::auth::{Action, Bearer};
+
+/// Estimated annual burden of every licensed collection, the total, manual and automated,
+/// against DAP's cap and trajectory.
+#[utoipa::path(
+    get, path = "/burden", tag = "burden",
+    responses((status = 200, body = BurdenReport), (status = 401, body = ErrorBody))
+)]
+pub async fn totals(
+    State(app): State<Arc<App>>,
+    Bearer(who): Bearer,
+) -> Result<Json<BurdenReport>, ApiError> {
+    who.require(Action::Read)?;
+    Ok(Json(app.registry.burden(Utc::now()).await?))
+}
+
+/// One provider's burden month by month over the last twelve months: hours by collection,
+/// by hand and automated, and the hours automation saved.
+#[utoipa::path(
+    get, path = "/burden/providers/{code}", tag = "burden",
+    params(("code" = String, Path, description = "The provider")),
+    responses(
+        (status = 200, body = ProviderBurden),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn provider(
+    State(app): State<Arc<App>>,
+    Bearer(who): Bearer,
+    Path(code): Path<String>,
+) -> Result<Json<ProviderBurden>, ApiError> {
+    let code = super::providers::provider_code(&app, &who, &code).await?;
+    Ok(Json(of_provider(&app, &code).await?))
+}
+
+pub(crate) async fn of_provider(app: &App, code: &str) -> anyhow::Result<ProviderBurden> {
+    let providers = app.store().providers().await?;
+    let p = providers
+        .iter()
+        .find(|p| p.code.as_str() == code)
+        .ok_or_else(|| anyhow::anyhow!("there is no provider {code}"))?;
+    app.registry.provider_burden(p, Utc::now()).await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Trajectory {
+    pub budget: Option<Budget>,
+    /// Today's estimated total.
+    pub today: NaiveDate,
+    pub total_hours: f64,
+    /// What the trajectory allows, month by month from the baseline to the target date.
+    pub points: Vec<TrajectoryPoint>,
+    /// True when today's total is at or under what the trajectory allows today.
+    pub on_track: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrajectoryPoint {
+    pub on: NaiveDate,
+    pub allowed_hours: f64,
+}
+
+/// The straight line from DAP's baseline to its goal, and where the total stands on it.
+#[utoipa::path(
+    get, path = "/burden/trajectory", tag = "burden",
+    responses((status = 200, body = Trajectory), (status = 401, body = ErrorBody))
+)]
+pub async fn trajectory(
+    State(app): State<Arc<App>>,
+    Bearer(who): Bearer,
+) -> Result<Json<Trajectory>, ApiError> {
+    who.require(Action::Read)?;
+    Ok(Json(trajectory_of(&app.registry.burden(Utc::now()).await?)))
+}
+
+pub(crate) fn trajectory_of(report: &BurdenReport) -> Trajectory {
+    let mut points = Vec::new();
+    if let Some(b) = &report.budget
+        && let (Some(from), Some(to)) = (b.baseline_date, b.target_date)
+    {
+        let mut on = from;
+        while on < to && points.len() < 240 {
+            if let Some(h) = b.trajectory_at(on) {
+                points.push(TrajectoryPoint { on, allowed_hours: h });
+            }
+            on = on.checked_add_months(Months::new(1)).unwrap_or(to);
+        }
+        if let Some(h) = b.trajectory_at(to) {
+            points.push(TrajectoryPoint { on: to, allowed_hours: h });
+        }
+    }
+    Trajectory {
+        budget: report.budget.clone(),
+        today: report.on,
+        total_hours: report.total_hours,
+        on_track: report.trajectory_hours.map(|t| report.total_hours <= t + 0.5),
+        points,
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetRequest {
+    pub cap_hours: Option<f64>,
+    pub baseline_hours: Option<f64>,
+    pub baseline_date: Option<NaiveDate>,
+    pub goal_hours: Option<f64>,
+    pub target_date: Option<NaiveDate>,
+    /// Why, in plain words: it is published.
+    pub reason: String,
+}
+
+/// Sets DAP's cap or reduction target; what is not given stays as it was.
+#[utoipa::path(
+    put, path = "/burden/budget", tag = "burden", request_body = BudgetRequest,
+    responses(
+        (status = 200, body = Budget),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "A reason is missing, or the figures do not fit together"),
+    )
+)]
+pub async fn set_budget(
+    State(app): State<Arc<App>>,
+    Bearer(who): Bearer,
+    Json(b): Json<BudgetRequest>,
+) -> Result<Json<Budget>, ApiError> {
+    who.require(Action::Decide)?;
+    let change = BudgetChange {
+        cap_hours: b.cap_hours,
+        baseline_hours: b.baseline_hours,
+        baseline_date: b.baseline_date,
+        goal_hours: b.goal_hours,
+        target_date: b.target_date,
+    };
+    let set = app.registry.set_budget(change, &who.name, &b.reason, Utc::now()).await;
+    let (outcome, detail) = match &set {
+        Ok(_) => ("done", b.reason.clone()),
+        Err(e) => ("refused", e.to_string()),
+    };
+    super::record(&app, who.audit("set_budget", "budget", outcome, &detail)).await?;
+    Ok(Json(set?))
+}

@@ -1,0 +1,128 @@
+//! The JSON API under `/api/v1`, one file per resource. Every route is declared with
+//! `utoipa::path`, and the OpenAPI document at `/api/v1/openapi.json` is generated from
+//! those declarations, so it cannot drift from the routes.
+
+mod burden;
+mod collections;
+mod providers;
+mod returns;
+mod runs;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::App;
+use crate::error::{ApiError, ErrorBody};
+use crate::store::access::AuditRow;
+use crate::web::auth::{Action, Bearer};
+
+pub(crate) use burden::trajectory_of;
+pub(crate) use collections::{Decision, DecisionKind, apply as apply_decision};
+pub(crate) use providers::{land as land_upload, owed, read_form};
+pub(crate) use returns::{file as return_file, view as return_view};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tally",
+        description = "England's central health-and-care data collections: the register that blocks collection creep, what providers owe and what was pulled, the national returns and the burden on staff.",
+        license(name = "MIT", identifier = "MIT")
+    ),
+    servers((url = "/api/v1")),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "register", description = "The public register and collections"),
+        (name = "governance", description = "DAP's checks and decisions"),
+        (name = "providers", description = "Providers, what they owe, their runs and uploads"),
+        (name = "returns", description = "The national returns"),
+        (name = "burden", description = "Burden on providers, the budget and the trajectory"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+pub fn router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(collections::register))
+        .routes(routes!(collections::list, collections::propose))
+        .routes(routes!(collections::show))
+        .routes(routes!(collections::check))
+        .routes(routes!(collections::decide))
+        .routes(routes!(providers::list))
+        .routes(routes!(providers::obligations))
+        .routes(routes!(providers::upload))
+        .routes(routes!(runs::list))
+        .routes(routes!(runs::show))
+        .routes(routes!(returns::list))
+        .routes(routes!(returns::artifacts))
+        .routes(routes!(returns::download))
+        .routes(routes!(burden::totals))
+        .routes(routes!(burden::provider))
+        .routes(routes!(burden::trajectory))
+        .routes(routes!(burden::set_budget))
+        .routes(routes!(audit))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Limit {
+    /// How many to return, newest first (1 to 1,000; default 100).
+    pub limit: Option<i64>,
+}
+
+impl Limit {
+    fn get(&self) -> Result<i64, ApiError> {
+        match self.limit.unwrap_or(100) {
+            n @ 1..=1000 => Ok(n),
+            n => Err(ApiError::BadRequest(format!(
+                "limit must be from 1 to 1000, not {n}"
+            ))),
+        }
+    }
+}
+
+/// The audit log: every governance action, upload, download, sign-in and refusal.
+#[utoipa::path(
+    get, path = "/audit", tag = "governance", params(Limit),
+    responses(
+        (status = 200, body = Vec<AuditRow>),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    )
+)]
+async fn audit(
+    State(app): State<Arc<App>>,
+    Bearer(who): Bearer,
+    Query(q): Query<Limit>,
+) -> Result<Json<Vec<AuditRow>>, ApiError> {
+    who.require(Action::Audit)?;
+    Ok(Json(app.store().audit_log(q.get()?).await?))
+}
+
+/// Records an audit entry. What must be audited is not done, or not handed over, unless the
+/// entry is written: a download whose record failed is refused.
+pub(crate) async fn record(
+    app: &App,
+    entry: crate::store::access::NewAudit,
+) -> Result<(), ApiError> {
+    app.store().audit(&entry).await.map_err(ApiError::Internal)
+}

@@ -1,0 +1,256 @@
+//! The pages: server-rendered HTML that works without JavaScript. The register, a
+//! collection and the progress report are public; the rest need a signed-in session.
+
+mod dap;
+mod provider;
+mod register;
+mod returns;
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::store::access::Role;
+use crate::web::auth::{self, Principal, Visitor};
+
+const CSS: &str = include_str!("../../../dashboards/static/tally.css");
+
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/", get(register::register))
+        .route("/collections/{slug}", get(register::collection))
+        .route("/progress", get(register::progress))
+        .route("/sign-in", get(sign_in_page).post(sign_in))
+        .route("/sign-out", post(sign_out))
+        .route("/dap", get(dap::page))
+        .route("/dap/decisions", post(dap::decide))
+        .route("/providers/{code}", get(provider::page))
+        .route("/providers/{code}/upload", post(provider::upload))
+        .route("/returns", get(returns::page))
+        .route("/returns/{name}/{period}/download", get(returns::download))
+        .route("/static/tally.css", get(css))
+        // Forms are also refused when they come from another site (Sec-Fetch-Site, Origin).
+        .layer(tower_http::csrf::CsrfLayer::new())
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        CSS,
+    )
+}
+
+/// What the header's navigation shows for the visitor.
+#[derive(Debug, Clone, Default)]
+pub struct Nav {
+    pub name: Option<String>,
+    pub role: String,
+    pub csrf: String,
+    pub dap: bool,
+    pub returns: bool,
+    pub providers: Vec<String>,
+}
+
+impl Nav {
+    pub fn of(v: &Visitor) -> Nav {
+        let Some(who) = &v.who else {
+            return Nav::default();
+        };
+        Nav {
+            name: Some(who.name.clone()),
+            role: who.role.to_string(),
+            csrf: v.csrf(),
+            dap: who.role == Role::Dap,
+            returns: who.may(auth::Action::Returns),
+            providers: who.providers.clone(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    nav: Nav,
+    heading: String,
+    message: String,
+    sign_in: bool,
+}
+
+/// An error on a page: the API's error, shown as HTML with the same status.
+pub struct PageError(pub ApiError, pub Nav);
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        self.0.log();
+        let status = self.0.status();
+        let heading = match status {
+            StatusCode::UNAUTHORIZED => "Sign in to see this page",
+            StatusCode::FORBIDDEN => "You cannot see this page",
+            StatusCode::NOT_FOUND => "Page not found",
+            s if s.is_server_error() => "Sorry, there is a problem with the service",
+            _ => "There is a problem",
+        };
+        let page = ErrorPage {
+            nav: self.1,
+            heading: heading.into(),
+            message: self.0.to_string(),
+            sign_in: status == StatusCode::UNAUTHORIZED,
+        };
+        (status, page).into_response()
+    }
+}
+
+/// A signed-in visitor, or a 401 page.
+pub fn signed_in(v: &Visitor) -> Result<&Principal, PageError> {
+    v.who.as_ref().ok_or_else(|| {
+        PageError(
+            ApiError::Unauthorized("this page is for signed-in users".into()),
+            Nav::default(),
+        )
+    })
+}
+
+/// A form's CSRF field against the session's: a forged or missing one is refused.
+pub fn check_csrf(v: &Visitor, given: &str) -> Result<(), PageError> {
+    if v.session.is_some() && auth::csrf_matches(&v.csrf(), given) {
+        Ok(())
+    } else {
+        Err(PageError(
+            ApiError::Forbidden(
+                "the form's security token is missing or wrong; reload the page and try again".into(),
+            ),
+            Nav::of(v),
+        ))
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sign_in.html")]
+struct SignIn {
+    nav: Nav,
+    nonce: String,
+    problem: Option<String>,
+}
+
+fn sign_in_form(app: &App, problem: Option<String>, status: StatusCode) -> Response {
+    let nonce = auth::sign_in_nonce();
+    let cookie = auth::set_cookie(auth::SIGN_IN_COOKIE, &nonce, 1800, app.secure_cookies);
+    (
+        status,
+        [(header::SET_COOKIE, cookie)],
+        SignIn {
+            nav: Nav::default(),
+            nonce,
+            problem,
+        },
+    )
+        .into_response()
+}
+
+async fn sign_in_page(State(app): State<Arc<App>>) -> Response {
+    sign_in_form(&app, None, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    token: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Takes a token once and starts a session; the token itself is never kept in the browser.
+async fn sign_in(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, PageError> {
+    let internal = |e: anyhow::Error| PageError(ApiError::Internal(e), Nav::default());
+    let expected = auth::cookie(&headers, auth::SIGN_IN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !auth::csrf_matches(expected, &form.csrf) {
+        return Ok(sign_in_form(
+            &app,
+            Some("The sign-in form had expired. Enter your token again.".into()),
+            StatusCode::FORBIDDEN,
+        ));
+    }
+    let now = Utc::now();
+    match auth::verify(&app, &form.token, now).await.map_err(internal)? {
+        Ok(who) => {
+            let session = auth::start_session(&app, &who, now).await.map_err(internal)?;
+            crate::web::api::record(&app, who.audit("sign_in", "web", "done", ""))
+                .await
+                .map_err(|e| PageError(e, Nav::default()))?;
+            let home = match who.role {
+                Role::Dap => "/dap".to_owned(),
+                Role::Dhsc | Role::Admin => "/returns".to_owned(),
+                Role::Provider => format!("/providers/{}", who.providers.first().cloned().unwrap_or_default()),
+            };
+            let cookie = auth::set_cookie(
+                auth::SESSION_COOKIE,
+                &session,
+                auth::SESSION_HOURS * 3600,
+                app.secure_cookies,
+            );
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&home)).into_response())
+        }
+        Err(why) => {
+            let _ = app
+                .store()
+                .audit(&crate::store::access::NewAudit {
+                    at: now,
+                    actor: "anonymous".into(),
+                    role: String::new(),
+                    action: "sign_in".into(),
+                    target: "web".into(),
+                    outcome: "refused",
+                    detail: why.to_string(),
+                })
+                .await;
+            Ok(sign_in_form(
+                &app,
+                Some(format!("You could not be signed in: {why}.")),
+                StatusCode::UNAUTHORIZED,
+            ))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_out(
+    State(app): State<Arc<App>>,
+    visitor: Visitor,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    check_csrf(&visitor, &form.csrf)?;
+    if let Some(s) = &visitor.session {
+        auth::end_session(&app, s)
+            .await
+            .map_err(|e| PageError(ApiError::Internal(e), Nav::default()))?;
+    }
+    let cookie = auth::set_cookie(auth::SESSION_COOKIE, "", 0, app.secure_cookies);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
+}
+
+/// `1234.5` hours as people read them.
+pub fn hours(h: f64) -> String {
+    crate::registry::burden::hours(h)
+}

@@ -1,0 +1,212 @@
+//! A provider's page: what it owes this week, each run and the reports to act on, the
+//! upload form, and its burden dashboard.
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{Duration, Utc};
+
+use super::{Nav, PageError, check_csrf, hours, signed_in};
+use crate::app::App;
+use crate::error::ApiError;
+use crate::landing::Report;
+use crate::registry::provider_burden::by_hand;
+use crate::schedule::period::Period;
+use crate::store::runs::RunFilter;
+use crate::web::auth::{Action, Visitor};
+
+pub struct RunLine {
+    id: i64,
+    collection: String,
+    period: String,
+    status: String,
+    how: &'static str,
+    accepted: String,
+    rejected: String,
+    note: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "provider.html")]
+pub struct ProviderPage {
+    nav: Nav,
+    code: String,
+    name: String,
+    message: Option<String>,
+    message_class: &'static str,
+    week: Vec<(String, String, String, String)>,
+    runs: Vec<RunLine>,
+    reports: Vec<(i64, String, String, String)>,
+    can_upload: bool,
+    owed: Vec<String>,
+    manual: String,
+    automated: String,
+    saved: String,
+    automated_since: String,
+    chart_title: String,
+    chart: String,
+    months: Vec<(String, String, u32, String, String)>,
+}
+
+async fn render(
+    app: &App,
+    v: &Visitor,
+    code: &str,
+    message: Option<(String, bool)>,
+) -> Result<ProviderPage, PageError> {
+    let nav = Nav::of(v);
+    let who = signed_in(v)?;
+    who.require(Action::SeeProvider(code)).map_err(|e| PageError(e, nav.clone()))?;
+    let fail = |e: anyhow::Error| PageError(ApiError::from(e), Nav::of(v));
+    let providers = app.store().providers().await.map_err(fail)?;
+    let provider = providers
+        .iter()
+        .find(|p| p.code.as_str() == code)
+        .ok_or_else(|| PageError(ApiError::NotFound(format!("there is no provider {code}")), nav.clone()))?;
+    let now = Utc::now();
+    let runs = app
+        .store()
+        .runs(&RunFilter { provider: Some(code.into()), limit: 2000, ..Default::default() })
+        .await
+        .map_err(fail)?;
+    // This week: each period of what it owes that ended in the last seven days.
+    let mut week = Vec::new();
+    let owed = crate::web::api::owed(app, code).await.map_err(fail)?;
+    for l in app.registry.licensed(now).await.map_err(fail)? {
+        let Some(o) = owed.iter().find(|o| o.collection == l.def.slug.as_str()) else {
+            continue;
+        };
+        let today = now.with_timezone(&l.def.frequency.timezone).date_naive();
+        let mut seen = std::collections::BTreeSet::new();
+        for back in 1..=7 {
+            let p = Period::containing(l.def.frequency.period, today - Duration::days(back));
+            if p.end() >= today || p.end() < today - Duration::days(7) || !seen.insert(p.to_string()) {
+                continue;
+            }
+            let status = runs
+                .iter()
+                .find(|r| r.collection == o.collection && r.period == p.to_string())
+                .map(|r| r.status.clone())
+                .unwrap_or_else(|| "due".into());
+            week.push((o.collection.clone(), o.licence_number.clone(), p.to_string(), status));
+        }
+    }
+    let mut reports = Vec::new();
+    for r in runs
+        .iter()
+        .filter(|r| r.status == "rejected" || r.rows_rejected.unwrap_or(0) > 0)
+        .take(5)
+    {
+        if let Some(json) = app.store().run_report(r.id).await.map_err(fail)?
+            && let Ok(report) = serde_json::from_value::<Report>(json)
+        {
+            reports.push((r.id, r.collection.clone(), r.period.clone(), report.text()));
+        }
+    }
+    let burden = app.registry.provider_burden(provider, now).await.map_err(fail)?;
+    let labels: Vec<String> = burden.months.iter().map(|m| m.month.clone()).collect();
+    let manual: Vec<f64> = burden.months.iter().map(|m| m.manual_hours).collect();
+    let automated: Vec<f64> = burden.months.iter().map(|m| m.automated_hours).collect();
+    let chart_title = format!("Staff hours a month on central returns, {}", provider.name);
+    let (message_class, message) = match message {
+        Some((m, true)) => ("callout-done", Some(m)),
+        Some((m, false)) => ("callout-error", Some(m)),
+        None => ("", None),
+    };
+    Ok(ProviderPage {
+        code: code.into(),
+        name: provider.name.clone(),
+        message,
+        message_class,
+        week,
+        runs: runs
+            .iter()
+            .take(30)
+            .map(|r| RunLine {
+                id: r.id,
+                collection: r.collection.clone(),
+                period: r.period.clone(),
+                status: r.status.clone(),
+                how: if by_hand(r) { "uploaded" } else { "pulled" },
+                accepted: r.rows_accepted.map(|n| n.to_string()).unwrap_or_default(),
+                rejected: r.rows_rejected.map(|n| n.to_string()).unwrap_or_default(),
+                note: r.error.clone().unwrap_or_default(),
+            })
+            .collect(),
+        reports,
+        can_upload: who.may(Action::Upload(code)),
+        owed: owed.iter().map(|o| o.collection.clone()).collect(),
+        manual: hours(burden.manual_hours),
+        automated: hours(burden.automated_hours),
+        saved: hours(burden.saved_hours),
+        automated_since: burden
+            .automated_since
+            .map(|d| d.format("%-d %B %Y").to_string())
+            .unwrap_or_else(|| "not yet".into()),
+        chart: crate::web::charts::stacked_hours(&chart_title, &labels, &manual, &automated),
+        chart_title,
+        months: burden
+            .months
+            .iter()
+            .flat_map(|m| {
+                m.collections.iter().map(|c| {
+                    (m.month.clone(), c.collection.clone(), c.submissions, hours(c.manual_hours), hours(c.automated_hours))
+                })
+            })
+            .collect(),
+        nav,
+    })
+}
+
+pub async fn page(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    Path(code): Path<String>,
+) -> Result<ProviderPage, PageError> {
+    render(&app, &v, &code, None).await
+}
+
+pub async fn upload(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    Path(code): Path<String>,
+    form: Multipart,
+) -> Result<Response, PageError> {
+    let who = signed_in(&v)?.clone();
+    if let Err(e) = who.require(Action::Upload(&code)) {
+        return Err(PageError(e, Nav::of(&v)));
+    }
+    let form = crate::web::api::read_form(form, app.upload_limit)
+        .await
+        .map_err(|e| PageError(e, Nav::of(&v)))?;
+    check_csrf(&v, &form.csrf)?;
+    let (status, message) = match crate::web::api::land_upload(&app, &who, &code, form).await {
+        Ok(u) if matches!(u.status.as_str(), "landed" | "late") => (
+            StatusCode::OK,
+            (
+                format!(
+                    "{} {} was {} as version {} (run {}): {} rows kept, {} rejected.",
+                    u.collection,
+                    u.period,
+                    u.status,
+                    u.version.unwrap_or_default(),
+                    u.run_id.unwrap_or_default(),
+                    u.rows_accepted,
+                    u.rows_rejected
+                ),
+                true,
+            ),
+        ),
+        Ok(u) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            (format!("{} {} was not landed ({}): {}", u.collection, u.period, u.status, u.report.trim()), false),
+        ),
+        Err(ApiError::Internal(e)) => return Err(PageError(ApiError::Internal(e), Nav::of(&v))),
+        Err(e) => (e.status(), (format!("The file was not taken: {e}"), false)),
+    };
+    Ok((status, render(&app, &v, &code, Some(message)).await?).into_response())
+}

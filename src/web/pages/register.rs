@@ -1,0 +1,324 @@
+//! The public pages: the register, one collection, and the progress report.
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use chrono::{Datelike, Utc};
+
+use super::{Nav, PageError, hours};
+use crate::app::App;
+use crate::error::ApiError;
+use crate::registry::definition::Slug;
+use crate::web::auth::Visitor;
+
+fn day(t: Option<chrono::DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%-d %B %Y").to_string())
+        .unwrap_or_else(|| "–".into())
+}
+
+pub struct Entry {
+    slug: String,
+    licence: String,
+    title: String,
+    status: String,
+    sponsor: String,
+    legal_basis: String,
+    frequency: String,
+    capture: String,
+    expires: String,
+    hours: String,
+    reason: String,
+    overrides: Vec<(String, String)>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "register.html")]
+pub struct Register {
+    nav: Nav,
+    listed: usize,
+    total_hours: String,
+    current: Vec<Entry>,
+    past: Vec<Entry>,
+    proposed: Vec<Entry>,
+}
+
+pub async fn register(State(app): State<Arc<App>>, v: Visitor) -> Result<Register, PageError> {
+    let nav = Nav::of(&v);
+    let fail = |e: anyhow::Error| PageError(ApiError::from(e), Nav::of(&v));
+    let now = Utc::now();
+    let entries = app.registry.register(now).await.map_err(fail)?;
+    let burden = app.registry.burden(now).await.map_err(fail)?;
+    let (mut current, mut past, mut proposed) = (Vec::new(), Vec::new(), Vec::new());
+    for e in entries {
+        let entry = Entry {
+            licence: e.licence_number.clone().unwrap_or_else(|| "–".into()),
+            title: e.title,
+            sponsor: e.sponsor,
+            legal_basis: e.legal_basis,
+            frequency: e.frequency,
+            capture: e.capture,
+            expires: day(e.expires_at),
+            hours: e.annual_hours.map(hours).unwrap_or_else(|| "–".into()),
+            reason: e.reason.unwrap_or_default(),
+            overrides: e
+                .overrides
+                .iter()
+                .map(|o| (o.rule.to_string(), o.reason.clone()))
+                .collect(),
+            status: e.status.clone(),
+            slug: e.slug,
+        };
+        match e.status.as_str() {
+            "listed" | "suspended" | "expired" => current.push(entry),
+            "retired" | "rejected" => past.push(entry),
+            _ => proposed.push(entry),
+        }
+    }
+    Ok(Register {
+        nav,
+        listed: current.iter().filter(|e| e.status == "listed").count(),
+        total_hours: hours(burden.total_hours),
+        current,
+        past,
+        proposed,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "collection.html")]
+pub struct Collection {
+    nav: Nav,
+    licence: String,
+    title: String,
+    status: String,
+    sponsor: String,
+    legal_basis: String,
+    purpose: String,
+    frequency: String,
+    capture: String,
+    expires: String,
+    items: Vec<(String, String, &'static str, String)>,
+    returns: Vec<String>,
+    versions: Vec<(i64, String, String, String, String)>,
+    decisions: Vec<DecisionView>,
+}
+
+pub struct DecisionView {
+    action: String,
+    at: String,
+    actor: String,
+    reason: String,
+    findings: Vec<(String, String, String)>,
+    overrides: Vec<(String, String)>,
+}
+
+pub async fn collection(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    Path(slug): Path<String>,
+) -> Result<Collection, PageError> {
+    let nav = Nav::of(&v);
+    let slug = Slug::parse(&slug).map_err(|_| {
+        PageError(ApiError::NotFound("there is no such collection".into()), nav.clone())
+    })?;
+    let view = app
+        .registry
+        .show(slug.as_str(), Utc::now())
+        .await
+        .map_err(|e| PageError(ApiError::from(e), nav.clone()))?;
+    let shown = view
+        .versions
+        .iter()
+        .rev()
+        .find(|v| v.status == "listed")
+        .or(view.versions.last())
+        .ok_or_else(|| PageError(ApiError::NotFound("there is no such collection".into()), nav.clone()))?;
+    let def = &shown.definition;
+    Ok(Collection {
+        licence: view.collection.licence_number.clone().unwrap_or_else(|| "Not licensed".into()),
+        title: def.title.clone(),
+        status: view.status.clone(),
+        sponsor: def.sponsor.clone(),
+        legal_basis: def.legal_basis.clone(),
+        purpose: def.purpose.clone(),
+        frequency: def.frequency.period.adjective().into(),
+        capture: def.capture.as_str().into(),
+        expires: day(shown.expires_at),
+        items: def
+            .items
+            .iter()
+            .map(|i| {
+                (
+                    i.name.clone(),
+                    i.ty.name().to_owned(),
+                    if i.required { "yes" } else { "no" },
+                    i.description.clone(),
+                )
+            })
+            .collect(),
+        returns: app
+            .catalogue
+            .returns
+            .values()
+            .filter(|r| r.inputs.iter().any(|s| s == &slug))
+            .map(|r| r.title.clone())
+            .collect(),
+        versions: view
+            .versions
+            .iter()
+            .map(|v| {
+                (
+                    v.version,
+                    v.status.clone(),
+                    v.proposed_by.clone(),
+                    day(Some(v.proposed_at)),
+                    day(v.listed_at),
+                )
+            })
+            .collect(),
+        decisions: view
+            .decisions
+            .iter()
+            .rev()
+            .map(|d| DecisionView {
+                action: d.action.clone(),
+                at: day(Some(d.at)),
+                actor: d.actor.clone(),
+                reason: d.reason.clone(),
+                findings: d
+                    .findings
+                    .0
+                    .iter()
+                    .filter(|f| f.severity != crate::registry::checks::Severity::Pass)
+                    .map(|f| (f.rule.to_string(), severity(f.severity), f.message.clone()))
+                    .collect(),
+                overrides: d
+                    .overrides
+                    .0
+                    .iter()
+                    .map(|o| (o.rule.to_string(), o.reason.clone()))
+                    .collect(),
+            })
+            .collect(),
+        nav,
+    })
+}
+
+pub fn severity(s: crate::registry::checks::Severity) -> String {
+    use crate::registry::checks::Severity::*;
+    match s {
+        Blocking => "blocking",
+        Warning => "warning",
+        Pass => "pass",
+    }
+    .into()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "progress.html")]
+pub struct Progress {
+    nav: Nav,
+    total: String,
+    baseline: String,
+    goal: String,
+    allowed: String,
+    cap: String,
+    on_track: String,
+    saved: String,
+    chart_title: String,
+    chart: String,
+    points: Vec<(String, String)>,
+    listed: Vec<String>,
+    retired: Vec<String>,
+    refused: Vec<String>,
+    collections: Vec<(String, String, u32, String)>,
+}
+
+pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progress, PageError> {
+    let nav = Nav::of(&v);
+    let fail = |e: anyhow::Error| PageError(ApiError::from(e), Nav::of(&v));
+    let now = Utc::now();
+    let report = app.registry.burden(now).await.map_err(fail)?;
+    let t = crate::web::api::trajectory_of(&report);
+    let b = report.budget.as_ref();
+    let with_date = |h: Option<f64>, d: Option<chrono::NaiveDate>| match (h, d) {
+        (Some(h), Some(d)) => format!("{} hours a year on {}", hours(h), d.format("%-d %B %Y")),
+        (Some(h), None) => format!("{} hours a year", hours(h)),
+        _ => "not set".into(),
+    };
+    // The NHS year: decisions since 1 April.
+    let today = report.on;
+    let year_start = chrono::NaiveDate::from_ymd_opt(
+        if today.month() >= 4 { today.year() } else { today.year() - 1 },
+        4,
+        1,
+    )
+    .unwrap_or(today);
+    let decisions = app.store().decisions(None).await.map_err(fail)?;
+    let this_year = |action: &str| -> Vec<String> {
+        decisions
+            .iter()
+            .filter(|d| d.action == action && d.at.date_naive() >= year_start)
+            .map(|d| format!("{}: {}", d.slug, d.reason))
+            .collect()
+    };
+    let saved = saved_since(&app, year_start).await.map_err(fail)?;
+    let line: Vec<(chrono::NaiveDate, f64)> = t.points.iter().map(|p| (p.on, p.allowed_hours)).collect();
+    let chart_title = "Estimated annual burden against the trajectory to the target";
+    Ok(Progress {
+        total: hours(report.total_hours),
+        baseline: with_date(b.and_then(|b| b.baseline_hours), b.and_then(|b| b.baseline_date)),
+        goal: with_date(b.and_then(|b| b.goal_hours), b.and_then(|b| b.target_date)),
+        allowed: report
+            .trajectory_hours
+            .map(|h| format!("{} hours a year", hours(h)))
+            .unwrap_or_else(|| "no target set".into()),
+        cap: b
+            .and_then(|b| b.cap_hours)
+            .map(|h| format!("{} hours a year", hours(h)))
+            .unwrap_or_else(|| "not set".into()),
+        on_track: match t.on_track {
+            Some(true) => "Yes".into(),
+            Some(false) => "No: the burden is above the trajectory".into(),
+            None => "No target set".into(),
+        },
+        saved: format!("{} hours", hours(saved)),
+        chart: crate::web::charts::trajectory(chart_title, &line, Some((today, report.total_hours))),
+        chart_title: chart_title.into(),
+        points: line
+            .iter()
+            .map(|(d, h)| (d.format("%-d %B %Y").to_string(), hours(*h)))
+            .chain(std::iter::once((format!("{} (today, estimated)", today.format("%-d %B %Y")), hours(report.total_hours))))
+            .collect(),
+        listed: this_year("list"),
+        retired: this_year("retire"),
+        refused: this_year("reject"),
+        collections: report
+            .collections
+            .iter()
+            .map(|c| (c.title.clone(), c.capture.as_str().to_owned(), c.respondents, hours(c.annual_hours)))
+            .collect(),
+        nav,
+    })
+}
+
+/// Hours that pulls from source systems saved since `since`, against filling the same in by
+/// hand: each version pulled saves its collection's manual minutes less its sign-off minutes.
+async fn saved_since(app: &App, since: chrono::NaiveDate) -> anyhow::Result<f64> {
+    let since = since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let counts = app.store().landed_counts(since).await?;
+    let in_force = app.store().in_force().await?;
+    let mut saved = 0.0;
+    for (collection, by_hand, n) in counts {
+        if by_hand {
+            continue;
+        }
+        if let Some(v) = in_force.iter().find(|v| v.slug == collection) {
+            let b = v.definition.0.burden;
+            saved += n as f64 * (b.manual_minutes - b.automated_minutes).max(0.0) / 60.0;
+        }
+    }
+    Ok(saved)
+}

@@ -1,0 +1,104 @@
+//! DHSC's page: each return's periods, completeness and versions, with downloads.
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{Nav, PageError, signed_in};
+use crate::app::App;
+use crate::error::ApiError;
+use crate::returns::export::ExportFormat;
+use crate::web::auth::{Action, Visitor};
+
+pub struct Built {
+    period: String,
+    version: i64,
+    built_at: String,
+    rows: usize,
+    completeness: String,
+}
+
+pub struct ReturnLine {
+    name: String,
+    title: String,
+    period: String,
+    inputs: String,
+    built: Vec<Built>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "returns.html")]
+pub struct Returns {
+    nav: Nav,
+    returns: Vec<ReturnLine>,
+    formats: Vec<&'static str>,
+}
+
+pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, PageError> {
+    let who = signed_in(&v)?;
+    who.require(Action::Returns).map_err(|e| PageError(e, Nav::of(&v)))?;
+    let mut returns = Vec::new();
+    for def in app.catalogue.returns.values() {
+        let view = crate::web::api::return_view(&app, def)
+            .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?;
+        returns.push(ReturnLine {
+            name: view.name,
+            title: view.title,
+            period: view.period,
+            inputs: view.inputs.join(", "),
+            built: view
+                .built
+                .iter()
+                .rev()
+                .map(|b| Built {
+                    period: b.period.clone(),
+                    version: b.version,
+                    built_at: b.built_at.format("%-d %B %Y %H:%M UTC").to_string(),
+                    rows: b.rows,
+                    completeness: completeness(&b.completeness),
+                })
+                .collect(),
+        });
+    }
+    Ok(Returns {
+        nav: Nav::of(&v),
+        returns,
+        formats: ExportFormat::ALL.iter().map(|f| f.name()).collect(),
+    })
+}
+
+fn completeness(c: &crate::returns::completeness::Completeness) -> String {
+    if c.complete {
+        return "complete".into();
+    }
+    c.inputs
+        .iter()
+        .map(|i| {
+            let late = if i.late.is_empty() { String::new() } else { format!(", {} late", i.late.len()) };
+            format!("{}: {} of {} received{late}", i.collection, i.received, i.expected)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[derive(Deserialize)]
+pub struct DownloadQuery {
+    format: String,
+    version: Option<i64>,
+}
+
+pub async fn download(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    Path((name, period)): Path<(String, String)>,
+    Query(q): Query<DownloadQuery>,
+) -> Result<Response, PageError> {
+    let who = signed_in(&v)?;
+    crate::web::api::return_file(&app, who, &name, &period, &q.format, q.version)
+        .await
+        .map_err(|e| PageError(e, Nav::of(&v)))
+}
