@@ -77,7 +77,10 @@ fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
     match handle {
         Ok(h) => Ok(HANDLE.get_or_init(|| h).clone()),
         // Another thread installed it first.
-        Err(_) => HANDLE.get().cloned().context("installing the metrics recorder"),
+        Err(_) => HANDLE
+            .get()
+            .cloned()
+            .context("installing the metrics recorder"),
     }
 }
 

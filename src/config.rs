@@ -93,9 +93,14 @@ impl Settings {
             Some(other) => bail!("TALLY_SECURE_COOKIES: \"{other}\" is not true or false"),
         };
         let upload_limit_mb = match env("TALLY_UPLOAD_LIMIT_MB") {
-            Some(v) => Some(v.parse::<usize>().ok().filter(|n| *n > 0).with_context(|| {
-                format!("TALLY_UPLOAD_LIMIT_MB: \"{v}\" is not a whole number of megabytes")
-            })?),
+            Some(v) => Some(
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .with_context(|| {
+                        format!("TALLY_UPLOAD_LIMIT_MB: \"{v}\" is not a whole number of megabytes")
+                    })?,
+            ),
             None => file.upload_limit_mb,
         };
         Ok(Settings {

@@ -98,7 +98,9 @@ impl ApiError {
     pub fn log(&self) {
         match self {
             ApiError::Internal(e) => tracing::error!(error = format!("{e:#}"), "A request failed."),
-            other => tracing::info!(code = other.code(), message = %other, "A request was refused."),
+            other => {
+                tracing::info!(code = other.code(), message = %other, "A request was refused.")
+            }
         }
     }
 }

@@ -24,8 +24,9 @@ pub async fn pull_now(
     json: bool,
 ) -> anyhow::Result<Outcome> {
     let registry = super::open(settings).await?;
-    let key = crate::schedule::request::by_hand(&registry, collection, provider, period, Utc::now())
-        .await?;
+    let key =
+        crate::schedule::request::by_hand(&registry, collection, provider, period, Utc::now())
+            .await?;
     let (sources, instance, again) = match upload {
         None => (
             Sources::load(&settings.sources_file)?,

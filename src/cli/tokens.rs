@@ -26,7 +26,10 @@ pub async fn create(
     }
     let now = Utc::now();
     let expires = expires_in_days.map(|d| now + Duration::days(i64::from(d)));
-    let by = by.map(str::trim).filter(|b| !b.is_empty()).unwrap_or("the command line");
+    let by = by
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .unwrap_or("the command line");
     let (row, token) = crate::web::auth::issue(role, providers, name, by, expires, now)?;
     store.add_token(&row).await?;
     store
@@ -45,7 +48,11 @@ pub async fn create(
         "A {role} token for {} (id {}){}. It is shown only this once: keep it as you would a password.",
         row.name,
         row.id,
-        if providers.is_empty() { String::new() } else { format!(", for {}", providers.join(", ")) }
+        if providers.is_empty() {
+            String::new()
+        } else {
+            format!(", for {}", providers.join(", "))
+        }
     );
     Ok(Outcome::Done)
 }
@@ -67,8 +74,19 @@ pub async fn list(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
             (None, Some(e)) => format!("live until {}", e.format("%Y-%m-%d")),
             (None, None) => "live".into(),
         };
-        let scope = if t.providers.is_empty() { String::new() } else { format!(" for {}", t.providers) };
-        println!("{}  {:<8} {}{scope}  (made {} by {}; {state})", t.id, t.role, t.name, t.created_at.format("%Y-%m-%d"), t.created_by);
+        let scope = if t.providers.is_empty() {
+            String::new()
+        } else {
+            format!(" for {}", t.providers)
+        };
+        println!(
+            "{}  {:<8} {}{scope}  (made {} by {}; {state})",
+            t.id,
+            t.role,
+            t.name,
+            t.created_at.format("%Y-%m-%d"),
+            t.created_by
+        );
     }
     Ok(Outcome::Done)
 }

@@ -15,7 +15,19 @@ use super::burden::{Budget, estimate, thousands as n};
 use super::definition::{CollectionDef, DataItem, ItemType, MAX_LICENCE_MONTHS};
 use crate::providers::Provider;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     Licence,

@@ -65,7 +65,9 @@ pub struct ProviderBurden {
 /// A run the ledger records as an upload by hand: `tally upload` and the web form claim
 /// their runs as `upload-…` instances.
 pub fn by_hand(run: &RunRow) -> bool {
-    run.instance.as_deref().is_some_and(|i| i.starts_with("upload-"))
+    run.instance
+        .as_deref()
+        .is_some_and(|i| i.starts_with("upload-"))
 }
 
 /// `months` (oldest first) of `provider`'s burden under `collections`, from its `runs`.
@@ -118,7 +120,9 @@ pub fn provider_burden(
                     for r in runs.iter().filter(|r| {
                         r.collection == slug
                             && matches!(r.status.as_str(), "landed" | "late")
-                            && r.finished_at.map(day).is_some_and(|d| d >= first && d <= last)
+                            && r.finished_at
+                                .map(day)
+                                .is_some_and(|d| d >= first && d <= last)
                     }) {
                         row.submissions += 1;
                         if by_hand(r) {
@@ -136,8 +140,16 @@ pub fn provider_burden(
         let saved = runs
             .iter()
             .filter(|r| matches!(r.status.as_str(), "landed" | "late") && !by_hand(r))
-            .filter(|r| r.finished_at.map(day).is_some_and(|d| d >= first && d <= last))
-            .filter_map(|r| collections.iter().find(|c| c.def.slug.as_str() == r.collection))
+            .filter(|r| {
+                r.finished_at
+                    .map(day)
+                    .is_some_and(|d| d >= first && d <= last)
+            })
+            .filter_map(|r| {
+                collections
+                    .iter()
+                    .find(|c| c.def.slug.as_str() == r.collection)
+            })
             .filter(|c| c.def.capture == Capture::Automated)
             .map(|c| (c.def.burden.manual_minutes - c.def.burden.automated_minutes).max(0.0) / 60.0)
             .sum::<f64>()
@@ -193,7 +205,11 @@ impl super::Registry {
             let Some(last) = versions.iter().rev().find(|v| v.listed_at.is_some()) else {
                 continue;
             };
-            let from = versions.iter().filter_map(|v| v.listed_at).min().map(|t| self.day(t));
+            let from = versions
+                .iter()
+                .filter_map(|v| v.listed_at)
+                .min()
+                .map(|t| self.day(t));
             let to = (c.status == "retired")
                 .then(|| {
                     decisions
@@ -209,7 +225,11 @@ impl super::Registry {
         }
         let in_force: Vec<InForce> = defs
             .iter()
-            .map(|(def, from, to)| InForce { def, from: *from, to: *to })
+            .map(|(def, from, to)| InForce {
+                def,
+                from: *from,
+                to: *to,
+            })
             .collect();
         let runs = store
             .runs(&crate::store::runs::RunFilter {

@@ -109,8 +109,11 @@ pub trait Access: Send + Sync {
         expires_at: DateTime<Utc>,
     ) -> anyhow::Result<()>;
     /// The token behind a live session.
-    async fn session(&self, id_sha256: &str, now: DateTime<Utc>)
-    -> anyhow::Result<Option<TokenRow>>;
+    async fn session(
+        &self,
+        id_sha256: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<TokenRow>>;
     async fn end_session(&self, id_sha256: &str) -> anyhow::Result<()>;
     async fn audit(&self, entry: &NewAudit) -> anyhow::Result<()>;
     /// The audit log, newest first.

@@ -170,10 +170,8 @@ pub trait RunLedger: Send + Sync {
     async fn run(&self, id: i64) -> anyhow::Result<Option<RunRow>>;
     /// Versions landed since `since`, by collection and by whether they were uploaded by
     /// hand (`upload-…` instances): (collection, by hand, count).
-    async fn landed_counts(
-        &self,
-        since: DateTime<Utc>,
-    ) -> anyhow::Result<Vec<(String, bool, i64)>>;
+    async fn landed_counts(&self, since: DateTime<Utc>)
+    -> anyhow::Result<Vec<(String, bool, i64)>>;
     /// The validation report a run saved, if it read an extract.
     async fn run_report(&self, id: i64) -> anyhow::Result<Option<serde_json::Value>>;
     /// Keys no runner should start again: landed (on time or late), or held under a live lease.

@@ -126,7 +126,13 @@ impl Principal {
     }
 
     /// How the audit log names this caller.
-    pub fn audit(&self, action: &str, target: &str, outcome: &'static str, detail: &str) -> NewAudit {
+    pub fn audit(
+        &self,
+        action: &str,
+        target: &str,
+        outcome: &'static str,
+        detail: &str,
+    ) -> NewAudit {
         NewAudit {
             at: Utc::now(),
             actor: self.name.clone(),
@@ -200,13 +206,22 @@ pub enum TokenError {
 }
 
 /// Finds who a presented token belongs to.
-pub async fn verify(app: &App, presented: &str, now: DateTime<Utc>) -> anyhow::Result<Result<Principal, TokenError>> {
+pub async fn verify(
+    app: &App,
+    presented: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Result<Principal, TokenError>> {
     let Some((id, secret)) = presented
         .trim()
         .strip_prefix("tly_")
         .and_then(|rest| rest.split_once('_'))
         .filter(|(id, secret)| {
-            id.len() == 12 && secret.len() == 64 && id.bytes().chain(secret.bytes()).all(|b| b.is_ascii_hexdigit())
+            id.len() == 12
+                && secret.len() == 64
+                && id
+                    .bytes()
+                    .chain(secret.bytes())
+                    .all(|b| b.is_ascii_hexdigit())
         })
     else {
         return Ok(Err(TokenError::Malformed));
@@ -231,7 +246,11 @@ pub async fn verify(app: &App, presented: &str, now: DateTime<Utc>) -> anyhow::R
 }
 
 /// A new session for a verified principal: the cookie value, and its CSRF token.
-pub async fn start_session(app: &App, who: &Principal, now: DateTime<Utc>) -> anyhow::Result<String> {
+pub async fn start_session(
+    app: &App,
+    who: &Principal,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
     let secret = random_hex(32);
     app.store()
         .add_session(
@@ -300,7 +319,9 @@ impl FromRequestParts<Arc<App>> for Bearer {
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must read Bearer <token>".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the Authorization header must read Bearer <token>".into())
+            })?;
         match verify(app, presented, Utc::now()).await? {
             Ok(who) => Ok(Bearer(who)),
             Err(why) => {
@@ -343,7 +364,11 @@ impl FromRequestParts<Arc<App>> for Visitor {
         let Some(session) = cookie(&parts.headers, SESSION_COOKIE).filter(|s| s.len() == 64) else {
             return Ok(Visitor::default());
         };
-        let Some(row) = app.store().session(&sha256_hex(session), Utc::now()).await? else {
+        let Some(row) = app
+            .store()
+            .session(&sha256_hex(session), Utc::now())
+            .await?
+        else {
             return Ok(Visitor::default());
         };
         // A token revoked or expired since sign-in ends its sessions at once.
@@ -387,7 +412,15 @@ mod tests {
     #[test]
     fn tokens_are_issued_with_a_role_that_fits() {
         let now = Utc::now();
-        let (row, token) = issue(Role::Provider, &["RXA".into()], "Ward clerk", "admin", None, now).unwrap();
+        let (row, token) = issue(
+            Role::Provider,
+            &["RXA".into()],
+            "Ward clerk",
+            "admin",
+            None,
+            now,
+        )
+        .unwrap();
         assert!(token.starts_with(&format!("tly_{}_", row.id)));
         assert_eq!(token.len(), 4 + 12 + 1 + 64);
         assert!(!row.secret_sha256.is_empty() && !token.contains(&row.secret_sha256));

@@ -18,7 +18,11 @@ fn labelled(svg: String, title: &str) -> String {
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('"', "&quot;");
-    svg.replacen("<svg ", &format!("<svg role=\"img\" aria-label=\"{title}\" "), 1)
+    svg.replacen(
+        "<svg ",
+        &format!("<svg role=\"img\" aria-label=\"{title}\" "),
+        1,
+    )
 }
 
 /// Bars of manual hours with automated hours stacked on top, one bar per label.
@@ -56,16 +60,24 @@ pub fn stacked_hours(title: &str, labels: &[String], manual: &[f64], automated: 
             chart
                 .draw_series(manual.iter().enumerate().map(|(i, m)| {
                     Rectangle::new(
-                        [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *m)],
+                        [
+                            (SegmentValue::Exact(i), 0.0),
+                            (SegmentValue::Exact(i + 1), *m),
+                        ],
                         WARM_YELLOW.filled(),
                     )
                 }))?
                 .label("By hand")
-                .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], WARM_YELLOW.filled()));
+                .legend(|(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], WARM_YELLOW.filled())
+                });
             chart
                 .draw_series(manual.iter().zip(automated).enumerate().map(|(i, (m, a))| {
                     Rectangle::new(
-                        [(SegmentValue::Exact(i), *m), (SegmentValue::Exact(i + 1), m + a)],
+                        [
+                            (SegmentValue::Exact(i), *m),
+                            (SegmentValue::Exact(i + 1), m + a),
+                        ],
                         NHS_BLUE.filled(),
                     )
                 }))?
@@ -89,13 +101,18 @@ pub fn stacked_hours(title: &str, labels: &[String], manual: &[f64], automated: 
 }
 
 /// The trajectory's straight line from baseline to goal, and today's total as a point.
-pub fn trajectory(title: &str, line: &[(NaiveDate, f64)], today: Option<(NaiveDate, f64)>) -> String {
+pub fn trajectory(
+    title: &str,
+    line: &[(NaiveDate, f64)],
+    today: Option<(NaiveDate, f64)>,
+) -> String {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
             root.fill(&WHITE)?;
-            let dates: Vec<NaiveDate> = line.iter().map(|p| p.0).chain(today.map(|t| t.0)).collect();
+            let dates: Vec<NaiveDate> =
+                line.iter().map(|p| p.0).chain(today.map(|t| t.0)).collect();
             let (Some(first), Some(last)) = (dates.iter().min(), dates.iter().max()) else {
                 return Ok(());
             };
@@ -119,7 +136,11 @@ pub fn trajectory(title: &str, line: &[(NaiveDate, f64)], today: Option<(NaiveDa
                 .x_desc("Date")
                 .y_desc("Hours a year")
                 .x_labels(6)
-                .x_label_formatter(&|v| (first + chrono::Duration::days(*v as i64)).format("%b %Y").to_string())
+                .x_label_formatter(&|v| {
+                    (first + chrono::Duration::days(*v as i64))
+                        .format("%b %Y")
+                        .to_string()
+                })
                 .label_style(("sans-serif", 13).into_font().color(&DARK))
                 .axis_desc_style(("sans-serif", 14).into_font().color(&DARK))
                 .draw()?;
@@ -129,7 +150,9 @@ pub fn trajectory(title: &str, line: &[(NaiveDate, f64)], today: Option<(NaiveDa
                     NHS_BLUE.stroke_width(3),
                 ))?
                 .label("Trajectory to the target")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], NHS_BLUE.stroke_width(3)));
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], NHS_BLUE.stroke_width(3))
+                });
             if let Some((d, h)) = today {
                 chart
                     .draw_series(std::iter::once(Circle::new((x(d), h), 7, GREEN.filled())))?
@@ -165,7 +188,10 @@ mod tests {
             &[10.0, 2.0],
             &[1.0, 3.0],
         );
-        assert!(svg.starts_with("<svg role=\"img\" aria-label=\"Hours by month\""), "{svg:.200}");
+        assert!(
+            svg.starts_with("<svg role=\"img\" aria-label=\"Hours by month\""),
+            "{svg:.200}"
+        );
         assert!(svg.contains("Staff hours") && svg.contains("2026-11"));
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let svg = trajectory(
@@ -173,7 +199,10 @@ mod tests {
             &[(d("2026-04-01"), 30_000.0), (d("2028-04-01"), 15_000.0)],
             Some((d("2026-11-30"), 28_000.0)),
         );
-        assert!(svg.contains("aria-label=\"Trajectory &lt;&amp;>\""), "{svg:.200}");
+        assert!(
+            svg.contains("aria-label=\"Trajectory &lt;&amp;>\""),
+            "{svg:.200}"
+        );
         assert!(svg.contains("Hours a year"));
     }
 }

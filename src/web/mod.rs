@@ -106,7 +106,11 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
         Ok(_) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "The register does not answer.");
-            (StatusCode::SERVICE_UNAVAILABLE, "the register does not answer\n").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the register does not answer\n",
+            )
+                .into_response()
         }
     }
 }

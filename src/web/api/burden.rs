@@ -96,19 +96,27 @@ pub(crate) fn trajectory_of(report: &BurdenReport) -> Trajectory {
         let mut on = from;
         while on < to && points.len() < 240 {
             if let Some(h) = b.trajectory_at(on) {
-                points.push(TrajectoryPoint { on, allowed_hours: h });
+                points.push(TrajectoryPoint {
+                    on,
+                    allowed_hours: h,
+                });
             }
             on = on.checked_add_months(Months::new(1)).unwrap_or(to);
         }
         if let Some(h) = b.trajectory_at(to) {
-            points.push(TrajectoryPoint { on: to, allowed_hours: h });
+            points.push(TrajectoryPoint {
+                on: to,
+                allowed_hours: h,
+            });
         }
     }
     Trajectory {
         budget: report.budget.clone(),
         today: report.on,
         total_hours: report.total_hours,
-        on_track: report.trajectory_hours.map(|t| report.total_hours <= t + 0.5),
+        on_track: report
+            .trajectory_hours
+            .map(|t| report.total_hours <= t + 0.5),
         points,
     }
 }
@@ -147,7 +155,10 @@ pub async fn set_budget(
         goal_hours: b.goal_hours,
         target_date: b.target_date,
     };
-    let set = app.registry.set_budget(change, &who.name, &b.reason, Utc::now()).await;
+    let set = app
+        .registry
+        .set_budget(change, &who.name, &b.reason, Utc::now())
+        .await;
     let (outcome, detail) = match &set {
         Ok(_) => ("done", b.reason.clone()),
         Err(e) => ("refused", e.to_string()),

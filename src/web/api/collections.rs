@@ -196,11 +196,18 @@ pub(crate) async fn apply(
             .await
             .map(|_| ()),
         DecisionKind::Reject => r.reject(slug, &who.name, &d.reason, now).await,
-        DecisionKind::Suspend => r.change(slug, StatusChange::Suspend, &who.name, &d.reason, now).await,
-        DecisionKind::Reinstate => {
-            r.change(slug, StatusChange::Reinstate, &who.name, &d.reason, now).await
+        DecisionKind::Suspend => {
+            r.change(slug, StatusChange::Suspend, &who.name, &d.reason, now)
+                .await
         }
-        DecisionKind::Retire => r.change(slug, StatusChange::Retire, &who.name, &d.reason, now).await,
+        DecisionKind::Reinstate => {
+            r.change(slug, StatusChange::Reinstate, &who.name, &d.reason, now)
+                .await
+        }
+        DecisionKind::Retire => {
+            r.change(slug, StatusChange::Retire, &who.name, &d.reason, now)
+                .await
+        }
     };
     let (outcome, detail) = match &done {
         Ok(()) => ("done", d.reason.clone()),
@@ -218,7 +225,12 @@ pub(crate) async fn apply(
 }
 
 fn parse_slug(s: &str) -> Result<Slug, ApiError> {
-    Slug::parse(s).map_err(|e| ApiError::NotFound(format!("there is no collection \"{}\": {e}", s.chars().take(60).collect::<String>())))
+    Slug::parse(s).map_err(|e| {
+        ApiError::NotFound(format!(
+            "there is no collection \"{}\": {e}",
+            s.chars().take(60).collect::<String>()
+        ))
+    })
 }
 
 fn load(app: &App, body: &Definition) -> Result<LoadedDef, ApiError> {

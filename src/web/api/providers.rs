@@ -60,7 +60,9 @@ pub async fn list(
     let all = app.store().providers().await?;
     Ok(Json(
         all.iter()
-            .filter(|p| who.may(Action::ListProviders) || who.may(Action::SeeProvider(p.code.as_str())))
+            .filter(|p| {
+                who.may(Action::ListProviders) || who.may(Action::SeeProvider(p.code.as_str()))
+            })
             .map(ProviderView::from)
             .collect(),
     ))
@@ -95,13 +97,19 @@ pub(crate) async fn owed(app: &App, code: &str) -> anyhow::Result<Vec<Obligation
 }
 
 /// A code from a path: well-formed, seen by this token, and in the provider register.
-pub(crate) async fn provider_code(app: &App, who: &Principal, code: &str) -> Result<String, ApiError> {
+pub(crate) async fn provider_code(
+    app: &App,
+    who: &Principal,
+    code: &str,
+) -> Result<String, ApiError> {
     let code = ProviderCode::parse(code)
         .map_err(|_| ApiError::NotFound("there is no such provider".into()))?;
     who.require(Action::SeeProvider(code.as_str()))?;
     let known = app.store().providers().await?;
     if !known.iter().any(|p| p.code == code) {
-        return Err(ApiError::NotFound(format!("there is no provider {code} in the provider register")));
+        return Err(ApiError::NotFound(format!(
+            "there is no provider {code} in the provider register"
+        )));
     }
     Ok(code.to_string())
 }
@@ -160,17 +168,34 @@ pub async fn upload(
     // Refused before the body is read, when the token may not upload for this provider.
     if let Err(e) = who.require(Action::Upload(&code)) {
         let target: String = code.chars().take(40).collect();
-        super::record(&app, who.audit("upload", &target, "refused", &e.to_string())).await?;
+        super::record(
+            &app,
+            who.audit("upload", &target, "refused", &e.to_string()),
+        )
+        .await?;
         return Err(e);
     }
-    let form = read_form(form, app.upload_limit).await?;
+    let form = match read_form(form, app.upload_limit).await {
+        Ok(f) => f,
+        Err(e) => {
+            let target: String = code.chars().take(40).collect();
+            super::record(
+                &app,
+                who.audit("upload", &target, "refused", &e.to_string()),
+            )
+            .await?;
+            return Err(e);
+        }
+    };
     let up = land(&app, &who, &code, form).await?;
     match up.status.as_str() {
         "landed" | "late" => Ok((StatusCode::CREATED, Json(up))),
         _ => Err(ApiError::Unprocessable(format!(
             "the file was not landed ({}); run {} has the report: {}",
             up.status,
-            up.run_id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+            up.run_id
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "-".into()),
             up.report.trim()
         ))),
     }
@@ -188,7 +213,7 @@ pub(crate) struct Form {
 
 pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form, ApiError> {
     let bad = |e: axum::extract::multipart::MultipartError| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE || over_limit(&e) {
             ApiError::PayloadTooLarge(format!(
                 "the file is larger than the upload limit of {} MB",
                 limit / (1024 * 1024)
@@ -222,30 +247,63 @@ pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form,
             }
         }
     }
-    let (Some(collection), Some(period), Some((file_name, bytes))) = (collection, period, file) else {
+    let (Some(collection), Some(period), Some((file_name, bytes))) = (collection, period, file)
+    else {
         return Err(ApiError::BadRequest(
             "the form needs collection, period and file".into(),
         ));
     };
-    Ok(Form { collection: collection.trim().into(), period: period.trim().into(), file_name, bytes, csrf })
+    Ok(Form {
+        collection: collection.trim().into(),
+        period: period.trim().into(),
+        file_name,
+        bytes,
+        csrf,
+    })
+}
+
+/// Whether a body error is the body limit's: the tower-http limit around the whole app
+/// reaches multipart as a failed read, not as axum's own limit.
+fn over_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// Lands an upload for `code`, auditing it whatever happens. Nothing is stored for a
 /// request refused before the pull: a collection that is not licensed, a provider or
 /// period it does not apply to, a file of the wrong kind.
-pub(crate) async fn land(app: &App, who: &Principal, code: &str, form: Form) -> Result<Uploaded, ApiError> {
+pub(crate) async fn land(
+    app: &App,
+    who: &Principal,
+    code: &str,
+    form: Form,
+) -> Result<Uploaded, ApiError> {
     let target = format!("{} {} {}", form.collection, code, form.period);
     let target: String = target.chars().take(200).collect();
     let result = land_checked(app, who, code, form).await;
     let (outcome, detail) = match &result {
-        Ok(u) => ("done", format!("run {} {}", u.run_id.unwrap_or_default(), u.status)),
+        Ok(u) => (
+            "done",
+            format!("run {} {}", u.run_id.unwrap_or_default(), u.status),
+        ),
         Err(e) => ("refused", e.to_string()),
     };
     super::record(app, who.audit("upload", &target, outcome, &detail)).await?;
     result
 }
 
-async fn land_checked(app: &App, who: &Principal, code: &str, form: Form) -> Result<Uploaded, ApiError> {
+async fn land_checked(
+    app: &App,
+    who: &Principal,
+    code: &str,
+    form: Form,
+) -> Result<Uploaded, ApiError> {
     let code = ProviderCode::parse(code)
         .map_err(|_| ApiError::NotFound("there is no such provider".into()))?;
     who.require(Action::Upload(code.as_str()))?;
@@ -265,24 +323,49 @@ async fn land_checked(app: &App, who: &Principal, code: &str, form: Form) -> Res
     }
     let now = Utc::now();
     app.registry.require_listed(&form.collection, now).await?;
-    let key = request::by_hand(&app.registry, &form.collection, code.as_str(), &form.period, now).await?;
+    let key = request::by_hand(
+        &app.registry,
+        &form.collection,
+        code.as_str(),
+        &form.period,
+        now,
+    )
+    .await?;
     // The upload's own copy, named by the service, removed once landed.
     let dir = app.settings.data_dir.join("uploads");
     std::fs::create_dir_all(&dir).map_err(anyhow::Error::from)?;
-    let extension = name.rsplit('.').next().unwrap_or("csv").to_ascii_lowercase();
-    let tmp = dir.join(format!(".tmp-{}.{extension}", uuid::Uuid::new_v4().simple()));
+    let extension = name
+        .rsplit('.')
+        .next()
+        .unwrap_or("csv")
+        .to_ascii_lowercase();
+    let tmp = dir.join(format!(
+        ".tmp-{}.{extension}",
+        uuid::Uuid::new_v4().simple()
+    ));
     std::fs::write(&tmp, &form.bytes).map_err(anyhow::Error::from)?;
     let sources = Sources {
         source: vec![Source {
             collection: key.collection.clone(),
             provider: key.provider.clone(),
-            connector: ConnectorConfig::Upload(Upload { path: tmp.clone(), name }),
+            connector: ConnectorConfig::Upload(Upload {
+                path: tmp.clone(),
+                name,
+            }),
         }],
         base: std::path::PathBuf::new(),
     };
     let instance = format!("upload-web-{}", uuid::Uuid::new_v4().simple());
-    let pulled =
-        crate::schedule::pull::pull(&app.registry, &sources, &app.lake, &key, &instance, now, true).await;
+    let pulled = crate::schedule::pull::pull(
+        &app.registry,
+        &sources,
+        &app.lake,
+        &key,
+        &instance,
+        now,
+        true,
+    )
+    .await;
     let _ = std::fs::remove_file(&tmp);
     let p = pulled?;
     let report = p.report.as_ref();
@@ -295,7 +378,11 @@ async fn land_checked(app: &App, who: &Principal, code: &str, form: Form) -> Res
         version: p.version,
         rows_accepted: report.map(|r| r.rows_accepted).unwrap_or(0),
         rows_rejected: report.map(|r| r.rows_rejected).unwrap_or(0),
-        dropped_columns: report.map(|r| r.dropped_columns.clone()).unwrap_or_default(),
-        report: report.map(|r| r.text()).unwrap_or_else(|| p.message.clone()),
+        dropped_columns: report
+            .map(|r| r.dropped_columns.clone())
+            .unwrap_or_default(),
+        report: report
+            .map(|r| r.text())
+            .unwrap_or_else(|| p.message.clone()),
     })
 }

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -77,7 +77,10 @@ fn artifact_view(a: &Artifact, versions: Vec<i64>) -> ArtifactView {
         rows: m.rows,
         complete: m.completeness.complete,
         completeness: m.completeness.clone(),
-        formats: ExportFormat::ALL.iter().map(|f| f.name().to_owned()).collect(),
+        formats: ExportFormat::ALL
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect(),
     }
 }
 
@@ -190,7 +193,11 @@ pub(crate) async fn file(
     let v = artifact.manifest.version;
     let file_name = format!("{}-{period}-v{v}.{}", def.name, format.extension());
     // Written by the same export as `tally returns export`, then handed over.
-    let dir = app.settings.data_dir.join("exports").join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+    let dir = app
+        .settings
+        .data_dir
+        .join("exports")
+        .join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).map_err(anyhow::Error::from)?;
     let out = dir.join(&file_name);
     let bytes = export(def, &artifact, format, &out).and_then(|_| Ok(std::fs::read(&out)?));
@@ -198,13 +205,21 @@ pub(crate) async fn file(
     let bytes = bytes?;
     super::record(
         app,
-        who.audit("download", &format!("{} {period} v{v}", def.name), "done", format.name()),
+        who.audit(
+            "download",
+            &format!("{} {period} v{v}", def.name),
+            "done",
+            format.name(),
+        ),
     )
     .await?;
     Ok((
         [
             (header::CONTENT_TYPE, format.media_type().to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
         ],
         Body::from(bytes),
     )

@@ -24,7 +24,9 @@ pub struct RunQuery {
     pub limit: Option<i64>,
 }
 
-const STATUSES: [&str; 7] = ["running", "landed", "late", "rejected", "failed", "refused", "due"];
+const STATUSES: [&str; 7] = [
+    "running", "landed", "late", "rejected", "failed", "refused", "due",
+];
 
 /// Runs, newest first. A provider token sees only its own providers' runs.
 #[utoipa::path(

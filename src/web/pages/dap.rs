@@ -55,7 +55,11 @@ async fn render(app: &App, v: &Visitor, message: Option<(String, bool)>) -> Resu
             continue;
         };
         // The findings as they stand now, which the decision will be checked against.
-        let check = app.registry.check(&p.definition.0, now).await.map_err(fail)?;
+        let check = app
+            .registry
+            .check(&p.definition.0, now)
+            .await
+            .map_err(fail)?;
         pending.push(Pending {
             slug: c.slug.clone(),
             title: p.definition.0.title.clone(),
@@ -88,7 +92,10 @@ async fn render(app: &App, v: &Visitor, message: Option<(String, bool)>) -> Resu
             )
         })
         .collect();
-    let set = |h: Option<f64>| h.map(|h| format!("{} hours a year", hours(h))).unwrap_or_else(|| "not set".into());
+    let set = |h: Option<f64>| {
+        h.map(|h| format!("{} hours a year", hours(h)))
+            .unwrap_or_else(|| "not set".into())
+    };
     let (message_class, message) = match message {
         Some((m, true)) => ("callout-done", Some(m)),
         Some((m, false)) => ("callout-error", Some(m)),
@@ -109,7 +116,8 @@ async fn render(app: &App, v: &Visitor, message: Option<(String, bool)>) -> Resu
 
 fn dap_only(v: &Visitor) -> Result<(), PageError> {
     let who = signed_in(v)?;
-    who.require(Action::Decide).map_err(|e| PageError(e, Nav::of(v)))
+    who.require(Action::Decide)
+        .map_err(|e| PageError(e, Nav::of(v)))
 }
 
 pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Dap, PageError> {
@@ -150,16 +158,40 @@ pub async fn decide(
         .map(Override::parse)
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
-    let decision = Decision { action, reason: form.reason.clone(), overrides };
-    let slug = crate::registry::definition::Slug::parse(&form.slug)
-        .map_err(|_| PageError(ApiError::NotFound("there is no such collection".into()), Nav::of(&v)))?;
+    let decision = Decision {
+        action,
+        reason: form.reason.clone(),
+        overrides,
+    };
+    let slug = crate::registry::definition::Slug::parse(&form.slug).map_err(|_| {
+        PageError(
+            ApiError::NotFound("there is no such collection".into()),
+            Nav::of(&v),
+        )
+    })?;
     let (status, message) = match apply_decision(&app, who, slug.as_str(), &decision).await {
         Ok(d) => (
             StatusCode::OK,
-            (format!("{} is now {}{}.", d.slug, d.status, d.licence_number.map(|n| format!(" as {n}")).unwrap_or_default()), true),
+            (
+                format!(
+                    "{} is now {}{}.",
+                    d.slug,
+                    d.status,
+                    d.licence_number
+                        .map(|n| format!(" as {n}"))
+                        .unwrap_or_default()
+                ),
+                true,
+            ),
         ),
         Err(ApiError::Internal(e)) => return Err(PageError(ApiError::Internal(e), Nav::of(&v))),
-        Err(e) => (e.status(), (format!("The decision on {} was not recorded: {e}", slug.as_str()), false)),
+        Err(e) => (
+            e.status(),
+            (
+                format!("The decision on {} was not recorded: {e}", slug.as_str()),
+                false,
+            ),
+        ),
     };
     Ok((status, render(&app, &v, Some(message)).await?).into_response())
 }

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use chrono::Utc;
 use serde::Deserialize;
 
@@ -131,7 +131,8 @@ pub fn check_csrf(v: &Visitor, given: &str) -> Result<(), PageError> {
     } else {
         Err(PageError(
             ApiError::Forbidden(
-                "the form's security token is missing or wrong; reload the page and try again".into(),
+                "the form's security token is missing or wrong; reload the page and try again"
+                    .into(),
             ),
             Nav::of(v),
         ))
@@ -188,16 +189,24 @@ async fn sign_in(
         ));
     }
     let now = Utc::now();
-    match auth::verify(&app, &form.token, now).await.map_err(internal)? {
+    match auth::verify(&app, &form.token, now)
+        .await
+        .map_err(internal)?
+    {
         Ok(who) => {
-            let session = auth::start_session(&app, &who, now).await.map_err(internal)?;
+            let session = auth::start_session(&app, &who, now)
+                .await
+                .map_err(internal)?;
             crate::web::api::record(&app, who.audit("sign_in", "web", "done", ""))
                 .await
                 .map_err(|e| PageError(e, Nav::default()))?;
             let home = match who.role {
                 Role::Dap => "/dap".to_owned(),
                 Role::Dhsc | Role::Admin => "/returns".to_owned(),
-                Role::Provider => format!("/providers/{}", who.providers.first().cloned().unwrap_or_default()),
+                Role::Provider => format!(
+                    "/providers/{}",
+                    who.providers.first().cloned().unwrap_or_default()
+                ),
             };
             let cookie = auth::set_cookie(
                 auth::SESSION_COOKIE,

@@ -60,17 +60,27 @@ async fn render(
 ) -> Result<ProviderPage, PageError> {
     let nav = Nav::of(v);
     let who = signed_in(v)?;
-    who.require(Action::SeeProvider(code)).map_err(|e| PageError(e, nav.clone()))?;
+    who.require(Action::SeeProvider(code))
+        .map_err(|e| PageError(e, nav.clone()))?;
     let fail = |e: anyhow::Error| PageError(ApiError::from(e), Nav::of(v));
     let providers = app.store().providers().await.map_err(fail)?;
     let provider = providers
         .iter()
         .find(|p| p.code.as_str() == code)
-        .ok_or_else(|| PageError(ApiError::NotFound(format!("there is no provider {code}")), nav.clone()))?;
+        .ok_or_else(|| {
+            PageError(
+                ApiError::NotFound(format!("there is no provider {code}")),
+                nav.clone(),
+            )
+        })?;
     let now = Utc::now();
     let runs = app
         .store()
-        .runs(&RunFilter { provider: Some(code.into()), limit: 2000, ..Default::default() })
+        .runs(&RunFilter {
+            provider: Some(code.into()),
+            limit: 2000,
+            ..Default::default()
+        })
         .await
         .map_err(fail)?;
     // This week: each period of what it owes that ended in the last seven days.
@@ -84,7 +94,10 @@ async fn render(
         let mut seen = std::collections::BTreeSet::new();
         for back in 1..=7 {
             let p = Period::containing(l.def.frequency.period, today - Duration::days(back));
-            if p.end() >= today || p.end() < today - Duration::days(7) || !seen.insert(p.to_string()) {
+            if p.end() >= today
+                || p.end() < today - Duration::days(7)
+                || !seen.insert(p.to_string())
+            {
                 continue;
             }
             let status = runs
@@ -92,7 +105,12 @@ async fn render(
                 .find(|r| r.collection == o.collection && r.period == p.to_string())
                 .map(|r| r.status.clone())
                 .unwrap_or_else(|| "due".into());
-            week.push((o.collection.clone(), o.licence_number.clone(), p.to_string(), status));
+            week.push((
+                o.collection.clone(),
+                o.licence_number.clone(),
+                p.to_string(),
+                status,
+            ));
         }
     }
     let mut reports = Vec::new();
@@ -107,7 +125,11 @@ async fn render(
             reports.push((r.id, r.collection.clone(), r.period.clone(), report.text()));
         }
     }
-    let burden = app.registry.provider_burden(provider, now).await.map_err(fail)?;
+    let burden = app
+        .registry
+        .provider_burden(provider, now)
+        .await
+        .map_err(fail)?;
     let labels: Vec<String> = burden.months.iter().map(|m| m.month.clone()).collect();
     let manual: Vec<f64> = burden.months.iter().map(|m| m.manual_hours).collect();
     let automated: Vec<f64> = burden.months.iter().map(|m| m.automated_hours).collect();
@@ -154,7 +176,13 @@ async fn render(
             .iter()
             .flat_map(|m| {
                 m.collections.iter().map(|c| {
-                    (m.month.clone(), c.collection.clone(), c.submissions, hours(c.manual_hours), hours(c.automated_hours))
+                    (
+                        m.month.clone(),
+                        c.collection.clone(),
+                        c.submissions,
+                        hours(c.manual_hours),
+                        hours(c.automated_hours),
+                    )
                 })
             })
             .collect(),
@@ -180,9 +208,19 @@ pub async fn upload(
     if let Err(e) = who.require(Action::Upload(&code)) {
         return Err(PageError(e, Nav::of(&v)));
     }
-    let form = crate::web::api::read_form(form, app.upload_limit)
-        .await
-        .map_err(|e| PageError(e, Nav::of(&v)))?;
+    let form = match crate::web::api::read_form(form, app.upload_limit).await {
+        Ok(f) => f,
+        Err(e) => {
+            let target: String = code.chars().take(40).collect();
+            crate::web::api::record(
+                &app,
+                who.audit("upload", &target, "refused", &e.to_string()),
+            )
+            .await
+            .map_err(|e| PageError(e, Nav::of(&v)))?;
+            return Err(PageError(e, Nav::of(&v)));
+        }
+    };
     check_csrf(&v, &form.csrf)?;
     let (status, message) = match crate::web::api::land_upload(&app, &who, &code, form).await {
         Ok(u) if matches!(u.status.as_str(), "landed" | "late") => (
@@ -203,7 +241,16 @@ pub async fn upload(
         ),
         Ok(u) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            (format!("{} {} was not landed ({}): {}", u.collection, u.period, u.status, u.report.trim()), false),
+            (
+                format!(
+                    "{} {} was not landed ({}): {}",
+                    u.collection,
+                    u.period,
+                    u.status,
+                    u.report.trim()
+                ),
+                false,
+            ),
         ),
         Err(ApiError::Internal(e)) => return Err(PageError(ApiError::Internal(e), Nav::of(&v))),
         Err(e) => (e.status(), (format!("The file was not taken: {e}"), false)),

@@ -121,7 +121,10 @@ pub async fn collection(
 ) -> Result<Collection, PageError> {
     let nav = Nav::of(&v);
     let slug = Slug::parse(&slug).map_err(|_| {
-        PageError(ApiError::NotFound("there is no such collection".into()), nav.clone())
+        PageError(
+            ApiError::NotFound("there is no such collection".into()),
+            nav.clone(),
+        )
     })?;
     let view = app
         .registry
@@ -134,10 +137,19 @@ pub async fn collection(
         .rev()
         .find(|v| v.status == "listed")
         .or(view.versions.last())
-        .ok_or_else(|| PageError(ApiError::NotFound("there is no such collection".into()), nav.clone()))?;
+        .ok_or_else(|| {
+            PageError(
+                ApiError::NotFound("there is no such collection".into()),
+                nav.clone(),
+            )
+        })?;
     let def = &shown.definition;
     Ok(Collection {
-        licence: view.collection.licence_number.clone().unwrap_or_else(|| "Not licensed".into()),
+        licence: view
+            .collection
+            .licence_number
+            .clone()
+            .unwrap_or_else(|| "Not licensed".into()),
         title: def.title.clone(),
         status: view.status.clone(),
         sponsor: def.sponsor.clone(),
@@ -251,7 +263,11 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
     // The NHS year: decisions since 1 April.
     let today = report.on;
     let year_start = chrono::NaiveDate::from_ymd_opt(
-        if today.month() >= 4 { today.year() } else { today.year() - 1 },
+        if today.month() >= 4 {
+            today.year()
+        } else {
+            today.year() - 1
+        },
         4,
         1,
     )
@@ -265,11 +281,15 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
             .collect()
     };
     let saved = saved_since(&app, year_start).await.map_err(fail)?;
-    let line: Vec<(chrono::NaiveDate, f64)> = t.points.iter().map(|p| (p.on, p.allowed_hours)).collect();
+    let line: Vec<(chrono::NaiveDate, f64)> =
+        t.points.iter().map(|p| (p.on, p.allowed_hours)).collect();
     let chart_title = "Estimated annual burden against the trajectory to the target";
     Ok(Progress {
         total: hours(report.total_hours),
-        baseline: with_date(b.and_then(|b| b.baseline_hours), b.and_then(|b| b.baseline_date)),
+        baseline: with_date(
+            b.and_then(|b| b.baseline_hours),
+            b.and_then(|b| b.baseline_date),
+        ),
         goal: with_date(b.and_then(|b| b.goal_hours), b.and_then(|b| b.target_date)),
         allowed: report
             .trajectory_hours
@@ -285,12 +305,19 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
             None => "No target set".into(),
         },
         saved: format!("{} hours", hours(saved)),
-        chart: crate::web::charts::trajectory(chart_title, &line, Some((today, report.total_hours))),
+        chart: crate::web::charts::trajectory(
+            chart_title,
+            &line,
+            Some((today, report.total_hours)),
+        ),
         chart_title: chart_title.into(),
         points: line
             .iter()
             .map(|(d, h)| (d.format("%-d %B %Y").to_string(), hours(*h)))
-            .chain(std::iter::once((format!("{} (today, estimated)", today.format("%-d %B %Y")), hours(report.total_hours))))
+            .chain(std::iter::once((
+                format!("{} (today, estimated)", today.format("%-d %B %Y")),
+                hours(report.total_hours),
+            )))
             .collect(),
         listed: this_year("list"),
         retired: this_year("retire"),
@@ -298,7 +325,14 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
         collections: report
             .collections
             .iter()
-            .map(|c| (c.title.clone(), c.capture.as_str().to_owned(), c.respondents, hours(c.annual_hours)))
+            .map(|c| {
+                (
+                    c.title.clone(),
+                    c.capture.as_str().to_owned(),
+                    c.respondents,
+                    hours(c.annual_hours),
+                )
+            })
             .collect(),
         nav,
     })

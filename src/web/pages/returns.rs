@@ -40,7 +40,8 @@ pub struct Returns {
 
 pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, PageError> {
     let who = signed_in(&v)?;
-    who.require(Action::Returns).map_err(|e| PageError(e, Nav::of(&v)))?;
+    who.require(Action::Returns)
+        .map_err(|e| PageError(e, Nav::of(&v)))?;
     let mut returns = Vec::new();
     for def in app.catalogue.returns.values() {
         let view = crate::web::api::return_view(&app, def)
@@ -78,8 +79,15 @@ fn completeness(c: &crate::returns::completeness::Completeness) -> String {
     c.inputs
         .iter()
         .map(|i| {
-            let late = if i.late.is_empty() { String::new() } else { format!(", {} late", i.late.len()) };
-            format!("{}: {} of {} received{late}", i.collection, i.received, i.expected)
+            let late = if i.late.is_empty() {
+                String::new()
+            } else {
+                format!(", {} late", i.late.len())
+            };
+            format!(
+                "{}: {} of {} received{late}",
+                i.collection, i.received, i.expected
+            )
         })
         .collect::<Vec<_>>()
         .join("; ")
