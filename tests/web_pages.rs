@@ -229,6 +229,11 @@ async fn a_provider_sees_its_own_page_uploads_by_hand_and_nothing_else() {
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
     assert!(ok.text().contains("2026-07-01 was"), "{}", ok.text());
     assert_eq!(t.runs().await, runs + 1);
+    let metrics = t.page("/metrics", None).await.text();
+    assert!(
+        metrics.contains("tally_runs_total") && metrics.contains("tally_pull_duration_seconds"),
+        "{metrics}"
+    );
     // Revoking the token ends the session at once.
     let id = t.tokens.provider.split('_').nth(1).unwrap();
     t.app

@@ -189,6 +189,7 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
+    let bound = listener.local_addr()?;
     let mut web_stop = stopped.clone();
     let web = tokio::spawn(async move {
         axum::serve(listener, crate::app::router(app))
@@ -198,7 +199,7 @@ pub async fn serve(
             .await
     });
     println!(
-        "Tally is serving http://{bind}/ and pulling on its timetable as {} (Ctrl-C to stop).",
+        "Tally is serving http://{bound}/ and pulling on its timetable as {} (Ctrl-C to stop).",
         runner.instance
     );
     runner.run(stopped).await?;

@@ -442,6 +442,8 @@ pub async fn build_for(
     })
     .with_context(|| format!("writing the artifact of {} for {period}", def.name))?;
     tracing::debug!(ms = ms(started), version, "Put the artifact in place.");
+    metrics::histogram!("tally_return_build_duration_seconds", "return" => def.name.clone())
+        .record(started.elapsed().as_secs_f64());
     Ok(Artifact {
         dir: target,
         manifest,

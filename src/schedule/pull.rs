@@ -189,6 +189,10 @@ pub async fn pull(
         .finish_run(run.id, instance, status, &outcome, at())
         .await?;
     pulled.status = status.as_str().into();
+    metrics::counter!("tally_runs_total", "collection" => key.collection.clone(), "status" => status.as_str())
+        .increment(1);
+    metrics::histogram!("tally_pull_duration_seconds", "collection" => key.collection.clone())
+        .record(started.elapsed().as_secs_f64());
     if pulled.message.is_empty() {
         pulled.message = outcome.error.unwrap_or_default();
     }
