@@ -81,7 +81,9 @@ pub fn provider_burden(
     let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
     let mut out = Vec::new();
     for month in months {
-        let (first, last) = (month.first_day(), month.end());
+        // A day is in the month when first <= day < after (`end` is the day after the last).
+        let (first, after) = (month.first_day(), month.end());
+        let in_month = |d: NaiveDate| d >= first && d < after;
         let mut rows = Vec::new();
         for c in collections
             .iter()
@@ -98,19 +100,21 @@ pub fn provider_burden(
             };
             match c.def.capture {
                 Capture::Manual => {
-                    // Periods of the form that end inside the month, while it was in force
-                    // and the provider was open.
-                    let owed = periods_within(month, c.def.frequency.period)
+                    // Periods of the form whose last day is in the month, while it was in
+                    // force and the provider was open: a daily form every day, a quarterly
+                    // one in the quarter's last month.
+                    let kind = c.def.frequency.period;
+                    let owed = periods_within(month, kind)
                         .into_iter()
-                        .chain(
-                            // A quarterly form due in a month is one that ends in it.
-                            std::iter::once(Period::containing(c.def.frequency.period, last))
-                                .filter(|p| p.end() <= last && p.end() >= first),
-                        )
-                        .filter(|p| p.end() >= first && p.end() <= last)
-                        .filter(|p| p.end() >= c.from && c.to.is_none_or(|to| p.end() < to))
-                        .filter(|p| provider.is_open_on(p.first_day().max(first)))
-                        .map(|p| p.to_string())
+                        .chain(std::iter::once(Period::containing(
+                            kind,
+                            after - chrono::Duration::days(1),
+                        )))
+                        .map(|p| (p.end() - chrono::Duration::days(1), p.to_string()))
+                        .filter(|(last, _)| in_month(*last))
+                        .filter(|(last, _)| *last >= c.from && c.to.is_none_or(|to| *last < to))
+                        .filter(|(last, _)| provider.is_open_on(*last))
+                        .map(|(_, p)| p)
                         .collect::<std::collections::BTreeSet<_>>()
                         .len() as u32;
                     row.submissions = owed;
@@ -120,9 +124,7 @@ pub fn provider_burden(
                     for r in runs.iter().filter(|r| {
                         r.collection == slug
                             && matches!(r.status.as_str(), "landed" | "late")
-                            && r.finished_at
-                                .map(day)
-                                .is_some_and(|d| d >= first && d <= last)
+                            && r.finished_at.map(day).is_some_and(in_month)
                     }) {
                         row.submissions += 1;
                         if by_hand(r) {
@@ -140,11 +142,7 @@ pub fn provider_burden(
         let saved = runs
             .iter()
             .filter(|r| matches!(r.status.as_str(), "landed" | "late") && !by_hand(r))
-            .filter(|r| {
-                r.finished_at
-                    .map(day)
-                    .is_some_and(|d| d >= first && d <= last)
-            })
+            .filter(|r| r.finished_at.map(day).is_some_and(in_month))
             .filter_map(|r| {
                 collections
                     .iter()
@@ -245,5 +243,126 @@ impl super::Registry {
             &last_twelve_months(self.day(at)),
             self.tz,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::{ProviderCode, ProviderKind};
+
+    fn def(file: &str) -> CollectionDef {
+        let text = std::fs::read_to_string(format!("collections/{file}.toml")).unwrap();
+        crate::registry::load::parse(file, &text, chrono_tz::Europe::London).unwrap()
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn run(id: i64, period: &str, finished: &str, instance: &str) -> RunRow {
+        let at = d(finished).and_hms_opt(9, 0, 0).unwrap().and_utc();
+        RunRow {
+            id,
+            collection: "ward-bed-census".into(),
+            provider: "RXA".into(),
+            period: period.into(),
+            attempt: 1,
+            status: "landed".into(),
+            instance: Some(instance.into()),
+            lease_until: None,
+            started_at: at,
+            finished_at: Some(at),
+            rows_in: Some(6),
+            rows_accepted: Some(6),
+            rows_rejected: Some(0),
+            bytes: None,
+            raw_sha256: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn manual_forms_are_owed_per_period_ending_in_the_month_and_pulls_save_time() {
+        let trust = Provider {
+            code: ProviderCode::parse("RXA").unwrap(),
+            name: "Ashford".into(),
+            kind: ProviderKind::AcuteTrust,
+            region: "London".into(),
+            icb: None,
+            local_authority: None,
+            opened_on: None,
+            closed_on: None,
+            successor: None,
+        };
+        let (kh03, census) = (def("kh03-manual"), def("ward-bed-census"));
+        // KH03 (quarterly, by hand) in force until 10 October; the census from 1 June.
+        let collections = [
+            InForce {
+                def: &kh03,
+                from: d("2026-01-01"),
+                to: Some(d("2026-10-10")),
+            },
+            InForce {
+                def: &census,
+                from: d("2026-06-01"),
+                to: None,
+            },
+        ];
+        let runs = [
+            run(1, "2026-06-29", "2026-06-30", "serve-host-1"),
+            // The last day of June lands on 1 July: July's work, not June's.
+            run(2, "2026-06-30", "2026-07-01", "serve-host-1"),
+            run(3, "2026-07-01", "2026-07-02", "upload-web-1"),
+        ];
+        let months: Vec<Period> = ["2026-05", "2026-06", "2026-07", "2026-09", "2026-12"]
+            .iter()
+            .map(|m| Period::parse(m).unwrap())
+            .collect();
+        let b = provider_burden(
+            &trust,
+            &collections,
+            &runs,
+            &months,
+            chrono_tz::Europe::London,
+        );
+        let month = |m: &str| b.months.iter().find(|x| x.month == m).unwrap();
+        let kh03_in = |m: &str| {
+            month(m)
+                .collections
+                .iter()
+                .find(|c| c.collection == "kh03-manual")
+                .map(|c| c.submissions)
+        };
+        // A quarterly form is owed in the quarter's last month only, while in force.
+        assert_eq!(kh03_in("2026-05"), None);
+        assert_eq!(kh03_in("2026-06"), Some(1));
+        assert_eq!(kh03_in("2026-09"), Some(1));
+        assert_eq!(kh03_in("2026-12"), None, "retired in October");
+        let (manual, automated) = (
+            census.burden.manual_minutes,
+            census.burden.automated_minutes,
+        );
+        let june = month("2026-06");
+        let june_census = june
+            .collections
+            .iter()
+            .find(|c| c.collection == "ward-bed-census")
+            .unwrap();
+        assert_eq!(june_census.submissions, 1);
+        assert!((june_census.automated_hours - automated / 60.0).abs() < 1e-9);
+        assert!((june.saved_hours - (manual - automated) / 60.0).abs() < 1e-9);
+        let july = month("2026-07");
+        let july_census = july
+            .collections
+            .iter()
+            .find(|c| c.collection == "ward-bed-census")
+            .unwrap();
+        assert_eq!(july_census.submissions, 2);
+        // The upload by hand costs the manual minutes and saves nothing.
+        assert!((july_census.manual_hours - manual / 60.0).abs() < 1e-9);
+        assert!((july.saved_hours - (manual - automated) / 60.0).abs() < 1e-9);
+        assert_eq!(b.automated_since, Some(d("2026-06-30")));
+        assert!((b.saved_hours - 2.0 * (manual - automated) / 60.0).abs() < 1e-9);
     }
 }

@@ -93,11 +93,10 @@ async fn render(
         let today = now.with_timezone(&l.def.frequency.timezone).date_naive();
         let mut seen = std::collections::BTreeSet::new();
         for back in 1..=7 {
+            // Periods whose last day was one of the last seven (`end` is the day after).
             let p = Period::containing(l.def.frequency.period, today - Duration::days(back));
-            if p.end() >= today
-                || p.end() < today - Duration::days(7)
-                || !seen.insert(p.to_string())
-            {
+            let last = p.end() - Duration::days(1);
+            if last >= today || last < today - Duration::days(7) || !seen.insert(p.to_string()) {
                 continue;
             }
             let status = runs

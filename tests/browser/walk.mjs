@@ -1,0 +1,165 @@
+// Walks Tally's main pages in headless Chromium as each role, submits a decision and an
+// upload, downloads a return, saves a screenshot of every page, and runs axe-core on each.
+// Started by tests/browser.rs, which serves the app and passes what it needs:
+//   TALLY_BASE       the server, e.g. http://127.0.0.1:41234
+//   TALLY_TOKENS     JSON {"dap": "...", "provider": "...", "dhsc": "...", "admin": "..."}
+//   TALLY_PROVIDER   the provider code the provider token speaks for
+//   TALLY_UPLOAD     a CSV file for that provider, and TALLY_UPLOAD_PERIOD its period
+//   TALLY_ARTIFACTS  where screenshots and the downloaded file go
+//   TALLY_CHROMIUM   the browser (default /usr/bin/chromium)
+// Exits 1, listing each failure, if a step fails or a page has a serious or critical
+// accessibility violation.
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const axePath = require.resolve('axe-core/axe.min.js');
+const base = process.env.TALLY_BASE;
+const tokens = JSON.parse(process.env.TALLY_TOKENS);
+const provider = process.env.TALLY_PROVIDER;
+const out = process.env.TALLY_ARTIFACTS;
+fs.mkdirSync(out, { recursive: true });
+
+const failures = [];
+const say = (line) => console.log(line);
+
+// The flags Chromium needs on a machine with no network and no GPU.
+const browser = await chromium.launch({
+  executablePath: process.env.TALLY_CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+// axe-core is injected into the page; the pages' CSP forbids scripts, so the test context
+// bypasses it (the pages themselves never run a script).
+async function context(viewport = { width: 1280, height: 900 }) {
+  return browser.newContext({ bypassCSP: true, viewport, acceptDownloads: true });
+}
+
+async function check(page, name) {
+  await page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of bad) {
+    const where = v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ');
+    failures.push(`${name}: ${v.id} (${v.impact}): ${v.help} at ${where}`);
+  }
+  say(`${name}: ${page.url()} — ${result.violations.length} accessibility findings, ${bad.length} serious or critical`);
+}
+
+async function step(name, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    failures.push(`${name}: ${e.message.split('\n')[0]}`);
+  }
+}
+
+async function signIn(page, token) {
+  await page.goto(`${base}/sign-in`);
+  await page.fill('#token', token);
+  await page.click('button[type=submit]');
+  await page.waitForLoadState('domcontentloaded');
+}
+
+async function expectText(page, text) {
+  const body = await page.textContent('body');
+  if (!body.includes(text)) throw new Error(`"${text}" is not on ${page.url()}`);
+}
+
+await step('public pages', async () => {
+  const page = await (await context()).newPage();
+  await page.goto(`${base}/`);
+  await expectText(page, 'The register of health and care data collections');
+  // The first Tab reaches the skip link, so keyboard users can pass the navigation.
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement.textContent.trim());
+  if (focused !== 'Skip to main content') throw new Error(`the first Tab focused "${focused}"`);
+  await check(page, 'register');
+  await Promise.all([
+    page.waitForURL('**/collections/ward-bed-census'),
+    page.click('a[href="/collections/ward-bed-census"]'),
+  ]);
+  await expectText(page, 'Data items');
+  await check(page, 'collection');
+  await page.goto(`${base}/progress`);
+  await expectText(page, 'Progress against the burden reduction target');
+  await check(page, 'progress');
+});
+
+// The checker itself: a page given an image without alternative text must be caught, so
+// that "no violations" above means the pages passed, not that axe never ran.
+await step('axe catches a planted violation', async () => {
+  const page = await (await context()).newPage();
+  await page.goto(`${base}/`);
+  await page.evaluate(() => document.querySelector('main').insertAdjacentHTML('beforeend', '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'));
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+  if (!result.violations.some((v) => v.id === 'image-alt')) throw new Error('axe did not report an image without alt text');
+  say('axe reports a planted image without alt text, as it should.');
+});
+
+await step('the register on a phone', async () => {
+  const page = await (await context({ width: 375, height: 812 })).newPage();
+  await page.goto(`${base}/`);
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (wide > 376) throw new Error(`the page is ${wide}px wide on a 375px screen`);
+  await page.screenshot({ path: path.join(out, 'register-phone.png'), fullPage: true });
+});
+
+await step('dap', async () => {
+  const page = await (await context()).newPage();
+  await signIn(page, tokens.dap);
+  if (!page.url().endsWith('/dap')) throw new Error(`DAP landed on ${page.url()}`);
+  await expectText(page, 'Proposals awaiting a decision');
+  await check(page, 'dap');
+  const form = page.locator('form[action="/dap/decisions"]').first();
+  await form.locator('select[name=action]').selectOption('reject');
+  await form.locator('textarea[name=reason]').fill('Every figure on it is derivable from the ward bed census.');
+  await form.locator('button[type=submit]').click();
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'is now rejected');
+  await check(page, 'dap-decided');
+});
+
+await step('provider', async () => {
+  const page = await (await context()).newPage();
+  await signIn(page, tokens.provider);
+  if (!page.url().endsWith(`/providers/${provider}`)) throw new Error(`the provider landed on ${page.url()}`);
+  await expectText(page, 'What you owe this week');
+  await check(page, 'provider');
+  await page.selectOption('#collection', 'ward-bed-census');
+  await page.fill('#period', process.env.TALLY_UPLOAD_PERIOD);
+  await page.setInputFiles('#file', process.env.TALLY_UPLOAD);
+  await page.click('form[enctype="multipart/form-data"] button[type=submit]');
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, `${process.env.TALLY_UPLOAD_PERIOD} was`);
+  await check(page, 'provider-uploaded');
+});
+
+await step('dhsc', async () => {
+  const page = await (await context()).newPage();
+  await signIn(page, tokens.dhsc);
+  if (!page.url().endsWith('/returns')) throw new Error(`DHSC landed on ${page.url()}`);
+  await expectText(page, 'National returns');
+  await check(page, 'returns');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.click('a[href*="kh03-quarterly"][href*="format=csv"]'),
+  ]);
+  const saved = path.join(out, download.suggestedFilename());
+  await download.saveAs(saved);
+  const head = fs.readFileSync(saved, 'utf8').split('\n')[0];
+  if (!head.startsWith('level')) throw new Error(`the download starts "${head}"`);
+  say(`dhsc: downloaded ${download.suggestedFilename()}`);
+});
+
+await browser.close();
+if (failures.length > 0) {
+  console.error(`${failures.length} failure(s):\n  ${failures.join('\n  ')}`);
+  process.exit(1);
+}
+say(`All pages walked; screenshots in ${out}.`);
