@@ -62,6 +62,8 @@ async fn each_role_walks_the_pages_in_chromium_with_no_serious_accessibility_vio
     let artifacts = std::env::var_os("TALLY_BROWSER_ARTIFACTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("tests/browser/artifacts"));
+    // Last run's screenshots go first, so that every one checked below is this run's.
+    let _ = std::fs::remove_dir_all(&artifacts);
     let tokens = serde_json::json!({
         "dap": t.tokens.dap, "provider": t.tokens.provider, "dhsc": t.tokens.dhsc, "admin": t.tokens.admin,
     });

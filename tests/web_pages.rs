@@ -302,3 +302,49 @@ async fn dhsc_downloads_returns_from_the_page_and_bad_sign_ins_are_refused() {
             .any(|e| e.action == "download" && e.actor == "DHSC analyst")
     );
 }
+
+/// Every page for every role: what each may open, and what it gets instead.
+#[tokio::test]
+async fn each_role_opens_exactly_its_pages() {
+    let t = spawn(None).await;
+    use StatusCode as S;
+    let (ok, unauth, forbid) = (S::OK, S::UNAUTHORIZED, S::FORBIDDEN);
+    let pages = [
+        "/",
+        "/progress",
+        "/collections/ward-bed-census",
+        "/dap",
+        "/returns",
+        "/providers/RXA",
+        "/providers/RXB",
+    ];
+    let mut cookies = vec![None];
+    for token in [
+        &t.tokens.dap,
+        &t.tokens.provider,
+        &t.tokens.dhsc,
+        &t.tokens.admin,
+    ] {
+        cookies.push(Some(t.sign_in(token).await));
+    }
+    let expected = [
+        ("none", [ok, ok, ok, unauth, unauth, unauth, unauth]),
+        ("dap", [ok, ok, ok, ok, ok, ok, ok]),
+        ("provider", [ok, ok, ok, forbid, forbid, ok, forbid]),
+        ("dhsc", [ok, ok, ok, forbid, ok, forbid, forbid]),
+        ("admin", [ok, ok, ok, forbid, ok, ok, ok]),
+    ];
+    let mut wrong = Vec::new();
+    for ((role, statuses), cookie) in expected.iter().zip(&cookies) {
+        for (page, status) in pages.iter().zip(statuses) {
+            let a = t.page(page, cookie.as_deref()).await;
+            if a.status != *status {
+                wrong.push(format!(
+                    "{page} as {role}: {} (expected {status})",
+                    a.status
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -208,15 +208,23 @@ impl super::Registry {
                 .filter_map(|v| v.listed_at)
                 .min()
                 .map(|t| self.day(t));
-            let to = (c.status == "retired")
-                .then(|| {
-                    decisions
-                        .iter()
-                        .rev()
-                        .find(|d| d.slug == c.slug && d.action == "retire")
-                        .map(|d| self.day(d.at))
-                })
-                .flatten();
+            // A form stops being owed when it is retired or suspended, or its licence ends.
+            let stopped = match c.status.as_str() {
+                "retired" => Some("retire"),
+                "suspended" => Some("suspend"),
+                _ => None,
+            }
+            .and_then(|action| {
+                decisions
+                    .iter()
+                    .rev()
+                    .find(|d| d.slug == c.slug && d.action == action)
+                    .map(|d| self.day(d.at))
+            });
+            let to = match (stopped, last.expires_at.map(|e| self.day(e))) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             if let Some(from) = from {
                 defs.push((last.definition.0.clone(), from, to));
             }

@@ -257,8 +257,23 @@ impl Registry {
 
     /// Providers × listed collections that apply to their kind, for providers open on `on`.
     pub async fn obligations(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<Obligation>> {
+        self.obligations_of(None, at).await
+    }
+
+    /// [`Registry::obligations`] of one provider, or of all.
+    pub async fn obligations_of(
+        &self,
+        code: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<Obligation>> {
         let on = self.day(at);
-        let providers: Vec<Provider> = self.store.providers().await?;
+        let providers: Vec<Provider> = self
+            .store
+            .providers()
+            .await?
+            .into_iter()
+            .filter(|p| code.is_none_or(|c| p.code.as_str() == c))
+            .collect();
         let mut out = Vec::new();
         for l in self.licensed(at).await? {
             let def = &l.def;

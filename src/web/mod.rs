@@ -25,12 +25,13 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::App;
 
-/// How long any request may take. A return is downloaded from a built artifact, never built
-/// inside a request, so nothing legitimate comes near this.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a client may take to send its body: long enough for a large upload on a slow
 /// link, short enough that trickled bodies cannot hold connections open.
 const BODY_DEADLINE: Duration = Duration::from_secs(120);
+/// How long any request may take, the body's sending included, so longer than the body's
+/// deadline: a slow upload is ended by that deadline, with a clear error, not by this. A
+/// return is downloaded from a built artifact, never built inside a request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(150);
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -71,6 +72,10 @@ pub fn router(app: Arc<App>) -> Router {
                     },
                 ))
                 .layer(PropagateRequestIdLayer::new(request_id))
+                // Errors the layers and extractors answer in plain text (a body over the
+                // limit, a time-out, a query that does not parse, an unknown route) become
+                // the API's JSON error or the pages' error page.
+                .layer(middleware::from_fn(error_bodies))
                 // No sniffing, no framing, no inline scripts or styles, no referrer sent
                 // off the site.
                 .layer(SetResponseHeaderLayer::if_not_present(
@@ -142,4 +147,68 @@ async fn record(req: Request, next: Next) -> Response {
     )
     .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// Gives every error the body its caller reads: `{"error": {"code", "message"}}` under
+/// `/api/`, the error page elsewhere. Responses that already have one pass untouched.
+async fn error_bodies(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let response = next.run(req).await;
+    let status = response.status();
+    let typed = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || typed {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // Rejection texts are a line or two; anything longer is cut, never buffered whole.
+    let text = match axum::body::to_bytes(body, 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text
+    };
+    let error = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => crate::error::ApiError::PayloadTooLarge(format!(
+            "the request is larger than the limit ({message})"
+        )),
+        StatusCode::NOT_FOUND => crate::error::ApiError::NotFound(format!(
+            "there is nothing at this address ({message})"
+        )),
+        StatusCode::UNAUTHORIZED => crate::error::ApiError::Unauthorized(message),
+        StatusCode::FORBIDDEN => crate::error::ApiError::Forbidden(message),
+        StatusCode::UNPROCESSABLE_ENTITY => crate::error::ApiError::Unprocessable(message),
+        s if s.is_server_error() => {
+            crate::error::ApiError::Internal(anyhow::anyhow!("{s}: {message}"))
+        }
+        _ => crate::error::ApiError::BadRequest(message),
+    };
+    let mut out = if api {
+        let mut body = error.body();
+        // The status stays as it was (405, 408, 415…); the code says it in words.
+        body.error.code = match status {
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed".into(),
+            StatusCode::REQUEST_TIMEOUT => "timeout".into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type".into(),
+            _ => body.error.code,
+        };
+        error.log();
+        (status, Json(body)).into_response()
+    } else {
+        let mut page = pages::PageError(error, pages::Nav::default()).into_response();
+        *page.status_mut() = status;
+        page
+    };
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
 }

@@ -147,7 +147,7 @@ pub async fn set_budget(
     Bearer(who): Bearer,
     Json(b): Json<BudgetRequest>,
 ) -> Result<Json<Budget>, ApiError> {
-    who.require(Action::Decide)?;
+    super::allowed(&app, &who, Action::Decide, "set_budget", "budget").await?;
     let change = BudgetChange {
         cap_hours: b.cap_hours,
         baseline_hours: b.baseline_hours,

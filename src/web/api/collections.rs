@@ -82,7 +82,7 @@ pub async fn check(
     Bearer(who): Bearer,
     Json(body): Json<Definition>,
 ) -> Result<Json<CheckReport>, ApiError> {
-    who.require(Action::Propose)?;
+    super::allowed(&app, &who, Action::Propose, "check", "definition").await?;
     let loaded = load(&app, &body)?;
     Ok(Json(app.registry.check(&loaded.def, Utc::now()).await?))
 }
@@ -103,7 +103,7 @@ pub async fn propose(
     Bearer(who): Bearer,
     Json(body): Json<Definition>,
 ) -> Result<(StatusCode, Json<Proposal>), ApiError> {
-    who.require(Action::Propose)?;
+    super::allowed(&app, &who, Action::Propose, "propose", "definition").await?;
     let loaded = load(&app, &body)?;
     let slug = loaded.def.slug.to_string();
     let proposal = app.registry.propose(&loaded, &who.name, Utc::now()).await;
@@ -175,7 +175,7 @@ pub async fn decide(
     Path(slug): Path<String>,
     Json(d): Json<Decision>,
 ) -> Result<Json<Decided>, ApiError> {
-    who.require(Action::Decide)?;
+    super::allowed(&app, &who, Action::Decide, d.action.as_str(), &slug).await?;
     let slug = parse_slug(&slug)?;
     Ok(Json(apply(&app, &who, slug.as_str(), &d).await?))
 }

@@ -118,6 +118,22 @@ async fn audit(
     Ok(Json(app.store().audit_log(q.get()?).await?))
 }
 
+/// `who.require(action)`, with a refusal written to the audit log as `name` of `target`.
+pub(crate) async fn allowed(
+    app: &App,
+    who: &crate::web::auth::Principal,
+    action: Action<'_>,
+    name: &str,
+    target: &str,
+) -> Result<(), ApiError> {
+    if let Err(e) = who.require(action) {
+        let target: String = target.chars().take(200).collect();
+        record(app, who.audit(name, &target, "refused", &e.to_string())).await?;
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// Records an audit entry. What must be audited is not done, or not handed over, unless the
 /// entry is written: a download whose record failed is refused.
 pub(crate) async fn record(

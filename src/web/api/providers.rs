@@ -87,13 +87,7 @@ pub async fn obligations(
 }
 
 pub(crate) async fn owed(app: &App, code: &str) -> anyhow::Result<Vec<Obligation>> {
-    Ok(app
-        .registry
-        .obligations(Utc::now())
-        .await?
-        .into_iter()
-        .filter(|o| o.provider == code)
-        .collect())
+    app.registry.obligations_of(Some(code), Utc::now()).await
 }
 
 /// A code from a path: well-formed, seen by this token, and in the provider register.
@@ -215,8 +209,8 @@ pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form,
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE || over_limit(&e) {
             ApiError::PayloadTooLarge(format!(
-                "the file is larger than the upload limit of {} MB",
-                limit / (1024 * 1024)
+                "the file is larger than the upload limit of {}",
+                size(limit)
             ))
         } else {
             ApiError::BadRequest(format!("the form could not be read: {}", e.body_text()))
@@ -233,8 +227,8 @@ pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form,
                 let bytes = field.bytes().await.map_err(bad)?;
                 if bytes.len() > limit {
                     return Err(ApiError::PayloadTooLarge(format!(
-                        "the file is larger than the upload limit of {} MB",
-                        limit / (1024 * 1024)
+                        "the file is larger than the upload limit of {}",
+                        size(limit)
                     )));
                 }
                 file = Some((name, bytes.to_vec()));
@@ -260,6 +254,15 @@ pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form,
         bytes,
         csrf,
     })
+}
+
+/// `32 MB`, `64 KB`.
+fn size(bytes: usize) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{} MB", bytes / (1024 * 1024))
+    } else {
+        format!("{} KB", bytes / 1024)
+    }
 }
 
 /// Whether a body error is the body limit's: the tower-http limit around the whole app

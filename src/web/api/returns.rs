@@ -179,7 +179,14 @@ pub(crate) async fn file(
     format: &str,
     version: Option<i64>,
 ) -> Result<Response, ApiError> {
-    who.require(Action::Returns)?;
+    super::allowed(
+        app,
+        who,
+        Action::Returns,
+        "download",
+        &format!("{name} {period}"),
+    )
+    .await?;
     let format = ExportFormat::parse(format).ok_or_else(|| {
         ApiError::BadRequest("format must be csv, xlsx, parquet, json or sdmx-csv".into())
     })?;
@@ -200,8 +207,16 @@ pub(crate) async fn file(
         .join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).map_err(anyhow::Error::from)?;
     let out = dir.join(&file_name);
-    let bytes = export(def, &artifact, format, &out).and_then(|_| Ok(std::fs::read(&out)?));
-    let _ = std::fs::remove_dir_all(&dir);
+    // Writing an XLSX or reading a large Parquet file blocks: off the async threads.
+    let (def_owned, dir_owned) = (def.clone(), dir.clone());
+    let bytes = tokio::task::spawn_blocking(move || {
+        let bytes =
+            export(&def_owned, &artifact, format, &out).and_then(|_| Ok(std::fs::read(&out)?));
+        let _ = std::fs::remove_dir_all(&dir_owned);
+        bytes
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("the export stopped: {e}")))?;
     let bytes = bytes?;
     super::record(
         app,

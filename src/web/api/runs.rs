@@ -42,15 +42,6 @@ pub async fn list(
     Bearer(who): Bearer,
     Query(q): Query<RunQuery>,
 ) -> Result<Json<Vec<RunRow>>, ApiError> {
-    let limit = super::Limit { limit: q.limit }.get()?;
-    if let Some(s) = &q.status
-        && !STATUSES.contains(&s.as_str())
-    {
-        return Err(ApiError::BadRequest(format!(
-            "status must be one of {}",
-            STATUSES.join(", ")
-        )));
-    }
     let provider = match &q.provider {
         Some(code) => {
             who.require(Action::SeeProvider(code))?;
@@ -65,6 +56,15 @@ pub async fn list(
         }
         None => return Err(who.require(Action::EveryProvider).unwrap_err()),
     };
+    let limit = super::Limit { limit: q.limit }.get()?;
+    if let Some(s) = &q.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(ApiError::BadRequest(format!(
+            "status must be one of {}",
+            STATUSES.join(", ")
+        )));
+    }
     let filter = RunFilter {
         collection: q.collection,
         provider,

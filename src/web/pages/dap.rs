@@ -142,7 +142,7 @@ pub async fn decide(
     Form(form): Form<DecisionForm>,
 ) -> Result<Response, PageError> {
     dap_only(&v)?;
-    check_csrf(&v, &form.csrf)?;
+    check_csrf(&app, &v, &form.csrf, "decide").await?;
     let who = signed_in(&v)?;
     let bad = |m: String| PageError(ApiError::BadRequest(m), Nav::of(&v));
     let action = match form.action.as_str() {

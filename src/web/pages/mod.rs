@@ -124,19 +124,29 @@ pub fn signed_in(v: &Visitor) -> Result<&Principal, PageError> {
     })
 }
 
-/// A form's CSRF field against the session's: a forged or missing one is refused.
-pub fn check_csrf(v: &Visitor, given: &str) -> Result<(), PageError> {
+/// A form's CSRF field against the session's: a forged or missing one is refused, and the
+/// refusal is in the audit log as `action` by the session's holder.
+pub async fn check_csrf(
+    app: &App,
+    v: &Visitor,
+    given: &str,
+    action: &str,
+) -> Result<(), PageError> {
     if v.session.is_some() && auth::csrf_matches(&v.csrf(), given) {
-        Ok(())
-    } else {
-        Err(PageError(
-            ApiError::Forbidden(
-                "the form's security token is missing or wrong; reload the page and try again"
-                    .into(),
-            ),
-            Nav::of(v),
-        ))
+        return Ok(());
     }
+    let refused = ApiError::Forbidden(
+        "the form's security token is missing or wrong; reload the page and try again".into(),
+    );
+    if let Some(who) = &v.who {
+        crate::web::api::record(
+            app,
+            who.audit(action, "web form", "refused", "missing or wrong CSRF token"),
+        )
+        .await
+        .map_err(|e| PageError(e, Nav::of(v)))?;
+    }
+    Err(PageError(refused, Nav::of(v)))
 }
 
 #[derive(Template, WebTemplate)]
@@ -182,6 +192,7 @@ async fn sign_in(
     let internal = |e: anyhow::Error| PageError(ApiError::Internal(e), Nav::default());
     let expected = auth::cookie(&headers, auth::SIGN_IN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !auth::csrf_matches(expected, &form.csrf) {
+        tracing::info!("A sign-in form without its matching cookie was refused.");
         return Ok(sign_in_form(
             &app,
             Some("The sign-in form had expired. Enter your token again.".into()),
@@ -249,7 +260,7 @@ async fn sign_out(
     visitor: Visitor,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, PageError> {
-    check_csrf(&visitor, &form.csrf)?;
+    check_csrf(&app, &visitor, &form.csrf, "sign_out").await?;
     if let Some(s) = &visitor.session {
         auth::end_session(&app, s)
             .await

@@ -207,20 +207,12 @@ pub async fn upload(
     if let Err(e) = who.require(Action::Upload(&code)) {
         return Err(PageError(e, Nav::of(&v)));
     }
-    let form = match crate::web::api::read_form(form, app.upload_limit).await {
-        Ok(f) => f,
-        Err(e) => {
-            let target: String = code.chars().take(40).collect();
-            crate::web::api::record(
-                &app,
-                who.audit("upload", &target, "refused", &e.to_string()),
-            )
-            .await
-            .map_err(|e| PageError(e, Nav::of(&v)))?;
-            return Err(PageError(e, Nav::of(&v)));
-        }
-    };
-    check_csrf(&v, &form.csrf)?;
+    // A form that cannot be read is refused (and logged) before its CSRF field can be
+    // checked, so it is not put in the audit log under the signed-in name.
+    let form = crate::web::api::read_form(form, app.upload_limit)
+        .await
+        .map_err(|e| PageError(e, Nav::of(&v)))?;
+    check_csrf(&app, &v, &form.csrf, "upload").await?;
     let (status, message) = match crate::web::api::land_upload(&app, &who, &code, form).await {
         Ok(u) if matches!(u.status.as_str(), "landed" | "late") => (
             StatusCode::OK,

@@ -273,10 +273,11 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
     )
     .unwrap_or(today);
     let decisions = app.store().decisions(None).await.map_err(fail)?;
+    let tz = app.settings.timezone;
     let this_year = |action: &str| -> Vec<String> {
         decisions
             .iter()
-            .filter(|d| d.action == action && d.at.date_naive() >= year_start)
+            .filter(|d| d.action == action && d.at.with_timezone(&tz).date_naive() >= year_start)
             .map(|d| format!("{}: {}", d.slug, d.reason))
             .collect()
     };
@@ -341,7 +342,14 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
 /// Hours that pulls from source systems saved since `since`, against filling the same in by
 /// hand: each version pulled saves its collection's manual minutes less its sign-off minutes.
 async fn saved_since(app: &App, since: chrono::NaiveDate) -> anyhow::Result<f64> {
-    let since = since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    // Midnight at the start of `since` where the register keeps its dates.
+    let since = since
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_local_timezone(app.settings.timezone)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     let counts = app.store().landed_counts(since).await?;
     let in_force = app.store().in_force().await?;
     let mut saved = 0.0;
