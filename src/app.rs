@@ -27,6 +27,10 @@ pub struct App {
     /// Whether the service is reached over TLS, so cookies are marked `Secure`.
     pub secure_cookies: bool,
     pub upload_limit: usize,
+    /// The progress report's hours saved this year, with when and from which first day
+    /// they were counted: summing a year of the run ledger takes a tenth of a second, too
+    /// long for a public page on every request, and a minute's lag changes nothing.
+    pub saved_hours: std::sync::Mutex<Option<(std::time::Instant, chrono::NaiveDate, f64)>>,
 }
 
 impl App {
@@ -50,6 +54,7 @@ impl App {
             metrics: metrics_handle()?,
             secure_cookies: settings.secure_cookies,
             upload_limit: settings.upload_limit.unwrap_or(UPLOAD_LIMIT),
+            saved_hours: std::sync::Mutex::new(None),
             settings,
         }))
     }

@@ -103,7 +103,7 @@ impl Registry {
         at: DateTime<Utc>,
     ) -> anyhow::Result<CheckReport> {
         let live = self.live(at).await?;
-        let providers = self.store.providers().await?;
+        let providers = self.providers().await?;
         let budget = self.store.budget().await?;
         let on = self.day(at);
         let cx = checks::Context {

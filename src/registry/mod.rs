@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::providers::Provider;
 use crate::store::{CollectionRow, Store, VersionRow};
 
 /// What the registry refuses, in words a DAP member or provider can act on.
@@ -43,6 +44,10 @@ pub enum RegistryError {
 pub struct Registry {
     store: Arc<dyn Store>,
     tz: chrono_tz::Tz,
+    /// The provider register as of a revision. Fifteen thousand care homes take tens of
+    /// milliseconds to read, and every page of the register needs them; an import bumps the
+    /// revision, so a reading is reused until the next one, in this instance or another.
+    providers: std::sync::Mutex<Option<(i64, Arc<Vec<Provider>>)>>,
 }
 
 /// Names and reasons are published on the register: required, and plain text on one line,
@@ -71,7 +76,26 @@ fn status_at(row: &CollectionRow, in_force: Option<&VersionRow>, at: DateTime<Ut
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>, tz: chrono_tz::Tz) -> Registry {
-        Registry { store, tz }
+        Registry {
+            store,
+            tz,
+            providers: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The provider register, read again only when the register's revision has moved.
+    pub async fn providers(&self) -> anyhow::Result<Arc<Vec<Provider>>> {
+        let revision = self.store.revision().await?;
+        if let Some((seen, list)) = self.providers.lock().expect("not poisoned").as_ref()
+            && *seen == revision
+        {
+            return Ok(list.clone());
+        }
+        // Read the revision before the list: an import between the two leaves an older
+        // revision with a newer list, which is only read again next time.
+        let list = Arc::new(self.store.providers().await?);
+        *self.providers.lock().expect("not poisoned") = Some((revision, list.clone()));
+        Ok(list)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -188,10 +188,28 @@ pub fn last_twelve_months(today: NaiveDate) -> Vec<Period> {
 }
 
 impl super::Registry {
-    /// `code`'s burden over the twelve months to `at`.
+    /// `provider`'s burden over the twelve months to `at`.
     pub async fn provider_burden(
         &self,
         provider: &Provider,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<ProviderBurden> {
+        let runs = self
+            .store()
+            .runs(&crate::store::runs::RunFilter {
+                provider: Some(provider.code.to_string()),
+                limit: 100_000,
+                ..Default::default()
+            })
+            .await?;
+        self.provider_burden_from(provider, &runs, at).await
+    }
+
+    /// [`Registry::provider_burden`] from the provider's runs, already read.
+    pub async fn provider_burden_from(
+        &self,
+        provider: &Provider,
+        runs: &[RunRow],
         at: DateTime<Utc>,
     ) -> anyhow::Result<ProviderBurden> {
         let store = self.store();
@@ -237,17 +255,10 @@ impl super::Registry {
                 to: *to,
             })
             .collect();
-        let runs = store
-            .runs(&crate::store::runs::RunFilter {
-                provider: Some(provider.code.to_string()),
-                limit: 100_000,
-                ..Default::default()
-            })
-            .await?;
         Ok(provider_burden(
             provider,
             &in_force,
-            &runs,
+            runs,
             &last_twelve_months(self.day(at)),
             self.tz,
         ))

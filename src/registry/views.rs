@@ -99,7 +99,7 @@ impl Registry {
     /// The public register: every collection, its licence and status, with the reasons for
     /// retirements and rejections and every override.
     pub async fn register(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<RegisterEntry>> {
-        let providers = self.store.providers().await?;
+        let providers = self.providers().await?;
         let decisions = self.store.decisions(None).await?;
         let on = self.day(at);
         let mut out = Vec::new();
@@ -155,7 +155,7 @@ impl Registry {
     /// collection still counts: it keeps its licence and its burden comes back with it, so
     /// suspending one must not make room under the cap for another.
     pub async fn burden(&self, at: DateTime<Utc>) -> anyhow::Result<BurdenReport> {
-        let providers = self.store.providers().await?;
+        let providers = self.providers().await?;
         let on = self.day(at);
         let collections = self
             .live(at)
@@ -267,11 +267,9 @@ impl Registry {
         at: DateTime<Utc>,
     ) -> anyhow::Result<Vec<Obligation>> {
         let on = self.day(at);
-        let providers: Vec<Provider> = self
-            .store
-            .providers()
-            .await?
-            .into_iter()
+        let all = self.providers().await?;
+        let providers: Vec<&Provider> = all
+            .iter()
             .filter(|p| code.is_none_or(|c| p.code.as_str() == c))
             .collect();
         let mut out = Vec::new();

@@ -44,7 +44,7 @@ pub async fn by_hand(
     now: DateTime<Utc>,
 ) -> anyhow::Result<RunKey> {
     let period = Period::parse(period).map_err(RequestError::BadPeriod)?;
-    let providers = registry.store().providers().await?;
+    let providers = registry.providers().await?;
     let Some(who) = providers.iter().find(|p| p.code.as_str() == provider) else {
         return Err(RequestError::UnknownProvider(provider.into()).into());
     };

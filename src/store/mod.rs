@@ -162,7 +162,8 @@ pub trait Store: runs::RunLedger + access::Access + Send + Sync {
     async fn decisions(&self, slug: Option<&str>) -> anyhow::Result<Vec<DecisionRow>>;
     /// Records a proposal as the next version; an older proposal still pending is withdrawn.
     async fn add_version(&self, v: &NewVersion, d: &NewDecision) -> anyhow::Result<i64>;
-    /// How many changes the checks could see have been made: decisions and budget changes.
+    /// How many changes the checks could see have been made: decisions, budget changes and
+    /// provider imports.
     async fn revision(&self) -> anyhow::Result<i64>;
     /// Applies a decision; returns the collection's licence number after it. With
     /// `checked_at`, the revision its checks were run on, a register that has changed since

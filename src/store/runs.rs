@@ -464,21 +464,42 @@ macro_rules! run_ledger {
                 &self,
                 f: &$crate::store::runs::RunFilter,
             ) -> anyhow::Result<Vec<$crate::store::runs::RunRow>> {
-                Ok(sqlx::query_as(
-                    "SELECT * FROM runs
-                     WHERE ($1 IS NULL OR collection = $1)
-                       AND ($2 IS NULL OR provider = $2)
-                       AND ($3 IS NULL OR status = $3)
-                       AND ($5 IS NULL OR finished_at > $5)
-                     ORDER BY id DESC LIMIT $4",
-                )
-                .bind(&f.collection)
-                .bind(&f.provider)
-                .bind(&f.status)
-                .bind(f.limit)
-                .bind(f.finished_after)
-                .fetch_all(&self.pool)
-                .await?)
+                // Only the filters given are in the SQL, so that a provider's runs are read
+                // through `runs_by_provider` rather than by scanning the ledger ("$n IS NULL
+                // OR …" hides the index from the planner). The text is fixed; values are bound.
+                let mut sql = String::from("SELECT * FROM runs WHERE 1 = 1");
+                let mut n = 0;
+                let mut next = |column: &str| {
+                    n += 1;
+                    format!(" AND {column} ${n}")
+                };
+                if f.collection.is_some() {
+                    sql.push_str(&next("collection ="));
+                }
+                if f.provider.is_some() {
+                    sql.push_str(&next("provider ="));
+                }
+                if f.status.is_some() {
+                    sql.push_str(&next("status ="));
+                }
+                if f.finished_after.is_some() {
+                    sql.push_str(&next("finished_at >"));
+                }
+                sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", n + 1));
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                if let Some(c) = &f.collection {
+                    q = q.bind(c);
+                }
+                if let Some(p) = &f.provider {
+                    q = q.bind(p);
+                }
+                if let Some(s) = &f.status {
+                    q = q.bind(s);
+                }
+                if let Some(t) = f.finished_after {
+                    q = q.bind(t);
+                }
+                Ok(q.bind(f.limit).fetch_all(&self.pool).await?)
             }
 
             async fn next_version(

@@ -392,6 +392,9 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                // The checks count providers (a collection's respondents, so its burden), so
+                // an import is a change they could see, like a decision.
+                Self::bump_revision(&mut tx, None).await?;
                 tx.commit().await?;
                 Ok(providers.len() as u64)
             }

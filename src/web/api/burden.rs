@@ -49,7 +49,7 @@ pub async fn provider(
 }
 
 pub(crate) async fn of_provider(app: &App, code: &str) -> anyhow::Result<ProviderBurden> {
-    let providers = app.store().providers().await?;
+    let providers = app.registry.providers().await?;
     let p = providers
         .iter()
         .find(|p| p.code.as_str() == code)

@@ -57,7 +57,7 @@ pub async fn list(
     State(app): State<Arc<App>>,
     Bearer(who): Bearer,
 ) -> Result<Json<Vec<ProviderView>>, ApiError> {
-    let all = app.store().providers().await?;
+    let all = app.registry.providers().await?;
     Ok(Json(
         all.iter()
             .filter(|p| {
@@ -99,7 +99,7 @@ pub(crate) async fn provider_code(
     let code = ProviderCode::parse(code)
         .map_err(|_| ApiError::NotFound("there is no such provider".into()))?;
     who.require(Action::SeeProvider(code.as_str()))?;
-    let known = app.store().providers().await?;
+    let known = app.registry.providers().await?;
     if !known.iter().any(|p| p.code == code) {
         return Err(ApiError::NotFound(format!(
             "there is no provider {code} in the provider register"

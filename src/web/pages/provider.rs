@@ -63,7 +63,7 @@ async fn render(
     who.require(Action::SeeProvider(code))
         .map_err(|e| PageError(e, nav.clone()))?;
     let fail = |e: anyhow::Error| PageError(ApiError::from(e), Nav::of(v));
-    let providers = app.store().providers().await.map_err(fail)?;
+    let providers = app.registry.providers().await.map_err(fail)?;
     let provider = providers
         .iter()
         .find(|p| p.code.as_str() == code)
@@ -78,7 +78,7 @@ async fn render(
         .store()
         .runs(&RunFilter {
             provider: Some(code.into()),
-            limit: 2000,
+            limit: 100_000,
             ..Default::default()
         })
         .await
@@ -126,7 +126,7 @@ async fn render(
     }
     let burden = app
         .registry
-        .provider_burden(provider, now)
+        .provider_burden_from(provider, &runs, now)
         .await
         .map_err(fail)?;
     let labels: Vec<String> = burden.months.iter().map(|m| m.month.clone()).collect();

@@ -342,6 +342,19 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
 /// Hours that pulls from source systems saved since `since`, against filling the same in by
 /// hand: each version pulled saves its collection's manual minutes less its sign-off minutes.
 async fn saved_since(app: &App, since: chrono::NaiveDate) -> anyhow::Result<f64> {
+    if let Some((at, from, hours)) = *app.saved_hours.lock().expect("not poisoned")
+        && from == since
+        && at.elapsed() < std::time::Duration::from_secs(60)
+    {
+        return Ok(hours);
+    }
+    let hours = count_saved(app, since).await?;
+    *app.saved_hours.lock().expect("not poisoned") =
+        Some((std::time::Instant::now(), since, hours));
+    Ok(hours)
+}
+
+async fn count_saved(app: &App, since: chrono::NaiveDate) -> anyhow::Result<f64> {
     // Midnight at the start of `since` where the register keeps its dates.
     let since = since
         .and_hms_opt(0, 0, 0)
