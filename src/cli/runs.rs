@@ -186,6 +186,9 @@ pub async fn serve(
     });
     // The web shares the scheduler's store, and stops with it.
     let app = crate::app::App::with_store(settings.clone(), runner.registry.store().clone())?;
+    // Read the provider register before the first request, so the first visitors do not all
+    // wait for the same reading.
+    app.registry.providers().await?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
