@@ -157,6 +157,22 @@ await step('dhsc', async () => {
   say(`dhsc: downloaded ${download.suggestedFilename()}`);
 });
 
+await step('admin', async () => {
+  const page = await (await context()).newPage();
+  await signIn(page, tokens.admin);
+  if (!page.url().endsWith('/returns')) throw new Error(`the admin landed on ${page.url()}`);
+  // The admin reads every provider's page, but has no upload form: only a provider uploads.
+  await page.goto(`${base}/providers/${provider}`);
+  await expectText(page, 'Recent runs');
+  if ((await page.locator('input[type=file]').count()) !== 0) throw new Error('the admin was offered the upload form');
+  await check(page, 'admin-provider');
+  // Signing out ends the session: the page asks to sign in again.
+  await page.click('header button[type=submit]');
+  await page.waitForLoadState('domcontentloaded');
+  const again = await page.goto(`${base}/providers/${provider}`);
+  if (again.status() !== 401) throw new Error(`after signing out the page answered ${again.status()}`);
+});
+
 await browser.close();
 if (failures.length > 0) {
   console.error(`${failures.length} failure(s):\n  ${failures.join('\n  ')}`);
