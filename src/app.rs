@@ -1,4 +1,4 @@
-//! The web application: everything a request needs, built once by `App::build`, which
+//! The web application: everything a request needs, built once by `App::with_store`, which
 //! `tally serve` and the tests both call, and the router over it.
 
 use std::sync::{Arc, OnceLock};
@@ -34,13 +34,7 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the register and reads the returns catalogue.
-    pub async fn build(settings: Settings) -> anyhow::Result<Arc<App>> {
-        let store = crate::store::connect(&settings.database_url).await?;
-        App::with_store(settings, store)
-    }
-
-    /// For callers that already hold the store (the scheduler shares it with the web).
+    /// Reads the returns catalogue, over the store the scheduler also holds.
     pub fn with_store(settings: Settings, store: Arc<dyn Store>) -> anyhow::Result<Arc<App>> {
         let catalogue = if settings.queries_dir.is_dir() {
             Catalogue::load(&settings.queries_dir)?

@@ -73,7 +73,7 @@ enum Command {
     Returns(ReturnsCommand),
     /// Tokens for the web pages and the API: create, list, revoke.
     #[command(subcommand)]
-    Token(TokenCommand),
+    Token(cli::tokens::TokenCommand),
     /// The lake's packs: closed months of extracts gathered into one file each.
     #[command(subcommand)]
     Lake(LakeCommand),
@@ -153,7 +153,6 @@ enum Command {
 
 #[derive(Args)]
 struct Json {
-    /// Print JSON for scripts.
     /// Print JSON for scripts.
     #[arg(long)]
     json: bool,
@@ -250,35 +249,6 @@ enum BurdenCommand {
         /// Why, in words that will be published with the budget.
         #[arg(long)]
         reason: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Make a token and print it once; only its hash is kept.
-    Create {
-        /// dap, provider, dhsc or admin.
-        #[arg(long)]
-        role: String,
-        /// For a provider token: the provider it speaks for (repeat for several).
-        #[arg(long)]
-        provider: Vec<String>,
-        /// Whose token it is, as the audit log will name them.
-        #[arg(long)]
-        name: String,
-        /// Make it expire after this many days.
-        #[arg(long)]
-        expires_in_days: Option<u32>,
-        /// Who makes it (default: TALLY_ACTOR).
-        #[arg(long, env = "TALLY_ACTOR")]
-        by: Option<String>,
-    },
-    /// Every token: id, name, role, providers, when made, expiry, revocation. Never a secret.
-    List(Json),
-    /// Revoke a token at once, ending its sessions.
-    Revoke {
-        /// The token's id (the part after tly_, before the second _).
-        id: String,
     },
 }
 
@@ -446,15 +416,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             concurrency,
             per_host,
         } => cli::serve(s, bind, concurrency, per_host).await,
-        Command::Token(TokenCommand::Create {
-            role,
-            provider,
-            name,
-            expires_in_days,
-            by,
-        }) => cli::tokens::create(s, &role, &provider, &name, expires_in_days, by.as_deref()).await,
-        Command::Token(TokenCommand::List(j)) => cli::tokens::list(s, j.json).await,
-        Command::Token(TokenCommand::Revoke { id }) => cli::tokens::revoke(s, &id).await,
+        Command::Token(t) => cli::tokens::run(s, t).await,
         Command::Pull {
             collection,
             provider,

@@ -12,7 +12,19 @@ use serde::{Deserialize, Serialize};
 use crate::registry::load::Problem;
 
 /// Kinds of provider a collection can ask to respond.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     AcuteTrust,
@@ -109,8 +121,10 @@ impl fmt::Display for ProviderCode {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Provider {
+    /// ODS code or CQC location id.
+    #[schema(value_type = String)]
     pub code: ProviderCode,
     pub name: String,
     pub kind: ProviderKind,
@@ -119,6 +133,7 @@ pub struct Provider {
     pub local_authority: Option<String>,
     pub opened_on: Option<NaiveDate>,
     pub closed_on: Option<NaiveDate>,
+    #[schema(value_type = Option<String>)]
     pub successor: Option<ProviderCode>,
 }
 

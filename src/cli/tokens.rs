@@ -1,10 +1,69 @@
 //! `tally token`: tokens for the web pages and the API.
 
 use chrono::{Duration, Utc};
+use clap::Subcommand;
 
 use super::{Outcome, print_json};
 use crate::config::Settings;
 use crate::store::access::Role;
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Make a token and print it once; only its hash is kept.
+    Create {
+        /// dap, provider, dhsc or admin.
+        #[arg(long)]
+        role: String,
+        /// For a provider token: the provider it speaks for (repeat for several).
+        #[arg(long)]
+        provider: Vec<String>,
+        /// Whose token it is, as the audit log will name them.
+        #[arg(long)]
+        name: String,
+        /// Make it expire after this many days.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        /// Who makes it (default: TALLY_ACTOR).
+        #[arg(long, env = "TALLY_ACTOR")]
+        by: Option<String>,
+    },
+    /// Every token: id, name, role, providers, when made, expiry, revocation. Never a secret.
+    List {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token at once, ending its sessions.
+    Revoke {
+        /// The token's id (the part after tly_, before the second _).
+        id: String,
+    },
+}
+
+/// `tally token …`.
+pub async fn run(settings: &Settings, command: TokenCommand) -> anyhow::Result<Outcome> {
+    match command {
+        TokenCommand::Create {
+            role,
+            provider,
+            name,
+            expires_in_days,
+            by,
+        } => {
+            create(
+                settings,
+                &role,
+                &provider,
+                &name,
+                expires_in_days,
+                by.as_deref(),
+            )
+            .await
+        }
+        TokenCommand::List { json } => list(settings, json).await,
+        TokenCommand::Revoke { id } => revoke(settings, &id).await,
+    }
+}
 
 /// `tally token create`: prints the token once. Only the SHA-256 of its secret is stored.
 pub async fn create(

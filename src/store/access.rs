@@ -94,6 +94,21 @@ pub struct NewAudit {
     pub detail: String,
 }
 
+impl NewAudit {
+    /// A refusal of someone who showed no valid token.
+    pub fn anonymous(action: &str, target: &str, detail: &str) -> NewAudit {
+        NewAudit {
+            at: chrono::Utc::now(),
+            actor: "anonymous".into(),
+            role: String::new(),
+            action: action.into(),
+            target: target.chars().take(200).collect(),
+            outcome: "refused",
+            detail: detail.into(),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 pub trait Access: Send + Sync {
     async fn add_token(&self, token: &TokenRow) -> anyhow::Result<()>;

@@ -327,15 +327,11 @@ impl FromRequestParts<Arc<App>> for Bearer {
             Err(why) => {
                 let _ = app
                     .store()
-                    .audit(&NewAudit {
-                        at: Utc::now(),
-                        actor: "anonymous".into(),
-                        role: String::new(),
-                        action: "authenticate".into(),
-                        target: parts.uri.path().chars().take(200).collect(),
-                        outcome: "refused",
-                        detail: why.to_string(),
-                    })
+                    .audit(&NewAudit::anonymous(
+                        "authenticate",
+                        parts.uri.path(),
+                        &why.to_string(),
+                    ))
                     .await;
                 Err(ApiError::Unauthorized(why.to_string()))
             }

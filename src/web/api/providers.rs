@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -18,52 +18,22 @@ use crate::registry::views::Obligation;
 use crate::schedule::request;
 use crate::web::auth::{Action, Bearer, Principal};
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProviderView {
-    pub code: String,
-    pub name: String,
-    /// `acute_trust`, `mental_health_trust`, `care_home`, …
-    pub kind: String,
-    pub region: String,
-    pub icb: Option<String>,
-    pub local_authority: Option<String>,
-    pub opened_on: Option<NaiveDate>,
-    pub closed_on: Option<NaiveDate>,
-    pub successor: Option<String>,
-}
-
-impl From<&Provider> for ProviderView {
-    fn from(p: &Provider) -> ProviderView {
-        ProviderView {
-            code: p.code.to_string(),
-            name: p.name.clone(),
-            kind: p.kind.to_string(),
-            region: p.region.clone(),
-            icb: p.icb.clone(),
-            local_authority: p.local_authority.clone(),
-            opened_on: p.opened_on,
-            closed_on: p.closed_on,
-            successor: p.successor.as_ref().map(|s| s.to_string()),
-        }
-    }
-}
-
 /// The providers this token may see: all of them, or a provider's own.
 #[utoipa::path(
     get, path = "/providers", tag = "providers",
-    responses((status = 200, body = Vec<ProviderView>), (status = 401, body = ErrorBody))
+    responses((status = 200, body = Vec<Provider>), (status = 401, body = ErrorBody))
 )]
 pub async fn list(
     State(app): State<Arc<App>>,
     Bearer(who): Bearer,
-) -> Result<Json<Vec<ProviderView>>, ApiError> {
+) -> Result<Json<Vec<Provider>>, ApiError> {
     let all = app.registry.providers().await?;
     Ok(Json(
         all.iter()
             .filter(|p| {
                 who.may(Action::ListProviders) || who.may(Action::SeeProvider(p.code.as_str()))
             })
-            .map(ProviderView::from)
+            .cloned()
             .collect(),
     ))
 }
@@ -86,7 +56,7 @@ pub async fn obligations(
     Ok(Json(owed(&app, &code).await?))
 }
 
-pub(crate) async fn owed(app: &App, code: &str) -> anyhow::Result<Vec<Obligation>> {
+async fn owed(app: &App, code: &str) -> anyhow::Result<Vec<Obligation>> {
     app.registry.obligations_of(Some(code), Utc::now()).await
 }
 

@@ -230,15 +230,11 @@ async fn sign_in(
         Err(why) => {
             let _ = app
                 .store()
-                .audit(&crate::store::access::NewAudit {
-                    at: now,
-                    actor: "anonymous".into(),
-                    role: String::new(),
-                    action: "sign_in".into(),
-                    target: "web".into(),
-                    outcome: "refused",
-                    detail: why.to_string(),
-                })
+                .audit(&crate::store::access::NewAudit::anonymous(
+                    "sign_in",
+                    "web",
+                    &why.to_string(),
+                ))
                 .await;
             Ok(sign_in_form(
                 &app,

@@ -83,13 +83,23 @@ async fn render(
         })
         .await
         .map_err(fail)?;
+    // What it owes: each licensed collection asked of its kind while it is open (as
+    // `Registry::obligations` has it), read once for the week's table and the upload form.
+    let owed: Vec<_> = app
+        .registry
+        .licensed(now)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .filter(|l| {
+            let today = now.with_timezone(&app.settings.timezone).date_naive();
+            l.def.respondents.kinds.contains(&provider.kind) && provider.is_open_on(today)
+        })
+        .collect();
     // This week: each period of what it owes that ended in the last seven days.
     let mut week = Vec::new();
-    let owed = crate::web::api::owed(app, code).await.map_err(fail)?;
-    for l in app.registry.licensed(now).await.map_err(fail)? {
-        let Some(o) = owed.iter().find(|o| o.collection == l.def.slug.as_str()) else {
-            continue;
-        };
+    for l in &owed {
+        let slug = l.def.slug.as_str();
         let today = now.with_timezone(&l.def.frequency.timezone).date_naive();
         let mut seen = std::collections::BTreeSet::new();
         for back in 1..=7 {
@@ -101,12 +111,12 @@ async fn render(
             }
             let status = runs
                 .iter()
-                .find(|r| r.collection == o.collection && r.period == p.to_string())
+                .find(|r| r.collection == slug && r.period == p.to_string())
                 .map(|r| r.status.clone())
                 .unwrap_or_else(|| "due".into());
             week.push((
-                o.collection.clone(),
-                o.licence_number.clone(),
+                slug.to_owned(),
+                l.licence_number.clone(),
                 p.to_string(),
                 status,
             ));
@@ -160,7 +170,7 @@ async fn render(
             .collect(),
         reports,
         can_upload: who.may(Action::Upload(code)),
-        owed: owed.iter().map(|o| o.collection.clone()).collect(),
+        owed: owed.iter().map(|l| l.def.slug.to_string()).collect(),
         manual: hours(burden.manual_hours),
         automated: hours(burden.automated_hours),
         saved: hours(burden.saved_hours),
