@@ -31,11 +31,24 @@ pub struct App {
     /// they were counted: summing a year of the run ledger takes a tenth of a second, too
     /// long for a public page on every request, and a minute's lag changes nothing.
     pub saved_hours: std::sync::Mutex<Option<(std::time::Instant, chrono::NaiveDate, f64)>>,
+    /// How far the register's clock is from the wall clock: zero but for `tally demo`,
+    /// whose pages go on from the moment its accelerated clock stopped, so that "this week"
+    /// is the demo's week and a decision made on a page lands after the demo's own.
+    pub clock_offset: chrono::TimeDelta,
 }
 
 impl App {
     /// Reads the returns catalogue, over the store the scheduler also holds.
     pub fn with_store(settings: Settings, store: Arc<dyn Store>) -> anyhow::Result<Arc<App>> {
+        App::with_clock(settings, store, None)
+    }
+
+    /// As `with_store`, with the register's clock starting at `as_of` rather than now.
+    pub fn with_clock(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> anyhow::Result<Arc<App>> {
         let catalogue = if settings.queries_dir.is_dir() {
             Catalogue::load(&settings.queries_dir)?
         } else {
@@ -49,12 +62,19 @@ impl App {
             secure_cookies: settings.secure_cookies,
             upload_limit: settings.upload_limit.unwrap_or(UPLOAD_LIMIT),
             saved_hours: std::sync::Mutex::new(None),
+            clock_offset: as_of.map_or(chrono::TimeDelta::zero(), |t| t - chrono::Utc::now()),
             settings,
         }))
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
         self.registry.store()
+    }
+
+    /// The time the pages and the API read and decide at. Tokens, sessions and the audit
+    /// log keep the wall clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.clock_offset
     }
 }
 

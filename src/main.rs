@@ -26,18 +26,34 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Play the register's story on a fresh embedded registry: the manual returns as the
-    /// baseline, automated collections listed, creep refused, burden falling.
+    /// Play Tally's whole story on embedded defaults: a synthetic England whose providers'
+    /// systems deliver on an accelerated clock, pulls and returns, DAP's decisions, burden
+    /// falling; then a summary, tokens and the web pages.
     Demo {
         /// Folder for the demo's data (replaced if it holds an earlier demo).
         #[arg(long, default_value = "data/demo")]
         out: PathBuf,
-        /// Care homes in the synthetic world.
+        /// Trusts in the synthetic world (about three in four acute, the rest mental health).
+        #[arg(long, default_value_t = 190)]
+        trusts: u32,
+        /// Care homes in the synthetic world (15000 for England's scale).
         #[arg(long, default_value_t = 2000)]
         care_homes: u32,
-        /// Seed for the synthetic world; the same seed gives the same providers.
+        /// Seed for the synthetic world: the same seed gives the same returns, byte for byte.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Days the accelerated clock runs (at least 7).
+        #[arg(long, default_value_t = 120)]
+        days: u32,
+        /// The day DAP lists the automated collections and the clock starts.
+        #[arg(long, default_value = "2026-07-01")]
+        start: chrono::NaiveDate,
+        /// Address to serve the pages on afterwards.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Stop after the summary instead of serving the pages.
+        #[arg(long)]
+        no_serve: bool,
     },
     /// Check, propose and decide on collections.
     #[command(subcommand)]
@@ -363,9 +379,25 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Demo {
             out,
+            trusts,
             care_homes,
             seed,
-        } => tally::demo::run(s, &out, care_homes, seed).await,
+            days,
+            start,
+            bind,
+            no_serve,
+        } => {
+            let options = tally::demo::Options {
+                out,
+                trusts,
+                care_homes,
+                seed,
+                days,
+                start,
+                serve: (!no_serve).then_some(bind),
+            };
+            tally::demo::run(s, &options).await
+        }
         Command::Collections(c) => match c {
             Collections::Check { path, json } => cli::check(s, &path, json).await,
             Collections::Propose { file, by, json } => cli::propose(s, &file, &by, json).await,

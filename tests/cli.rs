@@ -520,69 +520,6 @@ fn every_command_has_help() {
 }
 
 #[test]
-fn the_demo_plays_the_story_and_its_figures_match_the_register() {
-    let t = Tally::new();
-    let out_dir = t.data.path().join("demo");
-    let out = t.expect(
-        0,
-        &[
-            "demo",
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--care-homes",
-            "60",
-        ],
-    );
-    assert!(
-        out.contains("Retired as derivable: uec-sitrep-manual, kh03-manual."),
-        "{out}"
-    );
-    assert!(
-        out.contains(
-            "Refused care-home-beds-return: blocked by the duplicate and derivable rules."
-        ),
-        "{out}"
-    );
-    assert!(
-        out.contains("Refused discharge-readiness-survey: blocked by the budget rule."),
-        "{out}"
-    );
-    // 139 open acute trusts × 365 × 30 min + 189 trusts × 4 × 240 min; then the census
-    // (189 × 365 × 2 min) and 60 care homes × 12 × 5 min.
-    assert!(
-        out.contains(
-            "Estimated burden: 28,392 staff hours a year at the baseline, 2,360 now (92% less)."
-        ),
-        "{out}"
-    );
-    let burden = Command::new(env!("CARGO_BIN_EXE_tally"))
-        .args(["burden", "--json"])
-        .env("TALLY_DATA_DIR", &out_dir)
-        .env_remove("TALLY_DATABASE_URL")
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&burden.stdout).unwrap();
-    assert_eq!(v["total_hours"].as_f64().unwrap().round(), 2360.0);
-    // Running it again replaces its own folder; a folder it did not make is left alone.
-    t.expect(
-        0,
-        &[
-            "demo",
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--care-homes",
-            "60",
-        ],
-    );
-    let other = t.data.path().join("precious");
-    std::fs::create_dir_all(&other).unwrap();
-    std::fs::write(other.join("keep.txt"), "x").unwrap();
-    let out = t.expect(1, &["demo", "--out", other.to_str().unwrap()]);
-    assert!(out.contains("was not made by `tally demo`"), "{out}");
-    assert!(other.join("keep.txt").exists());
-}
-
-#[test]
 fn output_closed_early_ends_quietly() {
     let t = Tally::new();
     t.list("ward-bed-census");

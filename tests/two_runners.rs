@@ -114,8 +114,8 @@ async fn two_schedulers_on_one_database_pull_each_due_run_exactly_once() {
 
     let seen = Arc::new(Seen::default());
     let url = source(seen.clone()).await;
-    let sources = Arc::new(Sources {
-        source: vec![Source {
+    let sources = Arc::new(Sources::of(
+        vec![Source {
             collection: "ward-bed-census".into(),
             provider: "*".into(),
             connector: ConnectorConfig::Http(HttpConfig {
@@ -129,8 +129,8 @@ async fn two_schedulers_on_one_database_pull_each_due_run_exactly_once() {
                 timeout_seconds: Some(30),
             }),
         }],
-        base: dir.path().to_path_buf(),
-    });
+        dir.path().to_path_buf(),
+    ));
     let lake = Lake::new(dir.path().join("lake"));
     let runner = |name: &'static str| async {
         Runner {

@@ -46,10 +46,7 @@ pub async fn pull_now(
                     name,
                 }),
             };
-            let sources = Sources {
-                source: vec![upload],
-                base: std::path::PathBuf::new(),
-            };
+            let sources = Sources::of(vec![upload], std::path::PathBuf::new());
             (sources, instance_name("upload"), true)
         }
     };

@@ -45,6 +45,20 @@ pub struct HttpConfig {
     pub timeout_seconds: Option<u64>,
 }
 
+/// One client for every HTTP source: building one reads the whole store of root
+/// certificates, which cost more than a small extract's pull, and a shared one keeps its
+/// connections to a provider's server open between pulls. Time-outs are set per request.
+fn client() -> anyhow::Result<&'static reqwest::Client> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c);
+    }
+    let built = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()?;
+    Ok(CLIENT.get_or_init(|| built))
+}
+
 impl HttpConfig {
     pub fn url_for(&self, key: &RunKey) -> String {
         self.url
@@ -64,11 +78,9 @@ impl HttpConfig {
     ) -> anyhow::Result<Fetch> {
         let url = self.url_for(key);
         let shown = redact(&url);
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(self.timeout_seconds.unwrap_or(120)))
-            .connect_timeout(Duration::from_secs(10))
-            .build()?;
-        let mut request = client.get(&url);
+        let mut request = client()?
+            .get(&url)
+            .timeout(Duration::from_secs(self.timeout_seconds.unwrap_or(120)));
         if let Some(token) = secret(
             &self.bearer_env,
             &self.bearer_file,

@@ -208,6 +208,10 @@ pub struct Sources {
     pub source: Vec<Source>,
     #[serde(skip)]
     pub base: PathBuf,
+    /// Where each (collection, provider) is in `source`, made on the first lookup: the
+    /// scheduler looks up every obligation each step, and a file may list thousands.
+    #[serde(skip)]
+    index: std::sync::OnceLock<std::collections::HashMap<(String, String), usize>>,
 }
 
 impl Sources {
@@ -226,11 +230,30 @@ impl Sources {
 
     /// The source for one collection and provider: the provider's own, else the `*` one.
     pub fn find(&self, collection: &str, provider: &str) -> Option<&Source> {
+        let index = self.index.get_or_init(|| {
+            let mut index = std::collections::HashMap::new();
+            for (i, s) in self.source.iter().enumerate() {
+                // The first line for a pair is the one that counts, as it always was.
+                index
+                    .entry((s.collection.clone(), s.provider.clone()))
+                    .or_insert(i);
+            }
+            index
+        });
         let of = |p: &str| {
-            self.source
-                .iter()
-                .find(|s| s.collection == collection && s.provider == p)
+            index
+                .get(&(collection.to_owned(), p.to_owned()))
+                .map(|&i| &self.source[i])
         };
         of(provider).or_else(|| of("*"))
+    }
+
+    /// Sources given in code rather than read from a file (an upload names its own).
+    pub fn of(source: Vec<Source>, base: PathBuf) -> Sources {
+        Sources {
+            source,
+            base,
+            index: std::sync::OnceLock::new(),
+        }
     }
 }

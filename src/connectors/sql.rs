@@ -1,8 +1,8 @@
-//! The `sql` connector: a read-only query against the provider's own PostgreSQL or
-//! MySQL/MariaDB database, with the period's first day and the day after its last bound as
-//! parameters (never formatted into the text); PostgreSQL reads them as days in the
-//! collection's timezone. The URL, which holds a password, is read from
-//! an environment variable named in the sources file.
+//! The `sql` connector: a read-only query against the provider's own PostgreSQL,
+//! MySQL/MariaDB or SQLite database, with the period's first day and the day after its last
+//! bound as parameters (never formatted into the text); PostgreSQL reads them as days in the
+//! collection's timezone. The URL, which may hold a password, is read from an environment
+//! variable or a file named in the sources file.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,8 +25,9 @@ pub struct SqlConfig {
     pub url_env: Option<String>,
     /// …or a file that holds it (relative to the sources file), one of the two.
     pub url_file: Option<PathBuf>,
-    /// One SELECT (or WITH … SELECT). PostgreSQL binds `$1` and `$2`, MySQL and MariaDB `?`
-    /// twice, in that order: the period's first day, and the day after its last.
+    /// One SELECT (or WITH … SELECT). PostgreSQL and SQLite bind `$1` and `$2` (SQLite also
+    /// `?1` and `?2`), MySQL and MariaDB `?` twice, in that order: the period's first day,
+    /// and the day after its last (as `YYYY-MM-DD` text in SQLite).
     pub query: String,
     /// Seconds the connection and query together may take (default 600).
     pub timeout_seconds: Option<u64>,
@@ -108,8 +109,11 @@ impl SqlConfig {
         ));
         let mut out = csv::Writer::from_path(&path)?;
         let limit = Duration::from_secs(self.timeout_seconds.unwrap_or(600));
-        let query =
-            tokio::time::timeout(limit, self.query_into(&url, from, to, timezone, &mut out)).await;
+        let query = tokio::time::timeout(
+            limit,
+            self.query_into(&url, base, from, to, timezone, &mut out),
+        )
+        .await;
         let result = match query {
             Ok(r) => r,
             Err(_) => Err(anyhow::anyhow!(
@@ -155,6 +159,10 @@ impl SqlConfig {
     /// read now (the pull itself will then fail and say why).
     pub fn host(&self, base: &Path) -> Option<String> {
         let url = self.url(base).ok()?;
+        // A SQLite database is a local file: no host to spare.
+        if url.starts_with("sqlite:") {
+            return None;
+        }
         url::Url::parse(&url)
             .ok()?
             .host_str()
@@ -164,6 +172,7 @@ impl SqlConfig {
     async fn query_into(
         &self,
         url: &str,
+        base: &Path,
         from: NaiveDate,
         to: NaiveDate,
         timezone: chrono_tz::Tz,
@@ -200,9 +209,22 @@ impl SqlConfig {
             // The transaction ends with the connection, whatever happens to the query.
             stream_rows!(out, &mut conn, self.query, &[], from, to);
             sqlx::query("ROLLBACK").execute(&mut conn).await?;
+        } else if let Some(file) = url.strip_prefix("sqlite://") {
+            // Opened read-only and never created: a missing file is a source that is down,
+            // not an empty database. A relative path is read from the sources file's folder.
+            let file = file.split('?').next().unwrap_or(file);
+            let path = base.join(file);
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .read_only(true)
+                .create_if_missing(false);
+            let mut conn = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .with_context(|| format!("cannot open the source database {}", path.display()))?;
+            stream_rows!(out, &mut conn, self.query, &[], from, to);
         } else {
             bail!(
-                "the source database URL {} is not postgres:// or mysql://",
+                "the source database URL {} is not postgres://, mysql:// or sqlite://",
                 redact(url)
             );
         }

@@ -1,26 +1,128 @@
 //! A deterministic synthetic England for the demo: acute and mental-health trusts and care
-//! homes across the seven NHS England regions, with their local authorities and ICBs.
+//! homes across the seven NHS England regions, with their local authorities and ICBs, and
+//! what each one holds and reports (`estate`).
 
 use std::path::Path;
 
 use anyhow::Context;
 
+use super::estate::{Feed, Habits, Home, Rng, Trust, deal};
 use crate::providers::{Provider, ProviderCode, ProviderKind};
 
-/// splitmix64: small, fast and the same on every machine, which is all the demo needs.
-struct Rng(u64);
+/// The providers and what each holds.
+pub struct World {
+    pub seed: u64,
+    pub providers: Vec<Provider>,
+    pub trusts: Vec<Trust>,
+    pub homes: Vec<Home>,
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+impl World {
+    /// `trusts` trusts (about three in four acute, the rest mental health, and one formed
+    /// by a merger) and `care_homes` care homes, the same for the same seed.
+    pub fn new(seed: u64, trusts: u32, care_homes: u32) -> World {
+        let providers = providers(seed, trusts, care_homes);
+        let mut estates: Vec<Trust> = providers
+            .iter()
+            .filter(|p| p.kind != ProviderKind::CareHome && p.opened_on.is_none())
+            .map(|p| Trust::new(seed, p))
+            .collect();
+        // The trust formed by the merger runs its predecessors' wards, on the first one's system.
+        if let Some(successor) = providers.iter().find(|p| p.opened_on.is_some()) {
+            let from: Vec<&Trust> = estates
+                .iter()
+                .filter(|t| {
+                    providers.iter().any(|p| {
+                        p.code.as_str() == t.code && p.successor.as_ref() == Some(&successor.code)
+                    })
+                })
+                .collect();
+            let into = Trust {
+                code: successor.code.as_str().to_owned(),
+                ..from[0].clone()
+            };
+            let merged = Trust::merged(into, &from);
+            estates.push(merged);
+        }
+        deal_trusts(seed, &mut estates);
+        let mut homes: Vec<Home> = providers
+            .iter()
+            .filter(|p| p.kind == ProviderKind::CareHome)
+            .map(|p| Home::new(seed, p.code.as_str()))
+            .collect();
+        deal_homes(seed, &mut homes);
+        World {
+            seed,
+            providers,
+            trusts: estates,
+            homes,
+        }
     }
 
-    fn pick<'a>(&mut self, items: &'a [&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
+    /// The provider with this code.
+    pub fn provider(&self, code: &str) -> &Provider {
+        self.providers
+            .iter()
+            .find(|p| p.code.as_str() == code)
+            .expect("the world's own providers")
+    }
+}
+
+/// Sources: most trusts drop files; some serve HTTP (CSV or JSON), some have a database.
+/// Habits go to a few, and the ones that are about files and feeds only to trusts without a
+/// database, whose nightly job is never late and never unreadable.
+fn deal_trusts(seed: u64, trusts: &mut [Trust]) {
+    let codes: Vec<String> = trusts.iter().map(|t| t.code.clone()).collect();
+    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+    let feeds = [
+        (Feed::Sqlite, 0.15),
+        (Feed::Http { json: true }, 0.12),
+        (Feed::Http { json: false }, 0.12),
+    ];
+    for (n, (feed, share)) in feeds.into_iter().enumerate() {
+        let free: Vec<bool> = trusts.iter().map(|t| t.feed == Feed::Drop).collect();
+        for i in deal(seed, &codes, 20 + n as u64, share, |i| free[i]) {
+            trusts[i].feed = feed;
+        }
+    }
+    let file_like: Vec<bool> = trusts.iter().map(|t| t.feed != Feed::Sqlite).collect();
+    let any = |_: usize| true;
+    let by_file = |i: usize| file_like[i];
+    let deals: [(u64, f64, &dyn Fn(usize) -> bool, fn(&mut Habits)); 6] = [
+        (30, 0.08, &by_file, |h| h.late = true),
+        (31, 0.05, &by_file, |h| h.flaky = true),
+        (32, 0.05, &any, |h| h.bad_rows = true),
+        (33, 0.04, &by_file, |h| h.extra_column = true),
+        (34, 0.04, &any, |h| h.amends = true),
+        (35, 0.03, &by_file, |h| h.broken = true),
+    ];
+    for (salt, share, eligible, set) in deals {
+        for i in deal(seed, &codes, salt, share, eligible) {
+            set(&mut trusts[i].habits);
+        }
+    }
+}
+
+/// Care homes: a care-record supplier's HTTP service for a fifth, drops for the rest; a few
+/// are late, send figures that do not add up, or never send.
+fn deal_homes(seed: u64, homes: &mut [Home]) {
+    let codes: Vec<String> = homes.iter().map(|h| h.code.clone()).collect();
+    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+    if codes.is_empty() {
+        return;
+    }
+    for i in deal(seed, &codes, 40, 0.2, |_| true) {
+        homes[i].feed = Feed::Http { json: false };
+    }
+    let deals: [(u64, f64, fn(&mut Habits)); 3] = [
+        (41, 0.06, |h| h.late = true),
+        (42, 0.04, |h| h.bad_rows = true),
+        (43, 0.01, |h| h.silent = true),
+    ];
+    for (salt, share, set) in deals {
+        for i in deal(seed, &codes, salt, share, |_| true) {
+            set(&mut homes[i].habits);
+        }
     }
 }
 
@@ -119,10 +221,13 @@ const HOME_WORDS: [&str; 8] = [
     "House", "Lodge", "Court", "Grange", "Manor", "Gardens", "View", "Hall",
 ];
 
-/// 140 acute trusts, 50 mental-health trusts and `care_homes` care homes, the same for the
-/// same seed. Two acute trusts have merged into a third during the year.
-pub fn providers(seed: u64, care_homes: u32) -> Vec<Provider> {
-    let mut rng = Rng(seed);
+/// `trusts` trusts (140 acute and 50 mental-health trusts at England's scale) and
+/// `care_homes` care homes, the same for the same seed. Two acute trusts merge into a third
+/// on 1 October 2026.
+fn providers(seed: u64, trusts: u32, care_homes: u32) -> Vec<Provider> {
+    let acute = ((f64::from(trusts) * 140.0 / 190.0).round() as usize).max(2);
+    let all = (trusts as usize).max(acute);
+    let mut rng = Rng::for_(seed, "England", 0, 0);
     let mut out = Vec::new();
     let code = |s: String| ProviderCode::parse(&s).expect("generated codes are valid");
     let letters: Vec<char> = ('A'..='Z').collect();
@@ -146,10 +251,10 @@ pub fn providers(seed: u64, care_homes: u32) -> Vec<Provider> {
             successor: None,
         }
     };
-    for i in 0..140 {
+    for i in 0..acute {
         out.push(trust(i, ProviderKind::AcuteTrust, &mut rng));
     }
-    for i in 140..190 {
+    for i in acute..all {
         out.push(trust(i, ProviderKind::MentalHealthTrust, &mut rng));
     }
     // A merger: the first two acute trusts close into a new one that opens the same day.

@@ -80,8 +80,17 @@ impl Builder {
     async fn due(&self, name: &str, now: DateTime<Utc>) -> anyhow::Result<Vec<Period>> {
         let def = self.catalogue.get(name)?;
         let mut inputs = Vec::new();
+        // Nothing was owed before every input was listed, so no period that ended before
+        // then is built: it would only fail, a round at a time, for the amendment window.
+        let mut owed_from = chrono::NaiveDate::MIN;
         for slug in &def.inputs {
-            inputs.push(self.registry.require_listed(slug.as_str(), now).await?.def);
+            let l = self.registry.require_listed(slug.as_str(), now).await?;
+            let listed = l
+                .listed_at
+                .with_timezone(&l.def.frequency.timezone)
+                .date_naive();
+            owed_from = owed_from.max(listed);
+            inputs.push(l.def);
         }
         let today = now
             .with_timezone(&inputs[0].frequency.timezone)
@@ -101,6 +110,9 @@ impl Builder {
                 })
                 .collect();
             if inner.iter().all(|(_, closed)| *closed <= now) {
+                break;
+            }
+            if period.end() <= owed_from {
                 break;
             }
             if inner.iter().all(|(due, _)| *due <= now) {

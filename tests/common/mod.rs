@@ -214,14 +214,14 @@ impl CensusWorld {
         r.import_providers(&tally::providers::read_csv(&csv).unwrap())
             .await
             .unwrap();
-        let sources = tally::connectors::Sources {
-            source: vec![tally::connectors::Source {
+        let sources = tally::connectors::Sources::of(
+            vec![tally::connectors::Source {
                 collection: "ward-bed-census".into(),
                 provider: "RXA".into(),
                 connector,
             }],
-            base: dir.to_path_buf(),
-        };
+            dir.to_path_buf(),
+        );
         let key = tally::schedule::timetable::RunKey {
             collection: "ward-bed-census".into(),
             provider: "RXA".into(),

@@ -275,8 +275,8 @@ pub async fn world() -> World {
         .await
         .unwrap();
     std::fs::create_dir_all(dir.path().join("drop")).unwrap();
-    let sources = Sources {
-        source: ["ward-bed-census", "care-home-capacity"]
+    let sources = Sources::of(
+        ["ward-bed-census", "care-home-capacity"]
             .iter()
             .map(|c| Source {
                 collection: (*c).into(),
@@ -287,8 +287,8 @@ pub async fn world() -> World {
                 }),
             })
             .collect(),
-        base: dir.path().to_path_buf(),
-    };
+        dir.path().to_path_buf(),
+    );
     let lake = Lake::new(dir.path().join("lake"));
     let world = World {
         _db: db,

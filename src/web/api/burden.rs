@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::{Months, NaiveDate, Utc};
+use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -26,7 +26,7 @@ pub async fn totals(
     Bearer(who): Bearer,
 ) -> Result<Json<BurdenReport>, ApiError> {
     who.require(Action::Read)?;
-    Ok(Json(app.registry.burden(Utc::now()).await?))
+    Ok(Json(app.registry.burden(app.now()).await?))
 }
 
 /// One provider's burden month by month over the last twelve months: hours by collection,
@@ -54,7 +54,7 @@ pub(crate) async fn of_provider(app: &App, code: &str) -> anyhow::Result<Provide
         .iter()
         .find(|p| p.code.as_str() == code)
         .ok_or_else(|| anyhow::anyhow!("there is no provider {code}"))?;
-    app.registry.provider_burden(p, Utc::now()).await
+    app.registry.provider_burden(p, app.now()).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -85,7 +85,7 @@ pub async fn trajectory(
     Bearer(who): Bearer,
 ) -> Result<Json<Trajectory>, ApiError> {
     who.require(Action::Read)?;
-    Ok(Json(trajectory_of(&app.registry.burden(Utc::now()).await?)))
+    Ok(Json(trajectory_of(&app.registry.burden(app.now()).await?)))
 }
 
 pub(crate) fn trajectory_of(report: &BurdenReport) -> Trajectory {
@@ -157,7 +157,7 @@ pub async fn set_budget(
     };
     let set = app
         .registry
-        .set_budget(change, &who.name, &b.reason, Utc::now())
+        .set_budget(change, &who.name, &b.reason, app.now())
         .await;
     let (outcome, detail) = match &set {
         Ok(_) => ("done", b.reason.clone()),

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -25,7 +24,7 @@ use crate::web::auth::{Action, Bearer};
     responses((status = 200, body = Vec<RegisterEntry>))
 )]
 pub async fn register(State(app): State<Arc<App>>) -> Result<Json<Vec<RegisterEntry>>, ApiError> {
-    Ok(Json(app.registry.register(Utc::now()).await?))
+    Ok(Json(app.registry.register(app.now()).await?))
 }
 
 /// Every collection, proposals included.
@@ -38,7 +37,7 @@ pub async fn list(
     Bearer(who): Bearer,
 ) -> Result<Json<Vec<RegisterEntry>>, ApiError> {
     who.require(Action::Read)?;
-    Ok(Json(app.registry.register(Utc::now()).await?))
+    Ok(Json(app.registry.register(app.now()).await?))
 }
 
 /// One collection: its definition in every version, and every decision with its findings.
@@ -57,7 +56,7 @@ pub async fn show(
 ) -> Result<Json<CollectionView>, ApiError> {
     who.require(Action::Read)?;
     let slug = parse_slug(&slug)?;
-    Ok(Json(app.registry.show(slug.as_str(), Utc::now()).await?))
+    Ok(Json(app.registry.show(slug.as_str(), app.now()).await?))
 }
 
 /// A collection definition, as the TOML text of `collections/<slug>.toml`.
@@ -84,7 +83,7 @@ pub async fn check(
 ) -> Result<Json<CheckReport>, ApiError> {
     super::allowed(&app, &who, Action::Propose, "check", "definition").await?;
     let loaded = load(&app, &body)?;
-    Ok(Json(app.registry.check(&loaded.def, Utc::now()).await?))
+    Ok(Json(app.registry.check(&loaded.def, app.now()).await?))
 }
 
 /// Proposes a collection, or a new version of one, with its findings for DAP to decide on.
@@ -106,7 +105,7 @@ pub async fn propose(
     super::allowed(&app, &who, Action::Propose, "propose", "definition").await?;
     let loaded = load(&app, &body)?;
     let slug = loaded.def.slug.to_string();
-    let proposal = app.registry.propose(&loaded, &who.name, Utc::now()).await;
+    let proposal = app.registry.propose(&loaded, &who.name, app.now()).await;
     let outcome = if proposal.is_ok() { "done" } else { "refused" };
     super::record(&app, who.audit("propose", &slug, outcome, "")).await?;
     Ok((StatusCode::CREATED, Json(proposal?)))
@@ -188,7 +187,7 @@ pub(crate) async fn apply(
     slug: &str,
     d: &Decision,
 ) -> Result<Decided, ApiError> {
-    let now = Utc::now();
+    let now = app.now();
     let r = &app.registry;
     let done: anyhow::Result<()> = match d.action {
         DecisionKind::Approve => r
@@ -215,7 +214,7 @@ pub(crate) async fn apply(
     };
     super::record(app, who.audit(d.action.as_str(), slug, outcome, &detail)).await?;
     done?;
-    let view = r.show(slug, Utc::now()).await?;
+    let view = r.show(slug, app.now()).await?;
     Ok(Decided {
         slug: slug.into(),
         action: d.action,

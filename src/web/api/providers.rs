@@ -5,7 +5,6 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
-use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -57,7 +56,7 @@ pub async fn obligations(
 }
 
 async fn owed(app: &App, code: &str) -> anyhow::Result<Vec<Obligation>> {
-    app.registry.obligations_of(Some(code), Utc::now()).await
+    app.registry.obligations_of(Some(code), app.now()).await
 }
 
 /// A code from a path: well-formed, seen by this token, and in the provider register.
@@ -294,7 +293,7 @@ async fn land_checked(
             name.chars().take(80).collect::<String>()
         )));
     }
-    let now = Utc::now();
+    let now = app.now();
     app.registry.require_listed(&form.collection, now).await?;
     let key = request::by_hand(
         &app.registry,
@@ -317,8 +316,8 @@ async fn land_checked(
         uuid::Uuid::new_v4().simple()
     ));
     std::fs::write(&tmp, &form.bytes).map_err(anyhow::Error::from)?;
-    let sources = Sources {
-        source: vec![Source {
+    let sources = Sources::of(
+        vec![Source {
             collection: key.collection.clone(),
             provider: key.provider.clone(),
             connector: ConnectorConfig::Upload(Upload {
@@ -326,8 +325,8 @@ async fn land_checked(
                 name,
             }),
         }],
-        base: std::path::PathBuf::new(),
-    };
+        std::path::PathBuf::new(),
+    );
     let instance = format!("upload-web-{}", uuid::Uuid::new_v4().simple());
     let pulled = crate::schedule::pull::pull(
         &app.registry,

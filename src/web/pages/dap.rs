@@ -9,7 +9,6 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use serde::Deserialize;
 
 use super::register::severity;
@@ -46,7 +45,7 @@ pub struct Dap {
 
 async fn render(app: &App, v: &Visitor, message: Option<(String, bool)>) -> Result<Dap, PageError> {
     let fail = |e: anyhow::Error| PageError(ApiError::from(e), Nav::of(v));
-    let now = Utc::now();
+    let now = app.now();
     let report = app.registry.burden(now).await.map_err(fail)?;
     let mut pending = Vec::new();
     for c in app.store().collections().await.map_err(fail)? {

@@ -8,7 +8,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 
 use super::{Nav, PageError, check_csrf, hours, signed_in};
 use crate::app::App;
@@ -73,7 +73,7 @@ async fn render(
                 nav.clone(),
             )
         })?;
-    let now = Utc::now();
+    let now = app.now();
     let runs = app
         .store()
         .runs(&RunFilter {

@@ -47,7 +47,7 @@ pub struct Register {
 pub async fn register(State(app): State<Arc<App>>, v: Visitor) -> Result<Register, PageError> {
     let nav = Nav::of(&v);
     let fail = |e: anyhow::Error| PageError(ApiError::from(e), Nav::of(&v));
-    let now = Utc::now();
+    let now = app.now();
     let entries = app.registry.register(now).await.map_err(fail)?;
     let burden = app.registry.burden(now).await.map_err(fail)?;
     let (mut current, mut past, mut proposed) = (Vec::new(), Vec::new(), Vec::new());
@@ -128,7 +128,7 @@ pub async fn collection(
     })?;
     let view = app
         .registry
-        .show(slug.as_str(), Utc::now())
+        .show(slug.as_str(), app.now())
         .await
         .map_err(|e| PageError(ApiError::from(e), nav.clone()))?;
     let shown = view
@@ -251,7 +251,7 @@ pub struct Progress {
 pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progress, PageError> {
     let nav = Nav::of(&v);
     let fail = |e: anyhow::Error| PageError(ApiError::from(e), Nav::of(&v));
-    let now = Utc::now();
+    let now = app.now();
     let report = app.registry.burden(now).await.map_err(fail)?;
     let t = crate::web::api::trajectory_of(&report);
     let b = report.budget.as_ref();
