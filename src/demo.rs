@@ -8,6 +8,7 @@
 mod clock;
 mod estate;
 mod feeds;
+mod plans;
 mod story;
 mod timeline;
 mod world;
@@ -391,33 +392,44 @@ pub async fn play(settings: &Settings, o: &Options) -> anyhow::Result<(Summary, 
         final_hours: report.total_hours,
         decisions,
         notes: story.notes,
-        showcase: showcase(&world),
+        showcase: showcase(&world, &all, end),
     };
     Ok((summary, registry))
 }
 
-/// An open acute trust that amends and whose system goes down, or the nearest to that, and
-/// a care home that corrects its figures.
-fn showcase(world: &world::World) -> Vec<String> {
-    let open = |code: &str| world.provider(code).closed_on.is_none();
-    let score = |h: &estate::Habits| {
-        2 * u32::from(h.amends) + 2 * u32::from(h.flaky) + u32::from(h.late) + u32::from(h.bad_rows)
+/// A trust and a care home whose pages have most to show: the open ones whose recent runs
+/// had the most happen to them (late, failed, rejected, uploaded by hand).
+fn showcase(
+    world: &world::World,
+    runs: &[crate::store::runs::RunRow],
+    until: DateTime<Utc>,
+) -> Vec<String> {
+    let mut score: BTreeMap<&str, u32> = BTreeMap::new();
+    for r in runs {
+        let days = if r.collection == feeds::HOMES { 45 } else { 10 };
+        if r.started_at < until - chrono::Duration::days(days) {
+            continue;
+        }
+        let by_hand = r
+            .instance
+            .as_deref()
+            .is_some_and(|i| i.starts_with("upload-"));
+        let points = match r.status.as_str() {
+            _ if by_hand => 3,
+            "late" | "failed" | "rejected" => 1,
+            _ => 0,
+        };
+        *score.entry(r.provider.as_str()).or_default() += points;
+    }
+    let best = |codes: &mut dyn Iterator<Item = &str>| {
+        codes
+            .filter(|c| world.provider(c).closed_on.is_none())
+            .max_by_key(|c| (score.get(c).copied().unwrap_or(0), std::cmp::Reverse(*c)))
+            .map(str::to_owned)
     };
-    let trust = world
-        .trusts
-        .iter()
-        .filter(|t| open(&t.code))
-        .max_by_key(|t| (score(&t.habits), std::cmp::Reverse(t.code.clone())));
-    let home = world
-        .homes
-        .iter()
-        .find(|h| h.habits.bad_rows)
-        .or(world.homes.first());
-    trust
-        .map(|t| t.code.clone())
-        .into_iter()
-        .chain(home.map(|h| h.code.clone()))
-        .collect()
+    let trust = best(&mut world.trusts.iter().map(|t| t.code.as_str()));
+    let home = best(&mut world.homes.iter().map(|h| h.code.as_str()));
+    trust.into_iter().chain(home).collect()
 }
 
 fn latest_completeness(
@@ -457,7 +469,9 @@ fn print_summary(s: &Summary, out: &Path) {
     for (name, (periods, versions)) in &s.returns {
         let c = s.completeness.get(name);
         println!(
-            "Return {name}: {periods} periods built ({versions} versions){}.",
+            "Return {name}: {periods} period{} built ({versions} version{}){}.",
+            if *periods == 1 { "" } else { "s" },
+            if *versions == 1 { "" } else { "s" },
             c.map_or(String::new(), |(p, r, e)| format!(
                 "; latest {p}: {r} of {e} expected submissions received"
             ))

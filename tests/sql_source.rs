@@ -1,6 +1,7 @@
-//! The `sql` connector against real servers: a small bed-management schema in PostgreSQL and
-//! in MariaDB, queried read-only with the period's bounds bound as parameters. Each test
-//! skips with a notice when its server does not answer, unless `CI` is set.
+//! The `sql` connector against real databases: a small bed-management schema in PostgreSQL,
+//! in MariaDB and in a SQLite file, queried read-only with the period's bounds bound as
+//! parameters. The server tests skip with a notice when their server does not answer,
+//! unless `CI` is set; SQLite needs no server.
 
 mod common;
 
@@ -134,6 +135,52 @@ async fn a_refused_connection_fails_the_run_without_the_password() {
         p.message
     );
     assert!(!p.message.contains("S3cretPw"), "{}", p.message);
+}
+
+#[tokio::test]
+async fn a_sqlite_file_is_queried_read_only_and_lands() {
+    let dir = tempfile::tempdir().unwrap();
+    // The trust's own database, beside the sources file; its URL is relative to that folder.
+    let file = dir.path().join("beds.sqlite");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&file)
+        .create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(SCHEMA.replace("DATE", "TEXT")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(ROWS).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    let url = "sqlite://beds.sqlite";
+    let p = pull_with(dir.path(), url, query(("$1", "$2"))).await;
+    check_landed(&p, dir.path());
+    // A write hidden in the query meets a database opened read-only.
+    let dir2 = tempfile::tempdir().unwrap();
+    std::fs::copy(&file, dir2.path().join("beds.sqlite")).unwrap();
+    let sneaky = "WITH x AS (SELECT 1) SELECT * FROM x; DELETE FROM ward_beds".to_string();
+    let p = pull_with(dir2.path(), url, sneaky).await;
+    assert_eq!(p.status, "failed", "{}", p.message);
+    let copy = sqlx::sqlite::SqliteConnectOptions::new().filename(dir2.path().join("beds.sqlite"));
+    let mut conn = sqlx::SqliteConnection::connect_with(&copy).await.unwrap();
+    let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM ward_beds")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows, 4);
+    // A database file that is not there is a source that is down: the run fails, and no
+    // empty database is left in its place.
+    let dir3 = tempfile::tempdir().unwrap();
+    let p = pull_with(dir3.path(), url, query(("$1", "$2"))).await;
+    assert_eq!(p.status, "failed");
+    assert!(
+        p.message.contains("cannot open the source database"),
+        "{}",
+        p.message
+    );
+    assert!(!dir3.path().join("beds.sqlite").exists());
 }
 
 /// A fresh database on the MariaDB server, or `None` with a notice (a failure under `CI`).

@@ -1,8 +1,8 @@
 //! What the synthetic providers hold and report: each trust's sites and wards, each care
 //! home's beds, the figures for any day, how each one's system reaches Tally and its habits
-//! (late, down some days, bad rows, unlisted columns, amendments). Every figure is a pure
-//! function of (seed, provider, day), so the same seed gives the same extracts, whatever
-//! window the demo plays and in whatever order it asks.
+//! (late, down some days, bad rows, unlisted columns, amendments; played out in `plans`).
+//! Every figure is a pure function of (seed, provider, day), so the same seed gives the same
+//! extracts, whatever window the demo plays and in whatever order it asks.
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
@@ -162,6 +162,46 @@ pub fn deal(
     ranked.into_iter().take(n).map(|(_, i)| i).collect()
 }
 
+/// A kind of ward a trust has: how many (at least, at most), and how many beds each.
+struct WardKind {
+    prefix: &'static str,
+    count: (u32, u32),
+    sector: &'static str,
+    stay: &'static str,
+    age_group: &'static str,
+    bed_class: &'static str,
+    care_type: &'static str,
+    beds: (u32, u32),
+}
+
+#[rustfmt::skip]
+const fn kind(
+    prefix: &'static str,
+    count: (u32, u32),
+    (sector, stay, age_group, bed_class, care_type): (&'static str, &'static str, &'static str, &'static str, &'static str),
+    beds: (u32, u32),
+) -> WardKind {
+    WardKind { prefix, count, sector, stay, age_group, bed_class, care_type, beds }
+}
+
+#[rustfmt::skip]
+const ACUTE_WARDS: [WardKind; 7] = [
+    kind("GA", (14, 48), ("general_acute", "overnight", "adult", "core", "general"), (20, 32)),
+    kind("PA", (2, 5), ("general_acute", "overnight", "paediatric", "core", "general"), (10, 24)),
+    kind("ES", (1, 4), ("general_acute", "overnight", "adult", "escalation", "general"), (6, 16)),
+    kind("PE", (1, 1), ("general_acute", "overnight", "paediatric", "escalation", "general"), (4, 8)),
+    kind("CC", (1, 2), ("general_acute", "overnight", "adult", "core", "critical_care"), (8, 24)),
+    kind("MA", (1, 3), ("maternity", "overnight", "adult", "core", "general"), (12, 30)),
+    kind("DC", (1, 3), ("general_acute", "day_only", "adult", "core", "general"), (10, 24)),
+];
+
+#[rustfmt::skip]
+const MENTAL_HEALTH_WARDS: [WardKind; 3] = [
+    kind("MH", (8, 22), ("mental_illness", "overnight", "adult", "core", "general"), (12, 22)),
+    kind("LD", (1, 3), ("learning_disabilities", "overnight", "adult", "core", "general"), (6, 12)),
+    kind("CA", (0, 2), ("mental_illness", "overnight", "paediatric", "core", "general"), (8, 14)),
+];
+
 /// The census items, in the order the extracts carry them.
 pub const CENSUS_COLUMNS: [&str; 10] = [
     "census_date",
@@ -212,14 +252,12 @@ fn season(day: NaiveDate) -> f64 {
     winter + weekend
 }
 
-fn day_number(day: NaiveDate) -> i64 {
+pub fn day_number(day: NaiveDate) -> i64 {
     i64::from(day.num_days_from_ce())
 }
 
 const SALT_ESTATE: u64 = 1;
 const SALT_FIGURES: u64 = 2;
-const SALT_TIMING: u64 = 3;
-const SALT_FAULTS: u64 = 4;
 
 impl Trust {
     /// The trust's sites and wards from the seed; its feed and habits are dealt out across
@@ -228,115 +266,25 @@ impl Trust {
         let code = p.code.as_str().to_owned();
         let mut r = Rng::for_(seed, &code, 0, SALT_ESTATE);
         let sites = r.range(1, 3) as usize;
-        let site = |i: usize| format!("{code}{:02}", i + 1);
+        let kinds = if p.kind == ProviderKind::MentalHealthTrust {
+            &MENTAL_HEALTH_WARDS[..]
+        } else {
+            &ACUTE_WARDS[..]
+        };
         let mut wards = Vec::new();
-        let mut add = |r: &mut Rng,
-                       n: u32,
-                       prefix: &str,
-                       spec: (
-            &'static str,
-            &'static str,
-            &'static str,
-            &'static str,
-            &'static str,
-        ),
-                       beds: (u32, u32)| {
-            for i in 0..n {
-                let (sector, stay, age_group, bed_class, care_type) = spec;
+        for k in kinds {
+            for i in 0..r.range(k.count.0, k.count.1) {
                 wards.push(Ward {
-                    site: site(r.next() as usize % sites),
-                    code: format!("{prefix}{:02}", i + 1),
-                    sector,
-                    stay,
-                    age_group,
-                    bed_class,
-                    care_type,
-                    beds: r.range(beds.0, beds.1),
+                    site: format!("{code}{:02}", r.next() as usize % sites + 1),
+                    code: format!("{}{:02}", k.prefix, i + 1),
+                    sector: k.sector,
+                    stay: k.stay,
+                    age_group: k.age_group,
+                    bed_class: k.bed_class,
+                    care_type: k.care_type,
+                    beds: r.range(k.beds.0, k.beds.1),
                 });
             }
-        };
-        let over = "overnight";
-        if p.kind == ProviderKind::MentalHealthTrust {
-            let n = r.range(8, 22);
-            add(
-                &mut r,
-                n,
-                "MH",
-                ("mental_illness", over, "adult", "core", "general"),
-                (12, 22),
-            );
-            let n = r.range(1, 3);
-            add(
-                &mut r,
-                n,
-                "LD",
-                ("learning_disabilities", over, "adult", "core", "general"),
-                (6, 12),
-            );
-            let n = r.range(0, 2);
-            add(
-                &mut r,
-                n,
-                "CA",
-                ("mental_illness", over, "paediatric", "core", "general"),
-                (8, 14),
-            );
-        } else {
-            let n = r.range(14, 48);
-            add(
-                &mut r,
-                n,
-                "GA",
-                ("general_acute", over, "adult", "core", "general"),
-                (20, 32),
-            );
-            let n = r.range(2, 5);
-            add(
-                &mut r,
-                n,
-                "PA",
-                ("general_acute", over, "paediatric", "core", "general"),
-                (10, 24),
-            );
-            let n = r.range(1, 4);
-            add(
-                &mut r,
-                n,
-                "ES",
-                ("general_acute", over, "adult", "escalation", "general"),
-                (6, 16),
-            );
-            add(
-                &mut r,
-                1,
-                "PE",
-                ("general_acute", over, "paediatric", "escalation", "general"),
-                (4, 8),
-            );
-            let n = r.range(1, 2);
-            add(
-                &mut r,
-                n,
-                "CC",
-                ("general_acute", over, "adult", "core", "critical_care"),
-                (8, 24),
-            );
-            let n = r.range(1, 3);
-            add(
-                &mut r,
-                n,
-                "MA",
-                ("maternity", over, "adult", "core", "general"),
-                (12, 30),
-            );
-            let n = r.range(1, 3);
-            add(
-                &mut r,
-                n,
-                "DC",
-                ("general_acute", "day_only", "adult", "core", "general"),
-                (10, 24),
-            );
         }
         let occupancy = 0.86 + r.unit() * 0.08;
         Trust {
@@ -432,129 +380,6 @@ impl Home {
         let accepting = (vacant - reserved).saturating_sub(r.range(0, 1));
         [self.capacity, occupied, reserved, accepting]
     }
-}
-
-/// When, and how, one extract reaches its source: the timing and the faults of one
-/// (provider, period), decided from the seed.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Plan {
-    /// Minutes after the period's end (local midnight) at which the extract is there.
-    pub arrives_after: i64,
-    /// The first extract is unreadable; a good one replaces it this many minutes later.
-    pub broken_for: Option<i64>,
-    /// Rows that break a rule, by ward index.
-    pub bad_row: Option<usize>,
-    /// A ward's occupied beds sent wrong; the correction is uploaded this many days later.
-    pub mistake: Option<(usize, i64)>,
-}
-
-/// The day a flaky source's outage covers, and how many days it lasts from there: an
-/// outage starts on a day with a small chance and runs one to three days.
-pub fn outage_days_left(seed: u64, code: &str, day: NaiveDate) -> i64 {
-    for back in 0..3 {
-        let start = day - chrono::Days::new(back);
-        let mut r = Rng::for_(seed, code, day_number(start), SALT_FAULTS + 10);
-        if r.chance(0.06) {
-            let len = i64::from(r.range(1, 3));
-            if (back as i64) < len {
-                return len - back as i64;
-            }
-        }
-    }
-    0
-}
-
-/// The plan for one daily census extract.
-pub fn census_plan(seed: u64, t: &Trust, day: NaiveDate) -> Plan {
-    let mut r = Rng::for_(seed, &t.code, day_number(day), SALT_TIMING);
-    // Usually there between 06:00 and 08:30 the next morning, before the 09:00 pull.
-    let mut arrives = 24 * 60 + 6 * 60 + i64::from(r.range(0, 150));
-    if t.habits.late && r.chance(0.35) {
-        arrives = 24 * 60 + 9 * 60 + i64::from(r.range(30, 12 * 60));
-    }
-    if t.habits.flaky {
-        let left = outage_days_left(seed, &t.code, day);
-        if left > 0 {
-            // Sent when the system comes back, the morning after the outage ends.
-            arrives = (left + 1) * 24 * 60 + 10 * 60 + i64::from(r.range(0, 120));
-        }
-    }
-    let mut f = Rng::for_(seed, &t.code, day_number(day), SALT_FAULTS);
-    let broken_for = (t.habits.broken && f.chance(0.10)).then(|| i64::from(f.range(120, 360)));
-    let bad_row =
-        (t.habits.bad_rows && f.chance(0.15)).then(|| (f.next() % t.wards.len() as u64) as usize);
-    let mistake = (t.habits.amends && f.chance(0.15)).then(|| {
-        (
-            (f.next() % t.wards.len() as u64) as usize,
-            i64::from(f.range(2, 5)),
-        )
-    });
-    Plan {
-        arrives_after: arrives,
-        broken_for,
-        bad_row,
-        mistake,
-    }
-}
-
-/// The plan for one care home's monthly snapshot (`None`: never sent).
-pub fn home_plan(seed: u64, h: &Home, last_day: NaiveDate) -> Option<Plan> {
-    if h.habits.silent {
-        return None;
-    }
-    let mut r = Rng::for_(seed, &h.code, day_number(last_day), SALT_TIMING);
-    // Care record systems send overnight on the 1st, before the 06:00 pull.
-    let mut arrives = 24 * 60 + 30 + i64::from(r.range(0, 300));
-    if h.habits.late && r.chance(0.5) {
-        arrives = i64::from(r.range(2, 7)) * 24 * 60 + 9 * 60;
-    }
-    let mut f = Rng::for_(seed, &h.code, day_number(last_day), SALT_FAULTS);
-    // A home whose figures do not add up corrects them by upload a few days later.
-    let mistake = (h.habits.bad_rows && f.chance(0.4)).then(|| (0, i64::from(f.range(2, 4))));
-    Some(Plan {
-        arrives_after: arrives,
-        broken_for: None,
-        bad_row: None,
-        mistake,
-    })
-}
-
-/// The rows a trust sends for a day: as planned, with its mistake and bad row, or as
-/// corrected (`corrected`), which is what an amendment carries.
-pub fn census_sent(
-    seed: u64,
-    t: &Trust,
-    day: NaiveDate,
-    plan: &Plan,
-    corrected: bool,
-) -> Vec<CensusRow> {
-    let mut rows = t.census(seed, day);
-    if corrected {
-        return rows;
-    }
-    if let Some((ward, _)) = plan.mistake {
-        // A ward left at zero occupied: the sort of slip a correction fixes.
-        rows[ward].occupied = 0;
-    }
-    if let Some(ward) = plan.bad_row {
-        rows[ward].occupied = rows[ward].available + 3;
-    }
-    rows
-}
-
-/// A care home's snapshot as sent: with its mistake (beds that do not add up) or corrected.
-pub fn home_sent(
-    seed: u64,
-    h: &Home,
-    last_day: NaiveDate,
-    plan: &Plan,
-    corrected: bool,
-) -> [u32; 4] {
-    let mut s = h.snapshot(seed, last_day);
-    if !corrected && plan.mistake.is_some() {
-        s[1] = s[0] + 2;
-    }
-    s
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::SqlitePool;
 
 use super::estate::{self, CENSUS_COLUMNS, CensusRow, EXTRA_COLUMN, Feed, HOME_COLUMNS, Trust};
+use super::plans;
 use super::world::World;
 
 pub const CENSUS: &str = "ward-bed-census";
@@ -221,9 +222,9 @@ impl Feeds {
         day: NaiveDate,
         form: Form,
     ) -> anyhow::Result<Option<PathBuf>> {
-        let plan = estate::census_plan(self.seed, t, day);
+        let plan = plans::census_plan(self.seed, t, day);
         let corrected = matches!(form, Form::ByHand { corrected: true });
-        let rows = estate::census_sent(self.seed, t, day, &plan, corrected);
+        let rows = plans::census_sent(self.seed, t, day, &plan, corrected);
         let extra = t.habits.extra_column && !matches!(form, Form::ByHand { .. });
         let name = format!("{}_{day}", t.code);
         if let Form::ByHand { .. } = form {
@@ -285,11 +286,11 @@ impl Feeds {
         last_day: NaiveDate,
         form: Form,
     ) -> anyhow::Result<Option<PathBuf>> {
-        let plan = estate::home_plan(self.seed, h, last_day).expect("planned homes only");
+        let plan = plans::home_plan(self.seed, h, last_day).expect("planned homes only");
         let corrected = matches!(form, Form::ByHand { corrected: true });
         let body = home_csv(
             last_day,
-            estate::home_sent(self.seed, h, last_day, &plan, corrected),
+            plans::home_sent(self.seed, h, last_day, &plan, corrected),
         );
         let name = format!("{}_{month}", h.code);
         let path = match (form, h.feed) {
@@ -394,7 +395,7 @@ async fn extract(
     }
     let now = DateTime::from_timestamp(s.clock.load(Ordering::SeqCst), 0).unwrap_or_default();
     let today = now.with_timezone(&s.timezone).date_naive();
-    if s.flaky.contains(&provider) && estate::outage_days_left(s.seed, &provider, today) > 0 {
+    if s.flaky.contains(&provider) && plans::outage_days_left(s.seed, &provider, today) > 0 {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "the bed management system is down\n",

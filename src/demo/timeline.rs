@@ -4,8 +4,8 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::estate::{self, Plan};
 use super::feeds::Form;
+use super::plans::{self, Plan};
 use super::world::World;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,7 +49,7 @@ pub fn deliveries(world: &World, tz: Tz, first: NaiveDate, end: DateTime<Utc>) -
         let mut day = first;
         while day < last {
             if p.is_open_on(day) {
-                let plan = estate::census_plan(seed, t, day);
+                let plan = plans::census_plan(seed, t, day);
                 let what = What::Census { trust: i, day };
                 plan_deliveries(&plan, tz, day, what, &mut push);
             }
@@ -63,7 +63,7 @@ pub fn deliveries(world: &World, tz: Tz, first: NaiveDate, end: DateTime<Utc>) -
         );
         while month.first_day() < last {
             let last_day = month.end().pred_opt().expect("a month has days");
-            if let Some(plan) = estate::home_plan(seed, h, last_day) {
+            if let Some(plan) = plans::home_plan(seed, h, last_day) {
                 plan_deliveries(
                     &plan,
                     tz,

@@ -170,6 +170,58 @@ impl Registry {
         ))
     }
 
+    /// The register's estimated annual burden as it stood after each day on which DAP listed,
+    /// retired, suspended or reinstated a collection, up to `at` (whose own figure comes
+    /// last): the steps by which the burden has moved, for the progress report.
+    pub async fn burden_history(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<(NaiveDate, f64)>> {
+        const CHANGES: [&str; 4] = ["list", "retire", "suspend", "reinstate"];
+        let providers = self.providers().await?;
+        let mut decisions = self.store.decisions(None).await?;
+        decisions.retain(|d| d.at <= at && CHANGES.contains(&d.action.as_str()));
+        decisions.sort_by_key(|d| d.at);
+        let mut versions = std::collections::HashMap::new();
+        for d in &decisions {
+            if !versions.contains_key(&d.slug) {
+                versions.insert(d.slug.clone(), self.store.versions(&d.slug).await?);
+            }
+        }
+        let mut days: Vec<NaiveDate> = decisions.iter().map(|d| self.day(d.at)).collect();
+        days.dedup();
+        let mut out = Vec::new();
+        for day in days {
+            let end = decisions
+                .iter()
+                .take_while(|d| self.day(d.at) <= day)
+                .last()
+                .map_or(at, |d| d.at);
+            // Each collection's last change by the end of that day says whether it was in
+            // force (a suspended one still counts: its licence stands).
+            let mut last: std::collections::BTreeMap<&str, &DecisionRow> = Default::default();
+            for d in decisions.iter().filter(|d| d.at <= end) {
+                last.insert(&d.slug, d);
+            }
+            let mut total = 0.0;
+            for (slug, d) in last {
+                if d.action == "retire" {
+                    continue;
+                }
+                let shown = versions[slug]
+                    .iter()
+                    .filter(|v| v.listed_at.is_some_and(|l| l <= end))
+                    .filter(|v| v.expires_at.is_none_or(|e| e > end))
+                    .last();
+                if let Some(v) = shown {
+                    total += estimate(&v.definition.0, None, &providers, day).annual_hours;
+                }
+            }
+            out.push((day, total));
+        }
+        let now = self.burden(at).await?;
+        out.retain(|(d, _)| *d < now.on);
+        out.push((now.on, now.total_hours));
+        Ok(out)
+    }
+
     /// Changes the cap or the target; what is not given stays as it was.
     pub async fn set_budget(
         &self,

@@ -100,19 +100,20 @@ pub fn stacked_hours(title: &str, labels: &[String], manual: &[f64], automated: 
     labelled(svg, title)
 }
 
-/// The trajectory's straight line from baseline to goal, and today's total as a point.
-pub fn trajectory(
-    title: &str,
-    line: &[(NaiveDate, f64)],
-    today: Option<(NaiveDate, f64)>,
-) -> String {
+/// The trajectory's straight line from baseline to goal, and the estimated burden as it
+/// stepped with each decision (`history`, oldest first), ending at today's total as a point.
+pub fn trajectory(title: &str, line: &[(NaiveDate, f64)], history: &[(NaiveDate, f64)]) -> String {
+    let today = history.last().copied();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
             root.fill(&WHITE)?;
-            let dates: Vec<NaiveDate> =
-                line.iter().map(|p| p.0).chain(today.map(|t| t.0)).collect();
+            let dates: Vec<NaiveDate> = line
+                .iter()
+                .map(|p| p.0)
+                .chain(history.iter().map(|t| t.0))
+                .collect();
             let (Some(first), Some(last)) = (dates.iter().min(), dates.iter().max()) else {
                 return Ok(());
             };
@@ -121,7 +122,7 @@ pub fn trajectory(
             let top = line
                 .iter()
                 .map(|p| p.1)
-                .chain(today.map(|t| t.1))
+                .chain(history.iter().map(|t| t.1))
                 .fold(0.0f64, f64::max)
                 .max(1.0)
                 * 1.15;
@@ -153,6 +154,22 @@ pub fn trajectory(
                 .legend(|(x, y)| {
                     PathElement::new(vec![(x, y), (x + 16, y)], NHS_BLUE.stroke_width(3))
                 });
+            // A step: the estimate holds until the next decision moves it.
+            let mut steps = Vec::new();
+            for (i, (d, h)) in history.iter().enumerate() {
+                if i > 0 {
+                    steps.push((x(*d), history[i - 1].1));
+                }
+                steps.push((x(*d), *h));
+            }
+            if steps.len() > 1 {
+                chart
+                    .draw_series(LineSeries::new(steps, GREEN.stroke_width(3)))?
+                    .label("Estimated burden after each decision")
+                    .legend(|(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], GREEN.stroke_width(3))
+                    });
+            }
             if let Some((d, h)) = today {
                 chart
                     .draw_series(std::iter::once(Circle::new((x(d), h), 7, GREEN.filled())))?
@@ -197,7 +214,7 @@ mod tests {
         let svg = trajectory(
             "Trajectory <&>",
             &[(d("2026-04-01"), 30_000.0), (d("2028-04-01"), 15_000.0)],
-            Some((d("2026-11-30"), 28_000.0)),
+            &[(d("2026-04-01"), 30_000.0), (d("2026-11-30"), 28_000.0)],
         );
         assert!(
             svg.contains("aria-label=\"Trajectory &lt;&amp;>\""),

@@ -242,6 +242,8 @@ pub struct Progress {
     chart_title: String,
     chart: String,
     points: Vec<(String, String)>,
+    /// The estimated burden after each day of decisions, and today.
+    history: Vec<(String, String)>,
     listed: Vec<String>,
     retired: Vec<String>,
     refused: Vec<String>,
@@ -285,6 +287,7 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
     let line: Vec<(chrono::NaiveDate, f64)> =
         t.points.iter().map(|p| (p.on, p.allowed_hours)).collect();
     let chart_title = "Estimated annual burden against the trajectory to the target";
+    let history = app.registry.burden_history(now).await.map_err(fail)?;
     Ok(Progress {
         total: hours(report.total_hours),
         baseline: with_date(
@@ -306,19 +309,23 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
             None => "No target set".into(),
         },
         saved: format!("{} hours", hours(saved)),
-        chart: crate::web::charts::trajectory(
-            chart_title,
-            &line,
-            Some((today, report.total_hours)),
-        ),
+        chart: crate::web::charts::trajectory(chart_title, &line, &history),
         chart_title: chart_title.into(),
         points: line
             .iter()
             .map(|(d, h)| (d.format("%-d %B %Y").to_string(), hours(*h)))
-            .chain(std::iter::once((
-                format!("{} (today, estimated)", today.format("%-d %B %Y")),
-                hours(report.total_hours),
-            )))
+            .collect(),
+        history: history
+            .iter()
+            .map(|(d, h)| {
+                let on = d.format("%-d %B %Y");
+                let on = if *d == today {
+                    format!("{on} (today)")
+                } else {
+                    on.to_string()
+                };
+                (on, hours(*h))
+            })
             .collect(),
         listed: this_year("list"),
         retired: this_year("retire"),
