@@ -320,6 +320,7 @@ pub async fn play(settings: &Settings, o: &Options) -> anyhow::Result<(Summary, 
         concurrency: 4,
         per_host: 2,
         returns: None,
+        timing: crate::schedule::pull::Timing::Fixed,
     };
     let builder = crate::returns::scheduled::Builder::new(
         registry.clone(),
@@ -473,7 +474,7 @@ fn print_summary(s: &Summary, out: &Path) {
             if *periods == 1 { "" } else { "s" },
             if *versions == 1 { "" } else { "s" },
             c.map_or(String::new(), |(p, r, e)| format!(
-                "; latest {p}: {r} of {e} expected submissions received"
+                "; latest {p}: {r} of {e} providers sent everything they owed for it"
             ))
         );
     }

@@ -249,6 +249,17 @@ fn get(addr: &str, path: &str, token: &str) -> String {
     body
 }
 
+/// A child process that is killed however the test ends, so a failing assertion never
+/// leaves a demo serving.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn the_demo_plays_the_story_builds_true_returns_and_plays_the_same_twice() {
     let dir = tempfile::tempdir().unwrap();
@@ -374,12 +385,14 @@ fn the_demo_plays_the_story_builds_true_returns_and_plays_the_same_twice() {
     // The same seed again, this time serving the pages: the same returns, byte for byte,
     // and pages that show the summary's figures.
     let second = dir.path().join("second");
-    let mut child = demo(&second, &["--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut child = Killed(
+        demo(&second, &["--bind", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
     let (mut addr, mut dap) = (None, None);
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -408,8 +421,7 @@ fn the_demo_plays_the_story_builds_true_returns_and_plays_the_same_twice() {
         shown
     };
     assert!(progress.contains(&shown), "{shown} not on /progress");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     let (a, b) = (tree(&first.join("returns")), tree(&second.join("returns")));
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     for (path, bytes) in &a {
@@ -422,8 +434,31 @@ fn the_demo_plays_the_story_builds_true_returns_and_plays_the_same_twice() {
 }
 
 #[test]
-fn the_demo_leaves_a_folder_it_did_not_make_alone() {
+fn the_demo_replaces_its_own_folder_and_leaves_any_other_alone() {
     let dir = tempfile::tempdir().unwrap();
+    // An earlier demo's folder (it carries the demo's mark) is replaced whole.
+    let earlier = dir.path().join("earlier");
+    std::fs::create_dir_all(&earlier).unwrap();
+    std::fs::write(earlier.join(".tally-demo"), "made by tally demo").unwrap();
+    std::fs::write(earlier.join("stale.txt"), "x").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args([
+            "demo",
+            "--no-serve",
+            "--trusts",
+            "2",
+            "--care-homes",
+            "1",
+            "--days",
+            "7",
+            "--out",
+        ])
+        .arg(&earlier)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!earlier.join("stale.txt").exists());
+    assert!(earlier.join("summary.json").exists());
     let other = dir.path().join("precious");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("keep.txt"), "x").unwrap();

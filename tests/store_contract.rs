@@ -631,6 +631,23 @@ async fn listing_with_offsets_retires_them_in_the_same_step(db: &TestDb) {
     let b = r.burden(at(5)).await.unwrap();
     assert_eq!(b.collections.len(), 1);
     assert!(b.headroom_hours.unwrap() > 0.0);
+    // The progress report's steps: the baseline on day 1, the census alone once it had
+    // retired the forms on day 4, and today's figure.
+    let history = r.burden_history(at(5)).await.unwrap();
+    let steps: Vec<f64> = history.iter().map(|h| h.1).collect();
+    assert_eq!(history.len(), 3, "{history:?}");
+    assert!((steps[0] - baseline).abs() < 1e-9, "{history:?}");
+    assert!((steps[1] - b.total_hours).abs() < 1e-9, "{history:?}");
+    assert_eq!(history[2], (at(5).date_naive(), b.total_hours));
+    assert!(history[0].0 < history[1].0 && history[1].0 < history[2].0);
+    // Before anything was decided there is only the day asked about.
+    assert_eq!(
+        r.burden_history(at(1) - chrono::Duration::days(1))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 async fn budget_changes_keep_what_is_not_given(db: &TestDb) {

@@ -175,6 +175,7 @@ pub async fn serve(
         instance: instance_name("serve"),
         concurrency,
         per_host,
+        timing: Default::default(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

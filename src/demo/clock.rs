@@ -17,7 +17,7 @@ use crate::connectors::{ConnectorConfig, Source, Sources};
 use crate::landing::lake::Lake;
 use crate::registry::Registry;
 use crate::returns::scheduled::Builder;
-use crate::schedule::pull::{Pulled, pull};
+use crate::schedule::pull::{Pulled, Timing, pull_timed};
 use crate::schedule::request;
 use crate::schedule::runner::Runner;
 
@@ -106,12 +106,16 @@ impl Clock<'_> {
                 }
             }
             while let Some((at, e)) = events.next_if(|e| e.0 <= t) {
+                let said = story.notes.len();
                 match e {
                     Event::Retire(slug) => story.retire(slug, at, decisions).await?,
                     Event::Refuse(slug) => story.refuse(slug, at, decisions).await?,
                 }
-                let note = story.notes.last().map_or("", String::as_str);
-                bar.suspend(|| println!("  {note}"));
+                bar.suspend(|| {
+                    for note in &story.notes[said..] {
+                        println!("  {note}");
+                    }
+                });
             }
             let hour = t.with_timezone(&self.timezone).hour();
             if (6..=22).contains(&hour) {
@@ -191,7 +195,7 @@ impl Clock<'_> {
             PathBuf::new(),
         );
         let instance = format!("upload-demo-{provider}");
-        pull(
+        pull_timed(
             self.registry,
             &sources,
             &self.lake,
@@ -199,6 +203,7 @@ impl Clock<'_> {
             &instance,
             at,
             true,
+            Timing::Fixed,
         )
         .await
     }

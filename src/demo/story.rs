@@ -92,7 +92,9 @@ impl Story<'_> {
                 .burden
                 .annual_hours;
         }
-        let cap = ((baseline + transition) / 100.0).ceil() * 100.0;
+        // To the next 10 hours: any more slack and a small demo world's budget-breaking
+        // proposal could fit under it.
+        let cap = ((baseline + transition) / 10.0).ceil() * 10.0;
         let goal = (baseline * 0.5).round();
         let today = at.with_timezone(&self.timezone).date_naive();
         let target = NaiveDate::from_ymd_opt(today.year() + 2, 3, 31).context("target date")?;

@@ -205,11 +205,12 @@ impl Registry {
                 if d.action == "retire" {
                     continue;
                 }
+                // The version in force then: the last listed by then, if its licence ran.
                 let shown = versions[slug]
                     .iter()
                     .filter(|v| v.listed_at.is_some_and(|l| l <= end))
-                    .filter(|v| v.expires_at.is_none_or(|e| e > end))
-                    .last();
+                    .max_by_key(|v| v.listed_at)
+                    .filter(|v| v.expires_at.is_none_or(|e| e > end));
                 if let Some(v) = shown {
                     total += estimate(&v.definition.0, None, &providers, day).annual_hours;
                 }

@@ -90,6 +90,17 @@ fn hash_raw(
     Ok((sha, bytes, Some(path)))
 }
 
+/// How a pull keeps time in the ledger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Timing {
+    /// `now` moved on by the time the pull takes: the service, and `tally pull`.
+    #[default]
+    Elapsed,
+    /// `now` throughout: `tally demo`'s accelerated clock, whose retries, late arrivals and
+    /// so its returns must not depend on how fast the machine pulls.
+    Fixed,
+}
+
 pub async fn pull(
     registry: &Registry,
     sources: &Sources,
@@ -98,6 +109,31 @@ pub async fn pull(
     instance: &str,
     now: DateTime<Utc>,
     again: bool,
+) -> anyhow::Result<Pulled> {
+    pull_timed(
+        registry,
+        sources,
+        lake,
+        key,
+        instance,
+        now,
+        again,
+        Timing::Elapsed,
+    )
+    .await
+}
+
+/// [`pull`], keeping time as `timing` says.
+#[allow(clippy::too_many_arguments)]
+pub async fn pull_timed(
+    registry: &Registry,
+    sources: &Sources,
+    lake: &Lake,
+    key: &RunKey,
+    instance: &str,
+    now: DateTime<Utc>,
+    again: bool,
+    timing: Timing,
 ) -> anyhow::Result<Pulled> {
     let store = registry.store();
     let mut pulled = Pulled {
@@ -121,7 +157,10 @@ pub async fn pull(
     // Times in the ledger follow `now`, so that a run's end is `now` plus how long it took,
     // whatever clock the caller keeps (tests drive the runner with fixed instants).
     let started = std::time::Instant::now();
-    let at = move || now + Duration::from_std(started.elapsed()).unwrap_or_default();
+    let at = move || match timing {
+        Timing::Elapsed => now + Duration::from_std(started.elapsed()).unwrap_or_default(),
+        Timing::Fixed => now,
+    };
     // The lease is renewed while the pull goes on, so that a large extract or a slow source
     // never loses its run to another instance; if the lease is lost all the same, recording
     // the outcome fails and the other instance's run stands.

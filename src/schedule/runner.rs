@@ -10,7 +10,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::period::Period;
-use super::pull::{Pulled, pull};
+use super::pull::{Pulled, Timing, pull_timed};
 use super::timetable::{Obligation, RunKey, due};
 use crate::connectors::Sources;
 use crate::landing::lake::Lake;
@@ -32,6 +32,8 @@ pub struct Runner {
     pub per_host: usize,
     /// The returns to build after each step, when there are any.
     pub returns: Option<crate::returns::scheduled::Builder>,
+    /// How pulls keep time: the wall clock's progress (the service), or the step's instant.
+    pub timing: Timing,
 }
 
 /// How long to wait before trying a failed run again: doubling from two minutes, at most
@@ -154,7 +156,7 @@ impl Runner {
                         .or_insert_with(|| Arc::new(Semaphore::new(self.per_host.max(1))))
                         .clone()
                 });
-            let limit = limit.clone();
+            let (limit, timing) = (limit.clone(), self.timing);
             let (registry, sources, lake, instance) = (
                 self.registry.clone(),
                 self.sources.clone(),
@@ -169,9 +171,18 @@ impl Runner {
                     None => None,
                 };
                 let _permit = limit.acquire_owned().await;
-                // Each pull's clock is the step's, moved on by the time the step has taken.
-                let at = now + Duration::from_std(started.elapsed()).unwrap_or_default();
-                let result = pull(&registry, &sources, &lake, &key, &instance, at, false).await;
+                // Each pull's clock is the step's, moved on by the time the step has taken
+                // (unless the caller keeps a clock of its own).
+                let at = match timing {
+                    Timing::Elapsed => {
+                        now + Duration::from_std(started.elapsed()).unwrap_or_default()
+                    }
+                    Timing::Fixed => now,
+                };
+                let result = pull_timed(
+                    &registry, &sources, &lake, &key, &instance, at, false, timing,
+                )
+                .await;
                 (key, result)
             });
         }
