@@ -86,11 +86,17 @@ async fn a_claimed_run_is_held_until_it_finishes(db: &TestDb) {
     )
     .await
     .unwrap();
-    let settled = s.settled_keys(t0()).await.unwrap();
+    let settled = s
+        .settled_keys(t0(), t0() - chrono::Duration::days(400))
+        .await
+        .unwrap();
     assert_eq!(
         settled,
         [("ward-bed-census".into(), "RXA".into(), "2026-11-24".into())]
     );
+    // Runs that started before the window asked about are not read at all.
+    let after = t0() + chrono::Duration::minutes(1);
+    assert!(s.settled_keys(t0(), after).await.unwrap().is_empty());
     // The timetable does not pull a landed period again...
     let later = t0() + Duration::hours(1);
     assert!(
@@ -217,7 +223,12 @@ async fn released_runs_can_be_claimed_again(db: &TestDb) {
             .unwrap();
     }
     assert_eq!(s.release_runs("a", t0()).await.unwrap(), 2);
-    assert!(s.settled_keys(t0()).await.unwrap().is_empty());
+    assert!(
+        s.settled_keys(t0(), t0() - chrono::Duration::days(400))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let again = s
         .claim_run(&key("RXA", "2026-11-24"), "b", t0(), lease, false)
         .await
@@ -324,7 +335,12 @@ async fn a_run_left_running_by_a_dead_instance_is_swept(db: &TestDb) {
         .unwrap();
     let row = rows.iter().find(|r| r.id == run.id).unwrap();
     assert_eq!(row.status, "failed");
-    assert!(s.settled_keys(t0()).await.unwrap().is_empty());
+    assert!(
+        s.settled_keys(t0(), t0() - chrono::Duration::days(400))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Records a landed version of `k`, as a pull does.

@@ -93,8 +93,17 @@ impl Runner {
                     })
             })
             .collect();
+        // Only periods still open can be due, and each was pulled (if at all) after it
+        // ended: no run that started before the longest deadline and amendment window (and
+        // a day for the timezone) can settle one, so the ledger's past is not read.
+        let open_for = licensed
+            .iter()
+            .map(|l| l.def.deadline.duration() + l.def.amendment_window.duration())
+            .max()
+            .unwrap_or_default();
+        let since = now - open_for - Duration::days(2);
         let mut settled: HashSet<RunKey> = HashSet::new();
-        for (collection, provider, period) in store.settled_keys(now).await? {
+        for (collection, provider, period) in store.settled_keys(now, since).await? {
             if let Ok(period) = Period::parse(&period) {
                 settled.insert(RunKey {
                     collection,

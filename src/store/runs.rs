@@ -174,10 +174,14 @@ pub trait RunLedger: Send + Sync {
     -> anyhow::Result<Vec<(String, bool, i64)>>;
     /// The validation report a run saved, if it read an extract.
     async fn run_report(&self, id: i64) -> anyhow::Result<Option<serde_json::Value>>;
-    /// Keys no runner should start again: landed (on time or late), or held under a live lease.
+    /// Keys no runner should start again: landed (on time or late), or held under a live
+    /// lease, among runs started at or after `since`. A period can only be pulled once it
+    /// has ended, so a caller asking about periods still open passes the earliest end any
+    /// of them can have, and the ledger's older years are never read.
     async fn settled_keys(
         &self,
         now: DateTime<Utc>,
+        since: DateTime<Utc>,
     ) -> anyhow::Result<Vec<(String, String, String)>>;
 }
 
@@ -520,13 +524,16 @@ macro_rules! run_ledger {
             async fn settled_keys(
                 &self,
                 now: chrono::DateTime<chrono::Utc>,
+                since: chrono::DateTime<chrono::Utc>,
             ) -> anyhow::Result<Vec<(String, String, String)>> {
                 Ok(sqlx::query_as(
                     "SELECT DISTINCT collection, provider, period FROM runs
-                     WHERE status = 'landed' OR status = 'late'
-                        OR (status = 'running' AND lease_until > $1)",
+                     WHERE started_at >= $2
+                       AND (status = 'landed' OR status = 'late'
+                            OR (status = 'running' AND lease_until > $1))",
                 )
                 .bind(now)
+                .bind(since)
                 .fetch_all(&self.pool)
                 .await?)
             }
