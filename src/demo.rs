@@ -566,10 +566,13 @@ async fn serve(
             .with_timezone(&settings.timezone)
             .format("%e %b %Y %H:%M")
     );
-    axum::serve(listener, crate::app::router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        crate::app::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

@@ -348,3 +348,56 @@ async fn each_role_opens_exactly_its_pages() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Sign-ins are limited per address: after a burst, the form answers 429 and nothing more
+/// reaches the audit log until the limit refills.
+#[tokio::test]
+async fn a_flood_of_sign_ins_is_slowed_and_does_not_fill_the_audit_log() {
+    let t = spawn(None).await;
+    let form = t.page("/sign-in", None).await;
+    let nonce = common::web::cookie_value(&form.headers, tally::web::auth::SIGN_IN_COOKIE).unwrap();
+    let jar = format!("{}={nonce}", tally::web::auth::SIGN_IN_COOKIE);
+    let burst = tally::web::limit::SIGN_IN_BURST as usize;
+    let mut statuses = Vec::new();
+    for _ in 0..burst + 5 {
+        let a = t
+            .form(
+                "/sign-in",
+                Some(&jar),
+                &[("token", "tly_guess"), ("csrf", &nonce)],
+            )
+            .await;
+        statuses.push(a.status);
+    }
+    assert!(
+        statuses[..burst]
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[burst..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // The page for a refusal is still the service's own, not the limiter's plain text.
+    let a = t
+        .form(
+            "/sign-in",
+            Some(&jar),
+            &[("token", "tly_guess"), ("csrf", &nonce)],
+        )
+        .await;
+    assert!(a.text().contains("<html"), "{}", a.text());
+    let log = t.app.store().audit_log(1000).await.unwrap();
+    let refused = log
+        .iter()
+        .filter(|e| e.action == "sign_in" && e.outcome == "refused")
+        .count();
+    assert_eq!(refused, burst);
+    // Reading pages is not limited.
+    for _ in 0..30 {
+        assert_eq!(t.page("/", None).await.status, StatusCode::OK);
+    }
+}

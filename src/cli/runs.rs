@@ -193,11 +193,14 @@ pub async fn serve(
     let bound = listener.local_addr()?;
     let mut web_stop = stopped.clone();
     let web = tokio::spawn(async move {
-        axum::serve(listener, crate::app::router(app))
-            .with_graceful_shutdown(async move {
-                let _ = web_stop.wait_for(|s| *s).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            crate::app::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = web_stop.wait_for(|s| *s).await;
+        })
+        .await
     });
     println!(
         "Tally is serving http://{bound}/ and pulling on its timetable as {} (Ctrl-C to stop).",

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod charts;
+pub mod limit;
 pub mod pages;
 
 use std::sync::Arc;

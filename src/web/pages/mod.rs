@@ -23,6 +23,7 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::store::access::Role;
 use crate::web::auth::{self, Principal, Visitor};
+use axum::handler::Handler;
 
 const CSS: &str = include_str!("../../../dashboards/static/tally.css");
 
@@ -31,7 +32,10 @@ pub fn router() -> Router<Arc<App>> {
         .route("/", get(register::register))
         .route("/collections/{slug}", get(register::collection))
         .route("/progress", get(register::progress))
-        .route("/sign-in", get(sign_in_page).post(sign_in))
+        .route(
+            "/sign-in",
+            get(sign_in_page).post(sign_in.layer(crate::web::limit::sign_in())),
+        )
         .route("/sign-out", post(sign_out))
         .route("/dap", get(dap::page))
         .route("/dap/decisions", post(dap::decide))
