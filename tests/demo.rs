@@ -282,6 +282,28 @@ fn the_demo_plays_the_story_builds_true_returns_and_plays_the_same_twice() {
         serde_json::from_str(&std::fs::read_to_string(first.join("summary.json")).unwrap())
             .unwrap();
 
+    // No secret is kept where it could leak: neither the tokens printed once for each role
+    // nor the HTTP sources' bearer token is in the register's database or the demo's log.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let mut db = std::fs::read(first.join("tally.db")).unwrap();
+    db.extend(std::fs::read(first.join("tally.db-wal")).unwrap_or_default());
+    let holds =
+        |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let mut secrets = vec![
+        std::fs::read_to_string(first.join("sources/secrets/http-token"))
+            .unwrap()
+            .trim()
+            .to_owned(),
+    ];
+    for word in stdout.split_whitespace().filter(|w| w.starts_with("tly_")) {
+        secrets.push(word.rsplit('_').next().unwrap().to_owned());
+    }
+    assert!(secrets.len() >= 6, "{stdout}");
+    for secret in &secrets {
+        assert!(!holds(&db, secret), "a secret is in the database");
+        assert!(!stderr.contains(secret.as_str()), "a secret is in the log");
+    }
+
     // Every part of the story happened: pulls that landed, late, failed and were retried,
     // unreadable extracts rejected, uploads by hand, and a return of each kind built.
     let runs = &summary["runs"];

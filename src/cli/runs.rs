@@ -154,6 +154,21 @@ pub async fn serve(
         None
     };
     let registry = std::sync::Arc::new(super::open(settings).await?);
+    if _lock.is_some() {
+        // Holding the lock, no other scheduler runs: a run another one left `running` was
+        // left by one that died (killed, or the machine lost power), so it is let go now
+        // and pulled again on the first step instead of waiting out its lease.
+        let abandoned = registry
+            .store()
+            .release_abandoned(&format!("{SCHEDULER}-"), Utc::now())
+            .await?;
+        if abandoned > 0 {
+            tracing::warn!(
+                runs = abandoned,
+                "Let go of the runs an earlier instance left running when it stopped."
+            );
+        }
+    }
     let sources = std::sync::Arc::new(Sources::load(&settings.sources_file)?);
     // Returns are built on the timetable when there is a queries folder.
     let returns = if settings.queries_dir.is_dir() {
@@ -172,7 +187,7 @@ pub async fn serve(
         sources,
         returns,
         lake: Lake::new(settings.lake_dir()),
-        instance: instance_name("serve"),
+        instance: instance_name(SCHEDULER),
         concurrency,
         per_host,
         timing: Default::default(),
@@ -229,6 +244,9 @@ async fn shutdown_signal() {
 
 /// A name for this process in the run ledger that no other process shares, on this machine
 /// or another: several containers may all be process 1.
+/// What every `tally serve` scheduler's instance name starts with.
+const SCHEDULER: &str = "serve";
+
 fn instance_name(role: &str) -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .ok()

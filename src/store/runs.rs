@@ -152,6 +152,11 @@ pub trait RunLedger: Send + Sync {
     /// Fails every run whose lease has run out: its instance stopped without finishing it.
     /// Returns how many.
     async fn expire_leases(&self, now: DateTime<Utc>) -> anyhow::Result<u64>;
+    /// Lets go of every run still `running` under an instance whose name starts with
+    /// `prefix` (they become `due`, with the reason): on SQLite, where the instance lock
+    /// lets one scheduler run at a time, the runs an earlier scheduler left running when it
+    /// was killed, so they are pulled again at once rather than after their leases run out.
+    async fn release_abandoned(&self, prefix: &str, now: DateTime<Utc>) -> anyhow::Result<u64>;
     /// Lets go of every run this instance holds (graceful shutdown): they become `due`.
     async fn release_runs(&self, instance: &str, now: DateTime<Utc>) -> anyhow::Result<u64>;
     async fn runs(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunRow>>;
@@ -442,6 +447,23 @@ macro_rules! run_ledger {
                      WHERE status = 'running' AND lease_until <= $1",
                 )
                 .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn release_abandoned(
+                &self,
+                prefix: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> anyhow::Result<u64> {
+                Ok(sqlx::query(
+                    "UPDATE runs SET status = 'due', finished_at = $1, lease_until = NULL,
+                       error = 'the scheduler pulling it stopped without finishing it'
+                     WHERE status = 'running' AND substr(instance, 1, length($2)) = $2",
+                )
+                .bind(now)
+                .bind(prefix)
                 .execute(&self.pool)
                 .await?
                 .rows_affected())
