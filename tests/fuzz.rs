@@ -4,12 +4,13 @@
 //! with a report, loading names its problems, the endpoint answers 4xx, never 5xx.
 //!
 //! Each property runs `PROPTEST_CASES` cases (proptest's own variable; 64 here by default,
-//! so CI spends a few seconds); `PROPTEST_CASES=5000 cargo test --test fuzz` for a long run.
-//! A failing case is shrunk and saved under `tests/proptest-regressions/`, to be committed
-//! with its fix so it is tried first from then on.
+//! so CI spends a few seconds); `PROPTEST_CASES=10000 cargo test --test fuzz` for a long
+//! run. A failing case is shrunk and saved in `tests/fuzz.proptest-regressions`, to be
+//! committed with its fix so it is tried first from then on.
 
 mod common;
 
+use datafusion::parquet::file::reader::FileReader;
 use proptest::prelude::*;
 use tally::landing::lake::Lake;
 use tally::landing::{Outcome, land_csv};
@@ -135,8 +136,18 @@ proptest! {
         match outcome.expect("bad input is a report, not an error") {
             Outcome::Ready(pending, report) => {
                 prop_assert!(report.rows_accepted + report.rows_rejected <= report.rows_in);
+                // No more rows read than the input has lines, and the lake holds exactly
+                // the rows the report says it accepted.
+                let lines = bytes.split(|b| *b == b'\n').count() as u64;
+                prop_assert!(report.rows_in <= lines, "{} rows from {lines} lines", report.rows_in);
                 let path = pending.commit(1).unwrap();
-                prop_assert!(path.is_file());
+                let file = std::fs::File::open(&path).unwrap();
+                let kept = datafusion::parquet::file::reader::SerializedFileReader::new(file)
+                    .unwrap()
+                    .metadata()
+                    .file_metadata()
+                    .num_rows();
+                prop_assert_eq!(kept as u64, report.rows_accepted);
             }
             Outcome::Rejected(report) => {
                 prop_assert!(report.rejected.as_deref().is_some_and(|r| !r.is_empty()), "{report:?}");

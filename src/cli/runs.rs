@@ -146,10 +146,20 @@ pub async fn serve(
     per_host: usize,
 ) -> anyhow::Result<Outcome> {
     // With SQLite only one instance may run; the lock is held until this returns.
-    let _lock = if settings.database_url.starts_with("sqlite:") {
-        Some(crate::store::lock::InstanceLock::acquire(
-            &settings.data_dir,
-        )?)
+    // The lock sits beside the database file, wherever the settings put it, so that two
+    // instances with different data folders but one registry are refused all the same.
+    let _lock = if let Some(file) = settings.database_url.strip_prefix("sqlite:") {
+        let file = std::path::Path::new(
+            file.trim_start_matches("//")
+                .split('?')
+                .next()
+                .unwrap_or_default(),
+        );
+        let folder = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        Some(crate::store::lock::InstanceLock::acquire(folder)?)
     } else {
         None
     };
@@ -242,11 +252,11 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// A name for this process in the run ledger that no other process shares, on this machine
-/// or another: several containers may all be process 1.
 /// What every `tally serve` scheduler's instance name starts with.
 const SCHEDULER: &str = "serve";
 
+/// A name for this process in the run ledger that no other process shares, on this machine
+/// or another: several containers may all be process 1.
 fn instance_name(role: &str) -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .ok()

@@ -1,5 +1,6 @@
 //! With SQLite one Tally instance runs at a time: two schedulers on one file would both pull
-//! every run. The first instance holds an exclusive lock on `<data dir>/tally.lock`; a second
+//! every run. The first instance holds an exclusive lock on `tally.lock` in the database file's
+//! folder (the data folder, unless the settings put the database elsewhere); a second
 //! is refused at start with a message that says why and what to do instead.
 
 use std::fs::{File, OpenOptions, TryLockError};

@@ -1,7 +1,9 @@
 //! Rate limits. Sign-in attempts are limited per client address: a token cannot be guessed
 //! (256 random bits), but every refused sign-in is written to the audit log, so a flood of
 //! them would fill it and spend the server's time. The client's address is the socket's
-//! peer; forwarded headers are not trusted, since any client can write them.
+//! peer (an IPv6 client by its /64); forwarded headers are not trusted, since any client
+//! can write them. Every attempt counts, good or bad, so people who share one address (a
+//! trust's network behind one NAT address) share its allowance.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -23,10 +25,18 @@ impl KeyExtractor for ClientAddress {
     type Key = IpAddr;
 
     fn extract<T>(&self, req: &axum::http::Request<T>) -> Result<IpAddr, GovernorError> {
-        Ok(req
+        let ip = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()))
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        Ok(match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                // One network's /64 is one client: anyone holding one has all its addresses.
+                None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+            },
+            v4 => v4,
+        })
     }
 }
 
