@@ -4,9 +4,10 @@
 //! - every version file where a reader looks is a whole Parquet file;
 //! - every version the ledger records is there, readable, with the rows it records;
 //! - no run is left `running` by an instance that has died and been replaced;
-//! - every artifact folder has its manifest and its data;
-//! and at the end, after a clean run to completion, no run is `running` and every return
-//! built rebuilds from the same inputs to the same bytes.
+//! - every artifact folder has its manifest and its data.
+//!
+//! At the end, after a clean run to completion, no run is `running` and every return built
+//! rebuilds from the same inputs to the same bytes.
 //!
 //! Ten rounds by default (CI); `TALLY_CRASH_ROUNDS=100 cargo test --test crash -- --nocapture`
 //! for the long run. When a world has been pulled and built in full, the next round starts

@@ -68,6 +68,11 @@ impl World {
     }
 }
 
+/// Which providers a habit may go to, by index.
+type Eligible<'a> = dyn Fn(usize) -> bool + 'a;
+/// Gives a provider a habit.
+type SetHabit = fn(&mut Habits);
+
 /// Sources: most trusts drop files; some serve HTTP (CSV or JSON), some have a database.
 /// Habits go to a few, and the ones that are about files and feeds only to trusts without a
 /// database, whose nightly job is never late and never unreadable.
@@ -88,7 +93,7 @@ fn deal_trusts(seed: u64, trusts: &mut [Trust]) {
     let file_like: Vec<bool> = trusts.iter().map(|t| t.feed != Feed::Sqlite).collect();
     let any = |_: usize| true;
     let by_file = |i: usize| file_like[i];
-    let deals: [(u64, f64, &dyn Fn(usize) -> bool, fn(&mut Habits)); 6] = [
+    let deals: [(u64, f64, &Eligible, SetHabit); 6] = [
         (30, 0.08, &by_file, |h| h.late = true),
         (31, 0.05, &by_file, |h| h.flaky = true),
         (32, 0.05, &any, |h| h.bad_rows = true),
@@ -114,7 +119,7 @@ fn deal_homes(seed: u64, homes: &mut [Home]) {
     for i in deal(seed, &codes, 40, 0.2, |_| true) {
         homes[i].feed = Feed::Http { json: false };
     }
-    let deals: [(u64, f64, fn(&mut Habits)); 3] = [
+    let deals: [(u64, f64, SetHabit); 3] = [
         (41, 0.06, |h| h.late = true),
         (42, 0.04, |h| h.bad_rows = true),
         (43, 0.01, |h| h.silent = true),

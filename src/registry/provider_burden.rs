@@ -178,10 +178,10 @@ pub fn provider_burden(
 /// The twelve months up to and including the one `today` is in, oldest first.
 pub fn last_twelve_months(today: NaiveDate) -> Vec<Period> {
     let mut m = Period::containing(crate::registry::definition::PeriodKind::Month, today);
-    let mut out = vec![m.clone()];
+    let mut out = vec![m];
     for _ in 0..11 {
         m = m.previous();
-        out.push(m.clone());
+        out.push(m);
     }
     out.reverse();
     out

@@ -248,7 +248,7 @@ fn find<'a>(app: &'a App, name: &str, period: &str) -> Result<(&'a ReturnDef, Pe
             name.chars().take(60).collect::<String>()
         ))
     })?;
-    let period = Period::parse(period).map_err(|e| ApiError::NotFound(e))?;
+    let period = Period::parse(period).map_err(ApiError::NotFound)?;
     Ok((def, period))
 }
 
