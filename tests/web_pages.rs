@@ -358,16 +358,11 @@ async fn a_flood_of_sign_ins_is_slowed_and_does_not_fill_the_audit_log() {
     let nonce = common::web::cookie_value(&form.headers, tally::web::auth::SIGN_IN_COOKIE).unwrap();
     let jar = format!("{}={nonce}", tally::web::auth::SIGN_IN_COOKIE);
     let burst = tally::web::limit::SIGN_IN_BURST as usize;
+    let fields = [("token", "tly_guess"), ("csrf", nonce.as_str())];
+    let guess = || t.form("/sign-in", Some(&jar), &fields);
     let mut statuses = Vec::new();
     for _ in 0..burst + 5 {
-        let a = t
-            .form(
-                "/sign-in",
-                Some(&jar),
-                &[("token", "tly_guess"), ("csrf", &nonce)],
-            )
-            .await;
-        statuses.push(a.status);
+        statuses.push(guess().await.status);
     }
     assert!(
         statuses[..burst]
@@ -382,13 +377,7 @@ async fn a_flood_of_sign_ins_is_slowed_and_does_not_fill_the_audit_log() {
         "{statuses:?}"
     );
     // The page for a refusal is still the service's own, not the limiter's plain text.
-    let a = t
-        .form(
-            "/sign-in",
-            Some(&jar),
-            &[("token", "tly_guess"), ("csrf", &nonce)],
-        )
-        .await;
+    let a = guess().await;
     assert!(a.text().contains("<html"), "{}", a.text());
     let log = t.app.store().audit_log(1000).await.unwrap();
     let refused = log

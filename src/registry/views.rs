@@ -171,9 +171,14 @@ impl Registry {
     }
 
     /// The register's estimated annual burden as it stood after each day on which DAP listed,
-    /// retired, suspended or reinstated a collection, up to `at` (whose own figure comes
-    /// last): the steps by which the burden has moved, for the progress report.
-    pub async fn burden_history(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<(NaiveDate, f64)>> {
+    /// retired, suspended or reinstated a collection, up to `at`, ending with `now` (the
+    /// report of [`Registry::burden`] at `at`, which the caller already holds): the steps by
+    /// which the burden has moved, for the progress report.
+    pub async fn burden_history(
+        &self,
+        now: &BurdenReport,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<(NaiveDate, f64)>> {
         const CHANGES: [&str; 4] = ["list", "retire", "suspend", "reinstate"];
         let providers = self.providers().await?;
         let mut decisions = self.store.decisions(None).await?;
@@ -217,7 +222,6 @@ impl Registry {
             }
             out.push((day, total));
         }
-        let now = self.burden(at).await?;
         out.retain(|(d, _)| *d < now.on);
         out.push((now.on, now.total_hours));
         Ok(out)

@@ -101,6 +101,16 @@ pub enum Timing {
     Fixed,
 }
 
+impl Timing {
+    /// The time in the ledger for something that began at `now` (wall clock: `started`).
+    pub fn since(self, now: DateTime<Utc>, started: std::time::Instant) -> DateTime<Utc> {
+        match self {
+            Timing::Elapsed => now + Duration::from_std(started.elapsed()).unwrap_or_default(),
+            Timing::Fixed => now,
+        }
+    }
+}
+
 pub async fn pull(
     registry: &Registry,
     sources: &Sources,
@@ -157,10 +167,7 @@ pub async fn pull_timed(
     // Times in the ledger follow `now`, so that a run's end is `now` plus how long it took,
     // whatever clock the caller keeps (tests drive the runner with fixed instants).
     let started = std::time::Instant::now();
-    let at = move || match timing {
-        Timing::Elapsed => now + Duration::from_std(started.elapsed()).unwrap_or_default(),
-        Timing::Fixed => now,
-    };
+    let at = move || timing.since(now, started);
     // The lease is renewed while the pull goes on, so that a large extract or a slow source
     // never loses its run to another instance; if the lease is lost all the same, recording
     // the outcome fails and the other instance's run stands.

@@ -182,12 +182,7 @@ impl Runner {
                 let _permit = limit.acquire_owned().await;
                 // Each pull's clock is the step's, moved on by the time the step has taken
                 // (unless the caller keeps a clock of its own).
-                let at = match timing {
-                    Timing::Elapsed => {
-                        now + Duration::from_std(started.elapsed()).unwrap_or_default()
-                    }
-                    Timing::Fixed => now,
-                };
+                let at = timing.since(now, started);
                 let result = pull_timed(
                     &registry, &sources, &lake, &key, &instance, at, false, timing,
                 )

@@ -287,7 +287,11 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
     let line: Vec<(chrono::NaiveDate, f64)> =
         t.points.iter().map(|p| (p.on, p.allowed_hours)).collect();
     let chart_title = "Estimated annual burden against the trajectory to the target";
-    let history = app.registry.burden_history(now).await.map_err(fail)?;
+    let history = app
+        .registry
+        .burden_history(&report, now)
+        .await
+        .map_err(fail)?;
     Ok(Progress {
         total: hours(report.total_hours),
         baseline: with_date(
