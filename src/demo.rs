@@ -320,7 +320,10 @@ pub async fn play(settings: &Settings, o: &Options) -> anyhow::Result<(Summary, 
         concurrency: 4,
         per_host: 2,
         returns: None,
-        timing: crate::schedule::pull::Timing::Fixed,
+        pace: crate::schedule::pull::Pace {
+            timing: crate::schedule::pull::Timing::Fixed,
+            ..Default::default()
+        },
     };
     let builder = crate::returns::scheduled::Builder::new(
         registry.clone(),

@@ -189,7 +189,7 @@ async fn a_landing_killed_at_any_point_leaves_a_whole_current_version() {
         outcomes.push(newest);
 
         if step == 5 {
-            // The dead run holds its lease until it runs out; then it is failed, and the
+            // The dead run holds its lease until it runs out; then it is let go, and the
             // next upload lands as the next version.
             let store = tally::store::connect(&format!(
                 "sqlite://{}",

@@ -81,7 +81,7 @@ async fn each_due_period_is_pulled_once_and_failures_wait_for_their_backoff() {
         instance: "test".into(),
         returns: None,
         per_host: 2,
-        timing: Default::default(),
+        pace: Default::default(),
         concurrency: 4,
     };
     // Listed on 1 November: by 10:00 on 25 November the days 1 to 24 November are due for

@@ -141,7 +141,7 @@ async fn two_schedulers_on_one_database_pull_each_due_run_exactly_once() {
             concurrency: 8,
             returns: None,
             per_host: 1,
-            timing: Default::default(),
+            pace: Default::default(),
         }
     };
     let (one, two) = (runner("one").await, runner("two").await);

@@ -144,6 +144,7 @@ pub async fn serve(
     bind: std::net::SocketAddr,
     concurrency: usize,
     per_host: usize,
+    pace: crate::schedule::pull::Pace,
 ) -> anyhow::Result<Outcome> {
     // With SQLite only one instance may run; the lock is held until this returns.
     // The lock sits beside the database file, wherever the settings put it, so that two
@@ -200,7 +201,7 @@ pub async fn serve(
         instance: instance_name(SCHEDULER),
         concurrency,
         per_host,
-        timing: Default::default(),
+        pace,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

@@ -17,7 +17,7 @@ use crate::connectors::{ConnectorConfig, Source, Sources};
 use crate::landing::lake::Lake;
 use crate::registry::Registry;
 use crate::returns::scheduled::Builder;
-use crate::schedule::pull::{Pulled, Timing, pull_timed};
+use crate::schedule::pull::{Pace, Pulled, Timing, pull_timed};
 use crate::schedule::request;
 use crate::schedule::runner::Runner;
 
@@ -203,7 +203,10 @@ impl Clock<'_> {
             &instance,
             at,
             true,
-            Timing::Fixed,
+            Pace {
+                timing: Timing::Fixed,
+                ..Pace::default()
+            },
         )
         .await
     }

@@ -18,10 +18,10 @@ use crate::landing::{Outcome, Report, land_csv};
 use crate::registry::{Registry, RegistryError};
 use crate::store::runs::{ExtractVersion, RunOutcome, RunStatus};
 
-/// How long a claim is held before another instance may take it over. Long enough for a
-/// slow source and a large extract; short enough that a dead instance's runs are picked up
-/// within minutes.
-pub const LEASE: i64 = 15 * 60;
+/// How long a claim is held before another instance may take it over, unless the service is
+/// told otherwise (`tally serve --lease-seconds`). Long enough for a slow source and a large
+/// extract; short enough that a dead instance's runs are picked up within minutes.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Pulled {
@@ -111,6 +111,28 @@ impl Timing {
     }
 }
 
+/// How the scheduler keeps time: the clock its pulls write in the ledger, how long a pull
+/// holds its claim, and how often the service steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    pub timing: Timing,
+    /// How long a claim is held; renewed every third of it while the pull goes on, so only
+    /// an instance that stopped (killed, hung, cut off from the database) loses its runs.
+    pub lease: std::time::Duration,
+    /// How long the service waits between steps.
+    pub every: std::time::Duration,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Pace {
+            timing: Timing::Elapsed,
+            lease: LEASE,
+            every: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
 pub async fn pull(
     registry: &Registry,
     sources: &Sources,
@@ -128,12 +150,12 @@ pub async fn pull(
         instance,
         now,
         again,
-        Timing::Elapsed,
+        Pace::default(),
     )
     .await
 }
 
-/// [`pull`], keeping time as `timing` says.
+/// [`pull`], keeping time as `pace` says.
 #[allow(clippy::too_many_arguments)]
 pub async fn pull_timed(
     registry: &Registry,
@@ -143,7 +165,7 @@ pub async fn pull_timed(
     instance: &str,
     now: DateTime<Utc>,
     again: bool,
-    timing: Timing,
+    pace: Pace,
 ) -> anyhow::Result<Pulled> {
     let store = registry.store();
     let mut pulled = Pulled {
@@ -155,8 +177,11 @@ pub async fn pull_timed(
         report: None,
     };
     let licensed = registry.require_listed(&key.collection, now).await;
-    let lease = now + Duration::seconds(LEASE);
-    let Some(run) = store.claim_run(key, instance, now, lease, again).await? else {
+    let lease = Duration::from_std(pace.lease).unwrap_or(Duration::minutes(15));
+    let Some(run) = store
+        .claim_run(key, instance, now, now + lease, again)
+        .await?
+    else {
         pulled.message = format!(
             "{} for {} {} has landed already or another instance is pulling it; use --again to pull it again",
             key.collection, key.provider, key.period
@@ -167,17 +192,17 @@ pub async fn pull_timed(
     // Times in the ledger follow `now`, so that a run's end is `now` plus how long it took,
     // whatever clock the caller keeps (tests drive the runner with fixed instants).
     let started = std::time::Instant::now();
-    let at = move || timing.since(now, started);
+    let at = move || pace.timing.since(now, started);
     // The lease is renewed while the pull goes on, so that a large extract or a slow source
     // never loses its run to another instance; if the lease is lost all the same, recording
     // the outcome fails and the other instance's run stands.
     let renewal = {
         let (store, instance, id) = (store.clone(), instance.to_owned(), run.id);
         tokio::spawn(async move {
-            let every = std::time::Duration::from_secs(LEASE as u64 / 3);
+            let every = pace.lease / 3;
             loop {
                 tokio::time::sleep(every).await;
-                let until = at() + Duration::seconds(LEASE);
+                let until = at() + lease;
                 match store.renew_lease(id, &instance, until).await {
                     Ok(true) => {}
                     Ok(false) => {

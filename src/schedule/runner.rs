@@ -10,7 +10,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::period::Period;
-use super::pull::{Pulled, Timing, pull_timed};
+use super::pull::{Pace, Pulled, pull_timed};
 use super::timetable::{Obligation, RunKey, due};
 use crate::connectors::Sources;
 use crate::landing::lake::Lake;
@@ -32,8 +32,9 @@ pub struct Runner {
     pub per_host: usize,
     /// The returns to build after each step, when there are any.
     pub returns: Option<crate::returns::scheduled::Builder>,
-    /// How pulls keep time: the wall clock's progress (the service), or the step's instant.
-    pub timing: Timing,
+    /// How pulls keep time (the wall clock's progress in the service, the step's instant in
+    /// the demo), how long they hold their claims, and how often the service steps.
+    pub pace: Pace,
 }
 
 /// How long to wait before trying a failed run again: doubling from two minutes, at most
@@ -58,7 +59,7 @@ impl Runner {
         if swept > 0 {
             tracing::warn!(
                 runs = swept,
-                "Failed runs whose instance stopped without finishing them."
+                "Let go of runs whose instance stopped renewing their leases; they are pulled again now."
             );
         }
         // Only automated collections are pulled; a manual one is submitted by hand.
@@ -165,7 +166,7 @@ impl Runner {
                         .or_insert_with(|| Arc::new(Semaphore::new(self.per_host.max(1))))
                         .clone()
                 });
-            let (limit, timing) = (limit.clone(), self.timing);
+            let (limit, pace) = (limit.clone(), self.pace);
             let (registry, sources, lake, instance) = (
                 self.registry.clone(),
                 self.sources.clone(),
@@ -182,11 +183,9 @@ impl Runner {
                 let _permit = limit.acquire_owned().await;
                 // Each pull's clock is the step's, moved on by the time the step has taken
                 // (unless the caller keeps a clock of its own).
-                let at = timing.since(now, started);
-                let result = pull_timed(
-                    &registry, &sources, &lake, &key, &instance, at, false, timing,
-                )
-                .await;
+                let at = pace.timing.since(now, started);
+                let result =
+                    pull_timed(&registry, &sources, &lake, &key, &instance, at, false, pace).await;
                 (key, result)
             });
         }
@@ -214,7 +213,7 @@ impl Runner {
         Ok(out)
     }
 
-    /// Steps once a minute until `stop` says so, then lets go of anything still held.
+    /// Steps every `pace.every` until `stop` says so, then lets go of anything still held.
     pub async fn run(&self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
         loop {
             match self.step(Utc::now()).await {
@@ -243,7 +242,7 @@ impl Runner {
                 }
             }
             tokio::select! {
-                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+                _ = tokio::time::sleep(self.pace.every) => {}
                 _ = stop.changed() => break,
             }
             if *stop.borrow() {

@@ -16,7 +16,7 @@ pub struct RunRow {
     pub period: String,
     pub attempt: i64,
     /// `running`, then `landed`, `late`, `rejected`, `failed` or `refused`; `due` when an
-    /// instance let it go at shutdown.
+    /// instance let it go at shutdown, or stopped renewing its lease and another let it go.
     pub status: String,
     pub instance: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
@@ -122,8 +122,8 @@ pub struct RunFilter {
 pub trait RunLedger: Send + Sync {
     /// Starts the next attempt of `key` for `instance`, holding it until `lease_until`, or
     /// returns `None` when another instance holds it or, unless `repull`, when it has
-    /// already landed. A claim whose lease ran out is marked failed first, so a run held by
-    /// a dead instance is taken over.
+    /// already landed. A claim whose lease ran out is let go first (it becomes `due`, with
+    /// the reason), so a run held by a dead instance is taken over.
     async fn claim_run(
         &self,
         key: &RunKey,
@@ -149,8 +149,9 @@ pub trait RunLedger: Send + Sync {
         outcome: &RunOutcome,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()>;
-    /// Fails every run whose lease has run out: its instance stopped without finishing it.
-    /// Returns how many.
+    /// Lets go of every run whose lease has run out: its instance stopped without finishing
+    /// it. They become `due`, with the reason, and are pulled again at once: the source did
+    /// not fail, so no backoff applies. Returns how many.
     async fn expire_leases(&self, now: DateTime<Utc>) -> anyhow::Result<u64>;
     /// Lets go of every run still `running` under an instance whose name starts with
     /// `prefix` (they become `due`, with the reason): on SQLite, where the instance lock
@@ -225,7 +226,7 @@ macro_rules! run_ledger {
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
-                    "UPDATE runs SET status = 'failed', finished_at = $4,
+                    "UPDATE runs SET status = 'due', finished_at = $4, lease_until = NULL,
                        error = 'the instance holding it stopped renewing its lease'
                      WHERE collection = $1 AND provider = $2 AND period = $3
                        AND status = 'running' AND lease_until <= $4",
@@ -442,7 +443,7 @@ macro_rules! run_ledger {
 
             async fn expire_leases(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<u64> {
                 Ok(sqlx::query(
-                    "UPDATE runs SET status = 'failed', finished_at = $1,
+                    "UPDATE runs SET status = 'due', finished_at = $1, lease_until = NULL,
                        error = 'the instance holding it stopped renewing its lease'
                      WHERE status = 'running' AND lease_until <= $1",
                 )
