@@ -35,6 +35,9 @@ pub struct App {
     /// whose pages go on from the moment its accelerated clock stopped, so that "this week"
     /// is the demo's week and a decision made on a page lands after the demo's own.
     pub clock_offset: chrono::TimeDelta,
+    /// Refused API tokens by client address: past a limit they are answered 429 and no
+    /// longer audited, so a flood of bad tokens cannot fill the audit log.
+    pub refusals: Arc<crate::web::limit::Refusals>,
 }
 
 impl App {
@@ -63,6 +66,7 @@ impl App {
             upload_limit: settings.upload_limit.unwrap_or(UPLOAD_LIMIT),
             saved_hours: std::sync::Mutex::new(None),
             clock_offset: as_of.map_or(chrono::TimeDelta::zero(), |t| t - chrono::Utc::now()),
+            refusals: crate::web::limit::refusals(),
             settings,
         }))
     }

@@ -50,6 +50,12 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// A body that is not JSON, or not sent as JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Past a rate limit; the caller is told how long to wait.
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("something went wrong on our side; it has been logged")]
     Internal(#[source] anyhow::Error),
 }
@@ -66,6 +72,8 @@ impl ApiError {
             ApiError::NotLicensed(_) | ApiError::Unprocessable(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -81,6 +89,8 @@ impl ApiError {
             ApiError::NotLicensed(_) => "not_licensed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Unprocessable(_) => "unprocessable",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -131,9 +141,31 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+/// A JSON body that could not be read, answered with the status axum gives it. Handlers take
+/// their body as `Result<Json<T>, JsonRejection>` and read it only after the caller's role
+/// is checked, so that a caller who may not act is refused (and audited) whatever it sent.
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(r: axum::extract::rejection::JsonRejection) -> ApiError {
+        let text = r.body_text();
+        match r.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(text),
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(text),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(text),
+            _ => ApiError::BadRequest(text),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
-        (self.status(), axum::Json(self.body())).into_response()
+        let mut response = (self.status(), axum::Json(self.body())).into_response();
+        if matches!(self, ApiError::TooManyRequests(_)) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(crate::web::limit::REFUSAL_EVERY_SECONDS),
+            );
+        }
+        response
     }
 }

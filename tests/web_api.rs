@@ -18,13 +18,14 @@ async fn each_role_can_do_exactly_what_it_should() {
     let def =
         json!({"toml": std::fs::read_to_string(common::collection_path("kh03-manual")).unwrap()});
     use StatusCode as S;
-    let (ok, created, unauth, forbid, missing, bad) = (
+    let (ok, created, unauth, forbid, missing, bad, unreadable) = (
         S::OK,
         S::CREATED,
         S::UNAUTHORIZED,
         S::FORBIDDEN,
         S::NOT_FOUND,
         S::BAD_REQUEST,
+        S::UNPROCESSABLE_ENTITY,
     );
     let cases: Vec<(Method, &str, Option<serde_json::Value>, [StatusCode; 5])> = vec![
         (Method::GET, "/api/v1/register", None, [ok, ok, ok, ok, ok]),
@@ -167,6 +168,44 @@ async fn each_role_can_do_exactly_what_it_should() {
             None,
             [missing, missing, missing, missing, missing],
         ),
+        (
+            Method::GET,
+            "/api/v1/openapi.json",
+            None,
+            [ok, ok, ok, ok, ok],
+        ),
+        (
+            Method::GET,
+            "/api/v1/runs?provider=RXA",
+            None,
+            [unauth, ok, ok, forbid, ok],
+        ),
+        // A body that does not read is only looked at once the caller may act: anyone else
+        // is refused (and audited) whatever they sent.
+        (
+            Method::POST,
+            "/api/v1/collections/check",
+            Some(json!({"nonsense": true})),
+            [unauth, unreadable, forbid, forbid, forbid],
+        ),
+        (
+            Method::POST,
+            "/api/v1/collections",
+            Some(json!({"nonsense": true})),
+            [unauth, unreadable, forbid, forbid, forbid],
+        ),
+        (
+            Method::POST,
+            "/api/v1/collections/uec-sitrep-manual/decisions",
+            Some(json!({"action": "shred"})),
+            [unauth, unreadable, forbid, forbid, forbid],
+        ),
+        (
+            Method::PUT,
+            "/api/v1/burden/budget",
+            Some(json!({"cap_hours": "lots"})),
+            [unauth, unreadable, forbid, forbid, forbid],
+        ),
     ];
     let tokens = [
         None,
@@ -252,16 +291,38 @@ async fn each_role_can_do_exactly_what_it_should() {
             ));
         }
     }
+    // A provider may not upload for another, nor send a body that is not a form instead.
+    let theirs = t
+        .upload(
+            "/api/v1/providers/RXB/uploads",
+            Some(&t.tokens.provider),
+            None,
+            &[("collection", "ward-bed-census"), ("period", "2026-07-02")],
+            Some(("day.csv", csv.as_bytes())),
+        )
+        .await;
+    assert_eq!(theirs.status, forbid, "{}", theirs.text());
+    let not_a_form = t
+        .api(
+            Method::POST,
+            "/api/v1/providers/RXB/uploads",
+            Some(&t.tokens.provider),
+            Some(json!({"file": "x"})),
+        )
+        .await;
+    assert_eq!(not_a_form.status, forbid, "{}", not_a_form.text());
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-    // Every refusal of a governance action or a download is in the audit log.
+    // Every refusal of a governance action or a download is in the audit log, those with
+    // bodies that did not read too.
     let log = t.app.store().audit_log(1000).await.unwrap();
     for (action, refusals) in [
-        ("propose", 3),
-        ("check", 3),
+        ("propose", 6),
+        ("check", 6),
         ("reject", 3),
-        ("set_budget", 3),
+        ("decide", 3),
+        ("set_budget", 6),
         ("download", 1),
-        ("upload", 3),
+        ("upload", 5),
     ] {
         let n = log
             .iter()
@@ -366,6 +427,59 @@ async fn revoked_expired_and_forged_tokens_get_401_and_are_logged() {
             !all.contains(&tok[17..]),
             "a token's secret reached the audit log"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_bad_tokens_is_slowed_and_does_not_fill_the_audit_log() {
+    let t = spawn(None).await;
+    let bad = "tly_000000000000_0000000000000000000000000000000000000000000000000000000000000000";
+    let burst = tally::web::limit::REFUSALS_BURST as usize;
+    let mut answers = Vec::new();
+    for _ in 0..burst + 30 {
+        let a = t
+            .api(Method::GET, "/api/v1/collections", Some(bad), None)
+            .await;
+        answers.push(a.status);
+    }
+    assert!(
+        answers[..burst]
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED)
+    );
+    assert!(
+        answers[burst..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS),
+        "{answers:?}"
+    );
+    let limited = t
+        .api(Method::GET, "/api/v1/collections", Some(bad), None)
+        .await;
+    assert_eq!(limited.code(), "too_many_requests");
+    assert!(limited.text().contains("too many refused tokens"));
+    assert_eq!(
+        limited.headers.get("retry-after").unwrap(),
+        &tally::web::limit::REFUSAL_EVERY_SECONDS.to_string()
+    );
+    // Only the refusals answered 401 were audited.
+    let log = t.app.store().audit_log(1000).await.unwrap();
+    let refused = log
+        .iter()
+        .filter(|e| e.action == "authenticate" && e.outcome == "refused")
+        .count();
+    assert_eq!(refused, burst);
+    // A live token from the same address is never slowed.
+    for _ in 0..5 {
+        let a = t
+            .api(
+                Method::GET,
+                "/api/v1/collections",
+                Some(&t.tokens.dap),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK);
     }
 }
 

@@ -317,6 +317,15 @@ async fn each_role_opens_exactly_its_pages() {
         "/returns",
         "/providers/RXA",
         "/providers/RXB",
+        "/returns/kh03-quarterly/2026-27-Q1/download?format=csv",
+        // Who may download first, then the address: with no format, a visitor who is not
+        // signed in is sent to sign in and a provider is refused.
+        "/returns/kh03-quarterly/2026-27-Q1/download",
+        "/sign-in",
+        "/static/tally.css",
+        "/healthz",
+        "/readyz",
+        "/metrics",
     ];
     let mut cookies = vec![None];
     for token in [
@@ -327,13 +336,22 @@ async fn each_role_opens_exactly_its_pages() {
     ] {
         cookies.push(Some(t.sign_in(token).await));
     }
+    let bad = S::BAD_REQUEST;
+    let public = [ok, ok, ok, ok, ok];
     let expected = [
-        ("none", [ok, ok, ok, unauth, unauth, unauth, unauth]),
-        ("dap", [ok, ok, ok, ok, ok, ok, ok]),
-        ("provider", [ok, ok, ok, forbid, forbid, ok, forbid]),
-        ("dhsc", [ok, ok, ok, forbid, ok, forbid, forbid]),
-        ("admin", [ok, ok, ok, forbid, ok, ok, ok]),
-    ];
+        (
+            "none",
+            [ok, ok, ok, unauth, unauth, unauth, unauth, unauth, unauth],
+        ),
+        ("dap", [ok, ok, ok, ok, ok, ok, ok, ok, bad]),
+        (
+            "provider",
+            [ok, ok, ok, forbid, forbid, ok, forbid, forbid, forbid],
+        ),
+        ("dhsc", [ok, ok, ok, forbid, ok, forbid, forbid, ok, bad]),
+        ("admin", [ok, ok, ok, forbid, ok, ok, ok, ok, bad]),
+    ]
+    .map(|(role, s)| (role, [s.as_slice(), &public].concat()));
     let mut wrong = Vec::new();
     for ((role, statuses), cookie) in expected.iter().zip(&cookies) {
         for (page, status) in pages.iter().zip(statuses) {
@@ -341,6 +359,53 @@ async fn each_role_opens_exactly_its_pages() {
             if a.status != *status {
                 wrong.push(format!(
                     "{page} as {role}: {} (expected {status})",
+                    a.status
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The forms that change something refuse every role but their own before they read what
+/// was sent: a form that is not whole is refused as such only to the role that may send it.
+#[tokio::test]
+async fn each_role_posts_exactly_its_forms() {
+    let t = spawn(None).await;
+    use StatusCode as S;
+    let (unauth, forbid) = (S::UNAUTHORIZED, S::FORBIDDEN);
+    let mut cookies = vec![None];
+    for token in [
+        &t.tokens.dap,
+        &t.tokens.provider,
+        &t.tokens.dhsc,
+        &t.tokens.admin,
+    ] {
+        cookies.push(Some(t.sign_in(token).await));
+    }
+    let roles = ["none", "dap", "provider", "dhsc", "admin"];
+    let cases: [(&str, [StatusCode; 5]); 3] = [
+        (
+            "/dap/decisions",
+            [unauth, S::UNPROCESSABLE_ENTITY, forbid, forbid, forbid],
+        ),
+        // Not a multipart form: refused as such only to the provider itself.
+        (
+            "/providers/RXA/upload",
+            [unauth, forbid, S::BAD_REQUEST, forbid, forbid],
+        ),
+        (
+            "/providers/RXB/upload",
+            [unauth, forbid, forbid, forbid, forbid],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (path, expected) in cases {
+        for ((role, cookie), status) in roles.iter().zip(&cookies).zip(expected) {
+            let a = t.form(path, cookie.as_deref(), &[("reason", "x")]).await;
+            if a.status != status {
+                wrong.push(format!(
+                    "{path} as {role}: {} (expected {status})",
                     a.status
                 ));
             }

@@ -325,6 +325,13 @@ impl FromRequestParts<Arc<App>> for Bearer {
         match verify(app, presented, Utc::now()).await? {
             Ok(who) => Ok(Bearer(who)),
             Err(why) => {
+                let client = crate::web::limit::client(&parts.extensions);
+                if app.refusals.check_key(&client).is_err() {
+                    return Err(ApiError::TooManyRequests(format!(
+                        "too many refused tokens from this address; wait {} seconds and send a live token",
+                        crate::web::limit::REFUSAL_EVERY_SECONDS
+                    )));
+                }
                 let _ = app
                     .store()
                     .audit(&NewAudit::anonymous(

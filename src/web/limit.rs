@@ -1,14 +1,22 @@
-//! Rate limits. Sign-in attempts are limited per client address: a token cannot be guessed
-//! (256 random bits), but every refused sign-in is written to the audit log, so a flood of
-//! them would fill it and spend the server's time. The client's address is the socket's
-//! peer (an IPv6 client by its /64); forwarded headers are not trusted, since any client
-//! can write them. Every attempt counts, good or bad, so people who share one address (a
-//! trust's network behind one NAT address) share its allowance.
+//! Rate limits, per client address. A token cannot be guessed (256 random bits), but every
+//! refused sign-in and every refused API token is written to the audit log, so a flood of
+//! them would fill it and spend the server's time.
+//!
+//! - Sign-in attempts: every attempt counts, good or bad, so people who share one address
+//!   (a trust's network behind one NAT address) share its allowance.
+//! - API tokens: only refused ones count, so a caller with a good token is never slowed;
+//!   past the allowance a refused token is answered 429 and not written to the audit log.
+//!
+//! The client's address is the socket's peer (an IPv6 client by its /64); forwarded headers
+//! are not trusted, since any client can write them.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use axum::extract::ConnectInfo;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tower_governor::GovernorError;
 use tower_governor::key_extractor::KeyExtractor;
 
@@ -16,8 +24,31 @@ use tower_governor::key_extractor::KeyExtractor;
 pub const SIGN_IN_BURST: u32 = 10;
 /// …and then one every this many seconds.
 pub const SIGN_IN_EVERY_SECONDS: u64 = 6;
+/// Refused API tokens answered (and audited) at once from one address…
+pub const REFUSALS_BURST: u32 = 20;
+/// …and then one every this many seconds.
+pub const REFUSAL_EVERY_SECONDS: u64 = 6;
 
-/// The peer's address; requests with none (the tests' in-process router) share one key.
+/// Refused API tokens, counted per client address.
+pub type Refusals = DefaultKeyedRateLimiter<IpAddr>;
+
+/// The client a request came from: its peer's address, an IPv6 one by its /64. Requests
+/// with none (the tests' in-process router) share one key.
+pub fn client(extensions: &axum::http::Extensions) -> IpAddr {
+    let ip = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            // One network's /64 is one client: anyone holding one has all its addresses.
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+        v4 => v4,
+    }
+}
+
+/// The key extractor for the sign-in layer: [`client`].
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddress;
 
@@ -25,23 +56,38 @@ impl KeyExtractor for ClientAddress {
     type Key = IpAddr;
 
     fn extract<T>(&self, req: &axum::http::Request<T>) -> Result<IpAddr, GovernorError> {
-        let ip = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-        Ok(match ip {
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                // One network's /64 is one client: anyone holding one has all its addresses.
-                None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-            },
-            v4 => v4,
-        })
+        Ok(client(req.extensions()))
     }
 }
 
-/// The layer for the sign-in form's POST. Addresses quiet for a while are forgotten once a
-/// minute, so the table does not grow with every address ever seen.
+/// Forgets addresses quiet for a while, once a minute, so that a limiter's table does not
+/// grow with every address ever seen; stops when the limiter is dropped.
+fn sweep(name: &str, limiter: Weak<Refusals>) {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(60));
+                match limiter.upgrade() {
+                    Some(l) => l.retain_recent(),
+                    None => break,
+                }
+            }
+        })
+        .expect("a thread to sweep a rate limiter");
+}
+
+/// The limiter for refused API tokens.
+pub fn refusals() -> Arc<Refusals> {
+    let quota = Quota::with_period(Duration::from_secs(REFUSAL_EVERY_SECONDS))
+        .expect("a period above zero")
+        .allow_burst(NonZeroU32::new(REFUSALS_BURST).expect("a burst above zero"));
+    let limiter = Arc::new(RateLimiter::keyed(quota));
+    sweep("tally-token-limit", Arc::downgrade(&limiter));
+    limiter
+}
+
+/// The layer for the sign-in form's POST.
 pub fn sign_in() -> tower_governor::GovernorLayer<
     ClientAddress,
     governor::middleware::NoOpMiddleware<governor::clock::QuantaInstant>,
@@ -53,18 +99,6 @@ pub fn sign_in() -> tower_governor::GovernorLayer<
         .burst_size(SIGN_IN_BURST)
         .finish()
         .expect("a quota above zero");
-    let limiter = Arc::downgrade(config.limiter());
-    std::thread::Builder::new()
-        .name("tally-sign-in-limit".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(std::time::Duration::from_secs(60));
-                match limiter.upgrade() {
-                    Some(l) => l.retain_recent(),
-                    None => break,
-                }
-            }
-        })
-        .expect("a thread to sweep the sign-in limits");
+    sweep("tally-sign-in-limit", Arc::downgrade(config.limiter()));
     tower_governor::GovernorLayer::new(config)
 }

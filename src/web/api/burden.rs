@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -145,9 +146,10 @@ pub struct BudgetRequest {
 pub async fn set_budget(
     State(app): State<Arc<App>>,
     Bearer(who): Bearer,
-    Json(b): Json<BudgetRequest>,
+    b: Result<Json<BudgetRequest>, JsonRejection>,
 ) -> Result<Json<Budget>, ApiError> {
     super::allowed(&app, &who, Action::Decide, "set_budget", "budget").await?;
+    let Json(b) = b?;
     let change = BudgetChange {
         cap_hours: b.cap_hours,
         baseline_hours: b.baseline_hours,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -79,9 +80,10 @@ pub struct Definition {
 pub async fn check(
     State(app): State<Arc<App>>,
     Bearer(who): Bearer,
-    Json(body): Json<Definition>,
+    body: Result<Json<Definition>, JsonRejection>,
 ) -> Result<Json<CheckReport>, ApiError> {
     super::allowed(&app, &who, Action::Propose, "check", "definition").await?;
+    let Json(body) = body?;
     let loaded = load(&app, &body)?;
     Ok(Json(app.registry.check(&loaded.def, app.now()).await?))
 }
@@ -100,9 +102,10 @@ pub async fn check(
 pub async fn propose(
     State(app): State<Arc<App>>,
     Bearer(who): Bearer,
-    Json(body): Json<Definition>,
+    body: Result<Json<Definition>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Proposal>), ApiError> {
     super::allowed(&app, &who, Action::Propose, "propose", "definition").await?;
+    let Json(body) = body?;
     let loaded = load(&app, &body)?;
     let slug = loaded.def.slug.to_string();
     let proposal = app.registry.propose(&loaded, &who.name, app.now()).await;
@@ -172,9 +175,12 @@ pub async fn decide(
     State(app): State<Arc<App>>,
     Bearer(who): Bearer,
     Path(slug): Path<String>,
-    Json(d): Json<Decision>,
+    d: Result<Json<Decision>, JsonRejection>,
 ) -> Result<Json<Decided>, ApiError> {
-    super::allowed(&app, &who, Action::Decide, d.action.as_str(), &slug).await?;
+    // Who may decide is checked first; a refusal is audited as a decision on the slug.
+    let action = d.as_ref().map_or("decide", |Json(d)| d.action.as_str());
+    super::allowed(&app, &who, Action::Decide, action, &slug).await?;
+    let Json(d) = d?;
     let slug = parse_slug(&slug)?;
     Ok(Json(apply(&app, &who, slug.as_str(), &d).await?))
 }

@@ -126,7 +126,7 @@ pub async fn upload(
     State(app): State<Arc<App>>,
     Bearer(who): Bearer,
     Path(code): Path<String>,
-    form: Multipart,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
     // Refused before the body is read, when the token may not upload for this provider.
     if let Err(e) = who.require(Action::Upload(&code)) {
@@ -138,7 +138,13 @@ pub async fn upload(
         .await?;
         return Err(e);
     }
-    let form = match read_form(form, app.upload_limit).await {
+    let form = form.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "send the file as multipart/form-data: {}",
+            e.body_text()
+        ))
+    });
+    let form = match async { read_form(form?, app.upload_limit).await }.await {
         Ok(f) => f,
         Err(e) => {
             let target: String = code.chars().take(40).collect();

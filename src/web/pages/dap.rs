@@ -138,9 +138,16 @@ pub struct DecisionForm {
 pub async fn decide(
     State(app): State<Arc<App>>,
     v: Visitor,
-    Form(form): Form<DecisionForm>,
+    form: Result<Form<DecisionForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
+    // Who may decide first: anyone else is refused whatever the form holds.
     dap_only(&v)?;
+    let Form(form) = form.map_err(|e| {
+        PageError(
+            ApiError::Unprocessable(format!("the decision form is not whole: {}", e.body_text())),
+            Nav::of(&v),
+        )
+    })?;
     check_csrf(&app, &v, &form.csrf, "decide").await?;
     let who = signed_in(&v)?;
     let bad = |m: String| PageError(ApiError::BadRequest(m), Nav::of(&v));

@@ -211,12 +211,18 @@ pub async fn upload(
     State(app): State<Arc<App>>,
     v: Visitor,
     Path(code): Path<String>,
-    form: Multipart,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
     let who = signed_in(&v)?.clone();
     if let Err(e) = who.require(Action::Upload(&code)) {
         return Err(PageError(e, Nav::of(&v)));
     }
+    let form = form.map_err(|e| {
+        PageError(
+            ApiError::BadRequest(format!("send the file as a form upload: {}", e.body_text())),
+            Nav::of(&v),
+        )
+    })?;
     // A form that cannot be read is refused (and logged) before its CSRF field can be
     // checked, so it is not put in the audit log under the signed-in name.
     let form = crate::web::api::read_form(form, app.upload_limit)

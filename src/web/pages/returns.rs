@@ -95,6 +95,8 @@ fn completeness(c: &crate::returns::completeness::Completeness) -> String {
 
 #[derive(Deserialize)]
 pub struct DownloadQuery {
+    /// Missing, it is refused as a format not known, once the visitor may download at all.
+    #[serde(default)]
     format: String,
     version: Option<i64>,
 }
@@ -103,9 +105,11 @@ pub async fn download(
     State(app): State<Arc<App>>,
     v: Visitor,
     Path((name, period)): Path<(String, String)>,
-    Query(q): Query<DownloadQuery>,
+    q: Result<Query<DownloadQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PageError> {
+    // Signed in first: a visitor who is not is sent to sign in whatever the address asks.
     let who = signed_in(&v)?;
+    let Query(q) = q.map_err(|e| PageError(ApiError::BadRequest(e.body_text()), Nav::of(&v)))?;
     crate::web::api::return_file(&app, who, &name, &period, &q.format, q.version)
         .await
         .map_err(|e| PageError(e, Nav::of(&v)))
