@@ -148,6 +148,8 @@ fn of(child: &Child) -> impl Fn(&Run) -> bool {
     move |r: &Run| r.instance.starts_with("serve-") && r.instance.contains(&pid)
 }
 
+// Each instance is killed or stopped and waited for on every path that does not panic.
+#[allow(clippy::zombie_processes)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_pull_a_week_once_and_one_takes_over_when_the_other_is_killed() {
     let Some(db) = TestDb::postgres().await else {
