@@ -493,3 +493,44 @@ async fn the_timetable_builds_each_due_period_once_and_an_amendment_rebuilds_onl
     );
     drop(builder);
 }
+
+/// A return whose inputs are not all listed is owed nothing: the timetable builds none of
+/// its periods and counts that as no failure, round after round.
+#[tokio::test]
+async fn a_return_whose_input_is_not_listed_is_not_built_and_not_failed() {
+    let db = TestDb::sqlite();
+    let registry = std::sync::Arc::new(db.registry().await);
+    let at = utc("2026-04-01T09:00:00Z");
+    registry
+        .propose(&load("ward-bed-census"), "NHS England", at)
+        .await
+        .unwrap();
+    registry
+        .approve("ward-bed-census", dap(), "ok", vec![], at)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let builder = tally::returns::scheduled::Builder::new(
+        registry,
+        std::sync::Arc::new(Catalogue::load(&repo().join("queries")).unwrap()),
+        Lake::new(dir.path().join("lake")),
+        dir.path().join("returns"),
+    )
+    .unwrap();
+    // Care-home capacity, care-home occupancy's input, was never proposed.
+    let round = builder.round(utc("2026-06-10T12:00:00Z")).await;
+    assert!(
+        !round
+            .failed
+            .iter()
+            .any(|(n, _, _)| n == "care-home-occupancy"),
+        "{:?}",
+        round.failed
+    );
+    assert!(
+        !round
+            .built
+            .iter()
+            .any(|(n, _, _)| n == "care-home-occupancy")
+    );
+}

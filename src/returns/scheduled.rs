@@ -17,7 +17,7 @@ use super::build::{Artifact, build_for};
 use super::catalogue::Catalogue;
 use crate::landing::lake::Lake;
 use crate::landing::pack;
-use crate::registry::Registry;
+use crate::registry::{Registry, RegistryError};
 use crate::schedule::period::Period;
 use crate::schedule::timetable::{closes, deadline};
 
@@ -84,7 +84,20 @@ impl Builder {
         // then is built: it would only fail, a round at a time, for the amendment window.
         let mut owed_from = chrono::NaiveDate::MIN;
         for slug in &def.inputs {
-            let l = self.registry.require_listed(slug.as_str(), now).await?;
+            let l = match self.registry.require_listed(slug.as_str(), now).await {
+                Ok(l) => l,
+                // A return whose input is not listed is owed nothing, since nothing is
+                // collected for it: it is not built, and that is not a failure.
+                Err(e)
+                    if matches!(
+                        e.downcast_ref::<RegistryError>(),
+                        Some(RegistryError::NotLicensed { .. })
+                    ) =>
+                {
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(e),
+            };
             let listed = l
                 .listed_at
                 .with_timezone(&l.def.frequency.timezone)
