@@ -108,6 +108,10 @@ impl ApiError {
     pub fn log(&self) {
         match self {
             ApiError::Internal(e) => tracing::error!(error = format!("{e:#}"), "A request failed."),
+            // A flood is what the limit is for: its refusals would fill the log as it is.
+            ApiError::TooManyRequests(_) => {
+                tracing::debug!(code = self.code(), "A request was over its rate limit.")
+            }
             other => {
                 tracing::info!(code = other.code(), message = %other, "A request was refused.")
             }

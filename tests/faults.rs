@@ -51,7 +51,8 @@ enum Fault {
     Partial,
     /// The header has ten columns; from the third row on, each row has eleven.
     ColumnsChange,
-    /// Sends the body in five pieces over 0.3 s, inside the one-second time-out.
+    /// Sends the body in five pieces over a tenth of a second, inside the one-second
+    /// time-out.
     Slow,
     /// Sends the body in five pieces a second apart, past the time-out.
     TooSlow,
@@ -194,7 +195,7 @@ async fn system(n: usize, trust: String, fault: Fault, asked: Arc<AtomicUsize>) 
                             .await
                     }
                     Fault::Slow | Fault::TooSlow => {
-                        let pause = if fault == Fault::Slow { 60 } else { 1000 };
+                        let pause = if fault == Fault::Slow { 20 } else { 1000 };
                         let head = format!(
                             "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                             body.len()

@@ -221,6 +221,9 @@ async fn two_instances_pull_a_week_once_and_one_takes_over_when_the_other_is_kil
         if landed.count() >= due_at_start.len() / 10 && by_a.iter().any(|r| r.status == "running") {
             a.kill().unwrap();
             a.wait().unwrap();
+            // A commit the dead instance had sent before it died may still be applied; give
+            // its database sessions a moment to end before reading what it held.
+            tokio::time::sleep(Duration::from_millis(500)).await;
             break runs(db.url())
                 .await
                 .into_iter()
@@ -349,13 +352,16 @@ async fn two_instances_pull_a_week_once_and_one_takes_over_when_the_other_is_kil
         assert!(seen.insert(key));
     }
 
-    // A third instance joining afterwards finds nothing to do.
+    // A third instance joining afterwards finds nothing to do (but a day that fell due
+    // meanwhile, if the test ran across 09:00).
     let asked = hits.lock().unwrap().values().sum::<usize>();
     let mut c = serve(&config);
     tokio::time::sleep(Duration::from_secs(4)).await;
     terminate(&mut c);
-    assert_eq!(hits.lock().unwrap().values().sum::<usize>(), asked);
-    assert_eq!(runs(db.url()).await.len(), ledger.len());
+    let new = due(&trusts, first).len() - due_at_end.len();
+    let asked_after = hits.lock().unwrap().values().sum::<usize>();
+    assert!(asked_after >= asked && asked_after <= asked + new);
+    assert!(runs(db.url()).await.len() <= ledger.len() + new);
 
     drop(registry);
     db.drop_database().await;

@@ -339,6 +339,41 @@ async fn a_run_left_running_by_a_dead_instance_is_swept(db: &TestDb) {
     let row = rows.iter().find(|r| r.id == run.id).unwrap();
     assert_eq!(row.status, "due");
     assert_eq!(row.lease_until, None);
+    // Taken again and let go again: a pull that stops whatever instance holds it now
+    // waits out a backoff, as a failure, rather than being taken at once by the next.
+    let again = s
+        .claim_run(
+            &k,
+            "next",
+            t0() + Duration::seconds(120),
+            t0() + Duration::seconds(210),
+            false,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.attempt, 2);
+    assert_eq!(
+        s.expire_leases(t0() + Duration::seconds(210))
+            .await
+            .unwrap(),
+        1
+    );
+    let rows = s
+        .runs(&RunFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let row = rows.iter().find(|r| r.id == again.id).unwrap();
+    assert_eq!(row.status, "failed");
+    assert!(
+        row.error
+            .as_deref()
+            .unwrap()
+            .contains("stopped renewing its lease")
+    );
     assert!(
         s.settled_keys(t0(), t0() - chrono::Duration::days(400))
             .await

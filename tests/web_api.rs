@@ -168,6 +168,19 @@ async fn each_role_can_do_exactly_what_it_should() {
             None,
             [missing, missing, missing, missing, missing],
         ),
+        // A download asked for badly is refused for the role first, then for the query.
+        (
+            Method::GET,
+            "/api/v1/returns/kh03-quarterly/periods/2026-27-Q1/download",
+            None,
+            [unauth, bad, forbid, bad, bad],
+        ),
+        (
+            Method::GET,
+            "/api/v1/returns/kh03-quarterly/periods/2026-27-Q1/download?format=csv&version=first",
+            None,
+            [unauth, bad, forbid, bad, bad],
+        ),
         (
             Method::GET,
             "/api/v1/openapi.json",
@@ -321,7 +334,7 @@ async fn each_role_can_do_exactly_what_it_should() {
         ("reject", 3),
         ("decide", 3),
         ("set_budget", 6),
-        ("download", 1),
+        ("download", 3),
         ("upload", 5),
     ] {
         let n = log

@@ -321,6 +321,7 @@ async fn each_role_opens_exactly_its_pages() {
         // Who may download first, then the address: with no format, a visitor who is not
         // signed in is sent to sign in and a provider is refused.
         "/returns/kh03-quarterly/2026-27-Q1/download",
+        "/returns/kh03-quarterly/2026-27-Q1/download?format=csv&version=first",
         "/sign-in",
         "/static/tally.css",
         "/healthz",
@@ -338,20 +339,26 @@ async fn each_role_opens_exactly_its_pages() {
     }
     let bad = S::BAD_REQUEST;
     let public = [ok, ok, ok, ok, ok];
+    let (none, provider) = (
+        [
+            ok, ok, ok, unauth, unauth, unauth, unauth, unauth, unauth, unauth,
+        ],
+        [
+            ok, ok, ok, forbid, forbid, ok, forbid, forbid, forbid, forbid,
+        ],
+    );
     let expected = [
+        ("none", none),
+        ("dap", [ok, ok, ok, ok, ok, ok, ok, ok, bad, bad]),
+        ("provider", provider),
         (
-            "none",
-            [ok, ok, ok, unauth, unauth, unauth, unauth, unauth, unauth],
+            "dhsc",
+            [ok, ok, ok, forbid, ok, forbid, forbid, ok, bad, bad],
         ),
-        ("dap", [ok, ok, ok, ok, ok, ok, ok, ok, bad]),
-        (
-            "provider",
-            [ok, ok, ok, forbid, forbid, ok, forbid, forbid, forbid],
-        ),
-        ("dhsc", [ok, ok, ok, forbid, ok, forbid, forbid, ok, bad]),
-        ("admin", [ok, ok, ok, forbid, ok, ok, ok, ok, bad]),
+        ("admin", [ok, ok, ok, forbid, ok, ok, ok, ok, bad, bad]),
     ]
     .map(|(role, s)| (role, [s.as_slice(), &public].concat()));
+    assert!(expected.iter().all(|(_, s)| s.len() == pages.len()));
     let mut wrong = Vec::new();
     for ((role, statuses), cookie) in expected.iter().zip(&cookies) {
         for (page, status) in pages.iter().zip(statuses) {
@@ -412,6 +419,15 @@ async fn each_role_posts_exactly_its_forms() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Every refusal of a signed-in visitor is in the audit log.
+    let log = t.app.store().audit_log(1000).await.unwrap();
+    for (action, refusals) in [("decide", 3), ("upload", 7)] {
+        let n = log
+            .iter()
+            .filter(|e| e.action == action && e.outcome == "refused")
+            .count();
+        assert_eq!(n, refusals, "{action} refusals in the audit log");
+    }
 }
 
 /// Sign-ins are limited per address: after a burst, the form answers 429 and nothing more

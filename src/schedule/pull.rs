@@ -47,6 +47,15 @@ impl Drop for Incoming {
     }
 }
 
+/// Aborts a spawned task when dropped, however the scope that holds it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Hashes the raw input and, when `keep`, copies it into the lake under its sha256 for audit.
 fn hash_raw(
     lake: &Lake,
@@ -116,8 +125,9 @@ impl Timing {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pace {
     pub timing: Timing,
-    /// How long a claim is held; renewed every third of it while the pull goes on, so only
-    /// an instance that stopped (killed, hung, cut off from the database) loses its runs.
+    /// How long a claim is held; renewed every third of it while the pull goes on, so that
+    /// a run is let go only when its pull stopped without finishing: its instance killed,
+    /// hung or cut off from the database, or the pull panicked.
     pub lease: std::time::Duration,
     /// How long the service waits between steps.
     pub every: std::time::Duration,
@@ -196,9 +206,11 @@ pub async fn pull_timed(
     // The lease is renewed while the pull goes on, so that a large extract or a slow source
     // never loses its run to another instance; if the lease is lost all the same, recording
     // the outcome fails and the other instance's run stands.
+    // The renewal stops however the pull ends, a panic included: a pull that panicked
+    // must lose its lease, so that the run is let go and pulled again.
     let renewal = {
         let (store, instance, id) = (store.clone(), instance.to_owned(), run.id);
-        tokio::spawn(async move {
+        AbortOnDrop(tokio::spawn(async move {
             let every = pace.lease / 3;
             loop {
                 tokio::time::sleep(every).await;
@@ -216,7 +228,7 @@ pub async fn pull_timed(
                     ),
                 }
             }
-        })
+        }))
     };
     let mut receipt = None;
     let result = match licensed {
@@ -246,7 +258,7 @@ pub async fn pull_timed(
             _ => Err(e),
         },
     };
-    renewal.abort();
+    drop(renewal);
     let (status, outcome) = result.unwrap_or_else(|e| {
         (
             RunStatus::Failed,

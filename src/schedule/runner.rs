@@ -54,6 +54,9 @@ pub fn backoff(attempt: i64, key: &RunKey) -> Duration {
 impl Runner {
     /// Everything due at `now`, pulled; returns what each pull did.
     pub async fn step(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<Pulled>> {
+        // The step's clock starts with `now`, so that the pulls' times (and leases) keep up
+        // with the wall clock however long the reads below take.
+        let started = std::time::Instant::now();
         let store = self.registry.store();
         let swept = store.expire_leases(now).await?;
         if swept > 0 {
@@ -151,7 +154,6 @@ impl Runner {
             .map(|d| d.key)
             .collect();
         drop(obligations);
-        let started = std::time::Instant::now();
         let limit = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
         let mut tasks = JoinSet::new();
@@ -195,7 +197,7 @@ impl Runner {
             let (key, result) = match done {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::error!(error = %e, "A pull panicked; its run is failed when its lease runs out.");
+                    tracing::error!(error = %e, "A pull panicked; its run is let go when its lease runs out.");
                     continue;
                 }
             };

@@ -149,9 +149,10 @@ pub trait RunLedger: Send + Sync {
         outcome: &RunOutcome,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()>;
-    /// Lets go of every run whose lease has run out: its instance stopped without finishing
-    /// it. They become `due`, with the reason, and are pulled again at once: the source did
-    /// not fail, so no backoff applies. Returns how many.
+    /// Lets go of every run whose lease has run out: its pull stopped without finishing.
+    /// They become `due`, with the reason, and are pulled again at once: the source did not
+    /// fail, so no backoff applies. A key let go before becomes `failed` instead, and waits
+    /// out its backoff. Returns how many.
     async fn expire_leases(&self, now: DateTime<Utc>) -> anyhow::Result<u64>;
     /// Lets go of every run still `running` under an instance whose name starts with
     /// `prefix` (they become `due`, with the reason): on SQLite, where the instance lock
@@ -191,6 +192,23 @@ pub trait RunLedger: Send + Sync {
     ) -> anyhow::Result<Vec<(String, String, String)>>;
 }
 
+/// The status of a run whose lease ran out (its instance killed, or its pull panicked):
+/// `due`, to be pulled again at once, unless an earlier attempt of the same key was let go
+/// because its pull stopped. Then it is `failed`, and waits out a backoff: a pull that
+/// kills whatever instance takes it must not take every instance down in turn, one step
+/// after another.
+macro_rules! let_go_status {
+    () => {
+        "CASE WHEN EXISTS (
+             SELECT 1 FROM runs AS earlier
+             WHERE earlier.collection = runs.collection AND earlier.provider = runs.provider
+               AND earlier.period = runs.period AND earlier.attempt < runs.attempt
+               AND earlier.error IN ('the instance holding it stopped renewing its lease',
+                                     'the scheduler pulling it stopped without finishing it'))
+         THEN 'failed' ELSE 'due' END"
+    };
+}
+
 /// The SQL for `RunLedger`, written once for both backends like `sql_store!`.
 macro_rules! run_ledger {
     ($store:ty) => {
@@ -225,12 +243,14 @@ macro_rules! run_ledger {
                 .bind(&period)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
-                    "UPDATE runs SET status = 'due', finished_at = $4, lease_until = NULL,
+                sqlx::query(concat!(
+                    "UPDATE runs SET status = ",
+                    $crate::store::runs::let_go_status!(),
+                    ", finished_at = $4, lease_until = NULL,
                        error = 'the instance holding it stopped renewing its lease'
                      WHERE collection = $1 AND provider = $2 AND period = $3
-                       AND status = 'running' AND lease_until <= $4",
-                )
+                       AND status = 'running' AND lease_until <= $4"
+                ))
                 .bind(&key.collection)
                 .bind(&key.provider)
                 .bind(&period)
@@ -442,11 +462,13 @@ macro_rules! run_ledger {
             }
 
             async fn expire_leases(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<u64> {
-                Ok(sqlx::query(
-                    "UPDATE runs SET status = 'due', finished_at = $1, lease_until = NULL,
+                Ok(sqlx::query(concat!(
+                    "UPDATE runs SET status = ",
+                    $crate::store::runs::let_go_status!(),
+                    ", finished_at = $1, lease_until = NULL,
                        error = 'the instance holding it stopped renewing its lease'
-                     WHERE status = 'running' AND lease_until <= $1",
-                )
+                     WHERE status = 'running' AND lease_until <= $1"
+                ))
                 .bind(now)
                 .execute(&self.pool)
                 .await?
@@ -458,6 +480,9 @@ macro_rules! run_ledger {
                 prefix: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> anyhow::Result<u64> {
+                // Always `due`: the new instance is started by an operator or a supervisor,
+                // whose restart delay paces a pull that kills it, where another instance's
+                // step would not.
                 Ok(sqlx::query(
                     "UPDATE runs SET status = 'due', finished_at = $1, lease_until = NULL,
                        error = 'the scheduler pulling it stopped without finishing it'
@@ -564,4 +589,5 @@ macro_rules! run_ledger {
     };
 }
 
+pub(crate) use let_go_status;
 pub(crate) use run_ledger;

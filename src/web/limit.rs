@@ -1,6 +1,7 @@
 //! Rate limits, per client address. A token cannot be guessed (256 random bits), but every
 //! refused sign-in and every refused API token is written to the audit log, so a flood of
-//! them would fill it and spend the server's time.
+//! them would fill it. (A refused API token is still looked up before the limit is asked:
+//! the limit keeps the audit log and the service's log small, not the lookups.)
 //!
 //! - Sign-in attempts: every attempt counts, good or bad, so people who share one address
 //!   (a trust's network behind one NAT address) share its allowance.

@@ -26,7 +26,7 @@ use crate::web::auth::{Action, Bearer};
 pub(crate) use burden::trajectory_of;
 pub(crate) use collections::{Decision, DecisionKind, apply as apply_decision};
 pub(crate) use providers::{land as land_upload, read_form};
-pub(crate) use returns::{file as return_file, view as return_view};
+pub(crate) use returns::{bad_query as bad_return_query, file as return_file, view as return_view};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -141,7 +142,9 @@ pub async fn artifacts(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
-    /// `csv`, `xlsx`, `parquet`, `json` or `sdmx-csv`.
+    /// `csv`, `xlsx`, `parquet`, `json` or `sdmx-csv`. (Left out, it is refused as a
+    /// format not known, once the caller may download at all.)
+    #[serde(default)]
     pub format: String,
     /// An earlier artifact version; the latest when not given.
     pub version: Option<i64>,
@@ -165,9 +168,29 @@ pub async fn download(
     State(app): State<Arc<App>>,
     Bearer(who): Bearer,
     Path((name, period)): Path<(String, String)>,
-    Query(q): Query<DownloadQuery>,
+    q: Result<Query<DownloadQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return Err(bad_query(&app, &who, &name, &period, e).await),
+    };
     file(&app, &who, &name, &period, &q.format, q.version).await
+}
+
+/// A download whose query does not read (a version that is not a number): refused for the
+/// caller's role first, and audited as such, and only then for the query.
+pub(crate) async fn bad_query(
+    app: &App,
+    who: &Principal,
+    name: &str,
+    period: &str,
+    e: QueryRejection,
+) -> ApiError {
+    let target = format!("{name} {period}");
+    match super::allowed(app, who, Action::Returns, "download", &target).await {
+        Err(refused) => refused,
+        Ok(()) => ApiError::BadRequest(e.body_text()),
+    }
 }
 
 /// A return's file, for the API and the pages alike.

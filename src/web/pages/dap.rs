@@ -140,8 +140,16 @@ pub async fn decide(
     v: Visitor,
     form: Result<Form<DecisionForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
-    // Who may decide first: anyone else is refused whatever the form holds.
-    dap_only(&v)?;
+    // Who may decide first: anyone else is refused (and audited) whatever the form holds.
+    crate::web::api::allowed(
+        &app,
+        signed_in(&v)?,
+        Action::Decide,
+        "decide",
+        "decision form",
+    )
+    .await
+    .map_err(|e| PageError(e, Nav::of(&v)))?;
     let Form(form) = form.map_err(|e| {
         PageError(
             ApiError::Unprocessable(format!("the decision form is not whole: {}", e.body_text())),

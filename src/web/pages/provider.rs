@@ -214,9 +214,11 @@ pub async fn upload(
     form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
     let who = signed_in(&v)?.clone();
-    if let Err(e) = who.require(Action::Upload(&code)) {
-        return Err(PageError(e, Nav::of(&v)));
-    }
+    // Refused (and audited) before the form is read, as the API's upload is.
+    let target: String = code.chars().take(40).collect();
+    crate::web::api::allowed(&app, &who, Action::Upload(&code), "upload", &target)
+        .await
+        .map_err(|e| PageError(e, Nav::of(&v)))?;
     let form = form.map_err(|e| {
         PageError(
             ApiError::BadRequest(format!("send the file as a form upload: {}", e.body_text())),

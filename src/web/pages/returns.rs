@@ -107,9 +107,15 @@ pub async fn download(
     Path((name, period)): Path<(String, String)>,
     q: Result<Query<DownloadQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PageError> {
-    // Signed in first: a visitor who is not is sent to sign in whatever the address asks.
+    // Signed in first, and allowed to download, whatever the address asks.
     let who = signed_in(&v)?;
-    let Query(q) = q.map_err(|e| PageError(ApiError::BadRequest(e.body_text()), Nav::of(&v)))?;
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => {
+            let refused = crate::web::api::bad_return_query(&app, who, &name, &period, e).await;
+            return Err(PageError(refused, Nav::of(&v)));
+        }
+    };
     crate::web::api::return_file(&app, who, &name, &period, &q.format, q.version)
         .await
         .map_err(|e| PageError(e, Nav::of(&v)))
