@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, Utc};
-use common::{dap, load, repo};
+use common::{dap, load, repo, terminate};
 use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 use sqlx::{Connection, Row};
 
@@ -394,21 +394,4 @@ async fn serve_killed_at_random_moments_loses_and_breaks_nothing() {
         compared += 1;
     }
     assert!(compared >= expected.now().1);
-}
-
-/// Stops a child with SIGTERM, as an operator would, and waits for it.
-fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if child.try_wait().unwrap().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    panic!("tally serve did not stop on SIGTERM within 30 s");
 }

@@ -29,7 +29,7 @@ use tally::schedule::pull::{Pace, Timing};
 use tally::schedule::runner::{Runner, backoff};
 use tally::schedule::timetable::RunKey;
 use tally::store::runs::{RunFilter, RunRow};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 const TRUSTS: usize = 300;
@@ -150,20 +150,11 @@ async fn system(n: usize, trust: String, fault: Fault, asked: Arc<AtomicUsize>) 
         while let Ok((mut stream, _)) = listener.accept().await {
             let (trust, asked) = (trust.clone(), asked.clone());
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
+                let Some(request) = common::request_head(&mut stream).await else {
+                    return;
+                };
                 let n = asked.fetch_add(1, Ordering::SeqCst);
-                let path = String::from_utf8_lossy(&request)
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("/")
-                    .to_owned();
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
                 let day = path
                     .rsplit('/')
                     .next()

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{Path as UrlPath, State};
 use chrono::{Duration as Days, NaiveDate, Utc};
-use common::{TestDb, dap, load};
+use common::{TestDb, dap, load, terminate};
 use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 use sqlx::{Connection, Row};
 
@@ -92,22 +92,6 @@ fn serve(config: &Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if child.try_wait().unwrap().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    panic!("tally serve did not stop on SIGTERM within 30 s");
 }
 
 /// One row of the ledger, as the checks read it.

@@ -17,7 +17,7 @@ use tally::landing::lake::Lake;
 use tally::providers::read_csv;
 use tally::schedule::runner::Runner;
 use tally::store::runs::RunFilter;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 const HEADER: &str = "census_date,site_code,ward_code,sector,stay,age_group,bed_class,care_type,available_beds,occupied_beds";
@@ -39,21 +39,12 @@ async fn source(seen: Arc<Seen>) -> String {
         while let Ok((mut stream, _)) = listener.accept().await {
             let seen = seen.clone();
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
+                let Some(request) = common::request_head(&mut stream).await else {
+                    return;
+                };
                 let at_once = seen.now.fetch_add(1, Ordering::SeqCst) + 1;
                 seen.most.fetch_max(at_once, Ordering::SeqCst);
-                let path = String::from_utf8_lossy(&request)
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("/")
-                    .to_owned();
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
                 *seen.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 let day = path

@@ -328,15 +328,7 @@ async fn each_role_opens_exactly_its_pages() {
         "/readyz",
         "/metrics",
     ];
-    let mut cookies = vec![None];
-    for token in [
-        &t.tokens.dap,
-        &t.tokens.provider,
-        &t.tokens.dhsc,
-        &t.tokens.admin,
-    ] {
-        cookies.push(Some(t.sign_in(token).await));
-    }
+    let cookies = t.cookies().await;
     let bad = S::BAD_REQUEST;
     let public = [ok, ok, ok, ok, ok];
     let (none, provider) = (
@@ -381,15 +373,7 @@ async fn each_role_posts_exactly_its_forms() {
     let t = spawn(None).await;
     use StatusCode as S;
     let (unauth, forbid) = (S::UNAUTHORIZED, S::FORBIDDEN);
-    let mut cookies = vec![None];
-    for token in [
-        &t.tokens.dap,
-        &t.tokens.provider,
-        &t.tokens.dhsc,
-        &t.tokens.admin,
-    ] {
-        cookies.push(Some(t.sign_in(token).await));
-    }
+    let cookies = t.cookies().await;
     let roles = ["none", "dap", "provider", "dhsc", "admin"];
     let cases: [(&str, [StatusCode; 5]); 3] = [
         (

@@ -277,3 +277,36 @@ pub fn server_absent<T>(server: &str, url: &str, e: impl std::fmt::Display) -> O
     );
     None
 }
+
+/// Stops a child (`tally serve`) with SIGTERM, as an operator would, and waits for it; fails
+/// the test if it has not stopped within 30 s.
+pub fn terminate(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    panic!("tally serve did not stop on SIGTERM within 30 s");
+}
+
+/// Reads an HTTP request's head from a test server's connection: its request line and
+/// headers, or `None` when the client went away first.
+pub async fn request_head(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(String::from_utf8_lossy(&request).into_owned())
+}

@@ -227,6 +227,21 @@ impl TestApp {
         self.send(req.body(Body::from(body)).unwrap()).await
     }
 
+    /// A cookie for each role in the role matrices' order: none (not signed in), DAP, the
+    /// provider, DHSC and the administrator.
+    pub async fn cookies(&self) -> Vec<Option<String>> {
+        let mut cookies = vec![None];
+        for token in [
+            &self.tokens.dap,
+            &self.tokens.provider,
+            &self.tokens.dhsc,
+            &self.tokens.admin,
+        ] {
+            cookies.push(Some(self.sign_in(token).await));
+        }
+        cookies
+    }
+
     /// Signs in through the form as the page does, and gives the session cookie.
     pub async fn sign_in(&self, token: &str) -> String {
         let form = self.page("/sign-in", None).await;
