@@ -188,6 +188,9 @@ def main():
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--work", type=Path, help="keep the world here (default: a temp folder)")
+    parser.add_argument("--step-seconds", type=int, default=5, help="tally serve's --step-seconds")
+    parser.add_argument("--after-pulls", action="store_true",
+                        help="start the load once every due run has landed: the pages alone, for comparison")
     args = parser.parse_args()
     if not 1 <= args.trusts <= 36 * 36:
         sys.exit("--trusts must be between 1 and 1296")
@@ -207,16 +210,17 @@ def main():
     log = open(work / "serve.log", "w")
     serve = subprocess.Popen(
         [str(args.tally), "serve", "--bind", f"127.0.0.1:{port}", "--concurrency", "8", "--per-host", "2",
-         "--step-seconds", "5"],
+         "--step-seconds", str(args.step_seconds)],
         env=serve_env, cwd=ROOT, stdout=log, stderr=log)
     try:
         wait_for(f"{base}/readyz")
         cookies = {role: sign_in(base, tokens[role]) for role in ("dap", "dhsc", "provider")}
-        # The load starts once the scheduler has begun landing.
-        deadline = time.time() + 120
-        while landed(ledger(data)[0]) == 0:
+        # The load starts once the scheduler has begun landing (or, with --after-pulls, once
+        # it has landed everything due and only steps).
+        deadline = time.time() + 600
+        while landed(ledger(data)[0]) < (len(due_now()) if args.after_pulls else 1):
             if time.time() > deadline:
-                sys.exit("the scheduler landed nothing in two minutes; see serve.log")
+                sys.exit("the scheduler did not land what was due in time; see serve.log")
             time.sleep(0.2)
         bearer = lambda role: f"Authorization: Bearer {tokens[role]}"  # noqa: E731
         targets = [
