@@ -1,6 +1,7 @@
 //! Two `tally serve` processes on one PostgreSQL database and one lake, pulling a week of
 //! the daily ward bed census for 60 trusts from one slow bed-management API on loopback.
-//! One is killed with SIGKILL mid-way, with pulls in flight; the other takes over the runs
+//! One is killed with SIGKILL mid-way, with pulls in flight (the source holds its answers
+//! for a moment, so that they are certainly in flight); the other takes over the runs
 //! it held once their leases run out, and the rest of its work on its next step. At the end:
 //! every (trust, day) landed exactly once, as version 1, read back with its rows; the source
 //! was asked for each day once, except the few the dead instance was pulling; nothing is
@@ -16,6 +17,7 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,25 +33,37 @@ const HEADER: &str = "census_date,site_code,ward_code,sector,stay,age_group,bed_
 
 type Hits = Arc<Mutex<HashMap<(String, String), usize>>>;
 
-/// The bed-management API: one ward's row for a trust and day, after 100 ms, so that pulls
-/// are always in flight. It counts what it is asked for.
-async fn source(hits: Hits) -> String {
+/// What the source counts, and a switch that holds every answer while it is on, so that
+/// the test can kill an instance with pulls certainly in flight.
+#[derive(Clone, Default)]
+struct Source {
+    hits: Hits,
+    hold: Arc<AtomicBool>,
+}
+
+/// The bed-management API: one ward's row for a trust and day, after 100 ms (longer while
+/// held). It counts what it is asked for.
+async fn source(state: Source) -> String {
     async fn beds(
-        State(hits): State<Hits>,
+        State(state): State<Source>,
         UrlPath((trust, day)): UrlPath<(String, String)>,
     ) -> String {
         let day = day.trim_end_matches(".csv").to_owned();
-        *hits
+        *state
+            .hits
             .lock()
             .unwrap()
             .entry((trust.clone(), day.clone()))
             .or_default() += 1;
         tokio::time::sleep(Duration::from_millis(100)).await;
+        while state.hold.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         format!("{HEADER}\n{day},{trust}01,W1,general_acute,overnight,adult,core,general,20,17\n")
     }
     let app = axum::Router::new()
         .route("/beds/{trust}/{day}", axum::routing::get(beds))
-        .with_state(hits);
+        .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -166,8 +180,9 @@ async fn two_instances_pull_a_week_once_and_one_takes_over_when_the_other_is_kil
     let due_at_start = due(&trusts, first);
     assert!(due_at_start.len() >= TRUSTS * (DAYS as usize - 1));
 
-    let hits = Hits::default();
-    let url = source(hits.clone()).await;
+    let state = Source::default();
+    let hits = state.hits.clone();
+    let url = source(state.clone()).await;
     std::fs::write(
         dir.path().join("sources.toml"),
         format!(
@@ -193,30 +208,45 @@ async fn two_instances_pull_a_week_once_and_one_takes_over_when_the_other_is_kil
 
     let mut a = serve(&config);
     let mut b = serve(&config);
-    // Kill A once it has landed a tenth of the week, with pulls in flight.
+    // Once A has landed a tenth of the week, the source holds its answers: A's pulls under
+    // way cannot finish, so A is killed with runs certainly in flight.
     let deadline = Instant::now() + Duration::from_secs(120);
-    let held_at_kill = loop {
-        assert!(Instant::now() < deadline, "A landed nothing in two minutes");
-        let now = runs(db.url()).await;
-        let by_a: Vec<&Run> = now.iter().filter(|r| of(&a)(r)).collect();
-        let landed = by_a
+    loop {
+        assert!(Instant::now() < deadline, "A landed little in two minutes");
+        let landed = runs(db.url())
+            .await
             .iter()
-            .filter(|r| r.status == "late" || r.status == "landed");
-        if landed.count() >= due_at_start.len() / 10 && by_a.iter().any(|r| r.status == "running") {
-            a.kill().unwrap();
-            a.wait().unwrap();
-            // A commit the dead instance had sent before it died may still be applied; give
-            // its database sessions a moment to end before reading what it held.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            break runs(db.url())
-                .await
-                .into_iter()
-                .filter(|r| of(&a)(r) && r.status == "running")
-                .collect::<Vec<_>>();
+            .filter(|r| of(&a)(r) && (r.status == "late" || r.status == "landed"))
+            .count();
+        if landed >= due_at_start.len() / 10 {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    }
+    state.hold.store(true, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !runs(db.url())
+        .await
+        .iter()
+        .any(|r| of(&a)(r) && r.status == "running")
+    {
+        assert!(Instant::now() < deadline, "A has no pull in flight");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Any claim A was making settles in its pull, which the source now holds.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.kill().unwrap();
+    a.wait().unwrap();
+    // A commit A had sent before it died may still be applied; give its database sessions
+    // a moment to end before reading what it held.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held_at_kill: Vec<Run> = runs(db.url())
+        .await
+        .into_iter()
+        .filter(|r| of(&a)(r) && r.status == "running")
+        .collect();
     assert!(!held_at_kill.is_empty(), "A was killed with runs in flight");
+    state.hold.store(false, Ordering::SeqCst);
 
     // B finishes the week alone.
     let deadline = Instant::now() + Duration::from_secs(120);
