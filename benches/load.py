@@ -206,7 +206,8 @@ def main():
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    serve_env = dict(env, TALLY_SOURCES=str(work / "sources.toml"), RUST_LOG="warn")
+    # Info: the log says when each step, pack and build happened, to put beside the stalls.
+    serve_env = dict(env, TALLY_SOURCES=str(work / "sources.toml"), TALLY_LOG="info")
     log = open(work / "serve.log", "w")
     serve = subprocess.Popen(
         [str(args.tally), "serve", "--bind", f"127.0.0.1:{port}", "--concurrency", "8", "--per-host", "2",
@@ -242,6 +243,7 @@ def main():
             command += ["--target", t]
         print(f"Reading at {args.rate} requests a second for {args.seconds} s while the scheduler pulls "
               f"{len(due_now())} runs ({before} landed so far) …", file=sys.stderr)
+        print(f"Load begins at {datetime.now(timezone.utc).isoformat()}", file=sys.stderr)
         out = subprocess.run(command, capture_output=True, text=True, check=True)
         report = json.loads(out.stdout)
         during = landed(ledger(data)[0]) - before
@@ -280,6 +282,9 @@ def main():
     late = report["sent_late"]
     print(f"The generator sent each request late by {late['p50_ms']:.1f} ms at p50 and {late['p99_ms']:.1f} ms "
           f"at p99 (its timer's millisecond; counted in the latencies below)")
+    slow = [(i, ms) for i, ms in enumerate(report["slowest_by_second_ms"]) if ms > 100]
+    print("Seconds with an answer over 100 ms (second: slowest ms): "
+          + (", ".join(f"{i}: {ms:.0f}" for i, ms in slow) or "none"))
     print(f"Runs landed while the load ran: {during} (of {len(expected)} due; {before} before it began)\n")
     print(f"| {'target':<24} | requests | statuses        |   p50 ms |   p99 ms | p99.9 ms |   max ms |")
     print(f"|{'-' * 26}|---------:|-----------------|---------:|---------:|---------:|---------:|")

@@ -29,6 +29,8 @@ struct Target {
 /// millisecond, or a lane still waiting on its previous answer).
 struct Sample {
     target: usize,
+    /// Which second of the run the request was due in.
+    second: u64,
     status: u16,
     micros: u64,
     late_micros: u64,
@@ -192,6 +194,7 @@ async fn lane(
         };
         out.push(Sample {
             target,
+            second: (every * k as u32).as_secs(),
             status,
             micros: due.elapsed().as_micros() as u64,
             late_micros,
@@ -255,6 +258,14 @@ fn main() {
             "statuses": statuses, "latency": percentiles(&mut micros),
         }));
     }
+    // Each second's slowest answer, so that a stall can be put beside what the server was
+    // doing then.
+    let mut by_second: BTreeMap<u64, u64> = BTreeMap::new();
+    for s in samples.iter().filter(answered) {
+        let worst = by_second.entry(s.second).or_default();
+        *worst = (*worst).max(s.micros);
+    }
+    let seconds: Vec<f64> = by_second.values().map(|m| *m as f64 / 1000.0).collect();
     let failed = samples.iter().filter(|s| s.status == 0).count();
     let not_ok = samples
         .iter()
@@ -266,6 +277,7 @@ fn main() {
         "achieved_rate": samples.len() as f64 / elapsed,
         "failed": failed, "errors": errors.into_inner(), "not_ok": not_ok,
         "latency": percentiles(&mut all), "sent_late": percentiles(&mut late),
+        "slowest_by_second_ms": seconds,
         "targets": targets,
     });
     println!("{report}");
