@@ -44,6 +44,15 @@ async fn every_documented_endpoint_answers_as_documented() {
                 op["responses"].as_object().is_some_and(|r| !r.is_empty()),
                 "{method} {path}"
             );
+            // Whatever takes a token may be limited: its 429 is documented with Retry-After.
+            if op["responses"].get("401").is_some() {
+                assert!(
+                    op["responses"]["429"]["headers"]
+                        .get("Retry-After")
+                        .is_some(),
+                    "{method} {path}: no 429"
+                );
+            }
             for p in path.split('{').skip(1) {
                 let p = p.split('}').next().unwrap();
                 assert!(

@@ -38,7 +38,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub fn router(app: Arc<App>) -> Router {
-    let (api, doc) = api::router().split_for_parts();
+    let (api, doc) = api::document();
     let doc = Arc::new(doc);
     let request_id = HeaderName::from_static("x-request-id");
     let limit = app.upload_limit;

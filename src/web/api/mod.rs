@@ -61,6 +61,42 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The API's routes and its OpenAPI document. Every operation that takes a token may also
+/// answer 429, past the limit on refused tokens from one address; the document says so
+/// beside each 401, with the `Retry-After` header.
+pub fn document() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{RefOr, Type, header::Header, schema::ObjectBuilder};
+    let (routes, mut doc) = router().split_for_parts();
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in operations.into_iter().flatten() {
+            let Some(RefOr::T(mut limited)) = op.responses.responses.get("401").cloned() else {
+                continue;
+            };
+            limited.description = format!(
+                "Too many refused tokens from this address ({} at once, then one every {} s): wait as Retry-After says",
+                crate::web::limit::REFUSALS_BURST,
+                crate::web::limit::REFUSAL_EVERY_SECONDS
+            );
+            let mut retry = Header::new(ObjectBuilder::new().schema_type(Type::Integer).build());
+            retry.description = Some("Seconds to wait".into());
+            limited
+                .headers
+                .insert("Retry-After".into(), RefOr::T(retry));
+            op.responses
+                .responses
+                .insert("429".into(), RefOr::T(limited));
+        }
+    }
+    (routes, doc)
+}
+
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(collections::register))
