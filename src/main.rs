@@ -73,25 +73,7 @@ enum Command {
     Providers(Providers),
     /// Serve the web pages and the API, and run the scheduler: pull every due period from
     /// its source, once a minute (`--step-seconds`), until stopped.
-    Serve {
-        /// Address the web server listens on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        bind: std::net::SocketAddr,
-        /// Pulls under way at once.
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
-        /// Pulls under way at once against any one source host.
-        #[arg(long, default_value_t = 2)]
-        per_host: usize,
-        /// Seconds between scheduler steps.
-        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
-        step_seconds: u64,
-        /// Seconds a pull holds its claim on a run, renewed every third of it while the pull
-        /// goes on. When an instance dies, another one takes its runs over once this runs out
-        /// (PostgreSQL; on SQLite the next `tally serve` releases them at start).
-        #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(3..=86_400))]
-        lease_seconds: u64,
-    },
+    Serve(cli::ServeArgs),
     /// The national returns: list, build, show and export.
     #[command(subcommand)]
     Returns(ReturnsCommand),
@@ -451,20 +433,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             };
             cli::budget_set(s, change, &by, &reason).await
         }
-        Command::Serve {
-            bind,
-            concurrency,
-            per_host,
-            step_seconds,
-            lease_seconds,
-        } => {
-            let pace = tally::schedule::pull::Pace {
-                lease: std::time::Duration::from_secs(lease_seconds),
-                every: std::time::Duration::from_secs(step_seconds),
-                ..Default::default()
-            };
-            cli::serve(s, bind, concurrency, per_host, pace).await
-        }
+        Command::Serve(args) => cli::serve(s, args).await,
         Command::Token(t) => cli::tokens::run(s, t).await,
         Command::Pull {
             collection,

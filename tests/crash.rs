@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, Utc};
-use common::{dap, load, repo, terminate};
+use common::{list_for_trusts, load, repo, terminate};
 use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 use sqlx::{Connection, Row};
 
@@ -64,25 +64,12 @@ async fn world(dir: &Path) -> Expected {
         tally::store::connect(&url).await.unwrap(),
         chrono_tz::Europe::London,
     );
-    let mut csv = String::from("code,name,kind,region\n");
-    for t in 0..TRUSTS {
-        csv.push_str(&format!(
-            "RX{},Trust {t},acute_trust,London\n",
-            (b'A' + t as u8) as char
-        ));
-    }
-    std::fs::write(dir.join("providers.csv"), &csv).unwrap();
-    let providers = tally::providers::read_csv(&dir.join("providers.csv")).unwrap();
-    registry.store().import_providers(&providers).await.unwrap();
+    let trusts: Vec<String> = (0..TRUSTS)
+        .map(|t| format!("RX{}", (b'A' + t as u8) as char))
+        .collect();
     let listed = Utc::now() - Days::days(DAYS);
-    registry
-        .propose(&load("ward-bed-census"), "NHS England", listed)
-        .await
-        .unwrap();
-    registry
-        .approve("ward-bed-census", dap(), "crash harness", vec![], listed)
-        .await
-        .unwrap();
+    let providers =
+        list_for_trusts(&registry, dir, &trusts, &load("ward-bed-census"), listed).await;
     let drop = dir.join("drop");
     std::fs::create_dir_all(&drop).unwrap();
     let first = listed

@@ -20,9 +20,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{TestDb, dap, variant};
+use common::{TestDb, http_csv, list_for_trusts, variant};
 use tally::connectors::file::FileConfig;
-use tally::connectors::http::{BodyFormat, HttpConfig};
 use tally::connectors::{ConnectorConfig, Source, Sources};
 use tally::landing::lake::Lake;
 use tally::schedule::pull::{Pace, Timing};
@@ -254,25 +253,10 @@ async fn broken_sources_fail_alone_with_reasons_and_retries_within_limits() {
         "ward-bed-census",
         &[("amendment_window = \"28d\"", "amendment_window = \"2d\"")],
     );
-    let listed = utc("2026-11-02T08:00:00Z");
-    registry
-        .propose(&census_def, "NHS England", listed)
-        .await
-        .unwrap();
-    registry
-        .approve("ward-bed-census", dap(), "faults", vec![], listed)
-        .await
-        .unwrap();
     let faults: Vec<(String, Fault)> = (0..TRUSTS).map(|n| (code(n), fault_of(n))).collect();
-    let mut csv = String::from("code,name,kind,region\n");
-    for (n, (trust, _)) in faults.iter().enumerate() {
-        csv.push_str(&format!("{trust},Trust {n},acute_trust,London\n"));
-    }
-    std::fs::write(dir.path().join("providers.csv"), &csv).unwrap();
-    registry
-        .import_providers(&tally::providers::read_csv(&dir.path().join("providers.csv")).unwrap())
-        .await
-        .unwrap();
+    let trusts: Vec<String> = faults.iter().map(|(t, _)| t.clone()).collect();
+    let listed = utc("2026-11-02T08:00:00Z");
+    list_for_trusts(&registry, dir.path(), &trusts, &census_def, listed).await;
 
     let drop = dir.path().join("drop");
     std::fs::create_dir_all(&drop).unwrap();
@@ -290,16 +274,10 @@ async fn broken_sources_fail_alone_with_reasons_and_retries_within_limits() {
                 asked.insert(trust.clone(), count.clone());
             }
             let base = system(n, trust.clone(), *fault, count).await;
-            ConnectorConfig::Http(HttpConfig {
-                url: format!("{base}/beds/{{provider}}/{{period}}.csv"),
-                format: BodyFormat::Csv,
-                bearer_env: None,
-                bearer_file: None,
-                api_key_header: None,
-                api_key_env: None,
-                api_key_file: None,
-                timeout_seconds: Some(1),
-            })
+            ConnectorConfig::Http(http_csv(
+                format!("{base}/beds/{{provider}}/{{period}}.csv"),
+                1,
+            ))
         };
         sources.push(Source {
             collection: "ward-bed-census".into(),

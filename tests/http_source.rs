@@ -88,16 +88,7 @@ async fn pull_from(dir: &Path, config: HttpConfig) -> Pulled {
 }
 
 fn config(url: String) -> HttpConfig {
-    HttpConfig {
-        url,
-        format: BodyFormat::Csv,
-        bearer_env: None,
-        bearer_file: None,
-        api_key_header: None,
-        api_key_env: None,
-        api_key_file: None,
-        timeout_seconds: Some(2),
-    }
+    common::http_csv(url, 2)
 }
 
 #[tokio::test]

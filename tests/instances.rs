@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{Path as UrlPath, State};
 use chrono::{Duration as Days, NaiveDate, Utc};
-use common::{TestDb, dap, load, terminate};
+use common::{TestDb, list_for_trusts, load, terminate};
 use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 use sqlx::{Connection, Row};
 
@@ -155,25 +155,18 @@ async fn two_instances_pull_a_week_once_and_one_takes_over_when_the_other_is_kil
     };
     let dir = tempfile::tempdir().unwrap();
     let registry = db.registry().await;
-    let mut csv = String::from("code,name,kind,region\n");
     let trusts: Vec<String> = (0..TRUSTS)
         .map(|n| format!("R{}{}", (b'A' + (n / 10) as u8) as char, n % 10))
         .collect();
-    for (n, t) in trusts.iter().enumerate() {
-        csv.push_str(&format!("{t},Trust {n},acute_trust,London\n"));
-    }
-    std::fs::write(dir.path().join("providers.csv"), &csv).unwrap();
-    let providers = tally::providers::read_csv(&dir.path().join("providers.csv")).unwrap();
-    registry.store().import_providers(&providers).await.unwrap();
     let listed = Utc::now() - Days::days(DAYS);
-    registry
-        .propose(&load("ward-bed-census"), "NHS England", listed)
-        .await
-        .unwrap();
-    registry
-        .approve("ward-bed-census", dap(), "two instances", vec![], listed)
-        .await
-        .unwrap();
+    list_for_trusts(
+        &registry,
+        dir.path(),
+        &trusts,
+        &load("ward-bed-census"),
+        listed,
+    )
+    .await;
     let first = listed
         .with_timezone(&chrono_tz::Europe::London)
         .date_naive();

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::{TestDb, dap, load};
-use tally::connectors::http::{BodyFormat, HttpConfig};
 use tally::connectors::{ConnectorConfig, Source, Sources};
 use tally::landing::lake::Lake;
 use tally::providers::read_csv;
@@ -109,16 +108,10 @@ async fn two_schedulers_on_one_database_pull_each_due_run_exactly_once() {
         vec![Source {
             collection: "ward-bed-census".into(),
             provider: "*".into(),
-            connector: ConnectorConfig::Http(HttpConfig {
-                url: format!("{url}/beds/{{provider}}/{{period}}.csv"),
-                format: BodyFormat::Csv,
-                bearer_env: None,
-                bearer_file: None,
-                api_key_header: None,
-                api_key_env: None,
-                api_key_file: None,
-                timeout_seconds: Some(30),
-            }),
+            connector: ConnectorConfig::Http(common::http_csv(
+                format!("{url}/beds/{{provider}}/{{period}}.csv"),
+                30,
+            )),
         }],
         dir.path().to_path_buf(),
     ));

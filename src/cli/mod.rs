@@ -23,7 +23,7 @@ pub use burden::{
     budget_set, burden, obligations, print_burden, providers_import, providers_list, register,
 };
 pub use collections::{approve, change, check, list, propose, reject, show};
-pub use runs::{pull_now, run_report, runs, serve};
+pub use runs::{ServeArgs, pull_now, run_report, runs, serve};
 pub use schedule::{parse_time, preview};
 
 /// How a command ended, when it did not fail.

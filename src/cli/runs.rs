@@ -138,14 +138,41 @@ pub async fn runs(settings: &Settings, filter: RunFilter, json: bool) -> anyhow:
     Ok(Outcome::Done)
 }
 
-/// `tally serve`: the scheduler, until Ctrl-C or SIGTERM. (The web server joins it later.)
-pub async fn serve(
-    settings: &Settings,
-    bind: std::net::SocketAddr,
-    concurrency: usize,
-    per_host: usize,
-    pace: crate::schedule::pull::Pace,
-) -> anyhow::Result<Outcome> {
+/// `tally serve`'s settings.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address the web server listens on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// Pulls under way at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Pulls under way at once against any one source host.
+    #[arg(long, default_value_t = 2)]
+    pub per_host: usize,
+    /// Seconds between scheduler steps.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub step_seconds: u64,
+    /// Seconds a pull holds its claim on a run, renewed every third of it while the pull
+    /// goes on. When an instance dies, another one takes its runs over once this runs out
+    /// (PostgreSQL; on SQLite the next `tally serve` releases them at start).
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(3..=86_400))]
+    pub lease_seconds: u64,
+}
+
+/// `tally serve`: the scheduler and the web, until Ctrl-C or SIGTERM.
+pub async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<Outcome> {
+    let ServeArgs {
+        bind,
+        concurrency,
+        per_host,
+        ..
+    } = args;
+    let pace = crate::schedule::pull::Pace {
+        lease: std::time::Duration::from_secs(args.lease_seconds),
+        every: std::time::Duration::from_secs(args.step_seconds),
+        ..Default::default()
+    };
     // With SQLite only one instance may run; the lock is held until this returns.
     // The lock sits beside the database file, wherever the settings put it, so that two
     // instances with different data folders but one registry are refused all the same.

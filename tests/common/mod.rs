@@ -310,3 +310,41 @@ pub async fn request_head(stream: &mut tokio::net::TcpStream) -> Option<String> 
     }
     Some(String::from_utf8_lossy(&request).into_owned())
 }
+
+/// Registers `trusts` as acute trusts (through a providers file in `dir`, as `tally providers
+/// import` reads one) and lists `def` as DAP would have at `listed`. Returns the providers.
+pub async fn list_for_trusts(
+    registry: &Registry,
+    dir: &Path,
+    trusts: &[String],
+    def: &LoadedDef,
+    listed: chrono::DateTime<chrono::Utc>,
+) -> Vec<tally::providers::Provider> {
+    let mut csv = String::from("code,name,kind,region\n");
+    for (n, t) in trusts.iter().enumerate() {
+        csv.push_str(&format!("{t},Trust {n},acute_trust,London\n"));
+    }
+    std::fs::write(dir.join("providers.csv"), &csv).unwrap();
+    let providers = tally::providers::read_csv(&dir.join("providers.csv")).unwrap();
+    registry.store().import_providers(&providers).await.unwrap();
+    registry.propose(def, "NHS England", listed).await.unwrap();
+    registry
+        .approve(def.def.slug.as_str(), dap(), "ok", vec![], listed)
+        .await
+        .unwrap();
+    providers
+}
+
+/// An HTTP source of CSV at `url` with no credentials.
+pub fn http_csv(url: String, timeout_seconds: u64) -> tally::connectors::http::HttpConfig {
+    tally::connectors::http::HttpConfig {
+        url,
+        format: tally::connectors::http::BodyFormat::Csv,
+        bearer_env: None,
+        bearer_file: None,
+        api_key_header: None,
+        api_key_env: None,
+        api_key_file: None,
+        timeout_seconds: Some(timeout_seconds),
+    }
+}
