@@ -543,6 +543,11 @@ fn error_chain(e: &anyhow::Error) -> String {
 }
 
 fn main() -> ExitCode {
+    // A child started to read one spreadsheet or Parquet file under limits: nothing else.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(tally::connectors::child::COMMAND) {
+        return tally::connectors::child::child_main(&args[2..]);
+    }
     // Output piped into `head` or `less` that closes early should end tally quietly, as it
     // does any Unix tool, rather than panic on the next println!.
     #[cfg(unix)]

@@ -1,25 +1,26 @@
 //! Extracts that do not arrive as CSV are turned into CSV before landing, so that every
 //! source goes through the one landing path with its one set of checks and line numbers.
-//! JSON lines and Parquet are converted as streams; a JSON array and a spreadsheet are read
-//! whole, so they have a size limit of their own.
+//! JSON (an array or lines) is read here as a stream, an object at a time, under the row
+//! and size limits; spreadsheets and Parquet, whose readers trust the sizes a file
+//! declares, are read in a child process under a memory limit (`child`).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
-use calamine::{Data, Reader};
 use datafusion::arrow::csv::WriterBuilder;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 
 use super::Format;
+use crate::landing::limits::{
+    Deadline, MOST_BYTES, MOST_COLUMNS, MOST_ROWS, MOST_TIME, Metered, OverLimit, RowMark, count,
+    over_limit, size,
+};
 
-/// The largest JSON array or spreadsheet read whole into memory. A spreadsheet is a form
-/// filled in by hand, far smaller than this; an automated extract this large should be sent
-/// as CSV, JSON lines or Parquet, which stream.
-pub const MOST_WHOLE_BYTES: u64 = 256 << 20;
-
-/// The extract cannot be read in its format: the provider's to fix, so the run is rejected
-/// with this reason. Any other error (our own disk, say) fails the run, to be tried again.
+/// The extract cannot be read in its format, or breaks a limit: the provider's to fix, so
+/// the run is rejected with this reason. Any other error (our own disk, say) fails the run,
+/// to be tried again.
 #[derive(Debug)]
 pub struct Unreadable(pub String);
 
@@ -31,29 +32,45 @@ impl std::fmt::Display for Unreadable {
 
 impl std::error::Error for Unreadable {}
 
-fn unreadable(why: impl std::fmt::Display) -> anyhow::Error {
+pub(crate) fn unreadable(why: impl std::fmt::Display) -> anyhow::Error {
     Unreadable(why.to_string()).into()
 }
 
-/// Writes `input`, in `format`, to `csv` as CSV with a header row. A spreadsheet's date-times,
-/// which carry no zone, are read in `timezone`.
+impl From<OverLimit> for Unreadable {
+    fn from(e: OverLimit) -> Unreadable {
+        Unreadable(e.0)
+    }
+}
+
+/// Writes `input`, in `format`, to `csv` as CSV with a header row. A spreadsheet's
+/// date-times, which carry no zone, are read in `timezone`.
 pub fn to_csv(
     format: Format,
     input: &Path,
     csv: &Path,
     timezone: chrono_tz::Tz,
 ) -> anyhow::Result<()> {
-    if matches!(format, Format::Json | Format::Xlsx) {
-        let size = std::fs::metadata(input)?.len();
-        if size > MOST_WHOLE_BYTES {
-            return Err(unreadable(format!(
-                "the {} file is {} MiB; files of this kind are read whole and may be at most {} MiB \
-                 (send large extracts as CSV, JSON lines or Parquet)",
-                format.name(),
-                size >> 20,
-                MOST_WHOLE_BYTES >> 20
-            )));
-        }
+    match format {
+        Format::Parquet | Format::Xlsx => super::child::convert(format, input, csv, timezone),
+        _ => here(format, input, csv, timezone),
+    }
+}
+
+/// [`to_csv`] in this process: what the child process runs for spreadsheets and Parquet.
+pub fn here(
+    format: Format,
+    input: &Path,
+    csv: &Path,
+    timezone: chrono_tz::Tz,
+) -> anyhow::Result<()> {
+    let sent = std::fs::metadata(input)?.len();
+    if sent > MOST_BYTES {
+        return Err(unreadable(format!(
+            "the {} file is {}; an extract may be at most {}",
+            format.name(),
+            size(sent),
+            size(MOST_BYTES)
+        )));
     }
     match format {
         Format::Csv => {
@@ -63,7 +80,15 @@ pub fn to_csv(
         Format::Json => json_array(input, csv),
         Format::JsonLines => json_lines(input, csv),
         Format::Parquet => parquet(input, csv),
-        Format::Xlsx => spreadsheet(input, csv, timezone),
+        Format::Xlsx => super::spreadsheet::to_csv(input, csv, timezone),
+    }
+}
+
+/// An I/O error as the provider's problem when it is a limit, else as ours.
+fn io(e: std::io::Error) -> anyhow::Error {
+    match over_limit(&e) {
+        Some(limit) => unreadable(limit),
+        None => e.into(),
     }
 }
 
@@ -78,154 +103,211 @@ fn cell(value: Option<&serde_json::Value>) -> String {
     }
 }
 
-fn write_rows<'a>(
-    csv: &Path,
-    columns: &[String],
-    rows: impl Iterator<Item = anyhow::Result<serde_json::Map<String, serde_json::Value>>> + 'a,
-) -> anyhow::Result<()> {
-    let mut out = csv::Writer::from_path(csv)?;
-    out.write_record(columns)?;
-    for row in rows {
-        let row = row?;
-        out.write_record(columns.iter().map(|c| cell(row.get(c))))?;
+type Object = serde_json::Map<String, serde_json::Value>;
+
+/// The columns of a JSON extract: every key, in the order keys first appear, at most
+/// [`MOST_COLUMNS`] of them.
+#[derive(Default)]
+struct Columns {
+    names: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Columns {
+    fn note(&mut self, row: &Object) -> anyhow::Result<()> {
+        for k in row.keys() {
+            if !self.seen.contains(k) {
+                if self.names.len() >= MOST_COLUMNS {
+                    return Err(unreadable(format!(
+                        "the extract's objects have more than {} different keys; an extract may have at most {} columns",
+                        count(MOST_COLUMNS as u64),
+                        count(MOST_COLUMNS as u64)
+                    )));
+                }
+                self.seen.insert(k.clone());
+                self.names.push(k.clone());
+            }
+        }
+        Ok(())
     }
+}
+
+/// Reads a JSON extract twice, as a stream: its columns first, then its rows into `csv`.
+/// `objects` hands each object of the input to a callback.
+fn two_passes(
+    input: &Path,
+    csv: &Path,
+    objects: impl Fn(&Path, &mut dyn FnMut(Object) -> anyhow::Result<()>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let deadline = Deadline::start(MOST_TIME);
+    let mut columns = Columns::default();
+    let mut rows = 0u64;
+    objects(input, &mut |row| {
+        rows += 1;
+        if rows > MOST_ROWS {
+            return Err(unreadable(format!(
+                "the extract has more than {} rows, the most one extract may have",
+                count(MOST_ROWS)
+            )));
+        }
+        if rows.is_multiple_of(4096) {
+            deadline.check().map_err(Unreadable::from)?;
+        }
+        columns.note(&row)
+    })?;
+    let mut out = csv::Writer::from_path(csv)?;
+    out.write_record(&columns.names)?;
+    objects(input, &mut |row| {
+        out.write_record(columns.names.iter().map(|c| cell(row.get(c))))?;
+        Ok(())
+    })?;
     out.flush()?;
     Ok(())
 }
 
-/// Adds the keys of `row` not seen before, in the order they first appear.
-fn note_keys(
-    columns: &mut Vec<String>,
-    seen: &mut HashMap<String, ()>,
-    row: &serde_json::Map<String, serde_json::Value>,
-) {
-    for k in row.keys() {
-        if seen.insert(k.clone(), ()).is_none() {
-            columns.push(k.clone());
+/// The input as a metered stream: no row (here, an object or a line) longer than the limit.
+fn metered(input: &Path) -> anyhow::Result<(BufReader<Metered<std::fs::File>>, RowMark)> {
+    let (reader, mark) = Metered::new(std::fs::File::open(input)?);
+    Ok((BufReader::new(reader), mark))
+}
+
+/// A JSON array of flat objects, one object at a time: one column per key.
+fn json_array(input: &Path, csv: &Path) -> anyhow::Result<()> {
+    two_passes(input, csv, |input, each| {
+        let (reader, mark) = metered(input)?;
+        let mut json = serde_json::Deserializer::from_reader(reader);
+        let mut failed = None;
+        let result = json.deserialize_seq(Rows {
+            each,
+            mark: &mark,
+            failed: &mut failed,
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
+        result.map_err(|e| match e.classify() {
+            serde_json::error::Category::Io => io(std::io::Error::from(e)),
+            serde_json::error::Category::Data => {
+                unreadable("the extract is JSON but not an array of objects")
+            }
+            _ => unreadable(format!("the extract is not JSON: {e}")),
+        })?;
+        json.end()
+            .map_err(|e| unreadable(format!("the extract is not JSON: {e}")))
+    })
+}
+
+/// Hands each object of a JSON array to `each` as it is read, so only one is held at once.
+struct Rows<'a, 'f> {
+    each: &'a mut dyn FnMut(Object) -> anyhow::Result<()>,
+    mark: &'a RowMark,
+    /// The callback's own error, which serde can only carry as text.
+    failed: &'f mut Option<anyhow::Error>,
+}
+
+impl<'de> Visitor<'de> for Rows<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut n = 0u64;
+        while let Some(value) = seq.next_element::<serde_json::Value>()? {
+            n += 1;
+            self.mark.row_ended();
+            let serde_json::Value::Object(row) = value else {
+                let why = format!("item {n} of the JSON array is not an object");
+                *self.failed = Some(unreadable(&why));
+                return Err(serde::de::Error::custom(why));
+            };
+            if let Err(e) = (self.each)(row) {
+                let text = e.to_string();
+                *self.failed = Some(e);
+                return Err(serde::de::Error::custom(text));
+            }
+        }
+        Ok(())
     }
 }
 
-/// A JSON array of flat objects: one column per key, in the order keys first appear.
-fn json_array(json: &Path, csv: &Path) -> anyhow::Result<()> {
-    let text = std::fs::read(json)?;
-    let value: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|e| unreadable(format!("the extract is not JSON: {e}")))?;
-    let serde_json::Value::Array(rows) = value else {
-        return Err(unreadable(
-            "the extract is JSON but not an array of objects",
-        ));
-    };
-    let mut columns = Vec::new();
-    let mut seen = HashMap::new();
-    let mut objects = Vec::with_capacity(rows.len());
-    for (i, row) in rows.into_iter().enumerate() {
-        let serde_json::Value::Object(map) = row else {
-            return Err(unreadable(format!(
-                "item {} of the JSON array is not an object",
-                i + 1
-            )));
-        };
-        note_keys(&mut columns, &mut seen, &map);
-        objects.push(map);
+impl<'de> DeserializeSeed<'de> for Rows<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
     }
-    write_rows(csv, &columns, objects.into_iter().map(Ok))
 }
 
-/// JSON lines: one object per line, read twice (keys, then rows) so memory stays bounded.
+/// JSON lines: one object per line.
 fn json_lines(input: &Path, csv: &Path) -> anyhow::Result<()> {
-    let objects = || -> anyhow::Result<_> {
-        let file = BufReader::new(std::fs::File::open(input)?);
-        Ok(file
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
-            .map(|(n, line)| {
-                let line = line.map_err(|e| match e.kind() {
-                    std::io::ErrorKind::InvalidData => {
-                        unreadable(format!("line {} is not UTF-8 text", n + 1))
-                    }
-                    _ => e.into(),
-                })?;
-                match serde_json::from_str::<serde_json::Value>(&line) {
-                    Ok(serde_json::Value::Object(map)) => Ok(map),
-                    Ok(_) => Err(unreadable(format!(
-                        "line {} is JSON but not an object",
-                        n + 1
-                    ))),
-                    Err(e) => Err(unreadable(format!("line {} is not JSON: {e}", n + 1))),
+    two_passes(input, csv, |input, each| {
+        let (mut reader, mark) = metered(input)?;
+        let mut line = String::new();
+        let mut n = 0u64;
+        loop {
+            line.clear();
+            let read = reader.read_line(&mut line).map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData => {
+                    unreadable(format!("line {} is not UTF-8 text", n + 1))
                 }
-            }))
-    };
-    let mut columns = Vec::new();
-    let mut seen = HashMap::new();
-    for row in objects()? {
-        note_keys(&mut columns, &mut seen, &row?);
-    }
-    write_rows(csv, &columns, objects()?)
+                _ => io(e),
+            })?;
+            if read == 0 {
+                return Ok(());
+            }
+            n += 1;
+            mark.row_ended();
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<serde_json::Value>(&line) {
+                Ok(serde_json::Value::Object(map)) => each(map)?,
+                Ok(_) => return Err(unreadable(format!("line {n} is JSON but not an object"))),
+                Err(e) => return Err(unreadable(format!("line {n} is not JSON: {e}"))),
+            }
+        }
+    })
 }
 
 /// Parquet, batch by batch, written with Arrow's CSV writer: dates as `YYYY-MM-DD`,
-/// timestamps with a zone as RFC 3339.
+/// timestamps with a zone as RFC 3339. Its footer's counts are checked first; the pages'
+/// own sizes are trusted by the reader, which is why this runs in the child process.
 fn parquet(input: &Path, csv: &Path) -> anyhow::Result<()> {
     let file = std::fs::File::open(input)?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| unreadable(format!("the extract is not a Parquet file: {e}")))?
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| unreadable(format!("the extract is not a Parquet file: {e}")))?;
+    let meta = builder.metadata().file_metadata();
+    let columns = meta.schema_descr().num_columns();
+    if columns > MOST_COLUMNS {
+        return Err(unreadable(format!(
+            "the Parquet file has {} columns; an extract may have at most {}",
+            count(columns as u64),
+            count(MOST_COLUMNS as u64)
+        )));
+    }
+    let rows = meta.num_rows().max(0) as u64;
+    if rows > MOST_ROWS {
+        return Err(unreadable(format!(
+            "the Parquet file has {} rows; an extract may have at most {}",
+            count(rows),
+            count(MOST_ROWS)
+        )));
+    }
+    let reader = builder
         .with_batch_size(crate::landing::BATCH_ROWS)
         .build()
         .map_err(|e| unreadable(format!("the Parquet file cannot be read: {e}")))?;
+    let deadline = Deadline::start(MOST_TIME);
     let out = std::io::BufWriter::new(std::fs::File::create(csv)?);
     let mut writer = WriterBuilder::new().with_header(true).build(out);
     for batch in reader {
         let batch =
             batch.map_err(|e| unreadable(format!("the Parquet file cannot be read: {e}")))?;
         writer.write(&batch)?;
+        deadline.check().map_err(Unreadable::from)?;
     }
     writer.into_inner().flush()?;
-    Ok(())
-}
-
-/// The first sheet of a workbook (XLSX, XLS or ODS). Whole numbers are written without a
-/// decimal point, dates as `YYYY-MM-DD`, and dates with a time as RFC 3339 in the
-/// collection's timezone. A cell
-/// that holds a spreadsheet error (`#DIV/0!`) is written as its text, which then fails its
-/// item's type check with the row and item named.
-fn spreadsheet(input: &Path, csv: &Path, timezone: chrono_tz::Tz) -> anyhow::Result<()> {
-    let mut book = calamine::open_workbook_auto(input)
-        .map_err(|e| unreadable(format!("the spreadsheet cannot be read: {e}")))?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or_else(|| unreadable("the workbook has no sheets"))?
-        .map_err(|e| unreadable(format!("the first sheet cannot be read: {e}")))?;
-    let mut out = csv::WriterBuilder::new().flexible(true).from_path(csv)?;
-    // The table is read from its first filled cell, so the report's line 1 is the header
-    // row even when the sheet leaves rows above it blank.
-    for row in range.rows() {
-        let cells: Vec<String> = row
-            .iter()
-            .map(|c| match c {
-                Data::Empty => String::new(),
-                Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => {
-                    s.trim().to_owned()
-                }
-                Data::Int(i) => i.to_string(),
-                Data::Float(f) if f.fract() == 0.0 && f.abs() < 9e15 => format!("{}", *f as i64),
-                Data::Float(f) => f.to_string(),
-                Data::Bool(b) => b.to_string(),
-                Data::DateTime(d) => match d.as_datetime() {
-                    Some(t) if t.time() == chrono::NaiveTime::MIN => t.date().to_string(),
-                    Some(t) => match t.and_local_timezone(timezone).earliest() {
-                        Some(local) => local.to_rfc3339(),
-                        // A time the clocks skipped: as written, which then fails its check.
-                        None => t.to_string(),
-                    },
-                    None => d.to_string(),
-                },
-                Data::Error(e) => format!("#{e:?}"),
-            })
-            .collect();
-        out.write_record(&cells)?;
-    }
-    out.flush()?;
     Ok(())
 }

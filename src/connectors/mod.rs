@@ -3,10 +3,12 @@
 //! never written in the sources file: a connector names the environment variable or file
 //! that holds them.
 
+pub mod child;
 pub mod convert;
 pub mod file;
 pub mod http;
 pub mod mesh;
+pub mod spreadsheet;
 pub mod sql;
 pub mod upload;
 

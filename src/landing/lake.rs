@@ -125,6 +125,7 @@ impl Lake {
             dir,
             writer: Some((sender, encoder)),
             quarantine: None,
+            quarantined: 0,
             quarantine_dir: self.quarantine_dir(key),
             columns,
         })
@@ -147,6 +148,8 @@ pub struct PendingFile {
     /// Rows that failed a check, written as they are found, with a temporary name until
     /// the version is committed.
     quarantine: Option<(csv::Writer<File>, PathBuf)>,
+    /// Problems written to quarantine so far: at most `MOST_QUARANTINED` are kept.
+    quarantined: u64,
     quarantine_dir: PathBuf,
     /// The listed items, the quarantine file's columns after the reason.
     columns: Vec<String>,
@@ -189,6 +192,10 @@ impl PendingFile {
         reason: &str,
         cells: &[String],
     ) -> anyhow::Result<()> {
+        self.quarantined += 1;
+        if self.quarantined > super::limits::MOST_QUARANTINED {
+            return Ok(());
+        }
         if self.quarantine.is_none() {
             let tmp = self.tmp.with_extension("quarantine.csv");
             let mut out = csv::Writer::from_path(&tmp)

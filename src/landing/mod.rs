@@ -6,6 +6,7 @@
 //! read at all is rejected whole, and the version already current stays current.
 
 pub mod lake;
+pub mod limits;
 pub mod pack;
 pub mod validate;
 
@@ -92,6 +93,13 @@ impl Report {
                 self.dropped_columns.join(", ")
             ));
         }
+        let problems: u64 = self.checks.values().map(|c| c.rows).sum();
+        if problems > limits::MOST_QUARANTINED {
+            out.push_str(&format!(
+                "Only the first {} problems are kept in quarantine.\n",
+                limits::count(limits::MOST_QUARANTINED)
+            ));
+        }
         for (check, c) in &self.checks {
             out.push_str(&format!(
                 "{check}: {} row{}\n",
@@ -130,26 +138,53 @@ pub async fn land_csv(
     };
     let file = std::fs::File::open(raw)
         .with_context(|| format!("cannot read the extract {}", raw.display()))?;
-    let mut input = BufReader::new(file);
+    // Every row is metered, so a row without an end is refused before it fills memory.
+    let (metered, mark) = limits::Metered::new(file);
+    let mut input = BufReader::new(metered);
+    // An extract rejected before it was read to its end may hold anything past that
+    // point, so its raw input is never kept (rule 8); one read whole keeps what it found.
     let reject = |mut report: Report, why: String| {
+        report.rejected = Some(why);
+        report.raw_listed_only = false;
+        Ok(Outcome::Rejected(report))
+    };
+    let rejected_whole = |mut report: Report, why: String| {
         report.rejected = Some(why);
         Ok(Outcome::Rejected(report))
     };
+    let deadline = limits::Deadline::start(limits::MOST_TIME);
     // A byte-order mark is allowed and ignored.
-    if input.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
-        input.consume(3);
+    match input.fill_buf() {
+        Ok(b) if b.starts_with(b"\xEF\xBB\xBF") => input.consume(3),
+        Ok(_) => {}
+        Err(e) => return reject(report, unreadable_io(e)?),
     }
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let header: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(|c| c.trim().to_owned()).collect(),
-        Err(e) => return reject(report, unreadable(&e)),
+        Err(e) => return reject(report, unreadable(e)?),
     };
+    mark.row_ended();
     if header.iter().all(String::is_empty) {
         return reject(report, "the extract is empty".into());
     }
-    for (i, h) in header.iter().enumerate() {
-        if header[..i].contains(h) {
-            return reject(report, format!("the header names column \"{h}\" twice"));
+    if header.len() > limits::MOST_COLUMNS {
+        return reject(
+            report,
+            format!(
+                "the header has {} columns; an extract may have at most {}",
+                limits::count(header.len() as u64),
+                limits::count(limits::MOST_COLUMNS as u64)
+            ),
+        );
+    }
+    let mut named = std::collections::HashSet::with_capacity(header.len());
+    for h in &header {
+        if !named.insert(h.as_str()) {
+            return reject(
+                report,
+                format!("the header names column \"{}\" twice", validate::shown(h)),
+            );
         }
     }
     let missing: Vec<&str> = def
@@ -185,7 +220,22 @@ pub async fn land_csv(
         match reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return reject(report, unreadable(&e)),
+            Err(e) => return reject(report, unreadable(e)?),
+        }
+        mark.row_ended();
+        if report.rows_in >= limits::MOST_ROWS {
+            return reject(
+                report,
+                format!(
+                    "the extract has more than {} rows, the most one extract may have",
+                    limits::count(limits::MOST_ROWS)
+                ),
+            );
+        }
+        if report.rows_in.is_multiple_of(4096)
+            && let Err(e) = deadline.check()
+        {
+            return reject(report, e.0);
         }
         let line = record.position().map_or(0, |p| p.line());
         report.rows_in += 1;
@@ -223,14 +273,14 @@ pub async fn land_csv(
     }
     rules.flush(&mut builder, &mut pending, &mut report).await?;
     if report.rows_in == 0 {
-        return reject(report, "the extract has a header but no rows".into());
+        return rejected_whole(report, "the extract has a header but no rows".into());
     }
     if report.rows_accepted == 0 {
-        return reject(report, "no row passed validation".into());
+        return rejected_whole(report, "no row passed validation".into());
     }
     if report.rows_rejected > 0 && def.bad_rows == BadRows::Reject {
         let n = report.rows_rejected;
-        return reject(
+        return rejected_whole(
             report,
             format!(
                 "{n} row{} failed a check, and this collection lands an extract only when every row passes (bad_rows = \"reject\"); correct them and send it again",
@@ -245,14 +295,26 @@ fn quarantine(pending: &mut PendingFile, p: &RowProblem, cells: &[String]) -> an
     pending.quarantine(p.row, &p.item, &p.rule, &p.reason, cells)
 }
 
-/// Says where and why a CSV cannot be read: bad UTF-8 or broken quoting.
-fn unreadable(e: &csv::Error) -> String {
+/// Says where and why a CSV cannot be read: bad UTF-8, broken quoting, or a limit broken.
+/// An I/O error that is not a limit is ours (the disk), and fails the run.
+fn unreadable(e: csv::Error) -> anyhow::Result<String> {
     let line = e.position().map_or(1, |p| p.line());
-    match e.kind() {
+    Ok(match e.kind() {
         csv::ErrorKind::Utf8 { .. } => {
             format!("line {line} is not UTF-8 text; extracts must be UTF-8")
         }
+        csv::ErrorKind::Io(_) => match e.into_kind() {
+            csv::ErrorKind::Io(io) => return unreadable_io(io),
+            _ => unreachable!("matched as Io above"),
+        },
         _ => format!("line {line} cannot be read as CSV: {e}"),
+    })
+}
+
+fn unreadable_io(e: std::io::Error) -> anyhow::Result<String> {
+    match limits::over_limit(&e) {
+        Some(limit) => Ok(limit.0.clone()),
+        None => Err(anyhow::Error::from(e).context("reading the extract")),
     }
 }
 

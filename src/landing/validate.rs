@@ -287,7 +287,7 @@ fn finish(column: &mut Column) -> ArrayRef {
 }
 
 /// Longest cell shown back in a message.
-fn shown(cell: &str) -> String {
+pub(crate) fn shown(cell: &str) -> String {
     let mut s: String = cell.chars().take(40).collect();
     if s.len() < cell.len() {
         s.push('…');

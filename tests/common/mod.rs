@@ -3,6 +3,7 @@
 //! `world`, the small lake the returns and packs tests build from.
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod web;
 pub mod world;
 
