@@ -462,9 +462,10 @@ fn print_summary(s: &Summary, out: &Path) {
     );
     let count = |k: &str| s.runs.get(k).copied().unwrap_or(0);
     println!(
-        "Runs: {} landed, {} late, {} rejected, {} failed and retried, {} refused; {} of them uploads by hand.",
+        "Runs: {} landed, {} late, {} amended, {} rejected, {} failed and retried, {} refused; {} of them uploads by hand.",
         thousands(count("landed") as f64),
         thousands(count("late") as f64),
+        thousands(count("amended") as f64),
         thousands(count("rejected") as f64),
         thousands(count("failed") as f64),
         thousands(count("refused") as f64),
@@ -569,13 +570,14 @@ async fn serve(
             .with_timezone(&settings.timezone)
             .format("%e %b %Y %H:%M")
     );
-    axum::serve(
+    crate::web::serve::serve(
         listener,
-        crate::app::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        crate::app::router(app),
+        crate::web::serve::IDLE,
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
     )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
     .await?;
     Ok(())
 }

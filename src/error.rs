@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::registry::RegistryError;
 use crate::schedule::request::RequestError;
+use crate::schedule::upload::UploadError;
 
 /// The error body every API route answers with.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -22,7 +23,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable, for programs: `unauthorized`, `forbidden`, `not_found`, `bad_request`,
-    /// `conflict`, `blocked`, `not_licensed`, `payload_too_large`, `unprocessable`, `internal`.
+    /// `conflict`, `confirm_replace`, `blocked`, `not_licensed`, `payload_too_large`,
+    /// `unprocessable`, `unavailable`, `insufficient_storage`, `internal`.
     pub code: String,
     /// For people: what was wrong and, where it helps, what to do.
     pub message: String,
@@ -40,6 +42,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Conflict(String),
+    /// A correction that would remove more than half of a period's rows, not yet confirmed.
+    #[error("{0}")]
+    ConfirmReplace(String),
     /// A creep check blocks the decision and DAP has not overridden it.
     #[error("{0}")]
     Blocked(String),
@@ -56,6 +61,12 @@ pub enum ApiError {
     /// Past a rate limit; the caller is told how long to wait.
     #[error("{0}")]
     TooManyRequests(String),
+    /// Busy for now (too many uploads landing at once); the caller is told when to retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The service's disk is full: nothing was stored.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("something went wrong on our side; it has been logged")]
     Internal(#[source] anyhow::Error),
 }
@@ -67,13 +78,17 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Conflict(_) | ApiError::Blocked(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::ConfirmReplace(_) | ApiError::Blocked(_) => {
+                StatusCode::CONFLICT
+            }
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotLicensed(_) | ApiError::Unprocessable(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -85,12 +100,15 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Conflict(_) => "conflict",
+            ApiError::ConfirmReplace(_) => "confirm_replace",
             ApiError::Blocked(_) => "blocked",
             ApiError::NotLicensed(_) => "not_licensed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::TooManyRequests(_) => "too_many_requests",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::InsufficientStorage(_) => "insufficient_storage",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -138,6 +156,21 @@ impl From<anyhow::Error> for ApiError {
                 _ => ApiError::Unprocessable(r.to_string()),
             };
         }
+        if let Some(u) = e.downcast_ref::<UploadError>() {
+            return match u {
+                UploadError::WrongKind(_) => ApiError::Unprocessable(u.to_string()),
+                UploadError::NotACollection(_) => ApiError::NotLicensed(u.to_string()),
+                UploadError::UnderWay { .. } => ApiError::Conflict(u.to_string()),
+                UploadError::NeedsConfirmation(_) => ApiError::ConfirmReplace(u.to_string()),
+                UploadError::Busy => ApiError::Unavailable(u.to_string()),
+                UploadError::DiskFull => ApiError::InsufficientStorage(u.to_string()),
+            };
+        }
+        if crate::schedule::pull::disk_full(&e) {
+            return ApiError::InsufficientStorage(
+                "the service's disk is full, so nothing was stored; try again later".into(),
+            );
+        }
         if let Some(p) = e.downcast_ref::<crate::registry::load::Problems>() {
             return ApiError::Unprocessable(p.to_string().trim_end().replace("\n  ", " "));
         }
@@ -164,10 +197,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
         let mut response = (self.status(), axum::Json(self.body())).into_response();
-        if matches!(self, ApiError::TooManyRequests(_)) {
+        let retry = match self {
+            ApiError::TooManyRequests(_) => Some(crate::web::limit::REFUSAL_EVERY_SECONDS),
+            ApiError::Unavailable(_) | ApiError::InsufficientStorage(_) => Some(60),
+            _ => None,
+        };
+        if let Some(seconds) = retry {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(crate::web::limit::REFUSAL_EVERY_SECONDS),
+                axum::http::HeaderValue::from(seconds),
             );
         }
         response

@@ -80,6 +80,9 @@ enum Command {
     /// Tokens for the web pages and the API: create, list, revoke.
     #[command(subcommand)]
     Token(cli::tokens::TokenCommand),
+    /// DAP's exceptions to the window a period may be sent in by hand: grant, list.
+    #[command(subcommand)]
+    Exceptions(cli::exceptions::ExceptionsCommand),
     /// The lake's packs: closed months of extracts gathered into one file each.
     #[command(subcommand)]
     Lake(LakeCommand),
@@ -102,21 +105,7 @@ enum Command {
     },
     /// Land a file handed over by hand (CSV or a spreadsheet's first sheet) for one period:
     /// the same checks and report as a pull, and the next version of the period.
-    Upload {
-        /// The collection's slug.
-        collection: String,
-        /// The provider's code.
-        #[arg(long)]
-        provider: String,
-        /// The period: 2026-11-24, 2026-W48, 2026-11, 2026-27-Q1 or 2026-27.
-        #[arg(long)]
-        period: String,
-        /// The file: .csv, .xlsx, .xls or .ods.
-        file: std::path::PathBuf,
-        /// Print JSON for scripts.
-        #[arg(long)]
-        json: bool,
-    },
+    Upload(cli::UploadArgs),
     /// The run ledger: each attempt to pull a period, newest first.
     Runs {
         /// Only this collection.
@@ -125,8 +114,8 @@ enum Command {
         /// Only this provider.
         #[arg(long)]
         provider: Option<String>,
-        /// Only this status (running, landed, late, rejected, failed, refused, due).
-        #[arg(long)]
+        /// Only this status.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(tally::store::runs::STATUSES))]
         status: Option<String>,
         /// At most this many.
         #[arg(long, default_value_t = 50)]
@@ -435,20 +424,15 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Serve(args) => cli::serve(s, args).await,
         Command::Token(t) => cli::tokens::run(s, t).await,
+        Command::Exceptions(e) => cli::exceptions::run(s, e).await,
         Command::Pull {
             collection,
             provider,
             period,
             again,
             json,
-        } => cli::pull_now(s, &collection, &provider, &period, again, None, json).await,
-        Command::Upload {
-            collection,
-            provider,
-            period,
-            file,
-            json,
-        } => cli::pull_now(s, &collection, &provider, &period, true, Some(&file), json).await,
+        } => cli::pull_now(s, &collection, &provider, &period, again, json).await,
+        Command::Upload(args) => cli::upload(s, args).await,
         Command::Runs {
             report: Some(id),
             json,

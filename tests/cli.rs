@@ -427,7 +427,12 @@ fn a_provider_csv_with_an_unknown_kind_imports_nothing() {
         "{out}"
     );
     assert!(out.contains("line 4: region: is empty"), "{out}");
-    assert!(t.expect(0, &["providers", "list"]).contains("0 providers"));
+    // Nothing was recorded, so there is no register yet, and reading one does not make it.
+    assert!(
+        t.expect(1, &["providers", "list"])
+            .contains("there is no register at")
+    );
+    assert!(!t.data.path().join("tally.db").exists());
     let good = write(
         dir.path(),
         "good.csv",
@@ -602,6 +607,60 @@ fn odd_requests_get_plain_answers() {
         out.contains("the cap must be a finite number of hours, 0 or more"),
         "{out}"
     );
+    for (flag, value, says) in [
+        ("--cap", "1e308", "at most 100,000,000"),
+        ("--goal", "1e308", "at most 100,000,000"),
+    ] {
+        let out = t.expect(
+            1,
+            &[
+                "burden",
+                "set",
+                flag,
+                value,
+                "--by-date",
+                "2030-01-01",
+                "--by",
+                "DAP",
+                "--reason",
+                "x",
+            ],
+        );
+        assert!(out.contains(says), "{flag} {value}: {out}");
+    }
+    let out = t.expect(
+        1,
+        &[
+            "burden",
+            "set",
+            "--goal",
+            "10",
+            "--by-date",
+            "+262142-01-01",
+            "--by",
+            "DAP",
+            "--reason",
+            "x",
+        ],
+    );
+    assert!(
+        out.contains("invalid value") || out.contains("not a day from 2000 to 2100"),
+        "{out}"
+    );
+    let out = t.expect(
+        2,
+        &[
+            "token",
+            "create",
+            "--role",
+            "dhsc",
+            "--name",
+            "A",
+            "--expires-in-days",
+            "0",
+        ],
+    );
+    assert!(out.contains("0 is not in 1..=3650"), "{out}");
     let out = t.expect(1, &["burden", "set", "--by", "DAP", "--reason", "x"]);
     assert!(out.contains("nothing to change"), "{out}");
     t.list("kh03-manual");
@@ -769,9 +828,32 @@ fn schedule_preview_shows_the_clock_change_policy() {
 #[test]
 fn runs_lists_the_ledger() {
     let t = Tally::new();
+    // Reading a register that is not there says so, and makes none.
+    for read in [
+        vec!["runs"],
+        vec!["burden"],
+        vec!["register"],
+        vec!["collections", "list"],
+    ] {
+        let out = t.expect(1, &read);
+        assert!(out.contains("there is no register at"), "{read:?}: {out}");
+    }
+    assert!(!t.data.path().join("tally.db").exists());
+    let csv = write(
+        t.data.path(),
+        "providers.csv",
+        "code,name,kind,region\nRXA,Ashford Hospitals NHS Trust,acute_trust,London\n",
+    );
+    t.expect(0, &["providers", "import", &csv]);
     let out = t.expect(0, &["runs"]);
     assert!(out.contains("No runs match."), "{out}");
     assert_eq!(t.expect(0, &["runs", "--json"]).trim(), "[]");
+    // A status the ledger never writes is a bad argument, not an empty list.
+    let out = t.expect(2, &["runs", "--status", "bogus"]);
+    assert!(
+        out.contains("possible values: running, landed, late, amended"),
+        "{out}"
+    );
 }
 
 /// A register with the census listed, one trust, and a file source for it.
@@ -783,6 +865,29 @@ fn with_file_source(t: &Tally) -> std::path::PathBuf {
         "code,name,kind,region\nRXA,Ashford Hospitals NHS Trust,acute_trust,London\n",
     );
     t.expect(0, &["providers", "import", &csv]);
+    // Listed today, so November is before the licence: DAP lets RXA send it all the same.
+    let out = t.expect(
+        0,
+        &[
+            "exceptions",
+            "grant",
+            "ward-bed-census",
+            "--provider",
+            "RXA",
+            "--period",
+            "2026-11-01",
+            "--to",
+            "2026-11-30",
+            "--by",
+            "Asha Patel (DAP)",
+            "--reason",
+            "November's census, kept by the trust before its source was connected",
+        ],
+    );
+    assert!(
+        out.contains("RXA may send 2026-11-01 to 2026-11-30 of ward-bed-census by hand until"),
+        "{out}"
+    );
     let drop = t.data.path().join("drop");
     std::fs::create_dir_all(&drop).unwrap();
     write(
@@ -882,10 +987,11 @@ fn a_pull_from_a_file_source_lands_and_is_recorded() {
         .iter()
         .map(|r| r["status"].as_str().unwrap())
         .collect();
-    // Newest first; whether a landing was late depends on today's date against its deadline.
+    // Newest first; whether the first landing was late depends on today's date against its
+    // deadline, and the second, a further version, is an amendment whenever it came.
     assert_eq!(statuses[0], "rejected");
     assert!(
-        matches!(statuses[1], "landed" | "late") && matches!(statuses[2], "landed" | "late"),
+        statuses[1] == "amended" && matches!(statuses[2], "landed" | "late"),
         "{statuses:?}"
     );
     assert_eq!(statuses[3], "failed");
@@ -1057,54 +1163,94 @@ fn an_upload_lands_as_the_next_version_by_the_same_checks_as_a_pull() {
         .path()
         .join("lake/ward-bed-census/period=2026-11-24/provider=RXA");
     assert!(lake.join("v1.parquet").is_file() && lake.join("v2.parquet").is_file());
-    // Files an upload does not take, and a file that is not there, fail in words.
+    // Files an upload does not take, and a file that is not there, are refused in words
+    // before anything is run.
     let text = write(t.data.path(), "census.txt", "hello");
-    assert!(upload(&text, 4).contains("upload a .csv, .xlsx, .xls or .ods file"));
+    assert!(upload(&text, 1).contains("upload a .csv, .xlsx, .xls or .ods file"));
     let gone = t.data.path().join("gone.csv");
-    assert!(upload(gone.to_str().unwrap(), 4).contains("there is no file at"));
+    assert!(upload(gone.to_str().unwrap(), 1).contains("there is no file at"));
     let runs = t.expect(0, &["runs", "--json"]);
-    assert_eq!(runs.matches("\"failed\"").count(), 2, "{runs}");
+    assert_eq!(runs.matches("\"failed\"").count(), 0, "{runs}");
+    assert_eq!(runs.matches("\"amended\"").count(), 1, "{runs}");
 }
 
 #[test]
 fn the_returns_commands_build_show_and_export_and_say_what_is_wrong() {
     let t = Tally::new();
     // Nothing listed yet: every return says why it cannot be built.
+    let csv = write(
+        t.data.path(),
+        "someone.csv",
+        "code,name,kind,region\nRXZ,Zeal NHS Trust,acute_trust,London\n",
+    );
+    t.expect(0, &["providers", "import", &csv]);
     let out = t.expect(4, &["returns", "list"]);
     assert!(
         out.contains("ward-bed-census is not a licensed collection"),
         "{out}"
     );
-    with_file_source(&t);
+    // The census listed ten days ago (by the library: the command line lists today).
+    let london = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive();
+    let listed = chrono::Utc::now() - chrono::Duration::days(10);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let url = format!("sqlite://{}", t.data.path().join("tally.db").display());
+        let registry = tally::registry::Registry::new(
+            tally::store::connect(&url).await.unwrap(),
+            chrono_tz::Europe::London,
+        );
+        let trusts = ["RXA".to_string()];
+        common::list_for_trusts(
+            &registry,
+            t.data.path(),
+            &trusts,
+            &common::load("ward-bed-census"),
+            listed,
+        )
+        .await;
+    });
     let out = t.expect(4, &["returns", "list"]);
     assert!(
         out.contains("uec-daily-sitrep") && out.contains("ready"),
         "{out}"
     );
-    // Listed today: today is the first day owed. Nothing has landed, so the artifact is
-    // empty and says it is incomplete.
-    let london = chrono::Utc::now()
-        .with_timezone(&chrono_tz::Europe::London)
-        .date_naive();
-    let today = london.to_string();
+    // Two days ago is past its deadline. Nothing has landed, so the artifact is empty and
+    // says it is incomplete.
+    let day = (london - chrono::Duration::days(2)).to_string();
     let out = t.expect(
         0,
-        &["returns", "build", "uec-daily-sitrep", "--period", &today],
+        &["returns", "build", "uec-daily-sitrep", "--period", &day],
     );
-    assert!(out.contains("0 of 1 providers sent all 1 period"), "{out}");
     assert!(
-        out.contains("missing RXA Ashford Hospitals NHS Trust"),
+        out.contains("0 of 2 providers sent every period owed"),
         "{out}"
     );
+    assert!(out.contains("missing RXA Trust 0"), "{out}");
+    assert!(out.contains("missing RXZ Zeal NHS Trust"), "{out}");
     assert!(out.contains("Incomplete"), "{out}");
     let out = t.expect(
         0,
-        &["returns", "build", "uec-daily-sitrep", "--period", &today],
+        &["returns", "build", "uec-daily-sitrep", "--period", &day],
     );
     assert!(out.contains("Unchanged: version 1"), "{out}");
+    // Today is not over, so nobody owes it yet: building it is an error that says so, and
+    // keeps nothing.
+    let today = london.to_string();
+    let out = t.expect(
+        1,
+        &["returns", "build", "uec-daily-sitrep", "--period", &today],
+    );
+    assert!(out.contains("is not owed yet"), "{out}");
+    assert!(
+        !t.data
+            .path()
+            .join(format!("returns/uec-daily-sitrep/period={today}"))
+            .exists()
+    );
     let out = t.expect(
         0,
-        &["returns", "show", "uec-daily-sitrep", "--period", &today],
+        &["returns", "show", "uec-daily-sitrep", "--period", &day],
     );
     assert!(out.contains("ga_occupancy_pct"), "{out}");
     let csv = t.data.path().join("sitrep.csv");
@@ -1115,7 +1261,7 @@ fn the_returns_commands_build_show_and_export_and_say_what_is_wrong() {
             "export",
             "uec-daily-sitrep",
             "--period",
-            &today,
+            &day,
             "--format",
             "csv",
             "--out",
@@ -1129,7 +1275,7 @@ fn the_returns_commands_build_show_and_export_and_say_what_is_wrong() {
             .starts_with("level,region,code,name,")
     );
     // A range builds each period with a progress bar; days before the listing fail.
-    let yesterday = (london - chrono::Duration::days(1)).to_string();
+    let before = (london - chrono::Duration::days(11)).to_string();
     let out = t.expect(
         4,
         &[
@@ -1137,13 +1283,13 @@ fn the_returns_commands_build_show_and_export_and_say_what_is_wrong() {
             "build",
             "uec-daily-sitrep",
             "--period",
-            &yesterday,
+            &before,
             "--to",
-            &today,
+            &(london - chrono::Duration::days(10)).to_string(),
         ],
     );
     assert!(
-        out.contains("0 built, 1 unchanged, 1 could not be built"),
+        out.contains("1 built, 0 unchanged, 1 could not be built"),
         "{out}"
     );
     assert!(out.contains("is outside the data"), "{out}");
@@ -1172,7 +1318,7 @@ fn the_returns_commands_build_show_and_export_and_say_what_is_wrong() {
             "export",
             "uec-daily-sitrep",
             "--period",
-            &today,
+            &day,
             "--format",
             "xlsx",
             "--out",

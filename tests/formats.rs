@@ -118,7 +118,7 @@ async fn json_lines_with_a_broken_line_are_rejected_with_the_line_named() {
 async fn parquet_lands_with_its_types_checked_like_any_extract() {
     let dir = tempfile::tempdir().unwrap();
     let mut fields = vec![Field::new("census_date", DataType::Date32, false)];
-    let mut columns: Vec<ArrayRef> = vec![Arc::new(Date32Array::from(vec![20_416, 20_416]))];
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(Date32Array::from(vec![20_781, 20_781]))];
     for (name, value) in TEXT_COLUMNS {
         fields.push(Field::new(name, DataType::Utf8, false));
         let values = if name == "ward_code" {
@@ -137,8 +137,8 @@ async fn parquet_lands_with_its_types_checked_like_any_extract() {
     let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
-    // 20,416 days after 1970-01-01 is 2025-11-24: a date outside the period is data the
-    // landing takes as given; the counts below are what is checked.
+    // 20,781 days after 1970-01-01 is 2026-11-24, the period's day (a row of another day is
+    // refused: see tests/landing.rs).
     let pulled = pull_file(dir.path(), "RXA_2026-11-24.parquet", &bytes).await;
     assert_eq!(pulled.status, "landed", "{}", pulled.message);
     let report = pulled.report.unwrap();

@@ -1,7 +1,8 @@
-//! Bad input at scale: property tests that mutate real inputs (the corpus in `tests/fuzz/`
-//! and the bundled collection definitions) and feed them to landing, to definition loading
-//! and to the upload endpoint. Whatever comes in, nothing panics: landing lands or rejects
-//! with a report, loading names its problems, the endpoint answers 4xx, never 5xx.
+//! Bad input at scale: property tests that mutate real inputs (the corpus in `tests/fuzz/`,
+//! the bundled collection definitions and the hostile corpus of `common/hostile.rs`) and
+//! feed them to landing, to definition loading, to a source and to the upload endpoint.
+//! Whatever comes in, nothing panics: landing lands or rejects with a report, loading names
+//! its problems, the endpoint answers 4xx, never 5xx.
 //!
 //! Each property runs `PROPTEST_CASES` cases (proptest's own variable; 64 here by default,
 //! so CI spends a few seconds); `PROPTEST_CASES=10000 cargo test --test fuzz` for a long
@@ -182,7 +183,12 @@ fn app() -> &'static (tokio::runtime::Runtime, common::web::TestApp) {
             .enable_all()
             .build()
             .unwrap();
-        let t = rt.block_on(common::web::spawn(None));
+        // The day after the corpus's census day, so that uploads of it are inside their
+        // window and reach landing.
+        let t = rt.block_on(common::web::spawn_at(
+            None,
+            Some(common::world::utc("2026-11-25T10:00:00Z")),
+        ));
         (rt, t)
     })
 }
@@ -213,5 +219,48 @@ proptest! {
             .status
         });
         prop_assert!(!status.is_server_error(), "{status}");
+    }
+}
+
+proptest! {
+    // A quarter of the cases: each pulls through a source, and a spreadsheet through a
+    // child process.
+    #![proptest_config(ProptestConfig { cases: (cases() / 4).max(8), ..ProptestConfig::default() })]
+
+    /// A file of the hostile corpus (tests/common/hostile.rs), its bytes flipped, inserted or
+    /// cut, pulled from a source: the run lands or is rejected with a reason, never fails
+    /// (which would mean the service, not the file, was at fault) and never panics.
+    #[test]
+    fn any_mangled_hostile_file_is_landed_or_rejected(
+        which in 0usize..9,
+        edits in proptest::collection::vec(
+            prop_oneof![
+                (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Flip(i, b)),
+                (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..8))
+                    .prop_map(|(i, b)| Edit::Insert(i, b)),
+                (any::<usize>(), 0usize..40).prop_map(|(i, n)| Edit::Cut(i, n)),
+            ],
+            0..4,
+        ),
+    ) {
+        let corpus = common::hostile::all();
+        let h = &corpus[which % corpus.len()];
+        let bytes = apply(&h.bytes, &edits);
+        let dir = tempfile::tempdir().unwrap();
+        let drop = dir.path().join("drop");
+        std::fs::create_dir_all(&drop).unwrap();
+        let ext = h.name.rsplit_once('.').unwrap().1;
+        std::fs::write(drop.join(format!("RXA_2026-11-24.{ext}")), &bytes).unwrap();
+        let connector = tally::connectors::ConnectorConfig::File(tally::connectors::file::FileConfig {
+            folder: "drop".into(),
+            name: format!("{{provider}}_{{period}}.{ext}"),
+        });
+        let pulled = runtime().block_on(async {
+            common::CensusWorld::new(dir.path(), connector).await.pull(false).await
+        });
+        prop_assert!(
+            matches!(pulled.status.as_str(), "landed" | "late" | "rejected"),
+            "{}: {} {}", h.name, pulled.status, pulled.message
+        );
     }
 }

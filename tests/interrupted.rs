@@ -96,6 +96,23 @@ fn landed_once(data: &Path) {
     )
     .unwrap();
     ok(data, &["providers", "import", providers.to_str().unwrap()]);
+    // Listed today, so the day is before the licence: DAP lets RXA send it.
+    ok(
+        data,
+        &[
+            "exceptions",
+            "grant",
+            "ward-bed-census",
+            "--provider",
+            "RXA",
+            "--period",
+            "2026-11-24",
+            "--by",
+            "Asha Patel (DAP)",
+            "--reason",
+            "the trust's census of a day before the listing",
+        ],
+    );
     let small = data.join("small.csv");
     extract(&small, 3, 5);
     let out = upload(data, &small).output().unwrap();

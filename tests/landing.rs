@@ -361,3 +361,31 @@ async fn the_raw_input_may_be_kept_only_when_it_holds_listed_items_alone() {
         assert_eq!(report.raw_listed_only, keep, "{name}");
     }
 }
+
+/// The period an extract is for must agree with the days inside it: a census whose rows say
+/// another day lands none of them, and a file that mixes days lands only the period's.
+#[tokio::test]
+async fn rows_dated_outside_the_extracts_period_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = |ward: &str| row(ward, "20", "18").replacen("2026-11-24", "2026-11-19", 1);
+    let csv = format!("{HEADER}\n{}\n{}\n", other("W1"), other("W2"));
+    let (path, report) = land(dir.path(), csv.as_bytes()).await;
+    assert!(path.is_none(), "nothing lands");
+    assert_eq!(report.rejected.as_deref(), Some("no row passed validation"));
+    let p = &report.checks["period"];
+    assert_eq!(p.rows, 2);
+    assert_eq!(p.first[0].item, "census_date");
+    assert!(
+        p.first[0]
+            .reason
+            .contains("2026-11-19 is not in 2026-11-24, the period this extract is for"),
+        "{:?}",
+        p.first[0]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let csv = format!("{HEADER}\n{}\n{}\n", row("W1", "20", "18"), other("W2"));
+    let (path, report) = land(dir.path(), csv.as_bytes()).await;
+    assert_eq!(read_wards(&path.unwrap()), [("W1".to_string(), 18)]);
+    assert_eq!((report.rows_accepted, report.rows_rejected), (1, 1));
+}

@@ -187,7 +187,7 @@ async fn person_counts_are_suppressed_or_rounded_below_england_and_missing_provi
     .unwrap();
     std::fs::write(
         queries.path().join("residents.toml"),
-        "title = \"Residents\"\ninputs = [\"care-home-capacity\"]\nperiod = \"month\"\n\
+        "title = \"Residents\"\ninputs = [\"care-home-capacity\"]\nexpects = [\"care_home\"]\nperiod = \"month\"\n\
          [[columns]]\nname = \"level\"\n[[columns]]\nname = \"area\"\n\
          [[columns]]\nname = \"residents\"\nmeasure = \"person\"\n\
          [[columns]]\nname = \"places\"\nmeasure = \"non_person\"\n\
@@ -354,7 +354,7 @@ async fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
 
     // A query that reads a collection it does not declare, and one that does not parse.
     let queries = tempfile::tempdir().unwrap();
-    let sidecar = "title = \"T\"\ninputs = [\"ward-bed-census\"]\nperiod = \"day\"\n[[columns]]\nname = \"level\"\n";
+    let sidecar = "title = \"T\"\ninputs = [\"ward-bed-census\"]\nexpects = [\"acute_trust\"]\nperiod = \"day\"\n[[columns]]\nname = \"level\"\n";
     std::fs::write(queries.path().join("sneaky.toml"), sidecar).unwrap();
     std::fs::write(
         queries.path().join("sneaky.sql"),
@@ -399,7 +399,7 @@ async fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
         );
     }
     // A sidecar with a mistake is named with its line.
-    std::fs::write(queries.path().join("typo.toml"), "title = \"T\"\ninputs = [\"ward-bed-census\"]\nperiod = \"fortnight\"\n[[columns]]\nname = \"level\"\n").unwrap();
+    std::fs::write(queries.path().join("typo.toml"), "title = \"T\"\ninputs = [\"ward-bed-census\"]\nexpects = [\"acute_trust\"]\nperiod = \"fortnight\"\n[[columns]]\nname = \"level\"\n").unwrap();
     std::fs::write(queries.path().join("typo.sql"), "SELECT 1").unwrap();
     let e = Catalogue::load(queries.path()).unwrap_err().to_string();
     assert!(

@@ -5,16 +5,19 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::web::spawn;
+use common::web::{spawn, spawn_at};
 use serde_json::json;
 
 /// Every endpoint × every role: the status each gets. Columns: no token, dap, provider (RXA),
 /// dhsc, admin.
 #[tokio::test]
 async fn each_role_can_do_exactly_what_it_should() {
-    let t = spawn(None).await;
+    // Early July 2026, when the census days it uploads are inside their window.
+    let t = spawn_at(None, Some(common::world::utc("2026-07-10T10:00:00Z"))).await;
     let reason = json!({"action": "reject", "reason": "Derivable from the ward bed census"});
     let budget = json!({"cap_hours": 60000.0, "reason": "Cap for the year"});
+    let exception = json!({"collection": "care-home-capacity", "provider": "1-101",
+                           "period": "2026-03", "reason": "March, sent late"});
     let def =
         json!({"toml": std::fs::read_to_string(common::collection_path("kh03-manual")).unwrap()});
     use StatusCode as S;
@@ -136,6 +139,18 @@ async fn each_role_can_do_exactly_what_it_should() {
             "/api/v1/audit",
             None,
             [unauth, ok, forbid, forbid, ok],
+        ),
+        (
+            Method::GET,
+            "/api/v1/exceptions",
+            None,
+            [unauth, ok, forbid, forbid, ok],
+        ),
+        (
+            Method::POST,
+            "/api/v1/exceptions",
+            Some(exception),
+            [unauth, created, forbid, forbid, forbid],
         ),
         (
             Method::POST,
@@ -649,4 +664,76 @@ async fn decisions_through_the_api_are_checked_logged_and_keep_text_as_given() {
         "{decisions:#?}"
     );
     assert_eq!(decisions.iter().filter(|e| e.outcome == "done").count(), 1);
+}
+
+/// An error answered to a client that takes gzip (every browser) is a readable body: the
+/// error layer rewrites a plain-text rejection into JSON, and it is compressed afresh, never
+/// sent plain under the old body's `content-encoding`.
+#[tokio::test]
+async fn error_answers_read_whole_for_clients_that_take_gzip() {
+    use std::io::Read;
+    let t = spawn(None).await;
+    for (path, code) in [
+        ("/api/v1/runs?limit=abc", "bad_request"),
+        ("/api/v1/nowhere", "not_found"),
+    ] {
+        let req = axum::http::Request::builder()
+            .uri(path)
+            .header("authorization", format!("Bearer {}", t.tokens.dap))
+            .header("accept-encoding", "gzip")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let a = t.send(req).await;
+        let body = match a
+            .headers
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap())
+        {
+            Some("gzip") => {
+                let mut text = Vec::new();
+                flate2::read::GzDecoder::new(a.body.as_slice())
+                    .read_to_end(&mut text)
+                    .unwrap_or_else(|e| panic!("{path}: the gzip body does not inflate: {e}"));
+                text
+            }
+            None => a.body.clone(),
+            Some(other) => panic!("{path}: content-encoding {other}"),
+        };
+        let json: serde_json::Value = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{path}: {e}: {}", String::from_utf8_lossy(&body)));
+        assert_eq!(json["error"]["code"], code, "{path}");
+    }
+}
+
+/// The budget takes figures a plan could have: not 1e308 hours, not the year 262142.
+#[tokio::test]
+async fn the_budget_refuses_figures_no_plan_could_have() {
+    let t = spawn(None).await;
+    for body in [
+        json!({"cap_hours": 1e308, "reason": "typo"}),
+        json!({"goal_hours": 10.0, "target_date": "+262142-01-01", "reason": "typo"}),
+        json!({"baseline_date": "1066-10-14", "reason": "typo"}),
+    ] {
+        let a = t
+            .api(
+                Method::PUT,
+                "/api/v1/burden/budget",
+                Some(&t.tokens.dap),
+                Some(body.clone()),
+            )
+            .await;
+        assert!(
+            matches!(
+                a.status,
+                StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST
+            ),
+            "{body}: {} {}",
+            a.status,
+            a.text()
+        );
+    }
+    assert!(
+        t.app.store().budget().await.unwrap().is_none(),
+        "nothing was set"
+    );
 }

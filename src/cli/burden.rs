@@ -13,7 +13,7 @@ use crate::registry::views::BudgetChange;
 
 /// The public register.
 pub async fn register(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
-    let registry = super::open(settings).await?;
+    let registry = super::open_existing(settings).await?;
     let entries = registry.register(Utc::now()).await?;
     if json {
         return print_json(&entries).map(|_| Outcome::Done);
@@ -122,7 +122,7 @@ pub fn print_burden(r: &BurdenReport) {
 }
 
 pub async fn burden(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
-    let registry = super::open(settings).await?;
+    let registry = super::open_existing(settings).await?;
     let report = registry.burden(Utc::now()).await?;
     if json {
         print_json(&report)?;
@@ -158,7 +158,7 @@ pub async fn providers_import(settings: &Settings, path: &Path) -> anyhow::Resul
 }
 
 pub async fn providers_list(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
-    let registry = super::open(settings).await?;
+    let registry = super::open_existing(settings).await?;
     let list = registry.store().providers().await?;
     if json {
         return print_json(&list).map(|_| Outcome::Done);

@@ -191,7 +191,7 @@ pub async fn change(
 }
 
 pub async fn list(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
-    let registry = super::open(settings).await?;
+    let registry = super::open_existing(settings).await?;
     let entries = registry.register(Utc::now()).await?;
     if json {
         return print_json(&entries).map(|_| Outcome::Done);
@@ -219,7 +219,7 @@ pub async fn list(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
 }
 
 pub async fn show(settings: &Settings, slug: &str, json: bool) -> anyhow::Result<Outcome> {
-    let registry = super::open(settings).await?;
+    let registry = super::open_existing(settings).await?;
     let v = registry.show(slug, Utc::now()).await?;
     if json {
         return print_json(&v).map(|_| Outcome::Done);

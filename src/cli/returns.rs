@@ -19,7 +19,7 @@ fn catalogue(settings: &Settings) -> anyhow::Result<Catalogue> {
 /// `tally returns list`: each return, and whether it plans against the register as it is.
 pub async fn list(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
     let catalogue = catalogue(settings)?;
-    let registry = super::open(settings).await?;
+    let registry = super::open_existing(settings).await?;
     let mut rows = Vec::new();
     let mut all_ok = true;
     for def in catalogue.returns.values() {
@@ -68,16 +68,23 @@ fn summary(m: &Manifest) -> String {
         m.built_at.format("%Y-%m-%d %H:%M UTC")
     );
     for c in &m.completeness.inputs {
+        let due = if c.periods_due < c.periods {
+            format!(
+                " ({} of {} past their deadline; the rest are not owed yet)",
+                c.periods_due, c.periods
+            )
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "{}: {} of {} providers sent all {} period{}",
-            c.collection,
-            c.received,
-            c.expected,
-            c.periods,
-            if c.periods == 1 { "" } else { "s" }
+            "{}: {} of {} providers sent every period owed{due}",
+            c.collection, c.received, c.expected,
         ));
         if !c.late.is_empty() {
             out.push_str(&format!("; late: {}", c.late.join(", ")));
+        }
+        if !c.amended.is_empty() {
+            out.push_str(&format!("; amended: {}", c.amended.join(", ")));
         }
         out.push('\n');
         for miss in c.missing.iter().take(20) {
@@ -88,6 +95,19 @@ fn summary(m: &Manifest) -> String {
         }
         if c.missing.len() > 20 {
             out.push_str(&format!("  and {} more missing\n", c.missing.len() - 20));
+        }
+        for p in c.partial.iter().take(20) {
+            out.push_str(&format!(
+                "  partial {} {} ({} rows turned away by validation, over {} period{})\n",
+                p.code,
+                p.name,
+                p.rows_rejected,
+                p.periods,
+                if p.periods == 1 { "" } else { "s" }
+            ));
+        }
+        if c.partial.len() > 20 {
+            out.push_str(&format!("  and {} more partial\n", c.partial.len() - 20));
         }
     }
     if !m.completeness.complete {

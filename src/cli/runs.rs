@@ -5,58 +5,33 @@ use chrono::Utc;
 
 use super::{Outcome, plural, print_json};
 use crate::config::Settings;
-use crate::connectors::upload::Upload;
-use crate::connectors::{ConnectorConfig, Source, Sources};
+use crate::connectors::Sources;
 use crate::landing::lake::Lake;
-use crate::schedule::pull::pull;
+use crate::schedule::pull::{Timing, pull};
+use crate::schedule::upload::{HandIn, UploadError};
 use crate::store::runs::RunFilter;
 
-/// `tally pull`: one run now, through the collection's source for the provider; or, with
-/// `upload`, `tally upload`: a file handed over by hand, landed by the same path as the
-/// next version of the period.
+/// `tally pull`: one run now, through the collection's source for the provider.
 pub async fn pull_now(
     settings: &Settings,
     collection: &str,
     provider: &str,
     period: &str,
     again: bool,
-    upload: Option<&std::path::Path>,
     json: bool,
 ) -> anyhow::Result<Outcome> {
     let registry = super::open(settings).await?;
     let key =
         crate::schedule::request::by_hand(&registry, collection, provider, period, Utc::now())
             .await?;
-    let (sources, instance, again) = match upload {
-        None => (
-            Sources::load(&settings.sources_file)?,
-            instance_name("pull"),
-            again,
-        ),
-        Some(path) => {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let upload = Source {
-                collection: collection.into(),
-                provider: provider.into(),
-                connector: ConnectorConfig::Upload(Upload {
-                    path: path.to_owned(),
-                    name,
-                }),
-            };
-            let sources = Sources::of(vec![upload], std::path::PathBuf::new());
-            (sources, instance_name("upload"), true)
-        }
-    };
+    let sources = Sources::load(&settings.sources_file)?;
     let lake = Lake::new(settings.lake_dir());
     let p = pull(
         &registry,
         &sources,
         &lake,
         &key,
-        &instance,
+        &instance_name("pull"),
         Utc::now(),
         again,
     )
@@ -77,14 +52,88 @@ pub async fn pull_now(
         }
     }
     Ok(match p.status.as_str() {
-        "landed" | "late" | "skipped" => Outcome::Done,
+        "landed" | "late" | "amended" | "skipped" => Outcome::Done,
+        _ => Outcome::Failed,
+    })
+}
+
+/// `tally upload`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct UploadArgs {
+    /// The collection's slug.
+    pub collection: String,
+    /// The provider's code.
+    #[arg(long)]
+    pub provider: String,
+    /// The period: 2026-11-24, 2026-W48, 2026-11, 2026-27-Q1 or 2026-27.
+    #[arg(long)]
+    pub period: String,
+    /// The file: .csv, .xlsx, .xls or .ods.
+    pub file: std::path::PathBuf,
+    /// Make a correction current although it keeps fewer than half of the rows the period
+    /// has now (without this, such a file is checked, reported and not made current).
+    #[arg(long)]
+    pub replace: bool,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `tally upload`: a file handed over by hand, landed by the one upload path as the next
+/// version of the period. A request refused before the file is read is an error (exit 1);
+/// a file rejected, or a correction held back for confirmation, is `Failed` (exit 4).
+pub async fn upload(settings: &Settings, args: UploadArgs) -> anyhow::Result<Outcome> {
+    let json = args.json;
+    let up = HandIn {
+        name: args
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        collection: args.collection,
+        provider: args.provider,
+        period: args.period,
+        file: args.file,
+        via: "cli",
+        replace: args.replace,
+    };
+    let registry = super::open(settings).await?;
+    let lake = Lake::new(settings.lake_dir());
+    let landed =
+        crate::schedule::upload::hand_in(&registry, &lake, up, Utc::now(), Timing::Elapsed).await;
+    let u = match landed {
+        Ok(u) => u,
+        Err(e) => {
+            // A correction held back says what it would change, and how to confirm it.
+            if let Some(UploadError::NeedsConfirmation(u)) = e.downcast_ref::<UploadError>() {
+                if json {
+                    print_json(u)?;
+                } else {
+                    println!("{e}; use --replace to confirm.");
+                    println!("{}", u.report.trim_end());
+                }
+                return Ok(Outcome::Failed);
+            }
+            return Err(e);
+        }
+    };
+    if json {
+        print_json(&u)?;
+    } else {
+        println!("{}", u.summary());
+        if !matches!(u.status.as_str(), "rejected" | "failed") {
+            println!("{}", u.report.trim_end());
+        }
+    }
+    Ok(match u.status.as_str() {
+        "landed" | "late" | "amended" | "unchanged" => Outcome::Done,
         _ => Outcome::Failed,
     })
 }
 
 /// `tally runs --report <run>`: the validation report a run saved, as the provider reads it.
 pub async fn run_report(settings: &Settings, id: i64, json: bool) -> anyhow::Result<Outcome> {
-    let registry = super::open(settings).await?;
+    let registry = super::open_existing(settings).await?;
     let Some(report) = registry.store().run_report(id).await? else {
         anyhow::bail!(
             "run {id} has no report: there is no such run, or it did not read an extract (see its note in tally runs)"
@@ -100,7 +149,7 @@ pub async fn run_report(settings: &Settings, id: i64, json: bool) -> anyhow::Res
 }
 
 pub async fn runs(settings: &Settings, filter: RunFilter, json: bool) -> anyhow::Result<Outcome> {
-    let registry = super::open(settings).await?;
+    let registry = super::open_existing(settings).await?;
     let rows = registry.store().runs(&filter).await?;
     if json {
         return print_json(&rows).map(|_| Outcome::Done);
@@ -158,6 +207,10 @@ pub struct ServeArgs {
     /// (PostgreSQL; on SQLite the next `tally serve` releases them at start).
     #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(3..=86_400))]
     pub lease_seconds: u64,
+    /// Seconds a client may take to send a request's head, and a kept-alive connection
+    /// may wait idle, before it is closed.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub idle_seconds: u64,
 }
 
 /// `tally serve`: the scheduler and the web, until Ctrl-C or SIGTERM.
@@ -176,13 +229,7 @@ pub async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<Outco
     // With SQLite only one instance may run; the lock is held until this returns.
     // The lock sits beside the database file, wherever the settings put it, so that two
     // instances with different data folders but one registry are refused all the same.
-    let _lock = if let Some(file) = settings.database_url.strip_prefix("sqlite:") {
-        let file = std::path::Path::new(
-            file.trim_start_matches("//")
-                .split('?')
-                .next()
-                .unwrap_or_default(),
-        );
+    let _lock = if let Some(file) = super::sqlite_file(&settings.database_url) {
         let folder = file
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -196,10 +243,23 @@ pub async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<Outco
         // Holding the lock, no other scheduler runs: a run another one left `running` was
         // left by one that died (killed, or the machine lost power), so it is let go now
         // and pulled again on the first step instead of waiting out its lease.
-        let abandoned = registry
-            .store()
-            .release_abandoned(&format!("{SCHEDULER}-"), Utc::now())
-            .await?;
+        // Uploads through the web of a `tally serve` are its own too; those of `tally
+        // upload` (`upload-cli-…`) belong to processes that may still be running.
+        let mut abandoned = 0;
+        for prefix in [format!("{SCHEDULER}-"), "upload-web-".to_owned()] {
+            abandoned += registry
+                .store()
+                .release_abandoned(&prefix, Utc::now())
+                .await?;
+        }
+        // The files of uploads it was landing are its own too, and may hold columns that
+        // are not listed items (rule 8).
+        let uploads = settings.data_dir.join("uploads");
+        for entry in std::fs::read_dir(&uploads).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
         if abandoned > 0 {
             tracing::warn!(
                 runs = abandoned,
@@ -245,12 +305,9 @@ pub async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<Outco
         .with_context(|| format!("cannot listen on {bind}"))?;
     let bound = listener.local_addr()?;
     let mut web_stop = stopped.clone();
+    let idle = std::time::Duration::from_secs(args.idle_seconds);
     let web = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            crate::app::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        crate::web::serve::serve(listener, crate::app::router(app), idle, async move {
             let _ = web_stop.wait_for(|s| *s).await;
         })
         .await

@@ -20,8 +20,8 @@ pub enum TokenCommand {
         /// Whose token it is, as the audit log will name them.
         #[arg(long)]
         name: String,
-        /// Make it expire after this many days.
-        #[arg(long)]
+        /// Make it expire after this many days (1 to 3650).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
         expires_in_days: Option<u32>,
         /// Who makes it (default: TALLY_ACTOR).
         #[arg(long, env = "TALLY_ACTOR")]
@@ -117,7 +117,7 @@ pub async fn create(
 }
 
 pub async fn list(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
-    let registry = super::open(settings).await?;
+    let registry = super::open_existing(settings).await?;
     let tokens = registry.store().tokens().await?;
     if json {
         print_json(&tokens)?;

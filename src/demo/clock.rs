@@ -12,14 +12,12 @@ use super::feeds::{CENSUS, Feeds, Form, HOMES};
 use super::story::{Decisions, Story};
 use super::timeline::{Delivery, What, local};
 use super::world::World;
-use crate::connectors::upload::Upload;
-use crate::connectors::{ConnectorConfig, Source, Sources};
 use crate::landing::lake::Lake;
 use crate::registry::Registry;
 use crate::returns::scheduled::Builder;
-use crate::schedule::pull::{Pace, Pulled, Timing, pull_timed};
-use crate::schedule::request;
+use crate::schedule::pull::Timing;
 use crate::schedule::runner::Runner;
+use crate::schedule::upload::{HandIn, hand_in};
 
 /// A decision DAP takes on a given day of the window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -100,9 +98,9 @@ impl Clock<'_> {
         while t <= to {
             self.feeds.set_clock(t);
             while let Some(d) = next.next_if(|d| d.at <= t) {
-                if let Some(p) = self.deliver(d).await? {
+                if let Some(status) = self.deliver(d).await? {
                     played.uploads += 1;
-                    *played.outcomes.entry(p.status).or_default() += 1;
+                    *played.outcomes.entry(status).or_default() += 1;
                 }
             }
             while let Some((at, e)) = events.next_if(|e| e.0 <= t) {
@@ -148,7 +146,7 @@ impl Clock<'_> {
     }
 
     /// Puts one extract at its source, or uploads it by hand through the upload path.
-    async fn deliver(&self, d: &Delivery) -> anyhow::Result<Option<Pulled>> {
+    async fn deliver(&self, d: &Delivery) -> anyhow::Result<Option<String>> {
         let (collection, code, period, file) = match d.what {
             What::Census { trust, day } => {
                 let t = &self.world.trusts[trust];
@@ -171,7 +169,7 @@ impl Clock<'_> {
         ))
     }
 
-    /// A file handed over by hand: the same checks and the same pull as the web's upload form.
+    /// A file handed over by hand: the one upload path the web's form and `tally upload` take.
     async fn upload(
         &self,
         collection: &str,
@@ -179,35 +177,23 @@ impl Clock<'_> {
         period: &str,
         file: PathBuf,
         at: DateTime<Utc>,
-    ) -> anyhow::Result<Pulled> {
-        self.registry.require_listed(collection, at).await?;
-        let key = request::by_hand(self.registry, collection, provider, period, at).await?;
+    ) -> anyhow::Result<String> {
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let sources = Sources::of(
-            vec![Source {
-                collection: collection.into(),
-                provider: provider.into(),
-                connector: ConnectorConfig::Upload(Upload { path: file, name }),
-            }],
-            PathBuf::new(),
-        );
-        let instance = format!("upload-demo-{provider}");
-        pull_timed(
-            self.registry,
-            &sources,
-            &self.lake,
-            &key,
-            &instance,
-            at,
-            true,
-            Pace {
-                timing: Timing::Fixed,
-                ..Pace::default()
-            },
-        )
-        .await
+        let up = HandIn {
+            collection: collection.into(),
+            provider: provider.into(),
+            period: period.into(),
+            file,
+            name,
+            via: "demo",
+            // A provider who corrects a figure means the correction.
+            replace: true,
+        };
+        Ok(hand_in(self.registry, &self.lake, up, at, Timing::Fixed)
+            .await?
+            .status)
     }
 }

@@ -8,6 +8,7 @@
 pub mod lake;
 pub mod limits;
 pub mod pack;
+pub mod raw;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -204,14 +205,16 @@ pub async fn land_csv(
             format!("required columns are missing: {}{hint}", missing.join(", ")),
         );
     }
+    // Named as the provider wrote them, but escaped and cut short: a header may hold
+    // anything, a NUL included, which the register's text columns cannot keep.
     report.dropped_columns = header
         .iter()
         .filter(|h| def.item(h).is_none())
-        .cloned()
+        .map(|h| validate::shown(h))
         .collect();
     report.raw_listed_only = report.dropped_columns.is_empty();
 
-    let mut builder = Builder::new(def, &header);
+    let mut builder = Builder::new(def, &header).within(&key.period);
     let rules = Rules::new(def);
     let mut pending = lake.create(key, validate::schema(def))?;
     // One record, read into again and again: no allocation a row.

@@ -24,8 +24,8 @@ pub struct RowProblem {
     /// The line in the file, counting the header as line 1.
     pub row: u64,
     pub item: String,
-    /// The check that failed: `type`, `required`, `min`, `max`, `codes`, `pattern`, `key` or
-    /// a row rule's name.
+    /// The check that failed: `type`, `required`, `min`, `max`, `codes`, `pattern`, `key`,
+    /// `period` (the row's day is outside the extract's period) or a row rule's name.
     pub rule: String,
     pub reason: String,
 }
@@ -98,6 +98,9 @@ pub struct Builder<'a> {
     /// Where each item is in the file's columns.
     positions: Vec<Option<usize>>,
     key_positions: Vec<usize>,
+    /// The period item's index among the items, and the days (since 1970) its date must
+    /// fall in: from the period's first day up to, not including, its end.
+    period: Option<(usize, i32, i32, String)>,
     /// Each key seen so far, as a 128-bit fingerprint of its cells, with the line it was on:
     /// 24 bytes a row rather than the key's text, so a large extract's key check stays small.
     seen_keys: HashMap<u128, u64, BuildHasherDefault<Fingerprint>>,
@@ -150,7 +153,24 @@ impl<'a> Builder<'a> {
             key_positions: def.key.iter().filter_map(|k| position(k)).collect(),
             seen_keys: HashMap::default(),
             rows: Vec::new(),
+            period: None,
         }
+    }
+
+    /// Refuses rows whose period item (the day a row describes) falls outside `period`:
+    /// an extract for one day must not carry another day's figures into its return.
+    pub fn within(mut self, period: &crate::schedule::period::Period) -> Builder<'a> {
+        let day = |d: NaiveDate| (d - epoch()).num_days() as i32;
+        self.period = self.def.period_item().and_then(|item| {
+            let n = self.def.items.iter().position(|i| i.name == item.name)?;
+            Some((
+                n,
+                day(period.first_day()),
+                day(period.end()),
+                period.to_string(),
+            ))
+        });
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -189,6 +209,22 @@ impl<'a> Builder<'a> {
                 .map(|c| c.trim())
                 .unwrap_or("");
             match read(item, cell, self.patterns[n].as_ref()) {
+                Ok(Value::Date(d))
+                    if self.period.as_ref().is_some_and(|(at, first, end, _)| {
+                        *at == n && (d < *first || d >= *end)
+                    }) =>
+                {
+                    let (_, _, _, period) = self.period.as_ref().expect("checked above");
+                    problems.push(RowProblem {
+                        row: line,
+                        item: item.name.clone(),
+                        rule: "period".into(),
+                        reason: format!(
+                            "{} is not in {period}, the period this extract is for",
+                            epoch() + chrono::Duration::days(i64::from(d))
+                        ),
+                    });
+                }
                 Ok(v) => values.push(v),
                 Err((rule, reason)) => problems.push(RowProblem {
                     row: line,

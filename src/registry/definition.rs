@@ -97,6 +97,18 @@ impl CollectionDef {
         self.items.iter().find(|i| i.name == name)
     }
 
+    /// The item that says which day a row describes: the one date among the key's items,
+    /// when there is exactly one. Its date must fall inside the period an extract is for.
+    pub fn period_item(&self) -> Option<&DataItem> {
+        let mut dates = self
+            .key
+            .iter()
+            .filter_map(|k| self.item(k))
+            .filter(|i| i.ty == ItemType::Date);
+        let first = dates.next()?;
+        dates.next().is_none().then_some(first)
+    }
+
     /// Items that carry figures rather than identify or break down a row.
     pub fn measures(&self) -> impl Iterator<Item = &DataItem> {
         self.items

@@ -4,6 +4,7 @@
 pub mod burden;
 pub mod checks;
 pub mod definition;
+pub mod exceptions;
 pub mod governance;
 pub mod load;
 pub mod provider_burden;

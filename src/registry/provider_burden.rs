@@ -123,7 +123,7 @@ pub fn provider_burden(
                 Capture::Automated => {
                     for r in runs.iter().filter(|r| {
                         r.collection == slug
-                            && matches!(r.status.as_str(), "landed" | "late")
+                            && matches!(r.status.as_str(), "landed" | "late" | "amended")
                             && r.finished_at.map(day).is_some_and(in_month)
                     }) {
                         row.submissions += 1;
@@ -141,7 +141,7 @@ pub fn provider_burden(
         }
         let saved = runs
             .iter()
-            .filter(|r| matches!(r.status.as_str(), "landed" | "late") && !by_hand(r))
+            .filter(|r| matches!(r.status.as_str(), "landed" | "late" | "amended") && !by_hand(r))
             .filter(|r| r.finished_at.map(day).is_some_and(in_month))
             .filter_map(|r| {
                 collections
@@ -168,7 +168,7 @@ pub fn provider_burden(
         saved_hours: out.iter().map(|m| m.saved_hours).sum::<f64>() + 0.0,
         automated_since: runs
             .iter()
-            .filter(|r| matches!(r.status.as_str(), "landed" | "late") && !by_hand(r))
+            .filter(|r| matches!(r.status.as_str(), "landed" | "late" | "amended") && !by_hand(r))
             .filter_map(|r| r.finished_at.map(day))
             .min(),
         months: out,

@@ -277,9 +277,23 @@ impl Registry {
             ("baseline", b.baseline_hours),
             ("goal", b.goal_hours),
         ] {
-            if v.is_some_and(|h| !h.is_finite() || h < 0.0) {
+            if v.is_some_and(|h| !h.is_finite() || !(0.0..=MOST_HOURS).contains(&h)) {
                 return Err(RegistryError::Refused(format!(
-                    "the {name} must be a finite number of hours, 0 or more"
+                    "the {name} must be a finite number of hours, 0 or more and at most {} (more than all of the NHS's staff work in a month)",
+                    super::burden::thousands(MOST_HOURS)
+                ))
+                .into());
+            }
+        }
+        for (name, day) in [
+            ("baseline date", b.baseline_date),
+            ("target date", b.target_date),
+        ] {
+            if let Some(day) = day
+                && !(budget_years().contains(&day))
+            {
+                return Err(RegistryError::Refused(format!(
+                    "the {name} {day} is not a day from 2000 to 2100"
                 ))
                 .into());
             }
@@ -381,4 +395,14 @@ pub struct BudgetChange {
     pub baseline_date: Option<NaiveDate>,
     pub goal_hours: Option<f64>,
     pub target_date: Option<NaiveDate>,
+}
+
+/// The most hours a budget figure may be: a cap or a goal past this is a typing slip, not
+/// a plan (the NHS's 1.5 million staff work about 200 million hours a month).
+pub const MOST_HOURS: f64 = 100_000_000.0;
+
+/// The days a budget's baseline and target may fall on.
+fn budget_years() -> std::ops::RangeInclusive<NaiveDate> {
+    NaiveDate::from_ymd_opt(2000, 1, 1).expect("a day")
+        ..=NaiveDate::from_ymd_opt(2100, 12, 31).expect("a day")
 }

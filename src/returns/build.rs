@@ -253,6 +253,13 @@ pub async fn build_for(
     };
     let mut read = Vec::new();
     let mut owed_anything = false;
+    // Whether some period inside has still to reach its deadline.
+    let mut some_not_due = false;
+    let expected: std::collections::HashSet<&str> = providers
+        .iter()
+        .filter(|p| def.expects.contains(&p.kind))
+        .map(|p| p.code.as_str())
+        .collect();
     for slug in &def.inputs {
         let licensed = registry
             .require_listed(slug.as_str(), now)
@@ -277,11 +284,12 @@ pub async fn build_for(
         let (Some(first), Some(last)) = (periods.first(), periods.last()) else {
             bail!("{period} holds no whole {} of {slug}", kind.as_str());
         };
+        // Only the extracts of the providers the return is about are read.
         let current: Vec<CurrentVersion> = store
             .current_versions(slug.as_str(), &first.to_string(), &last.to_string())
             .await?
             .into_iter()
-            .filter(|v| wanted.contains(&v.period))
+            .filter(|v| wanted.contains(&v.period) && expected.contains(v.provider.as_str()))
             .collect();
         tracing::debug!(
             ms = ms(started),
@@ -289,9 +297,18 @@ pub async fn build_for(
             versions = current.len(),
             "Read the current versions."
         );
-        let c = completeness::assess(&collection, listed, providers, &periods, &current);
+        let c = completeness::assess(
+            &collection,
+            &def.expects,
+            listed,
+            providers,
+            &periods,
+            &current,
+            now,
+        );
         owed_anything |= c.expected > 0;
-        completeness.complete &= c.missing.is_empty();
+        some_not_due |= c.periods_due < c.periods;
+        completeness.complete &= c.missing.is_empty() && c.partial.is_empty();
         read.extend(current.iter().map(|v| InputFile {
             collection: v.collection.clone(),
             provider: v.provider.clone(),
@@ -301,6 +318,13 @@ pub async fn build_for(
         }));
         completeness.inputs.push(c);
         inputs.push((collection, current));
+    }
+    if !owed_anything && some_not_due {
+        bail!(
+            "{period} of {} is not owed yet: no part of it has reached its deadline, so there \
+             is nothing to build; build it once its first day is past its deadline",
+            def.name
+        );
     }
     if !owed_anything {
         bail!(
@@ -323,6 +347,7 @@ pub async fn build_for(
             &def.columns,
             &def.level_column,
             &def.national,
+            &def.expects,
         ))?);
         h.update(serde_json::to_vec(providers)?);
         for (collection, _) in &inputs {
@@ -342,7 +367,9 @@ pub async fn build_for(
             read.as_slice(),
             disclosure::RULE,
         );
-        if latest.manifest.fingerprint() == same {
+        // The same inputs make the same data; a new version is made only when the data or
+        // what is said of it (more periods past their deadline, say) would differ.
+        if latest.manifest.fingerprint() == same && latest.manifest.completeness == completeness {
             return Ok(latest);
         }
     }

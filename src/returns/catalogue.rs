@@ -3,6 +3,7 @@
 //! ```toml
 //! title = "UEC daily bed SitRep"
 //! inputs = ["ward-bed-census"]     # listed collections, read as tables named with `_`
+//! expects = ["acute_trust"]        # the kinds of provider the return is about
 //! period = "day"                   # the period one artifact covers
 //! level_column = "level"           # which level each row is at; rows at `national` are
 //! national = "england"             # not disclosure-controlled
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::providers::ProviderKind;
 use crate::registry::definition::{PeriodKind, Slug};
 
 /// What a count column counts: people (small numbers could identify someone) or things.
@@ -49,6 +51,7 @@ pub struct Column {
 struct Sidecar {
     title: String,
     inputs: Vec<String>,
+    expects: Vec<String>,
     period: String,
     #[serde(default = "default_level_column")]
     level_column: String,
@@ -71,6 +74,10 @@ pub struct ReturnDef {
     pub name: String,
     pub title: String,
     pub inputs: Vec<Slug>,
+    /// The kinds of provider the return is about: only their extracts are read, and only
+    /// they are expected in its completeness (the daily SitRep is owed by acute trusts,
+    /// though the census it is built from is also sent by mental-health trusts).
+    pub expects: Vec<ProviderKind>,
     pub period: PeriodKind,
     pub level_column: String,
     pub national: String,
@@ -176,6 +183,13 @@ fn load_one(path: &Path) -> anyhow::Result<ReturnDef> {
     if inputs.is_empty() {
         bail!("inputs: a return reads at least one collection");
     }
+    let mut expects = Vec::new();
+    for (i, k) in sidecar.expects.iter().enumerate() {
+        expects.push(ProviderKind::parse(k).map_err(|e| anyhow::anyhow!("expects[{i}]: {e}"))?);
+    }
+    if expects.is_empty() {
+        bail!("expects: name the kinds of provider the return is about, e.g. [\"acute_trust\"]");
+    }
     if sidecar.columns.is_empty() {
         bail!("columns: declare the return's output columns");
     }
@@ -212,6 +226,7 @@ fn load_one(path: &Path) -> anyhow::Result<ReturnDef> {
         name,
         title: sidecar.title,
         inputs,
+        expects,
         period,
         level_column: sidecar.level_column,
         national: sidecar.national,

@@ -1,14 +1,19 @@
 //! Completeness: which providers owed an input for a return's period, which sent every
-//! period they owed, which are missing (by code and name, with how many periods), and whose
-//! extracts arrived late. Obligations follow each provider's kind and open and close dates,
-//! and the date the collection was listed, so a closed provider is never counted missing.
+//! period they owed, which are missing (by code and name, with how many periods), whose
+//! first delivery came after the deadline (late), which corrected a delivery (amended, which
+//! is never lateness), and whose rows were partly turned away by validation (partial).
+//!
+//! A provider owes a period only once its deadline has passed at the time of the build, and
+//! only when it is of a kind the return expects, was open on some day of the period, and
+//! the collection had been listed by the period's start: so a closed provider, a quarter
+//! still in progress and a day whose deadline is still to come are never counted missing.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::providers::Provider;
+use crate::providers::{Provider, ProviderKind};
 use crate::registry::definition::{CollectionDef, PeriodKind};
 use crate::schedule::period::Period;
 use crate::schedule::timetable::deadline;
@@ -17,7 +22,8 @@ use crate::store::runs::CurrentVersion;
 /// Who was expected to send an input for the return's period, and who did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Completeness {
-    /// True when every expected provider sent every expected period of every input.
+    /// True when every expected provider sent every period it owed, and no row of them was
+    /// turned away by validation.
     pub complete: bool,
     pub inputs: Vec<InputCompleteness>,
 }
@@ -27,14 +33,26 @@ pub struct InputCompleteness {
     pub collection: String,
     /// The input's periods inside the return's period.
     pub periods: usize,
+    /// Of those, the periods past their deadline when the return was built: only these are
+    /// owed. Fewer than `periods` while the return's period is still in progress.
+    #[serde(default)]
+    pub periods_due: usize,
     /// Providers that owed at least one of those periods.
     pub expected: usize,
     /// Providers that sent every period they owed.
     pub received: usize,
     /// Providers missing one or more periods, with how many.
     pub missing: Vec<Missing>,
-    /// Providers whose current version of some period landed after its deadline.
+    /// Providers whose first delivery of some period came after its deadline.
     pub late: Vec<String>,
+    /// Providers that corrected some period: a further version inside the amendment
+    /// window, which is not lateness.
+    #[serde(default)]
+    pub amended: Vec<String>,
+    /// Providers some of whose rows were turned away by validation, so their figures are
+    /// short of what they hold.
+    #[serde(default)]
+    pub partial: Vec<Partial>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +61,16 @@ pub struct Missing {
     pub name: String,
     pub periods_missing: usize,
     pub periods_owed: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Partial {
+    pub code: String,
+    pub name: String,
+    /// Periods whose current version lacks rows that failed a check.
+    pub periods: usize,
+    /// Rows turned away, over those periods.
+    pub rows_rejected: i64,
 }
 
 /// The periods of `kind` that lie inside `outer`.
@@ -61,56 +89,74 @@ pub fn periods_within(outer: &Period, kind: PeriodKind) -> Vec<Period> {
     out
 }
 
-/// A provider owes a period when it is of a kind the collection asks, is open on any day of
-/// it, and the collection was listed by its start.
-fn owes(def: &CollectionDef, listed: NaiveDate, p: &Provider, period: &Period) -> bool {
+/// A provider owes a period when it is of a kind the collection asks and the return
+/// expects, is open on any day of it, and the collection was listed by its start.
+fn owes(
+    def: &CollectionDef,
+    expects: &[ProviderKind],
+    listed: NaiveDate,
+    p: &Provider,
+    period: &Period,
+) -> bool {
     period.first_day() >= listed
         && def.respondents.kinds.contains(&p.kind)
+        && (expects.is_empty() || expects.contains(&p.kind))
         && p.opened_on.is_none_or(|o| o < period.end())
         && p.closed_on.is_none_or(|c| c > period.first_day())
 }
 
-/// Who owed `collection` for `periods` and who sent it: `current` holds the current
-/// versions landed for those periods.
+/// Who owed `collection` for `periods` at `now`, and who sent it: `current` holds the
+/// current versions landed for those periods; `expects` the kinds of provider the return
+/// is about (all the collection asks, when empty).
 pub fn assess(
     collection: &CollectionDef,
+    expects: &[ProviderKind],
     listed: NaiveDate,
     providers: &[Provider],
     periods: &[Period],
     current: &[CurrentVersion],
+    now: DateTime<Utc>,
 ) -> InputCompleteness {
     let got: HashMap<(&str, &str), &CurrentVersion> = current
         .iter()
         .map(|v| ((v.provider.as_str(), v.period.as_str()), v))
         .collect();
-    // Each period's name and deadline once, not once a provider.
-    let named: Vec<(&Period, String, DateTime<Utc>)> = periods
+    // Each period's name and deadline once, not once a provider; only the ones past their
+    // deadline are owed.
+    let due: Vec<(&Period, String, DateTime<Utc>)> = periods
         .iter()
         .map(|q| (q, q.to_string(), deadline(collection, q)))
+        .filter(|(_, _, deadline)| *deadline <= now)
         .collect();
     let mut c = InputCompleteness {
         collection: collection.slug.to_string(),
         periods: periods.len(),
+        periods_due: due.len(),
         ..InputCompleteness::default()
     };
     for p in providers {
-        if !collection.respondents.kinds.contains(&p.kind) {
-            continue;
-        }
-        let owed: Vec<&(&Period, String, DateTime<Utc>)> = named
+        let owed: Vec<&(&Period, String, DateTime<Utc>)> = due
             .iter()
-            .filter(|(q, _, _)| owes(collection, listed, p, q))
+            .filter(|(q, _, _)| owes(collection, expects, listed, p, q))
             .collect();
         if owed.is_empty() {
             continue;
         }
         c.expected += 1;
         let code = p.code.to_string();
-        let (mut missing, mut late) = (0, false);
+        let (mut missing, mut late, mut amended) = (0, false, false);
+        let (mut partial_periods, mut rows_rejected) = (0, 0);
         for (_, name, due) in &owed {
             match got.get(&(code.as_str(), name.as_str())) {
                 None => missing += 1,
-                Some(v) => late |= v.landed_at > *due,
+                Some(v) => {
+                    late |= v.first_landed_at > *due;
+                    amended |= v.versions > 1;
+                    if v.rows_rejected > 0 {
+                        partial_periods += 1;
+                        rows_rejected += v.rows_rejected;
+                    }
+                }
             }
         }
         if missing == 0 {
@@ -123,8 +169,19 @@ pub fn assess(
                 periods_owed: owed.len(),
             });
         }
+        if partial_periods > 0 {
+            c.partial.push(Partial {
+                code: code.clone(),
+                name: p.name.clone(),
+                periods: partial_periods,
+                rows_rejected,
+            });
+        }
         if late {
-            c.late.push(code);
+            c.late.push(code.clone());
+        }
+        if amended {
+            c.amended.push(code);
         }
     }
     c

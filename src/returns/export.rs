@@ -150,6 +150,26 @@ fn cell(column: &dyn Array, row: usize) -> anyhow::Result<String> {
     Ok(array_value_to_string(column, row)?)
 }
 
+/// A cell for a CSV file that people open in a spreadsheet: a text cell that a spreadsheet
+/// would run as a formula (it begins with `=`, `+`, `-`, `@`, a tab or a carriage return)
+/// is written with a leading `'`, which spreadsheets take as "this is text". Only text
+/// columns are touched, so that numbers (a negative one included) stay numbers for pandas,
+/// sdmx1 and CSVW.
+fn csv_cell(column: &dyn Array, row: usize) -> anyhow::Result<String> {
+    let text = cell(column, row)?;
+    let is_text = matches!(
+        column.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    );
+    Ok(
+        if is_text && text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{text}")
+        } else {
+            text
+        },
+    )
+}
+
 /// RFC 4180 CSV, UTF-8, a header row; suppressed cells empty with `<column>_status`.
 fn csv(batches: &[RecordBatch], path: &Path) -> anyhow::Result<()> {
     let mut out = ::csv::WriterBuilder::new()
@@ -162,7 +182,7 @@ fn csv(batches: &[RecordBatch], path: &Path) -> anyhow::Result<()> {
             let record = b
                 .columns()
                 .iter()
-                .map(|c| cell(c.as_ref(), row))
+                .map(|c| csv_cell(c.as_ref(), row))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             out.write_record(&record)?;
         }
@@ -278,8 +298,29 @@ fn xlsx(
                 ),
             ));
         }
+        for p in &c.partial {
+            lines.push((
+                format!("{} partial", c.collection),
+                format!(
+                    "{} {} ({} rows turned away by validation)",
+                    p.code, p.name, p.rows_rejected
+                ),
+            ));
+        }
         if !c.late.is_empty() {
             lines.push((format!("{} late", c.collection), c.late.join(", ")));
+        }
+        if !c.amended.is_empty() {
+            lines.push((format!("{} amended", c.collection), c.amended.join(", ")));
+        }
+        if c.periods_due < c.periods {
+            lines.push((
+                format!("{} periods owed", c.collection),
+                format!(
+                    "{} of {}: the rest had not reached their deadline",
+                    c.periods_due, c.periods
+                ),
+            ));
         }
     }
     lines.push(("Disclosure control".into(), m.disclosure_rule.clone()));
@@ -353,7 +394,7 @@ fn sdmx(
                     let column = b.column_by_name(d).with_context(|| {
                         format!("the artifact has no column {d}; build it again")
                     })?;
-                    cell(column.as_ref(), row)
+                    csv_cell(column.as_ref(), row)
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             for m in &measures {
@@ -383,4 +424,49 @@ fn sdmx(
     }
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn text_a_spreadsheet_would_run_is_written_as_text_and_numbers_stay_numbers() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, true),
+            Field::new("change", DataType::Int64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec![
+                    "=HYPERLINK(\"http://x\",\"Ashford\")",
+                    "+1",
+                    "-1",
+                    "@SUM(A1)",
+                    "Ashford",
+                ])),
+                Arc::new(Int64Array::from(vec![-5, 3, -1, 0, 7])),
+            ],
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        csv(&[batch], &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[1],
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"Ashford\"\")\",-5"
+        );
+        assert_eq!(lines[2], "'+1,3");
+        assert_eq!(lines[3], "'-1,-1");
+        assert_eq!(lines[4], "'@SUM(A1),0");
+        assert_eq!(lines[5], "Ashford,7");
+    }
 }

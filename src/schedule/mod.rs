@@ -5,3 +5,4 @@ pub mod pull;
 pub mod request;
 pub mod runner;
 pub mod timetable;
+pub mod upload;

@@ -3,17 +3,16 @@
 //! it, keeps the raw input where that is allowed, and records the outcome in the run ledger
 //! whatever happens: any error after the claim ends the run as failed with its reason.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::timetable::{RunKey, deadline};
 use crate::connectors::{ConnectorConfig, Fetch, Fetched, Format, Receipt, Sources, convert};
 use crate::landing::lake::Lake;
+use crate::landing::raw::hash_raw;
 use crate::landing::{Outcome, Report, land_csv};
 use crate::registry::{Registry, RegistryError};
 use crate::store::runs::{ExtractVersion, RunOutcome, RunStatus};
@@ -26,13 +25,37 @@ pub const LEASE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 #[derive(Debug, Clone, Serialize)]
 pub struct Pulled {
     pub key: RunKey,
-    /// `landed`, `late`, `rejected`, `failed`, `refused`, or `skipped` when another
-    /// instance holds it or it has landed already.
+    /// `landed`, `late` (the first version, after the deadline), `amended` (a further
+    /// version), `rejected`, `failed`, `refused`, or `skipped` when another instance holds
+    /// it or it has landed already.
     pub status: String,
     pub run_id: Option<i64>,
     pub version: Option<i64>,
     pub message: String,
     pub report: Option<Report>,
+    /// The extract is the current version's again: nothing new landed.
+    pub unchanged: bool,
+    /// The rows of the version that was current before this run, when there was one: what
+    /// a correction replaces.
+    pub rows_before: Option<i64>,
+    /// The correction was not made current because it would remove more than half of the
+    /// period's rows, and that was not confirmed.
+    pub needs_confirmation: bool,
+    /// The run failed because the service's disk is full.
+    pub disk_full: bool,
+}
+
+/// What a pull does about a period that has landed already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Again {
+    /// Nothing: the scheduler's pulls, and `tally pull` without `--again`.
+    #[default]
+    No,
+    /// Land the extract as the next version (`tally pull --again`).
+    Yes,
+    /// A correction handed over by hand: the next version, but one that would remove more
+    /// than half of the current version's rows is made current only when `confirmed`.
+    Correction { confirmed: bool },
 }
 
 /// Removes a connector's own temporary extract however the pull ends: it may hold columns
@@ -54,49 +77,6 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// Hashes the raw input and, when `keep`, copies it into the lake under its sha256 for audit.
-fn hash_raw(
-    lake: &Lake,
-    key: &RunKey,
-    raw: &Path,
-    extension: &str,
-    keep: bool,
-) -> anyhow::Result<(String, i64, Option<PathBuf>)> {
-    let mut input =
-        std::fs::File::open(raw).with_context(|| format!("cannot read {}", raw.display()))?;
-    let dir = lake.raw_dir(key);
-    let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), key.provider));
-    let mut out: Box<dyn Write> = if keep {
-        std::fs::create_dir_all(&dir)?;
-        crate::landing::lake::sweep(&dir, ".tmp-");
-        Box::new(std::fs::File::create(&tmp)?)
-    } else {
-        Box::new(std::io::sink())
-    };
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut bytes = 0i64;
-    loop {
-        let n = input.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])?;
-        bytes += n as i64;
-    }
-    out.flush()?;
-    drop(out);
-    let sha = hex::encode(hasher.finalize());
-    if !keep {
-        return Ok((sha, bytes, None));
-    }
-    std::fs::File::open(&tmp)?.sync_all()?;
-    let path = dir.join(format!("{sha}.{extension}"));
-    std::fs::rename(&tmp, &path)?;
-    Ok((sha, bytes, Some(path)))
 }
 
 /// How a pull keeps time in the ledger.
@@ -152,6 +132,7 @@ pub async fn pull(
     now: DateTime<Utc>,
     again: bool,
 ) -> anyhow::Result<Pulled> {
+    let again = if again { Again::Yes } else { Again::No };
     pull_timed(
         registry,
         sources,
@@ -174,7 +155,7 @@ pub async fn pull_timed(
     key: &RunKey,
     instance: &str,
     now: DateTime<Utc>,
-    again: bool,
+    again: Again,
     pace: Pace,
 ) -> anyhow::Result<Pulled> {
     let store = registry.store();
@@ -185,11 +166,15 @@ pub async fn pull_timed(
         version: None,
         message: String::new(),
         report: None,
+        unchanged: false,
+        rows_before: None,
+        needs_confirmation: false,
+        disk_full: false,
     };
     let licensed = registry.require_listed(&key.collection, now).await;
     let lease = Duration::from_std(pace.lease).unwrap_or(Duration::minutes(15));
     let Some(run) = store
-        .claim_run(key, instance, now, now + lease, again)
+        .claim_run(key, instance, now, now + lease, again != Again::No)
         .await?
     else {
         pulled.message = format!(
@@ -239,7 +224,7 @@ pub async fn pull_timed(
                 lake,
                 key,
                 &l.def,
-                run.id,
+                (run.id, again),
                 now,
                 at,
                 &mut pulled,
@@ -260,6 +245,7 @@ pub async fn pull_timed(
     };
     drop(renewal);
     let (status, outcome) = result.unwrap_or_else(|e| {
+        pulled.disk_full = disk_full(&e);
         (
             RunStatus::Failed,
             RunOutcome {
@@ -268,9 +254,33 @@ pub async fn pull_timed(
             },
         )
     });
-    store
+    let (status, outcome) = match store
         .finish_run(run.id, instance, status, &outcome, at())
-        .await?;
+        .await
+    {
+        Ok(()) => (status, outcome),
+        // The lease was lost: another instance's run stands, and this one's file is not in
+        // the register; it is passed over by the next version's number.
+        Err(e) if e.downcast_ref::<RegistryError>().is_some() => return Err(e),
+        // The register would not take the outcome: the run must not stay `running`, and a
+        // version it does not name must not stay in the lake.
+        Err(e) => {
+            if let Some(v) = &outcome.version {
+                let _ = std::fs::remove_file(&v.path);
+            }
+            let failed = RunOutcome {
+                error: Some(format!("the outcome could not be recorded: {e:#}")),
+                ..RunOutcome::default()
+            };
+            store
+                .finish_run(run.id, instance, RunStatus::Failed, &failed, at())
+                .await
+                .context("recording that the outcome could not be recorded")?;
+            pulled.version = None;
+            pulled.message = failed.error.clone().unwrap_or_default();
+            (RunStatus::Failed, failed)
+        }
+    };
     pulled.status = status.as_str().into();
     metrics::counter!("tally_runs_total", "collection" => key.collection.clone(), "status" => status.as_str())
         .increment(1);
@@ -286,7 +296,7 @@ pub async fn pull_timed(
     if let Some((connector, receipt)) = receipt
         && matches!(
             status,
-            RunStatus::Landed | RunStatus::Late | RunStatus::Rejected
+            RunStatus::Landed | RunStatus::Late | RunStatus::Amended | RunStatus::Rejected
         )
         && let Err(e) = connector.acknowledge(&receipt, &sources.base).await
     {
@@ -357,6 +367,16 @@ async fn land_off_the_runtime(
     tokio::task::spawn_blocking(move || handle.block_on(land_csv(&def, &key, &csv, &lake))).await?
 }
 
+/// Whether an error is the disk being full (or a quota reached): the service's to fix, and
+/// said so to whoever waits on it.
+pub fn disk_full(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            .is_some_and(|code| code == libc::ENOSPC || code == libc::EDQUOT)
+    })
+}
+
 /// Everything after the claim. An error here fails the run; it never leaves it `running`.
 #[allow(clippy::too_many_arguments)]
 async fn attempt(
@@ -365,7 +385,7 @@ async fn attempt(
     lake: &Lake,
     key: &RunKey,
     def: &crate::registry::definition::CollectionDef,
-    run_id: i64,
+    (run_id, again): (i64, Again),
     now: DateTime<Utc>,
     at: impl Fn() -> DateTime<Utc>,
     pulled: &mut Pulled,
@@ -405,6 +425,7 @@ async fn attempt(
             let (status, outcome, message) =
                 unchanged(version, "the source answered 304 Not Modified");
             pulled.version = Some(version);
+            pulled.unchanged = true;
             pulled.message = message;
             return Ok((status, outcome));
         }
@@ -460,9 +481,37 @@ async fn attempt(
             outcome.rows_in = ledger.rows_in;
             outcome.rows_rejected = ledger.rows_rejected;
             pulled.version = Some(version);
+            pulled.unchanged = true;
             pulled.message = message;
             pulled.report = Some(report);
             Ok((status, outcome))
+        }
+        Outcome::Ready(_, report)
+            if matches!(again, Again::Correction { confirmed: false })
+                && current
+                    .as_ref()
+                    .is_some_and(|v| report.rows_accepted * 2 < v.rows_accepted as u64) =>
+        {
+            // A correction that would remove more than half of the period's rows is kept
+            // out until the provider confirms it: a file of the wrong ward, or one cut
+            // short, must not quietly replace a whole day.
+            let before = current.as_ref().map_or(0, |v| v.rows_accepted);
+            let version = current.as_ref().map_or(0, |v| v.version);
+            pulled.needs_confirmation = true;
+            pulled.rows_before = Some(before);
+            ledger.rows_accepted = Some(0);
+            ledger.error = Some(format!(
+                "not made current: it keeps {} of the {before} rows version {version} has; \
+                 send it again confirming that it replaces them",
+                report.rows_accepted
+            ));
+            pulled.message = format!(
+                "{}\n{}",
+                ledger.error.as_deref().unwrap_or(""),
+                report.text()
+            );
+            pulled.report = Some(report);
+            Ok((RunStatus::Rejected, ledger))
         }
         Outcome::Ready(pending, report) => {
             // The next number neither the register nor the lake has used: a version file
@@ -489,17 +538,19 @@ async fn attempt(
             });
             ledger.rows_accepted = Some(report.rows_accepted as i64);
             pulled.version = Some(version);
+            pulled.rows_before = current.as_ref().map(|v| v.rows_accepted);
             pulled.message = report.text();
             pulled.report = Some(report);
-            let late = now > deadline(def, &key.period);
-            Ok((
-                if late {
-                    RunStatus::Late
-                } else {
-                    RunStatus::Landed
-                },
-                ledger,
-            ))
+            // Late is about the first delivery only; a further version is an amendment,
+            // whenever it comes.
+            let status = if current.is_some() {
+                RunStatus::Amended
+            } else if now > deadline(def, &key.period) {
+                RunStatus::Late
+            } else {
+                RunStatus::Landed
+            };
+            Ok((status, ledger))
         }
     }
 }

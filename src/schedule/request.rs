@@ -1,12 +1,15 @@
 //! Whether a pull or an upload asked for by hand (`tally pull`, `tally upload`, the web form)
 //! is one Tally would ever collect: a known provider, a period of the collection's own length
-//! that is over, and a provider of a kind the collection asks. The scheduler never needs
-//! this: it only fires obligations.
+//! that is over, a provider of a kind the collection asks that was open during the period,
+//! and a period inside the collection's window: from the day it was listed (a licence is not
+//! retrospective) to the end of the period's amendment window, unless DAP has granted an
+//! exception. The scheduler never needs this: it only fires obligations, which keep to the
+//! same rules (`timetable::due`).
 
 use chrono::{DateTime, Utc};
 
 use super::period::Period;
-use super::timetable::RunKey;
+use super::timetable::{RunKey, closes};
 use crate::registry::Registry;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,30 @@ pub enum RequestError {
         kind: String,
         collection: String,
         asked: String,
+    },
+    #[error("{provider} was not open during {period}{when}, so it owes nothing for it")]
+    NotOpen {
+        provider: String,
+        period: String,
+        when: String,
+    },
+    #[error(
+        "{collection} has been collected only since {listed}, when it was listed; {period} began before that. \
+         A licence is not retrospective: DAP may grant an exception for a period sent late"
+    )]
+    BeforeListing {
+        collection: String,
+        listed: chrono::NaiveDate,
+        period: String,
+    },
+    #[error(
+        "the amendment window for {period} of {collection} closed on {closed}; \
+         nothing more is taken for it unless DAP grants an exception"
+    )]
+    WindowClosed {
+        collection: String,
+        period: String,
+        closed: String,
     },
 }
 
@@ -74,10 +101,76 @@ pub async fn by_hand(
             }
             .into());
         }
+        // Open on some day of the period, as an obligation is (`timetable::due`).
+        let open = who.opened_on.is_none_or(|d| d < period.end())
+            && who.closed_on.is_none_or(|d| d > period.first_day());
+        if !open {
+            let when = match (who.opened_on, who.closed_on, &who.successor) {
+                (_, Some(c), Some(s)) => format!(" (it closed on {c}; {s} took over)"),
+                (_, Some(c), None) => format!(" (it closed on {c})"),
+                (Some(o), None, _) => format!(" (it opened on {o})"),
+                (None, None, _) => String::new(),
+            };
+            return Err(RequestError::NotOpen {
+                provider: provider.into(),
+                period: period.to_string(),
+                when,
+            }
+            .into());
+        }
+        let tz = def.frequency.timezone;
+        let listed = licensed.listed_at.with_timezone(&tz).date_naive();
+        let closed = closes(def, &period);
+        let outside = if period.first_day() < listed {
+            Some(RequestError::BeforeListing {
+                collection: collection.into(),
+                listed,
+                period: period.to_string(),
+            })
+        } else if now > closed {
+            Some(RequestError::WindowClosed {
+                collection: collection.into(),
+                period: period.to_string(),
+                closed: closed
+                    .with_timezone(&tz)
+                    .format("%-d %B %Y at %H:%M")
+                    .to_string(),
+            })
+        } else {
+            None
+        };
+        if let Some(refusal) = outside
+            && !excepted(registry, collection, provider, &period, now).await?
+        {
+            return Err(refusal.into());
+        }
     }
     Ok(RunKey {
         collection: collection.into(),
         provider: provider.into(),
         period,
     })
+}
+
+/// Whether DAP has granted `provider` an exception, not yet lapsed, that covers `period`.
+async fn excepted(
+    registry: &Registry,
+    collection: &str,
+    provider: &str,
+    period: &Period,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let granted = registry
+        .store()
+        .exceptions(Some((collection, provider)))
+        .await?;
+    Ok(granted.iter().any(|e| {
+        let (Ok(first), Ok(last)) = (
+            Period::parse(&e.first_period),
+            Period::parse(&e.last_period),
+        ) else {
+            return false;
+        };
+        now < e.lapses_at && period.first_day() >= first.first_day() && period.end() <= last.end()
+    }))
 }

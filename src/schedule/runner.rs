@@ -10,7 +10,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::period::Period;
-use super::pull::{Pace, Pulled, pull_timed};
+use super::pull::{Again, Pace, Pulled, pull_timed};
 use super::timetable::{Obligation, RunKey, due};
 use crate::connectors::Sources;
 use crate::landing::lake::Lake;
@@ -186,8 +186,17 @@ impl Runner {
                 // Each pull's clock is the step's, moved on by the time the step has taken
                 // (unless the caller keeps a clock of its own).
                 let at = pace.timing.since(now, started);
-                let result =
-                    pull_timed(&registry, &sources, &lake, &key, &instance, at, false, pace).await;
+                let result = pull_timed(
+                    &registry,
+                    &sources,
+                    &lake,
+                    &key,
+                    &instance,
+                    at,
+                    Again::No,
+                    pace,
+                )
+                .await;
                 (key, result)
             });
         }

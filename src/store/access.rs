@@ -102,11 +102,18 @@ impl NewAudit {
             actor: "anonymous".into(),
             role: String::new(),
             action: action.into(),
-            target: target.chars().take(200).collect(),
+            target: storable(&target.chars().take(200).collect::<String>()),
             outcome: "refused",
-            detail: detail.into(),
+            detail: storable(detail),
         }
     }
+}
+
+/// Text from a request as the audit log can keep it: a NUL, which PostgreSQL's text cannot
+/// hold, is written as `\0`, so that a hostile path or field is recorded rather than failing
+/// the request that refuses it.
+pub fn storable(text: &str) -> String {
+    text.replace('\0', "\\0")
 }
 
 #[async_trait::async_trait]

@@ -7,11 +7,13 @@
 //! cannot both succeed.
 
 pub mod access;
+pub mod exceptions;
 pub mod lock;
 mod postgres;
 pub mod runs;
 mod sql;
 mod sqlite;
+pub mod versions;
 
 use std::sync::Arc;
 
@@ -149,7 +151,7 @@ pub enum Change {
 }
 
 #[async_trait]
-pub trait Store: runs::RunLedger + access::Access + Send + Sync {
+pub trait Store: runs::RunLedger + access::Access + exceptions::Exceptions + Send + Sync {
     /// `sqlite` or `postgres`, for messages.
     fn backend(&self) -> &'static str;
     async fn collection(&self, slug: &str) -> anyhow::Result<Option<CollectionRow>>;

@@ -6,7 +6,9 @@ use anyhow::{Context, anyhow};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
-use super::{access::access_store, redact, runs::run_ledger, sql::sql_store};
+use super::{
+    access::access_store, exceptions::exceptions_store, redact, runs::run_ledger, sql::sql_store,
+};
 
 pub struct PgStore {
     pool: PgPool,
@@ -45,3 +47,4 @@ impl PgStore {
 sql_store!(PgStore, sqlx::Postgres, "postgres");
 run_ledger!(PgStore);
 access_store!(PgStore);
+exceptions_store!(PgStore);

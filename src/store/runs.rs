@@ -8,6 +8,8 @@ use sqlx::FromRow;
 
 use crate::schedule::timetable::RunKey;
 
+pub use super::versions::{CurrentVersion, ExtractVersion};
+
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct RunRow {
     pub id: i64,
@@ -15,7 +17,7 @@ pub struct RunRow {
     pub provider: String,
     pub period: String,
     pub attempt: i64,
-    /// `running`, then `landed`, `late`, `rejected`, `failed` or `refused`; `due` when an
+    /// `running`, then `landed`, `late`, `amended`, `rejected`, `failed` or `refused`; `due` when an
     /// instance let it go at shutdown, or stopped renewing its lease and another let it go.
     pub status: String,
     pub instance: Option<String>,
@@ -30,13 +32,20 @@ pub struct RunRow {
     pub error: Option<String>,
 }
 
+/// Every status a run may have, as the ledger writes it.
+pub const STATUSES: [&str; 8] = [
+    "running", "landed", "late", "amended", "rejected", "failed", "refused", "due",
+];
+
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Landed,
-    /// Landed after the deadline, inside the amendment window.
+    /// The first version, landed after the deadline, inside the amendment window.
     Late,
+    /// A further version of a period that had landed: a correction, which is never late.
+    Amended,
     /// The extract failed validation as a whole.
     Rejected,
     /// The pull failed (no source, source down, time-out); the runner tries again after a
@@ -51,6 +60,7 @@ impl RunStatus {
         match self {
             RunStatus::Landed => "landed",
             RunStatus::Late => "late",
+            RunStatus::Amended => "amended",
             RunStatus::Rejected => "rejected",
             RunStatus::Failed => "failed",
             RunStatus::Refused => "refused",
@@ -71,40 +81,6 @@ pub struct RunOutcome {
     /// The version the run landed, already in place in the lake: recorded in the same
     /// transaction as the run's end, so a run that lost its lease records no version.
     pub version: Option<ExtractVersion>,
-}
-
-/// One landed version of an extract.
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
-pub struct ExtractVersion {
-    pub collection: String,
-    pub provider: String,
-    pub period: String,
-    pub version: i64,
-    pub run_id: i64,
-    pub path: String,
-    pub raw_path: String,
-    pub raw_sha256: String,
-    pub bytes: i64,
-    pub rows_accepted: i64,
-    pub rows_rejected: i64,
-    pub report: sqlx::types::Json<serde_json::Value>,
-    pub landed_at: DateTime<Utc>,
-    /// The source's ETag for the extract, when it gave one.
-    pub etag: Option<String>,
-}
-
-/// What a return and a pack need of a current version: which file holds it, and how it
-/// arrived. Leaner than [`ExtractVersion`]: a quarter's build reads 17,000 of them, and the
-/// reports they would carry are not needed.
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
-pub struct CurrentVersion {
-    pub collection: String,
-    pub provider: String,
-    pub period: String,
-    pub version: i64,
-    pub path: String,
-    pub raw_sha256: String,
-    pub landed_at: DateTime<Utc>,
 }
 
 /// Which runs `runs` lists, newest first.
@@ -260,7 +236,7 @@ macro_rules! run_ledger {
                 let (attempts, running, landed): (i64, i64, i64) = sqlx::query_as(
                     "SELECT COALESCE(MAX(attempt), 0),
                             COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0),
-                            COALESCE(SUM(CASE WHEN status IN ('landed', 'late') THEN 1 ELSE 0 END), 0)
+                            COALESCE(SUM(CASE WHEN status IN ('landed', 'late', 'amended') THEN 1 ELSE 0 END), 0)
                      FROM runs WHERE collection = $1 AND provider = $2 AND period = $3",
                 )
                 .bind(&key.collection)
@@ -390,7 +366,8 @@ macro_rules! run_ledger {
                 // the database to rule out a newer version for each row (32 ms against 59 ms
                 // for a quarter of the daily census on SQLite).
                 let all: Vec<$crate::store::runs::CurrentVersion> = sqlx::query_as(
-                    "SELECT collection, provider, period, version, path, raw_sha256, landed_at
+                    "SELECT collection, provider, period, version, path, raw_sha256, landed_at,
+                            rows_rejected
                      FROM extract_versions
                      WHERE collection = $1 AND period >= $2 AND period <= $3
                      ORDER BY period, provider, version",
@@ -402,10 +379,18 @@ macro_rules! run_ledger {
                 .await?;
                 let mut current: Vec<$crate::store::runs::CurrentVersion> =
                     Vec::with_capacity(all.len());
-                for v in all {
+                for mut v in all {
                     match current.last_mut() {
-                        Some(c) if c.period == v.period && c.provider == v.provider => *c = v,
-                        _ => current.push(v),
+                        Some(c) if c.period == v.period && c.provider == v.provider => {
+                            v.first_landed_at = c.first_landed_at;
+                            v.versions = c.versions + 1;
+                            *c = v;
+                        }
+                        _ => {
+                            v.first_landed_at = v.landed_at;
+                            v.versions = 1;
+                            current.push(v);
+                        }
                     }
                 }
                 Ok(current)
@@ -436,7 +421,7 @@ macro_rules! run_ledger {
                             CASE WHEN instance LIKE 'upload-%' THEN 1 ELSE 0 END AS by_hand,
                             COUNT(*) AS n
                      FROM runs
-                     WHERE (status = 'landed' OR status = 'late') AND finished_at >= $1
+                     WHERE status IN ('landed', 'late', 'amended') AND finished_at >= $1
                      GROUP BY collection, CASE WHEN instance LIKE 'upload-%' THEN 1 ELSE 0 END",
                 )
                 .bind(since)
@@ -577,7 +562,7 @@ macro_rules! run_ledger {
                 Ok(sqlx::query_as(
                     "SELECT DISTINCT collection, provider, period FROM runs
                      WHERE started_at >= $2
-                       AND (status = 'landed' OR status = 'late'
+                       AND (status IN ('landed', 'late', 'amended')
                             OR (status = 'running' AND lease_until > $1))",
                 )
                 .bind(now)

@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::{access::access_store, redact, runs::run_ledger, sql::sql_store};
+use super::{
+    access::access_store, exceptions::exceptions_store, redact, runs::run_ledger, sql::sql_store,
+};
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -45,3 +47,4 @@ impl SqliteStore {
 sql_store!(SqliteStore, sqlx::Sqlite, "sqlite");
 run_ledger!(SqliteStore);
 access_store!(SqliteStore);
+exceptions_store!(SqliteStore);

@@ -138,9 +138,9 @@ impl Principal {
             actor: self.name.clone(),
             role: self.role.to_string(),
             action: action.into(),
-            target: target.into(),
+            target: crate::store::access::storable(target),
             outcome,
-            detail: detail.into(),
+            detail: crate::store::access::storable(detail),
         }
     }
 }

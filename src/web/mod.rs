@@ -6,6 +6,7 @@ pub mod auth;
 pub mod charts;
 pub mod limit;
 pub mod pages;
+pub mod serve;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,6 +74,9 @@ pub fn router(app: Arc<App>) -> Router {
                     },
                 ))
                 .layer(PropagateRequestIdLayer::new(request_id))
+                // Outside the error bodies below, so that a body they rewrite is compressed
+                // afresh rather than sent plain under the old body's `content-encoding`.
+                .layer(CompressionLayer::new())
                 // Errors the layers and extractors answer in plain text (a body over the
                 // limit, a time-out, a query that does not parse, an unknown route) become
                 // the API's JSON error or the pages' error page.
@@ -95,7 +99,6 @@ pub fn router(app: Arc<App>) -> Router {
                     header::CONTENT_SECURITY_POLICY,
                     HeaderValue::from_static(CSP),
                 ))
-                .layer(CompressionLayer::new())
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
                     REQUEST_TIMEOUT,
@@ -106,19 +109,49 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// Ready when the register answers.
+/// Free space below which the service says it is not ready: a landing or an upload would
+/// fail on the disk, so traffic is better sent to an instance that has room.
+const MOST_FULL: u64 = 100 << 20;
+
+/// Ready when the register answers and the data folder has room.
 async fn ready(State(app): State<Arc<App>>) -> Response {
-    match app.store().revision().await {
-        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => {
-            tracing::warn!(error = format!("{e:#}"), "The register does not answer.");
+    if let Err(e) = app.store().revision().await {
+        tracing::warn!(error = format!("{e:#}"), "The register does not answer.");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the register does not answer\n",
+        )
+            .into_response();
+    }
+    match free_space(&app.settings.data_dir) {
+        Some(free) if free < MOST_FULL => {
+            tracing::warn!(free, "The data folder is nearly full.");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the register does not answer\n",
+                format!(
+                    "the data folder has {} KiB free, less than the {} MiB that landings need\n",
+                    free >> 10,
+                    MOST_FULL >> 20
+                ),
             )
                 .into_response()
         }
+        _ => (StatusCode::OK, "ready\n").into_response(),
     }
+}
+
+/// Bytes free to this process on the file system that holds `dir` (or, while it does not
+/// exist yet, its nearest folder that does).
+fn free_space(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = dir.ancestors().find(|d| d.exists())?;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: an all-zero statvfs is valid, and statvfs writes it for a NUL-ended path.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    Some(stat.f_bavail * stat.f_frsize)
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
@@ -154,7 +187,12 @@ async fn record(req: Request, next: Next) -> Response {
 /// `/api/`, the error page elsewhere. Responses that already have one pass untouched.
 async fn error_bodies(req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/");
+    // Health probes answer in a line of plain text, which their callers log as it is.
+    let probe = matches!(req.uri().path(), "/healthz" | "/readyz");
     let response = next.run(req).await;
+    if probe {
+        return response;
+    }
     let status = response.status();
     let typed = response
         .headers()
@@ -206,8 +244,13 @@ async fn error_bodies(req: Request, next: Next) -> Response {
         *page.status_mut() = status;
         page
     };
+    // The new body's own framing stands; the old one's (its type, length and encoding)
+    // would describe bytes that are no longer sent.
     for (name, value) in parts.headers.iter() {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+        if name != header::CONTENT_TYPE
+            && name != header::CONTENT_LENGTH
+            && name != header::CONTENT_ENCODING
+        {
             out.headers_mut().insert(name.clone(), value.clone());
         }
     }

@@ -60,6 +60,15 @@ impl Answer {
 /// The world with KH03 and care-home occupancy built, a pending proposal for DAP, and the app
 /// on its data folder; `upload_limit` in bytes.
 pub async fn spawn(upload_limit: Option<usize>) -> TestApp {
+    spawn_at(upload_limit, None).await
+}
+
+/// `spawn`, with the app's clock starting at `as_of` (as `tally demo`'s pages do), for
+/// tests of what is owed and open when.
+pub async fn spawn_at(
+    upload_limit: Option<usize>,
+    as_of: Option<chrono::DateTime<Utc>>,
+) -> TestApp {
     let world = world().await;
     world.build("kh03-quarterly", "2026-27-Q1").await;
     world.build("care-home-occupancy", "2026-04").await;
@@ -77,7 +86,7 @@ pub async fn spawn(upload_limit: Option<usize>) -> TestApp {
         secure_cookies: false,
         upload_limit,
     };
-    let app = App::with_store(settings, world.registry.store().clone()).unwrap();
+    let app = App::with_clock(settings, world.registry.store().clone(), as_of).unwrap();
     let store = app.store().clone();
     let now = Utc::now();
     let make = async |role: Role,

@@ -220,7 +220,7 @@ impl World {
         .await
         .unwrap();
         assert!(
-            matches!(p.status.as_str(), "landed" | "late"),
+            matches!(p.status.as_str(), "landed" | "late" | "amended"),
             "{collection} {provider} {period}: {}",
             p.message
         );

@@ -125,9 +125,12 @@ pub(crate) fn trajectory_of(report: &BurdenReport) -> Trajectory {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetRequest {
+    #[schema(minimum = 0, maximum = 100_000_000)]
     pub cap_hours: Option<f64>,
+    #[schema(minimum = 0, maximum = 100_000_000)]
     pub baseline_hours: Option<f64>,
     pub baseline_date: Option<NaiveDate>,
+    #[schema(minimum = 0, maximum = 100_000_000)]
     pub goal_hours: Option<f64>,
     pub target_date: Option<NaiveDate>,
     /// Why, in plain words: it is published.
@@ -140,7 +143,7 @@ pub struct BudgetRequest {
     responses(
         (status = 200, body = Budget),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "A reason is missing, or the figures do not fit together"),
+        (status = 422, body = ErrorBody, description = "A reason is missing; an hour figure is not from 0 to 100,000,000; a date is not from 2000 to 2100; or the figures do not fit together (a goal not below the baseline, a target date not after it)"),
     )
 )]
 pub async fn set_budget(

@@ -4,6 +4,7 @@
 
 mod burden;
 mod collections;
+mod exceptions;
 mod providers;
 mod returns;
 mod runs;
@@ -104,6 +105,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(collections::show))
         .routes(routes!(collections::check))
         .routes(routes!(collections::decide))
+        .routes(routes!(exceptions::list, exceptions::grant))
         .routes(routes!(providers::list))
         .routes(routes!(providers::obligations))
         .routes(routes!(providers::upload))

@@ -5,16 +5,15 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
-use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::App;
-use crate::connectors::upload::{UPLOADABLE, Upload};
-use crate::connectors::{ConnectorConfig, Format, Source, Sources};
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::{Provider, ProviderCode};
 use crate::registry::views::Obligation;
-use crate::schedule::request;
+use crate::schedule::pull::Timing;
+pub use crate::schedule::upload::Uploaded;
+use crate::schedule::upload::{self, HandIn};
 use crate::web::auth::{Action, Bearer, Principal};
 
 /// The providers this token may see: all of them, or a provider's own.
@@ -77,24 +76,6 @@ pub(crate) async fn provider_code(
     Ok(code.to_string())
 }
 
-/// What an upload came to.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Uploaded {
-    pub run_id: Option<i64>,
-    pub collection: String,
-    pub provider: String,
-    pub period: String,
-    /// `landed`, `late` (after the deadline, inside the amendment window) or `rejected`.
-    pub status: String,
-    pub version: Option<i64>,
-    pub rows_accepted: u64,
-    pub rows_rejected: u64,
-    /// Columns that are not listed items, dropped before anything was stored.
-    pub dropped_columns: Vec<String>,
-    /// The validation report in words.
-    pub report: String,
-}
-
 /// The form an upload is sent as.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]
@@ -106,6 +87,9 @@ pub struct UploadForm {
     /// A CSV, XLSX, XLS or ODS file (the first sheet is read).
     #[schema(value_type = String, format = Binary)]
     pub file: Vec<u8>,
+    /// `true` to make a correction current although it removes more than half of the
+    /// period's rows (first sent without it, it is answered 409 `confirm_replace`).
+    pub replace: Option<bool>,
 }
 
 /// Uploads one period by hand, landed by the same path as a pulled extract: the same
@@ -115,11 +99,15 @@ pub struct UploadForm {
     params(("code" = String, Path, description = "The provider the file is for")),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
-        (status = 201, body = Uploaded, description = "Landed as a new version"),
+        (status = 201, body = Uploaded, description = "Landed as a new version: `landed`, `late` (the period's first version, after its deadline) or `amended` (a correction)"),
+        (status = 200, body = Uploaded, description = "`unchanged`: the same file as the current version, so nothing new was stored"),
         (status = 400, body = ErrorBody, description = "The form is not a multipart form with collection, period and file"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`conflict`: an upload or pull of the period is under way; `confirm_replace`: the correction keeps fewer than half of the period's rows, so it is not made current until sent again with `replace=true`"),
         (status = 413, body = ErrorBody, description = "The file is larger than the upload limit"),
-        (status = 422, body = ErrorBody, description = "Not a licensed collection, a wrong period or file type, or the extract was rejected (the run's report says why)"),
+        (status = 422, body = ErrorBody, description = "Not a licensed collection; a provider that did not owe it for the period (not of a kind it asks, or closed); a period that has not ended, began before the collection was listed, or whose amendment window has closed (unless DAP granted an exception); a file of the wrong kind; or the extract was rejected (the run's report says why)"),
+        (status = 503, body = ErrorBody, description = "Too many uploads are landing at once; try again after Retry-After"),
+        (status = 507, body = ErrorBody, description = "The service's disk is full; nothing was stored"),
     )
 )]
 pub async fn upload(
@@ -144,7 +132,7 @@ pub async fn upload(
             e.body_text()
         ))
     });
-    let form = match async { read_form(form?, app.upload_limit).await }.await {
+    let form = match async { read_form(form?, &app).await }.await {
         Ok(f) => f,
         Err(e) => {
             let target: String = code.chars().take(40).collect();
@@ -158,7 +146,13 @@ pub async fn upload(
     };
     let up = land(&app, &who, &code, form).await?;
     match up.status.as_str() {
-        "landed" | "late" => Ok((StatusCode::CREATED, Json(up))),
+        "landed" | "late" | "amended" => Ok((StatusCode::CREATED, Json(up))),
+        "unchanged" => Ok((StatusCode::OK, Json(up))),
+        "failed" => Err(ApiError::Internal(anyhow::anyhow!(
+            "upload run {} failed: {}",
+            up.run_id.unwrap_or_default(),
+            up.report.trim()
+        ))),
         _ => Err(ApiError::Unprocessable(format!(
             "the file was not landed ({}); run {} has the report: {}",
             up.status,
@@ -170,54 +164,112 @@ pub async fn upload(
     }
 }
 
+/// An upload's file, written to the service's own folder as it arrives, and removed when
+/// this is dropped: it may hold columns that are not listed items (rule 8), so it never
+/// outlives its request, however the request ends.
+pub(crate) struct Received {
+    pub path: std::path::PathBuf,
+    pub name: String,
+}
+
+impl Drop for Received {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// An upload form, read.
 pub(crate) struct Form {
     pub collection: String,
     pub period: String,
-    pub file_name: String,
-    pub bytes: Vec<u8>,
+    pub file: Received,
+    /// The provider confirms a correction that removes more than half of the rows.
+    pub replace: bool,
     /// The CSRF field, for the pages' form.
     pub csrf: String,
 }
 
-pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form, ApiError> {
+/// Where uploads are written while they land.
+pub(crate) fn uploads_dir(app: &App) -> std::path::PathBuf {
+    app.settings.data_dir.join("uploads")
+}
+
+/// Reads the form, streaming the file to disk a chunk at a time so that an upload never
+/// takes more memory than a chunk, whatever its size, and stopping at the upload limit.
+pub(crate) async fn read_form(mut form: Multipart, app: &App) -> Result<Form, ApiError> {
+    let limit = app.upload_limit;
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "the file is larger than the upload limit of {}",
+            size(limit)
+        ))
+    };
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE || over_limit(&e) {
-            ApiError::PayloadTooLarge(format!(
-                "the file is larger than the upload limit of {}",
-                size(limit)
-            ))
+            too_large()
         } else {
             ApiError::BadRequest(format!("the form could not be read: {}", e.body_text()))
         }
     };
-    let (mut collection, mut period, mut file, mut csrf) = (None, None, None, String::new());
-    while let Some(field) = form.next_field().await.map_err(bad)? {
+    // A field's text is a slug, a period, a box ticked or a token: short, and printable.
+    let text = |name: &str, value: String| {
+        if value.len() > 200 || value.chars().any(char::is_control) {
+            return Err(ApiError::BadRequest(format!(
+                "the form's {name} holds control characters or is too long"
+            )));
+        }
+        Ok(value)
+    };
+    let (mut collection, mut period, mut file, mut csrf, mut replace) =
+        (None, None, None, String::new(), false);
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
         match field.name().unwrap_or_default() {
-            "collection" => collection = Some(field.text().await.map_err(bad)?),
-            "period" => period = Some(field.text().await.map_err(bad)?),
-            "csrf" => csrf = field.text().await.map_err(bad)?,
+            "collection" => {
+                collection = Some(text("collection", field.text().await.map_err(bad)?)?)
+            }
+            "period" => period = Some(text("period", field.text().await.map_err(bad)?)?),
+            "csrf" => csrf = text("csrf", field.text().await.map_err(bad)?)?,
+            "replace" => {
+                let v = text("replace", field.text().await.map_err(bad)?)?;
+                replace = matches!(v.trim(), "true" | "on" | "yes" | "1");
+            }
             "file" => {
                 let name = field.file_name().unwrap_or_default().to_owned();
-                let bytes = field.bytes().await.map_err(bad)?;
-                if bytes.len() > limit {
-                    return Err(ApiError::PayloadTooLarge(format!(
-                        "the file is larger than the upload limit of {}",
-                        size(limit)
-                    )));
+                let dir = uploads_dir(app);
+                tokio::fs::create_dir_all(&dir)
+                    .await
+                    .map_err(|e| ApiError::from(anyhow::Error::from(e)))?;
+                let received = Received {
+                    path: dir.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple())),
+                    name,
+                };
+                let mut out = tokio::fs::File::create(&received.path)
+                    .await
+                    .map_err(|e| ApiError::from(anyhow::Error::from(e)))?;
+                let mut written = 0usize;
+                while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                    written += chunk.len();
+                    if written > limit {
+                        return Err(too_large());
+                    }
+                    tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
+                        .await
+                        .map_err(|e| ApiError::from(anyhow::Error::from(e)))?;
                 }
-                file = Some((name, bytes.to_vec()));
+                tokio::io::AsyncWriteExt::flush(&mut out)
+                    .await
+                    .map_err(|e| ApiError::from(anyhow::Error::from(e)))?;
+                file = Some(received);
             }
             other => {
                 return Err(ApiError::BadRequest(format!(
-                    "the form has a field \"{}\" it does not take; it takes collection, period and file",
-                    other.chars().take(40).collect::<String>()
+                    "the form has a field \"{}\" it does not take; it takes collection, period, file and replace",
+                    other.chars().take(40).collect::<String>().escape_debug()
                 )));
             }
         }
     }
-    let (Some(collection), Some(period), Some((file_name, bytes))) = (collection, period, file)
-    else {
+    let (Some(collection), Some(period), Some(file)) = (collection, period, file) else {
         return Err(ApiError::BadRequest(
             "the form needs collection, period and file".into(),
         ));
@@ -225,8 +277,8 @@ pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form,
     Ok(Form {
         collection: collection.trim().into(),
         period: period.trim().into(),
-        file_name,
-        bytes,
+        file,
+        replace,
         csrf,
     })
 }
@@ -253,27 +305,37 @@ fn over_limit(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Lands an upload for `code`, auditing it whatever happens. Nothing is stored for a
-/// request refused before the pull: a collection that is not licensed, a provider or
-/// period it does not apply to, a file of the wrong kind.
+/// Lands an upload for `code` through the one upload path, and audits what it came to.
+/// The landing runs as a task of its own, so that it finishes, is recorded and is audited
+/// even when the request is given up (a client that goes away, a time-out): a run is never
+/// left `running` by a request that ended.
 pub(crate) async fn land(
-    app: &App,
+    app: &Arc<App>,
     who: &Principal,
     code: &str,
     form: Form,
 ) -> Result<Uploaded, ApiError> {
     let target = format!("{} {} {}", form.collection, code, form.period);
     let target: String = target.chars().take(200).collect();
-    let result = land_checked(app, who, code, form).await;
-    let (outcome, detail) = match &result {
-        Ok(u) => (
-            "done",
-            format!("run {} {}", u.run_id.unwrap_or_default(), u.status),
-        ),
-        Err(e) => ("refused", e.to_string()),
-    };
-    super::record(app, who.audit("upload", &target, outcome, &detail)).await?;
-    result
+    let (app, who, code) = (app.clone(), who.clone(), code.to_owned());
+    let task = tokio::spawn(async move {
+        let result = land_checked(&app, &who, &code, form).await;
+        let (outcome, detail) = match &result {
+            Ok(u) => (
+                match u.status.as_str() {
+                    "landed" | "late" | "amended" | "unchanged" => "done",
+                    "rejected" => "rejected",
+                    _ => "failed",
+                },
+                format!("run {} {}", u.run_id.unwrap_or_default(), u.status),
+            ),
+            Err(e) => ("refused", e.to_string()),
+        };
+        super::record(&app, who.audit("upload", &target, outcome, &detail)).await?;
+        result
+    });
+    task.await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the upload's task stopped: {e}")))?
 }
 
 async fn land_checked(
@@ -285,82 +347,22 @@ async fn land_checked(
     let code = ProviderCode::parse(code)
         .map_err(|_| ApiError::NotFound("there is no such provider".into()))?;
     who.require(Action::Upload(code.as_str()))?;
-    // Only the file's own name counts: a path in it is ignored, never followed.
-    let name = form
-        .file_name
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let format = Format::from_name(&name);
-    if !matches!(format, Some(Format::Csv | Format::Xlsx)) {
-        return Err(ApiError::Unprocessable(format!(
-            "\"{}\" is not a file an upload takes; upload a {UPLOADABLE} file",
-            name.chars().take(80).collect::<String>()
-        )));
-    }
-    let now = app.now();
-    app.registry.require_listed(&form.collection, now).await?;
-    let key = request::by_hand(
+    let hand_in = HandIn {
+        collection: form.collection,
+        provider: code.to_string(),
+        period: form.period,
+        file: form.file.path.clone(),
+        name: form.file.name.clone(),
+        via: "web",
+        replace: form.replace,
+    };
+    // The file is removed when `form.file` goes, at the end of this function.
+    Ok(upload::hand_in(
         &app.registry,
-        &form.collection,
-        code.as_str(),
-        &form.period,
-        now,
-    )
-    .await?;
-    // The upload's own copy, named by the service, removed once landed.
-    let dir = app.settings.data_dir.join("uploads");
-    std::fs::create_dir_all(&dir).map_err(anyhow::Error::from)?;
-    let extension = name
-        .rsplit('.')
-        .next()
-        .unwrap_or("csv")
-        .to_ascii_lowercase();
-    let tmp = dir.join(format!(
-        ".tmp-{}.{extension}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::write(&tmp, &form.bytes).map_err(anyhow::Error::from)?;
-    let sources = Sources::of(
-        vec![Source {
-            collection: key.collection.clone(),
-            provider: key.provider.clone(),
-            connector: ConnectorConfig::Upload(Upload {
-                path: tmp.clone(),
-                name,
-            }),
-        }],
-        std::path::PathBuf::new(),
-    );
-    let instance = format!("upload-web-{}", uuid::Uuid::new_v4().simple());
-    let pulled = crate::schedule::pull::pull(
-        &app.registry,
-        &sources,
         &app.lake,
-        &key,
-        &instance,
-        now,
-        true,
+        hand_in,
+        app.now(),
+        Timing::Elapsed,
     )
-    .await;
-    let _ = std::fs::remove_file(&tmp);
-    let p = pulled?;
-    let report = p.report.as_ref();
-    Ok(Uploaded {
-        run_id: p.run_id,
-        collection: key.collection,
-        provider: key.provider,
-        period: key.period.to_string(),
-        status: p.status.clone(),
-        version: p.version,
-        rows_accepted: report.map(|r| r.rows_accepted).unwrap_or(0),
-        rows_rejected: report.map(|r| r.rows_rejected).unwrap_or(0),
-        dropped_columns: report
-            .map(|r| r.dropped_columns.clone())
-            .unwrap_or_default(),
-        report: report
-            .map(|r| r.text())
-            .unwrap_or_else(|| p.message.clone()),
-    })
+    .await?)
 }

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::App;
 use crate::error::{ApiError, ErrorBody};
-use crate::store::runs::{RunFilter, RunRow};
+use crate::store::runs::{RunFilter, RunRow, STATUSES};
 use crate::web::auth::{Action, Bearer};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -18,15 +18,11 @@ pub struct RunQuery {
     /// Only this provider's runs. A provider token that speaks for several providers must name one.
     pub provider: Option<String>,
     pub collection: Option<String>,
-    /// `running`, `landed`, `late`, `rejected`, `failed`, `refused` or `due`.
+    /// `running`, `landed`, `late`, `amended`, `rejected`, `failed`, `refused` or `due`.
     pub status: Option<String>,
     /// How many, newest first (1 to 1,000; default 100).
     pub limit: Option<i64>,
 }
-
-const STATUSES: [&str; 7] = [
-    "running", "landed", "late", "rejected", "failed", "refused", "due",
-];
 
 /// Runs, newest first. A provider token sees only its own providers' runs.
 #[utoipa::path(

@@ -227,41 +227,30 @@ pub async fn upload(
     })?;
     // A form that cannot be read is refused (and logged) before its CSRF field can be
     // checked, so it is not put in the audit log under the signed-in name.
-    let form = crate::web::api::read_form(form, app.upload_limit)
+    let form = crate::web::api::read_form(form, &app)
         .await
         .map_err(|e| PageError(e, Nav::of(&v)))?;
     check_csrf(&app, &v, &form.csrf, "upload").await?;
     let (status, message) = match crate::web::api::land_upload(&app, &who, &code, form).await {
-        Ok(u) if matches!(u.status.as_str(), "landed" | "late") => (
-            StatusCode::OK,
+        Ok(u)
+            if matches!(
+                u.status.as_str(),
+                "landed" | "late" | "amended" | "unchanged"
+            ) =>
+        {
+            (StatusCode::OK, (u.summary(), true))
+        }
+        Ok(u) => (StatusCode::UNPROCESSABLE_ENTITY, (u.summary(), false)),
+        Err(ApiError::Internal(e)) => return Err(PageError(ApiError::Internal(e), Nav::of(&v))),
+        Err(e @ ApiError::ConfirmReplace(_)) => (
+            e.status(),
             (
                 format!(
-                    "{} {} was {} as version {} (run {}): {} rows kept, {} rejected.",
-                    u.collection,
-                    u.period,
-                    u.status,
-                    u.version.unwrap_or_default(),
-                    u.run_id.unwrap_or_default(),
-                    u.rows_accepted,
-                    u.rows_rejected
-                ),
-                true,
-            ),
-        ),
-        Ok(u) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            (
-                format!(
-                    "{} {} was not landed ({}): {}",
-                    u.collection,
-                    u.period,
-                    u.status,
-                    u.report.trim()
+                    "{e} To replace them, tick \"This file replaces the period's rows\" and upload it again."
                 ),
                 false,
             ),
         ),
-        Err(ApiError::Internal(e)) => return Err(PageError(ApiError::Internal(e), Nav::of(&v))),
         Err(e) => (e.status(), (format!("The file was not taken: {e}"), false)),
     };
     Ok((status, render(&app, &v, &code, Some(message)).await?).into_response())

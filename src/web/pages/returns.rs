@@ -79,13 +79,24 @@ fn completeness(c: &crate::returns::completeness::Completeness) -> String {
     c.inputs
         .iter()
         .map(|i| {
-            let late = if i.late.is_empty() {
-                String::new()
-            } else {
-                format!(", {} late", i.late.len())
-            };
+            let mut also = String::new();
+            if !i.partial.is_empty() {
+                also.push_str(&format!(", {} partial", i.partial.len()));
+            }
+            if !i.late.is_empty() {
+                also.push_str(&format!(", {} late", i.late.len()));
+            }
+            if !i.amended.is_empty() {
+                also.push_str(&format!(", {} amended", i.amended.len()));
+            }
+            if i.periods_due < i.periods {
+                also.push_str(&format!(
+                    ", {} of {} periods owed so far",
+                    i.periods_due, i.periods
+                ));
+            }
             format!(
-                "{}: {} of {} received{late}",
+                "{}: {} of {} received{also}",
                 i.collection, i.received, i.expected
             )
         })
