@@ -324,3 +324,65 @@ async fn every_hostile_extract_from_a_source_is_rejected_with_its_limit_named() 
     println!("peak resident memory of the landing process: {peak_mib} MiB");
     assert!(peak_mib < 400, "{peak_mib} MiB");
 }
+
+/// A NUL in an extract's header (a column name PostgreSQL's text cannot hold) lands the
+/// extract with the column dropped and named escaped, on both stores: never a 500, a run
+/// left `running`, or a lake file no register row names.
+async fn a_nul_in_a_header_is_dropped_and_named_escaped(db: common::TestDb) {
+    use tally::connectors::ConnectorConfig;
+    use tally::connectors::file::FileConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let drop = dir.path().join("drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    let census = common::world::census(
+        "RXA",
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+    );
+    let mut lines = census.lines();
+    let mut csv = format!("{},nhs\0number\n", lines.next().unwrap());
+    for l in lines {
+        csv.push_str(&format!("{l},9434765919\n"));
+    }
+    std::fs::write(drop.join("RXA_2026-11-24.csv"), csv).unwrap();
+    let connector = ConnectorConfig::File(FileConfig {
+        folder: "drop".into(),
+        name: "{provider}_{period}.csv".into(),
+    });
+    let world = common::CensusWorld::on(db, dir.path(), connector).await;
+    let pulled = world.pull(false).await;
+    assert_eq!(pulled.status, "landed", "{}", pulled.message);
+    let report = pulled.report.unwrap();
+    assert_eq!(report.dropped_columns, ["nhs\\0number"]);
+    let runs = world
+        .registry
+        .store()
+        .runs(&tally::store::runs::RunFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(runs.iter().all(|r| r.status == "landed"), "{runs:?}");
+    let version = world
+        .registry
+        .store()
+        .current_version(&world.key)
+        .await
+        .unwrap()
+        .expect("the version is recorded");
+    assert!(std::path::Path::new(&version.path).is_file());
+    world.db.drop_database().await;
+}
+
+#[tokio::test]
+async fn a_nul_in_a_header_lands_on_sqlite() {
+    a_nul_in_a_header_is_dropped_and_named_escaped(common::TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn a_nul_in_a_header_lands_on_postgres() {
+    let Some(db) = common::TestDb::postgres().await else {
+        return;
+    };
+    a_nul_in_a_header_is_dropped_and_named_escaped(db).await;
+}

@@ -197,7 +197,15 @@ pub struct CensusWorld {
 
 impl CensusWorld {
     pub async fn new(dir: &Path, connector: tally::connectors::ConnectorConfig) -> CensusWorld {
-        let db = TestDb::sqlite();
+        CensusWorld::on(TestDb::sqlite(), dir, connector).await
+    }
+
+    /// `new`, on the database given (PostgreSQL, say).
+    pub async fn on(
+        db: TestDb,
+        dir: &Path,
+        connector: tally::connectors::ConnectorConfig,
+    ) -> CensusWorld {
         let r = db.registry().await;
         let at: chrono::DateTime<chrono::Utc> = "2026-11-01T09:00:00Z".parse().unwrap();
         r.propose(&load("ward-bed-census"), "NHS England", at)
