@@ -532,6 +532,11 @@ fn main() -> ExitCode {
     if args.get(1).map(String::as_str) == Some(tally::connectors::child::COMMAND) {
         return tally::connectors::child::child_main(&args[2..]);
     }
+    // Spreadsheets and Parquet are read by this same program, started again as a child,
+    // whatever name it was installed under.
+    if let Ok(me) = std::env::current_exe() {
+        tally::connectors::child::use_program(me);
+    }
     // Output piped into `head` or `less` that closes early should end tally quietly, as it
     // does any Unix tool, rather than panic on the next println!.
     #[cfg(unix)]

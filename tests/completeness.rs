@@ -103,6 +103,29 @@ async fn completeness_tells_corrections_progress_partial_days_and_kinds_apart() 
     assert_eq!((c.periods, c.periods_due), (92, 40), "{c:?}");
     let rxa = c.missing.iter().find(|m| m.code == "RXA").unwrap();
     assert_eq!((rxa.periods_missing, rxa.periods_owed), (40, 40));
+    // Every day owed so far sent is still not a complete quarter.
+    for trust in ["RXA", "RXB"] {
+        let first = census(trust, day("2026-07-01"));
+        let status = land_at(
+            &w,
+            trust,
+            "2026-07-01",
+            &first,
+            "2026-07-02T09:00:00Z",
+            false,
+        )
+        .await;
+        assert_eq!(status, "landed");
+    }
+    let early = built("kh03", "2026-27-Q2", "2026-07-02T12:00:00Z")
+        .await
+        .unwrap();
+    let c = &early.manifest.completeness.inputs[0];
+    assert_eq!((c.periods_due, c.received, c.expected), (1, 2, 2), "{c:?}");
+    assert!(
+        !early.manifest.completeness.complete,
+        "a quarter in progress is not complete"
+    );
     // RXC closed on 1 May: it owes nothing in the quarter and is not missing.
     assert!(c.missing.iter().all(|m| m.code != "RXC"), "{c:?}");
     // A quarter nobody owes yet is an error that says so, and keeps nothing.
@@ -198,4 +221,64 @@ async fn completeness_tells_corrections_progress_partial_days_and_kinds_apart() 
         !c.late.contains(&"RXA".to_string()),
         "RXA's correction is not late: {c:?}"
     );
+}
+
+/// A new version of a listed collection changes what is asked, not since when: its
+/// obligations, the window for uploads and its returns' completeness still run from the
+/// first listing.
+#[tokio::test]
+async fn a_new_version_keeps_the_day_its_licence_began() {
+    let w = world().await;
+    // The world listed the census on 1 March; DAP lists a second version on 15 June.
+    let dir = tempfile::tempdir().unwrap();
+    let v2 = common::variant(
+        dir.path(),
+        "ward-bed-census",
+        &[(
+            "The day the census describes",
+            "The day this census describes",
+        )],
+    );
+    let at = utc("2026-06-15T10:00:00Z");
+    w.registry.propose(&v2, "NHS England", at).await.unwrap();
+    w.registry
+        .approve(
+            "ward-bed-census",
+            common::dap(),
+            "clearer words",
+            vec![],
+            at,
+        )
+        .await
+        .unwrap();
+    let licensed = w
+        .registry
+        .require_listed("ward-bed-census", utc("2026-06-16T10:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(licensed.version, 2);
+    assert_eq!(licensed.listed_at, utc("2026-03-01T09:00:00Z"));
+    // A correction of 10 June, before the second version, is still taken.
+    let key = tally::schedule::request::by_hand(
+        &w.registry,
+        "ward-bed-census",
+        "RXA",
+        "2026-06-10",
+        utc("2026-06-16T10:00:00Z"),
+    )
+    .await;
+    assert!(key.is_ok(), "{key:?}");
+    // And KH03 Q1 still owes every day from April.
+    let q1 = build(
+        &w.registry,
+        &w.lake,
+        &w.returns_dir(),
+        w.def("kh03-quarterly"),
+        &Period::parse("2026-27-Q1").unwrap(),
+        utc("2026-07-10T12:00:00Z"),
+    )
+    .await
+    .unwrap();
+    let c = &q1.manifest.completeness.inputs[0];
+    assert_eq!((c.periods_due, c.expected, c.received), (91, 3, 3), "{c:?}");
 }

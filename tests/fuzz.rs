@@ -232,7 +232,7 @@ proptest! {
     /// (which would mean the service, not the file, was at fault) and never panics.
     #[test]
     fn any_mangled_hostile_file_is_landed_or_rejected(
-        which in 0usize..9,
+        which in 0usize..10,
         edits in proptest::collection::vec(
             prop_oneof![
                 (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Flip(i, b)),

@@ -47,7 +47,10 @@ pub enum ExceptionsCommand {
 
 /// `tally exceptions …`.
 pub async fn run(settings: &Settings, command: ExceptionsCommand) -> anyhow::Result<Outcome> {
-    let registry = super::open(settings).await?;
+    let registry = match command {
+        ExceptionsCommand::List { .. } => super::open_existing(settings).await?,
+        ExceptionsCommand::Grant { .. } => super::open(settings).await?,
+    };
     match command {
         ExceptionsCommand::Grant {
             collection,

@@ -239,6 +239,10 @@ pub async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<Outco
         None
     };
     let registry = std::sync::Arc::new(super::open(settings).await?);
+    // Upload files untouched for an hour were left by an instance that died, here or on
+    // another machine sharing the folder: they go, whatever the database.
+    let uploads = settings.data_dir.join("uploads");
+    crate::landing::lake::sweep(&uploads, ".tmp-");
     if _lock.is_some() {
         // Holding the lock, no other scheduler runs: a run another one left `running` was
         // left by one that died (killed, or the machine lost power), so it is let go now
@@ -254,7 +258,6 @@ pub async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<Outco
         }
         // The files of uploads it was landing are its own too, and may hold columns that
         // are not listed items (rule 8).
-        let uploads = settings.data_dir.join("uploads");
         for entry in std::fs::read_dir(&uploads).into_iter().flatten().flatten() {
             if entry.file_name().to_string_lossy().starts_with(".tmp-") {
                 let _ = std::fs::remove_file(entry.path());

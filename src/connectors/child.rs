@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use super::Format;
-use super::convert::{Unreadable, unreadable};
+use super::unreadable::{Unreadable, unreadable};
 use crate::landing::limits::{MOST_BYTES, MOST_SPREADSHEET_MEMORY, MOST_SPREADSHEET_TIME, size};
 
 /// The first argument that makes `tally` a converting child rather than the command line.
@@ -148,13 +148,14 @@ pub fn convert(
         std::thread::sleep(Duration::from_millis(10));
     };
     let said = said.join().unwrap_or_default();
-    let said = said.trim();
+    // Reader messages may quote the file, a NUL included, which the register cannot keep.
+    let said = said.trim().replace('\0', "\\0");
     if status.success() {
         return Ok(());
     }
     let _ = std::fs::remove_file(csv);
     if status.code() == Some(i32::from(UNREADABLE)) {
-        return Err(unreadable(said));
+        return Err(unreadable(&said));
     }
     #[cfg(unix)]
     {
@@ -168,12 +169,19 @@ pub fn convert(
                     size(MOST_BYTES)
                 )));
             }
-            Some(libc::SIGABRT | libc::SIGSEGV | libc::SIGBUS | libc::SIGKILL) => {
+            Some(libc::SIGABRT | libc::SIGKILL) => {
                 // An allocation past the memory limit fails, and the reader aborts (or the
                 // system ends it first).
                 return Err(unreadable(format!(
                     "reading the {} file needs more than {} of memory, the most one file may take; \
                      it may declare far more cells or data than it holds",
+                    format.name(),
+                    size(MOST_SPREADSHEET_MEMORY)
+                )));
+            }
+            Some(libc::SIGSEGV | libc::SIGBUS) => {
+                return Err(unreadable(format!(
+                    "the {} reader stopped on this file (it may be malformed, or need more than {} of memory)",
                     format.name(),
                     size(MOST_SPREADSHEET_MEMORY)
                 )));
@@ -224,15 +232,30 @@ pub fn child_main(args: &[String]) -> ExitCode {
         eprintln!("unknown timezone {timezone}");
         return ExitCode::FAILURE;
     };
-    match super::convert::here(format, Path::new(input), Path::new(csv), timezone) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    // A reader that panics on a malformed file has found a file it cannot read: the
+    // provider's to fix, like any other, not a fault of the service to retry.
+    std::panic::set_hook(Box::new(|_| {}));
+    let converted = std::panic::catch_unwind(|| {
+        super::read::here(format, Path::new(input), Path::new(csv), timezone)
+    });
+    match converted {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("{e:#}");
             if e.downcast_ref::<Unreadable>().is_some() {
                 ExitCode::from(UNREADABLE)
             } else {
                 ExitCode::FAILURE
             }
+        }
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no reason given");
+            eprintln!("the {} reader stopped on this file: {why}", format.name());
+            ExitCode::from(UNREADABLE)
         }
     }
 }

@@ -8,8 +8,10 @@ pub mod convert;
 pub mod file;
 pub mod http;
 pub mod mesh;
+pub mod read;
 pub mod spreadsheet;
 pub mod sql;
+pub mod unreadable;
 pub mod upload;
 
 use std::path::{Path, PathBuf};

@@ -14,10 +14,15 @@ use std::path::Path;
 
 use calamine::{Data, DataRef, Reader};
 
-use super::convert::unreadable;
+use super::unreadable::unreadable;
 use crate::landing::limits::{
     MOST_COLUMNS, MOST_INFLATED_BYTES, MOST_ROWS, MOST_SPREADSHEET_BYTES, count, size,
 };
+
+/// Cells a sheet's table may span, blank ones included: each is written out, so a sheet of
+/// a cell in A1 and another a million rows and a thousand columns away would otherwise
+/// write a gigabyte of commas. A form filled in by hand spans far fewer.
+const MOST_TABLE_CELLS: u64 = 20_000_000;
 
 /// Parts an archive may hold: a workbook has tens.
 const MOST_PARTS: usize = 10_000;
@@ -27,7 +32,7 @@ pub fn to_csv(input: &Path, csv: &Path, timezone: chrono_tz::Tz) -> anyhow::Resu
     let bytes = std::fs::metadata(input)?.len();
     if bytes > MOST_SPREADSHEET_BYTES {
         return Err(unreadable(format!(
-            "the spreadsheet is {}; a spreadsheet may be at most {} (send large extracts as CSV, JSON lines or Parquet)",
+            "the spreadsheet is {}; a spreadsheet may be at most {} (send large extracts as CSV or JSON lines)",
             size(bytes),
             size(MOST_SPREADSHEET_BYTES)
         )));
@@ -176,6 +181,15 @@ impl Bounds {
                 r + 1,
                 count(self.width()),
                 count(MOST_COLUMNS as u64)
+            )));
+        }
+        if self.width() * self.height() > MOST_TABLE_CELLS {
+            return Err(unreadable(format!(
+                "the sheet's table spans {} rows by {} columns, {} cells; a sheet may span at most {}",
+                count(self.height()),
+                count(self.width()),
+                count(self.width() * self.height()),
+                count(MOST_TABLE_CELLS)
             )));
         }
         if self.height() > MOST_ROWS {

@@ -50,6 +50,20 @@ impl Registry {
                 g.days
             )));
         }
+        // Nothing but a slug and a code reaches the register's queries; the words kept
+        // with the exception are stored as given, a NUL escaped.
+        if crate::registry::definition::Slug::parse(g.collection).is_err() {
+            return Err(refused(format!(
+                "{:?} is not a collection's slug",
+                g.collection.chars().take(60).collect::<String>()
+            )));
+        }
+        if crate::providers::ProviderCode::parse(g.provider).is_err() {
+            return Err(refused(format!(
+                "{:?} is not a provider's code",
+                g.provider.chars().take(40).collect::<String>()
+            )));
+        }
         let licensed = self.require_listed(g.collection, now).await?;
         let kind = licensed.def.frequency.period;
         let parse = |p: &str| -> anyhow::Result<Period> {
@@ -84,8 +98,8 @@ impl Registry {
             provider: g.provider.into(),
             first_period: first.to_string(),
             last_period: last.to_string(),
-            granted_by: g.by.trim().into(),
-            reason: g.reason.trim().into(),
+            granted_by: crate::store::access::storable(g.by.trim()),
+            reason: crate::store::access::storable(g.reason.trim()),
             granted_at: now,
             lapses_at: now + Duration::days(i64::from(g.days)),
         };

@@ -90,7 +90,9 @@ pub struct Licensed {
     pub licence_number: String,
     pub version: i64,
     pub def: CollectionDef,
-    /// When the collection was first listed under this licence number's current version.
+    /// When the licence began: the listing of the earliest version in force since, which a
+    /// later version listed in its place keeps (it changes what is asked, not since when).
+    /// Obligations, uploads and completeness run from this day.
     pub listed_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -418,24 +420,27 @@ impl Registry {
     /// Every collection that may be pulled at `at`: listed (not suspended) and unexpired.
     pub async fn licensed(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<Licensed>> {
         let rows = self.store.collections().await?;
-        Ok(self
-            .live(at)
-            .await?
-            .into_iter()
-            .filter(|(_, v)| {
-                rows.iter()
-                    .any(|c| c.slug == v.slug && c.status == "listed")
-            })
-            .filter_map(|(licence, v)| {
-                Some(Licensed {
-                    licence_number: licence?,
-                    version: v.version,
-                    listed_at: v.listed_at?,
-                    expires_at: v.expires_at?,
-                    def: v.definition.0,
-                })
-            })
-            .collect())
+        let mut out = Vec::new();
+        for (licence, v) in self.live(at).await? {
+            let listed = rows
+                .iter()
+                .any(|c| c.slug == v.slug && c.status == "listed");
+            let (Some(licence), Some(expires_at), true) = (licence, v.expires_at, listed) else {
+                continue;
+            };
+            let versions = self.store.versions(&v.slug).await?;
+            let Some(listed_at) = licence_began(&versions) else {
+                continue;
+            };
+            out.push(Licensed {
+                licence_number: licence,
+                version: v.version,
+                listed_at,
+                expires_at,
+                def: v.definition.0,
+            });
+        }
+        Ok(out)
     }
 
     /// Rule 1. Every part of Tally that pulls, accepts or publishes data asks this first.
@@ -447,12 +452,9 @@ impl Registry {
         let Some(row) = self.store.collection(slug).await? else {
             return Err(not("it is not on the DAP register".into()).into());
         };
-        let in_force = self
-            .store
-            .versions(slug)
-            .await?
-            .into_iter()
-            .find(|v| v.status == "listed");
+        let versions = self.store.versions(slug).await?;
+        let began = licence_began(&versions);
+        let in_force = versions.into_iter().find(|v| v.status == "listed");
         match (row.status.as_str(), in_force, row.licence_number) {
             ("listed", Some(v), Some(licence)) => match v.expires_at {
                 Some(e) if e <= at => Err(not(format!(
@@ -464,11 +466,27 @@ impl Registry {
                     licence_number: licence,
                     version: v.version,
                     def: v.definition.0,
-                    listed_at: v.listed_at.context("a listed version has a listing time")?,
+                    listed_at: began.context("a listed version has a listing time")?,
                     expires_at: expires.context("a listed version has an expiry")?,
                 }),
             },
             (status, _, _) => Err(not(format!("its status is {status}")).into()),
         }
     }
+}
+
+/// When the licence of the version in force began: walking back from it through the
+/// versions it superseded (a proposal never listed is passed over), the earliest listing.
+/// A retired version ends the walk: listing the collection again began a new licence.
+fn licence_began(versions: &[crate::store::VersionRow]) -> Option<DateTime<Utc>> {
+    let mut newest_first = versions.iter().rev();
+    let mut began = newest_first.find(|v| v.status == "listed")?.listed_at;
+    for v in newest_first {
+        match v.status.as_str() {
+            "superseded" => began = v.listed_at.or(began),
+            "retired" => break,
+            _ => {}
+        }
+    }
+    began
 }

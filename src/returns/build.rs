@@ -308,7 +308,9 @@ pub async fn build_for(
         );
         owed_anything |= c.expected > 0;
         some_not_due |= c.periods_due < c.periods;
-        completeness.complete &= c.missing.is_empty() && c.partial.is_empty();
+        // A period still in progress is not complete, however much of it has come in.
+        completeness.complete &=
+            c.missing.is_empty() && c.partial.is_empty() && c.periods_due == c.periods;
         read.extend(current.iter().map(|v| InputFile {
             collection: v.collection.clone(),
             provider: v.provider.clone(),

@@ -22,8 +22,8 @@ use crate::store::runs::CurrentVersion;
 /// Who was expected to send an input for the return's period, and who did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Completeness {
-    /// True when every expected provider sent every period it owed, and no row of them was
-    /// turned away by validation.
+    /// True when every period inside has reached its deadline, every expected provider sent
+    /// every period it owed, and no row of them was turned away by validation.
     pub complete: bool,
     pub inputs: Vec<InputCompleteness>,
 }

@@ -265,8 +265,12 @@ pub async fn pull_timed(
         // The register would not take the outcome: the run must not stay `running`, and a
         // version it does not name must not stay in the lake.
         Err(e) => {
+            // Unless the register did take it after all (a commit whose answer was lost).
             if let Some(v) = &outcome.version {
-                let _ = std::fs::remove_file(&v.path);
+                let recorded = store.current_version(key).await.ok().flatten();
+                if recorded.is_none_or(|r| r.version != v.version) {
+                    let _ = std::fs::remove_file(&v.path);
+                }
             }
             let failed = RunOutcome {
                 error: Some(format!("the outcome could not be recorded: {e:#}")),

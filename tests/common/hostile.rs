@@ -25,6 +25,11 @@ pub fn all() -> Vec<Hostile> {
             refused_for: "cell XFD1048576",
         },
         Hostile {
+            name: "sparse-corners.xlsx",
+            bytes: sparse_corners(),
+            refused_for: "a sheet may span at most 20,000,000",
+        },
+        Hostile {
             name: "zip-bomb.xlsx",
             bytes: zip_bomb(512 << 20, false),
             refused_for: "inflates to more than 256 MiB",
@@ -172,6 +177,15 @@ fn workbook(sheet: Part) -> Vec<u8> {
 pub fn dimension_bomb() -> Vec<u8> {
     let sheet = format!(
         r#"{SHEET_START}<row r="1"><c r="A1" t="inlineStr"><is><t>census_date</t></is></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row>{SHEET_END}"#
+    );
+    workbook(Part::Stored("xl/worksheets/sheet1.xml", sheet.into_bytes()))
+}
+
+/// An XLSX of three cells, A1, ALL1 and A1048576: inside the columns an extract may have,
+/// but a table a thousand columns wide and a million rows long, nearly all blank.
+pub fn sparse_corners() -> Vec<u8> {
+    let sheet = format!(
+        r#"{SHEET_START}<row r="1"><c r="A1"><v>1</v></c><c r="ALL1"><v>1</v></c></row><row r="1048576"><c r="A1048576"><v>1</v></c></row>{SHEET_END}"#
     );
     workbook(Part::Stored("xl/worksheets/sheet1.xml", sheet.into_bytes()))
 }

@@ -212,25 +212,40 @@ pub(crate) async fn read_form(mut form: Multipart, app: &App) -> Result<Form, Ap
         }
     };
     // A field's text is a slug, a period, a box ticked or a token: short, and printable.
-    let text = |name: &str, value: String| {
-        if value.len() > 200 || value.chars().any(char::is_control) {
-            return Err(ApiError::BadRequest(format!(
-                "the form's {name} holds control characters or is too long"
-            )));
+    // It is read a chunk at a time and refused once past 200 bytes, never held whole.
+    async fn text(
+        name: &str,
+        mut field: axum::extract::multipart::Field<'_>,
+    ) -> Result<String, ApiError> {
+        let refused = || {
+            ApiError::BadRequest(format!(
+                "the form's {name} holds control characters, is not UTF-8 or is too long"
+            ))
+        };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(|e| {
+            ApiError::BadRequest(format!("the form could not be read: {}", e.body_text()))
+        })? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > 200 {
+                return Err(refused());
+            }
+        }
+        let value = String::from_utf8(bytes).map_err(|_| refused())?;
+        if value.chars().any(char::is_control) {
+            return Err(refused());
         }
         Ok(value)
-    };
+    }
     let (mut collection, mut period, mut file, mut csrf, mut replace) =
         (None, None, None, String::new(), false);
     while let Some(mut field) = form.next_field().await.map_err(bad)? {
         match field.name().unwrap_or_default() {
-            "collection" => {
-                collection = Some(text("collection", field.text().await.map_err(bad)?)?)
-            }
-            "period" => period = Some(text("period", field.text().await.map_err(bad)?)?),
-            "csrf" => csrf = text("csrf", field.text().await.map_err(bad)?)?,
+            "collection" => collection = Some(text("collection", field).await?),
+            "period" => period = Some(text("period", field).await?),
+            "csrf" => csrf = text("csrf", field).await?,
             "replace" => {
-                let v = text("replace", field.text().await.map_err(bad)?)?;
+                let v = text("replace", field).await?;
                 replace = matches!(v.trim(), "true" | "on" | "yes" | "1");
             }
             "file" => {
