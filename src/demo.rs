@@ -23,11 +23,9 @@ use serde::Serialize;
 
 use crate::cli::{Outcome, thousands};
 use crate::config::Settings;
-use crate::landing::lake::Lake;
+use crate::domain::Period;
 use crate::registry::Registry;
-use crate::returns::Catalogue;
 use crate::returns::build::Artifact;
-use crate::schedule::period::Period;
 use crate::store;
 use crate::store::access::Role;
 
@@ -191,7 +189,8 @@ pub async fn run(base: &Settings, o: &Options) -> anyhow::Result<Outcome> {
     }
     let started = std::time::Instant::now();
     let settings = demo_settings(base, &o.out)?;
-    let (summary, registry) = play(&settings, o).await?;
+    let (summary, service) = play(&settings, o).await?;
+    let registry = service.registry.clone();
     print_summary(&summary, &o.out);
     std::fs::write(
         o.out.join("summary.json"),
@@ -214,12 +213,15 @@ pub async fn run(base: &Settings, o: &Options) -> anyhow::Result<Outcome> {
         );
         return Ok(Outcome::Done);
     };
-    serve(&settings, registry, summary.until, bind).await?;
+    serve(&settings, &service, summary.until, bind).await?;
     Ok(Outcome::Done)
 }
 
-/// Plays the story and returns what happened, with the register it was played on.
-pub async fn play(settings: &Settings, o: &Options) -> anyhow::Result<(Summary, Arc<Registry>)> {
+/// Plays the story and returns what happened, with the service it was played on.
+pub async fn play(
+    settings: &Settings,
+    o: &Options,
+) -> anyhow::Result<(Summary, crate::service::Service)> {
     let tz = settings.timezone;
     prepare(&o.out)?;
     let registry = Arc::new(Registry::new(
@@ -234,7 +236,7 @@ pub async fn play(settings: &Settings, o: &Options) -> anyhow::Result<(Summary, 
     let world = world::World::new(o.seed, o.trusts, o.care_homes);
     let csv = o.out.join("providers.csv");
     world::write_csv(&world.providers, &csv)?;
-    let providers = crate::providers::read_csv(&csv).map_err(crate::registry::load::Problems)?;
+    let providers = crate::providers::read_csv(&csv).map_err(crate::domain::Problems)?;
     registry.store().import_providers(&providers).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
@@ -309,35 +311,35 @@ pub async fn play(settings: &Settings, o: &Options) -> anyhow::Result<(Summary, 
             o.days
         ),
     );
-    let lake = Lake::new(settings.lake_dir());
-    let sources_file = crate::connectors::Sources::load(&settings.sources_file)?;
-    let catalogue = Arc::new(Catalogue::load(&settings.queries_dir)?);
-    let runner = crate::schedule::runner::Runner {
-        registry: registry.clone(),
-        sources: Arc::new(sources_file),
-        lake: lake.clone(),
-        instance: "demo-scheduler".into(),
-        concurrency: 4,
-        per_host: 2,
-        returns: None,
-        pace: crate::schedule::pull::Pace {
-            timing: crate::schedule::pull::Timing::Fixed,
-            ..Default::default()
-        },
-    };
-    let builder = crate::returns::scheduled::Builder::new(
+    // The service as `tally serve` assembles it, its scheduler and builder stepped here on
+    // the demo's clock.
+    let service = crate::service::Service::assemble(
+        settings,
         registry.clone(),
-        catalogue.clone(),
-        lake.clone(),
-        settings.returns_dir(),
+        crate::service::Options {
+            instance: "demo-scheduler".into(),
+            concurrency: 4,
+            per_host: 2,
+            pace: crate::schedule::pull::Pace {
+                timing: crate::schedule::pull::Timing::Fixed,
+                ..Default::default()
+            },
+        },
     )?;
+    let catalogue = service.catalogue.clone();
+    let Some(builder) = service.builder.as_ref() else {
+        anyhow::bail!(
+            "the demo builds the returns in {}, which is not there",
+            settings.queries_dir.display()
+        );
+    };
     let deliveries = timeline::deliveries(&world, tz, o.start, end);
     let clock = clock::Clock {
         world: &world,
         feeds: &feeds,
         registry: &registry,
-        lake,
-        runner,
+        lake: service.runner.lake.clone(),
+        runner: &service.runner,
         builder,
         timezone: tz,
     };
@@ -398,7 +400,7 @@ pub async fn play(settings: &Settings, o: &Options) -> anyhow::Result<(Summary, 
         notes: story.notes,
         showcase: showcase(&world, &all, end),
     };
-    Ok((summary, registry))
+    Ok((summary, service))
 }
 
 /// A trust and a care home whose pages have most to show: the open ones whose recent runs
@@ -554,12 +556,10 @@ async fn issue_tokens(registry: &Registry, s: &Summary) -> anyhow::Result<Vec<(S
 /// Ctrl-C. The scheduler does not run: the demo's sources have stopped with its clock.
 async fn serve(
     settings: &Settings,
-    registry: Arc<Registry>,
+    service: &crate::service::Service,
     until: DateTime<Utc>,
     bind: std::net::SocketAddr,
 ) -> anyhow::Result<()> {
-    let app = crate::app::App::with_clock(settings.clone(), registry.store().clone(), Some(until))?;
-    app.registry.providers().await?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}; choose another address with --bind"))?;
@@ -570,14 +570,12 @@ async fn serve(
             .with_timezone(&settings.timezone)
             .format("%e %b %Y %H:%M")
     );
-    crate::web::serve::serve(
-        listener,
-        crate::app::router(app),
-        crate::web::serve::IDLE,
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        },
-    )
-    .await?;
-    Ok(())
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop.send(true);
+    });
+    service
+        .serve_pages(listener, crate::web::serve::IDLE, Some(until), stopped)
+        .await
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::registry::load::Problem;
+use crate::domain::Problem;
 
 /// Kinds of provider a collection can ask to respond.
 #[derive(

@@ -5,10 +5,11 @@ mod common;
 
 use chrono::{NaiveDate, Utc};
 use common::{load, load_text, variant};
+use tally::domain::Problems;
 use tally::registry::burden::Budget;
 use tally::registry::checks::{self, Context, Finding, Listed, Rule, Severity};
 use tally::registry::definition::CollectionDef;
-use tally::registry::load::{Problems, load_dir, parse};
+use tally::registry::load::{load_dir, parse};
 
 const BUNDLED: [&str; 4] = [
     "ward-bed-census",

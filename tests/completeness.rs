@@ -7,10 +7,10 @@
 mod common;
 
 use common::world::{census, rows, utc, world};
+use tally::domain::Period;
+use tally::domain::RunKey;
 use tally::returns::build::build;
-use tally::schedule::period::Period;
 use tally::schedule::pull::pull;
-use tally::schedule::timetable::RunKey;
 
 /// Pulls one census day for `trust` from the world's drop folder at `now`, as a further
 /// version when `again`.

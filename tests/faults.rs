@@ -23,10 +23,10 @@ use chrono::{DateTime, Utc};
 use common::{TestDb, http_csv, list_for_trusts, variant};
 use tally::connectors::file::FileConfig;
 use tally::connectors::{ConnectorConfig, Source, Sources};
+use tally::domain::RunKey;
 use tally::landing::lake::Lake;
 use tally::schedule::pull::{Pace, Timing};
 use tally::schedule::runner::{Runner, backoff};
-use tally::schedule::timetable::RunKey;
 use tally::store::runs::{RunFilter, RunRow};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -292,7 +292,6 @@ async fn broken_sources_fail_alone_with_reasons_and_retries_within_limits() {
         instance: "faults".into(),
         concurrency: 16,
         per_host: 2,
-        returns: None,
         pace: Pace {
             timing: Timing::Fixed,
             ..Pace::default()
@@ -414,7 +413,7 @@ async fn broken_sources_fail_alone_with_reasons_and_retries_within_limits() {
         let run_key = RunKey {
             collection: "ward-bed-census".into(),
             provider: trust.clone(),
-            period: tally::schedule::period::Period::parse("2026-11-02").unwrap(),
+            period: tally::domain::Period::parse("2026-11-02").unwrap(),
         };
         for (n, pair) in attempts.windows(2).enumerate() {
             assert_eq!(pair[0].attempt, n as i64 + 1, "{what}");
@@ -497,7 +496,7 @@ async fn broken_sources_fail_alone_with_reasons_and_retries_within_limits() {
             let key = RunKey {
                 collection: "ward-bed-census".into(),
                 provider: trust.clone(),
-                period: tally::schedule::period::Period::parse(day).unwrap(),
+                period: tally::domain::Period::parse(day).unwrap(),
             };
             let current = registry.store().current_version(&key).await.unwrap();
             let landed = attempts

@@ -13,10 +13,10 @@ mod common;
 
 use datafusion::parquet::file::reader::FileReader;
 use proptest::prelude::*;
+use tally::domain::Period;
+use tally::domain::RunKey;
 use tally::landing::lake::Lake;
 use tally::landing::{Outcome, land_csv};
-use tally::schedule::period::Period;
-use tally::schedule::timetable::RunKey;
 
 const CORPUS: [&str; 2] = [
     include_str!("fuzz/census.csv"),

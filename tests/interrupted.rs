@@ -257,10 +257,10 @@ fn temporary_files_a_killed_landing_left_are_removed_once_idle_for_an_hour() {
 fn a_version_file_no_run_recorded_is_passed_over_never_written_over() {
     let dir = tempfile::tempdir().unwrap();
     let lake = tally::landing::lake::Lake::new(dir.path());
-    let key = tally::schedule::timetable::RunKey {
+    let key = tally::domain::RunKey {
         collection: "ward-bed-census".into(),
         provider: "RXA".into(),
-        period: tally::schedule::period::Period::parse("2026-11-24").unwrap(),
+        period: tally::domain::Period::parse("2026-11-24").unwrap(),
     };
     assert_eq!(lake.next_version(&key, 1), 1);
     std::fs::create_dir_all(lake.dir(&key)).unwrap();

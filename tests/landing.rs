@@ -7,10 +7,10 @@ use std::path::Path;
 
 use datafusion::arrow::array::{Array, Int64Array, StringArray};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use tally::domain::Period;
+use tally::domain::RunKey;
 use tally::landing::lake::Lake;
 use tally::landing::{Outcome, Report, land_csv};
-use tally::schedule::period::Period;
-use tally::schedule::timetable::RunKey;
 
 const HEADER: &str = "census_date,site_code,ward_code,sector,stay,age_group,bed_class,care_type,available_beds,occupied_beds";
 

@@ -14,11 +14,11 @@ use common::world::{World, census, row, rows, utc, world};
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use tally::domain::Period;
 use tally::landing::pack::{self, Pack, Read};
 use tally::registry::definition::CollectionDef;
 use tally::returns::build::{Artifact, build};
 use tally::returns::{Catalogue, scheduled};
-use tally::schedule::period::Period;
 
 fn period(p: &str) -> Period {
     Period::parse(p).unwrap()

@@ -14,11 +14,11 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use common::world::{HOMES, census, golden, row, rows, utc, world};
 use common::{TestDb, dap, load, repo};
+use tally::domain::Period;
 use tally::landing::lake::Lake;
 use tally::returns::Catalogue;
 use tally::returns::build::build;
 use tally::returns::export::{ExportFormat, export};
-use tally::schedule::period::Period;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bundled_returns_match_their_golden_outputs_and_kh03_the_hand_worked_averages() {

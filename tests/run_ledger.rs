@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::TestDb;
-use tally::schedule::period::Period;
-use tally::schedule::timetable::RunKey;
+use tally::domain::Period;
+use tally::domain::RunKey;
 use tally::store::runs::{ExtractVersion, RunFilter, RunOutcome, RunStatus};
 use tally::store::{self, Store};
 

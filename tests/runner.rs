@@ -79,7 +79,6 @@ async fn each_due_period_is_pulled_once_and_failures_wait_for_their_backoff() {
         sources: Arc::new(Sources::load(&dir.path().join("sources.toml")).unwrap()),
         lake: Lake::new(dir.path().join("lake")),
         instance: "test".into(),
-        returns: None,
         per_host: 2,
         pace: Default::default(),
         concurrency: 4,

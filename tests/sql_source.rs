@@ -257,7 +257,7 @@ async fn the_period_bounds_are_days_in_the_collections_timezone() {
         timeout_seconds: Some(5),
     };
     let mut world = common::CensusWorld::new(dir.path(), ConnectorConfig::Sql(config)).await;
-    world.key.period = tally::schedule::period::Period::parse("2026-07-02").unwrap();
+    world.key.period = tally::domain::Period::parse("2026-07-02").unwrap();
     let p = world.pull(false).await;
     assert!(
         matches!(p.status.as_str(), "landed" | "late"),

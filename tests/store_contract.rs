@@ -9,8 +9,8 @@ use chrono::{Duration, TimeZone, Utc};
 use common::{TestDb, dap, load, variant};
 use tally::providers::read_csv;
 use tally::registry::RegistryError;
+use tally::registry::checks::Override;
 use tally::registry::checks::Rule;
-use tally::registry::governance::Override;
 use tally::registry::governance::StatusChange;
 use tally::registry::views::BudgetChange;
 

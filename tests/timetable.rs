@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Europe::London;
+use tally::domain::Period;
+use tally::domain::PeriodKind;
+use tally::domain::RunKey;
 use tally::providers::{Provider, ProviderCode, ProviderKind};
-use tally::registry::definition::PeriodKind;
-use tally::schedule::period::Period;
-use tally::schedule::timetable::{Obligation, RunKey, Schedule, due, period_for};
+use tally::schedule::timetable::{Obligation, Schedule, due, period_for};
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

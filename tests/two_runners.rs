@@ -123,7 +123,6 @@ async fn two_schedulers_on_one_database_pull_each_due_run_exactly_once() {
             lake: lake.clone(),
             instance: name.into(),
             concurrency: 8,
-            returns: None,
             per_host: 1,
             pace: Default::default(),
         }

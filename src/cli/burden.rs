@@ -6,9 +6,9 @@ use chrono::{NaiveDate, Utc};
 
 use super::{Outcome, plural, print_json, thousands};
 use crate::config::Settings;
+use crate::domain::Problems;
 use crate::providers;
 use crate::registry::burden::BurdenReport;
-use crate::registry::load::Problems;
 use crate::registry::views::BudgetChange;
 
 /// The public register.

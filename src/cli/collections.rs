@@ -8,9 +8,10 @@ use super::{Outcome, print_json};
 use crate::config::Settings;
 use crate::registry::burden::hours;
 use crate::registry::burden::{Basis, CollectionBurden};
+use crate::registry::checks::Override;
 use crate::registry::checks::Severity;
+use crate::registry::governance::CheckReport;
 use crate::registry::governance::StatusChange;
-use crate::registry::governance::{CheckReport, Override};
 use crate::registry::load::{self, LoadedDef};
 
 fn load(path: &Path, settings: &Settings) -> anyhow::Result<Vec<LoadedDef>> {

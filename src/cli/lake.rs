@@ -6,9 +6,9 @@ use chrono::Utc;
 
 use super::{Outcome, print_json, thousands};
 use crate::config::Settings;
+use crate::domain::Period;
 use crate::landing::lake::Lake;
 use crate::landing::pack::{self, Packed};
-use crate::schedule::period::Period;
 
 pub async fn pack(
     settings: &Settings,

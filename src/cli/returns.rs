@@ -5,12 +5,12 @@ use chrono::Utc;
 
 use super::{Outcome, print_json};
 use crate::config::Settings;
+use crate::domain::Period;
 use crate::landing::lake::Lake;
 use crate::returns::build::{Artifact, build, build_for};
 use crate::returns::export::{ExportFormat, export};
 use crate::returns::query::check;
 use crate::returns::{Catalogue, Manifest};
-use crate::schedule::period::Period;
 
 fn catalogue(settings: &Settings) -> anyhow::Result<Catalogue> {
     Catalogue::load(&settings.queries_dir)

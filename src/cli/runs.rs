@@ -270,57 +270,31 @@ pub async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<Outco
             );
         }
     }
-    let sources = std::sync::Arc::new(Sources::load(&settings.sources_file)?);
-    // Returns are built on the timetable when there is a queries folder.
-    let returns = if settings.queries_dir.is_dir() {
-        let catalogue = crate::returns::Catalogue::load(&settings.queries_dir)?;
-        Some(crate::returns::scheduled::Builder::new(
-            registry.clone(),
-            std::sync::Arc::new(catalogue),
-            Lake::new(settings.lake_dir()),
-            settings.returns_dir(),
-        )?)
-    } else {
-        None
-    };
-    let runner = crate::schedule::runner::Runner {
+    let service = crate::service::Service::assemble(
+        settings,
         registry,
-        sources,
-        returns,
-        lake: Lake::new(settings.lake_dir()),
-        instance: instance_name(SCHEDULER),
-        concurrency,
-        per_host,
-        pace,
-    };
+        crate::service::Options {
+            instance: instance_name(SCHEDULER),
+            concurrency,
+            per_host,
+            pace,
+        },
+    )?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop.send(true);
     });
-    // The web shares the scheduler's store, and stops with it.
-    let app = crate::app::App::with_store(settings.clone(), runner.registry.store().clone())?;
-    // Read the provider register before the first request, so the first visitors do not all
-    // wait for the same reading.
-    app.registry.providers().await?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let bound = listener.local_addr()?;
-    let mut web_stop = stopped.clone();
-    let idle = std::time::Duration::from_secs(args.idle_seconds);
-    let web = tokio::spawn(async move {
-        crate::web::serve::serve(listener, crate::app::router(app), idle, async move {
-            let _ = web_stop.wait_for(|s| *s).await;
-        })
-        .await
-    });
     println!(
         "Tally is serving http://{bound}/ and pulling on its timetable as {} (Ctrl-C to stop).",
-        runner.instance
+        service.runner.instance
     );
-    runner.run(stopped).await?;
-    web.await.context("the web server stopped unexpectedly")??;
+    let idle = std::time::Duration::from_secs(args.idle_seconds);
+    service.run(listener, idle, stopped).await?;
     println!("Stopped; runs still held were released.");
     Ok(Outcome::Done)
 }

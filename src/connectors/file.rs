@@ -8,7 +8,7 @@ use anyhow::bail;
 use serde::Deserialize;
 
 use super::{Fetched, Format};
-use crate::schedule::timetable::RunKey;
+use crate::domain::RunKey;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use super::{Fetch, Fetched, Format, secret};
-use crate::schedule::timetable::RunKey;
+use crate::domain::RunKey;
 use crate::store::redact;
 
 /// The most an extract may be: a bound on disk, and on memory for JSON.

@@ -23,7 +23,7 @@ use sha2::Sha256;
 
 use super::http::describe;
 use super::{Fetched, Format, Receipt, secret};
-use crate::schedule::timetable::RunKey;
+use crate::domain::RunKey;
 use crate::store::redact;
 
 /// The most an extract may be, across all its chunks.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::schedule::timetable::RunKey;
+use crate::domain::RunKey;
 
 /// The formats an extract can arrive in. All but CSV are turned into CSV before landing
 /// (`convert`), so every source meets the same checks.

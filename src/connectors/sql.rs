@@ -15,7 +15,7 @@ use futures_util::TryStreamExt;
 use sqlx::{Column, Connection, Executor, Row, SqlSafeStr, Statement};
 
 use super::{Fetched, Format, secret};
-use crate::schedule::timetable::RunKey;
+use crate::domain::RunKey;
 use crate::store::redact;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -65,8 +65,8 @@ pub struct Clock<'a> {
     pub feeds: &'a Feeds,
     pub registry: &'a Registry,
     pub lake: Lake,
-    pub runner: Runner,
-    pub builder: Builder,
+    pub runner: &'a Runner,
+    pub builder: &'a Builder,
     pub timezone: chrono_tz::Tz,
 }
 

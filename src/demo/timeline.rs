@@ -57,10 +57,7 @@ pub fn deliveries(world: &World, tz: Tz, first: NaiveDate, end: DateTime<Utc>) -
         }
     }
     for (i, h) in world.homes.iter().enumerate() {
-        let mut month = crate::schedule::period::Period::containing(
-            crate::registry::definition::PeriodKind::Month,
-            first,
-        );
+        let mut month = crate::domain::Period::containing(crate::domain::PeriodKind::Month, first);
         while month.first_day() < last {
             let last_day = month.end().pred_opt().expect("a month has days");
             if let Some(plan) = plans::home_plan(seed, h, last_day) {

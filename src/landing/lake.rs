@@ -14,11 +14,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 
-use crate::schedule::timetable::RunKey;
-
-/// Columns every landed file carries before the listed items: which provider's extract it
-/// is and for which period, so that a return can read many files as one table.
-pub const LAKE_COLUMNS: [&str; 2] = ["provider", "period"];
+use crate::domain::{LAKE_COLUMNS, RunKey};
 
 #[derive(Debug, Clone)]
 pub struct Lake {
@@ -57,7 +53,7 @@ impl Lake {
     }
 
     /// The folder the packs of one unit of a collection are kept in (see `landing::pack`).
-    pub fn packs_dir(&self, collection: &str, unit: &crate::schedule::period::Period) -> PathBuf {
+    pub fn packs_dir(&self, collection: &str, unit: &crate::domain::Period) -> PathBuf {
         self.root
             .join("_packs")
             .join(collection)

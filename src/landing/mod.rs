@@ -23,8 +23,8 @@ use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::RunKey;
 use crate::registry::definition::{BadRows, CollectionDef};
-use crate::schedule::timetable::RunKey;
 use lake::{Lake, PendingFile};
 use validate::{Builder, RowProblem};
 

@@ -8,7 +8,7 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 
 use super::lake::Lake;
-use crate::schedule::timetable::RunKey;
+use crate::domain::RunKey;
 
 /// [`copy_raw`], removing its temporary copy if it fails (a full disk, say): the copy may
 /// hold anything the input did.

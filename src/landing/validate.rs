@@ -159,7 +159,7 @@ impl<'a> Builder<'a> {
 
     /// Refuses rows whose period item (the day a row describes) falls outside `period`:
     /// an extract for one day must not carry another day's figures into its return.
-    pub fn within(mut self, period: &crate::schedule::period::Period) -> Builder<'a> {
+    pub fn within(mut self, period: &crate::domain::Period) -> Builder<'a> {
         let day = |d: NaiveDate| (d - epoch()).num_days() as i32;
         self.period = self.def.period_item().and_then(|item| {
             let n = self.def.items.iter().position(|i| i.name == item.name)?;

@@ -80,6 +80,32 @@ pub enum Severity {
     Pass,
 }
 
+/// DAP's written reason for listing despite a blocking finding. Overrides are public.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Override {
+    pub rule: Rule,
+    pub reason: String,
+}
+
+impl Override {
+    /// Reads `rule=reason`, as the CLI takes it.
+    pub fn parse(s: &str) -> Result<Override, String> {
+        let (rule, reason) = s.split_once('=').unwrap_or((s, ""));
+        let rule = Rule::parse(rule.trim()).ok_or_else(|| {
+            let rules: Vec<_> = Rule::ALL.iter().map(|r| r.as_str()).collect();
+            format!(
+                "\"{}\" is not a rule (expected one of: {})",
+                rule.trim(),
+                rules.join(", ")
+            )
+        })?;
+        Ok(Override {
+            rule,
+            reason: reason.trim().to_owned(),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Finding {
     pub rule: Rule,

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Registry, RegistryError};
-use crate::schedule::period::Period;
+use crate::domain::Period;
 use crate::store::access::NewAudit;
 use crate::store::exceptions::{NewException, WindowException};
 

@@ -4,41 +4,15 @@
 
 use anyhow::Context as _;
 use chrono::{DateTime, Months, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::burden::{CollectionBurden, estimate};
-use super::checks::{self, Finding, Rule};
+use super::checks::{self, Finding, Override};
 use super::definition::CollectionDef;
 use super::load::LoadedDef;
 use super::{Registry, RegistryError, require_words};
 use crate::store::{Change, NewDecision, NewVersion, VersionRow};
-
-/// DAP's written reason for listing despite a blocking finding. Overrides are public.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Override {
-    pub rule: Rule,
-    pub reason: String,
-}
-
-impl Override {
-    /// Reads `rule=reason`, as the CLI takes it.
-    pub fn parse(s: &str) -> Result<Override, String> {
-        let (rule, reason) = s.split_once('=').unwrap_or((s, ""));
-        let rule = Rule::parse(rule.trim()).ok_or_else(|| {
-            let rules: Vec<_> = Rule::ALL.iter().map(|r| r.as_str()).collect();
-            format!(
-                "\"{}\" is not a rule (expected one of: {})",
-                rule.trim(),
-                rules.join(", ")
-            )
-        })?;
-        Ok(Override {
-            rule,
-            reason: reason.trim().to_owned(),
-        })
-    }
-}
 
 /// The decisions on a collection other than listing and rejecting its proposal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 //! unless the whole file is good, so a registry never half-loads a definition.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -12,38 +11,8 @@ use toml::{Table, Value};
 mod items;
 
 use super::definition::*;
+use crate::domain::{PeriodKind, Problem, Problems};
 use crate::providers::ProviderKind;
-
-/// One thing wrong with an input file, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: String,
-    pub field: String,
-    pub reason: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.file, self.field, self.reason)
-    }
-}
-
-/// Every problem found in one or more files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problems(pub Vec<Problem>);
-
-impl fmt::Display for Problems {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0.len();
-        writeln!(f, "{n} problem{} found:", if n == 1 { "" } else { "s" })?;
-        for p in &self.0 {
-            writeln!(f, "  {p}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Problems {}
 
 /// A definition together with where it came from and its exact text, which the registry
 /// keeps with each version.

@@ -9,6 +9,7 @@ pub mod governance;
 pub mod load;
 pub mod provider_burden;
 pub mod views;
+pub mod window;
 
 use std::sync::Arc;
 

@@ -13,9 +13,9 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::definition::{Capture, CollectionDef};
+use crate::domain::Period;
+use crate::domain::periods_within;
 use crate::providers::Provider;
-use crate::returns::completeness::periods_within;
-use crate::schedule::period::Period;
 use crate::store::runs::RunRow;
 
 /// A collection as it applied over time: in force from `from`, until `to` if it went.
@@ -177,7 +177,7 @@ pub fn provider_burden(
 
 /// The twelve months up to and including the one `today` is in, oldest first.
 pub fn last_twelve_months(today: NaiveDate) -> Vec<Period> {
-    let mut m = Period::containing(crate::registry::definition::PeriodKind::Month, today);
+    let mut m = Period::containing(crate::domain::PeriodKind::Month, today);
     let mut out = vec![m];
     for _ in 0..11 {
         m = m.previous();

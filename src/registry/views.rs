@@ -5,8 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::burden::{Budget, BurdenReport, estimate};
+use super::checks::Override;
 use super::definition::CollectionDef;
-use super::governance::Override;
 use super::{Registry, RegistryError, require_words, status_at};
 use crate::providers::Provider;
 use crate::store::{CollectionRow, DecisionRow};

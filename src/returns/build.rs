@@ -15,15 +15,16 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::catalogue::ReturnDef;
-use super::completeness::{self, Completeness, periods_within};
+use super::completeness::{self, Completeness};
 use super::disclosure;
 use super::query::{plain_text, prepare, retype_text, session};
+use crate::domain::Period;
+use crate::domain::periods_within;
 use crate::landing::lake::Lake;
 use crate::landing::pack;
 use crate::providers::Provider;
 use crate::registry::Registry;
 use crate::registry::definition::CollectionDef;
-use crate::schedule::period::Period;
 use crate::store::runs::CurrentVersion;
 
 /// One extract version a build read.

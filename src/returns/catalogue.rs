@@ -22,8 +22,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::PeriodKind;
 use crate::providers::ProviderKind;
-use crate::registry::definition::{PeriodKind, Slug};
+use crate::registry::definition::Slug;
 
 /// What a count column counts: people (small numbers could identify someone) or things.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

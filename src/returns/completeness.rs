@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Period;
 use crate::providers::{Provider, ProviderKind};
-use crate::registry::definition::{CollectionDef, PeriodKind};
-use crate::schedule::period::Period;
-use crate::schedule::timetable::deadline;
+use crate::registry::definition::CollectionDef;
+use crate::registry::window::deadline;
 use crate::store::runs::CurrentVersion;
 
 /// Who was expected to send an input for the return's period, and who did.
@@ -71,22 +71,6 @@ pub struct Partial {
     pub periods: usize,
     /// Rows turned away, over those periods.
     pub rows_rejected: i64,
-}
-
-/// The periods of `kind` that lie inside `outer`.
-pub fn periods_within(outer: &Period, kind: PeriodKind) -> Vec<Period> {
-    let mut out = Vec::new();
-    let mut day = outer.first_day();
-    while day < outer.end() {
-        let p = Period::containing(kind, day);
-        if p.first_day() >= outer.first_day() && p.end() <= outer.end() {
-            day = p.end();
-            out.push(p);
-        } else {
-            day = p.end();
-        }
-    }
-    out
 }
 
 /// A provider owes a period when it is of a kind the collection asks and the return

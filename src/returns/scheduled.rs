@@ -15,11 +15,11 @@ use chrono::{DateTime, Utc};
 
 use super::build::{Artifact, build_for};
 use super::catalogue::Catalogue;
+use crate::domain::Period;
 use crate::landing::lake::Lake;
 use crate::landing::pack;
+use crate::registry::window::{closes, deadline};
 use crate::registry::{Registry, RegistryError};
-use crate::schedule::period::Period;
-use crate::schedule::timetable::{closes, deadline};
 
 /// How long a unit whose packing failed waits before it is tried again. Packing reads the
 /// whole month, so trying every minute would spend the scheduler's time on a file that is
@@ -274,6 +274,39 @@ impl Drop for Builder {
         // A runtime may not be dropped (which waits) inside another's async context.
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
+        }
+    }
+}
+
+impl Builder {
+    /// Packs and builds every `every` until `stop` says so: the service's loop beside the
+    /// scheduler's, so that a long build never holds up a pull, nor a pull a build.
+    pub async fn run(
+        &self,
+        every: std::time::Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            let round = self.round(Utc::now()).await;
+            for (collection, unit, number) in &round.packed {
+                tracing::info!(%collection, %unit, number, "Packed a closed period's extracts.");
+            }
+            for (collection, error) in &round.pack_failed {
+                tracing::warn!(%collection, %error, "Extracts could not be packed; returns read their own files meanwhile.");
+            }
+            for (name, period, version) in &round.built {
+                tracing::info!(%name, %period, version, "Built a return.");
+            }
+            for (name, period, error) in &round.failed {
+                tracing::warn!(%name, %period, %error, "A return could not be built.");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                return;
+            }
         }
     }
 }

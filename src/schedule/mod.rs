@@ -1,6 +1,5 @@
 //! The timetable: when each listed collection is pulled and which period each pull collects.
 
-pub mod period;
 pub mod pull;
 pub mod request;
 pub mod runner;

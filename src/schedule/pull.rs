@@ -9,11 +9,12 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::timetable::{RunKey, deadline};
 use crate::connectors::{ConnectorConfig, Fetch, Fetched, Format, Receipt, Sources, convert};
+use crate::domain::RunKey;
 use crate::landing::lake::Lake;
 use crate::landing::raw::hash_raw;
 use crate::landing::{Outcome, Report, land_csv};
+use crate::registry::window::deadline;
 use crate::registry::{Registry, RegistryError};
 use crate::store::runs::{ExtractVersion, RunOutcome, RunStatus};
 

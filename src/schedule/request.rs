@@ -8,9 +8,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::period::Period;
-use super::timetable::{RunKey, closes};
+use crate::domain::Period;
+use crate::domain::RunKey;
 use crate::registry::Registry;
+use crate::registry::window::closes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {

@@ -9,10 +9,11 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::period::Period;
 use super::pull::{Again, Pace, Pulled, pull_timed};
-use super::timetable::{Obligation, RunKey, due};
+use super::timetable::{Obligation, due};
 use crate::connectors::Sources;
+use crate::domain::Period;
+use crate::domain::RunKey;
 use crate::landing::lake::Lake;
 use crate::registry::Registry;
 use crate::store::runs::RunFilter;
@@ -30,8 +31,6 @@ pub struct Runner {
     /// Pulls under way at once against any one source host (an HTTP server, a MESH API or a
     /// provider's database), so that a step never floods one provider's system.
     pub per_host: usize,
-    /// The returns to build after each step, when there are any.
-    pub returns: Option<crate::returns::scheduled::Builder>,
     /// How pulls keep time (the wall clock's progress in the service, the step's instant in
     /// the demo), how long they hold their claims, and how often the service steps.
     pub pace: Pace,
@@ -236,21 +235,6 @@ impl Runner {
                     error = format!("{e:#}"),
                     "A scheduler step failed; the next one will try again."
                 ),
-            }
-            if let Some(builder) = &self.returns {
-                let round = builder.round(Utc::now()).await;
-                for (collection, unit, number) in &round.packed {
-                    tracing::info!(%collection, %unit, number, "Packed a closed period's extracts.");
-                }
-                for (collection, error) in &round.pack_failed {
-                    tracing::warn!(%collection, %error, "Extracts could not be packed; returns read their own files meanwhile.");
-                }
-                for (name, period, version) in &round.built {
-                    tracing::info!(%name, %period, version, "Built a return.");
-                }
-                for (name, period, error) in &round.failed {
-                    tracing::warn!(%name, %period, %error, "A return could not be built.");
-                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.pace.every) => {}

@@ -14,9 +14,10 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::period::Period;
+use crate::domain::{Period, PeriodKind, RunKey};
 use crate::providers::Provider;
-use crate::registry::definition::{CollectionDef, PeriodKind};
+use crate::registry::definition::CollectionDef;
+use crate::registry::window::{closes, deadline};
 
 /// A parsed schedule: a cron expression read in a timezone.
 #[derive(Debug, Clone)]
@@ -75,32 +76,6 @@ pub fn period_for(kind: PeriodKind, fire: DateTime<Tz>) -> Period {
     Period::containing(kind, fire.date_naive()).previous()
 }
 
-/// Midnight at the start of `day` in `tz` (or the first instant after it, on a day whose
-/// midnight a clock change skips).
-fn local_midnight(tz: Tz, day: chrono::NaiveDate) -> DateTime<Utc> {
-    let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists");
-    match tz.from_local_datetime(&naive) {
-        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
-            t.with_timezone(&Utc)
-        }
-        chrono::LocalResult::None => tz
-            .from_local_datetime(&(naive + Duration::hours(1)))
-            .earliest()
-            .expect("an hour after a gap exists")
-            .with_timezone(&Utc),
-    }
-}
-
-/// When a period's submission is due: the end of the period plus the collection's deadline.
-pub fn deadline(def: &CollectionDef, period: &Period) -> DateTime<Utc> {
-    local_midnight(def.frequency.timezone, period.end()) + def.deadline.duration()
-}
-
-/// When a period closes: after its deadline and amendment window nothing more is pulled.
-pub fn closes(def: &CollectionDef, period: &Period) -> DateTime<Utc> {
-    deadline(def, period) + def.amendment_window.duration()
-}
-
 /// One provider owing one listed collection.
 #[derive(Debug, Clone)]
 pub struct Obligation<'a> {
@@ -109,14 +84,6 @@ pub struct Obligation<'a> {
     /// The first day the collection may ask about: a licence is not retrospective, so
     /// periods that began before the collection was listed are not asked for.
     pub since: Option<NaiveDate>,
-}
-
-/// The key of a run: one collection, one provider, one period.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct RunKey {
-    pub collection: String,
-    pub provider: String,
-    pub period: Period,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -27,8 +27,8 @@ use sqlx::types::Json;
 use crate::providers::Provider;
 use crate::registry::burden::Budget;
 use crate::registry::checks::Finding;
+use crate::registry::checks::Override;
 use crate::registry::definition::CollectionDef;
-use crate::registry::governance::Override;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::FromRow;
 
-use crate::schedule::timetable::RunKey;
+use crate::domain::RunKey;
 
 pub use super::versions::{CurrentVersion, ExtractVersion};
 
@@ -192,7 +192,7 @@ macro_rules! run_ledger {
         impl $crate::store::runs::RunLedger for $store {
             async fn claim_run(
                 &self,
-                key: &$crate::schedule::timetable::RunKey,
+                key: &$crate::domain::RunKey,
                 instance: &str,
                 now: chrono::DateTime<chrono::Utc>,
                 lease_until: chrono::DateTime<chrono::Utc>,
@@ -398,7 +398,7 @@ macro_rules! run_ledger {
 
             async fn current_version(
                 &self,
-                key: &$crate::schedule::timetable::RunKey,
+                key: &$crate::domain::RunKey,
             ) -> anyhow::Result<Option<$crate::store::runs::ExtractVersion>> {
                 Ok(sqlx::query_as(
                     "SELECT * FROM extract_versions
@@ -541,7 +541,7 @@ macro_rules! run_ledger {
 
             async fn next_version(
                 &self,
-                key: &$crate::schedule::timetable::RunKey,
+                key: &$crate::domain::RunKey,
             ) -> anyhow::Result<i64> {
                 Ok(sqlx::query_scalar(
                     "SELECT COALESCE(MAX(version), 0) + 1 FROM extract_versions

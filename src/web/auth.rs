@@ -14,9 +14,9 @@ use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::app::App;
-use crate::error::ApiError;
 use crate::store::access::{NewAudit, Role, TokenRow};
+use crate::web::app::App;
+use crate::web::error::ApiError;
 
 /// The cookie a signed-in browser holds.
 pub const SESSION_COOKIE: &str = "tally_session";

@@ -2,8 +2,10 @@
 //! who may do what (`auth`), and the layers every request goes through.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod charts;
+pub mod error;
 pub mod limit;
 pub mod pages;
 pub mod serve;
@@ -25,7 +27,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::{RequestBodyDeadlineLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::app::App;
+use crate::web::app::App;
 
 /// How long a client may take to send its body: long enough for a large upload on a slow
 /// link, short enough that trickled bodies cannot hold connections open.
@@ -214,19 +216,19 @@ async fn error_bodies(req: Request, next: Next) -> Response {
         text
     };
     let error = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => crate::error::ApiError::PayloadTooLarge(format!(
+        StatusCode::PAYLOAD_TOO_LARGE => crate::web::error::ApiError::PayloadTooLarge(format!(
             "the request is larger than the limit ({message})"
         )),
-        StatusCode::NOT_FOUND => crate::error::ApiError::NotFound(format!(
+        StatusCode::NOT_FOUND => crate::web::error::ApiError::NotFound(format!(
             "there is nothing at this address ({message})"
         )),
-        StatusCode::UNAUTHORIZED => crate::error::ApiError::Unauthorized(message),
-        StatusCode::FORBIDDEN => crate::error::ApiError::Forbidden(message),
-        StatusCode::UNPROCESSABLE_ENTITY => crate::error::ApiError::Unprocessable(message),
+        StatusCode::UNAUTHORIZED => crate::web::error::ApiError::Unauthorized(message),
+        StatusCode::FORBIDDEN => crate::web::error::ApiError::Forbidden(message),
+        StatusCode::UNPROCESSABLE_ENTITY => crate::web::error::ApiError::Unprocessable(message),
         s if s.is_server_error() => {
-            crate::error::ApiError::Internal(anyhow::anyhow!("{s}: {message}"))
+            crate::web::error::ApiError::Internal(anyhow::anyhow!("{s}: {message}"))
         }
-        _ => crate::error::ApiError::BadRequest(message),
+        _ => crate::web::error::ApiError::BadRequest(message),
     };
     let mut out = if api {
         let mut body = error.body();

@@ -192,7 +192,7 @@ pub struct CensusWorld {
     pub registry: Registry,
     pub sources: tally::connectors::Sources,
     pub lake: tally::landing::lake::Lake,
-    pub key: tally::schedule::timetable::RunKey,
+    pub key: tally::domain::RunKey,
 }
 
 impl CensusWorld {
@@ -231,10 +231,10 @@ impl CensusWorld {
             }],
             dir.to_path_buf(),
         );
-        let key = tally::schedule::timetable::RunKey {
+        let key = tally::domain::RunKey {
             collection: "ward-bed-census".into(),
             provider: "RXA".into(),
-            period: tally::schedule::period::Period::parse("2026-11-24").unwrap(),
+            period: tally::domain::Period::parse("2026-11-24").unwrap(),
         };
         let lake = tally::landing::lake::Lake::new(dir.join("lake"));
         CensusWorld {

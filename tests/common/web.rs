@@ -8,9 +8,9 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use chrono::{Duration, Utc};
 use http_body_util::BodyExt;
-use tally::app::App;
 use tally::config::Settings;
 use tally::store::access::Role;
+use tally::web::app::App;
 use tower::ServiceExt;
 
 use super::world::{World, world};
@@ -116,7 +116,7 @@ pub async fn spawn_at(
     .await
     .1;
     TestApp {
-        router: tally::app::router(app.clone()),
+        router: tally::web::app::router(app.clone()),
         app,
         world,
         tokens: Tokens {

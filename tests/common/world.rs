@@ -10,13 +10,13 @@ use std::path::PathBuf;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use tally::connectors::file::FileConfig;
 use tally::connectors::{ConnectorConfig, Source, Sources};
+use tally::domain::Period;
+use tally::domain::RunKey;
 use tally::landing::lake::Lake;
 use tally::registry::Registry;
 use tally::returns::build::{Artifact, build};
 use tally::returns::export::{ExportFormat, export};
 use tally::returns::{Catalogue, ReturnDef};
-use tally::schedule::period::Period;
-use tally::schedule::timetable::RunKey;
 
 use super::{TestDb, dap, load, repo};
 

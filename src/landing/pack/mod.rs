@@ -29,8 +29,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::lake::Lake;
-use crate::registry::definition::{CollectionDef, PeriodKind};
-use crate::schedule::period::Period;
+use crate::domain::Period;
+use crate::domain::PeriodKind;
+use crate::registry::definition::CollectionDef;
 use crate::store::runs::CurrentVersion;
 
 pub use make::{Made, make};

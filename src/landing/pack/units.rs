@@ -7,10 +7,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::{make, unit_of};
+use crate::domain::Period;
 use crate::landing::lake::Lake;
 use crate::registry::definition::CollectionDef;
-use crate::schedule::period::Period;
-use crate::schedule::timetable::{closes, deadline};
+use crate::registry::window::{closes, deadline};
 
 /// What packing one unit did.
 #[derive(Debug, Clone, Serialize)]

@@ -55,7 +55,7 @@ impl Reader<'_> {
                 && s.starts_with(|c: char| c.is_ascii_lowercase())
                 && s.chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-            if crate::landing::lake::LAKE_COLUMNS.contains(&s) {
+            if crate::domain::LAKE_COLUMNS.contains(&s) {
                 return Err(format!(
                     "\"{s}\" is a name the lake gives every extract (the provider's code and the period); choose another"
                 ));

@@ -9,12 +9,12 @@ use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::App;
-use crate::error::{ApiError, ErrorBody};
 use crate::registry::burden::{Budget, BurdenReport};
 use crate::registry::provider_burden::ProviderBurden;
 use crate::registry::views::BudgetChange;
+use crate::web::app::App;
 use crate::web::auth::{Action, Bearer};
+use crate::web::error::{ApiError, ErrorBody};
 
 /// Estimated annual burden of every licensed collection, the total, manual and automated,
 /// against DAP's cap and trajectory.

@@ -10,13 +10,14 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::App;
-use crate::error::{ApiError, ErrorBody};
+use crate::registry::checks::Override;
 use crate::registry::definition::Slug;
-use crate::registry::governance::{CheckReport, Override, Proposal, StatusChange};
+use crate::registry::governance::{CheckReport, Proposal, StatusChange};
 use crate::registry::load::LoadedDef;
 use crate::registry::views::{CollectionView, RegisterEntry};
+use crate::web::app::App;
 use crate::web::auth::{Action, Bearer};
+use crate::web::error::{ApiError, ErrorBody};
 
 /// The public register: every collection with its licence, status, burden and the reasons
 /// for its status, overrides included. The one API route that needs no token.

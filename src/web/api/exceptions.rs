@@ -9,11 +9,11 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::app::App;
-use crate::error::{ApiError, ErrorBody};
 use crate::registry::exceptions::{DEFAULT_DAYS, Grant};
 use crate::store::exceptions::WindowException;
+use crate::web::app::App;
 use crate::web::auth::{Action, Bearer};
+use crate::web::error::{ApiError, ErrorBody};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

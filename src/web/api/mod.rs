@@ -19,10 +19,10 @@ use utoipa::{IntoParams, Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::App;
-use crate::error::{ApiError, ErrorBody};
 use crate::store::access::AuditRow;
+use crate::web::app::App;
 use crate::web::auth::{Action, Bearer};
+use crate::web::error::{ApiError, ErrorBody};
 
 pub(crate) use burden::trajectory_of;
 pub(crate) use collections::{Decision, DecisionKind, apply as apply_decision};

@@ -7,14 +7,14 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use utoipa::ToSchema;
 
-use crate::app::App;
-use crate::error::{ApiError, ErrorBody};
 use crate::providers::{Provider, ProviderCode};
 use crate::registry::views::Obligation;
 use crate::schedule::pull::Timing;
 pub use crate::schedule::upload::Uploaded;
 use crate::schedule::upload::{self, HandIn};
+use crate::web::app::App;
 use crate::web::auth::{Action, Bearer, Principal};
+use crate::web::error::{ApiError, ErrorBody};
 
 /// The providers this token may see: all of them, or a provider's own.
 #[utoipa::path(

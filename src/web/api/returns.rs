@@ -12,13 +12,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::App;
-use crate::error::{ApiError, ErrorBody};
+use crate::domain::Period;
 use crate::returns::build::{Artifact, built};
 use crate::returns::catalogue::ReturnDef;
 use crate::returns::export::{ExportFormat, export};
-use crate::schedule::period::Period;
+use crate::web::app::App;
 use crate::web::auth::{Action, Bearer, Principal};
+use crate::web::error::{ApiError, ErrorBody};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReturnView {

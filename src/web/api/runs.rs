@@ -7,10 +7,10 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::App;
-use crate::error::{ApiError, ErrorBody};
 use crate::store::runs::{RunFilter, RunRow, STATUSES};
+use crate::web::app::App;
 use crate::web::auth::{Action, Bearer};
+use crate::web::error::{ApiError, ErrorBody};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

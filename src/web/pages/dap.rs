@@ -13,11 +13,11 @@ use serde::Deserialize;
 
 use super::register::severity;
 use super::{Nav, PageError, check_csrf, hours, signed_in};
-use crate::app::App;
-use crate::error::ApiError;
-use crate::registry::governance::Override;
+use crate::registry::checks::Override;
 use crate::web::api::{Decision, DecisionKind, apply_decision};
+use crate::web::app::App;
 use crate::web::auth::{Action, Visitor};
+use crate::web::error::ApiError;
 
 pub struct Pending {
     slug: String,

@@ -19,10 +19,10 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::app::App;
-use crate::error::ApiError;
 use crate::store::access::Role;
+use crate::web::app::App;
 use crate::web::auth::{self, Principal, Visitor};
+use crate::web::error::ApiError;
 use axum::handler::Handler;
 
 const CSS: &str = include_str!("../../../dashboards/static/tally.css");

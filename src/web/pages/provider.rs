@@ -11,13 +11,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 
 use super::{Nav, PageError, check_csrf, hours, signed_in};
-use crate::app::App;
-use crate::error::ApiError;
+use crate::domain::Period;
 use crate::landing::Report;
 use crate::registry::provider_burden::by_hand;
-use crate::schedule::period::Period;
 use crate::store::runs::RunFilter;
+use crate::web::app::App;
 use crate::web::auth::{Action, Visitor};
+use crate::web::error::ApiError;
 
 pub struct RunLine {
     id: i64,

@@ -8,10 +8,10 @@ use axum::extract::{Path, State};
 use chrono::{Datelike, Utc};
 
 use super::{Nav, PageError, hours};
-use crate::app::App;
-use crate::error::ApiError;
 use crate::registry::definition::Slug;
+use crate::web::app::App;
 use crate::web::auth::Visitor;
+use crate::web::error::ApiError;
 
 fn day(t: Option<chrono::DateTime<Utc>>) -> String {
     t.map(|t| t.format("%-d %B %Y").to_string())

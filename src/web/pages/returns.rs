@@ -9,10 +9,10 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{Nav, PageError, signed_in};
-use crate::app::App;
-use crate::error::ApiError;
 use crate::returns::export::ExportFormat;
+use crate::web::app::App;
 use crate::web::auth::{Action, Visitor};
+use crate::web::error::ApiError;
 
 pub struct Built {
     period: String,

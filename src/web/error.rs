@@ -171,7 +171,7 @@ impl From<anyhow::Error> for ApiError {
                 "the service's disk is full, so nothing was stored; try again later".into(),
             );
         }
-        if let Some(p) = e.downcast_ref::<crate::registry::load::Problems>() {
+        if let Some(p) = e.downcast_ref::<crate::domain::Problems>() {
             return ApiError::Unprocessable(p.to_string().trim_end().replace("\n  ", " "));
         }
         ApiError::Internal(e)

@@ -57,10 +57,21 @@ impl App {
         } else {
             Catalogue::default()
         };
+        App::with_catalogue(settings, store, Arc::new(catalogue), as_of)
+    }
+
+    /// As `with_clock`, with the returns catalogue already read (`service::Service` reads it
+    /// once for its builder and its pages).
+    pub fn with_catalogue(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        catalogue: Arc<Catalogue>,
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> anyhow::Result<Arc<App>> {
         Ok(Arc::new(App {
             registry: Arc::new(Registry::new(store, settings.timezone)),
             lake: Lake::new(settings.lake_dir()),
-            catalogue: Arc::new(catalogue),
+            catalogue,
             metrics: metrics_handle()?,
             secure_cookies: settings.secure_cookies,
             upload_limit: settings.upload_limit.unwrap_or(UPLOAD_LIMIT),

@@ -7,7 +7,71 @@ use std::fmt;
 use chrono::{Datelike, Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::registry::definition::PeriodKind;
+/// The length of the period one submission covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodKind {
+    Day,
+    Week,
+    Month,
+    /// NHS financial quarter (April to June is Q1).
+    Quarter,
+    /// NHS financial year (April to March).
+    Year,
+}
+
+impl PeriodKind {
+    pub const ALL: [PeriodKind; 5] = [
+        PeriodKind::Day,
+        PeriodKind::Week,
+        PeriodKind::Month,
+        PeriodKind::Quarter,
+        PeriodKind::Year,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeriodKind::Day => "day",
+            PeriodKind::Week => "week",
+            PeriodKind::Month => "month",
+            PeriodKind::Quarter => "quarter",
+            PeriodKind::Year => "year",
+        }
+    }
+
+    pub fn adjective(self) -> &'static str {
+        match self {
+            PeriodKind::Day => "daily",
+            PeriodKind::Week => "weekly",
+            PeriodKind::Month => "monthly",
+            PeriodKind::Quarter => "quarterly",
+            PeriodKind::Year => "yearly",
+        }
+    }
+
+    /// The most often a schedule may fire for this period: once a period, with room for a
+    /// 53rd week or a leap day.
+    pub fn most_fires_per_year(self) -> u32 {
+        match self {
+            PeriodKind::Day => 366,
+            PeriodKind::Week => 53,
+            PeriodKind::Month => 12,
+            PeriodKind::Quarter => 4,
+            PeriodKind::Year => 1,
+        }
+    }
+
+    /// Whether figures for periods of this kind can be added up into periods of `coarser`.
+    /// Days make anything; months make quarters and years; ISO weeks straddle months and
+    /// financial years, so they make nothing but themselves.
+    pub fn rolls_up_to(self, coarser: PeriodKind) -> bool {
+        use PeriodKind::*;
+        self == coarser
+            || self == Day
+            || (self == Month && matches!(coarser, Quarter | Year))
+            || (self == Quarter && coarser == Year)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -216,6 +280,22 @@ impl From<Period> for String {
     }
 }
 
+/// The periods of `kind` that lie inside `outer`.
+pub fn periods_within(outer: &Period, kind: PeriodKind) -> Vec<Period> {
+    let mut out = Vec::new();
+    let mut day = outer.first_day();
+    while day < outer.end() {
+        let p = Period::containing(kind, day);
+        if p.first_day() >= outer.first_day() && p.end() <= outer.end() {
+            day = p.end();
+            out.push(p);
+        } else {
+            day = p.end();
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,5 +386,15 @@ mod tests {
             Period::parse("2027-W01").unwrap().previous().to_string(),
             "2026-W53"
         );
+    }
+
+    #[test]
+    fn periods_roll_up_only_where_they_nest() {
+        use PeriodKind::*;
+        assert!(Day.rolls_up_to(Quarter));
+        assert!(Month.rolls_up_to(Year));
+        assert!(!Week.rolls_up_to(Month));
+        assert!(!Month.rolls_up_to(Week));
+        assert!(!Quarter.rolls_up_to(Month));
     }
 }

@@ -1,0 +1,35 @@
+//! A period's window: when its submission is due (the end of the period plus the
+//! collection's deadline, in its timezone) and when it closes (after the amendment window),
+//! as the timetable, landing, uploads and completeness all read them.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::definition::CollectionDef;
+use crate::domain::Period;
+
+/// Midnight at the start of `day` in `tz` (or the first instant after it, on a day whose
+/// midnight a clock change skips).
+fn local_midnight(tz: Tz, day: chrono::NaiveDate) -> DateTime<Utc> {
+    let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    match tz.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.with_timezone(&Utc)
+        }
+        chrono::LocalResult::None => tz
+            .from_local_datetime(&(naive + Duration::hours(1)))
+            .earliest()
+            .expect("an hour after a gap exists")
+            .with_timezone(&Utc),
+    }
+}
+
+/// When a period's submission is due: the end of the period plus the collection's deadline.
+pub fn deadline(def: &CollectionDef, period: &Period) -> DateTime<Utc> {
+    local_midnight(def.frequency.timezone, period.end()) + def.deadline.duration()
+}
+
+/// When a period closes: after its deadline and amendment window nothing more is pulled.
+pub fn closes(def: &CollectionDef, period: &Period) -> DateTime<Utc> {
+    deadline(def, period) + def.amendment_window.duration()
+}

@@ -1,0 +1,149 @@
+//! The running service, assembled in one place: the register, the sources, the lake, the
+//! returns catalogue (read once), the scheduler's runner, the returns builder and the web
+//! app over them. `tally serve` runs all three loops until it is stopped (`run`); `tally
+//! demo` steps the runner and the builder on its own clock and then serves the pages alone
+//! (`serve_pages`).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use crate::config::Settings;
+use crate::connectors::Sources;
+use crate::landing::lake::Lake;
+use crate::registry::Registry;
+use crate::returns::Catalogue;
+use crate::returns::scheduled::Builder;
+use crate::schedule::pull::Pace;
+use crate::schedule::runner::Runner;
+use crate::web::app::App;
+
+/// How the service's scheduler runs, where it differs between `serve` and `demo`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The run ledger's name for this instance's scheduler.
+    pub instance: String,
+    /// Pulls under way at once, and at once against one source host.
+    pub concurrency: usize,
+    pub per_host: usize,
+    /// How pulls keep time, hold their claims, and how often the loops step.
+    pub pace: Pace,
+}
+
+pub struct Service {
+    pub settings: Settings,
+    pub registry: Arc<Registry>,
+    /// The national returns in `queries/`, read once for the builder and the pages; empty
+    /// without a queries folder.
+    pub catalogue: Arc<Catalogue>,
+    pub runner: Runner,
+    /// The scheduled packing and building of returns; `None` without a queries folder.
+    pub builder: Option<Builder>,
+}
+
+impl Service {
+    /// Assembles the service over `registry` with the settings' sources, lake and queries.
+    pub fn assemble(
+        settings: &Settings,
+        registry: Arc<Registry>,
+        options: Options,
+    ) -> anyhow::Result<Service> {
+        let lake = Lake::new(settings.lake_dir());
+        let sources = Arc::new(Sources::load(&settings.sources_file)?);
+        let (catalogue, builder) = if settings.queries_dir.is_dir() {
+            let catalogue = Arc::new(Catalogue::load(&settings.queries_dir)?);
+            let builder = Builder::new(
+                registry.clone(),
+                catalogue.clone(),
+                lake.clone(),
+                settings.returns_dir(),
+            )?;
+            (catalogue, Some(builder))
+        } else {
+            (Arc::new(Catalogue::default()), None)
+        };
+        let runner = Runner {
+            registry: registry.clone(),
+            sources,
+            lake,
+            instance: options.instance,
+            concurrency: options.concurrency,
+            per_host: options.per_host,
+            pace: options.pace,
+        };
+        Ok(Service {
+            settings: settings.clone(),
+            registry,
+            catalogue,
+            runner,
+            builder,
+        })
+    }
+
+    /// The web app over the service's register and catalogue, its clock starting at
+    /// `as_of` (the wall clock when `None`).
+    fn app(&self, as_of: Option<DateTime<Utc>>) -> anyhow::Result<Arc<App>> {
+        App::with_catalogue(
+            self.settings.clone(),
+            self.registry.store().clone(),
+            self.catalogue.clone(),
+            as_of,
+        )
+    }
+
+    /// Serves the pages and the API alone, as at `as_of`, until `stop` says so: the demo's
+    /// pages after its clock has stopped, when no source delivers any more.
+    pub async fn serve_pages(
+        &self,
+        listener: tokio::net::TcpListener,
+        idle: std::time::Duration,
+        as_of: Option<DateTime<Utc>>,
+        mut stop: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let app = self.app(as_of)?;
+        app.registry.providers().await?;
+        crate::web::serve::serve(listener, crate::web::app::router(app), idle, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Serves the pages and the API on `listener`, pulls on the timetable and builds
+    /// returns, until `stop` says so; then the web drains and the scheduler lets go of what
+    /// it holds.
+    pub async fn run(
+        self,
+        listener: tokio::net::TcpListener,
+        idle: std::time::Duration,
+        stop: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let app = self.app(None)?;
+        // Read the provider register before the first request, so the first visitors do not
+        // all wait for the same reading.
+        app.registry.providers().await?;
+        let mut web_stop = stop.clone();
+        let web = tokio::spawn(crate::web::serve::serve(
+            listener,
+            crate::web::app::router(app),
+            idle,
+            async move {
+                let _ = web_stop.wait_for(|s| *s).await;
+            },
+        ));
+        let builds = self.builder.map(|builder| {
+            let (every, stop) = (self.runner.pace.every, stop.clone());
+            tokio::spawn(async move { builder.run(every, stop).await })
+        });
+        self.runner.run(stop).await?;
+        if let Some(builds) = builds {
+            builds
+                .await
+                .context("the returns builder stopped unexpectedly")?;
+        }
+        web.await.context("the web server stopped unexpectedly")??;
+        Ok(())
+    }
+}
