@@ -518,11 +518,13 @@ async fn issue_tokens(registry: &Registry, s: &Summary) -> anyhow::Result<Vec<(S
     let now = Utc::now();
     let trust = providers
         .iter()
-        .find(|p| p.kind == crate::providers::ProviderKind::AcuteTrust && p.closed_on.is_none())
+        .find(|p| {
+            p.kind == crate::domain::provider::ProviderKind::AcuteTrust && p.closed_on.is_none()
+        })
         .map(|p| p.code.as_str().to_owned());
     let home = providers
         .iter()
-        .find(|p| p.kind == crate::providers::ProviderKind::CareHome)
+        .find(|p| p.kind == crate::domain::provider::ProviderKind::CareHome)
         .map(|p| p.code.as_str().to_owned());
     // The trusts and homes worth a look: ones with habits, whose pages have more to show.
     let trust = s.showcase.first().cloned().or(trust);

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use tally::cli::{self, Outcome};
 use tally::config::Settings;
-use tally::registry::RegistryError;
+use tally::domain::RegistryError;
 use tally::registry::governance::StatusChange;
 use tally::registry::views::BudgetChange;
 

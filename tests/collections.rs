@@ -6,9 +6,10 @@ mod common;
 use chrono::{NaiveDate, Utc};
 use common::{load, load_text, variant};
 use tally::domain::Problems;
-use tally::registry::burden::Budget;
-use tally::registry::checks::{self, Context, Finding, Listed, Rule, Severity};
-use tally::registry::definition::CollectionDef;
+use tally::domain::budget::Budget;
+use tally::domain::definition::CollectionDef;
+use tally::domain::finding::{Finding, Rule, Severity};
+use tally::registry::checks::{self, Context, Listed};
 use tally::registry::load::{load_dir, parse};
 
 const BUNDLED: [&str; 4] = [

@@ -15,8 +15,8 @@ use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tally::domain::Period;
+use tally::domain::definition::CollectionDef;
 use tally::landing::pack::{self, Pack, Read};
-use tally::registry::definition::CollectionDef;
 use tally::returns::build::{Artifact, build};
 use tally::returns::{Catalogue, scheduled};
 

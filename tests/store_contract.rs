@@ -7,10 +7,10 @@ mod common;
 
 use chrono::{Duration, TimeZone, Utc};
 use common::{TestDb, dap, load, variant};
+use tally::domain::RegistryError;
+use tally::domain::finding::Override;
+use tally::domain::finding::Rule;
 use tally::providers::read_csv;
-use tally::registry::RegistryError;
-use tally::registry::checks::Override;
-use tally::registry::checks::Rule;
 use tally::registry::governance::StatusChange;
 use tally::registry::views::BudgetChange;
 

@@ -10,7 +10,7 @@ use chrono_tz::Europe::London;
 use tally::domain::Period;
 use tally::domain::PeriodKind;
 use tally::domain::RunKey;
-use tally::providers::{Provider, ProviderCode, ProviderKind};
+use tally::domain::provider::{Provider, ProviderCode, ProviderKind};
 use tally::schedule::timetable::{Obligation, Schedule, due, period_for};
 
 fn utc(s: &str) -> DateTime<Utc> {

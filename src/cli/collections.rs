@@ -6,10 +6,10 @@ use chrono::Utc;
 
 use super::{Outcome, print_json};
 use crate::config::Settings;
+use crate::domain::finding::Override;
+use crate::domain::finding::Severity;
 use crate::registry::burden::hours;
 use crate::registry::burden::{Basis, CollectionBurden};
-use crate::registry::checks::Override;
-use crate::registry::checks::Severity;
 use crate::registry::governance::CheckReport;
 use crate::registry::governance::StatusChange;
 use crate::registry::load::{self, LoadedDef};

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::Outcome;
 use crate::config::Settings;
-use crate::registry::definition::CollectionDef;
+use crate::domain::definition::CollectionDef;
 use crate::registry::load;
 use crate::schedule::timetable::{Schedule, period_for};
 

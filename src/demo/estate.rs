@@ -6,7 +6,7 @@
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
-use crate::providers::{Provider, ProviderKind};
+use crate::domain::provider::{Provider, ProviderKind};
 
 /// splitmix64: small, fast and the same on every machine, which is all the demo needs.
 pub struct Rng(u64);
@@ -388,7 +388,7 @@ mod tests {
 
     fn trust(seed: u64) -> Trust {
         let p = Provider {
-            code: crate::providers::ProviderCode::parse("RXA").unwrap(),
+            code: crate::domain::provider::ProviderCode::parse("RXA").unwrap(),
             name: "Test".into(),
             kind: ProviderKind::AcuteTrust,
             region: "London".into(),

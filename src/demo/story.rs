@@ -6,8 +6,8 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::cli::thousands;
+use crate::domain::finding::{Finding, Rule, Severity};
 use crate::registry::Registry;
-use crate::registry::checks::{Finding, Rule, Severity};
 use crate::registry::governance::StatusChange;
 use crate::registry::load::{self, LoadedDef as Loaded};
 use crate::registry::views::BudgetChange;

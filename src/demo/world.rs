@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::estate::{Feed, Habits, Home, Rng, Trust, deal};
-use crate::providers::{Provider, ProviderCode, ProviderKind};
+use crate::domain::provider::{Provider, ProviderCode, ProviderKind};
 
 /// The providers and what each holds.
 pub struct World {

@@ -272,7 +272,7 @@ impl Drop for PendingFile {
 /// The schema a collection's files are read with: the lake's own columns, then the listed
 /// items. A file landed under an earlier version of the definition is read into it, an
 /// item it lacks as nulls.
-pub fn schema(def: &crate::registry::definition::CollectionDef) -> SchemaRef {
+pub fn schema(def: &crate::domain::definition::CollectionDef) -> SchemaRef {
     let mut fields: Vec<Field> = LAKE_COLUMNS
         .iter()
         .map(|c| Field::new(*c, DataType::Utf8, false))

@@ -24,7 +24,7 @@ use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::RunKey;
-use crate::registry::definition::{BadRows, CollectionDef};
+use crate::domain::definition::{BadRows, CollectionDef};
 use lake::{Lake, PendingFile};
 use validate::{Builder, RowProblem};
 

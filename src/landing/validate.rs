@@ -16,7 +16,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::registry::definition::{CollectionDef, DataItem, ItemType};
+use crate::domain::definition::{CollectionDef, DataItem, ItemType};
 
 /// One thing wrong with one row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,8 +6,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Registry, RegistryError};
+use super::Registry;
 use crate::domain::Period;
+use crate::domain::RegistryError;
 use crate::store::access::NewAudit;
 use crate::store::exceptions::{NewException, WindowException};
 
@@ -52,13 +53,13 @@ impl Registry {
         }
         // Nothing but a slug and a code reaches the register's queries; the words kept
         // with the exception are stored as given, a NUL escaped.
-        if crate::registry::definition::Slug::parse(g.collection).is_err() {
+        if crate::domain::definition::Slug::parse(g.collection).is_err() {
             return Err(refused(format!(
                 "{:?} is not a collection's slug",
                 g.collection.chars().take(60).collect::<String>()
             )));
         }
-        if crate::providers::ProviderCode::parse(g.provider).is_err() {
+        if crate::domain::provider::ProviderCode::parse(g.provider).is_err() {
             return Err(refused(format!(
                 "{:?} is not a provider's code",
                 g.provider.chars().take(40).collect::<String>()

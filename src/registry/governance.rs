@@ -8,10 +8,12 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::burden::{CollectionBurden, estimate};
-use super::checks::{self, Finding, Override};
-use super::definition::CollectionDef;
+use super::checks;
 use super::load::LoadedDef;
-use super::{Registry, RegistryError, require_words};
+use super::{Registry, require_words};
+use crate::domain::RegistryError;
+use crate::domain::definition::CollectionDef;
+use crate::domain::finding::{Finding, Override};
 use crate::store::{Change, NewDecision, NewVersion, VersionRow};
 
 /// The decisions on a collection other than listing and rejecting its proposal.

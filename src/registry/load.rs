@@ -10,9 +10,9 @@ use toml::{Table, Value};
 
 mod items;
 
-use super::definition::*;
+use crate::domain::definition::*;
+use crate::domain::provider::ProviderKind;
 use crate::domain::{PeriodKind, Problem, Problems};
-use crate::providers::ProviderKind;
 
 /// A definition together with where it came from and its exact text, which the registry
 /// keeps with each version.

@@ -3,7 +3,6 @@
 
 pub mod burden;
 pub mod checks;
-pub mod definition;
 pub mod exceptions;
 pub mod governance;
 pub mod load;
@@ -15,32 +14,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::providers::Provider;
+use crate::domain::RegistryError;
+use crate::domain::provider::Provider;
 use crate::store::{CollectionRow, Store, VersionRow};
-
-/// What the registry refuses, in words a DAP member or provider can act on.
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    #[error("there is no collection \"{0}\" in the register")]
-    NotFound(String),
-    /// The register changed under the request, or the request does not fit its state.
-    #[error("{0}")]
-    Conflict(String),
-    /// The request breaks a governance rule (a missing reason, a blocking finding).
-    #[error("{0}")]
-    Refused(String),
-    /// A proposal cannot be listed: a creep check blocks it and DAP has not overridden it.
-    #[error("{0}")]
-    Blocked(String),
-    /// The register changed between the checks and the decision; the decision is checked again.
-    #[error("the register changed while this decision was being checked; run it again")]
-    Stale,
-    /// Rule 1: nothing is pulled, accepted or published unless it is listed and unexpired.
-    #[error(
-        "{slug} is not a licensed collection: {why}. Nothing is collected for it, and providers may ignore any request for it."
-    )]
-    NotLicensed { slug: String, why: String },
-}
 
 /// The register: the store, read and changed through DAP's workflow.
 pub struct Registry {

@@ -12,10 +12,10 @@
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::definition::{Capture, CollectionDef};
 use crate::domain::Period;
+use crate::domain::definition::{Capture, CollectionDef};
 use crate::domain::periods_within;
-use crate::providers::Provider;
+use crate::domain::provider::Provider;
 use crate::store::runs::RunRow;
 
 /// A collection as it applied over time: in force from `from`, until `to` if it went.
@@ -268,7 +268,7 @@ impl super::Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::{ProviderCode, ProviderKind};
+    use crate::domain::provider::{ProviderCode, ProviderKind};
 
     fn def(file: &str) -> CollectionDef {
         let text = std::fs::read_to_string(format!("collections/{file}.toml")).unwrap();

@@ -4,11 +4,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::burden::{Budget, BurdenReport, estimate};
-use super::checks::Override;
-use super::definition::CollectionDef;
-use super::{Registry, RegistryError, require_words, status_at};
-use crate::providers::Provider;
+use super::burden::{BurdenReport, estimate};
+use super::{Registry, require_words, status_at};
+use crate::domain::RegistryError;
+use crate::domain::budget::Budget;
+use crate::domain::definition::CollectionDef;
+use crate::domain::finding::Override;
+use crate::domain::provider::Provider;
 use crate::store::{CollectionRow, DecisionRow};
 
 /// Everything the register holds about one collection.

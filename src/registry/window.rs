@@ -5,8 +5,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::definition::CollectionDef;
 use crate::domain::Period;
+use crate::domain::definition::CollectionDef;
 
 /// Midnight at the start of `day` in `tz` (or the first instant after it, on a day whose
 /// midnight a clock change skips).

@@ -19,12 +19,12 @@ use super::completeness::{self, Completeness};
 use super::disclosure;
 use super::query::{plain_text, prepare, retype_text, session};
 use crate::domain::Period;
+use crate::domain::definition::CollectionDef;
 use crate::domain::periods_within;
+use crate::domain::provider::Provider;
 use crate::landing::lake::Lake;
 use crate::landing::pack;
-use crate::providers::Provider;
 use crate::registry::Registry;
-use crate::registry::definition::CollectionDef;
 use crate::store::runs::CurrentVersion;
 
 /// One extract version a build read.

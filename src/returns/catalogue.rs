@@ -23,8 +23,8 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::PeriodKind;
-use crate::providers::ProviderKind;
-use crate::registry::definition::Slug;
+use crate::domain::definition::Slug;
+use crate::domain::provider::ProviderKind;
 
 /// What a count column counts: people (small numbers could identify someone) or things.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,8 +14,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Period;
-use crate::providers::{Provider, ProviderKind};
-use crate::registry::definition::CollectionDef;
+use crate::domain::definition::CollectionDef;
+use crate::domain::provider::{Provider, ProviderKind};
 use crate::registry::window::deadline;
 use crate::store::runs::CurrentVersion;
 

@@ -14,10 +14,10 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::catalogue::ReturnDef;
+use crate::domain::definition::CollectionDef;
+use crate::domain::provider::Provider;
 use crate::landing::pack::Read;
-use crate::providers::Provider;
 use crate::registry::Registry;
-use crate::registry::definition::CollectionDef;
 
 /// How much memory one build may hold before DataFusion spills to disk.
 pub const MEMORY_LIMIT: usize = 2 << 30;

@@ -16,10 +16,11 @@ use chrono::{DateTime, Utc};
 use super::build::{Artifact, build_for};
 use super::catalogue::Catalogue;
 use crate::domain::Period;
+use crate::domain::RegistryError;
 use crate::landing::lake::Lake;
 use crate::landing::pack;
+use crate::registry::Registry;
 use crate::registry::window::{closes, deadline};
-use crate::registry::{Registry, RegistryError};
 
 /// How long a unit whose packing failed waits before it is tried again. Packing reads the
 /// whole month, so trying every minute would spend the scheduler's time on a file that is

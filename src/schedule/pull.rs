@@ -10,12 +10,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::connectors::{ConnectorConfig, Fetch, Fetched, Format, Receipt, Sources, convert};
+use crate::domain::RegistryError;
 use crate::domain::RunKey;
 use crate::landing::lake::Lake;
 use crate::landing::raw::hash_raw;
 use crate::landing::{Outcome, Report, land_csv};
+use crate::registry::Registry;
 use crate::registry::window::deadline;
-use crate::registry::{Registry, RegistryError};
 use crate::store::runs::{ExtractVersion, RunOutcome, RunStatus};
 
 /// How long a claim is held before another instance may take it over, unless the service is
@@ -317,7 +318,7 @@ pub async fn pull_timed(
 /// that cannot be read in its format is rejected with the reason, as an unreadable CSV is.
 /// The converted copy's guard is returned so that it lives until the landing is done.
 async fn land(
-    def: &crate::registry::definition::CollectionDef,
+    def: &crate::domain::definition::CollectionDef,
     key: &RunKey,
     fetched: &Fetched,
     lake: &Lake,
@@ -362,7 +363,7 @@ async fn land(
 /// Lands on a blocking thread: reading and writing a large extract takes seconds of file
 /// work, which on the async threads would hold up every other pull, and the lease renewals.
 async fn land_off_the_runtime(
-    def: &crate::registry::definition::CollectionDef,
+    def: &crate::domain::definition::CollectionDef,
     key: &RunKey,
     csv: &Path,
     lake: &Lake,
@@ -389,7 +390,7 @@ async fn attempt(
     sources: &Sources,
     lake: &Lake,
     key: &RunKey,
-    def: &crate::registry::definition::CollectionDef,
+    def: &crate::domain::definition::CollectionDef,
     (run_id, again): (i64, Again),
     now: DateTime<Utc>,
     at: impl Fn() -> DateTime<Utc>,

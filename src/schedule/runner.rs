@@ -70,7 +70,7 @@ impl Runner {
             .licensed(now)
             .await?
             .into_iter()
-            .filter(|l| l.def.capture == crate::registry::definition::Capture::Automated)
+            .filter(|l| l.def.capture == crate::domain::definition::Capture::Automated)
             .collect();
         let providers = store.providers().await?;
         let obligations: Vec<Obligation> = licensed

@@ -14,9 +14,9 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use crate::domain::definition::CollectionDef;
+use crate::domain::provider::Provider;
 use crate::domain::{Period, PeriodKind, RunKey};
-use crate::providers::Provider;
-use crate::registry::definition::CollectionDef;
 use crate::registry::window::{closes, deadline};
 
 /// A parsed schedule: a cron expression read in a timezone.

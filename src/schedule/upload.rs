@@ -17,9 +17,9 @@ use super::pull::{Again, Pace, Timing, pull_timed};
 use super::request;
 use crate::connectors::upload::{UPLOADABLE, Upload};
 use crate::connectors::{ConnectorConfig, Format, Source, Sources};
+use crate::domain::definition::Slug;
 use crate::landing::lake::Lake;
 use crate::registry::Registry;
-use crate::registry::definition::Slug;
 
 /// Uploads landing at once in one process: each may read a large file and start a child to
 /// read a spreadsheet, so a burst of uploads waits its turn rather than taking the machine.

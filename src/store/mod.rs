@@ -24,11 +24,11 @@ use serde::Serialize;
 use sqlx::FromRow;
 use sqlx::types::Json;
 
-use crate::providers::Provider;
-use crate::registry::burden::Budget;
-use crate::registry::checks::Finding;
-use crate::registry::checks::Override;
-use crate::registry::definition::CollectionDef;
+use crate::domain::budget::Budget;
+use crate::domain::definition::CollectionDef;
+use crate::domain::finding::Finding;
+use crate::domain::finding::Override;
+use crate::domain::provider::Provider;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -89,7 +89,7 @@ pub(crate) struct ProviderRow {
 
 impl ProviderRow {
     fn into_provider(self) -> anyhow::Result<Provider> {
-        use crate::providers::{ProviderCode, ProviderKind};
+        use crate::domain::provider::{ProviderCode, ProviderKind};
         let code = ProviderCode::parse(&self.code).map_err(anyhow::Error::msg)?;
         Ok(Provider {
             kind: ProviderKind::parse(&self.kind)

@@ -315,7 +315,7 @@ macro_rules! run_ledger {
                 .await?
                 .rows_affected();
                 if moved != 1 {
-                    return Err($crate::registry::RegistryError::Conflict(format!(
+                    return Err($crate::domain::RegistryError::Conflict(format!(
                         "run {id} is no longer held by {instance}: its lease ran out and another instance may have taken it over"
                     ))
                     .into());

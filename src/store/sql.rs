@@ -49,7 +49,7 @@ macro_rules! sql_store {
                 .await?
                 .rows_affected();
                 if moved != 1 {
-                    return Err($crate::registry::RegistryError::Conflict(format!(
+                    return Err($crate::domain::RegistryError::Conflict(format!(
                         "{slug} is not listed or suspended, so it cannot be retired"
                     ))
                     .into());
@@ -109,7 +109,7 @@ macro_rules! sql_store {
                 .fetch_one(&mut **tx)
                 .await?;
                 match expected {
-                    Some(seen) if seen != now - 1 => Err($crate::registry::RegistryError::Stale.into()),
+                    Some(seen) if seen != now - 1 => Err($crate::domain::RegistryError::Stale.into()),
                     _ => Ok(()),
                 }
             }
@@ -231,7 +231,7 @@ macro_rules! sql_store {
                 d: &$crate::store::NewDecision,
                 checked_at: Option<i64>,
             ) -> anyhow::Result<Option<String>> {
-                use $crate::registry::RegistryError::Conflict;
+                use $crate::domain::RegistryError::Conflict;
                 use $crate::store::Change;
                 let mut tx = self.pool.begin().await?;
                 // Decisions take turns: a second decision waits for the first and then, if it
@@ -244,7 +244,7 @@ macro_rules! sql_store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some((status, mut licence)) = current else {
-                    return Err($crate::registry::RegistryError::NotFound(slug.into()).into());
+                    return Err($crate::domain::RegistryError::NotFound(slug.into()).into());
                 };
                 let expect_pending = |moved: u64, version: i64| {
                     if moved == 1 {
@@ -366,7 +366,7 @@ macro_rules! sql_store {
 
             async fn import_providers(
                 &self,
-                providers: &[$crate::providers::Provider],
+                providers: &[$crate::domain::provider::Provider],
             ) -> anyhow::Result<u64> {
                 let mut tx = self.pool.begin().await?;
                 for p in providers {
@@ -399,7 +399,7 @@ macro_rules! sql_store {
                 Ok(providers.len() as u64)
             }
 
-            async fn providers(&self) -> anyhow::Result<Vec<$crate::providers::Provider>> {
+            async fn providers(&self) -> anyhow::Result<Vec<$crate::domain::provider::Provider>> {
                 let rows: Vec<$crate::store::ProviderRow> =
                     sqlx::query_as("SELECT * FROM providers ORDER BY code")
                         .fetch_all(&self.pool)
@@ -407,7 +407,7 @@ macro_rules! sql_store {
                 rows.into_iter().map(|r| r.into_provider()).collect()
             }
 
-            async fn set_budget(&self, b: &$crate::registry::burden::Budget) -> anyhow::Result<()> {
+            async fn set_budget(&self, b: &$crate::domain::budget::Budget) -> anyhow::Result<()> {
                 let mut tx = self.pool.begin().await?;
                 Self::bump_revision(&mut tx, None).await?;
                 sqlx::query(
@@ -436,7 +436,7 @@ macro_rules! sql_store {
                     .await?)
             }
 
-            async fn budget(&self) -> anyhow::Result<Option<$crate::registry::burden::Budget>> {
+            async fn budget(&self) -> anyhow::Result<Option<$crate::domain::budget::Budget>> {
                 Ok(sqlx::query_as(
                     "SELECT cap_hours, baseline_hours, baseline_date, goal_hours, target_date,
                             set_by, reason, set_at

@@ -175,7 +175,7 @@ pub fn issue(
         (_, true) => {}
     }
     for code in providers {
-        crate::providers::ProviderCode::parse(code).map_err(anyhow::Error::msg)?;
+        crate::domain::provider::ProviderCode::parse(code).map_err(anyhow::Error::msg)?;
     }
     let (id, secret) = (random_hex(6), random_hex(32));
     let row = TokenRow {

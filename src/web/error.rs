@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::registry::RegistryError;
+use crate::domain::RegistryError;
 use crate::schedule::request::RequestError;
 use crate::schedule::upload::UploadError;
 

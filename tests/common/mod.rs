@@ -328,7 +328,7 @@ pub async fn list_for_trusts(
     trusts: &[String],
     def: &LoadedDef,
     listed: chrono::DateTime<chrono::Utc>,
-) -> Vec<tally::providers::Provider> {
+) -> Vec<tally::domain::provider::Provider> {
     let mut csv = String::from("code,name,kind,region\n");
     for (n, t) in trusts.iter().enumerate() {
         csv.push_str(&format!("{t},Trust {n},acute_trust,London\n"));

@@ -16,8 +16,8 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{Manifest, Member, Pack, Read, numbers, schema_fingerprint};
 use crate::domain::Period;
+use crate::domain::definition::CollectionDef;
 use crate::landing::lake::{ABANDONED, Lake, write_folder};
-use crate::registry::definition::CollectionDef;
 use crate::store::runs::CurrentVersion;
 
 /// The current versions a pack is made of, by (period, provider).

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use super::lake::Lake;
 use crate::domain::Period;
 use crate::domain::PeriodKind;
-use crate::registry::definition::CollectionDef;
+use crate::domain::definition::CollectionDef;
 use crate::store::runs::CurrentVersion;
 
 pub use make::{Made, make};

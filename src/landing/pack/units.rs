@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::{make, unit_of};
 use crate::domain::Period;
+use crate::domain::definition::CollectionDef;
 use crate::landing::lake::Lake;
-use crate::registry::definition::CollectionDef;
 use crate::registry::window::{closes, deadline};
 
 /// What packing one unit did.

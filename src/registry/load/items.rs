@@ -10,7 +10,7 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 use toml::{Table, Value};
 
 use super::{ITEM_KEYS, Reader};
-use crate::registry::definition::{DataItem, ItemType, MeasureKind, RowRule};
+use crate::domain::definition::{DataItem, ItemType, MeasureKind, RowRule};
 
 impl Reader<'_> {
     pub(super) fn items(&mut self, t: &Table) -> Vec<DataItem> {

@@ -9,7 +9,8 @@ use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::registry::burden::{Budget, BurdenReport};
+use crate::domain::budget::Budget;
+use crate::registry::burden::BurdenReport;
 use crate::registry::provider_burden::ProviderBurden;
 use crate::registry::views::BudgetChange;
 use crate::web::app::App;

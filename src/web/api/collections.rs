@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::registry::checks::Override;
-use crate::registry::definition::Slug;
+use crate::domain::definition::Slug;
+use crate::domain::finding::Override;
 use crate::registry::governance::{CheckReport, Proposal, StatusChange};
 use crate::registry::load::LoadedDef;
 use crate::registry::views::{CollectionView, RegisterEntry};

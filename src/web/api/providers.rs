@@ -7,7 +7,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use utoipa::ToSchema;
 
-use crate::providers::{Provider, ProviderCode};
+use crate::domain::provider::{Provider, ProviderCode};
 use crate::registry::views::Obligation;
 use crate::schedule::pull::Timing;
 pub use crate::schedule::upload::Uploaded;

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::register::severity;
 use super::{Nav, PageError, check_csrf, hours, signed_in};
-use crate::registry::checks::Override;
+use crate::domain::finding::Override;
 use crate::web::api::{Decision, DecisionKind, apply_decision};
 use crate::web::app::App;
 use crate::web::auth::{Action, Visitor};
@@ -69,7 +69,7 @@ async fn render(app: &App, v: &Visitor, message: Option<(String, bool)>) -> Resu
             findings: check
                 .findings
                 .iter()
-                .filter(|f| f.severity != crate::registry::checks::Severity::Pass)
+                .filter(|f| f.severity != crate::domain::finding::Severity::Pass)
                 .map(|f| (f.rule.to_string(), severity(f.severity), f.message.clone()))
                 .collect(),
         });
@@ -177,7 +177,7 @@ pub async fn decide(
         reason: form.reason.clone(),
         overrides,
     };
-    let slug = crate::registry::definition::Slug::parse(&form.slug).map_err(|_| {
+    let slug = crate::domain::definition::Slug::parse(&form.slug).map_err(|_| {
         PageError(
             ApiError::NotFound("there is no such collection".into()),
             Nav::of(&v),

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use chrono::{Datelike, Utc};
 
 use super::{Nav, PageError, hours};
-use crate::registry::definition::Slug;
+use crate::domain::definition::Slug;
 use crate::web::app::App;
 use crate::web::auth::Visitor;
 use crate::web::error::ApiError;
@@ -203,7 +203,7 @@ pub async fn collection(
                     .findings
                     .0
                     .iter()
-                    .filter(|f| f.severity != crate::registry::checks::Severity::Pass)
+                    .filter(|f| f.severity != crate::domain::finding::Severity::Pass)
                     .map(|f| (f.rule.to_string(), severity(f.severity), f.message.clone()))
                     .collect(),
                 overrides: d
@@ -218,8 +218,8 @@ pub async fn collection(
     })
 }
 
-pub fn severity(s: crate::registry::checks::Severity) -> String {
-    use crate::registry::checks::Severity::*;
+pub fn severity(s: crate::domain::finding::Severity) -> String {
+    use crate::domain::finding::Severity::*;
     match s {
         Blocking => "blocking",
         Warning => "warning",

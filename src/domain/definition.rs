@@ -11,7 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::PeriodKind;
-use crate::providers::ProviderKind;
+use crate::domain::provider::ProviderKind;
 
 /// The longest licence DAP may grant, in months (DESIGN.md rule 6).
 pub const MAX_LICENCE_MONTHS: u32 = 36;

@@ -1,0 +1,26 @@
+//! What the register refuses, in words a DAP member or provider can act on: raised by the
+//! registry and by the store beneath it, turned into status codes by the web.
+
+/// What the registry refuses, in words a DAP member or provider can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("there is no collection \"{0}\" in the register")]
+    NotFound(String),
+    /// The register changed under the request, or the request does not fit its state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request breaks a governance rule (a missing reason, a blocking finding).
+    #[error("{0}")]
+    Refused(String),
+    /// A proposal cannot be listed: a creep check blocks it and DAP has not overridden it.
+    #[error("{0}")]
+    Blocked(String),
+    /// The register changed between the checks and the decision; the decision is checked again.
+    #[error("the register changed while this decision was being checked; run it again")]
+    Stale,
+    /// Rule 1: nothing is pulled, accepted or published unless it is listed and unexpired.
+    #[error(
+        "{slug} is not a licensed collection: {why}. Nothing is collected for it, and providers may ignore any request for it."
+    )]
+    NotLicensed { slug: String, why: String },
+}
