@@ -60,6 +60,38 @@ impl Lake {
             .join(unit.to_string())
     }
 
+    /// The working area for extracts under way (a connector's download, a converted
+    /// copy), with what a killed pull left there swept away first: such a file may hold
+    /// columns that are not listed items (rule 8).
+    pub fn incoming(&self) -> PathBuf {
+        let work = self.root.join("_incoming");
+        sweep(&work, "");
+        work
+    }
+
+    /// A file in the working area for `key`'s extract, removed when the guard is dropped.
+    pub fn scratch(&self, key: &RunKey, suffix: &str) -> anyhow::Result<Scratch> {
+        let work = self.root.join("_incoming");
+        std::fs::create_dir_all(&work)
+            .with_context(|| format!("cannot create {}", work.display()))?;
+        let name = format!(
+            "{}_{}_{}.{suffix}",
+            key.collection, key.provider, key.period
+        );
+        Ok(Scratch::new(Some(work.join(name))))
+    }
+
+    /// Removes a version file that the register does not name: its run's outcome could not
+    /// be recorded, so no reader will ever be pointed at it.
+    pub fn discard(&self, path: &Path) {
+        if path.starts_with(&self.root)
+            && let Err(e) = std::fs::remove_file(path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(file = %path.display(), error = %e, "Could not remove a version file the register does not name.");
+        }
+    }
+
     /// The first version number from `from` on that has no file in `key`'s folder. A run
     /// killed between putting its file in place and recording it leaves a file no register
     /// row names; its number is passed over rather than written over.
@@ -321,6 +353,31 @@ pub fn sweep(dir: &Path, prefix: &str) {
         if idle.is_some_and(|idle| idle > ABANDONED) {
             tracing::info!(file = %entry.path().display(), "Removed a temporary file a stopped landing left.");
             let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// A temporary file that must not outlive the run that made it (it may hold columns that
+/// are not listed items, rule 8): removed however the run ends.
+#[derive(Debug)]
+pub struct Scratch(Option<PathBuf>);
+
+impl Scratch {
+    /// Guards `path`, when there is one to guard.
+    pub fn new(path: Option<PathBuf>) -> Scratch {
+        Scratch(path)
+    }
+
+    /// The guarded file (empty when there is none).
+    pub fn path(&self) -> &Path {
+        self.0.as_deref().unwrap_or(Path::new(""))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
         }
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::pull::{Again, Pace, Pulled, pull_timed};
+use super::pull::{Again, Pace, Pulled, Puller};
 use super::timetable::{Obligation, due};
 use crate::connectors::Sources;
 use crate::domain::Period;
@@ -185,17 +185,14 @@ impl Runner {
                 // Each pull's clock is the step's, moved on by the time the step has taken
                 // (unless the caller keeps a clock of its own).
                 let at = pace.timing.since(now, started);
-                let result = pull_timed(
-                    &registry,
-                    &sources,
-                    &lake,
-                    &key,
-                    &instance,
-                    at,
-                    Again::No,
+                let puller = Puller {
+                    registry: &registry,
+                    sources: &sources,
+                    lake: &lake,
+                    instance: &instance,
                     pace,
-                )
-                .await;
+                };
+                let result = puller.pull(&key, at, Again::No).await;
                 (key, result)
             });
         }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use utoipa::ToSchema;
 
-use super::pull::{Again, Pace, Timing, pull_timed};
+use super::pull::{Again, Pace, Puller, Timing};
 use super::request;
 use crate::connectors::upload::{UPLOADABLE, Upload};
 use crate::connectors::{ConnectorConfig, Format, Source, Sources};
@@ -157,7 +157,14 @@ pub async fn hand_in(
     let again = Again::Correction {
         confirmed: up.replace,
     };
-    let p = pull_timed(registry, &sources, lake, &key, &instance, now, again, pace).await?;
+    let puller = Puller {
+        registry,
+        sources: &sources,
+        lake,
+        instance: &instance,
+        pace,
+    };
+    let p = puller.pull(&key, now, again).await?;
     if p.status == "skipped" {
         return Err(UploadError::UnderWay {
             collection: key.collection,
