@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::cli::{Outcome, thousands};
 use crate::config::Settings;
-use crate::domain::Period;
+use crate::domain::{Period, RunStatus};
 use crate::registry::Registry;
 use crate::returns::build::Artifact;
 use crate::store;
@@ -367,7 +367,7 @@ pub async fn play(
         })
         .await?;
     for r in &all {
-        *runs.entry(r.status.clone()).or_insert(0) += 1;
+        *runs.entry(r.status.as_str().to_owned()).or_insert(0) += 1;
     }
     let mut returns = BTreeMap::new();
     let mut completeness = BTreeMap::new();
@@ -420,9 +420,9 @@ fn showcase(
             .instance
             .as_deref()
             .is_some_and(|i| i.starts_with("upload-"));
-        let points = match r.status.as_str() {
+        let points = match r.status {
             _ if by_hand => 3,
-            "late" | "failed" | "rejected" => 1,
+            RunStatus::Late | RunStatus::Failed | RunStatus::Rejected => 1,
             _ => 0,
         };
         *score.entry(r.provider.as_str()).or_default() += points;
@@ -462,15 +462,15 @@ fn print_summary(s: &Summary, out: &Path) {
         s.until.format("%Y-%m-%d %H:%M UTC"),
         s.seed
     );
-    let count = |k: &str| s.runs.get(k).copied().unwrap_or(0);
+    let count = |k: RunStatus| s.runs.get(k.as_str()).copied().unwrap_or(0);
     println!(
         "Runs: {} landed, {} late, {} amended, {} rejected, {} failed and retried, {} refused; {} of them uploads by hand.",
-        thousands(count("landed") as f64),
-        thousands(count("late") as f64),
-        thousands(count("amended") as f64),
-        thousands(count("rejected") as f64),
-        thousands(count("failed") as f64),
-        thousands(count("refused") as f64),
+        thousands(count(RunStatus::Landed) as f64),
+        thousands(count(RunStatus::Late) as f64),
+        thousands(count(RunStatus::Amended) as f64),
+        thousands(count(RunStatus::Rejected) as f64),
+        thousands(count(RunStatus::Failed) as f64),
+        thousands(count(RunStatus::Refused) as f64),
         thousands(s.uploads as f64),
     );
     for (name, (periods, versions)) in &s.returns {

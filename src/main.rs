@@ -115,7 +115,7 @@ enum Command {
         #[arg(long)]
         provider: Option<String>,
         /// Only this status.
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(tally::store::runs::STATUSES))]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(tally::domain::RunStatus::ALL.iter().map(|s| s.as_str())))]
         status: Option<String>,
         /// At most this many.
         #[arg(long, default_value_t = 50)]
@@ -449,7 +449,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let filter = tally::store::runs::RunFilter {
                 collection,
                 provider,
-                status,
+                status: status.map(|s| s.parse()).transpose()?,
                 limit,
                 finished_after: None,
             };

@@ -47,6 +47,7 @@ async fn land_at(
     .await
     .unwrap()
     .status
+    .to_string()
 }
 
 #[tokio::test]

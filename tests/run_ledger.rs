@@ -124,7 +124,7 @@ async fn a_claimed_run_is_held_until_it_finishes(db: &TestDb) {
     assert_eq!(listed[1].rows_rejected, Some(2));
     let landed = s
         .runs(&RunFilter {
-            status: Some("landed".into()),
+            status: Some(RunStatus::Landed),
             limit: 10,
             ..Default::default()
         })
@@ -240,7 +240,7 @@ async fn released_runs_can_be_claimed_again(db: &TestDb) {
     assert_eq!(again.attempt, 2);
     let due = s
         .runs(&RunFilter {
-            status: Some("due".into()),
+            status: Some(RunStatus::Due),
             limit: 10,
             ..Default::default()
         })

@@ -219,7 +219,7 @@ async fn a_new_version_replaces_the_listed_one_only_when_listed(db: &TestDb) {
         .unwrap()
         .versions
         .into_iter()
-        .map(|v| v.status)
+        .map(|v| v.status.to_string())
         .collect();
     assert_eq!(statuses, ["superseded", "listed"]);
 }

@@ -6,6 +6,7 @@ use chrono::Utc;
 
 use super::{Outcome, print_json};
 use crate::config::Settings;
+use crate::domain::CollectionStatus;
 use crate::domain::finding::Override;
 use crate::domain::finding::Severity;
 use crate::registry::burden::hours;
@@ -230,7 +231,7 @@ pub async fn show(settings: &Settings, slug: &str, json: bool) -> anyhow::Result
     let current = v
         .versions
         .iter()
-        .find(|x| x.status == "listed")
+        .find(|x| x.status == CollectionStatus::Listed)
         .or(v.versions.last());
     println!(
         "{} {} ({})",
@@ -260,7 +261,7 @@ pub async fn show(settings: &Settings, slug: &str, json: bool) -> anyhow::Result
             d.grain.as_str(),
             d.items.len()
         );
-        if let (Some(e), "listed") = (c.expires_at, c.status.as_str()) {
+        if let (Some(e), CollectionStatus::Listed) = (c.expires_at, c.status) {
             let verb = if e <= Utc::now() {
                 "expired"
             } else {

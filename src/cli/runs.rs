@@ -6,6 +6,7 @@ use chrono::Utc;
 use super::{Outcome, plural, print_json};
 use crate::config::Settings;
 use crate::connectors::Sources;
+use crate::domain::{PullStatus, UploadStatus};
 use crate::landing::lake::Lake;
 use crate::schedule::pull::{Timing, pull};
 use crate::schedule::upload::{HandIn, UploadError};
@@ -51,9 +52,10 @@ pub async fn pull_now(
             println!("{}", p.message.trim_end());
         }
     }
-    Ok(match p.status.as_str() {
-        "landed" | "late" | "amended" | "skipped" => Outcome::Done,
-        _ => Outcome::Failed,
+    Ok(if p.status.landed() || p.status == PullStatus::Skipped {
+        Outcome::Done
+    } else {
+        Outcome::Failed
     })
 }
 
@@ -121,13 +123,14 @@ pub async fn upload(settings: &Settings, args: UploadArgs) -> anyhow::Result<Out
         print_json(&u)?;
     } else {
         println!("{}", u.summary());
-        if !matches!(u.status.as_str(), "rejected" | "failed") {
+        if !matches!(u.status, UploadStatus::Rejected | UploadStatus::Failed) {
             println!("{}", u.report.trim_end());
         }
     }
-    Ok(match u.status.as_str() {
-        "landed" | "late" | "amended" | "unchanged" => Outcome::Done,
-        _ => Outcome::Failed,
+    Ok(if u.status.done() {
+        Outcome::Done
+    } else {
+        Outcome::Failed
     })
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::Outcome;
 use crate::config::Settings;
+use crate::domain::CollectionStatus;
 use crate::domain::definition::CollectionDef;
 use crate::registry::load;
 use crate::schedule::timetable::{Schedule, period_for};
@@ -60,7 +61,7 @@ async fn definition(settings: &Settings, what: &str) -> anyhow::Result<Collectio
     let version = view
         .versions
         .iter()
-        .find(|v| v.status == "listed")
+        .find(|v| v.status == CollectionStatus::Listed)
         .or(view.versions.last())
         .context("the collection has no versions")?;
     Ok(version.definition.clone())

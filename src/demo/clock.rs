@@ -12,6 +12,7 @@ use super::feeds::{CENSUS, Feeds, Form, HOMES};
 use super::story::{Decisions, Story};
 use super::timeline::{Delivery, What, local};
 use super::world::World;
+use crate::domain::{PullStatus, UploadStatus};
 use crate::landing::lake::Lake;
 use crate::registry::Registry;
 use crate::returns::scheduled::Builder;
@@ -52,8 +53,8 @@ pub fn events(tz: chrono_tz::Tz, start: NaiveDate, days: u32) -> Vec<(DateTime<U
 /// What the clock saw, for the summary.
 #[derive(Debug, Default)]
 pub struct Played {
-    /// Pulls and uploads by what they ended as.
-    pub outcomes: BTreeMap<String, usize>,
+    /// Pulls and uploads by what they ended as, in the statuses' text form.
+    pub outcomes: BTreeMap<&'static str, usize>,
     pub uploads: usize,
     /// (return, period, version) for every artifact built.
     pub built: Vec<(String, String, i64)>,
@@ -100,7 +101,7 @@ impl Clock<'_> {
             while let Some(d) = next.next_if(|d| d.at <= t) {
                 if let Some(status) = self.deliver(d).await? {
                     played.uploads += 1;
-                    *played.outcomes.entry(status).or_default() += 1;
+                    *played.outcomes.entry(status.as_str()).or_default() += 1;
                 }
             }
             while let Some((at, e)) = events.next_if(|e| e.0 <= t) {
@@ -118,7 +119,7 @@ impl Clock<'_> {
             let hour = t.with_timezone(&self.timezone).hour();
             if (6..=22).contains(&hour) {
                 for p in self.runner.step(t).await? {
-                    *played.outcomes.entry(p.status).or_default() += 1;
+                    *played.outcomes.entry(p.status.as_str()).or_default() += 1;
                 }
             }
             if hour == 13 {
@@ -133,9 +134,15 @@ impl Clock<'_> {
                 bar.set_position((t - from).num_days() as u64);
                 bar.set_message(format!(
                     "{day}: {} pulls landed, {} late, {} failed; {} returns built",
-                    played.outcomes.get("landed").unwrap_or(&0),
-                    played.outcomes.get("late").unwrap_or(&0),
-                    played.outcomes.get("failed").unwrap_or(&0),
+                    played
+                        .outcomes
+                        .get(PullStatus::Landed.as_str())
+                        .unwrap_or(&0),
+                    played.outcomes.get(PullStatus::Late.as_str()).unwrap_or(&0),
+                    played
+                        .outcomes
+                        .get(PullStatus::Failed.as_str())
+                        .unwrap_or(&0),
                     played.built.len()
                 ));
             }
@@ -146,7 +153,7 @@ impl Clock<'_> {
     }
 
     /// Puts one extract at its source, or uploads it by hand through the upload path.
-    async fn deliver(&self, d: &Delivery) -> anyhow::Result<Option<String>> {
+    async fn deliver(&self, d: &Delivery) -> anyhow::Result<Option<UploadStatus>> {
         let (collection, code, period, file) = match d.what {
             What::Census { trust, day } => {
                 let t = &self.world.trusts[trust];
@@ -177,7 +184,7 @@ impl Clock<'_> {
         period: &str,
         file: PathBuf,
         at: DateTime<Utc>,
-    ) -> anyhow::Result<String> {
+    ) -> anyhow::Result<UploadStatus> {
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -11,8 +11,10 @@ mod period;
 mod problem;
 pub mod provider;
 mod run_key;
+mod status;
 
 pub use error::RegistryError;
 pub use period::{Period, PeriodKind, periods_within};
 pub use problem::{Problem, Problems};
 pub use run_key::{LAKE_COLUMNS, RunKey};
+pub use status::{CollectionStatus, PullStatus, RunStatus, UnknownStatus, UploadStatus};

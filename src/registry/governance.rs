@@ -11,9 +11,9 @@ use super::burden::{CollectionBurden, estimate};
 use super::checks;
 use super::load::LoadedDef;
 use super::{Registry, require_words};
-use crate::domain::RegistryError;
 use crate::domain::definition::CollectionDef;
 use crate::domain::finding::{Finding, Override};
+use crate::domain::{CollectionStatus, RegistryError};
 use crate::store::{Change, NewDecision, NewVersion, VersionRow};
 
 /// The decisions on a collection other than listing and rejecting its proposal.
@@ -160,15 +160,16 @@ impl Registry {
         &self,
         def: &CollectionDef,
         at: DateTime<Utc>,
-    ) -> anyhow::Result<Option<(i64, String)>> {
+    ) -> anyhow::Result<Option<(i64, CollectionStatus)>> {
         Ok(self
             .store
             .versions(def.slug.as_str())
             .await?
             .into_iter()
             .find(|v| {
-                let in_force = v.status == "listed" && v.expires_at.is_none_or(|e| e > at);
-                (in_force || v.status == "proposed") && v.definition.0 == *def
+                let in_force =
+                    v.status == CollectionStatus::Listed && v.expires_at.is_none_or(|e| e > at);
+                (in_force || v.status == CollectionStatus::Proposed) && v.definition.0 == *def
             })
             .map(|v| (v.version, v.status)))
     }
@@ -178,7 +179,12 @@ impl Registry {
             return Err(RegistryError::NotFound(slug.into()).into());
         };
         let state = match &row.licence_number {
-            Some(n) if row.status != "proposed" && row.status != "rejected" => {
+            Some(n)
+                if !matches!(
+                    row.status,
+                    CollectionStatus::Proposed | CollectionStatus::Rejected
+                ) =>
+            {
                 format!("it is {} as {n}", row.status)
             }
             _ => format!("it is {}", row.status),
@@ -188,7 +194,7 @@ impl Registry {
             .await?
             .into_iter()
             .rev()
-            .find(|v| v.status == "proposed")
+            .find(|v| v.status == CollectionStatus::Proposed)
             .ok_or_else(|| {
                 RegistryError::Conflict(format!(
                     "{slug} has no proposal awaiting a decision ({state})"
@@ -400,7 +406,7 @@ impl Registry {
         for (licence, v) in self.live(at).await? {
             let listed = rows
                 .iter()
-                .any(|c| c.slug == v.slug && c.status == "listed");
+                .any(|c| c.slug == v.slug && c.status == CollectionStatus::Listed);
             let (Some(licence), Some(expires_at), true) = (licence, v.expires_at, listed) else {
                 continue;
             };
@@ -430,9 +436,11 @@ impl Registry {
         };
         let versions = self.store.versions(slug).await?;
         let began = licence_began(&versions);
-        let in_force = versions.into_iter().find(|v| v.status == "listed");
-        match (row.status.as_str(), in_force, row.licence_number) {
-            ("listed", Some(v), Some(licence)) => match v.expires_at {
+        let in_force = versions
+            .into_iter()
+            .find(|v| v.status == CollectionStatus::Listed);
+        match (row.status, in_force, row.licence_number) {
+            (CollectionStatus::Listed, Some(v), Some(licence)) => match v.expires_at {
                 Some(e) if e <= at => Err(not(format!(
                     "its licence {licence} expired on {}",
                     e.with_timezone(&self.tz).format("%-d %B %Y")
@@ -456,11 +464,13 @@ impl Registry {
 /// A retired version ends the walk: listing the collection again began a new licence.
 fn licence_began(versions: &[crate::store::VersionRow]) -> Option<DateTime<Utc>> {
     let mut newest_first = versions.iter().rev();
-    let mut began = newest_first.find(|v| v.status == "listed")?.listed_at;
+    let mut began = newest_first
+        .find(|v| v.status == CollectionStatus::Listed)?
+        .listed_at;
     for v in newest_first {
-        match v.status.as_str() {
-            "superseded" => began = v.listed_at.or(began),
-            "retired" => break,
+        match v.status {
+            CollectionStatus::Superseded => began = v.listed_at.or(began),
+            CollectionStatus::Retired => break,
             _ => {}
         }
     }

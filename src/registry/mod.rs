@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::RegistryError;
 use crate::domain::provider::Provider;
+use crate::domain::{CollectionStatus, RegistryError};
 use crate::store::{CollectionRow, Store, VersionRow};
 
 /// The register: the store, read and changed through DAP's workflow.
@@ -45,10 +45,16 @@ fn require_words(what: &str, value: &str) -> Result<String, RegistryError> {
     }
 }
 
-fn status_at(row: &CollectionRow, in_force: Option<&VersionRow>, at: DateTime<Utc>) -> String {
+fn status_at(
+    row: &CollectionRow,
+    in_force: Option<&VersionRow>,
+    at: DateTime<Utc>,
+) -> CollectionStatus {
     match in_force.and_then(|v| v.expires_at) {
-        Some(expiry) if row.status == "listed" && expiry <= at => "expired".into(),
-        _ => row.status.clone(),
+        Some(expiry) if row.status == CollectionStatus::Listed && expiry <= at => {
+            CollectionStatus::Expired
+        }
+        _ => row.status,
     }
 }
 

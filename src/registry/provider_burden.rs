@@ -12,10 +12,10 @@
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::domain::Period;
 use crate::domain::definition::{Capture, CollectionDef};
 use crate::domain::periods_within;
 use crate::domain::provider::Provider;
+use crate::domain::{CollectionStatus, Period};
 use crate::store::runs::RunRow;
 
 /// A collection as it applied over time: in force from `from`, until `to` if it went.
@@ -123,7 +123,7 @@ pub fn provider_burden(
                 Capture::Automated => {
                     for r in runs.iter().filter(|r| {
                         r.collection == slug
-                            && matches!(r.status.as_str(), "landed" | "late" | "amended")
+                            && r.status.landed()
                             && r.finished_at.map(day).is_some_and(in_month)
                     }) {
                         row.submissions += 1;
@@ -141,7 +141,7 @@ pub fn provider_burden(
         }
         let saved = runs
             .iter()
-            .filter(|r| matches!(r.status.as_str(), "landed" | "late" | "amended") && !by_hand(r))
+            .filter(|r| r.status.landed() && !by_hand(r))
             .filter(|r| r.finished_at.map(day).is_some_and(in_month))
             .filter_map(|r| {
                 collections
@@ -168,7 +168,7 @@ pub fn provider_burden(
         saved_hours: out.iter().map(|m| m.saved_hours).sum::<f64>() + 0.0,
         automated_since: runs
             .iter()
-            .filter(|r| matches!(r.status.as_str(), "landed" | "late" | "amended") && !by_hand(r))
+            .filter(|r| r.status.landed() && !by_hand(r))
             .filter_map(|r| r.finished_at.map(day))
             .min(),
         months: out,
@@ -227,9 +227,9 @@ impl super::Registry {
                 .min()
                 .map(|t| self.day(t));
             // A form stops being owed when it is retired or suspended, or its licence ends.
-            let stopped = match c.status.as_str() {
-                "retired" => Some("retire"),
-                "suspended" => Some("suspend"),
+            let stopped = match c.status {
+                CollectionStatus::Retired => Some("retire"),
+                CollectionStatus::Suspended => Some("suspend"),
                 _ => None,
             }
             .and_then(|action| {
@@ -268,6 +268,7 @@ impl super::Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::RunStatus;
     use crate::domain::provider::{ProviderCode, ProviderKind};
 
     fn def(file: &str) -> CollectionDef {
@@ -287,7 +288,7 @@ mod tests {
             provider: "RXA".into(),
             period: period.into(),
             attempt: 1,
-            status: "landed".into(),
+            status: RunStatus::Landed,
             instance: Some(instance.into()),
             lease_until: None,
             started_at: at,

@@ -6,11 +6,11 @@ use serde::Serialize;
 
 use super::burden::{BurdenReport, estimate};
 use super::{Registry, require_words, status_at};
-use crate::domain::RegistryError;
 use crate::domain::budget::Budget;
 use crate::domain::definition::CollectionDef;
 use crate::domain::finding::Override;
 use crate::domain::provider::Provider;
+use crate::domain::{CollectionStatus, RegistryError};
 use crate::store::{CollectionRow, DecisionRow};
 
 /// Everything the register holds about one collection.
@@ -18,7 +18,7 @@ use crate::store::{CollectionRow, DecisionRow};
 pub struct CollectionView {
     pub collection: CollectionRow,
     /// `listed`, `suspended`, … or `expired` for a listed collection past its licence.
-    pub status: String,
+    pub status: CollectionStatus,
     pub versions: Vec<VersionSummary>,
     pub decisions: Vec<DecisionRow>,
 }
@@ -26,7 +26,7 @@ pub struct CollectionView {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VersionSummary {
     pub version: i64,
-    pub status: String,
+    pub status: CollectionStatus,
     pub sha256: String,
     pub source_file: Option<String>,
     pub proposed_by: String,
@@ -43,7 +43,7 @@ pub struct VersionSummary {
 pub struct RegisterEntry {
     pub slug: String,
     pub licence_number: Option<String>,
-    pub status: String,
+    pub status: CollectionStatus,
     pub title: String,
     pub sponsor: String,
     pub legal_basis: String,
@@ -74,7 +74,9 @@ impl Registry {
         let versions = self.store.versions(slug).await?;
         let status = status_at(
             &collection,
-            versions.iter().find(|v| v.status == "listed"),
+            versions
+                .iter()
+                .find(|v| v.status == CollectionStatus::Listed),
             at,
         );
         Ok(CollectionView {
@@ -107,19 +109,23 @@ impl Registry {
         let mut out = Vec::new();
         for c in self.store.collections().await? {
             let versions = self.store.versions(&c.slug).await?;
-            let in_force = versions.iter().find(|v| v.status == "listed");
+            let in_force = versions
+                .iter()
+                .find(|v| v.status == CollectionStatus::Listed);
             let Some(shown) = in_force.or(versions.last()) else {
                 continue;
             };
             let def = &shown.definition.0;
             let status = status_at(&c, in_force, at);
             let own: Vec<&DecisionRow> = decisions.iter().filter(|d| d.slug == c.slug).collect();
-            let why_action = match status.as_str() {
-                "listed" | "expired" => Some("list"),
-                "retired" => Some("retire"),
-                "rejected" => Some("reject"),
-                "suspended" => Some("suspend"),
-                _ => None,
+            let why_action = match status {
+                CollectionStatus::Listed | CollectionStatus::Expired => Some("list"),
+                CollectionStatus::Retired => Some("retire"),
+                CollectionStatus::Rejected => Some("reject"),
+                CollectionStatus::Suspended => Some("suspend"),
+                CollectionStatus::Proposed
+                | CollectionStatus::Withdrawn
+                | CollectionStatus::Superseded => None,
             };
             let reason = why_action.and_then(|action| {
                 own.iter()
@@ -131,20 +137,21 @@ impl Registry {
                 slug: c.slug.clone(),
                 // A licence number belongs to the licence: a retired collection proposed
                 // again shows none until it is listed under a new one.
-                licence_number: c.licence_number.clone().filter(|_| {
-                    matches!(
-                        status.as_str(),
-                        "listed" | "suspended" | "expired" | "retired"
-                    )
-                }),
+                licence_number: c
+                    .licence_number
+                    .clone()
+                    .filter(|_| status.current() || status == CollectionStatus::Retired),
                 title: def.title.clone(),
                 sponsor: def.sponsor.clone(),
                 legal_basis: def.legal_basis.clone(),
                 frequency: def.frequency.period.adjective().into(),
                 capture: def.capture.as_str().into(),
                 expires_at: in_force.and_then(|v| v.expires_at),
-                annual_hours: (status == "listed" || status == "suspended")
-                    .then(|| estimate(def, None, &providers, on).annual_hours),
+                annual_hours: matches!(
+                    status,
+                    CollectionStatus::Listed | CollectionStatus::Suspended
+                )
+                .then(|| estimate(def, None, &providers, on).annual_hours),
                 reason,
                 overrides: own.iter().flat_map(|d| d.overrides.0.clone()).collect(),
                 status,

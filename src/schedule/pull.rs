@@ -12,9 +12,9 @@ use serde::Serialize;
 use super::pace::Clock;
 pub use super::pace::{LEASE, Pace, Timing};
 use crate::connectors::{ConnectorConfig, Fetch, Fetched, Format, Receipt, Sources, convert};
-use crate::domain::RegistryError;
 use crate::domain::RunKey;
 use crate::domain::definition::CollectionDef;
+use crate::domain::{PullStatus, RegistryError};
 use crate::landing::lake::{Lake, Scratch};
 use crate::landing::raw::hash_raw;
 use crate::landing::{Outcome, Report, land_csv};
@@ -28,7 +28,7 @@ pub struct Pulled {
     /// `landed`, `late` (the first version, after the deadline), `amended` (a further
     /// version), `rejected`, `failed`, `refused`, or `skipped` when another instance holds
     /// it or it has landed already.
-    pub status: String,
+    pub status: PullStatus,
     pub run_id: Option<i64>,
     pub version: Option<i64>,
     pub message: String,
@@ -137,7 +137,7 @@ impl Pulled {
     fn skipped(key: &RunKey) -> Pulled {
         Pulled {
             key: key.clone(),
-            status: "skipped".into(),
+            status: PullStatus::Skipped,
             run_id: None,
             version: None,
             message: String::new(),
@@ -229,7 +229,7 @@ impl Puller<'_> {
         let (status, ledger) = self
             .record(key, run.id, status, ledger, clock, &mut pulled)
             .await?;
-        pulled.status = status.as_str().into();
+        pulled.status = status.into();
         metrics::counter!("tally_runs_total", "collection" => key.collection.clone(), "status" => status.as_str())
             .increment(1);
         metrics::histogram!("tally_pull_duration_seconds", "collection" => key.collection.clone())

@@ -16,7 +16,7 @@ use crate::domain::Period;
 use crate::domain::RunKey;
 use crate::landing::lake::Lake;
 use crate::registry::Registry;
-use crate::store::runs::RunFilter;
+use crate::store::runs::{RunFilter, RunStatus};
 
 /// At most this many runs are started in one step; the rest wait for the next.
 const MOST_PER_STEP: usize = 5_000;
@@ -119,9 +119,9 @@ impl Runner {
         // longer than six hours and a fifth, so older failures cannot hold anything back and
         // are not read: the ledger grows, the step does not.
         let mut last_failure: HashMap<RunKey, (i64, DateTime<Utc>)> = HashMap::new();
-        for status in ["failed", "rejected"] {
+        for status in [RunStatus::Failed, RunStatus::Rejected] {
             let filter = RunFilter {
-                status: Some(status.into()),
+                status: Some(status),
                 finished_after: Some(now - Duration::hours(8)),
                 limit: 100_000,
                 ..RunFilter::default()

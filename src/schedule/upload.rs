@@ -18,6 +18,7 @@ use super::request;
 use crate::connectors::upload::{UPLOADABLE, Upload};
 use crate::connectors::{ConnectorConfig, Format, Source, Sources};
 use crate::domain::definition::Slug;
+use crate::domain::{PullStatus, UploadStatus};
 use crate::landing::lake::Lake;
 use crate::registry::Registry;
 
@@ -62,7 +63,7 @@ pub struct Uploaded {
     /// `landed`, `late` (the period's first version, after its deadline), `amended` (a
     /// further version: a correction), `unchanged` (the same file as the current version;
     /// nothing new is stored), `rejected` (the report says why) or `failed`.
-    pub status: String,
+    pub status: UploadStatus,
     /// The version this upload made, or the current one when it is unchanged.
     pub version: Option<i64>,
     /// Rows the period's current version had before this upload, when it had one.
@@ -165,7 +166,7 @@ pub async fn hand_in(
         pace,
     };
     let p = puller.pull(&key, now, again).await?;
-    if p.status == "skipped" {
+    if p.status == PullStatus::Skipped {
         return Err(UploadError::UnderWay {
             collection: key.collection,
             provider: key.provider,
@@ -182,11 +183,7 @@ pub async fn hand_in(
         collection: key.collection,
         provider: key.provider,
         period: key.period.to_string(),
-        status: if p.unchanged {
-            "unchanged".into()
-        } else {
-            p.status.clone()
-        },
+        status: p.status.uploaded(p.unchanged),
         version: p.version,
         rows_before: p.rows_before.map(|n| n.max(0) as u64),
         rows_accepted: if p.unchanged {
@@ -221,12 +218,12 @@ impl Uploaded {
             .rows_before
             .map(|n| format!("; the period had {n} before"))
             .unwrap_or_default();
-        match self.status.as_str() {
-            "unchanged" => format!(
+        match self.status {
+            UploadStatus::Unchanged => format!(
                 "{} {}: the same file as version {version}, so nothing new was stored (run {run}).",
                 self.collection, self.period
             ),
-            "landed" | "late" | "amended" => format!(
+            UploadStatus::Landed | UploadStatus::Late | UploadStatus::Amended => format!(
                 "{} {} was {} as version {version} (run {run}): {} rows kept, {} rejected{before}.",
                 self.collection, self.period, self.status, self.rows_accepted, self.rows_rejected
             ),

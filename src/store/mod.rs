@@ -24,6 +24,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 use sqlx::types::Json;
 
+use crate::domain::CollectionStatus;
 use crate::domain::budget::Budget;
 use crate::domain::definition::CollectionDef;
 use crate::domain::finding::Finding;
@@ -36,7 +37,8 @@ pub use sqlite::SqliteStore;
 #[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
 pub struct CollectionRow {
     pub slug: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: CollectionStatus,
     pub licence_number: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -45,7 +47,8 @@ pub struct CollectionRow {
 pub struct VersionRow {
     pub slug: String,
     pub version: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: CollectionStatus,
     pub definition: Json<CollectionDef>,
     pub source_toml: String,
     pub sha256: String,

@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use crate::domain::RunKey;
+pub use crate::domain::RunStatus;
 
 pub use super::versions::{CurrentVersion, ExtractVersion};
 
@@ -19,7 +20,8 @@ pub struct RunRow {
     pub attempt: i64,
     /// `running`, then `landed`, `late`, `amended`, `rejected`, `failed` or `refused`; `due` when an
     /// instance let it go at shutdown, or stopped renewing its lease and another let it go.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: RunStatus,
     pub instance: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
     pub started_at: DateTime<Utc>,
@@ -30,42 +32,6 @@ pub struct RunRow {
     pub bytes: Option<i64>,
     pub raw_sha256: Option<String>,
     pub error: Option<String>,
-}
-
-/// Every status a run may have, as the ledger writes it.
-pub const STATUSES: [&str; 8] = [
-    "running", "landed", "late", "amended", "rejected", "failed", "refused", "due",
-];
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Landed,
-    /// The first version, landed after the deadline, inside the amendment window.
-    Late,
-    /// A further version of a period that had landed: a correction, which is never late.
-    Amended,
-    /// The extract failed validation as a whole.
-    Rejected,
-    /// The pull failed (no source, source down, time-out); the runner tries again after a
-    /// backoff until the period closes.
-    Failed,
-    /// The collection is not listed and unexpired (rule 1).
-    Refused,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Landed => "landed",
-            RunStatus::Late => "late",
-            RunStatus::Amended => "amended",
-            RunStatus::Rejected => "rejected",
-            RunStatus::Failed => "failed",
-            RunStatus::Refused => "refused",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -88,7 +54,7 @@ pub struct RunOutcome {
 pub struct RunFilter {
     pub collection: Option<String>,
     pub provider: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<RunStatus>,
     /// Only runs that finished after this.
     pub finished_after: Option<DateTime<Utc>>,
     pub limit: i64,
@@ -531,7 +497,7 @@ macro_rules! run_ledger {
                     q = q.bind(p);
                 }
                 if let Some(s) = &f.status {
-                    q = q.bind(s);
+                    q = q.bind(s.as_str());
                 }
                 if let Some(t) = f.finished_after {
                     q = q.bind(t);

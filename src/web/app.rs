@@ -3,7 +3,6 @@
 
 use std::sync::{Arc, OnceLock};
 
-use anyhow::Context;
 use axum::Router;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -96,26 +95,24 @@ impl App {
 /// The Prometheus recorder is process-wide and can be installed once; tests build the app
 /// many times, so every `App` shares the one handle.
 fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    if let Some(h) = HANDLE.get() {
-        return Ok(h.clone());
-    }
-    // Seconds, from a fast page to a year-long return build.
-    let buckets = [
-        0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-    ];
-    let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
-        .context("setting the metrics' buckets")?
-        .install_recorder();
-    match handle {
-        Ok(h) => Ok(HANDLE.get_or_init(|| h).clone()),
-        // Another thread installed it first.
-        Err(_) => HANDLE
-            .get()
-            .cloned()
-            .context("installing the metrics recorder"),
-    }
+    // Installed inside `get_or_init`, which runs once and makes every other thread wait for
+    // it: two apps built at once must not both try, or the loser finds no handle yet.
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            // Seconds, from a fast page to a year-long return build.
+            let buckets = [
+                0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                60.0,
+            ];
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
+                .map_err(|e| format!("setting the metrics' buckets: {e}"))?
+                .install_recorder()
+                .map_err(|e| format!("installing the metrics recorder: {e}"))
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Every route: pages, the API under `/api/v1`, health, metrics and assets.

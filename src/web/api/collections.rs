@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::CollectionStatus;
 use crate::domain::definition::Slug;
 use crate::domain::finding::Override;
 use crate::registry::governance::{CheckReport, Proposal, StatusChange};
@@ -156,7 +157,7 @@ pub struct Decided {
     pub slug: String,
     pub action: DecisionKind,
     /// The collection's status after the decision.
-    pub status: String,
+    pub status: CollectionStatus,
     pub licence_number: Option<String>,
 }
 

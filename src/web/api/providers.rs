@@ -7,6 +7,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use utoipa::ToSchema;
 
+use crate::domain::UploadStatus;
 use crate::domain::provider::{Provider, ProviderCode};
 use crate::registry::views::Obligation;
 use crate::schedule::pull::Timing;
@@ -145,10 +146,12 @@ pub async fn upload(
         }
     };
     let up = land(&app, &who, &code, form).await?;
-    match up.status.as_str() {
-        "landed" | "late" | "amended" => Ok((StatusCode::CREATED, Json(up))),
-        "unchanged" => Ok((StatusCode::OK, Json(up))),
-        "failed" => Err(ApiError::Internal(anyhow::anyhow!(
+    match up.status {
+        UploadStatus::Landed | UploadStatus::Late | UploadStatus::Amended => {
+            Ok((StatusCode::CREATED, Json(up)))
+        }
+        UploadStatus::Unchanged => Ok((StatusCode::OK, Json(up))),
+        UploadStatus::Failed => Err(ApiError::Internal(anyhow::anyhow!(
             "upload run {} failed: {}",
             up.run_id.unwrap_or_default(),
             up.report.trim()
@@ -337,9 +340,9 @@ pub(crate) async fn land(
         let result = land_checked(&app, &who, &code, form).await;
         let (outcome, detail) = match &result {
             Ok(u) => (
-                match u.status.as_str() {
-                    "landed" | "late" | "amended" | "unchanged" => "done",
-                    "rejected" => "rejected",
+                match u.status {
+                    s if s.done() => "done",
+                    UploadStatus::Rejected => "rejected",
                     _ => "failed",
                 },
                 format!("run {} {}", u.run_id.unwrap_or_default(), u.status),

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::store::runs::{RunFilter, RunRow, STATUSES};
+use crate::store::runs::{RunFilter, RunRow, RunStatus};
 use crate::web::app::App;
 use crate::web::auth::{Action, Bearer};
 use crate::web::error::{ApiError, ErrorBody};
@@ -53,18 +53,20 @@ pub async fn list(
         None => return Err(who.require(Action::EveryProvider).unwrap_err()),
     };
     let limit = super::Limit { limit: q.limit }.get()?;
-    if let Some(s) = &q.status
-        && !STATUSES.contains(&s.as_str())
-    {
-        return Err(ApiError::BadRequest(format!(
-            "status must be one of {}",
-            STATUSES.join(", ")
-        )));
-    }
+    let status = match q.status.as_deref().map(str::parse::<RunStatus>) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            return Err(ApiError::BadRequest(format!(
+                "status must be one of {}",
+                e.known
+            )));
+        }
+    };
     let filter = RunFilter {
         collection: q.collection,
         provider,
-        status: q.status,
+        status,
         finished_after: None,
         limit,
     };

@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::register::severity;
-use super::{Nav, PageError, check_csrf, hours, signed_in};
+use super::{FindingLine, Nav, PageError, check_csrf, finding_lines, hours, signed_in};
+use crate::domain::CollectionStatus;
 use crate::domain::finding::Override;
 use crate::web::api::{Decision, DecisionKind, apply_decision};
 use crate::web::app::App;
@@ -26,7 +26,16 @@ pub struct Pending {
     by: String,
     at: String,
     hours: String,
-    findings: Vec<(String, String, String)>,
+    findings: Vec<FindingLine>,
+}
+
+/// A collection on the register's current list.
+pub struct ListedLine {
+    licence: String,
+    slug: String,
+    title: String,
+    status: CollectionStatus,
+    hours: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -40,7 +49,7 @@ pub struct Dap {
     headroom: String,
     allowed: String,
     pending: Vec<Pending>,
-    listed: Vec<(String, String, String, String, String)>,
+    listed: Vec<ListedLine>,
 }
 
 async fn render(app: &App, v: &Visitor, message: Option<(String, bool)>) -> Result<Dap, PageError> {
@@ -50,7 +59,11 @@ async fn render(app: &App, v: &Visitor, message: Option<(String, bool)>) -> Resu
     let mut pending = Vec::new();
     for c in app.store().collections().await.map_err(fail)? {
         let versions = app.store().versions(&c.slug).await.map_err(fail)?;
-        let Some(p) = versions.iter().rev().find(|v| v.status == "proposed") else {
+        let Some(p) = versions
+            .iter()
+            .rev()
+            .find(|v| v.status == CollectionStatus::Proposed)
+        else {
             continue;
         };
         // The findings as they stand now, which the decision will be checked against.
@@ -66,12 +79,7 @@ async fn render(app: &App, v: &Visitor, message: Option<(String, bool)>) -> Resu
             by: p.proposed_by.clone(),
             at: p.proposed_at.format("%-d %B %Y").to_string(),
             hours: hours(check.burden.annual_hours),
-            findings: check
-                .findings
-                .iter()
-                .filter(|f| f.severity != crate::domain::finding::Severity::Pass)
-                .map(|f| (f.rule.to_string(), severity(f.severity), f.message.clone()))
-                .collect(),
+            findings: finding_lines(&check.findings),
         });
     }
     let listed = app
@@ -80,15 +88,13 @@ async fn render(app: &App, v: &Visitor, message: Option<(String, bool)>) -> Resu
         .await
         .map_err(fail)?
         .into_iter()
-        .filter(|e| matches!(e.status.as_str(), "listed" | "suspended" | "expired"))
-        .map(|e| {
-            (
-                e.licence_number.unwrap_or_default(),
-                e.slug,
-                e.title,
-                e.status,
-                e.annual_hours.map(hours).unwrap_or_default(),
-            )
+        .filter(|e| e.status.current())
+        .map(|e| ListedLine {
+            licence: e.licence_number.unwrap_or_default(),
+            slug: e.slug,
+            title: e.title,
+            status: e.status,
+            hours: e.annual_hours.map(hours).unwrap_or_default(),
         })
         .collect();
     let set = |h: Option<f64>| {

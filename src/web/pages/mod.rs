@@ -58,6 +58,42 @@ async fn css() -> impl IntoResponse {
     )
 }
 
+/// One finding of the creep checks, as a page lists it.
+pub struct FindingLine {
+    rule: String,
+    severity: String,
+    message: String,
+}
+
+/// DAP's override of a rule, with its written reason.
+pub struct OverrideLine {
+    rule: String,
+    reason: String,
+}
+
+/// The findings worth showing: every one that is not a pass.
+pub fn finding_lines(findings: &[crate::domain::finding::Finding]) -> Vec<FindingLine> {
+    findings
+        .iter()
+        .filter(|f| f.severity != crate::domain::finding::Severity::Pass)
+        .map(|f| FindingLine {
+            rule: f.rule.to_string(),
+            severity: register::severity(f.severity),
+            message: f.message.clone(),
+        })
+        .collect()
+}
+
+pub fn override_lines(overrides: &[crate::domain::finding::Override]) -> Vec<OverrideLine> {
+    overrides
+        .iter()
+        .map(|o| OverrideLine {
+            rule: o.rule.to_string(),
+            reason: o.reason.clone(),
+        })
+        .collect()
+}
+
 /// What the header's navigation shows for the visitor.
 #[derive(Debug, Clone, Default)]
 pub struct Nav {

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 
 use super::{Nav, PageError, check_csrf, hours, signed_in};
-use crate::domain::Period;
+use crate::domain::{Period, RunStatus};
 use crate::landing::Report;
 use crate::registry::provider_burden::by_hand;
 use crate::store::runs::RunFilter;
@@ -23,11 +23,36 @@ pub struct RunLine {
     id: i64,
     collection: String,
     period: String,
-    status: String,
+    status: RunStatus,
     how: &'static str,
     accepted: String,
     rejected: String,
     note: String,
+}
+
+/// A period owed this week, and where its run stands.
+pub struct Owed {
+    collection: String,
+    licence: String,
+    period: String,
+    status: RunStatus,
+}
+
+/// A validation report the provider should act on.
+pub struct ReportBox {
+    run: i64,
+    collection: String,
+    period: String,
+    text: String,
+}
+
+/// One collection's submissions and hours in one month.
+pub struct MonthLine {
+    month: String,
+    collection: String,
+    submissions: u32,
+    manual: String,
+    automated: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -38,9 +63,9 @@ pub struct ProviderPage {
     name: String,
     message: Option<String>,
     message_class: &'static str,
-    week: Vec<(String, String, String, String)>,
+    week: Vec<Owed>,
     runs: Vec<RunLine>,
-    reports: Vec<(i64, String, String, String)>,
+    reports: Vec<ReportBox>,
     can_upload: bool,
     owed: Vec<String>,
     manual: String,
@@ -49,7 +74,7 @@ pub struct ProviderPage {
     automated_since: String,
     chart_title: String,
     chart: String,
-    months: Vec<(String, String, u32, String, String)>,
+    months: Vec<MonthLine>,
 }
 
 async fn render(
@@ -112,26 +137,30 @@ async fn render(
             let status = runs
                 .iter()
                 .find(|r| r.collection == slug && r.period == p.to_string())
-                .map(|r| r.status.clone())
-                .unwrap_or_else(|| "due".into());
-            week.push((
-                slug.to_owned(),
-                l.licence_number.clone(),
-                p.to_string(),
+                .map_or(RunStatus::Due, |r| r.status);
+            week.push(Owed {
+                collection: slug.to_owned(),
+                licence: l.licence_number.clone(),
+                period: p.to_string(),
                 status,
-            ));
+            });
         }
     }
     let mut reports = Vec::new();
     for r in runs
         .iter()
-        .filter(|r| r.status == "rejected" || r.rows_rejected.unwrap_or(0) > 0)
+        .filter(|r| r.status == RunStatus::Rejected || r.rows_rejected.unwrap_or(0) > 0)
         .take(5)
     {
         if let Some(json) = app.store().run_report(r.id).await.map_err(fail)?
             && let Ok(report) = serde_json::from_value::<Report>(json)
         {
-            reports.push((r.id, r.collection.clone(), r.period.clone(), report.text()));
+            reports.push(ReportBox {
+                run: r.id,
+                collection: r.collection.clone(),
+                period: r.period.clone(),
+                text: report.text(),
+            });
         }
     }
     let burden = app
@@ -161,7 +190,7 @@ async fn render(
                 id: r.id,
                 collection: r.collection.clone(),
                 period: r.period.clone(),
-                status: r.status.clone(),
+                status: r.status,
                 how: if by_hand(r) { "uploaded" } else { "pulled" },
                 accepted: r.rows_accepted.map(|n| n.to_string()).unwrap_or_default(),
                 rejected: r.rows_rejected.map(|n| n.to_string()).unwrap_or_default(),
@@ -184,14 +213,12 @@ async fn render(
             .months
             .iter()
             .flat_map(|m| {
-                m.collections.iter().map(|c| {
-                    (
-                        m.month.clone(),
-                        c.collection.clone(),
-                        c.submissions,
-                        hours(c.manual_hours),
-                        hours(c.automated_hours),
-                    )
+                m.collections.iter().map(|c| MonthLine {
+                    month: m.month.clone(),
+                    collection: c.collection.clone(),
+                    submissions: c.submissions,
+                    manual: hours(c.manual_hours),
+                    automated: hours(c.automated_hours),
                 })
             })
             .collect(),
@@ -232,14 +259,7 @@ pub async fn upload(
         .map_err(|e| PageError(e, Nav::of(&v)))?;
     check_csrf(&app, &v, &form.csrf, "upload").await?;
     let (status, message) = match crate::web::api::land_upload(&app, &who, &code, form).await {
-        Ok(u)
-            if matches!(
-                u.status.as_str(),
-                "landed" | "late" | "amended" | "unchanged"
-            ) =>
-        {
-            (StatusCode::OK, (u.summary(), true))
-        }
+        Ok(u) if u.status.done() => (StatusCode::OK, (u.summary(), true)),
         Ok(u) => (StatusCode::UNPROCESSABLE_ENTITY, (u.summary(), false)),
         Err(ApiError::Internal(e)) => return Err(PageError(ApiError::Internal(e), Nav::of(&v))),
         Err(e @ ApiError::ConfirmReplace(_)) => (

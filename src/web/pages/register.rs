@@ -7,7 +7,8 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use chrono::{Datelike, Utc};
 
-use super::{Nav, PageError, hours};
+use super::{FindingLine, Nav, OverrideLine, PageError, finding_lines, hours, override_lines};
+use crate::domain::CollectionStatus;
 use crate::domain::definition::Slug;
 use crate::web::app::App;
 use crate::web::auth::Visitor;
@@ -22,7 +23,9 @@ pub struct Entry {
     slug: String,
     licence: String,
     title: String,
-    status: String,
+    status: CollectionStatus,
+    /// Listed and in force: shown without a tag.
+    listed: bool,
     sponsor: String,
     legal_basis: String,
     frequency: String,
@@ -30,7 +33,38 @@ pub struct Entry {
     expires: String,
     hours: String,
     reason: String,
-    overrides: Vec<(String, String)>,
+    overrides: Vec<OverrideLine>,
+}
+
+/// One item of a collection's definition.
+pub struct ItemLine {
+    name: String,
+    ty: String,
+    required: &'static str,
+    description: String,
+}
+
+/// One version of a collection's definition.
+pub struct VersionLine {
+    version: i64,
+    status: CollectionStatus,
+    by: String,
+    proposed: String,
+    listed: String,
+}
+
+/// A date and the hours on it.
+pub struct HoursOn {
+    on: String,
+    hours: String,
+}
+
+/// One listed collection's estimated burden.
+pub struct BurdenLine {
+    title: String,
+    capture: String,
+    respondents: u32,
+    hours: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -62,23 +96,20 @@ pub async fn register(State(app): State<Arc<App>>, v: Visitor) -> Result<Registe
             expires: day(e.expires_at),
             hours: e.annual_hours.map(hours).unwrap_or_else(|| "–".into()),
             reason: e.reason.unwrap_or_default(),
-            overrides: e
-                .overrides
-                .iter()
-                .map(|o| (o.rule.to_string(), o.reason.clone()))
-                .collect(),
-            status: e.status.clone(),
+            overrides: override_lines(&e.overrides),
+            status: e.status,
+            listed: e.status == CollectionStatus::Listed,
             slug: e.slug,
         };
-        match e.status.as_str() {
-            "listed" | "suspended" | "expired" => current.push(entry),
-            "retired" | "rejected" => past.push(entry),
+        match e.status {
+            s if s.current() => current.push(entry),
+            CollectionStatus::Retired | CollectionStatus::Rejected => past.push(entry),
             _ => proposed.push(entry),
         }
     }
     Ok(Register {
         nav,
-        listed: current.iter().filter(|e| e.status == "listed").count(),
+        listed: current.iter().filter(|e| e.listed).count(),
         total_hours: hours(burden.total_hours),
         current,
         past,
@@ -92,16 +123,16 @@ pub struct Collection {
     nav: Nav,
     licence: String,
     title: String,
-    status: String,
+    status: CollectionStatus,
     sponsor: String,
     legal_basis: String,
     purpose: String,
     frequency: String,
     capture: String,
     expires: String,
-    items: Vec<(String, String, &'static str, String)>,
+    items: Vec<ItemLine>,
     returns: Vec<String>,
-    versions: Vec<(i64, String, String, String, String)>,
+    versions: Vec<VersionLine>,
     decisions: Vec<DecisionView>,
 }
 
@@ -110,8 +141,8 @@ pub struct DecisionView {
     at: String,
     actor: String,
     reason: String,
-    findings: Vec<(String, String, String)>,
-    overrides: Vec<(String, String)>,
+    findings: Vec<FindingLine>,
+    overrides: Vec<OverrideLine>,
 }
 
 pub async fn collection(
@@ -135,7 +166,7 @@ pub async fn collection(
         .versions
         .iter()
         .rev()
-        .find(|v| v.status == "listed")
+        .find(|v| v.status == CollectionStatus::Listed)
         .or(view.versions.last())
         .ok_or_else(|| {
             PageError(
@@ -151,7 +182,7 @@ pub async fn collection(
             .clone()
             .unwrap_or_else(|| "Not licensed".into()),
         title: def.title.clone(),
-        status: view.status.clone(),
+        status: view.status,
         sponsor: def.sponsor.clone(),
         legal_basis: def.legal_basis.clone(),
         purpose: def.purpose.clone(),
@@ -161,13 +192,11 @@ pub async fn collection(
         items: def
             .items
             .iter()
-            .map(|i| {
-                (
-                    i.name.clone(),
-                    i.ty.name().to_owned(),
-                    if i.required { "yes" } else { "no" },
-                    i.description.clone(),
-                )
+            .map(|i| ItemLine {
+                name: i.name.clone(),
+                ty: i.ty.name().to_owned(),
+                required: if i.required { "yes" } else { "no" },
+                description: i.description.clone(),
             })
             .collect(),
         returns: app
@@ -180,14 +209,12 @@ pub async fn collection(
         versions: view
             .versions
             .iter()
-            .map(|v| {
-                (
-                    v.version,
-                    v.status.clone(),
-                    v.proposed_by.clone(),
-                    day(Some(v.proposed_at)),
-                    day(v.listed_at),
-                )
+            .map(|v| VersionLine {
+                version: v.version,
+                status: v.status,
+                by: v.proposed_by.clone(),
+                proposed: day(Some(v.proposed_at)),
+                listed: day(v.listed_at),
             })
             .collect(),
         decisions: view
@@ -199,19 +226,8 @@ pub async fn collection(
                 at: day(Some(d.at)),
                 actor: d.actor.clone(),
                 reason: d.reason.clone(),
-                findings: d
-                    .findings
-                    .0
-                    .iter()
-                    .filter(|f| f.severity != crate::domain::finding::Severity::Pass)
-                    .map(|f| (f.rule.to_string(), severity(f.severity), f.message.clone()))
-                    .collect(),
-                overrides: d
-                    .overrides
-                    .0
-                    .iter()
-                    .map(|o| (o.rule.to_string(), o.reason.clone()))
-                    .collect(),
+                findings: finding_lines(&d.findings.0),
+                overrides: override_lines(&d.overrides.0),
             })
             .collect(),
         nav,
@@ -241,13 +257,13 @@ pub struct Progress {
     saved: String,
     chart_title: String,
     chart: String,
-    points: Vec<(String, String)>,
+    points: Vec<HoursOn>,
     /// The estimated burden after each day of decisions, and today.
-    history: Vec<(String, String)>,
+    history: Vec<HoursOn>,
     listed: Vec<String>,
     retired: Vec<String>,
     refused: Vec<String>,
-    collections: Vec<(String, String, u32, String)>,
+    collections: Vec<BurdenLine>,
 }
 
 pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progress, PageError> {
@@ -317,7 +333,10 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
         chart_title: chart_title.into(),
         points: line
             .iter()
-            .map(|(d, h)| (d.format("%-d %B %Y").to_string(), hours(*h)))
+            .map(|(d, h)| HoursOn {
+                on: d.format("%-d %B %Y").to_string(),
+                hours: hours(*h),
+            })
             .collect(),
         history: history
             .iter()
@@ -328,7 +347,10 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
                 } else {
                     on.to_string()
                 };
-                (on, hours(*h))
+                HoursOn {
+                    on,
+                    hours: hours(*h),
+                }
             })
             .collect(),
         listed: this_year("list"),
@@ -337,13 +359,11 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
         collections: report
             .collections
             .iter()
-            .map(|c| {
-                (
-                    c.title.clone(),
-                    c.capture.as_str().to_owned(),
-                    c.respondents,
-                    hours(c.annual_hours),
-                )
+            .map(|c| BurdenLine {
+                title: c.title.clone(),
+                capture: c.capture.as_str().to_owned(),
+                respondents: c.respondents,
+                hours: hours(c.annual_hours),
             })
             .collect(),
         nav,
