@@ -1,8 +1,7 @@
 //! The run ledger's contract on SQLite and PostgreSQL: claims, leases, take-over, release,
 //! and two instances on one database claiming each run exactly once.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::Arc;

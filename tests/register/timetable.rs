@@ -1,7 +1,7 @@
 //! The timetable across the 2026 clock changes in Europe/London, and `due` as a pure
 //! function of obligations, ledger and now.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashSet};
 
