@@ -1,7 +1,7 @@
 //! `tally serve` over a real socket: it answers health, pages and the API while the
 //! scheduler runs, and stops cleanly on SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -2,7 +2,7 @@
 //! documents answers, with and without a token, with a documented status and a body that
 //! fits the documented schema.
 
-mod common;
+use crate::common;
 
 use axum::http::Method;
 use common::web::{TestApp, spawn};

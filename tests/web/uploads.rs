@@ -1,7 +1,7 @@
 //! Uploads through the API: landed by the same path as a pulled extract, and every kind of
 //! bad upload refused, audited and not stored.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::web::spawn_at;

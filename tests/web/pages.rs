@@ -1,7 +1,7 @@
 //! The pages: public ones open to all, the rest behind a session begun with a token; forms
 //! guarded by a CSRF token and by the origin check; each role's main pages walked.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};

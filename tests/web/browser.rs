@@ -4,7 +4,7 @@
 //! page. Needs `chromium` and `npm ci` in `tests/browser`; `.ci/run` installs both. Without
 //! them the test is skipped with a notice, unless `CI` is set.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 
