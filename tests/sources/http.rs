@@ -2,7 +2,7 @@
 //! a hang, a reset connection, a body cut short, JSON that is not an array. Each ends in a
 //! clear status; none lands a row.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

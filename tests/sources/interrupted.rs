@@ -2,7 +2,7 @@
 //! old current version or the new one, whole, never a partial file where a reader looks;
 //! and the next landing goes through once the dead run's lease is let go.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

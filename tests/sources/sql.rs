@@ -3,7 +3,7 @@
 //! parameters. The server tests skip with a notice when their server does not answer,
 //! unless `CI` is set; SQLite needs no server.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;

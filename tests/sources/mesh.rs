@@ -7,7 +7,7 @@
 //! `uvicorn` installed; `.ci/run` makes one), else `python3`. Without it the tests are
 //! skipped with a notice, and under `CI` they fail.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

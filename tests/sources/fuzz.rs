@@ -5,11 +5,12 @@
 //! its problems, the endpoint answers 4xx, never 5xx.
 //!
 //! Each property runs `PROPTEST_CASES` cases (proptest's own variable; 64 here by default,
-//! so CI spends a few seconds); `PROPTEST_CASES=10000 cargo test --test fuzz` for a long
-//! run. A failing case is shrunk and saved in `tests/fuzz.proptest-regressions`, to be
+//! so CI spends a few seconds); `PROPTEST_CASES=10000 cargo test --test sources fuzz::` for a
+//! long run. A failing case is shrunk and saved in `tests/proptest-regressions/fuzz.txt`
+//! (proptest's place for a module of a binary whose `main.rs` is in `tests/sources/`), to be
 //! committed with its fix so it is tried first from then on.
 
-mod common;
+use crate::common;
 
 use datafusion::parquet::file::reader::FileReader;
 use proptest::prelude::*;
@@ -19,8 +20,8 @@ use tally::landing::lake::Lake;
 use tally::landing::{Outcome, land_csv};
 
 const CORPUS: [&str; 2] = [
-    include_str!("fuzz/census.csv"),
-    include_str!("fuzz/census-quirks.csv"),
+    include_str!("../fuzz/census.csv"),
+    include_str!("../fuzz/census-quirks.csv"),
 ];
 
 fn cases() -> u32 {

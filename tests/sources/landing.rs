@@ -1,7 +1,7 @@
 //! Landing a CSV extract: good rows to Parquet, bad rows reported with line, item and reason,
 //! unreadable extracts rejected whole, and never a bad row landed as good.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! as CSV, with the same checks: a bad row in any of them is reported with its line, item
 //! and reason, and a file that cannot be read in its format is rejected whole.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -138,7 +138,7 @@ async fn parquet_lands_with_its_types_checked_like_any_extract() {
     writer.write(&batch).unwrap();
     writer.close().unwrap();
     // 20,781 days after 1970-01-01 is 2026-11-24, the period's day (a row of another day is
-    // refused: see tests/landing.rs).
+    // refused: see landing.rs).
     let pulled = pull_file(dir.path(), "RXA_2026-11-24.parquet", &bytes).await;
     assert_eq!(pulled.status, "landed", "{}", pulled.message);
     let report = pulled.report.unwrap();
