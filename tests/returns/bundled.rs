@@ -7,7 +7,7 @@
 //! daily ward bed census for every day of 2026-27 Q1 they were open, and six care homes in
 //! two local authorities sending April's capacity (tests/common/world.rs).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

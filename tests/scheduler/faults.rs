@@ -11,7 +11,7 @@
 //! never once its period has closed, and each attempt asks the source once; nothing lands
 //! for a run that did not land; and no step hangs.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

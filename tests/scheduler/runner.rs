@@ -1,7 +1,7 @@
 //! The runner's step with a file source: every due period pulled once, landed periods left
 //! alone, failures retried after their backoff.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

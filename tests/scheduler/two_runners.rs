@@ -2,7 +2,7 @@
 //! loopback: every due run is pulled exactly once between them, and neither ever has more
 //! pulls under way against the one host than its per-host limit.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,7 +4,7 @@
 //! built; a day with a row turned away by validation is partial; and each return expects
 //! the kinds of provider it is about (the SitRep, acute trusts).
 
-mod common;
+use crate::common;
 
 use common::world::{census, rows, utc, world};
 use tally::domain::Period;

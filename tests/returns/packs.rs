@@ -5,7 +5,7 @@
 //! over, and the scheduler packs each month as it closes and backs off from one it cannot.
 //! Over the small lake in tests/common/world.rs.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
