@@ -1,7 +1,7 @@
 //! The hostile corpus: files made to stop a service or fill its memory, written by this
 //! code rather than kept as binary blobs, so each one says how it is made. The tests of
-//! `tests/hostile.rs` and `tests/fuzz.rs` hand them to landing, uploads and sources; `all`
-//! lists them with what each must be refused for (RELIABILITY.md, "Hostile input").
+//! `tests/hostile.rs` and `tests/sources/fuzz.rs` hand them to landing, uploads and sources;
+//! `all` lists them with what each must be refused for (RELIABILITY.md, "Hostile input").
 //!
 //! Workbooks are zipped by hand here, so that an archive can declare what it likes: the
 //! sizes in its headers, and a sheet that deflates from a few megabytes to far more.

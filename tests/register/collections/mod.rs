@@ -1,0 +1,5 @@
+//! Collections as code: loading with every problem reported, and the creep checks as pure
+//! functions of the register's state.
+
+mod checks;
+mod loading;

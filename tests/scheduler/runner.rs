@@ -1,0 +1,141 @@
+//! The runner's step with a file source: every due period pulled once, landed periods left
+//! alone, failures retried after their backoff.
+
+use crate::common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use common::{TestDb, dap, load};
+use tally::connectors::Sources;
+use tally::landing::lake::Lake;
+use tally::providers::read_csv;
+use tally::schedule::runner::Runner;
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+const HEADER: &str = "census_date,site_code,ward_code,sector,stay,age_group,bed_class,care_type,available_beds,occupied_beds";
+
+#[tokio::test]
+async fn each_due_period_is_pulled_once_and_failures_wait_for_their_backoff() {
+    let db = TestDb::sqlite();
+    let registry = Arc::new(db.registry().await);
+    // The manual SitRep, listed first as the baseline, is filled in by hand: the runner never
+    // pulls it, even with a source set up for it.
+    let sitrep = load("uec-sitrep-manual");
+    registry
+        .propose(&sitrep, "NHS England", utc("2026-11-01T09:00:00Z"))
+        .await
+        .unwrap();
+    registry
+        .approve(
+            "uec-sitrep-manual",
+            dap(),
+            "ok",
+            vec![],
+            utc("2026-11-01T09:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let census = load("ward-bed-census");
+    registry
+        .propose(&census, "NHS England", utc("2026-11-01T09:00:00Z"))
+        .await
+        .unwrap();
+    registry
+        .approve(
+            "ward-bed-census",
+            dap(),
+            "ok",
+            vec![],
+            utc("2026-11-01T09:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("providers.csv");
+    std::fs::write(&csv, "code,name,kind,region\nRXA,Ashford,acute_trust,London\nRXB,Bramley,acute_trust,London\n1-100000001,Oak House,care_home,London\n").unwrap();
+    registry
+        .import_providers(&read_csv(&csv).unwrap())
+        .await
+        .unwrap();
+    std::fs::create_dir_all(dir.path().join("drop")).unwrap();
+    std::fs::write(
+        dir.path().join("sources.toml"),
+        "[[source]]\ncollection = \"ward-bed-census\"\nprovider = \"*\"\nkind = \"file\"\nfolder = \"drop\"\nname = \"{provider}_{period}.csv\"\n\n[[source]]\ncollection = \"uec-sitrep-manual\"\nprovider = \"*\"\nkind = \"file\"\nfolder = \"drop\"\nname = \"sitrep_{provider}_{period}.csv\"\n",
+    )
+    .unwrap();
+    for day in ["2026-11-23", "2026-11-24"] {
+        std::fs::write(
+            dir.path().join(format!("drop/RXA_{day}.csv")),
+            format!("{HEADER}\n{day},RXA01,W1,general_acute,overnight,adult,core,general,20,18\n"),
+        )
+        .unwrap();
+    }
+    let runner = Runner {
+        registry: registry.clone(),
+        sources: Arc::new(Sources::load(&dir.path().join("sources.toml")).unwrap()),
+        lake: Lake::new(dir.path().join("lake")),
+        instance: "test".into(),
+        per_host: 2,
+        pace: Default::default(),
+        concurrency: 4,
+    };
+    // Listed on 1 November: by 10:00 on 25 November the days 1 to 24 November are due for
+    // each trust, and nothing from before the listing.
+    let now = utc("2026-11-25T10:00:00Z");
+    let first = runner.step(now).await.unwrap();
+    let landed: Vec<String> = first
+        .iter()
+        .filter(|p| p.status == "landed" || p.status == "late")
+        .map(|p| format!("{} {}", p.key.provider, p.key.period))
+        .collect();
+    assert_eq!(landed.len(), 2, "{landed:?}");
+    assert!(landed.contains(&"RXA 2026-11-24".to_string()));
+    assert_eq!(first.len(), 2 * 24);
+    let listed_on = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+    assert!(first.iter().all(|p| p.key.period.first_day() >= listed_on));
+    let failed = first.iter().filter(|p| p.status == "failed").count();
+    assert_eq!(failed, first.len() - 2);
+    assert!(
+        first.iter().all(|p| p.key.provider != "1-100000001"),
+        "care homes do not owe the census"
+    );
+    // Straight away, nothing: what landed is settled, what failed waits for its backoff.
+    assert!(
+        runner
+            .step(now + Duration::seconds(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A file arrives for RXB; after the first backoff (2 minutes, plus up to a fifth) the
+    // failures are tried again and that one lands.
+    std::fs::write(
+        dir.path().join("drop/RXB_2026-11-24.csv"),
+        format!("{HEADER}\n2026-11-24,RXB01,W1,general_acute,overnight,adult,core,general,10,9\n"),
+    )
+    .unwrap();
+    let retry = runner.step(now + Duration::minutes(3)).await.unwrap();
+    assert_eq!(retry.len(), failed);
+    assert!(retry.iter().any(|p| p.key.provider == "RXB"
+        && p.key.period.to_string() == "2026-11-24"
+        && p.version == Some(1)));
+    // The second failure doubles the wait: at 3 minutes more, nothing is due yet.
+    assert!(
+        runner
+            .step(now + Duration::minutes(6))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !runner
+            .step(now + Duration::minutes(8))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

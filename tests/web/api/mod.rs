@@ -1,0 +1,8 @@
+//! The JSON API over the small returns world: what each role may do (and nothing more),
+//! tokens refused, decisions and downloads checked and audited. Uploads are in
+//! uploads.rs, the OpenAPI document in openapi.rs.
+
+mod decisions;
+mod downloads;
+mod roles;
+mod tokens;

@@ -1,0 +1,12 @@
+//! The web service: the JSON API and what each role may do through it, the pages, uploads,
+//! the OpenAPI document, the pages in a real browser, and `tally serve` over a real socket.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod api;
+mod browser;
+mod openapi;
+mod pages;
+mod serve;
+mod uploads;
