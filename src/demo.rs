@@ -416,10 +416,7 @@ fn showcase(
         if r.started_at < until - chrono::Duration::days(days) {
             continue;
         }
-        let by_hand = r
-            .instance
-            .as_deref()
-            .is_some_and(|i| i.starts_with("upload-"));
+        let by_hand = r.uploaded();
         let points = match r.status {
             _ if by_hand => 3,
             RunStatus::Late | RunStatus::Failed | RunStatus::Rejected => 1,

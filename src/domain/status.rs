@@ -116,6 +116,16 @@ impl RunStatus {
 }
 
 status_enum!(
+    /// How a run's extract arrived.
+    Arrival, "arrival", {
+        /// Pulled from the provider's source by the scheduler or `tally pull`.
+        Pulled => "pulled",
+        /// Uploaded by hand: on the provider's page, through the API or `tally upload`.
+        Uploaded => "uploaded",
+    }
+);
+
+status_enum!(
     /// What one pull came to: how its run ended, or skipped.
     PullStatus, "pull", {
         Landed => "landed",

@@ -62,14 +62,6 @@ pub struct ProviderBurden {
     pub automated_since: Option<NaiveDate>,
 }
 
-/// A run the ledger records as an upload by hand: `tally upload` and the web form claim
-/// their runs as `upload-…` instances.
-pub fn by_hand(run: &RunRow) -> bool {
-    run.instance
-        .as_deref()
-        .is_some_and(|i| i.starts_with("upload-"))
-}
-
 /// `months` (oldest first) of `provider`'s burden under `collections`, from its `runs`.
 pub fn provider_burden(
     provider: &Provider,
@@ -127,7 +119,7 @@ pub fn provider_burden(
                             && r.finished_at.map(day).is_some_and(in_month)
                     }) {
                         row.submissions += 1;
-                        if by_hand(r) {
+                        if r.uploaded() {
                             row.manual_hours += manual / 60.0;
                         } else {
                             row.automated_hours += automated / 60.0;
@@ -141,7 +133,7 @@ pub fn provider_burden(
         }
         let saved = runs
             .iter()
-            .filter(|r| r.status.landed() && !by_hand(r))
+            .filter(|r| r.status.landed() && !r.uploaded())
             .filter(|r| r.finished_at.map(day).is_some_and(in_month))
             .filter_map(|r| {
                 collections
@@ -168,7 +160,7 @@ pub fn provider_burden(
         saved_hours: out.iter().map(|m| m.saved_hours).sum::<f64>() + 0.0,
         automated_since: runs
             .iter()
-            .filter(|r| r.status.landed() && !by_hand(r))
+            .filter(|r| r.status.landed() && !r.uploaded())
             .filter_map(|r| r.finished_at.map(day))
             .min(),
         months: out,
@@ -268,8 +260,8 @@ impl super::Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::RunStatus;
     use crate::domain::provider::{ProviderCode, ProviderKind};
+    use crate::domain::{Arrival, RunStatus};
 
     fn def(file: &str) -> CollectionDef {
         let text = std::fs::read_to_string(format!("collections/{file}.toml")).unwrap();
@@ -280,7 +272,7 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
-    fn run(id: i64, period: &str, finished: &str, instance: &str) -> RunRow {
+    fn run(id: i64, period: &str, finished: &str, arrived: Arrival) -> RunRow {
         let at = d(finished).and_hms_opt(9, 0, 0).unwrap().and_utc();
         RunRow {
             id,
@@ -289,7 +281,7 @@ mod tests {
             period: period.into(),
             attempt: 1,
             status: RunStatus::Landed,
-            instance: Some(instance.into()),
+            instance: Some("test".into()),
             lease_until: None,
             started_at: at,
             finished_at: Some(at),
@@ -299,6 +291,7 @@ mod tests {
             bytes: None,
             raw_sha256: None,
             error: None,
+            arrived,
         }
     }
 
@@ -330,10 +323,10 @@ mod tests {
             },
         ];
         let runs = [
-            run(1, "2026-06-29", "2026-06-30", "serve-host-1"),
+            run(1, "2026-06-29", "2026-06-30", Arrival::Pulled),
             // The last day of June lands on 1 July: July's work, not June's.
-            run(2, "2026-06-30", "2026-07-01", "serve-host-1"),
-            run(3, "2026-07-01", "2026-07-02", "upload-web-1"),
+            run(2, "2026-06-30", "2026-07-01", Arrival::Pulled),
+            run(3, "2026-07-01", "2026-07-02", Arrival::Uploaded),
         ];
         let months: Vec<Period> = ["2026-05", "2026-06", "2026-07", "2026-09", "2026-12"]
             .iter()

@@ -14,7 +14,7 @@ pub use super::pace::{LEASE, Pace, Timing};
 use crate::connectors::{ConnectorConfig, Fetch, Fetched, Format, Receipt, Sources, convert};
 use crate::domain::RunKey;
 use crate::domain::definition::CollectionDef;
-use crate::domain::{PullStatus, RegistryError};
+use crate::domain::{Arrival, PullStatus, RegistryError};
 use crate::landing::lake::{Lake, Scratch};
 use crate::landing::raw::hash_raw;
 use crate::landing::{Outcome, Report, land_csv};
@@ -77,6 +77,8 @@ pub struct Puller<'a> {
     pub lake: &'a Lake,
     pub instance: &'a str,
     pub pace: Pace,
+    /// Pulled from a source, or uploaded by hand: recorded with each run.
+    pub arrival: Arrival,
 }
 
 /// A pull as `tally pull` and the tests make it: the service's pace, and `again` to land a
@@ -96,6 +98,7 @@ pub async fn pull(
         lake,
         instance,
         pace: Pace::default(),
+        arrival: Arrival::Pulled,
     };
     let again = if again { Again::Yes } else { Again::No };
     puller.pull(key, now, again).await
@@ -163,7 +166,14 @@ impl Puller<'_> {
         let licensed = self.registry.require_listed(&key.collection, now).await;
         let lease = Duration::from_std(self.pace.lease).unwrap_or(Duration::minutes(15));
         let Some(run) = store
-            .claim_run(key, self.instance, now, now + lease, again != Again::No)
+            .claim_run(
+                key,
+                self.instance,
+                now,
+                now + lease,
+                again != Again::No,
+                self.arrival,
+            )
             .await?
         else {
             let mut pulled = Pulled::skipped(key);

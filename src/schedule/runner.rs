@@ -12,8 +12,8 @@ use tokio::task::JoinSet;
 use super::pull::{Again, Pace, Pulled, Puller};
 use super::timetable::{Obligation, due};
 use crate::connectors::Sources;
-use crate::domain::Period;
 use crate::domain::RunKey;
+use crate::domain::{Arrival, Period};
 use crate::landing::lake::Lake;
 use crate::registry::Registry;
 use crate::store::runs::{RunFilter, RunStatus};
@@ -191,6 +191,7 @@ impl Runner {
                     lake: &lake,
                     instance: &instance,
                     pace,
+                    arrival: Arrival::Pulled,
                 };
                 let result = puller.pull(&key, at, Again::No).await;
                 (key, result)

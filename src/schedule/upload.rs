@@ -18,7 +18,7 @@ use super::request;
 use crate::connectors::upload::{UPLOADABLE, Upload};
 use crate::connectors::{ConnectorConfig, Format, Source, Sources};
 use crate::domain::definition::Slug;
-use crate::domain::{PullStatus, UploadStatus};
+use crate::domain::{Arrival, PullStatus, UploadStatus};
 use crate::landing::lake::Lake;
 use crate::registry::Registry;
 
@@ -148,7 +148,8 @@ pub async fn hand_in(
         }],
         PathBuf::new(),
     );
-    // "upload-" marks a run as handed over by hand (the burden model counts it so).
+    // The instance's name says who handed it over, for the log; the run records that it
+    // was uploaded.
     let instance = format!("upload-{}-{}", up.via, uuid::Uuid::new_v4().simple());
     let pace = Pace {
         timing,
@@ -164,6 +165,7 @@ pub async fn hand_in(
         lake,
         instance: &instance,
         pace,
+        arrival: Arrival::Uploaded,
     };
     let p = puller.pull(&key, now, again).await?;
     if p.status == PullStatus::Skipped {

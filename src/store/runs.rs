@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use crate::domain::RunKey;
-pub use crate::domain::RunStatus;
+pub use crate::domain::{Arrival, RunStatus};
 
 pub use super::versions::{CurrentVersion, ExtractVersion};
 
@@ -32,6 +32,16 @@ pub struct RunRow {
     pub bytes: Option<i64>,
     pub raw_sha256: Option<String>,
     pub error: Option<String>,
+    /// Pulled from a source, or uploaded by hand.
+    #[sqlx(try_from = "String")]
+    pub arrived: Arrival,
+}
+
+impl RunRow {
+    /// The extract was uploaded by hand, not pulled.
+    pub fn uploaded(&self) -> bool {
+        self.arrived == Arrival::Uploaded
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -73,6 +83,7 @@ pub trait RunLedger: Send + Sync {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         repull: bool,
+        arrival: Arrival,
     ) -> anyhow::Result<Option<RunRow>>;
     /// Extends a lease this instance still holds; false when it has been lost.
     async fn renew_lease(
@@ -118,7 +129,7 @@ pub trait RunLedger: Send + Sync {
     async fn current_version(&self, key: &RunKey) -> anyhow::Result<Option<ExtractVersion>>;
     async fn run(&self, id: i64) -> anyhow::Result<Option<RunRow>>;
     /// Versions landed since `since`, by collection and by whether they were uploaded by
-    /// hand (`upload-…` instances): (collection, by hand, count).
+    /// hand: (collection, by hand, count).
     async fn landed_counts(&self, since: DateTime<Utc>)
     -> anyhow::Result<Vec<(String, bool, i64)>>;
     /// The validation report a run saved, if it read an extract.
@@ -163,6 +174,7 @@ macro_rules! run_ledger {
                 now: chrono::DateTime<chrono::Utc>,
                 lease_until: chrono::DateTime<chrono::Utc>,
                 repull: bool,
+                arrival: $crate::domain::Arrival,
             ) -> anyhow::Result<Option<$crate::store::runs::RunRow>> {
                 let period = key.period.to_string();
                 let mut tx = self.pool.begin().await?;
@@ -216,8 +228,9 @@ macro_rules! run_ledger {
                 }
                 let row: $crate::store::runs::RunRow = sqlx::query_as(
                     "INSERT INTO runs
-                       (collection, provider, period, attempt, status, instance, lease_until, started_at)
-                     VALUES ($1, $2, $3, $4, 'running', $5, $6, $7)
+                       (collection, provider, period, attempt, status, instance, lease_until, started_at,
+                        arrived)
+                     VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8)
                      RETURNING *",
                 )
                 .bind(&key.collection)
@@ -227,6 +240,7 @@ macro_rules! run_ledger {
                 .bind(instance)
                 .bind(lease_until)
                 .bind(now)
+                .bind(arrival.as_str())
                 .fetch_one(&mut *tx)
                 .await?;
                 tx.commit().await?;
@@ -382,18 +396,23 @@ macro_rules! run_ledger {
                 &self,
                 since: chrono::DateTime<chrono::Utc>,
             ) -> anyhow::Result<Vec<(String, bool, i64)>> {
-                let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-                    "SELECT collection,
-                            CASE WHEN instance LIKE 'upload-%' THEN 1 ELSE 0 END AS by_hand,
-                            COUNT(*) AS n
+                // Counted by what the column holds (a CASE of integer literals is an INT4
+                // on PostgreSQL, which an i64 will not decode).
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT collection, arrived, COUNT(*) AS n
                      FROM runs
                      WHERE status IN ('landed', 'late', 'amended') AND finished_at >= $1
-                     GROUP BY collection, CASE WHEN instance LIKE 'upload-%' THEN 1 ELSE 0 END",
+                     GROUP BY collection, arrived",
                 )
                 .bind(since)
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows.into_iter().map(|(c, h, n)| (c, h == 1, n)).collect())
+                rows.into_iter()
+                    .map(|(c, arrived, n)| {
+                        let arrived: $crate::domain::Arrival = arrived.parse()?;
+                        Ok((c, arrived == $crate::domain::Arrival::Uploaded, n))
+                    })
+                    .collect()
             }
 
             async fn run(&self, id: i64) -> anyhow::Result<Option<$crate::store::runs::RunRow>> {

@@ -1,11 +1,13 @@
 //! The register and its ledger: collections as code and the creep checks, the register's
-//! contract on SQLite and PostgreSQL, the run ledger's, and the timetable.
+//! contract on SQLite and PostgreSQL, the run ledger's, registers from an earlier
+//! Tally, and the timetable.
 
 #[macro_use]
 #[path = "../common/mod.rs"]
 mod common;
 
 mod collections;
+mod migrations;
 mod run_ledger;
 mod store_contract;
 mod timetable;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::TestDb;
 use tally::domain::Period;
 use tally::domain::RunKey;
-use tally::store::runs::{ExtractVersion, RunFilter, RunOutcome, RunStatus};
+use tally::store::runs::{Arrival, ExtractVersion, RunFilter, RunOutcome, RunStatus};
 use tally::store::{self, Store};
 
 contract!(
@@ -43,7 +43,7 @@ async fn a_claimed_run_is_held_until_it_finishes(db: &TestDb) {
     let k = key("RXA", "2026-11-24");
     let lease = t0() + Duration::seconds(90);
     let run = s
-        .claim_run(&k, "a", t0(), lease, false)
+        .claim_run(&k, "a", t0(), lease, false, Arrival::Pulled)
         .await
         .unwrap()
         .unwrap();
@@ -52,7 +52,7 @@ async fn a_claimed_run_is_held_until_it_finishes(db: &TestDb) {
         (1, "running", Some("a"))
     );
     assert!(
-        s.claim_run(&k, "b", t0(), lease, false)
+        s.claim_run(&k, "b", t0(), lease, false, Arrival::Pulled)
             .await
             .unwrap()
             .is_none()
@@ -99,14 +99,28 @@ async fn a_claimed_run_is_held_until_it_finishes(db: &TestDb) {
     // The timetable does not pull a landed period again...
     let later = t0() + Duration::hours(1);
     assert!(
-        s.claim_run(&k, "b", later, lease + Duration::hours(1), false)
-            .await
-            .unwrap()
-            .is_none()
+        s.claim_run(
+            &k,
+            "b",
+            later,
+            lease + Duration::hours(1),
+            false,
+            Arrival::Pulled
+        )
+        .await
+        .unwrap()
+        .is_none()
     );
     // ...but asking for it again is a new attempt (it will land a new version).
     let again = s
-        .claim_run(&k, "b", later, lease + Duration::hours(1), true)
+        .claim_run(
+            &k,
+            "b",
+            later,
+            lease + Duration::hours(1),
+            true,
+            Arrival::Pulled,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -136,14 +150,28 @@ async fn an_expired_lease_is_taken_over(db: &TestDb) {
     let s = open(db).await;
     let k = key("RXB", "2026-11-24");
     let a = s
-        .claim_run(&k, "a", t0(), t0() + Duration::seconds(90), false)
+        .claim_run(
+            &k,
+            "a",
+            t0(),
+            t0() + Duration::seconds(90),
+            false,
+            Arrival::Pulled,
+        )
         .await
         .unwrap()
         .unwrap();
     // Instance a dies; b comes after the lease has run out and takes the run over.
     let later = t0() + Duration::seconds(91);
     let b = s
-        .claim_run(&k, "b", later, later + Duration::seconds(90), false)
+        .claim_run(
+            &k,
+            "b",
+            later,
+            later + Duration::seconds(90),
+            false,
+            Arrival::Pulled,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -219,10 +247,17 @@ async fn released_runs_can_be_claimed_again(db: &TestDb) {
     let s = open(db).await;
     let lease = t0() + Duration::seconds(90);
     for p in ["RXA", "RXB"] {
-        s.claim_run(&key(p, "2026-11-24"), "a", t0(), lease, false)
-            .await
-            .unwrap()
-            .unwrap();
+        s.claim_run(
+            &key(p, "2026-11-24"),
+            "a",
+            t0(),
+            lease,
+            false,
+            Arrival::Pulled,
+        )
+        .await
+        .unwrap()
+        .unwrap();
     }
     assert_eq!(s.release_runs("a", t0()).await.unwrap(), 2);
     assert!(
@@ -232,7 +267,14 @@ async fn released_runs_can_be_claimed_again(db: &TestDb) {
             .is_empty()
     );
     let again = s
-        .claim_run(&key("RXA", "2026-11-24"), "b", t0(), lease, false)
+        .claim_run(
+            &key("RXA", "2026-11-24"),
+            "b",
+            t0(),
+            lease,
+            false,
+            Arrival::Pulled,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -266,7 +308,11 @@ async fn two_instances_claim_each_run_exactly_once(db: &TestDb) {
     let runner = |s: Arc<dyn Store>, name: &'static str, keys: Vec<RunKey>| async move {
         let mut mine = Vec::new();
         for k in keys {
-            if let Some(run) = s.claim_run(&k, name, t0(), lease, false).await.unwrap() {
+            if let Some(run) = s
+                .claim_run(&k, name, t0(), lease, false, Arrival::Pulled)
+                .await
+                .unwrap()
+            {
                 s.finish_run(
                     run.id,
                     name,
@@ -316,7 +362,14 @@ async fn a_run_left_running_by_a_dead_instance_is_swept(db: &TestDb) {
     let s = open(db).await;
     let k = key("RXC", "2026-11-24");
     let run = s
-        .claim_run(&k, "dead", t0(), t0() + Duration::seconds(90), false)
+        .claim_run(
+            &k,
+            "dead",
+            t0(),
+            t0() + Duration::seconds(90),
+            false,
+            Arrival::Pulled,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -347,6 +400,7 @@ async fn a_run_left_running_by_a_dead_instance_is_swept(db: &TestDb) {
             t0() + Duration::seconds(120),
             t0() + Duration::seconds(210),
             false,
+            Arrival::Pulled,
         )
         .await
         .unwrap()
@@ -385,7 +439,14 @@ async fn a_run_left_running_by_a_dead_instance_is_swept(db: &TestDb) {
 async fn land(s: &Arc<dyn Store>, k: &RunKey, version: i64) {
     let at = t0() + Duration::minutes(version);
     let run = s
-        .claim_run(k, "a", at, at + Duration::seconds(90), true)
+        .claim_run(
+            k,
+            "a",
+            at,
+            at + Duration::seconds(90),
+            true,
+            Arrival::Pulled,
+        )
         .await
         .unwrap()
         .unwrap();

@@ -11,9 +11,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 
 use super::{Nav, PageError, check_csrf, hours, signed_in};
-use crate::domain::{Period, RunStatus};
+use crate::domain::{Arrival, Period, RunStatus};
 use crate::landing::Report;
-use crate::registry::provider_burden::by_hand;
 use crate::store::runs::RunFilter;
 use crate::web::app::App;
 use crate::web::auth::{Action, Visitor};
@@ -24,7 +23,7 @@ pub struct RunLine {
     collection: String,
     period: String,
     status: RunStatus,
-    how: &'static str,
+    how: Arrival,
     accepted: String,
     rejected: String,
     note: String,
@@ -191,7 +190,7 @@ async fn render(
                 collection: r.collection.clone(),
                 period: r.period.clone(),
                 status: r.status,
-                how: if by_hand(r) { "uploaded" } else { "pulled" },
+                how: r.arrived,
                 accepted: r.rows_accepted.map(|n| n.to_string()).unwrap_or_default(),
                 rejected: r.rows_rejected.map(|n| n.to_string()).unwrap_or_default(),
                 note: r.error.clone().unwrap_or_default(),

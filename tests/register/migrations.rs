@@ -1,0 +1,112 @@
+//! Registers made by an earlier Tally: opened by this one, they are migrated without
+//! losing what they meant.
+
+use crate::common;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::TestDb;
+use tally::domain::{Period, RunKey};
+use tally::store::runs::{Arrival, RunFilter};
+
+contract!(runs_from_before_the_arrival_column_keep_their_uploads);
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()
+}
+
+/// A register from before runs recorded how they arrived, when an upload was told by the
+/// `upload-` prefix of its instance's name: once opened, its uploads read as uploaded, its
+/// pulls as pulled, and the counts of landings by hand agree.
+async fn runs_from_before_the_arrival_column_keep_their_uploads(db: &TestDb) {
+    let backend = match db {
+        TestDb::Sqlite { .. } => "sqlite",
+        TestDb::Postgres { .. } => "postgres",
+    };
+    // The register as migration 0010 left it.
+    let old = tempfile::tempdir().unwrap();
+    let all = common::repo().join("src/store/migrations").join(backend);
+    for f in std::fs::read_dir(&all).unwrap().flatten() {
+        let name = f.file_name().to_string_lossy().into_owned();
+        if name.as_str() < "0011" {
+            std::fs::copy(f.path(), old.path().join(&name)).unwrap();
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
+    match db {
+        TestDb::Sqlite { url, .. } => {
+            let options = url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap();
+            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+                .await
+                .unwrap();
+            migrator.run(&pool).await.unwrap();
+        }
+        TestDb::Postgres { url, .. } => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            migrator.run(&pool).await.unwrap();
+        }
+    }
+    for (instance, day) in [
+        ("serve-host-1", "2026-11-23"),
+        ("upload-web-4f2a", "2026-11-24"),
+        ("upload-cli-9c1d", "2026-11-25"),
+    ] {
+        db.execute(&format!(
+            "INSERT INTO runs (collection, provider, period, attempt, status, instance,
+                               started_at, finished_at)
+             VALUES ('ward-bed-census', 'RXA', '{day}', 1, 'landed', '{instance}',
+                     '2026-11-26T09:00:00Z', '2026-11-26T09:01:00Z')"
+        ))
+        .await
+        .unwrap();
+    }
+
+    let s = tally::store::connect(db.url()).await.unwrap();
+    let runs = s
+        .runs(&RunFilter {
+            limit: 10,
+            ..RunFilter::default()
+        })
+        .await
+        .unwrap();
+    let mut arrived: Vec<(String, Arrival)> = runs
+        .iter()
+        .map(|r| (r.instance.clone().unwrap_or_default(), r.arrived))
+        .collect();
+    arrived.sort();
+    assert_eq!(
+        arrived,
+        [
+            ("serve-host-1".to_owned(), Arrival::Pulled),
+            ("upload-cli-9c1d".to_owned(), Arrival::Uploaded),
+            ("upload-web-4f2a".to_owned(), Arrival::Uploaded),
+        ]
+    );
+    let mut counts = s.landed_counts(t0()).await.unwrap();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [
+            ("ward-bed-census".to_owned(), false, 1),
+            ("ward-bed-census".to_owned(), true, 2)
+        ]
+    );
+    // A run claimed now says how it arrived, whatever its instance is called.
+    let k = RunKey {
+        collection: "ward-bed-census".into(),
+        provider: "RXA".into(),
+        period: Period::parse("2026-11-22").unwrap(),
+    };
+    let run = s
+        .claim_run(
+            &k,
+            "upload-but-pulled",
+            t0(),
+            t0() + Duration::seconds(90),
+            false,
+            Arrival::Pulled,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.arrived, Arrival::Pulled);
+}
