@@ -17,4 +17,6 @@ pub use error::RegistryError;
 pub use period::{Period, PeriodKind, periods_within};
 pub use problem::{Problem, Problems};
 pub use run_key::{LAKE_COLUMNS, RunKey};
-pub use status::{Arrival, CollectionStatus, PullStatus, RunStatus, UnknownStatus, UploadStatus};
+pub use status::{
+    Arrival, CollectionStatus, PullStatus, RunStatus, Step, UnknownStatus, UploadStatus,
+};

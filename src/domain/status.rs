@@ -116,6 +116,36 @@ impl RunStatus {
 }
 
 status_enum!(
+    /// One step in a collection's decision log: a proposal, or what DAP decided about it.
+    Step, "decision", {
+        /// A definition was proposed for listing.
+        Propose => "propose",
+        /// DAP listed it under a licence.
+        List => "list",
+        /// DAP refused the proposal.
+        Reject => "reject",
+        /// DAP took it out of force for a while.
+        Suspend => "suspend",
+        /// DAP brought a suspended collection back into force.
+        Reinstate => "reinstate",
+        /// DAP took it out of force for good.
+        Retire => "retire",
+        /// A pending proposal was made moot by another step.
+        Withdraw => "withdraw",
+    }
+);
+
+impl Step {
+    /// The steps that change what is in force, and so the burden.
+    pub fn changes_force(self) -> bool {
+        matches!(
+            self,
+            Step::List | Step::Retire | Step::Suspend | Step::Reinstate
+        )
+    }
+}
+
+status_enum!(
     /// How a run's extract arrived.
     Arrival, "arrival", {
         /// Pulled from the provider's source by the scheduler or `tally pull`.

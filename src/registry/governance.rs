@@ -13,7 +13,7 @@ use super::load::LoadedDef;
 use super::{Registry, require_words};
 use crate::domain::definition::CollectionDef;
 use crate::domain::finding::{Finding, Override};
-use crate::domain::{CollectionStatus, RegistryError};
+use crate::domain::{CollectionStatus, RegistryError, Step};
 use crate::store::{Change, NewDecision, NewVersion, VersionRow};
 
 /// The decisions on a collection other than listing and rejecting its proposal.
@@ -131,7 +131,7 @@ impl Registry {
                     findings: report.findings.clone(),
                 },
                 &NewDecision {
-                    action: "propose",
+                    action: Step::Propose,
                     actor: by,
                     reason: format!("proposed from {}", loaded.path.display()),
                     at,
@@ -289,7 +289,7 @@ impl Registry {
             .filter(|r| live.iter().any(|(_, v)| v.slug == r.as_str()))
             .map(|r| {
                 let d = NewDecision {
-                    action: "retire",
+                    action: Step::Retire,
                     actor: by.to_owned(),
                     reason: format!("replaced by {slug} (one in, one out)"),
                     at,
@@ -312,7 +312,7 @@ impl Registry {
                     retire: retire.clone(),
                 },
                 &NewDecision {
-                    action: "list",
+                    action: Step::List,
                     actor: by.to_owned(),
                     reason: reason.to_owned(),
                     at,
@@ -346,7 +346,7 @@ impl Registry {
         let pending = self.pending(slug).await?;
         let report = self.check(&pending.definition.0, at).await?;
         let d = NewDecision {
-            action: "reject",
+            action: Step::Reject,
             actor: by,
             reason,
             at,
@@ -376,9 +376,9 @@ impl Registry {
         at: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let (action, change) = match change {
-            StatusChange::Suspend => ("suspend", Change::Suspend),
-            StatusChange::Reinstate => ("reinstate", Change::Reinstate),
-            StatusChange::Retire => ("retire", Change::Retire),
+            StatusChange::Suspend => (Step::Suspend, Change::Suspend),
+            StatusChange::Reinstate => (Step::Reinstate, Change::Reinstate),
+            StatusChange::Retire => (Step::Retire, Change::Retire),
         };
         let by = require_words("the name of the DAP member deciding (--by)", by)?;
         let reason = require_words("a reason (--reason)", reason)?;
@@ -393,7 +393,7 @@ impl Registry {
         self.store.apply(slug, &change, &d, None).await?;
         tracing::info!(
             collection = slug,
-            action,
+            action = action.as_str(),
             "Recorded a decision on the collection."
         );
         Ok(())

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::domain::definition::{Capture, CollectionDef};
 use crate::domain::periods_within;
 use crate::domain::provider::Provider;
-use crate::domain::{CollectionStatus, Period};
+use crate::domain::{CollectionStatus, Period, Step};
 use crate::store::runs::RunRow;
 
 /// A collection as it applied over time: in force from `from`, until `to` if it went.
@@ -220,8 +220,8 @@ impl super::Registry {
                 .map(|t| self.day(t));
             // A form stops being owed when it is retired or suspended, or its licence ends.
             let stopped = match c.status {
-                CollectionStatus::Retired => Some("retire"),
-                CollectionStatus::Suspended => Some("suspend"),
+                CollectionStatus::Retired => Some(Step::Retire),
+                CollectionStatus::Suspended => Some(Step::Suspend),
                 _ => None,
             }
             .and_then(|action| {

@@ -10,7 +10,7 @@ use crate::domain::budget::Budget;
 use crate::domain::definition::CollectionDef;
 use crate::domain::finding::Override;
 use crate::domain::provider::Provider;
-use crate::domain::{CollectionStatus, RegistryError};
+use crate::domain::{CollectionStatus, RegistryError, Step};
 use crate::store::{CollectionRow, DecisionRow};
 
 /// Everything the register holds about one collection.
@@ -119,10 +119,10 @@ impl Registry {
             let status = status_at(&c, in_force, at);
             let own: Vec<&DecisionRow> = decisions.iter().filter(|d| d.slug == c.slug).collect();
             let why_action = match status {
-                CollectionStatus::Listed | CollectionStatus::Expired => Some("list"),
-                CollectionStatus::Retired => Some("retire"),
-                CollectionStatus::Rejected => Some("reject"),
-                CollectionStatus::Suspended => Some("suspend"),
+                CollectionStatus::Listed | CollectionStatus::Expired => Some(Step::List),
+                CollectionStatus::Retired => Some(Step::Retire),
+                CollectionStatus::Rejected => Some(Step::Reject),
+                CollectionStatus::Suspended => Some(Step::Suspend),
                 CollectionStatus::Proposed
                 | CollectionStatus::Withdrawn
                 | CollectionStatus::Superseded => None,
@@ -188,10 +188,9 @@ impl Registry {
         now: &BurdenReport,
         at: DateTime<Utc>,
     ) -> anyhow::Result<Vec<(NaiveDate, f64)>> {
-        const CHANGES: [&str; 4] = ["list", "retire", "suspend", "reinstate"];
         let providers = self.providers().await?;
         let mut decisions = self.store.decisions(None).await?;
-        decisions.retain(|d| d.at <= at && CHANGES.contains(&d.action.as_str()));
+        decisions.retain(|d| d.at <= at && d.action.changes_force());
         decisions.sort_by_key(|d| d.at);
         let mut versions = std::collections::HashMap::new();
         for d in &decisions {
@@ -216,7 +215,7 @@ impl Registry {
             }
             let mut total = 0.0;
             for (slug, d) in last {
-                if d.action == "retire" {
+                if d.action == Step::Retire {
                     continue;
                 }
                 // The version in force then: the last listed by then, if its licence ran.

@@ -24,12 +24,12 @@ use serde::Serialize;
 use sqlx::FromRow;
 use sqlx::types::Json;
 
-use crate::domain::CollectionStatus;
 use crate::domain::budget::Budget;
 use crate::domain::definition::CollectionDef;
 use crate::domain::finding::Finding;
 use crate::domain::finding::Override;
 use crate::domain::provider::Provider;
+use crate::domain::{CollectionStatus, Step};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -65,7 +65,8 @@ pub struct DecisionRow {
     pub id: i64,
     pub slug: String,
     pub version: Option<i64>,
-    pub action: String,
+    #[sqlx(try_from = "String")]
+    pub action: Step,
     pub actor: String,
     pub reason: String,
     pub at: DateTime<Utc>,
@@ -128,7 +129,7 @@ pub struct NewVersion {
 /// One entry for the append-only decision log.
 #[derive(Debug, Clone)]
 pub struct NewDecision {
-    pub action: &'static str,
+    pub action: Step,
     pub actor: String,
     pub reason: String,
     pub at: DateTime<Utc>,

@@ -22,7 +22,7 @@ macro_rules! sql_store {
                 )
                 .bind(slug)
                 .bind(version)
-                .bind(d.action)
+                .bind(d.action.as_str())
                 .bind(&d.actor)
                 .bind(&d.reason)
                 .bind(d.at)
@@ -86,7 +86,7 @@ macro_rules! sql_store {
                 .await?;
                 for version in pending {
                     let withdrawn = $crate::store::NewDecision {
-                        action: "withdraw",
+                        action: $crate::domain::Step::Withdraw,
                         reason: why.to_owned(),
                         findings: Vec::new(),
                         overrides: Vec::new(),

@@ -8,8 +8,8 @@ use axum::extract::{Path, State};
 use chrono::{Datelike, Utc};
 
 use super::{FindingLine, Nav, OverrideLine, PageError, finding_lines, hours, override_lines};
-use crate::domain::CollectionStatus;
 use crate::domain::definition::Slug;
+use crate::domain::{CollectionStatus, Step};
 use crate::web::app::App;
 use crate::web::auth::Visitor;
 use crate::web::error::ApiError;
@@ -137,7 +137,7 @@ pub struct Collection {
 }
 
 pub struct DecisionView {
-    action: String,
+    action: Step,
     at: String,
     actor: String,
     reason: String,
@@ -222,7 +222,7 @@ pub async fn collection(
             .iter()
             .rev()
             .map(|d| DecisionView {
-                action: d.action.clone(),
+                action: d.action,
                 at: day(Some(d.at)),
                 actor: d.actor.clone(),
                 reason: d.reason.clone(),
@@ -292,7 +292,7 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
     .unwrap_or(today);
     let decisions = app.store().decisions(None).await.map_err(fail)?;
     let tz = app.settings.timezone;
-    let this_year = |action: &str| -> Vec<String> {
+    let this_year = |action: Step| -> Vec<String> {
         decisions
             .iter()
             .filter(|d| d.action == action && d.at.with_timezone(&tz).date_naive() >= year_start)
@@ -353,9 +353,9 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
                 }
             })
             .collect(),
-        listed: this_year("list"),
-        retired: this_year("retire"),
-        refused: this_year("reject"),
+        listed: this_year(Step::List),
+        retired: this_year(Step::Retire),
+        refused: this_year(Step::Reject),
         collections: report
             .collections
             .iter()
