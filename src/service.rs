@@ -50,8 +50,19 @@ impl Service {
         registry: Arc<Registry>,
         options: Options,
     ) -> anyhow::Result<Service> {
-        let lake = Lake::new(settings.lake_dir());
         let sources = Arc::new(Sources::load(&settings.sources_file)?);
+        Service::with_sources(settings, registry, sources, options)
+    }
+
+    /// [`Service::assemble`] with sources set up in code rather than read from the
+    /// settings' sources file: the tests that play a scheduler against many sources.
+    pub fn with_sources(
+        settings: &Settings,
+        registry: Arc<Registry>,
+        sources: Arc<Sources>,
+        options: Options,
+    ) -> anyhow::Result<Service> {
+        let lake = Lake::new(settings.lake_dir());
         let (catalogue, builder) = if settings.queries_dir.is_dir() {
             let catalogue = Arc::new(Catalogue::load(&settings.queries_dir)?);
             let builder = Builder::new(

@@ -357,3 +357,32 @@ pub fn http_csv(url: String, timeout_seconds: u64) -> tally::connectors::http::H
         timeout_seconds: Some(timeout_seconds),
     }
 }
+
+/// The scheduler's runner as the service assembles it (`tally::service`), over `registry`
+/// and `sources`, with its lake in `dir/lake` and no returns.
+pub fn runner(
+    dir: &Path,
+    db: &TestDb,
+    registry: std::sync::Arc<Registry>,
+    sources: tally::connectors::Sources,
+    options: tally::service::Options,
+) -> tally::schedule::runner::Runner {
+    let settings = tally::config::Settings {
+        data_dir: dir.to_path_buf(),
+        database_url: db.url().to_owned(),
+        timezone: chrono_tz::Europe::London,
+        sources_file: dir.join("sources.toml"),
+        // No queries folder: the scheduler alone, without the returns builder.
+        queries_dir: dir.join("no-queries"),
+        secure_cookies: false,
+        upload_limit: None,
+    };
+    tally::service::Service::with_sources(
+        &settings,
+        registry,
+        std::sync::Arc::new(sources),
+        options,
+    )
+    .unwrap()
+    .runner
+}

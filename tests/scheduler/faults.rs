@@ -24,9 +24,9 @@ use common::{TestDb, http_csv, list_for_trusts, variant};
 use tally::connectors::file::FileConfig;
 use tally::connectors::{ConnectorConfig, Source, Sources};
 use tally::domain::RunKey;
-use tally::landing::lake::Lake;
 use tally::schedule::pull::{Pace, Timing};
-use tally::schedule::runner::{Runner, backoff};
+use tally::schedule::runner::backoff;
+use tally::service::Options;
 use tally::store::runs::{RunFilter, RunRow};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -285,18 +285,21 @@ async fn broken_sources_fail_alone_with_reasons_and_retries_within_limits() {
             connector,
         });
     }
-    let runner = Runner {
-        registry: registry.clone(),
-        sources: Arc::new(Sources::of(sources, dir.path().to_path_buf())),
-        lake: Lake::new(dir.path().join("lake")),
-        instance: "faults".into(),
-        concurrency: 16,
-        per_host: 2,
-        pace: Pace {
-            timing: Timing::Fixed,
-            ..Pace::default()
+    let runner = common::runner(
+        dir.path(),
+        &db,
+        registry.clone(),
+        Sources::of(sources, dir.path().to_path_buf()),
+        Options {
+            instance: "faults".into(),
+            concurrency: 16,
+            per_host: 2,
+            pace: Pace {
+                timing: Timing::Fixed,
+                ..Pace::default()
+            },
         },
-    };
+    );
 
     // Steps every half hour from the first pull (09:00 on 3 November, for 2 November)
     // until 2 November has closed (12:00 on 5 November: a day, the 12-hour deadline and the

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use common::{TestDb, dap, load};
 use tally::connectors::Sources;
-use tally::landing::lake::Lake;
 use tally::providers::read_csv;
-use tally::schedule::runner::Runner;
+use tally::service::Options;
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -74,15 +73,18 @@ async fn each_due_period_is_pulled_once_and_failures_wait_for_their_backoff() {
         )
         .unwrap();
     }
-    let runner = Runner {
-        registry: registry.clone(),
-        sources: Arc::new(Sources::load(&dir.path().join("sources.toml")).unwrap()),
-        lake: Lake::new(dir.path().join("lake")),
-        instance: "test".into(),
-        per_host: 2,
-        pace: Default::default(),
-        concurrency: 4,
-    };
+    let runner = common::runner(
+        dir.path(),
+        &db,
+        registry.clone(),
+        Sources::load(&dir.path().join("sources.toml")).unwrap(),
+        Options {
+            instance: "test".into(),
+            per_host: 2,
+            pace: Default::default(),
+            concurrency: 4,
+        },
+    );
     // Listed on 1 November: by 10:00 on 25 November the days 1 to 24 November are due for
     // each trust, and nothing from before the listing.
     let now = utc("2026-11-25T10:00:00Z");

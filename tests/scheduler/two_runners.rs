@@ -12,9 +12,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::{TestDb, dap, load};
 use tally::connectors::{ConnectorConfig, Source, Sources};
-use tally::landing::lake::Lake;
 use tally::providers::read_csv;
-use tally::schedule::runner::Runner;
+use tally::service::Options;
 use tally::store::runs::RunFilter;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -104,7 +103,7 @@ async fn two_schedulers_on_one_database_pull_each_due_run_exactly_once() {
 
     let seen = Arc::new(Seen::default());
     let url = source(seen.clone()).await;
-    let sources = Arc::new(Sources::of(
+    let sources = Sources::of(
         vec![Source {
             collection: "ward-bed-census".into(),
             provider: "*".into(),
@@ -114,18 +113,21 @@ async fn two_schedulers_on_one_database_pull_each_due_run_exactly_once() {
             )),
         }],
         dir.path().to_path_buf(),
-    ));
-    let lake = Lake::new(dir.path().join("lake"));
+    );
+    // Two instances, each with its own connection to the one database.
     let runner = |name: &'static str| async {
-        Runner {
-            registry: Arc::new(db.registry().await),
-            sources: sources.clone(),
-            lake: lake.clone(),
-            instance: name.into(),
-            concurrency: 8,
-            per_host: 1,
-            pace: Default::default(),
-        }
+        common::runner(
+            dir.path(),
+            &db,
+            Arc::new(db.registry().await),
+            sources.clone(),
+            Options {
+                instance: name.into(),
+                concurrency: 8,
+                per_host: 1,
+                pace: Default::default(),
+            },
+        )
     };
     let (one, two) = (runner("one").await, runner("two").await);
     // Listed on 1 November: at 10:00 on 10 November, 1 to 9 November are due for 25 trusts.
