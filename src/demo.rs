@@ -10,8 +10,12 @@ mod estate;
 mod feeds;
 mod plans;
 mod story;
+mod summary;
 mod timeline;
 mod world;
+
+pub use summary::Summary;
+use summary::{print_summary, returns_built, showcase};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,13 +23,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
 
-use crate::cli::{Outcome, thousands};
+use crate::cli::Outcome;
 use crate::config::Settings;
-use crate::domain::{Period, RunStatus};
 use crate::registry::Registry;
-use crate::returns::build::Artifact;
 use crate::store;
 use crate::store::access::Role;
 
@@ -97,34 +98,6 @@ pub struct Options {
     pub start: NaiveDate,
     /// Where to serve the pages afterwards; `None` to stop after the summary.
     pub serve: Option<std::net::SocketAddr>,
-}
-
-/// What the demo did, for its closing summary, `summary.json` and tests.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub seed: u64,
-    pub from: NaiveDate,
-    /// The demo's clock when it stopped: the pages show the world as at this moment.
-    pub until: DateTime<Utc>,
-    pub trusts: usize,
-    pub care_homes: usize,
-    /// Providers by how their system reaches Tally.
-    pub sources: BTreeMap<String, usize>,
-    /// Providers with each habit (late, down some days…).
-    pub habits: BTreeMap<String, usize>,
-    /// Runs in the ledger by status; uploads by hand among them.
-    pub runs: BTreeMap<String, usize>,
-    pub uploads: usize,
-    /// Artifacts built by return: periods, and versions (more than periods after amendments).
-    pub returns: BTreeMap<String, (usize, usize)>,
-    /// The latest period of each return: its period, received and expected providers.
-    pub completeness: BTreeMap<String, (String, usize, usize)>,
-    pub build_failures: Vec<String>,
-    pub decisions: story::Decisions,
-    pub final_hours: f64,
-    pub notes: Vec<String>,
-    /// A trust and a care home whose pages have most to show.
-    pub showcase: Vec<String>,
 }
 
 fn prepare(out: &Path) -> anyhow::Result<()> {
@@ -242,19 +215,7 @@ pub async fn play(
     let port = listener.local_addr()?.port();
     let feeds = feeds::Feeds::create(&world, &o.out, port).await?;
     let _http = feeds::serve_http(&world, &feeds, tz, listener).await;
-    let mut sources = BTreeMap::new();
-    let mut habits = BTreeMap::new();
-    for (feed, h) in world
-        .trusts
-        .iter()
-        .map(|t| (t.feed, t.habits))
-        .chain(world.homes.iter().map(|h| (h.feed, h.habits)))
-    {
-        *sources.entry(feed.name().to_owned()).or_insert(0) += 1;
-        for what in h.describe() {
-            *habits.entry(what.to_owned()).or_insert(0) += 1;
-        }
-    }
+    let (sources, habits) = sources_and_habits(&world);
     println!(
         "{} trusts and {} care homes, in {}; sources: {}.",
         world.trusts.len(),
@@ -284,25 +245,7 @@ pub async fn play(
         notes: Vec::new(),
     };
     let mut decisions = story::Decisions::default();
-    stage(
-        2,
-        "Before Tally: the manual SitRep and KH03 forms are listed; their burden is the baseline.",
-    );
-    story.baseline(start, &mut decisions).await?;
-    for n in &story.notes {
-        println!("  {n}");
-    }
-    let said = story.notes.len();
-    stage(
-        3,
-        "DAP lists the automated ward bed census and care-home capacity collections.",
-    );
-    story
-        .list_automated(start + chrono::Duration::hours(2), &mut decisions)
-        .await?;
-    for n in &story.notes[said..] {
-        println!("  {n}");
-    }
+    before_tally(&mut story, &mut decisions, start).await?;
 
     stage(
         4,
@@ -311,21 +254,7 @@ pub async fn play(
             o.days
         ),
     );
-    // The service as `tally serve` assembles it, its scheduler and builder stepped here on
-    // the demo's clock.
-    let service = crate::service::Service::assemble(
-        settings,
-        registry.clone(),
-        crate::service::Options {
-            instance: "demo-scheduler".into(),
-            concurrency: 4,
-            per_host: 2,
-            pace: crate::schedule::pull::Pace {
-                timing: crate::schedule::pull::Timing::Fixed,
-                ..Default::default()
-            },
-        },
-    )?;
+    let service = assemble(settings, registry.clone())?;
     let catalogue = service.catalogue.clone();
     let Some(builder) = service.builder.as_ref() else {
         anyhow::bail!(
@@ -358,7 +287,6 @@ pub async fn play(
     stage(5, "Where things stand.");
     let report = registry.burden(end).await?;
     crate::cli::print_burden(&report);
-    let mut runs = BTreeMap::new();
     let all = registry
         .store()
         .runs(&crate::store::runs::RunFilter {
@@ -366,22 +294,11 @@ pub async fn play(
             ..Default::default()
         })
         .await?;
+    let mut runs = BTreeMap::new();
     for r in &all {
         *runs.entry(r.status.as_str().to_owned()).or_insert(0) += 1;
     }
-    let mut returns = BTreeMap::new();
-    let mut completeness = BTreeMap::new();
-    for def in catalogue.returns.values() {
-        let built = crate::returns::build::built(&settings.returns_dir(), &def.name);
-        let versions = built.iter().map(|(_, v)| v.len()).sum();
-        returns.insert(def.name.clone(), (built.len(), versions));
-        if let Some((period, _)) = built.iter().max_by_key(|(p, _)| p.first_day()) {
-            completeness.insert(
-                def.name.clone(),
-                latest_completeness(settings, &def.name, period)?,
-            );
-        }
-    }
+    let (returns, completeness) = returns_built(settings, &catalogue)?;
     let summary = Summary {
         seed: o.seed,
         from: o.start,
@@ -403,108 +320,72 @@ pub async fn play(
     Ok((summary, service))
 }
 
-/// A trust and a care home whose pages have most to show: the open ones whose recent runs
-/// had the most happen to them (late, failed, rejected, uploaded by hand).
-fn showcase(
-    world: &world::World,
-    runs: &[crate::store::runs::RunRow],
-    until: DateTime<Utc>,
-) -> Vec<String> {
-    let mut score: BTreeMap<&str, u32> = BTreeMap::new();
-    for r in runs {
-        let days = if r.collection == feeds::HOMES { 45 } else { 10 };
-        if r.started_at < until - chrono::Duration::days(days) {
-            continue;
+/// How many providers each kind of source system serves, and how many have each habit.
+fn sources_and_habits(world: &world::World) -> (BTreeMap<String, usize>, BTreeMap<String, usize>) {
+    let mut sources = BTreeMap::new();
+    let mut habits = BTreeMap::new();
+    for (feed, h) in world
+        .trusts
+        .iter()
+        .map(|t| (t.feed, t.habits))
+        .chain(world.homes.iter().map(|h| (h.feed, h.habits)))
+    {
+        *sources.entry(feed.name().to_owned()).or_insert(0) += 1;
+        for what in h.describe() {
+            *habits.entry(what.to_owned()).or_insert(0) += 1;
         }
-        let by_hand = r.uploaded();
-        let points = match r.status {
-            _ if by_hand => 3,
-            RunStatus::Late | RunStatus::Failed | RunStatus::Rejected => 1,
-            _ => 0,
-        };
-        *score.entry(r.provider.as_str()).or_default() += points;
     }
-    let best = |codes: &mut dyn Iterator<Item = &str>| {
-        codes
-            .filter(|c| world.provider(c).closed_on.is_none())
-            .max_by_key(|c| (score.get(c).copied().unwrap_or(0), std::cmp::Reverse(*c)))
-            .map(str::to_owned)
-    };
-    let trust = best(&mut world.trusts.iter().map(|t| t.code.as_str()));
-    let home = best(&mut world.homes.iter().map(|h| h.code.as_str()));
-    trust.into_iter().chain(home).collect()
+    (sources, habits)
 }
 
-fn latest_completeness(
+/// Stages 2 and 3: the manual forms listed as the baseline, then DAP lists the automated
+/// collections two hours later.
+async fn before_tally(
+    story: &mut story::Story<'_>,
+    decisions: &mut story::Decisions,
+    start: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    stage(
+        2,
+        "Before Tally: the manual SitRep and KH03 forms are listed; their burden is the baseline.",
+    );
+    story.baseline(start, decisions).await?;
+    for n in &story.notes {
+        println!("  {n}");
+    }
+    let said = story.notes.len();
+    stage(
+        3,
+        "DAP lists the automated ward bed census and care-home capacity collections.",
+    );
+    story
+        .list_automated(start + chrono::Duration::hours(2), decisions)
+        .await?;
+    for n in &story.notes[said..] {
+        println!("  {n}");
+    }
+    Ok(())
+}
+
+/// The service as `tally serve` assembles it, its scheduler and builder stepped on the
+/// demo's clock rather than the wall clock.
+fn assemble(
     settings: &Settings,
-    name: &str,
-    period: &Period,
-) -> anyhow::Result<(String, usize, usize)> {
-    let a = Artifact::latest(&settings.returns_dir(), name, period)?
-        .with_context(|| format!("{name} {period} was built but cannot be read"))?;
-    let c = &a.manifest.completeness;
-    let received = c.inputs.iter().map(|i| i.received).sum();
-    let expected = c.inputs.iter().map(|i| i.expected).sum();
-    Ok((period.to_string(), received, expected))
-}
-
-fn print_summary(s: &Summary, out: &Path) {
-    let d = &s.decisions;
-    println!("\n== Summary");
-    println!(
-        "{} trusts and {} care homes, played from {} to {} (seed {}).",
-        s.trusts,
-        s.care_homes,
-        s.from,
-        s.until.format("%Y-%m-%d %H:%M UTC"),
-        s.seed
-    );
-    let count = |k: RunStatus| s.runs.get(k.as_str()).copied().unwrap_or(0);
-    println!(
-        "Runs: {} landed, {} late, {} amended, {} rejected, {} failed and retried, {} refused; {} of them uploads by hand.",
-        thousands(count(RunStatus::Landed) as f64),
-        thousands(count(RunStatus::Late) as f64),
-        thousands(count(RunStatus::Amended) as f64),
-        thousands(count(RunStatus::Rejected) as f64),
-        thousands(count(RunStatus::Failed) as f64),
-        thousands(count(RunStatus::Refused) as f64),
-        thousands(s.uploads as f64),
-    );
-    for (name, (periods, versions)) in &s.returns {
-        let c = s.completeness.get(name);
-        println!(
-            "Return {name}: {periods} period{} built ({versions} version{}){}.",
-            if *periods == 1 { "" } else { "s" },
-            if *versions == 1 { "" } else { "s" },
-            c.map_or(String::new(), |(p, r, e)| format!(
-                "; latest {p}: {r} of {e} providers sent everything they owed for it"
-            ))
-        );
-    }
-    for f in &s.build_failures {
-        println!("Build failed: {f}");
-    }
-    println!(
-        "Estimated burden: {} staff hours a year at the baseline, {} now ({:.0}% less); DAP's goal is {} by {}.",
-        thousands(d.baseline_hours),
-        thousands(s.final_hours),
-        100.0 * (1.0 - s.final_hours / d.baseline_hours),
-        thousands(d.goal_hours),
-        d.target_date.map(|t| t.to_string()).unwrap_or_default(),
-    );
-    println!("Listed: {}.", d.listed.join(", "));
-    println!("Retired as derivable: {}.", d.retired.join(", "));
-    for (slug, rules, _) in &d.refused {
-        println!(
-            "Refused {slug}: blocked by the {} rule{}.",
-            rules.join(" and "),
-            if rules.len() == 1 { "" } else { "s" }
-        );
-    }
-    println!(
-        "Everything is in {}; summary.json has these figures.",
-        out.display()
-    );
+    registry: Arc<Registry>,
+) -> anyhow::Result<crate::service::Service> {
+    crate::service::Service::assemble(
+        settings,
+        registry,
+        crate::service::Options {
+            instance: "demo-scheduler".into(),
+            concurrency: 4,
+            per_host: 2,
+            pace: crate::schedule::pull::Pace {
+                timing: crate::schedule::pull::Timing::Fixed,
+                ..Default::default()
+            },
+        },
+    )
 }
 
 /// A token for each role, so the pages can be tried at once: DAP, DHSC, an admin, and two

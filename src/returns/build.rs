@@ -245,14 +245,91 @@ pub async fn build_for(
         );
     }
     let started = std::time::Instant::now();
-    let ms = |at: std::time::Instant| at.elapsed().as_secs_f64() * 1000.0;
-    let store = registry.store();
-    let mut inputs = Vec::new();
-    let mut completeness = Completeness {
-        complete: true,
-        inputs: Vec::new(),
+    let gathered = gather(registry, def, period, now, providers, started).await?;
+    let (sql_sha256, context_sha256) = fingerprints(def, providers, &gathered.inputs)?;
+    tracing::debug!(
+        ms = ms(started),
+        "Read the register and worked out completeness."
+    );
+    if let Some(latest) = Artifact::latest(root, &def.name, period)? {
+        let same = (
+            sql_sha256.as_str(),
+            context_sha256.as_str(),
+            gathered.read.as_slice(),
+            disclosure::RULE,
+        );
+        // The same inputs make the same data; a new version is made only when the data or
+        // what is said of it (more periods past their deadline, say) would differ.
+        if latest.manifest.fingerprint() == same
+            && latest.manifest.completeness == gathered.completeness
+        {
+            return Ok(latest);
+        }
+    }
+    let batches = query(lake, def, &gathered.inputs, providers, started).await?;
+    let rows = batches.iter().map(RecordBatch::num_rows).sum();
+    let manifest = Manifest {
+        return_name: def.name.clone(),
+        title: def.title.clone(),
+        period: period.to_string(),
+        version: 0,
+        built_at: now,
+        engine: format!(
+            "tally {} with DataFusion {}",
+            env!("CARGO_PKG_VERSION"),
+            datafusion::DATAFUSION_VERSION
+        ),
+        sql_sha256,
+        context_sha256,
+        inputs: gathered.read,
+        completeness: gathered.completeness,
+        disclosure_rule: disclosure::RULE.into(),
+        rows,
+        data_sha256: String::new(),
     };
-    let mut read = Vec::new();
+    let artifact = write_artifact(&period_dir(root, &def.name, period), manifest, &batches)?;
+    tracing::debug!(
+        ms = ms(started),
+        version = artifact.manifest.version,
+        "Put the artifact in place."
+    );
+    metrics::histogram!("tally_return_build_duration_seconds", "return" => def.name.clone())
+        .record(started.elapsed().as_secs_f64());
+    Ok(artifact)
+}
+
+/// Milliseconds since `at`, for the build's debug log.
+fn ms(at: std::time::Instant) -> f64 {
+    at.elapsed().as_secs_f64() * 1000.0
+}
+
+/// What a build reads: each input's definition with the current versions of the providers
+/// the return is about, the versions read (sorted, for the manifest), and how complete
+/// they are.
+struct Gathered {
+    inputs: Vec<(CollectionDef, Vec<CurrentVersion>)>,
+    read: Vec<InputFile>,
+    completeness: Completeness,
+}
+
+/// Gathers each input's current versions for the periods inside `period` and works out
+/// their completeness; refuses a period nobody owes anything for yet.
+async fn gather(
+    registry: &Registry,
+    def: &ReturnDef,
+    period: &Period,
+    now: DateTime<Utc>,
+    providers: &[Provider],
+    started: std::time::Instant,
+) -> anyhow::Result<Gathered> {
+    let mut gathered = Gathered {
+        inputs: Vec::new(),
+        read: Vec::new(),
+        completeness: Completeness {
+            complete: true,
+            inputs: Vec::new(),
+        },
+    };
     let mut owed_anything = false;
     // Whether some period inside has still to reach its deadline.
     let mut some_not_due = false;
@@ -286,7 +363,8 @@ pub async fn build_for(
             bail!("{period} holds no whole {} of {slug}", kind.as_str());
         };
         // Only the extracts of the providers the return is about are read.
-        let current: Vec<CurrentVersion> = store
+        let current: Vec<CurrentVersion> = registry
+            .store()
             .current_versions(slug.as_str(), &first.to_string(), &last.to_string())
             .await?
             .into_iter()
@@ -310,17 +388,17 @@ pub async fn build_for(
         owed_anything |= c.expected > 0;
         some_not_due |= c.periods_due < c.periods;
         // A period still in progress is not complete, however much of it has come in.
-        completeness.complete &=
+        gathered.completeness.complete &=
             c.missing.is_empty() && c.partial.is_empty() && c.periods_due == c.periods;
-        read.extend(current.iter().map(|v| InputFile {
+        gathered.read.extend(current.iter().map(|v| InputFile {
             collection: v.collection.clone(),
             provider: v.provider.clone(),
             period: v.period.clone(),
             version: v.version,
             sha256: v.raw_sha256.clone(),
         }));
-        completeness.inputs.push(c);
-        inputs.push((collection, current));
+        gathered.completeness.inputs.push(c);
+        gathered.inputs.push((collection, current));
     }
     if !owed_anything && some_not_due {
         bail!(
@@ -340,47 +418,45 @@ pub async fn build_for(
                 .join(", ")
         );
     }
-    read.sort_by(|a, b| {
+    gathered.read.sort_by(|a, b| {
         (&a.collection, &a.period, &a.provider).cmp(&(&b.collection, &b.period, &b.provider))
     });
-    let sql_sha256 = hex::encode(Sha256::digest(def.sql.as_bytes()));
-    let context_sha256 = {
-        let mut h = Sha256::new();
-        h.update(serde_json::to_vec(&(
-            &def.columns,
-            &def.level_column,
-            &def.national,
-            &def.expects,
-        ))?);
-        h.update(serde_json::to_vec(providers)?);
-        for (collection, _) in &inputs {
-            h.update(serde_json::to_vec(collection)?);
-        }
-        hex::encode(h.finalize())
-    };
-    tracing::debug!(
-        ms = ms(started),
-        "Read the register and worked out completeness."
-    );
-    let dir = period_dir(root, &def.name, period);
-    if let Some(latest) = Artifact::latest(root, &def.name, period)? {
-        let same = (
-            sql_sha256.as_str(),
-            context_sha256.as_str(),
-            read.as_slice(),
-            disclosure::RULE,
-        );
-        // The same inputs make the same data; a new version is made only when the data or
-        // what is said of it (more periods past their deadline, say) would differ.
-        if latest.manifest.fingerprint() == same && latest.manifest.completeness == completeness {
-            return Ok(latest);
-        }
-    }
+    Ok(gathered)
+}
 
-    // Each input read from its packs where they hold the current versions, and otherwise
-    // from the versions' own files.
+/// The sha256 of the query, and of everything else the data depends on: the sidecar's
+/// columns and levels, the provider register, and the input collections' definitions.
+fn fingerprints(
+    def: &ReturnDef,
+    providers: &[Provider],
+    inputs: &[(CollectionDef, Vec<CurrentVersion>)],
+) -> anyhow::Result<(String, String)> {
+    let sql_sha256 = hex::encode(Sha256::digest(def.sql.as_bytes()));
+    let mut h = Sha256::new();
+    h.update(serde_json::to_vec(&(
+        &def.columns,
+        &def.level_column,
+        &def.national,
+        &def.expects,
+    ))?);
+    h.update(serde_json::to_vec(providers)?);
+    for (collection, _) in inputs {
+        h.update(serde_json::to_vec(collection)?);
+    }
+    Ok((sql_sha256, hex::encode(h.finalize())))
+}
+
+/// Runs the query over the inputs and applies disclosure control: each input read from its
+/// packs where they hold the current versions, and otherwise from the versions' own files.
+async fn query(
+    lake: &Lake,
+    def: &ReturnDef,
+    inputs: &[(CollectionDef, Vec<CurrentVersion>)],
+    providers: &[Provider],
+    started: std::time::Instant,
+) -> anyhow::Result<Vec<RecordBatch>> {
     let mut reads = Vec::with_capacity(inputs.len());
-    for (collection, current) in &inputs {
+    for (collection, current) in inputs {
         reads.push((collection.clone(), pack::plan(lake, collection, current)?));
     }
     tracing::debug!(ms = ms(started), "Chose the files to read.");
@@ -416,51 +492,40 @@ pub async fn build_for(
         .iter()
         .map(|b| disclosure::apply(def, &plain_text(b, &schema)?))
         .collect::<anyhow::Result<_>>()?;
-    let rows = batches.iter().map(RecordBatch::num_rows).sum();
     tracing::debug!(
         ms = ms(started),
-        rows,
+        rows = batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
         "Ran the query and disclosure control."
     );
+    Ok(batches)
+}
 
-    // Written under a temporary name and renamed whole: an artifact is there complete or
-    // not at all.
-    std::fs::create_dir_all(&dir)?;
-    sweep_builds(&dir);
-    let version = versions(&dir).into_iter().max().unwrap_or(0) + 1;
+/// Writes the next version of the artifact in `dir`: the data and the manifest (its version
+/// and data sha256 filled in here), under a temporary name and renamed whole, so that an
+/// artifact is there complete or not at all.
+fn write_artifact(
+    dir: &Path,
+    mut manifest: Manifest,
+    batches: &[RecordBatch],
+) -> anyhow::Result<Artifact> {
+    std::fs::create_dir_all(dir)?;
+    sweep_builds(dir);
+    let version = versions(dir).into_iter().max().unwrap_or(0) + 1;
+    manifest.version = version;
     let target = dir.join(format!("v{version}"));
+    let (name, period) = (manifest.return_name.clone(), manifest.period.clone());
     let manifest = crate::landing::lake::write_folder(&target, |tmp| {
         let data = tmp.join("data.parquet");
-        let schema = batches[0].schema();
         let mut writer = ArrowWriter::try_new(
             std::fs::File::create(&data)?,
-            schema,
+            batches[0].schema(),
             Some(crate::landing::lake::parquet_properties()),
         )?;
-        for b in &batches {
+        for b in batches {
             writer.write(b)?;
         }
         writer.close()?;
-        let data_sha256 = hex::encode(Sha256::digest(std::fs::read(&data)?));
-        let manifest = Manifest {
-            return_name: def.name.clone(),
-            title: def.title.clone(),
-            period: period.to_string(),
-            version,
-            built_at: now,
-            engine: format!(
-                "tally {} with DataFusion {}",
-                env!("CARGO_PKG_VERSION"),
-                datafusion::DATAFUSION_VERSION
-            ),
-            sql_sha256,
-            context_sha256,
-            inputs: read,
-            completeness,
-            disclosure_rule: disclosure::RULE.into(),
-            rows,
-            data_sha256,
-        };
+        manifest.data_sha256 = hex::encode(Sha256::digest(std::fs::read(&data)?));
         std::fs::write(
             tmp.join("manifest.json"),
             serde_json::to_vec_pretty(&manifest)?,
@@ -470,10 +535,7 @@ pub async fn build_for(
         }
         Ok(manifest)
     })
-    .with_context(|| format!("writing the artifact of {} for {period}", def.name))?;
-    tracing::debug!(ms = ms(started), version, "Put the artifact in place.");
-    metrics::histogram!("tally_return_build_duration_seconds", "return" => def.name.clone())
-        .record(started.elapsed().as_secs_f64());
+    .with_context(|| format!("writing the artifact of {name} for {period}"))?;
     Ok(Artifact {
         dir: target,
         manifest,

@@ -13,9 +13,11 @@ use super::pull::{Again, Pace, Pulled, Puller};
 use super::timetable::{Obligation, due};
 use crate::connectors::Sources;
 use crate::domain::RunKey;
+use crate::domain::provider::Provider;
 use crate::domain::{Arrival, Period};
 use crate::landing::lake::Lake;
 use crate::registry::Registry;
+use crate::registry::governance::Licensed;
 use crate::store::runs::{RunFilter, RunStatus};
 
 /// At most this many runs are started in one step; the rest wait for the next.
@@ -56,24 +58,59 @@ impl Runner {
         // The step's clock starts with `now`, so that the pulls' times (and leases) keep up
         // with the wall clock however long the reads below take.
         let started = std::time::Instant::now();
-        let store = self.registry.store();
-        let swept = store.expire_leases(now).await?;
+        let swept = self.registry.store().expire_leases(now).await?;
         if swept > 0 {
             tracing::warn!(
                 runs = swept,
                 "Let go of runs whose instance stopped renewing their leases; they are pulled again now."
             );
         }
+        let runs = self.due_now(now).await?;
+        Ok(self.pull_all(runs, now, started).await)
+    }
+
+    /// The runs due now, oldest first and at most [`MOST_PER_STEP`]: what the timetable
+    /// asks of every provider with a source, less what the ledger has settled and what is
+    /// still waiting out a backoff.
+    async fn due_now(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<RunKey>> {
         // Only automated collections are pulled; a manual one is submitted by hand.
-        let licensed: Vec<_> = self
+        let licensed: Vec<Licensed> = self
             .registry
             .licensed(now)
             .await?
             .into_iter()
             .filter(|l| l.def.capture == crate::domain::definition::Capture::Automated)
             .collect();
-        let providers = store.providers().await?;
-        let obligations: Vec<Obligation> = licensed
+        let providers = self.registry.store().providers().await?;
+        let obligations = self.obligations(&licensed, &providers);
+        // Only periods still open can be due, and each was pulled (if at all) after it
+        // ended: no run that started before the longest deadline and amendment window (and
+        // a day for the timezone) can settle one, so the ledger's past is not read.
+        let open_for = licensed
+            .iter()
+            .map(|l| l.def.deadline.duration() + l.def.amendment_window.duration())
+            .max()
+            .unwrap_or_default();
+        let mut settled = self
+            .settled(now, now - open_for - Duration::days(2))
+            .await?;
+        // Keys still waiting out a backoff are left out before the step's limit applies, so
+        // that old failures cannot crowd out new periods.
+        settled.extend(self.backing_off(now).await?);
+        Ok(due(&obligations, &settled, now, MOST_PER_STEP)
+            .into_iter()
+            .map(|d| d.key)
+            .collect())
+    }
+
+    /// What each provider with a source owes under each licensed collection, from the
+    /// day the collection was listed.
+    fn obligations<'a>(
+        &self,
+        licensed: &'a [Licensed],
+        providers: &'a [Provider],
+    ) -> Vec<Obligation<'a>> {
+        licensed
             .iter()
             .flat_map(|l| {
                 providers
@@ -95,18 +132,19 @@ impl Runner {
                         ),
                     })
             })
-            .collect();
-        // Only periods still open can be due, and each was pulled (if at all) after it
-        // ended: no run that started before the longest deadline and amendment window (and
-        // a day for the timezone) can settle one, so the ledger's past is not read.
-        let open_for = licensed
-            .iter()
-            .map(|l| l.def.deadline.duration() + l.def.amendment_window.duration())
-            .max()
-            .unwrap_or_default();
-        let since = now - open_for - Duration::days(2);
-        let mut settled: HashSet<RunKey> = HashSet::new();
-        for (collection, provider, period) in store.settled_keys(now, since).await? {
+            .collect()
+    }
+
+    /// Keys the ledger has settled among runs started since `since`: landed, or held
+    /// under a live lease.
+    async fn settled(
+        &self,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<HashSet<RunKey>> {
+        let mut settled = HashSet::new();
+        for (collection, provider, period) in self.registry.store().settled_keys(now, since).await?
+        {
             if let Ok(period) = Period::parse(&period) {
                 settled.insert(RunKey {
                     collection,
@@ -115,9 +153,13 @@ impl Runner {
                 });
             }
         }
-        // Failed runs wait out their backoff before they are tried again. No backoff is
-        // longer than six hours and a fifth, so older failures cannot hold anything back and
-        // are not read: the ledger grows, the step does not.
+        Ok(settled)
+    }
+
+    /// Keys whose last attempt failed or was rejected too recently to try again. No
+    /// backoff is longer than six hours and a fifth, so older failures cannot hold anything
+    /// back and are not read: the ledger grows, the step does not.
+    async fn backing_off(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<RunKey>> {
         let mut last_failure: HashMap<RunKey, (i64, DateTime<Utc>)> = HashMap::new();
         for status in [RunStatus::Failed, RunStatus::Rejected] {
             let filter = RunFilter {
@@ -126,7 +168,7 @@ impl Runner {
                 limit: 100_000,
                 ..RunFilter::default()
             };
-            for r in store.runs(&filter).await? {
+            for r in self.registry.store().runs(&filter).await? {
                 let (Ok(period), Some(finished)) = (Period::parse(&r.period), r.finished_at) else {
                     continue;
                 };
@@ -141,18 +183,21 @@ impl Runner {
                 }
             }
         }
-        // Keys still waiting out a backoff are left out before the step's limit applies, so
-        // that old failures cannot crowd out new periods.
-        for (k, (attempt, at)) in &last_failure {
-            if now < *at + backoff(*attempt, k) {
-                settled.insert(k.clone());
-            }
-        }
-        let runs: Vec<RunKey> = due(&obligations, &settled, now, MOST_PER_STEP)
+        Ok(last_failure
             .into_iter()
-            .map(|d| d.key)
-            .collect();
-        drop(obligations);
+            .filter(|(k, (attempt, at))| now < *at + backoff(*attempt, k))
+            .map(|(k, _)| k)
+            .collect())
+    }
+
+    /// Pulls `runs`, a bounded number at a time and fewer against any one source host.
+    /// A pull that panics or fails before it is recorded is logged; the others go on.
+    async fn pull_all(
+        &self,
+        runs: Vec<RunKey>,
+        now: DateTime<Utc>,
+        started: std::time::Instant,
+    ) -> Vec<Pulled> {
         let limit = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
         let mut tasks = JoinSet::new();
@@ -199,7 +244,6 @@ impl Runner {
         }
         let mut out = Vec::new();
         while let Some(done) = tasks.join_next().await {
-            // A pull that panicked is logged; the others go on.
             let (key, result) = match done {
                 Ok(r) => r,
                 Err(e) => {
@@ -218,7 +262,7 @@ impl Runner {
                 ),
             }
         }
-        Ok(out)
+        out
     }
 
     /// Steps every `pace.every` until `stop` says so, then lets go of anything still held.

@@ -86,7 +86,7 @@ async fn suspend_reinstate_and_retire(db: &TestDb) {
         .unwrap()
         .decisions
         .into_iter()
-        .map(|d| d.action)
+        .map(|d| d.action.to_string())
         .collect();
     assert_eq!(
         actions,

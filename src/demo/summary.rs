@@ -1,0 +1,173 @@
+//! What the demo did, for its closing summary, `summary.json`, the tests, and the pages it
+//! points to.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::{feeds, story, world};
+use crate::cli::thousands;
+use crate::config::Settings;
+use crate::domain::{Period, RunStatus};
+use crate::returns::build::Artifact;
+
+/// What the demo did, for its closing summary, `summary.json` and tests.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub seed: u64,
+    pub from: NaiveDate,
+    /// The demo's clock when it stopped: the pages show the world as at this moment.
+    pub until: DateTime<Utc>,
+    pub trusts: usize,
+    pub care_homes: usize,
+    /// Providers by how their system reaches Tally.
+    pub sources: BTreeMap<String, usize>,
+    /// Providers with each habit (late, down some days…).
+    pub habits: BTreeMap<String, usize>,
+    /// Runs in the ledger by status; uploads by hand among them.
+    pub runs: BTreeMap<String, usize>,
+    pub uploads: usize,
+    /// Artifacts built by return: periods, and versions (more than periods after amendments).
+    pub returns: BTreeMap<String, (usize, usize)>,
+    /// The latest period of each return: its period, received and expected providers.
+    pub completeness: BTreeMap<String, (String, usize, usize)>,
+    pub build_failures: Vec<String>,
+    pub decisions: story::Decisions,
+    pub final_hours: f64,
+    pub notes: Vec<String>,
+    /// A trust and a care home whose pages have most to show.
+    pub showcase: Vec<String>,
+}
+
+/// Per return: (periods built, versions in all).
+type Built = BTreeMap<String, (usize, usize)>;
+/// Per return: its latest period's (period, providers in, providers expected).
+type Latest = BTreeMap<String, (String, usize, usize)>;
+
+/// For each return: how much was built, and the latest period's completeness.
+pub(super) fn returns_built(
+    settings: &Settings,
+    catalogue: &crate::returns::Catalogue,
+) -> anyhow::Result<(Built, Latest)> {
+    let mut returns = BTreeMap::new();
+    let mut completeness = BTreeMap::new();
+    for def in catalogue.returns.values() {
+        let built = crate::returns::build::built(&settings.returns_dir(), &def.name);
+        let versions = built.iter().map(|(_, v)| v.len()).sum();
+        returns.insert(def.name.clone(), (built.len(), versions));
+        if let Some((period, _)) = built.iter().max_by_key(|(p, _)| p.first_day()) {
+            completeness.insert(
+                def.name.clone(),
+                latest_completeness(settings, &def.name, period)?,
+            );
+        }
+    }
+    Ok((returns, completeness))
+}
+
+/// A trust and a care home whose pages have most to show: the open ones whose recent runs
+/// had the most happen to them (late, failed, rejected, uploaded by hand).
+pub(super) fn showcase(
+    world: &world::World,
+    runs: &[crate::store::runs::RunRow],
+    until: DateTime<Utc>,
+) -> Vec<String> {
+    let mut score: BTreeMap<&str, u32> = BTreeMap::new();
+    for r in runs {
+        let days = if r.collection == feeds::HOMES { 45 } else { 10 };
+        if r.started_at < until - chrono::Duration::days(days) {
+            continue;
+        }
+        let by_hand = r.uploaded();
+        let points = match r.status {
+            _ if by_hand => 3,
+            RunStatus::Late | RunStatus::Failed | RunStatus::Rejected => 1,
+            _ => 0,
+        };
+        *score.entry(r.provider.as_str()).or_default() += points;
+    }
+    let best = |codes: &mut dyn Iterator<Item = &str>| {
+        codes
+            .filter(|c| world.provider(c).closed_on.is_none())
+            .max_by_key(|c| (score.get(c).copied().unwrap_or(0), std::cmp::Reverse(*c)))
+            .map(str::to_owned)
+    };
+    let trust = best(&mut world.trusts.iter().map(|t| t.code.as_str()));
+    let home = best(&mut world.homes.iter().map(|h| h.code.as_str()));
+    trust.into_iter().chain(home).collect()
+}
+
+fn latest_completeness(
+    settings: &Settings,
+    name: &str,
+    period: &Period,
+) -> anyhow::Result<(String, usize, usize)> {
+    let a = Artifact::latest(&settings.returns_dir(), name, period)?
+        .with_context(|| format!("{name} {period} was built but cannot be read"))?;
+    let c = &a.manifest.completeness;
+    let received = c.inputs.iter().map(|i| i.received).sum();
+    let expected = c.inputs.iter().map(|i| i.expected).sum();
+    Ok((period.to_string(), received, expected))
+}
+
+pub(super) fn print_summary(s: &Summary, out: &Path) {
+    let d = &s.decisions;
+    println!("\n== Summary");
+    println!(
+        "{} trusts and {} care homes, played from {} to {} (seed {}).",
+        s.trusts,
+        s.care_homes,
+        s.from,
+        s.until.format("%Y-%m-%d %H:%M UTC"),
+        s.seed
+    );
+    let count = |k: RunStatus| s.runs.get(k.as_str()).copied().unwrap_or(0);
+    println!(
+        "Runs: {} landed, {} late, {} amended, {} rejected, {} failed and retried, {} refused; {} of them uploads by hand.",
+        thousands(count(RunStatus::Landed) as f64),
+        thousands(count(RunStatus::Late) as f64),
+        thousands(count(RunStatus::Amended) as f64),
+        thousands(count(RunStatus::Rejected) as f64),
+        thousands(count(RunStatus::Failed) as f64),
+        thousands(count(RunStatus::Refused) as f64),
+        thousands(s.uploads as f64),
+    );
+    for (name, (periods, versions)) in &s.returns {
+        let c = s.completeness.get(name);
+        println!(
+            "Return {name}: {periods} period{} built ({versions} version{}){}.",
+            if *periods == 1 { "" } else { "s" },
+            if *versions == 1 { "" } else { "s" },
+            c.map_or(String::new(), |(p, r, e)| format!(
+                "; latest {p}: {r} of {e} providers sent everything they owed for it"
+            ))
+        );
+    }
+    for f in &s.build_failures {
+        println!("Build failed: {f}");
+    }
+    println!(
+        "Estimated burden: {} staff hours a year at the baseline, {} now ({:.0}% less); DAP's goal is {} by {}.",
+        thousands(d.baseline_hours),
+        thousands(s.final_hours),
+        100.0 * (1.0 - s.final_hours / d.baseline_hours),
+        thousands(d.goal_hours),
+        d.target_date.map(|t| t.to_string()).unwrap_or_default(),
+    );
+    println!("Listed: {}.", d.listed.join(", "));
+    println!("Retired as derivable: {}.", d.retired.join(", "));
+    for (slug, rules, _) in &d.refused {
+        println!(
+            "Refused {slug}: blocked by the {} rule{}.",
+            rules.join(" and "),
+            if rules.len() == 1 { "" } else { "s" }
+        );
+    }
+    println!(
+        "Everything is in {}; summary.json has these figures.",
+        out.display()
+    );
+}
