@@ -85,6 +85,49 @@ const FILES: [(&str, &str); 12] = [
 /// Marks a folder as the demo's own, so that re-running may replace it and nothing else.
 const MARKER: &str = ".tally-demo";
 
+/// `tally demo`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Folder for the demo's data (replaced if it holds an earlier demo).
+    #[arg(long, default_value = "data/demo")]
+    out: PathBuf,
+    /// Trusts in the synthetic world (about three in four acute, the rest mental health).
+    #[arg(long, default_value_t = 190)]
+    trusts: u32,
+    /// Care homes in the synthetic world (15000 for England's scale).
+    #[arg(long, default_value_t = 2000)]
+    care_homes: u32,
+    /// Seed for the synthetic world: the same seed gives the same returns, byte for byte.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Days the accelerated clock runs (at least 7).
+    #[arg(long, default_value_t = 120)]
+    days: u32,
+    /// The day DAP lists the automated collections and the clock starts.
+    #[arg(long, default_value = "2026-07-01")]
+    start: NaiveDate,
+    /// Address to serve the pages on afterwards.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    bind: std::net::SocketAddr,
+    /// Stop after the summary instead of serving the pages.
+    #[arg(long)]
+    no_serve: bool,
+}
+
+impl From<DemoArgs> for Options {
+    fn from(a: DemoArgs) -> Options {
+        Options {
+            out: a.out,
+            trusts: a.trusts,
+            care_homes: a.care_homes,
+            seed: a.seed,
+            days: a.days,
+            start: a.start,
+            serve: (!a.no_serve).then_some(a.bind),
+        }
+    }
+}
+
 /// What `tally demo` is asked to play.
 #[derive(Debug, Clone)]
 pub struct Options {

@@ -1,57 +1,75 @@
-//! `tally register`, `tally burden`, `tally providers …` and `tally obligations`.
-
-use std::path::Path;
+//! `tally burden` and `tally burden set`: the estimated burden, and DAP's budget.
 
 use chrono::{NaiveDate, Utc};
+use clap::{Args, Subcommand};
 
-use super::{Outcome, plural, print_json, thousands};
+use super::{Outcome, print_json, thousands};
 use crate::config::Settings;
-use crate::domain::Problems;
-use crate::providers;
 use crate::registry::burden::BurdenReport;
 use crate::registry::views::BudgetChange;
 
-/// The public register.
-pub async fn register(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
-    let registry = super::open_existing(settings).await?;
-    let entries = registry.register(Utc::now()).await?;
-    if json {
-        return print_json(&entries).map(|_| Outcome::Done);
+/// `tally burden`: the estimate, or `set` to change DAP's budget.
+#[derive(Args)]
+pub struct BurdenArgs {
+    #[command(subcommand)]
+    set: Option<BurdenCommand>,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `tally burden set`.
+#[derive(Subcommand)]
+pub enum BurdenCommand {
+    /// Set DAP's cap and reduction target; what is not given stays as it was.
+    Set {
+        /// Cap on total estimated annual burden, in hours.
+        #[arg(long, allow_negative_numbers = true)]
+        cap: Option<f64>,
+        /// Baseline hours (default: today's total when a goal is first set).
+        #[arg(long, allow_negative_numbers = true)]
+        baseline: Option<f64>,
+        /// Baseline date (default: today when a goal is first set).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        baseline_date: Option<NaiveDate>,
+        /// Goal, in annual hours.
+        #[arg(long, allow_negative_numbers = true)]
+        goal: Option<f64>,
+        /// Date by which the goal is to be met.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        by_date: Option<NaiveDate>,
+        /// The DAP member deciding.
+        #[arg(long, env = "TALLY_ACTOR")]
+        by: String,
+        /// Why, in words that will be published with the budget.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// Runs `tally burden` or `tally burden set`.
+pub async fn run(s: &Settings, args: BurdenArgs) -> anyhow::Result<Outcome> {
+    match args.set {
+        None => burden(s, args.json).await,
+        Some(BurdenCommand::Set {
+            cap,
+            baseline,
+            baseline_date,
+            goal,
+            by_date,
+            by,
+            reason,
+        }) => {
+            let change = BudgetChange {
+                cap_hours: cap,
+                baseline_hours: baseline,
+                baseline_date,
+                goal_hours: goal,
+                target_date: by_date,
+            };
+            budget_set(s, change, &by, &reason).await
+        }
     }
-    println!("The register of central health and care data collections");
-    let day = |t: chrono::DateTime<Utc>| {
-        t.with_timezone(&settings.timezone)
-            .format("%Y-%m-%d")
-            .to_string()
-    };
-    for e in &entries {
-        println!();
-        println!(
-            "{} {} — {} [{}]",
-            e.licence_number.as_deref().unwrap_or("-------"),
-            e.slug,
-            e.title,
-            e.status
-        );
-        println!("    sponsor {}; {}, {}", e.sponsor, e.frequency, e.capture);
-        println!("    legal basis: {}", e.legal_basis);
-        if let Some(x) = e.expires_at {
-            println!("    licence expires {}", day(x));
-        }
-        if let Some(h) = e.annual_hours {
-            println!("    estimated burden {} staff hours a year", thousands(h));
-        }
-        if let Some(r) = &e.reason {
-            println!("    {}: {r}", e.status);
-        }
-        for o in &e.overrides {
-            println!("    DAP overrode the {} rule: {}", o.rule, o.reason);
-        }
-    }
-    if entries.is_empty() {
-        println!("(no collections yet)");
-    }
-    Ok(Outcome::Done)
 }
 
 pub fn print_burden(r: &BurdenReport) {
@@ -121,7 +139,7 @@ pub fn print_burden(r: &BurdenReport) {
     }
 }
 
-pub async fn burden(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
+async fn burden(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
     let registry = super::open_existing(settings).await?;
     let report = registry.burden(Utc::now()).await?;
     if json {
@@ -132,7 +150,7 @@ pub async fn burden(settings: &Settings, json: bool) -> anyhow::Result<Outcome> 
     Ok(Outcome::Done)
 }
 
-pub async fn budget_set(
+async fn budget_set(
     settings: &Settings,
     change: BudgetChange,
     by: &str,
@@ -142,97 +160,5 @@ pub async fn budget_set(
     registry.set_budget(change, by, reason, Utc::now()).await?;
     println!("Recorded DAP's budget.");
     print_burden(&registry.burden(Utc::now()).await?);
-    Ok(Outcome::Done)
-}
-
-pub async fn providers_import(settings: &Settings, path: &Path) -> anyhow::Result<Outcome> {
-    let list = providers::read_csv(path).map_err(Problems)?;
-    let registry = super::open(settings).await?;
-    let n = registry.import_providers(&list).await?;
-    println!(
-        "Imported {} from {}.",
-        plural(n, "provider"),
-        path.display()
-    );
-    Ok(Outcome::Done)
-}
-
-pub async fn providers_list(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
-    let registry = super::open_existing(settings).await?;
-    let list = registry.store().providers().await?;
-    if json {
-        return print_json(&list).map(|_| Outcome::Done);
-    }
-    if !list.is_empty() {
-        println!("{:<12} {:<20} {:<24} name", "code", "kind", "region");
-    }
-    for p in &list {
-        let closed = p
-            .closed_on
-            .map(|d| format!(" (closed {d})"))
-            .unwrap_or_default();
-        println!(
-            "{:<12} {:<20} {:<24} {}{closed}",
-            p.code,
-            p.kind.as_str(),
-            p.region,
-            p.name
-        );
-    }
-    println!("{}", plural(list.len() as u64, "provider"));
-    Ok(Outcome::Done)
-}
-
-pub async fn obligations(
-    settings: &Settings,
-    provider: Option<&str>,
-    on: Option<NaiveDate>,
-    json: bool,
-) -> anyhow::Result<Outcome> {
-    let today = Utc::now().with_timezone(&settings.timezone).date_naive();
-    if let Some(day) = on
-        && day < today
-    {
-        anyhow::bail!(
-            "--on {day} is in the past: obligations are worked out from the collections in force now, and Tally does not yet rebuild the register as it stood on an earlier day"
-        );
-    }
-    let registry = super::open(settings).await?;
-    let at = match on {
-        Some(d) => d
-            .and_hms_opt(12, 0, 0)
-            .and_then(|t| t.and_local_timezone(settings.timezone).single())
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(Utc::now),
-        None => Utc::now(),
-    };
-    if let Some(code) = provider
-        && !registry
-            .store()
-            .providers()
-            .await?
-            .iter()
-            .any(|p| p.code.as_str() == code)
-    {
-        anyhow::bail!(
-            "there is no provider {code} in the provider registry (codes are upper case, like RXX)"
-        );
-    }
-    let list: Vec<_> = registry
-        .obligations(at)
-        .await?
-        .into_iter()
-        .filter(|o| provider.is_none_or(|p| o.provider == p))
-        .collect();
-    if json {
-        return print_json(&list).map(|_| Outcome::Done);
-    }
-    for o in &list {
-        println!(
-            "{:<12} {:<24} {:<8} {:<10} {}",
-            o.provider, o.collection, o.licence_number, o.frequency, o.provider_name
-        );
-    }
-    println!("{}", plural(list.len() as u64, "obligation"));
     Ok(Outcome::Done)
 }

@@ -1,10 +1,12 @@
 //! `tally collections …`: check, propose, decide and read collections.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
-use super::{Outcome, print_json};
+use clap::{Args, Subcommand};
+
+use super::{Json, Outcome, print_json, thousands};
 use crate::config::Settings;
 use crate::domain::CollectionStatus;
 use crate::domain::finding::Override;
@@ -14,6 +16,94 @@ use crate::registry::burden::{Basis, CollectionBurden};
 use crate::registry::governance::CheckReport;
 use crate::registry::governance::StatusChange;
 use crate::registry::load::{self, LoadedDef};
+
+/// `tally collections …`.
+#[derive(Subcommand)]
+pub enum CollectionsCommand {
+    /// Run the creep checks on a definition file (or a folder of them) without proposing it.
+    /// Exits 3 when a check blocks it.
+    Check {
+        /// A definition file, or a folder of them.
+        path: PathBuf,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Propose one definition file: it is recorded with its findings for DAP to decide.
+    /// Exits 3 when a check blocks it.
+    Propose {
+        /// The definition file (collections/<slug>.toml).
+        file: PathBuf,
+        /// Who proposes it.
+        #[arg(long, env = "TALLY_ACTOR")]
+        by: String,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every collection in the register with its licence and status.
+    List(Json),
+    /// A collection's definition, versions and decision log.
+    Show {
+        /// The collection's slug.
+        slug: String,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List (license) the proposal awaiting a decision.
+    Approve {
+        #[command(flatten)]
+        decision: Decision,
+        /// Override a blocking finding: RULE="written reason". Overrides are public.
+        #[arg(long = "override", value_name = "RULE=REASON")]
+        overrides: Vec<String>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject the proposal awaiting a decision.
+    Reject(Decision),
+    /// Suspend a listed collection: nothing is pulled until it is reinstated.
+    Suspend(Decision),
+    /// Reinstate a suspended collection.
+    Reinstate(Decision),
+    /// Retire a collection for good.
+    Retire(Decision),
+}
+
+/// Who decides on which collection, and why.
+#[derive(Args)]
+pub struct Decision {
+    /// The collection's slug.
+    pub slug: String,
+    /// The DAP member deciding.
+    #[arg(long, env = "TALLY_ACTOR")]
+    pub by: String,
+    /// Why, in words that will be published on the register.
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// Runs one `tally collections …` command.
+pub async fn run(s: &Settings, command: CollectionsCommand) -> anyhow::Result<Outcome> {
+    use CollectionsCommand as C;
+    match command {
+        C::Check { path, json } => check(s, &path, json).await,
+        C::Propose { file, by, json } => propose(s, &file, &by, json).await,
+        C::List(j) => list(s, j.json).await,
+        C::Show { slug, json } => show(s, &slug, json).await,
+        C::Approve {
+            decision: d,
+            overrides,
+            json,
+        } => approve(s, &d.slug, &d.by, &d.reason, &overrides, json).await,
+        C::Reject(d) => reject(s, &d.slug, &d.by, &d.reason).await,
+        C::Suspend(d) => change(s, &d.slug, StatusChange::Suspend, &d.by, &d.reason).await,
+        C::Reinstate(d) => change(s, &d.slug, StatusChange::Reinstate, &d.by, &d.reason).await,
+        C::Retire(d) => change(s, &d.slug, StatusChange::Retire, &d.by, &d.reason).await,
+    }
+}
 
 fn load(path: &Path, settings: &Settings) -> anyhow::Result<Vec<LoadedDef>> {
     let loaded = if path.is_dir() {
@@ -333,6 +423,49 @@ pub async fn show(settings: &Settings, slug: &str, json: bool) -> anyhow::Result
             };
             println!("      {kind} {}: {}", f.rule, f.message);
         }
+    }
+    Ok(Outcome::Done)
+}
+
+/// The public register.
+pub async fn register(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
+    let registry = super::open_existing(settings).await?;
+    let entries = registry.register(Utc::now()).await?;
+    if json {
+        return print_json(&entries).map(|_| Outcome::Done);
+    }
+    println!("The register of central health and care data collections");
+    let day = |t: chrono::DateTime<Utc>| {
+        t.with_timezone(&settings.timezone)
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    for e in &entries {
+        println!();
+        println!(
+            "{} {} — {} [{}]",
+            e.licence_number.as_deref().unwrap_or("-------"),
+            e.slug,
+            e.title,
+            e.status
+        );
+        println!("    sponsor {}; {}, {}", e.sponsor, e.frequency, e.capture);
+        println!("    legal basis: {}", e.legal_basis);
+        if let Some(x) = e.expires_at {
+            println!("    licence expires {}", day(x));
+        }
+        if let Some(h) = e.annual_hours {
+            println!("    estimated burden {} staff hours a year", thousands(h));
+        }
+        if let Some(r) = &e.reason {
+            println!("    {}: {r}", e.status);
+        }
+        for o in &e.overrides {
+            println!("    DAP overrode the {} rule: {}", o.rule, o.reason);
+        }
+    }
+    if entries.is_empty() {
+        println!("(no collections yet)");
     }
     Ok(Outcome::Done)
 }

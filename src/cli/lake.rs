@@ -4,11 +4,57 @@
 
 use chrono::Utc;
 
+use clap::Subcommand;
+
 use super::{Outcome, print_json, thousands};
 use crate::config::Settings;
 use crate::domain::Period;
 use crate::landing::lake::Lake;
 use crate::landing::pack::{self, Packed};
+
+/// `tally lake …`.
+#[derive(Subcommand)]
+pub enum LakeCommand {
+    /// Gather the current extracts of each closed month (of a daily collection) or period
+    /// (of any other) into one pack, so returns read a few files, not thousands. tally
+    /// serve packs each as it closes and again when an amendment lands; this catches up
+    /// after downtime or a bulk load. A pack only speeds reading: the extracts stay.
+    Pack {
+        /// Only this collection (default: every listed one).
+        collection: Option<String>,
+        /// Pack the months or periods inside this period, closed or not (default: every
+        /// closed one since the collection was listed).
+        #[arg(long)]
+        period: Option<String>,
+        /// With --period: every month or period up to the end of this one.
+        #[arg(long, requires = "period")]
+        to: Option<String>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs one `tally lake …` command.
+pub async fn run(s: &Settings, command: LakeCommand) -> anyhow::Result<Outcome> {
+    match command {
+        LakeCommand::Pack {
+            collection,
+            period,
+            to,
+            json,
+        } => {
+            pack(
+                s,
+                collection.as_deref(),
+                period.as_deref(),
+                to.as_deref(),
+                json,
+            )
+            .await
+        }
+    }
+}
 
 pub async fn pack(
     settings: &Settings,

@@ -1,13 +1,16 @@
-//! What each CLI command does and prints. `main.rs` parses arguments; every command here
-//! returns an `Outcome` so that a blocked proposal exits non-zero without being an error.
+//! What each CLI command takes, does and prints: each file holds its commands' arguments
+//! and a `run` for them, and `main.rs` only names the commands. Every command returns an
+//! `Outcome` so that a blocked proposal exits non-zero without being an error.
 
-mod burden;
-mod collections;
+pub mod burden;
+pub mod collections;
 pub mod exceptions;
 pub mod lake;
+pub mod providers;
 pub mod returns;
-mod runs;
-mod schedule;
+pub mod runs;
+pub mod schedule;
+pub mod serve;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -20,12 +23,16 @@ use crate::store;
 
 pub use crate::registry::burden::thousands;
 
-pub use burden::{
-    budget_set, burden, obligations, print_burden, providers_import, providers_list, register,
-};
-pub use collections::{approve, change, check, list, propose, reject, show};
-pub use runs::{ServeArgs, UploadArgs, pull_now, run_report, runs, serve, upload};
-pub use schedule::{parse_time, preview};
+pub use burden::print_burden;
+pub use schedule::parse_time;
+
+/// `--json` alone.
+#[derive(clap::Args)]
+pub struct Json {
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// How a command ended, when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,4 +89,23 @@ pub fn plural(n: u64, word: &str) -> String {
 fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// A name for this process in the run ledger that no other process shares, on this machine
+/// or another: several containers may all be process 1.
+pub(crate) fn instance_name(role: &str) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{role}-{host}-{}-{:x}",
+        std::process::id(),
+        nanos & 0xffff_ffff
+    )
 }

@@ -3,6 +3,8 @@
 
 use chrono::Utc;
 
+use clap::Subcommand;
+
 use super::{Outcome, print_json};
 use crate::config::Settings;
 use crate::domain::Period;
@@ -11,6 +13,72 @@ use crate::returns::build::{Artifact, build, build_for};
 use crate::returns::export::{ExportFormat, export};
 use crate::returns::query::check;
 use crate::returns::{Catalogue, Manifest};
+
+/// `tally returns …`.
+#[derive(Subcommand)]
+pub enum ReturnsCommand {
+    /// Every return in the queries folder, and whether it can be built now.
+    List {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build a return for a period from the current extracts: a new numbered artifact, or
+    /// the latest one when its query and inputs have not changed.
+    Build {
+        /// The return's name (see tally returns list).
+        name: String,
+        /// The period: 2026-11-24, 2026-11, 2026-27-Q1…
+        #[arg(long)]
+        period: String,
+        /// Build every period from --period to this one, with a progress bar.
+        #[arg(long)]
+        to: Option<String>,
+        /// Print the manifest as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the latest artifact of a return for a period: completeness and rows.
+    Show {
+        name: String,
+        #[arg(long)]
+        period: String,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the latest artifact of a return for a period to a file.
+    Export {
+        name: String,
+        #[arg(long)]
+        period: String,
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The file to write; CSV, JSON and Parquet get <file>.manifest.json beside it.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+}
+
+/// Runs one `tally returns …` command.
+pub async fn run(s: &Settings, command: ReturnsCommand) -> anyhow::Result<Outcome> {
+    match command {
+        ReturnsCommand::List { json } => list(s, json).await,
+        ReturnsCommand::Build {
+            name,
+            period,
+            to,
+            json,
+        } => build_one(s, &name, &period, to.as_deref(), json).await,
+        ReturnsCommand::Show { name, period, json } => show(s, &name, &period, json).await,
+        ReturnsCommand::Export {
+            name,
+            period,
+            format,
+            out,
+        } => export_one(s, &name, &period, format, &out).await,
+    }
+}
 
 fn catalogue(settings: &Settings) -> anyhow::Result<Catalogue> {
     Catalogue::load(&settings.queries_dir)

@@ -1,19 +1,82 @@
-//! `tally runs`: the run ledger, newest first.
+//! `tally pull`, `tally upload` and `tally runs`: one period pulled or handed over now, and
+//! the run ledger, newest first.
 
-use anyhow::Context;
 use chrono::Utc;
 
-use super::{Outcome, plural, print_json};
+use super::{Outcome, instance_name, plural, print_json};
 use crate::config::Settings;
 use crate::connectors::Sources;
-use crate::domain::{PullStatus, UploadStatus};
+use crate::domain::{PullStatus, RunStatus, UploadStatus};
 use crate::landing::lake::Lake;
-use crate::schedule::pull::{Timing, pull};
+use crate::schedule::pull::Timing;
 use crate::schedule::upload::{HandIn, UploadError};
 use crate::store::runs::RunFilter;
 
+/// `tally pull`: one period now, from the provider's source.
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    /// The collection's slug.
+    collection: String,
+    /// The provider's code.
+    #[arg(long)]
+    provider: String,
+    /// The period: 2026-11-24, 2026-W48, 2026-11, 2026-27-Q1 or 2026-27.
+    #[arg(long)]
+    period: String,
+    /// Pull it again even if it has landed: the new extract becomes the next version.
+    #[arg(long)]
+    again: bool,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `tally runs`: the run ledger, or one run's validation report.
+#[derive(Debug, clap::Args)]
+pub struct RunsArgs {
+    /// Only this collection.
+    #[arg(long)]
+    collection: Option<String>,
+    /// Only this provider.
+    #[arg(long)]
+    provider: Option<String>,
+    /// Only this status.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(RunStatus::ALL.iter().map(|s| s.as_str())))]
+    status: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+    /// Print the validation report one run saved (its counts per check and the first
+    /// rows that broke each) instead of the list.
+    #[arg(long, value_name = "RUN")]
+    report: Option<i64>,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `tally pull`.
+pub async fn pull(s: &Settings, a: PullArgs) -> anyhow::Result<Outcome> {
+    pull_now(s, &a.collection, &a.provider, &a.period, a.again, a.json).await
+}
+
+/// Runs `tally runs`.
+pub async fn runs(s: &Settings, a: RunsArgs) -> anyhow::Result<Outcome> {
+    if let Some(id) = a.report {
+        return run_report(s, id, a.json).await;
+    }
+    let filter = RunFilter {
+        collection: a.collection,
+        provider: a.provider,
+        status: a.status.map(|s| s.parse()).transpose()?,
+        limit: a.limit,
+        finished_after: None,
+    };
+    list(s, filter, a.json).await
+}
+
 /// `tally pull`: one run now, through the collection's source for the provider.
-pub async fn pull_now(
+async fn pull_now(
     settings: &Settings,
     collection: &str,
     provider: &str,
@@ -27,7 +90,7 @@ pub async fn pull_now(
             .await?;
     let sources = Sources::load(&settings.sources_file)?;
     let lake = Lake::new(settings.lake_dir());
-    let p = pull(
+    let p = crate::schedule::pull::pull(
         &registry,
         &sources,
         &lake,
@@ -135,7 +198,7 @@ pub async fn upload(settings: &Settings, args: UploadArgs) -> anyhow::Result<Out
 }
 
 /// `tally runs --report <run>`: the validation report a run saved, as the provider reads it.
-pub async fn run_report(settings: &Settings, id: i64, json: bool) -> anyhow::Result<Outcome> {
+async fn run_report(settings: &Settings, id: i64, json: bool) -> anyhow::Result<Outcome> {
     let registry = super::open_existing(settings).await?;
     let Some(report) = registry.store().run_report(id).await? else {
         anyhow::bail!(
@@ -151,7 +214,7 @@ pub async fn run_report(settings: &Settings, id: i64, json: bool) -> anyhow::Res
     Ok(Outcome::Done)
 }
 
-pub async fn runs(settings: &Settings, filter: RunFilter, json: bool) -> anyhow::Result<Outcome> {
+async fn list(settings: &Settings, filter: RunFilter, json: bool) -> anyhow::Result<Outcome> {
     let registry = super::open_existing(settings).await?;
     let rows = registry.store().runs(&filter).await?;
     if json {
@@ -188,153 +251,4 @@ pub async fn runs(settings: &Settings, filter: RunFilter, json: bool) -> anyhow:
     }
     println!("{}", plural(rows.len() as u64, "run"));
     Ok(Outcome::Done)
-}
-
-/// `tally serve`'s settings.
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {
-    /// Address the web server listens on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub bind: std::net::SocketAddr,
-    /// Pulls under way at once.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
-    /// Pulls under way at once against any one source host.
-    #[arg(long, default_value_t = 2)]
-    pub per_host: usize,
-    /// Seconds between scheduler steps.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub step_seconds: u64,
-    /// Seconds a pull holds its claim on a run, renewed every third of it while the pull
-    /// goes on. When an instance dies, another one takes its runs over once this runs out
-    /// (PostgreSQL; on SQLite the next `tally serve` releases them at start).
-    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(3..=86_400))]
-    pub lease_seconds: u64,
-    /// Seconds a client may take to send a request's head, and a kept-alive connection
-    /// may wait idle, before it is closed.
-    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=600))]
-    pub idle_seconds: u64,
-}
-
-/// `tally serve`: the scheduler and the web, until Ctrl-C or SIGTERM.
-pub async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<Outcome> {
-    let ServeArgs {
-        bind,
-        concurrency,
-        per_host,
-        ..
-    } = args;
-    let pace = crate::schedule::pull::Pace {
-        lease: std::time::Duration::from_secs(args.lease_seconds),
-        every: std::time::Duration::from_secs(args.step_seconds),
-        ..Default::default()
-    };
-    // With SQLite only one instance may run; the lock is held until this returns.
-    // The lock sits beside the database file, wherever the settings put it, so that two
-    // instances with different data folders but one registry are refused all the same.
-    let _lock = if let Some(file) = super::sqlite_file(&settings.database_url) {
-        let folder = file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        Some(crate::store::lock::InstanceLock::acquire(folder)?)
-    } else {
-        None
-    };
-    let registry = std::sync::Arc::new(super::open(settings).await?);
-    // Upload files untouched for an hour were left by an instance that died, here or on
-    // another machine sharing the folder: they go, whatever the database.
-    let uploads = settings.data_dir.join("uploads");
-    crate::landing::lake::sweep(&uploads, ".tmp-");
-    if _lock.is_some() {
-        // Holding the lock, no other scheduler runs: a run another one left `running` was
-        // left by one that died (killed, or the machine lost power), so it is let go now
-        // and pulled again on the first step instead of waiting out its lease.
-        // Uploads through the web of a `tally serve` are its own too; those of `tally
-        // upload` (`upload-cli-…`) belong to processes that may still be running.
-        let mut abandoned = 0;
-        for prefix in [format!("{SCHEDULER}-"), "upload-web-".to_owned()] {
-            abandoned += registry
-                .store()
-                .release_abandoned(&prefix, Utc::now())
-                .await?;
-        }
-        // The files of uploads it was landing are its own too, and may hold columns that
-        // are not listed items (rule 8).
-        for entry in std::fs::read_dir(&uploads).into_iter().flatten().flatten() {
-            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-        if abandoned > 0 {
-            tracing::warn!(
-                runs = abandoned,
-                "Let go of the runs an earlier instance left running when it stopped."
-            );
-        }
-    }
-    let service = crate::service::Service::assemble(
-        settings,
-        registry,
-        crate::service::Options {
-            instance: instance_name(SCHEDULER),
-            concurrency,
-            per_host,
-            pace,
-        },
-    )?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = stop.send(true);
-    });
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .with_context(|| format!("cannot listen on {bind}"))?;
-    let bound = listener.local_addr()?;
-    println!(
-        "Tally is serving http://{bound}/ and pulling on its timetable as {} (Ctrl-C to stop).",
-        service.runner.instance
-    );
-    let idle = std::time::Duration::from_secs(args.idle_seconds);
-    service.run(listener, idle, stopped).await?;
-    println!("Stopped; runs still held were released.");
-    Ok(Outcome::Done)
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
-/// What every `tally serve` scheduler's instance name starts with.
-const SCHEDULER: &str = "serve";
-
-/// A name for this process in the run ledger that no other process shares, on this machine
-/// or another: several containers may all be process 1.
-fn instance_name(role: &str) -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".into());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!(
-        "{role}-{host}-{}-{:x}",
-        std::process::id(),
-        nanos & 0xffff_ffff
-    )
 }

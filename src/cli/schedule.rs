@@ -8,12 +8,66 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use clap::Subcommand;
+
 use super::Outcome;
 use crate::config::Settings;
 use crate::domain::CollectionStatus;
 use crate::domain::definition::CollectionDef;
 use crate::registry::load;
 use crate::schedule::timetable::{Schedule, period_for};
+
+/// `tally schedule …`.
+#[derive(Subcommand)]
+pub enum ScheduleCommand {
+    /// Print each fire time, local and UTC, and the period it collects, across clock changes.
+    Preview {
+        /// A collection's slug in the register, or its definition file.
+        #[arg(required_unless_present = "cron", conflicts_with = "cron")]
+        collection: Option<String>,
+        /// A cron expression to preview instead of a collection.
+        #[arg(long)]
+        cron: Option<String>,
+        /// Timezone for --cron (default: the settings' timezone).
+        #[arg(long, requires = "cron")]
+        timezone: Option<String>,
+        /// Start (exclusive): 2026-03-29, 2026-03-29T01:30 (local) or RFC 3339.
+        #[arg(long)]
+        from: String,
+        /// End (inclusive), in the same forms.
+        #[arg(long)]
+        to: String,
+        /// One JSON object per line: fire_local, fire_utc and, for a collection, period,
+        /// period_start and period_end.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs one `tally schedule …` command.
+pub async fn run(s: &Settings, command: ScheduleCommand) -> anyhow::Result<Outcome> {
+    match command {
+        ScheduleCommand::Preview {
+            collection,
+            cron,
+            timezone,
+            from,
+            to,
+            json,
+        } => {
+            preview(
+                s,
+                collection.as_deref(),
+                cron.as_deref(),
+                timezone.as_deref(),
+                &from,
+                &to,
+                json,
+            )
+            .await
+        }
+    }
+}
 
 /// The most fires one preview prints: a year of a five-minute schedule.
 const MOST: usize = 110_000;
