@@ -7,8 +7,8 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use crate::domain::Problem;
 use crate::domain::provider::{Provider, ProviderCode, ProviderKind};
+use crate::domain::{Invalid, Problem};
 
 /// The columns a provider CSV has, in any order; the last four may be empty.
 pub const CSV_COLUMNS: [&str; 9] = [
@@ -84,7 +84,7 @@ pub fn read_csv(path: &Path) -> Result<Vec<Provider>, Vec<Problem>> {
         let mut at = |name: &str, reason: String| {
             problems.push(problem(format!("line {line}: {name}"), reason));
         };
-        let text = |s: &str| Ok(s.to_owned());
+        let text = |s: &str| Ok::<_, String>(s.to_owned());
         let code = cell(get("code"), true, ProviderCode::parse)
             .map_err(|e| at("code", e))
             .ok()
@@ -155,21 +155,21 @@ pub fn read_csv(path: &Path) -> Result<Vec<Provider>, Vec<Problem>> {
 }
 
 /// Reads one CSV cell: `Ok(None)` when it is empty and may be.
-fn cell<T>(
+fn cell<T, E: Into<String>>(
     value: Option<&str>,
     required: bool,
-    parse: impl Fn(&str) -> Result<T, String>,
+    parse: impl Fn(&str) -> Result<T, E>,
 ) -> Result<Option<T>, String> {
     match value {
-        Some(v) => parse(v).map(Some),
+        Some(v) => parse(v).map(Some).map_err(Into::into),
         None if required => Err("is empty".into()),
         None => Ok(None),
     }
 }
 
-fn date(v: &str) -> Result<NaiveDate, String> {
+fn date(v: &str) -> Result<NaiveDate, Invalid> {
     NaiveDate::parse_from_str(v, "%Y-%m-%d")
-        .map_err(|_| format!("\"{v}\" is not a date like 2026-04-01"))
+        .map_err(|_| Invalid::new("date", format!("\"{v}\" is not a date like 2026-04-01")))
 }
 
 #[cfg(test)]

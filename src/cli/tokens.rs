@@ -5,6 +5,7 @@ use clap::Subcommand;
 
 use super::{Outcome, print_json};
 use crate::config::Settings;
+use crate::domain::AuditOutcome;
 use crate::store::access::Role;
 
 #[derive(Subcommand)]
@@ -98,7 +99,7 @@ pub async fn create(
             role: "cli".into(),
             action: "token_create".into(),
             target: row.id.clone(),
-            outcome: "done",
+            outcome: AuditOutcome::Done,
             detail: format!("{} token for {}", row.role, row.name),
         })
         .await?;
@@ -163,7 +164,7 @@ pub async fn revoke(settings: &Settings, id: &str) -> anyhow::Result<Outcome> {
             role: "cli".into(),
             action: "token_revoke".into(),
             target: id.into(),
-            outcome: "done",
+            outcome: AuditOutcome::Done,
             detail: String::new(),
         })
         .await?;

@@ -10,8 +10,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::PeriodKind;
 use crate::domain::provider::ProviderKind;
+use crate::domain::{Invalid, PeriodKind};
 
 /// The longest licence DAP may grant, in months (DESIGN.md rule 6).
 pub const MAX_LICENCE_MONTHS: u32 = 36;
@@ -23,16 +23,22 @@ pub const MAX_LICENCE_MONTHS: u32 = 36;
 pub struct Slug(String);
 
 impl Slug {
-    pub fn parse(s: &str) -> Result<Slug, String> {
+    pub fn parse(s: &str) -> Result<Slug, Invalid> {
         let ok_chars = s
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !(3..=64).contains(&s.len()) {
-            return Err(format!("\"{s}\" must be 3 to 64 characters long"));
+            return Err(Invalid::new(
+                "slug",
+                format!("\"{s}\" must be 3 to 64 characters long"),
+            ));
         }
         if !ok_chars || s.starts_with('-') || s.ends_with('-') || s.contains("--") {
-            return Err(format!(
-                "\"{s}\" may hold only lower-case letters, digits and single hyphens, and must not start or end with a hyphen"
+            return Err(Invalid::new(
+                "slug",
+                format!(
+                    "\"{s}\" may hold only lower-case letters, digits and single hyphens, and must not start or end with a hyphen"
+                ),
             ));
         }
         Ok(Slug(s.to_owned()))
@@ -44,8 +50,8 @@ impl Slug {
 }
 
 impl TryFrom<String> for Slug {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
+    type Error = Invalid;
+    fn try_from(s: String) -> Result<Self, Invalid> {
         Slug::parse(&s)
     }
 }
@@ -264,9 +270,14 @@ pub struct Lag {
 }
 
 impl Lag {
-    pub fn parse(s: &str) -> Result<Lag, String> {
+    pub fn parse(s: &str) -> Result<Lag, Invalid> {
         let s = s.trim();
-        let not_a_lag = || format!("\"{s}\" is not a duration like \"26h\" or \"5d\"");
+        let not_a_lag = || {
+            Invalid::new(
+                "duration",
+                format!("\"{s}\" is not a duration like \"26h\" or \"5d\""),
+            )
+        };
         let (digits, per_unit) = match (s.strip_suffix('h'), s.strip_suffix('d')) {
             (Some(d), _) => (d, 1),
             (_, Some(d)) => (d, 24),
@@ -279,7 +290,10 @@ impl Lag {
         let hours = n.checked_mul(per_unit);
         match hours {
             Some(hours) if hours <= 24 * 366 => Ok(Lag { hours }),
-            _ => Err(format!("\"{s}\" is longer than a year")),
+            _ => Err(Invalid::new(
+                "duration",
+                format!("\"{s}\" is longer than a year"),
+            )),
         }
     }
 
@@ -289,8 +303,8 @@ impl Lag {
 }
 
 impl TryFrom<String> for Lag {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
+    type Error = Invalid;
+    fn try_from(s: String) -> Result<Self, Invalid> {
         Lag::parse(&s)
     }
 }

@@ -1,6 +1,32 @@
 //! What the register refuses, in words a DAP member or provider can act on: raised by the
 //! registry and by the store beneath it, turned into status codes by the web.
 
+/// A value from outside that is not what it must be (a slug, a provider's code or kind, a
+/// period, a lag, an override, a role, a cron expression): which kind of value, and words
+/// saying what was wrong and what is expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub what: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(what: &'static str, message: impl Into<String>) -> Invalid {
+        Invalid {
+            what,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Invalid> for String {
+    /// The words alone, for the lists of problems a file's reader gathers.
+    fn from(e: Invalid) -> String {
+        e.message
+    }
+}
+
 /// What the registry refuses, in words a DAP member or provider can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::Invalid;
+
 #[derive(
     Debug,
     Clone,
@@ -79,14 +81,17 @@ pub struct Override {
 
 impl Override {
     /// Reads `rule=reason`, as the CLI takes it.
-    pub fn parse(s: &str) -> Result<Override, String> {
+    pub fn parse(s: &str) -> Result<Override, Invalid> {
         let (rule, reason) = s.split_once('=').unwrap_or((s, ""));
         let rule = Rule::parse(rule.trim()).ok_or_else(|| {
             let rules: Vec<_> = Rule::ALL.iter().map(|r| r.as_str()).collect();
-            format!(
-                "\"{}\" is not a rule (expected one of: {})",
-                rule.trim(),
-                rules.join(", ")
+            Invalid::new(
+                "override",
+                format!(
+                    "\"{}\" is not a rule (expected one of: {})",
+                    rule.trim(),
+                    rules.join(", ")
+                ),
             )
         })?;
         Ok(Override {

@@ -13,10 +13,11 @@ pub mod provider;
 mod run_key;
 mod status;
 
-pub use error::RegistryError;
+pub use error::{Invalid, RegistryError};
 pub use period::{Period, PeriodKind, periods_within};
 pub use problem::{Problem, Problems};
 pub use run_key::{LAKE_COLUMNS, RunKey};
 pub use status::{
-    Arrival, CollectionStatus, PullStatus, RunStatus, Step, UnknownStatus, UploadStatus,
+    Arrival, AuditOutcome, CollectionStatus, PullStatus, RunStatus, Step, UnknownStatus,
+    UploadStatus,
 };

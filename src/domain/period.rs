@@ -7,6 +7,8 @@ use std::fmt;
 use chrono::{Datelike, Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use super::Invalid;
+
 /// The length of the period one submission covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -112,20 +114,23 @@ fn financial_year(d: NaiveDate) -> i32 {
 
 impl Period {
     /// Reads any of the five forms.
-    pub fn parse(s: &str) -> Result<Period, String> {
+    pub fn parse(s: &str) -> Result<Period, Invalid> {
         let bad = || {
-            format!(
-                "\"{s}\" is not a period (2026-11-24, 2026-W48, 2026-11, 2026-27-Q1 or 2026-27)"
+            Invalid::new(
+                "period",
+                format!(
+                    "\"{s}\" is not a period (2026-11-24, 2026-W48, 2026-11, 2026-27-Q1 or 2026-27)"
+                ),
             )
         };
-        let num = |t: &str| -> Result<u32, String> {
+        let num = |t: &str| -> Result<u32, Invalid> {
             if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit()) {
                 return Err(bad());
             }
             t.parse().map_err(|_| bad())
         };
         let parts: Vec<&str> = s.split('-').collect();
-        let year = |t: &str| -> Result<i32, String> {
+        let year = |t: &str| -> Result<i32, Invalid> {
             if t.len() != 4 {
                 return Err(bad());
             }
@@ -268,8 +273,8 @@ impl fmt::Display for Period {
 }
 
 impl TryFrom<String> for Period {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
+    type Error = Invalid;
+    fn try_from(s: String) -> Result<Self, Invalid> {
         Period::parse(&s)
     }
 }

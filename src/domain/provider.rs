@@ -6,6 +6,8 @@ use std::fmt;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::Invalid;
+
 /// Kinds of provider a collection can ask to respond.
 #[derive(
     Debug,
@@ -51,15 +53,18 @@ impl ProviderKind {
         }
     }
 
-    pub fn parse(s: &str) -> Result<ProviderKind, String> {
+    pub fn parse(s: &str) -> Result<ProviderKind, Invalid> {
         ProviderKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 let known: Vec<_> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
-                format!(
-                    "unknown provider kind \"{s}\" (expected one of: {})",
-                    known.join(", ")
+                Invalid::new(
+                    "provider kind",
+                    format!(
+                        "unknown provider kind \"{s}\" (expected one of: {})",
+                        known.join(", ")
+                    ),
                 )
             })
     }
@@ -78,7 +83,7 @@ impl fmt::Display for ProviderKind {
 pub struct ProviderCode(String);
 
 impl ProviderCode {
-    pub fn parse(s: &str) -> Result<ProviderCode, String> {
+    pub fn parse(s: &str) -> Result<ProviderCode, Invalid> {
         let ok = (3..=16).contains(&s.len())
             && s.chars()
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
@@ -86,8 +91,11 @@ impl ProviderCode {
         if ok {
             Ok(ProviderCode(s.to_owned()))
         } else {
-            Err(format!(
-                "\"{s}\" is not an ODS code or CQC location id (3 to 16 upper-case letters, digits or hyphens)"
+            Err(Invalid::new(
+                "provider code",
+                format!(
+                    "\"{s}\" is not an ODS code or CQC location id (3 to 16 upper-case letters, digits or hyphens)"
+                ),
             ))
         }
     }
@@ -98,8 +106,8 @@ impl ProviderCode {
 }
 
 impl TryFrom<String> for ProviderCode {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
+    type Error = Invalid;
+    fn try_from(s: String) -> Result<Self, Invalid> {
         ProviderCode::parse(&s)
     }
 }

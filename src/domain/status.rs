@@ -146,6 +146,20 @@ impl Step {
 }
 
 status_enum!(
+    /// What came of a request the audit log records.
+    AuditOutcome, "audit outcome", {
+        /// It was done.
+        Done => "done",
+        /// It was refused: no right to it, or it broke a rule.
+        Refused => "refused",
+        /// A file was read and rejected by its checks.
+        Rejected => "rejected",
+        /// It was tried and failed on the service's side.
+        Failed => "failed",
+    }
+);
+
+status_enum!(
     /// How a run's extract arrived.
     Arrival, "arrival", {
         /// Pulled from the provider's source by the scheduler or `tally pull`.

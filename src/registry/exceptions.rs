@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::Registry;
+use crate::domain::AuditOutcome;
 use crate::domain::Period;
 use crate::domain::RegistryError;
 use crate::store::access::NewAudit;
@@ -68,7 +69,7 @@ impl Registry {
         let licensed = self.require_listed(g.collection, now).await?;
         let kind = licensed.def.frequency.period;
         let parse = |p: &str| -> anyhow::Result<Period> {
-            let period = Period::parse(p).map_err(refused)?;
+            let period = Period::parse(p).map_err(|e| refused(e.into()))?;
             if period.kind() != kind {
                 return Err(refused(format!(
                     "{} collects {} periods; {p} is a {}",
@@ -118,7 +119,7 @@ impl Registry {
                 role: "dap".into(),
                 action: "exception".into(),
                 target: format!("{} {} {periods}", g.collection, g.provider),
-                outcome: "done",
+                outcome: AuditOutcome::Done,
                 detail: new.reason.clone(),
             })
             .await?;

@@ -242,12 +242,12 @@ impl Reader<'_> {
         }
     }
 
-    fn parsed<T>(
+    fn parsed<T, E: Into<String>>(
         &mut self,
         t: &Table,
         prefix: &str,
         key: &str,
-        parse: impl Fn(&str) -> Result<T, String>,
+        parse: impl Fn(&str) -> Result<T, E>,
     ) -> Option<T> {
         let s = self.str(t, prefix, key)?;
         parse(&s)

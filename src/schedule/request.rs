@@ -71,7 +71,7 @@ pub async fn by_hand(
     period: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<RunKey> {
-    let period = Period::parse(period).map_err(RequestError::BadPeriod)?;
+    let period = Period::parse(period).map_err(|e| RequestError::BadPeriod(e.into()))?;
     let providers = registry.providers().await?;
     let Some(who) = providers.iter().find(|p| p.code.as_str() == provider) else {
         return Err(RequestError::UnknownProvider(provider.into()).into());

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::domain::definition::CollectionDef;
 use crate::domain::provider::Provider;
-use crate::domain::{Period, PeriodKind, RunKey};
+use crate::domain::{Invalid, Period, PeriodKind, RunKey};
 use crate::registry::window::{closes, deadline};
 
 /// A parsed schedule: a cron expression read in a timezone.
@@ -27,9 +27,10 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    pub fn new(expr: &str, tz: Tz) -> Result<Schedule, String> {
-        let cron = croner::Cron::from_str(expr)
-            .map_err(|e| format!("\"{expr}\" is not a cron expression: {e}"))?;
+    pub fn new(expr: &str, tz: Tz) -> Result<Schedule, Invalid> {
+        let cron = croner::Cron::from_str(expr).map_err(|e| {
+            Invalid::new("cron", format!("\"{expr}\" is not a cron expression: {e}"))
+        })?;
         Ok(Schedule { cron, tz })
     }
 

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
+use crate::domain::{AuditOutcome, Invalid};
+
 /// What a token may do. The role matrix itself lives in `web::auth`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -30,14 +32,15 @@ impl Role {
         }
     }
 
-    pub fn parse(s: &str) -> Result<Role, String> {
+    pub fn parse(s: &str) -> Result<Role, Invalid> {
         match s {
             "dap" => Ok(Role::Dap),
             "provider" => Ok(Role::Provider),
             "dhsc" => Ok(Role::Dhsc),
             "admin" => Ok(Role::Admin),
-            other => Err(format!(
-                "unknown role \"{other}\": expected dap, provider, dhsc or admin"
+            other => Err(Invalid::new(
+                "role",
+                format!("unknown role \"{other}\": expected dap, provider, dhsc or admin"),
             )),
         }
     }
@@ -77,8 +80,9 @@ pub struct AuditRow {
     pub action: String,
     /// What it was asked of: a collection, a return and period, a provider.
     pub target: String,
-    /// `done` or `refused`.
-    pub outcome: String,
+    /// `done`, `refused`, or for an upload `rejected` or `failed`.
+    #[sqlx(try_from = "String")]
+    pub outcome: AuditOutcome,
     pub detail: String,
 }
 
@@ -90,7 +94,7 @@ pub struct NewAudit {
     pub role: String,
     pub action: String,
     pub target: String,
-    pub outcome: &'static str,
+    pub outcome: AuditOutcome,
     pub detail: String,
 }
 
@@ -103,7 +107,7 @@ impl NewAudit {
             role: String::new(),
             action: action.into(),
             target: storable(&target.chars().take(200).collect::<String>()),
-            outcome: "refused",
+            outcome: AuditOutcome::Refused,
             detail: storable(detail),
         }
     }
@@ -263,7 +267,7 @@ macro_rules! access_store {
                 .bind(&e.role)
                 .bind(&e.action)
                 .bind(&e.target)
-                .bind(e.outcome)
+                .bind(e.outcome.as_str())
                 .bind(&e.detail)
                 .execute(&self.pool)
                 .await?;

@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::domain::AuditOutcome;
 use crate::store::access::{NewAudit, Role, TokenRow};
 use crate::web::app::App;
 use crate::web::error::ApiError;
@@ -130,7 +131,7 @@ impl Principal {
         &self,
         action: &str,
         target: &str,
-        outcome: &'static str,
+        outcome: AuditOutcome,
         detail: &str,
     ) -> NewAudit {
         NewAudit {

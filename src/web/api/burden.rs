@@ -9,6 +9,7 @@ use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::AuditOutcome;
 use crate::domain::budget::Budget;
 use crate::registry::burden::BurdenReport;
 use crate::registry::provider_burden::ProviderBurden;
@@ -166,8 +167,8 @@ pub async fn set_budget(
         .set_budget(change, &who.name, &b.reason, app.now())
         .await;
     let (outcome, detail) = match &set {
-        Ok(_) => ("done", b.reason.clone()),
-        Err(e) => ("refused", e.to_string()),
+        Ok(_) => (AuditOutcome::Done, b.reason.clone()),
+        Err(e) => (AuditOutcome::Refused, e.to_string()),
     };
     super::record(&app, who.audit("set_budget", "budget", outcome, &detail)).await?;
     Ok(Json(set?))

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::AuditOutcome;
 use crate::domain::CollectionStatus;
 use crate::domain::definition::Slug;
 use crate::domain::finding::Override;
@@ -111,7 +112,11 @@ pub async fn propose(
     let loaded = load(&app, &body)?;
     let slug = loaded.def.slug.to_string();
     let proposal = app.registry.propose(&loaded, &who.name, app.now()).await;
-    let outcome = if proposal.is_ok() { "done" } else { "refused" };
+    let outcome = if proposal.is_ok() {
+        AuditOutcome::Done
+    } else {
+        AuditOutcome::Refused
+    };
     super::record(&app, who.audit("propose", &slug, outcome, "")).await?;
     Ok((StatusCode::CREATED, Json(proposal?)))
 }
@@ -217,8 +222,8 @@ pub(crate) async fn apply(
         }
     };
     let (outcome, detail) = match &done {
-        Ok(()) => ("done", d.reason.clone()),
-        Err(e) => ("refused", format!("{e}")),
+        Ok(()) => (AuditOutcome::Done, d.reason.clone()),
+        Err(e) => (AuditOutcome::Refused, format!("{e}")),
     };
     super::record(app, who.audit(d.action.as_str(), slug, outcome, &detail)).await?;
     done?;

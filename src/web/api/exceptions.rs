@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::domain::AuditOutcome;
 use crate::registry::exceptions::{DEFAULT_DAYS, Grant};
 use crate::store::exceptions::WindowException;
 use crate::web::app::App;
@@ -87,7 +88,7 @@ pub async fn grant(
             let target: String = target.chars().take(200).collect();
             super::record(
                 &app,
-                who.audit("exception", &target, "refused", &e.to_string()),
+                who.audit("exception", &target, AuditOutcome::Refused, &e.to_string()),
             )
             .await?;
             Err(e)

@@ -19,6 +19,7 @@ use utoipa::{IntoParams, Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::domain::AuditOutcome;
 use crate::store::access::AuditRow;
 use crate::web::app::App;
 use crate::web::auth::{Action, Bearer};
@@ -166,7 +167,11 @@ pub(crate) async fn allowed(
 ) -> Result<(), ApiError> {
     if let Err(e) = who.require(action) {
         let target: String = target.chars().take(200).collect();
-        record(app, who.audit(name, &target, "refused", &e.to_string())).await?;
+        record(
+            app,
+            who.audit(name, &target, AuditOutcome::Refused, &e.to_string()),
+        )
+        .await?;
         return Err(e);
     }
     Ok(())

@@ -7,6 +7,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use utoipa::ToSchema;
 
+use crate::domain::AuditOutcome;
 use crate::domain::UploadStatus;
 use crate::domain::provider::{Provider, ProviderCode};
 use crate::registry::views::Obligation;
@@ -122,7 +123,7 @@ pub async fn upload(
         let target: String = code.chars().take(40).collect();
         super::record(
             &app,
-            who.audit("upload", &target, "refused", &e.to_string()),
+            who.audit("upload", &target, AuditOutcome::Refused, &e.to_string()),
         )
         .await?;
         return Err(e);
@@ -139,7 +140,7 @@ pub async fn upload(
             let target: String = code.chars().take(40).collect();
             super::record(
                 &app,
-                who.audit("upload", &target, "refused", &e.to_string()),
+                who.audit("upload", &target, AuditOutcome::Refused, &e.to_string()),
             )
             .await?;
             return Err(e);
@@ -341,13 +342,13 @@ pub(crate) async fn land(
         let (outcome, detail) = match &result {
             Ok(u) => (
                 match u.status {
-                    s if s.done() => "done",
-                    UploadStatus::Rejected => "rejected",
-                    _ => "failed",
+                    s if s.done() => AuditOutcome::Done,
+                    UploadStatus::Rejected => AuditOutcome::Rejected,
+                    _ => AuditOutcome::Failed,
                 },
                 format!("run {} {}", u.run_id.unwrap_or_default(), u.status),
             ),
-            Err(e) => ("refused", e.to_string()),
+            Err(e) => (AuditOutcome::Refused, e.to_string()),
         };
         super::record(&app, who.audit("upload", &target, outcome, &detail)).await?;
         result

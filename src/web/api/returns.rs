@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::domain::AuditOutcome;
 use crate::domain::Period;
 use crate::returns::build::{Artifact, built};
 use crate::returns::catalogue::ReturnDef;
@@ -246,7 +247,7 @@ pub(crate) async fn file(
         who.audit(
             "download",
             &format!("{} {period} v{v}", def.name),
-            "done",
+            AuditOutcome::Done,
             format.name(),
         ),
     )
@@ -271,7 +272,7 @@ fn find<'a>(app: &'a App, name: &str, period: &str) -> Result<(&'a ReturnDef, Pe
             name.chars().take(60).collect::<String>()
         ))
     })?;
-    let period = Period::parse(period).map_err(ApiError::NotFound)?;
+    let period = Period::parse(period).map_err(|e| ApiError::NotFound(e.into()))?;
     Ok((def, period))
 }
 

@@ -177,7 +177,7 @@ pub async fn decide(
         .filter(|l| !l.is_empty())
         .map(Override::parse)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(bad)?;
+        .map_err(|e| bad(e.into()))?;
     let decision = Decision {
         action,
         reason: form.reason.clone(),

@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use serde::Deserialize;
 
+use crate::domain::AuditOutcome;
 use crate::store::access::Role;
 use crate::web::app::App;
 use crate::web::auth::{self, Principal, Visitor};
@@ -181,7 +182,12 @@ pub async fn check_csrf(
     if let Some(who) = &v.who {
         crate::web::api::record(
             app,
-            who.audit(action, "web form", "refused", "missing or wrong CSRF token"),
+            who.audit(
+                action,
+                "web form",
+                AuditOutcome::Refused,
+                "missing or wrong CSRF token",
+            ),
         )
         .await
         .map_err(|e| PageError(e, Nav::of(v)))?;
@@ -248,7 +254,7 @@ async fn sign_in(
             let session = auth::start_session(&app, &who, now)
                 .await
                 .map_err(internal)?;
-            crate::web::api::record(&app, who.audit("sign_in", "web", "done", ""))
+            crate::web::api::record(&app, who.audit("sign_in", "web", AuditOutcome::Done, ""))
                 .await
                 .map_err(|e| PageError(e, Nav::default()))?;
             let home = match who.role {
