@@ -39,7 +39,8 @@ macro_rules! status_enum {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                // `pad`, not `write_str`: the CLI's tables align statuses with `{:<9}`.
+                f.pad(self.as_str())
             }
         }
 
@@ -107,11 +108,6 @@ impl RunStatus {
             self,
             RunStatus::Landed | RunStatus::Late | RunStatus::Amended
         )
-    }
-
-    /// The run ended with something for the provider to fix or the service to try again.
-    pub fn went_wrong(self) -> bool {
-        matches!(self, RunStatus::Rejected | RunStatus::Failed)
     }
 }
 
@@ -297,6 +293,9 @@ mod tests {
             assert_eq!(s.as_str().parse::<CollectionStatus>(), Ok(*s));
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
+        // Tables in the CLI pad their status column.
+        assert_eq!(format!("{:<9}|", RunStatus::Late), "late     |");
+        assert_eq!(format!("{:>10}|", CollectionStatus::Listed), "    listed|");
         let e = "lost".parse::<RunStatus>().unwrap_err();
         assert_eq!(
             e.to_string(),
