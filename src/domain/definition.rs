@@ -333,8 +333,13 @@ pub struct DataItem {
     pub description: String,
     /// The NHS Data Dictionary element this item records, where one exists.
     pub dd_element: Option<String>,
-    /// What a measure measures (`beds.occupied`), so that derivability can be decided.
+    /// What a measure measures (`beds.occupied`), so that derivability can be decided;
+    /// `new:…` for a concept no listed collection names yet.
     pub concept: Option<String>,
+    /// Why a `new:` concept is needed, in the proposer's words: DAP reads it beside the
+    /// findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
     pub measure: Option<MeasureKind>,
     /// Fixed dimension values a wide form bakes into one measure
     /// (`sector = "general_acute"` on `ga_adult_core_available`).
@@ -345,6 +350,11 @@ pub struct DataItem {
 }
 
 impl DataItem {
+    /// The concept this item claims is new (`new:…`), if it does.
+    pub fn new_concept(&self) -> Option<&str> {
+        self.concept.as_deref()?.strip_prefix("new:")
+    }
+
     /// Lower-case letters and digits only, so `Occupied Beds` and `occupied_beds` match.
     pub fn normalised_name(&self) -> String {
         self.name

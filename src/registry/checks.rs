@@ -88,10 +88,13 @@ fn licence(p: &CollectionDef) -> Finding {
 
 /// The same data item: the same Data Dictionary element, or the same normalised name and
 /// type. Two items that both name a concept and name different ones are different things
-/// whatever they are called (`occupied_beds` in a ward and in a care home).
+/// whatever they are called (`occupied_beds` in a ward and in a care home); a concept that
+/// only claims to be new (`new:…`) does not make an item different.
 fn same_item(a: &DataItem, b: &DataItem) -> bool {
     let same_element = a.dd_element.is_some() && a.dd_element == b.dd_element;
-    let different_concepts = a.concept.is_some() && b.concept.is_some() && a.concept != b.concept;
+    let named = |i: &DataItem| i.concept.clone().filter(|_| i.new_concept().is_none());
+    let (ca, cb) = (named(a), named(b));
+    let different_concepts = ca.is_some() && cb.is_some() && ca != cb;
     let same_name = a.normalised_name() == b.normalised_name() && a.ty.name() == b.ty.name();
     same_element || (same_name && !different_concepts)
 }
@@ -141,6 +144,31 @@ fn duplicates(p: &CollectionDef, others: &[Listed]) -> Finding {
         }
     }
     if found.is_empty() {
+        let new: Vec<String> = p
+            .measures()
+            .filter_map(|i| {
+                let concept = i.new_concept()?;
+                let why = i.justification.as_deref().unwrap_or_default();
+                Some(format!("{} ({concept}): \"{why}\"", i.name))
+            })
+            .collect();
+        if !new.is_empty() {
+            // Nothing matches, but a concept declared new is the proposer's word: DAP judges it.
+            return Finding::new(
+                Rule::Duplicate,
+                Severity::Warning,
+                format!(
+                    "No item it asks for is already collected by a listed collection, but {} declared new, with the proposer's justification for DAP to judge: {}.",
+                    if new.len() == 1 {
+                        "one concept is"
+                    } else {
+                        "these concepts are"
+                    },
+                    new.join("; ")
+                ),
+                related,
+            );
+        }
         return Finding::new(
             Rule::Duplicate,
             Severity::Pass,

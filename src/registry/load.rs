@@ -168,6 +168,7 @@ const ITEM_KEYS: &[&str] = &[
     "min",
     "max",
     "pattern",
+    "justification",
 ];
 
 /// Walks a TOML table, recording a problem for anything missing, mistyped or unknown.
@@ -420,6 +421,23 @@ impl Reader<'_> {
         };
         let dimensions = self.item_names(t, "dimensions", &names);
         let key = self.item_names(t, "key", &names);
+        // A figure must say what it measures, or the duplicate and derivable checks would
+        // have nothing to compare: leaving the annotations out must not get a copy listed.
+        for (i, item) in items.iter().enumerate() {
+            if item.ty.is_numeric()
+                && item.concept.is_none()
+                && !key.contains(&item.name)
+                && !dimensions.contains(&item.name)
+            {
+                self.problem(
+                    &format!("items[{i}].concept"),
+                    format!(
+                        "\"{}\" is a figure (not a key or a dimension), so it must say what it measures: the concept listed collections use for it (see tally collections show), or concept = \"new:…\" with a justification DAP will read",
+                        item.name
+                    ),
+                );
+            }
+        }
         let rules = self.rules(t, &names);
         if let Some(slug) = &slug
             && retires.contains(slug)

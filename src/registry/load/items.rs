@@ -107,15 +107,35 @@ impl Reader<'_> {
         let dd_element = self.opt_str(it, prefix, "dd_element");
         let concept = self.opt_str(it, prefix, "concept");
         if let Some(c) = &concept {
-            let ok = !c.is_empty()
-                && c.chars()
+            let words = c.strip_prefix("new:").unwrap_or(c);
+            let ok = !words.is_empty()
+                && words
+                    .chars()
                     .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._".contains(ch));
             if !ok {
                 self.problem(
                     &at("concept"),
-                    format!("\"{c}\" must be lower-case words joined by dots, like beds.occupied"),
+                    format!(
+                        "\"{c}\" must be lower-case words joined by dots, like beds.occupied (or new:beds.occupied for a concept no listed collection names)"
+                    ),
                 );
             }
+        }
+        let justification = self.opt_str(it, prefix, "justification");
+        let is_new = concept.as_deref().is_some_and(|c| c.starts_with("new:"));
+        match (&justification, is_new) {
+            (None, true) => self.problem(
+                &at("justification"),
+                "a new concept needs a justification: why no listed collection's concept will do, in words DAP will read",
+            ),
+            (Some(j), true) if j.trim().is_empty() => {
+                self.problem(&at("justification"), "must not be empty")
+            }
+            (Some(_), false) => self.problem(
+                &at("justification"),
+                "only an item whose concept is new (concept = \"new:…\") takes a justification",
+            ),
+            _ => {}
         }
         let measure = match self.opt_str(it, prefix, "measure").as_deref() {
             None => None,
@@ -187,6 +207,7 @@ impl Reader<'_> {
             description,
             dd_element,
             concept,
+            justification,
             measure,
             breakdown,
             min,
