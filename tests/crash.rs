@@ -361,15 +361,7 @@ async fn serve_killed_at_random_moments_loses_and_breaks_nothing() {
             })
             .collect();
         versions.sort();
-        let o = Command::new(env!("CARGO_BIN_EXE_tally"))
-            .arg("--config")
-            .arg(dir.join("tally.toml"))
-            .env("TALLY_DATA_DIR", &copy)
-            .env_remove("TALLY_DATABASE_URL")
-            .args(["returns", "build", "uec-daily-sitrep", "--period", p])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        build_sitrep(&dir, &copy, p);
         let rebuilt_dir = copy.join(format!("returns/uec-daily-sitrep/{name}/v1"));
         let mut latest = versions.last().unwrap().1.clone();
         // The clean run stops once every version has landed and every day has a SitRep;
@@ -377,15 +369,7 @@ async fn serve_killed_at_random_moments_loses_and_breaks_nothing() {
         // rebuilt at its next round. Then it is built now, here, from the same register as
         // the copy, so that both builds read the same inputs.
         if inputs(&latest) != inputs(&rebuilt_dir) {
-            let o = Command::new(env!("CARGO_BIN_EXE_tally"))
-                .arg("--config")
-                .arg(dir.join("tally.toml"))
-                .env_remove("TALLY_DATA_DIR")
-                .env_remove("TALLY_DATABASE_URL")
-                .args(["returns", "build", "uec-daily-sitrep", "--period", p])
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            build_sitrep(&dir, &dir, p);
             latest = period
                 .path()
                 .join(format!("v{}", versions.last().unwrap().0 + 1));
@@ -411,4 +395,18 @@ fn inputs(artifact: &Path) -> serde_json::Value {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(artifact.join("manifest.json")).unwrap()).unwrap();
     manifest["inputs"].clone()
+}
+
+/// `tally returns build uec-daily-sitrep --period <p>` with the world's settings and its
+/// data in `data` (the world itself, or a copy of it).
+fn build_sitrep(world: &Path, data: &Path, period: &str) {
+    let o = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .arg("--config")
+        .arg(world.join("tally.toml"))
+        .env("TALLY_DATA_DIR", data)
+        .env_remove("TALLY_DATABASE_URL")
+        .args(["returns", "build", "uec-daily-sitrep", "--period", period])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -421,31 +421,7 @@ impl Reader<'_> {
         };
         let dimensions = self.item_names(t, "dimensions", &names);
         let key = self.item_names(t, "key", &names);
-        // A figure must say what it measures, or the duplicate and derivable checks would
-        // have nothing to compare: leaving the annotations out must not get a copy listed.
-        // Problems name an item by its place in the file (a malformed one is not in `items`).
-        let place = |name: &str| match t.get("items") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .position(|i| i.get("name").and_then(Value::as_str) == Some(name)),
-            _ => None,
-        };
-        for item in &items {
-            if item.ty.is_numeric()
-                && item.concept.is_none()
-                && !key.contains(&item.name)
-                && !dimensions.contains(&item.name)
-            {
-                let at = place(&item.name).unwrap_or_default();
-                self.problem(
-                    &format!("items[{at}].concept"),
-                    format!(
-                        "\"{}\" is a figure (not a key or a dimension), so it must say what it measures: the concept listed collections use for it (see tally collections show), or concept = \"new:…\" with a justification DAP will read",
-                        item.name
-                    ),
-                );
-            }
-        }
+        self.figures_say_what_they_measure(t, &items, &key, &dimensions);
         let rules = self.rules(t, &names);
         if let Some(slug) = &slug
             && retires.contains(slug)

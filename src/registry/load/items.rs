@@ -48,6 +48,40 @@ impl Reader<'_> {
         items
     }
 
+    /// A figure must say what it measures, or the duplicate and derivable checks would have
+    /// nothing to compare: leaving the annotations out must not get a copy listed.
+    pub(super) fn figures_say_what_they_measure(
+        &mut self,
+        t: &Table,
+        items: &[DataItem],
+        key: &[String],
+        dimensions: &[String],
+    ) {
+        // Problems name an item by its place in the file (a malformed one is not in `items`).
+        let place = |name: &str| match t.get("items") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .position(|i| i.get("name").and_then(Value::as_str) == Some(name)),
+            _ => None,
+        };
+        for item in items {
+            if item.ty.is_numeric()
+                && item.concept.is_none()
+                && !key.contains(&item.name)
+                && !dimensions.contains(&item.name)
+            {
+                let at = place(&item.name).unwrap_or_default();
+                self.problem(
+                    &format!("items[{at}].concept"),
+                    format!(
+                        "\"{}\" is a figure (not a key or a dimension), so it must say what it measures: the concept listed collections use for it (see tally collections show), or concept = \"new:…\" with a justification DAP will read",
+                        item.name
+                    ),
+                );
+            }
+        }
+    }
+
     fn item(&mut self, it: &Table, prefix: &str) -> Option<DataItem> {
         self.unknown_keys(it, prefix, ITEM_KEYS);
         let name = self.parsed(it, prefix, "name", |s| {

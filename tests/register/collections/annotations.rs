@@ -44,7 +44,10 @@ fn a_copy_of_a_listed_collection_without_its_annotations_is_refused_at_load() {
     }
     assert!(e.contains("concept = \"new:…\""), "{e}");
     // Each is named by its place in the file, as every loading problem is.
-    assert!(e.contains("items[1].concept: \"max_capacity\" is a figure"), "{e}");
+    assert!(
+        e.contains("items[1].concept: \"max_capacity\" is a figure"),
+        "{e}"
+    );
     // Keys and dimensions need no concept: the bundled definitions all load.
     for name in [
         "ward-bed-census",
