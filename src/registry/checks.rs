@@ -59,6 +59,7 @@ pub fn run(p: &CollectionDef, cx: &Context) -> Vec<Finding> {
         .collect();
     let mut findings = vec![licence(p)];
     findings.push(duplicates(p, &others));
+    findings.extend(near_duplicates(p, &others));
     findings.push(derivable(p, &others));
     findings.extend(budget(p, previous, cx));
     findings.push(frequency(p, &others));
@@ -86,17 +87,84 @@ fn licence(p: &CollectionDef) -> Finding {
     )
 }
 
-/// The same data item: the same Data Dictionary element, or the same normalised name and
-/// type. Two items that both name a concept and name different ones are different things
-/// whatever they are called (`occupied_beds` in a ward and in a care home); a concept that
-/// only claims to be new (`new:…`) does not make an item different.
+/// The same data item: the same Data Dictionary element, or the same normalised name, type,
+/// codes and bounds, whatever the items say of themselves. Two items that both name a concept
+/// and name different ones are different things whatever they are called (`occupied_beds` in
+/// a ward and in a care home); a concept that only claims to be new (`new:…`) does not make
+/// an item different.
 fn same_item(a: &DataItem, b: &DataItem) -> bool {
     let same_element = a.dd_element.is_some() && a.dd_element == b.dd_element;
+    same_element
+        || (a.normalised_name() == b.normalised_name()
+            && same_type(a, b)
+            && same_bounds(a, b)
+            && !different_concepts(a, b))
+}
+
+/// Items DAP should look at twice: the same type (and codes) under a similar name, or the
+/// same name with other bounds. Not blocking, since `beds_open` and `beds_opened` may
+/// differ, but a proposer cannot rename an item past the register unseen.
+fn near_item(a: &DataItem, b: &DataItem) -> bool {
+    !same_item(a, b)
+        && !different_concepts(a, b)
+        && same_type(a, b)
+        && (a.normalised_name() == b.normalised_name() || similar_names(&a.name, &b.name))
+}
+
+fn different_concepts(a: &DataItem, b: &DataItem) -> bool {
     let named = |i: &DataItem| i.concept.clone().filter(|_| i.new_concept().is_none());
     let (ca, cb) = (named(a), named(b));
-    let different_concepts = ca.is_some() && cb.is_some() && ca != cb;
-    let same_name = a.normalised_name() == b.normalised_name() && a.ty.name() == b.ty.name();
-    same_element || (same_name && !different_concepts)
+    ca.is_some() && cb.is_some() && ca != cb
+}
+
+/// The same type; for coded items, the same codes in any order.
+fn same_type(a: &DataItem, b: &DataItem) -> bool {
+    match (&a.ty, &b.ty) {
+        (ItemType::Code(x), ItemType::Code(y)) => {
+            let set = |c: &Vec<String>| c.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
+            let (mut x, mut y) = (set(x), set(y));
+            x.sort();
+            y.sort();
+            x == y
+        }
+        (x, y) => x == y,
+    }
+}
+
+/// Bounds that do not disagree: where both items give one, it is the same.
+fn same_bounds(a: &DataItem, b: &DataItem) -> bool {
+    let agree = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
+    };
+    agree(a.min, b.min) && agree(a.max, b.max)
+}
+
+/// Names that say nearly the same thing: most of their words shared, a word and its
+/// abbreviation counting as one (`maximum_capacity` and `max_capacity`, `beds_occupied` and
+/// `occupied_beds`), or spellings a letter or two apart (`vacant_acepting`).
+fn similar_names(a: &str, b: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect()
+    };
+    let (wa, wb) = (words(a), words(b));
+    let alike = |x: &str, y: &str| {
+        x == y || (x.len().min(y.len()) >= 3 && (x.starts_with(y) || y.starts_with(x)))
+    };
+    let matched = wa.iter().filter(|x| wb.iter().any(|y| alike(x, y))).count();
+    let most = wa.len().max(wb.len());
+    (most > 0 && matched * 3 >= most * 2)
+        || strsim::normalized_damerau_levenshtein(&wa.concat(), &wb.concat()) >= 0.85
+}
+
+/// Items a proposal asks for that are not keys or dimensions: what it could duplicate.
+fn asked(def: &CollectionDef) -> impl Iterator<Item = &DataItem> {
+    def.items
+        .iter()
+        .filter(|i| !def.key.contains(&i.name) && !def.dimensions.contains(&i.name))
 }
 
 /// Whether some provider would be asked by both.
@@ -122,10 +190,9 @@ fn duplicates(p: &CollectionDef, others: &[Listed]) -> Finding {
     let mut related: Vec<String> = Vec::new();
     let mut count = 0;
     for l in others.iter().filter(|l| shares_respondents(p, l.def)) {
-        let items: Vec<String> = p
-            .measures()
+        let items: Vec<String> = asked(p)
             .filter_map(|item| {
-                let theirs = l.def.measures().find(|t| same_item(item, t))?;
+                let theirs = asked(l.def).find(|t| same_item(item, t))?;
                 Some(if theirs.name == item.name {
                     item.name.clone()
                 } else {
@@ -186,6 +253,38 @@ fn duplicates(p: &CollectionDef, others: &[Listed]) -> Finding {
         ),
         related,
     )
+}
+
+/// Rule 2's second look: items like a listed collection's without being the same, for DAP
+/// to judge. None when there are none.
+fn near_duplicates(p: &CollectionDef, others: &[Listed]) -> Option<Finding> {
+    let mut found: Vec<String> = Vec::new();
+    let mut related: Vec<String> = Vec::new();
+    for l in others.iter().filter(|l| shares_respondents(p, l.def)) {
+        let pairs: Vec<String> = asked(p)
+            .filter(|item| !asked(l.def).any(|t| same_item(item, t)))
+            .filter_map(|item| {
+                let theirs = asked(l.def).find(|t| near_item(item, t))?;
+                Some(format!("{} (like {})", item.name, theirs.name))
+            })
+            .collect();
+        if !pairs.is_empty() {
+            found.push(format!("{}: {}", l.label(), pairs.join(", ")));
+            related.push(l.def.slug.to_string());
+        }
+    }
+    if found.is_empty() {
+        return None;
+    }
+    Some(Finding::new(
+        Rule::Duplicate,
+        Severity::Warning,
+        format!(
+            "Some items are like items listed collections already collect, of the same type and codes under a similar name or with other bounds; check they are not the same data asked again: {}.",
+            found.join("; ")
+        ),
+        related,
+    ))
 }
 
 /// Whether listed item `src` of `l` can give the proposal's measure `want`: the same

@@ -155,3 +155,174 @@ fn figures_declared_new_are_still_duplicates_of_listed_ones_and_dap_reads_why() 
         alone.message
     );
 }
+
+#[test]
+fn renamed_items_of_the_same_type_are_shown_to_dap_as_near_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = load("care-home-capacity").def;
+    let mut text = proposal_text();
+    // Every figure declared new and renamed a little: nothing is the same item any more.
+    for (c, from, to) in [
+        ("capacity", "max_capacity", "maximum_capacity"),
+        ("occupied", "occupied_beds", "beds_occupied"),
+        ("vacant_reserved", "vacant_reserved", "reserved_vacant_beds"),
+        ("vacant_accepting", "vacant_accepting", "vacant_acepting"),
+    ] {
+        text = text
+            .replacen(
+                &format!("concept = \"care_home.beds.{c}\""),
+                &format!("concept = \"new:{c}\"\njustification = \"ours\""),
+                1,
+            )
+            .replace(from, to);
+    }
+    let renamed = load_text(dir.path(), "care-home-beds-return.toml", &text).def;
+    let on = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+    let findings = checks::run(
+        &renamed,
+        &Context {
+            listed: vec![Listed {
+                licence_number: Some("DAP0002"),
+                def: &listed,
+            }],
+            providers: &[],
+            budget: None,
+            on,
+        },
+    );
+    let near: Vec<_> = findings
+        .iter()
+        .filter(|f| f.rule == Rule::Duplicate && f.message.contains("similar name"))
+        .collect();
+    assert_eq!(near.len(), 1, "{findings:#?}");
+    assert_eq!(near[0].severity, Severity::Warning);
+    for pair in [
+        "maximum_capacity (like max_capacity)",
+        "beds_occupied (like occupied_beds)",
+        "reserved_vacant_beds (like vacant_reserved)",
+        "vacant_acepting (like vacant_accepting)",
+    ] {
+        assert!(
+            near[0].message.contains(pair),
+            "{pair}: {}",
+            near[0].message
+        );
+    }
+    assert_eq!(near[0].related, vec!["care-home-capacity".to_string()]);
+
+    // The unchanged proposal's items are the same items: duplicates, not near-matches.
+    let unchanged = load_text(dir.path(), "care-home-beds-return.toml", &proposal_text()).def;
+    let same = checks::run(
+        &unchanged,
+        &Context {
+            listed: vec![Listed {
+                licence_number: Some("DAP0002"),
+                def: &listed,
+            }],
+            providers: &[],
+            budget: None,
+            on,
+        },
+    );
+    assert!(
+        same.iter()
+            .all(|f| !f.message.contains("max_capacity (like")),
+        "{same:#?}"
+    );
+}
+
+#[test]
+fn items_without_a_concept_are_compared_by_name_type_and_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_code = |codes: &str| {
+        format!(
+            r#"slug = "{{slug}}"
+title = "Staffing"
+sponsor = "DHSC"
+legal_basis = "Health and Social Care Act 2012 s.254"
+purpose = "Whether wards are safely staffed."
+licence_term_months = 12
+capture = "manual"
+grain = "provider"
+dimensions = []
+key = ["snapshot_date"]
+deadline = "5d"
+amendment_window = "30d"
+
+[respondents]
+kinds = ["acute_trust"]
+estimated = 100
+
+[frequency]
+cron = "0 6 1 * *"
+timezone = "Europe/London"
+period = "month"
+
+[burden]
+manual_minutes = 20
+automated_minutes = 5
+
+[[items]]
+name = "snapshot_date"
+type = "date"
+
+[[items]]
+name = "staffing_level"
+type = "code"
+codes = [{codes}]
+"#
+        )
+    };
+    let listed = load_text(
+        dir.path(),
+        "staffing-a.toml",
+        &with_code(r#""safe", "unsafe""#).replace("{slug}", "staffing-a"),
+    )
+    .def;
+    let copy = load_text(
+        dir.path(),
+        "staffing-b.toml",
+        &with_code(r#""unsafe", "safe""#).replace("{slug}", "staffing-b"),
+    )
+    .def;
+    let other_codes = load_text(
+        dir.path(),
+        "staffing-c.toml",
+        &with_code(r#""safe", "unsafe", "unknown""#).replace("{slug}", "staffing-c"),
+    )
+    .def;
+    let on = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+    let against = |def| {
+        checks::run(
+            def,
+            &Context {
+                listed: vec![Listed {
+                    licence_number: Some("DAP0009"),
+                    def: &listed,
+                }],
+                providers: &[],
+                budget: None,
+                on,
+            },
+        )
+    };
+    let same = against(&copy);
+    let dup = same
+        .iter()
+        .find(|f| f.rule == Rule::Duplicate && f.severity == Severity::Blocking)
+        .unwrap_or_else(|| panic!("{same:#?}"));
+    assert!(
+        dup.message
+            .contains("staffing-a (DAP0009) already collects staffing_level"),
+        "{}",
+        dup.message
+    );
+    // Other codes make another item, and not a near one either.
+    let other = against(&other_codes);
+    assert!(
+        other
+            .iter()
+            .all(|f| f.rule != Rule::Duplicate || f.severity == Severity::Pass),
+        "{other:#?}"
+    );
+}
