@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use super::{Json, Outcome, print_json, thousands};
 use crate::config::Settings;
 use crate::domain::CollectionStatus;
+use crate::domain::RegistryError;
 use crate::domain::finding::Override;
 use crate::domain::finding::Severity;
 use crate::registry::burden::hours;
@@ -228,9 +229,17 @@ pub async fn approve(
         .map(|o| Override::parse(o).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let registry = super::open(settings).await?;
-    let l = registry
+    let l = match registry
         .approve(slug, by, reason, overrides, Utc::now())
-        .await?;
+        .await
+    {
+        Ok(l) => l,
+        Err(e) if matches!(e.downcast_ref(), Some(RegistryError::Blocked(_))) => {
+            eprintln!("Give each reason as --override RULE=\"reason\".");
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     if json {
         return print_json(&l).map(|_| Outcome::Done);
     }

@@ -78,20 +78,14 @@ pub async fn create(
     let role = Role::parse(role).map_err(anyhow::Error::msg)?;
     let registry = super::open(settings).await?;
     let store = registry.store();
-    let known = store.providers().await?;
-    for code in providers {
-        if !known.iter().any(|p| p.code.as_str() == code) {
-            anyhow::bail!("there is no provider {code} in the provider register");
-        }
-    }
     let now = Utc::now();
     let expires = expires_in_days.map(|d| now + Duration::days(i64::from(d)));
     let by = by
         .map(str::trim)
         .filter(|b| !b.is_empty())
         .unwrap_or("the command line");
-    let (row, token) = crate::web::auth::issue(role, providers, name, by, expires, now)?;
-    store.add_token(&row).await?;
+    let (row, token) =
+        crate::web::auth::create(store.as_ref(), role, providers, name, by, expires, now).await?;
     store
         .audit(&crate::store::access::NewAudit {
             at: now,

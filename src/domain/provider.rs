@@ -53,6 +53,30 @@ impl ProviderKind {
         }
     }
 
+    /// As people say it of one: `acute trust`, `care home`.
+    pub fn singular(self) -> &'static str {
+        match self {
+            ProviderKind::AcuteTrust => "acute trust",
+            ProviderKind::MentalHealthTrust => "mental health trust",
+            ProviderKind::CommunityTrust => "community trust",
+            ProviderKind::AmbulanceTrust => "ambulance trust",
+            ProviderKind::CareHome => "care home",
+            ProviderKind::GpPractice => "GP practice",
+        }
+    }
+
+    /// As people say it of many: `acute trusts`, `care homes`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            ProviderKind::AcuteTrust => "acute trusts",
+            ProviderKind::MentalHealthTrust => "mental health trusts",
+            ProviderKind::CommunityTrust => "community trusts",
+            ProviderKind::AmbulanceTrust => "ambulance trusts",
+            ProviderKind::CareHome => "care homes",
+            ProviderKind::GpPractice => "GP practices",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<ProviderKind, Invalid> {
         ProviderKind::ALL
             .into_iter()

@@ -3,7 +3,7 @@
 //! other part of Tally calls before it pulls, accepts or publishes anything.
 
 use anyhow::Context as _;
-use chrono::{DateTime, Months, Utc};
+use chrono::{DateTime, Duration, Months, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -15,6 +15,9 @@ use crate::domain::definition::CollectionDef;
 use crate::domain::finding::{Finding, Override};
 use crate::domain::{CollectionStatus, RegistryError, Step};
 use crate::store::{Change, NewDecision, NewVersion, VersionRow};
+
+/// How many days before a licence runs out DAP may renew it with the same definition.
+pub const RENEWAL_DAYS: i64 = 90;
 
 /// The decisions on a collection other than listing and rejecting its proposal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +114,7 @@ impl Registry {
         by: &str,
         at: DateTime<Utc>,
     ) -> anyhow::Result<Proposal> {
-        let by = require_words("the name of who proposes it (--by)", by)?;
+        let by = require_words("the name of who proposes it", by)?;
         let slug = loaded.def.slug.as_str();
         if let Some((version, status)) = self.same_as(&loaded.def, at).await? {
             return Err(RegistryError::Conflict(format!(
@@ -120,6 +123,12 @@ impl Registry {
             .into());
         }
         let report = self.check(&loaded.def, at).await?;
+        // The file's name only: where it lay on the server is nobody's business.
+        let file = loaded
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("{slug}.toml"));
         let version = self
             .store
             .add_version(
@@ -127,13 +136,13 @@ impl Registry {
                     definition: loaded.def.clone(),
                     source_toml: loaded.source.clone(),
                     sha256: hex::encode(Sha256::digest(loaded.source.as_bytes())),
-                    source_file: Some(loaded.path.display().to_string()),
+                    source_file: Some(file.clone()),
                     findings: report.findings.clone(),
                 },
                 &NewDecision {
                     action: Step::Propose,
                     actor: by,
-                    reason: format!("proposed from {}", loaded.path.display()),
+                    reason: format!("proposed from {file}"),
                     at,
                     findings: report.findings.clone(),
                     overrides: Vec::new(),
@@ -154,8 +163,43 @@ impl Registry {
         })
     }
 
+    /// Proposes the definition in force again, for a new term: the checks run against today's
+    /// register, and DAP lists or rejects it like any proposal. Open from `RENEWAL_DAYS`
+    /// before the licence runs out, and after it has.
+    pub async fn renew(&self, slug: &str, by: &str, at: DateTime<Utc>) -> anyhow::Result<Proposal> {
+        let versions = self.store.versions(slug).await?;
+        if versions.is_empty() {
+            return Err(RegistryError::NotFound(slug.into()).into());
+        }
+        let Some(v) = versions
+            .iter()
+            .rev()
+            .find(|v| v.status == CollectionStatus::Listed)
+        else {
+            return Err(
+                RegistryError::Conflict(format!("{slug} has no listed version to renew")).into(),
+            );
+        };
+        if let Some(e) = v.expires_at
+            && e > at + Duration::days(RENEWAL_DAYS)
+        {
+            return Err(RegistryError::Conflict(format!(
+                "{slug}'s licence runs until {}; it can be renewed from {RENEWAL_DAYS} days before then",
+                e.format("%-d %B %Y")
+            ))
+            .into());
+        }
+        let loaded = LoadedDef {
+            def: v.definition.0.clone(),
+            path: format!("{slug}.toml (renewal of version {})", v.version).into(),
+            source: v.source_toml.clone(),
+        };
+        self.propose(&loaded, by, at).await
+    }
+
     /// The version in force or awaiting a decision that this definition repeats exactly, as
-    /// (version, status). An expired licence may be renewed with the same definition.
+    /// (version, status). A licence that has run out, or runs out within `RENEWAL_DAYS`, may
+    /// be renewed with the same definition.
     pub async fn same_as(
         &self,
         def: &CollectionDef,
@@ -167,8 +211,9 @@ impl Registry {
             .await?
             .into_iter()
             .find(|v| {
-                let in_force =
-                    v.status == CollectionStatus::Listed && v.expires_at.is_none_or(|e| e > at);
+                let in_force = v.status == CollectionStatus::Listed
+                    && v.expires_at
+                        .is_none_or(|e| e > at + Duration::days(RENEWAL_DAYS));
                 (in_force || v.status == CollectionStatus::Proposed) && v.definition.0 == *def
             })
             .map(|v| (v.version, v.status)))
@@ -213,8 +258,8 @@ impl Registry {
         overrides: Vec<Override>,
         at: DateTime<Utc>,
     ) -> anyhow::Result<Listing> {
-        let by = require_words("the name of the DAP member deciding (--by)", by)?;
-        let reason = require_words("a reason (--reason)", reason)?;
+        let by = require_words("the name of the DAP member deciding", by)?;
+        let reason = require_words("a reason", reason)?;
         for o in &overrides {
             if require_words("an override's reason", &o.reason).is_err() {
                 return Err(RegistryError::Refused(format!(
@@ -267,7 +312,7 @@ impl Registry {
                 .map(|f| format!("  {}: {}", f.rule, f.message))
                 .collect();
             return Err(RegistryError::Blocked(format!(
-                "{slug} is blocked and cannot be listed without an override for each blocking finding (--override RULE=\"reason\"):\n{}",
+                "{slug} is blocked and cannot be listed without an override, a written reason to list it despite each blocking finding; these have none:\n{}",
                 lines.join("\n")
             ))
             .into());
@@ -341,8 +386,8 @@ impl Registry {
         reason: &str,
         at: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let by = require_words("the name of the DAP member deciding (--by)", by)?;
-        let reason = require_words("a reason (--reason)", reason)?;
+        let by = require_words("the name of the DAP member deciding", by)?;
+        let reason = require_words("a reason", reason)?;
         let pending = self.pending(slug).await?;
         let report = self.check(&pending.definition.0, at).await?;
         let d = NewDecision {
@@ -380,8 +425,8 @@ impl Registry {
             StatusChange::Reinstate => (Step::Reinstate, Change::Reinstate),
             StatusChange::Retire => (Step::Retire, Change::Retire),
         };
-        let by = require_words("the name of the DAP member deciding (--by)", by)?;
-        let reason = require_words("a reason (--reason)", reason)?;
+        let by = require_words("the name of the DAP member deciding", by)?;
+        let reason = require_words("a reason", reason)?;
         let d = NewDecision {
             action,
             actor: by,

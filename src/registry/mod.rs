@@ -7,6 +7,7 @@ pub mod exceptions;
 pub mod governance;
 pub mod load;
 pub mod provider_burden;
+pub mod reporting;
 pub mod views;
 pub mod window;
 

@@ -250,12 +250,12 @@ impl Registry {
             && change.target_date.is_none()
         {
             return Err(RegistryError::Refused(
-                "nothing to change: give a cap (--cap), a target (--goal with --by-date), or a baseline".into(),
+                "nothing to change: give a cap, a target (a goal and the date to reach it by), or a baseline".into(),
             )
             .into());
         }
-        let set_by = require_words("the name of the DAP member deciding (--by)", by)?;
-        let reason = require_words("a reason (--reason)", reason)?;
+        let set_by = require_words("the name of the DAP member deciding", by)?;
+        let reason = require_words("a reason", reason)?;
         let old = self.store.budget().await?;
         let keep = |f: fn(&Budget) -> Option<f64>| old.as_ref().and_then(f);
         let baseline_hours = match change.baseline_hours {

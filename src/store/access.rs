@@ -123,6 +123,8 @@ pub fn storable(text: &str) -> String {
 #[async_trait::async_trait]
 pub trait Access: Send + Sync {
     async fn add_token(&self, token: &TokenRow) -> anyhow::Result<()>;
+    /// Stores many tokens at once: all of them, or none.
+    async fn add_tokens(&self, tokens: &[TokenRow]) -> anyhow::Result<()>;
     async fn token(&self, id: &str) -> anyhow::Result<Option<TokenRow>>;
     async fn tokens(&self) -> anyhow::Result<Vec<TokenRow>>;
     /// Revokes a token and ends its sessions; false when there is no such live token.
@@ -144,6 +146,42 @@ pub trait Access: Send + Sync {
     async fn audit(&self, entry: &NewAudit) -> anyhow::Result<()>;
     /// The audit log, newest first.
     async fn audit_log(&self, limit: i64) -> anyhow::Result<Vec<AuditRow>>;
+    /// One page of the entries `filter` matches, newest first, and how many match in all.
+    async fn audit_search(
+        &self,
+        filter: &AuditFilter,
+        offset: i64,
+        limit: i64,
+    ) -> anyhow::Result<(Vec<AuditRow>, i64)>;
+    /// Every action the log holds, for a filter to choose from.
+    async fn audit_actions(&self) -> anyhow::Result<Vec<String>>;
+}
+
+/// Which audit entries to show. Empty text and `None` match everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Part of the actor's name, in any case.
+    pub who: String,
+    pub action: String,
+    pub outcome: Option<AuditOutcome>,
+    pub from: Option<DateTime<Utc>>,
+    /// Entries before this moment.
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl AuditFilter {
+    /// `who` as a LIKE pattern: lower case, its own `%`, `_` and `\` escaped.
+    pub fn who_pattern(&self) -> String {
+        let mut p = String::from("%");
+        for c in self.who.trim().to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                p.push('\\');
+            }
+            p.push(c);
+        }
+        p.push('%');
+        p
+    }
 }
 
 /// The SQL for `Access`, written once for both backends like `sql_store!`.
@@ -152,22 +190,33 @@ macro_rules! access_store {
         #[async_trait::async_trait]
         impl $crate::store::access::Access for $store {
             async fn add_token(&self, t: &$crate::store::access::TokenRow) -> anyhow::Result<()> {
-                sqlx::query(
-                    "INSERT INTO api_tokens
-                       (id, name, role, providers, secret_sha256, created_by, created_at, expires_at, revoked_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(&t.id)
-                .bind(&t.name)
-                .bind(&t.role)
-                .bind(&t.providers)
-                .bind(&t.secret_sha256)
-                .bind(&t.created_by)
-                .bind(t.created_at)
-                .bind(t.expires_at)
-                .bind(t.revoked_at)
-                .execute(&self.pool)
-                .await?;
+                self.add_tokens(std::slice::from_ref(t)).await
+            }
+
+            async fn add_tokens(
+                &self,
+                tokens: &[$crate::store::access::TokenRow],
+            ) -> anyhow::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for t in tokens {
+                    sqlx::query(
+                        "INSERT INTO api_tokens
+                           (id, name, role, providers, secret_sha256, created_by, created_at, expires_at, revoked_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(&t.id)
+                    .bind(&t.name)
+                    .bind(&t.role)
+                    .bind(&t.providers)
+                    .bind(&t.secret_sha256)
+                    .bind(&t.created_by)
+                    .bind(t.created_at)
+                    .bind(t.expires_at)
+                    .bind(t.revoked_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -284,6 +333,52 @@ macro_rules! access_store {
                         .fetch_all(&self.pool)
                         .await?,
                 )
+            }
+
+            async fn audit_search(
+                &self,
+                f: &$crate::store::access::AuditFilter,
+                offset: i64,
+                limit: i64,
+            ) -> anyhow::Result<(Vec<$crate::store::access::AuditRow>, i64)> {
+                let outcome = f.outcome.map(|o| o.as_str()).unwrap_or_default();
+                // The same WHERE in both queries, over $1 to $5.
+                let rows = sqlx::query_as(
+                    "SELECT * FROM audit_log WHERE LOWER(actor) LIKE $1 ESCAPE '\\' \
+                       AND ($2 = '' OR action = $2) AND ($3 = '' OR outcome = $3) \
+                       AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
+                     ORDER BY id DESC LIMIT $6 OFFSET $7",
+                )
+                .bind(f.who_pattern())
+                .bind(&f.action)
+                .bind(outcome)
+                .bind(f.from)
+                .bind(f.until)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?;
+                let (total,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM audit_log WHERE LOWER(actor) LIKE $1 ESCAPE '\\' \
+                       AND ($2 = '' OR action = $2) AND ($3 = '' OR outcome = $3) \
+                       AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5)",
+                )
+                        .bind(f.who_pattern())
+                        .bind(&f.action)
+                        .bind(outcome)
+                        .bind(f.from)
+                        .bind(f.until)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok((rows, total))
+            }
+
+            async fn audit_actions(&self) -> anyhow::Result<Vec<String>> {
+                let rows: Vec<(String,)> =
+                    sqlx::query_as("SELECT DISTINCT action FROM audit_log ORDER BY action")
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows.into_iter().map(|(a,)| a).collect())
             }
         }
     };

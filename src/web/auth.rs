@@ -57,6 +57,8 @@ pub enum Action<'a> {
     Returns,
     /// Read the audit log.
     Audit,
+    /// Issue and revoke tokens.
+    Tokens,
 }
 
 impl Principal {
@@ -92,6 +94,7 @@ impl Principal {
             }
             Action::Returns => matches!(self.role, Dap | Dhsc | Admin),
             Action::Audit => matches!(self.role, Dap | Admin),
+            Action::Tokens => self.role == Admin,
         }
     }
 
@@ -119,6 +122,7 @@ impl Principal {
             Action::EveryProvider => "see every provider's runs",
             Action::Returns => "read or download national returns",
             Action::Audit => "read the audit log",
+            Action::Tokens => "issue or revoke tokens",
         };
         Err(ApiError::Forbidden(format!(
             "a {} token may not {what}",
@@ -170,7 +174,9 @@ pub fn issue(
         anyhow::bail!("a token needs a name: plain text on one line, at most 120 characters");
     }
     match (role, providers.is_empty()) {
-        (Role::Provider, true) => anyhow::bail!("a provider token needs --provider CODE"),
+        (Role::Provider, true) => {
+            anyhow::bail!("a provider token needs the code of at least one provider")
+        }
         (Role::Provider, false) => {}
         (_, false) => anyhow::bail!("only a provider token is scoped to providers"),
         (_, true) => {}
@@ -191,6 +197,28 @@ pub fn issue(
         revoked_at: None,
     };
     Ok((row, format!("tly_{id}_{secret}")))
+}
+
+/// Issues a token and stores it. Its provider codes must be in the provider register. Only
+/// the SHA-256 of the secret is kept: the token returned is to be shown once.
+pub async fn create(
+    store: &dyn crate::store::Store,
+    role: Role,
+    providers: &[String],
+    name: &str,
+    created_by: &str,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(TokenRow, String)> {
+    let known = store.providers().await?;
+    for code in providers {
+        if !known.iter().any(|p| p.code.as_str() == code) {
+            anyhow::bail!("there is no provider {code} in the provider register");
+        }
+    }
+    let (row, token) = issue(role, providers, name, created_by, expires_at, now)?;
+    store.add_token(&row).await?;
+    Ok((row, token))
 }
 
 /// Why a presented token is not accepted. The token itself is never in the message.

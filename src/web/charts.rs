@@ -8,6 +8,7 @@ use plotters::prelude::*;
 const WIDTH: u32 = 760;
 const HEIGHT: u32 = 340;
 const NHS_BLUE: RGBColor = RGBColor(0, 94, 184);
+const NHS_RED: RGBColor = RGBColor(213, 40, 27);
 const WARM_YELLOW: RGBColor = RGBColor(255, 184, 28);
 const DARK: RGBColor = RGBColor(33, 43, 50);
 const GREEN: RGBColor = RGBColor(0, 127, 59);
@@ -100,9 +101,15 @@ pub fn stacked_hours(title: &str, labels: &[String], manual: &[f64], automated: 
     labelled(svg, title)
 }
 
-/// The trajectory's straight line from baseline to goal, and the estimated burden as it
-/// stepped with each decision (`history`, oldest first), ending at today's total as a point.
-pub fn trajectory(title: &str, line: &[(NaiveDate, f64)], history: &[(NaiveDate, f64)]) -> String {
+/// The trajectory's straight line from baseline to goal, DAP's cap as a level line where
+/// one is set, and the estimated burden as it stepped with each decision (`history`, oldest
+/// first), ending at today's total as a point.
+pub fn trajectory(
+    title: &str,
+    line: &[(NaiveDate, f64)],
+    history: &[(NaiveDate, f64)],
+    cap: Option<f64>,
+) -> String {
     let today = history.last().copied();
     let mut svg = String::new();
     {
@@ -123,6 +130,7 @@ pub fn trajectory(title: &str, line: &[(NaiveDate, f64)], history: &[(NaiveDate,
                 .iter()
                 .map(|p| p.1)
                 .chain(history.iter().map(|t| t.1))
+                .chain(cap)
                 .fold(0.0f64, f64::max)
                 .max(1.0)
                 * 1.15;
@@ -145,15 +153,31 @@ pub fn trajectory(title: &str, line: &[(NaiveDate, f64)], history: &[(NaiveDate,
                 .label_style(("sans-serif", 13).into_font().color(&DARK))
                 .axis_desc_style(("sans-serif", 14).into_font().color(&DARK))
                 .draw()?;
-            chart
-                .draw_series(LineSeries::new(
-                    line.iter().map(|(d, h)| (x(*d), *h)),
-                    NHS_BLUE.stroke_width(3),
-                ))?
-                .label("Trajectory to the target")
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], NHS_BLUE.stroke_width(3))
-                });
+            // Without a target there is no line, and the legend does not claim one.
+            if line.len() > 1 {
+                chart
+                    .draw_series(LineSeries::new(
+                        line.iter().map(|(d, h)| (x(*d), *h)),
+                        NHS_BLUE.stroke_width(3),
+                    ))?
+                    .label("Trajectory to the target")
+                    .legend(|(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], NHS_BLUE.stroke_width(3))
+                    });
+            }
+            if let Some(cap) = cap {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        [(0.0, cap), (span, cap)],
+                        10,
+                        6,
+                        NHS_RED.stroke_width(2),
+                    ))?
+                    .label("DAP's cap")
+                    .legend(|(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], NHS_RED.stroke_width(2))
+                    });
+            }
             // A step: the estimate holds until the next decision moves it.
             let mut steps = Vec::new();
             for (i, (d, h)) in history.iter().enumerate() {
@@ -215,11 +239,16 @@ mod tests {
             "Trajectory <&>",
             &[(d("2026-04-01"), 30_000.0), (d("2028-04-01"), 15_000.0)],
             &[(d("2026-04-01"), 30_000.0), (d("2026-11-30"), 28_000.0)],
+            Some(32_000.0),
         );
         assert!(
             svg.contains("aria-label=\"Trajectory &lt;&amp;>\""),
             "{svg:.200}"
         );
         assert!(svg.contains("Hours a year"));
+        assert!(
+            svg.contains("DAP&apos;s cap") || svg.contains("DAP's cap"),
+            "{svg}"
+        );
     }
 }

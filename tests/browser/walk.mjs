@@ -1,10 +1,11 @@
-// Walks Tally's main pages in headless Chromium as each role, submits a decision and an
-// upload, downloads a return, saves a screenshot of every page, and runs axe-core on each.
+// Walks Tally's pages in headless Chromium as each role: DAP's whole job, admin's tokens, a
+// provider's upload, DHSC's download; saves a screenshot of every page and runs axe-core on each.
 // Started by tests/browser.rs, which serves the app and passes what it needs:
 //   TALLY_BASE       the server, e.g. http://127.0.0.1:41234
 //   TALLY_TOKENS     JSON {"dap": "...", "provider": "...", "dhsc": "...", "admin": "..."}
 //   TALLY_PROVIDER   the provider code the provider token speaks for
 //   TALLY_UPLOAD     a CSV file for that provider, and TALLY_UPLOAD_PERIOD its period
+//   TALLY_PROPOSAL   a collection's definition for DAP to propose
 //   TALLY_ARTIFACTS  where screenshots and the downloaded file go
 //   TALLY_CHROMIUM   the browser (default /usr/bin/chromium)
 // Exits 1, listing each failure, if a step fails or a page has a serious or critical
@@ -35,7 +36,7 @@ const browser = await chromium.launch({
 // axe-core is injected into the page; the pages' CSP forbids scripts, so the test context
 // bypasses it (the pages themselves never run a script).
 async function context(viewport = { width: 1280, height: 900 }) {
-  return browser.newContext({ bypassCSP: true, viewport, acceptDownloads: true });
+  return browser.newContext({ bypassCSP: true, viewport, acceptDownloads: true, locale: 'en-GB', timezoneId: 'Europe/London' });
 }
 
 async function check(page, name) {
@@ -110,19 +111,108 @@ await step('the register on a phone', async () => {
   await page.screenshot({ path: path.join(out, 'register-phone.png'), fullPage: true });
 });
 
+// DAP's whole job on its pages: the budget, a proposal checked then made, a decision with an
+// override, a rejection confirmed, a collection suspended, reinstated and retired, the audit
+// log, the provider directory and reporting rates.
 await step('dap', async () => {
   const page = await (await context()).newPage();
   await signIn(page, tokens.dap);
   if (!page.url().endsWith('/dap')) throw new Error(`DAP landed on ${page.url()}`);
   await expectText(page, 'Proposals awaiting a decision');
   await check(page, 'dap');
-  const form = page.locator('form[action="/dap/decisions"]').first();
-  await form.locator('select[name=action]').selectOption('reject');
-  await form.locator('textarea[name=reason]').fill('Every figure on it is derivable from the ward bed census.');
-  await form.locator('button[type=submit]').click();
+
+  // A cap below what is already asked, so that the new proposal is blocked by the budget.
+  await page.click('a[href="/dap/budget"]');
+  await page.waitForLoadState('domcontentloaded');
+  await page.fill('#cap', '100');
+  await page.fill('#budget-reason', 'Spending review: hold the burden where it is.');
+  await page.click('form[action="/dap/budget"] button[type=submit]');
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'The budget is set');
+  await check(page, 'dap-budget');
+
+  // Propose the bundled discharge survey from its file: check first, then propose.
+  await page.goto(`${base}/dap/proposals/new`);
+  await check(page, 'dap-propose');
+  await page.setInputFiles('#file', process.env.TALLY_PROPOSAL);
+  await page.click('button[value=check]');
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'What the checks find for Daily survey of patients ready for discharge');
+  await expectText(page, 'Nothing has been recorded yet');
+  await check(page, 'dap-propose-checked');
+  // The checked text is in the box now; proposing sends it as it is.
+  await page.click('button[value=propose]');
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'discharge-readiness-survey version 1 is proposed');
+  await check(page, 'dap-pending');
+
+  // Listing it without an override is refused in words, and the reason typed is kept.
+  const survey = page.locator('form[action="/dap/decisions"]:has(input[value="discharge-readiness-survey"])');
+  await survey.locator('textarea[name=reason]').fill('Ministers asked for a daily count this winter.');
+  await survey.locator('button[type=submit]').click();
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'was not recorded, and what you typed is kept below');
+  const kept = await page.locator('form[action="/dap/decisions"]:has(input[value="discharge-readiness-survey"]) textarea[name=reason]').inputValue();
+  if (kept !== 'Ministers asked for a daily count this winter.') throw new Error(`the reason typed was not kept: "${kept}"`);
+  await check(page, 'dap-refused');
+  const again = page.locator('form[action="/dap/decisions"]:has(input[value="discharge-readiness-survey"])');
+  await again.locator('textarea[name="override-budget"]').fill('Winter pressures; two manual returns retire in April.');
+  await again.locator('button[type=submit]').click();
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'discharge-readiness-survey is now listed as');
+
+  // Rejecting asks first.
+  const sitrep = page.locator('form[action="/dap/decisions"]:has(input[value="uec-sitrep-manual"])');
+  await sitrep.locator('select[name=action]').selectOption('reject');
+  await sitrep.locator('textarea[name=reason]').fill('Every figure on it is derivable from the ward bed census.');
+  await sitrep.locator('button[type=submit]').click();
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'Rejecting cannot be undone');
+  await check(page, 'dap-confirm');
+  await page.click('main button[type=submit]');
   await page.waitForLoadState('domcontentloaded');
   await expectText(page, 'is now rejected');
   await check(page, 'dap-decided');
+
+  // Suspend, reinstate and retire a collection from its page; retiring asks first.
+  const change = async (action, reason) => {
+    await page.goto(`${base}/collections/care-home-capacity`);
+    await page.selectOption('#status-action', action);
+    await page.fill('#status-reason', reason);
+    await page.click('form[action="/collections/care-home-capacity/decisions"] button[type=submit]');
+    await page.waitForLoadState('domcontentloaded');
+  };
+  await change('suspend', 'The record supplier is down.');
+  await expectText(page, 'care-home-capacity is now suspended');
+  await check(page, 'collection-suspended');
+  await change('reinstate', 'The supplier is back.');
+  await expectText(page, 'care-home-capacity is now listed');
+  await change('retire', 'Replaced by the capacity tracker.');
+  await expectText(page, 'Retire Care home capacity and occupancy?');
+  await page.click('main button[type=submit]');
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'care-home-capacity is now retired');
+
+  // The decisions are on the audit log.
+  await page.goto(`${base}/audit`);
+  await page.selectOption('#action', 'retire');
+  await page.click('form.filters button[type=submit]');
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'Entries 1 to 1 of 1');
+  await expectText(page, 'care-home-capacity');
+  await check(page, 'audit');
+
+  // Every provider, searchable, and who reported.
+  await page.goto(`${base}/providers`);
+  await page.fill('#q', 'ash');
+  await page.click('form.filters button[type=submit]');
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'Ashford Hospitals');
+  await check(page, 'providers');
+  await page.click('a[href="/providers/reporting"]');
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'Providers behind');
+  await check(page, 'reporting');
 });
 
 await step('provider', async () => {
@@ -166,11 +256,40 @@ await step('admin', async () => {
   await expectText(page, 'Recent runs');
   if ((await page.locator('input[type=file]').count()) !== 0) throw new Error('the admin was offered the upload form');
   await check(page, 'admin-provider');
+  // A token for a new provider user, shown once; then revoked, after a confirm step.
+  await page.goto(`${base}/admin/tokens`);
+  await page.fill('#token-name', 'Bramley data lead');
+  await page.selectOption('#token-role', 'provider');
+  await page.fill('#token-providers', 'RXB');
+  await page.click('form[action="/admin/tokens"] button[type=submit]');
+  await page.waitForLoadState('domcontentloaded');
+  const issued = (await page.textContent('#issued-token')).trim();
+  if (!issued.startsWith('tly_')) throw new Error(`no token was shown: "${issued}"`);
+  await check(page, 'admin-tokens');
+  await page.click('button:has-text("Revoke the token for Bramley data lead")');
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'Revoke the token for Bramley data lead?');
+  await page.click('main button[type=submit]');
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'The token for Bramley data lead is revoked');
   // Signing out ends the session: the page asks to sign in again.
   await page.click('header button[type=submit]');
   await page.waitForLoadState('domcontentloaded');
   const again = await page.goto(`${base}/providers/${provider}`);
   if (again.status() !== 401) throw new Error(`after signing out the page answered ${again.status()}`);
+});
+
+// A provider and DHSC are refused DAP's and admin's pages.
+await step('refused', async () => {
+  for (const [role, token] of [['provider', tokens.provider], ['dhsc', tokens.dhsc]]) {
+    const page = await (await context()).newPage();
+    await signIn(page, token);
+    for (const path of ['/dap', '/dap/proposals/new', '/dap/budget', '/audit', '/admin/tokens']) {
+      const answer = await page.goto(`${base}${path}`);
+      if (answer.status() !== 403) throw new Error(`${role} got ${answer.status()} on ${path}`);
+    }
+    await check(page, `refused-${role}`);
+  }
 });
 
 await browser.close();

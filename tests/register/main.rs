@@ -8,6 +8,7 @@ mod common;
 
 mod collections;
 mod migrations;
+mod reporting;
 mod run_ledger;
 mod store_contract;
 mod timetable;

@@ -76,6 +76,10 @@ async fn each_role_walks_the_pages_in_chromium_with_no_serious_accessibility_vio
         .env("TALLY_PROVIDER", "RXA")
         .env("TALLY_UPLOAD", &upload)
         .env("TALLY_UPLOAD_PERIOD", day.to_string())
+        .env(
+            "TALLY_PROPOSAL",
+            repo().join("collections/proposals/discharge-readiness-survey.toml"),
+        )
         .env("TALLY_ARTIFACTS", &artifacts)
         .env("TALLY_CHROMIUM", chromium());
     // The server goes on answering on the runtime's other thread while this one waits.
@@ -97,7 +101,20 @@ async fn each_role_walks_the_pages_in_chromium_with_no_serious_accessibility_vio
         "progress",
         "register-phone",
         "dap",
+        "dap-budget",
+        "dap-propose",
+        "dap-propose-checked",
+        "dap-pending",
+        "dap-refused",
+        "dap-confirm",
         "dap-decided",
+        "collection-suspended",
+        "audit",
+        "providers",
+        "reporting",
+        "admin-tokens",
+        "refused-provider",
+        "refused-dhsc",
         "provider",
         "provider-uploaded",
         "returns",
@@ -118,6 +135,19 @@ async fn each_role_walks_the_pages_in_chromium_with_no_serious_accessibility_vio
             .status,
         "rejected"
     );
+    let status = async |slug: &str| store.collection(slug).await.unwrap().unwrap().status;
+    assert_eq!(status("discharge-readiness-survey").await, "listed");
+    assert_eq!(status("care-home-capacity").await, "retired");
+    assert_eq!(
+        store.budget().await.unwrap().unwrap().cap_hours,
+        Some(100.0)
+    );
+    let tokens = store.tokens().await.unwrap();
+    let bramley = tokens
+        .iter()
+        .find(|t| t.name == "Bramley data lead")
+        .unwrap();
+    assert!(bramley.revoked_at.is_some());
     let log = store.audit_log(200).await.unwrap();
     assert!(
         log.iter()

@@ -6,6 +6,7 @@ mod common;
 
 mod api;
 mod browser;
+mod dap_pages;
 mod openapi;
 mod pages;
 mod serve;

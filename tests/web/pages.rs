@@ -95,6 +95,8 @@ async fn dap_signs_in_and_decides_with_a_csrf_guarded_form() {
                         "reason",
                         "Derivable from the census <script>alert(1)</script>",
                     ),
+                    // As the confirm page sends it (dap_pages.rs walks that step).
+                    ("confirmed", "yes"),
                 ],
             )
             .await

@@ -1,6 +1,9 @@
-//! DAP's page: proposals awaiting a decision with their findings, the decision form, and
-//! the budget.
+//! DAP's page: proposals awaiting a decision with their findings as they stand, the decision
+//! form (an override field beside each blocking finding, what was typed kept when a decision
+//! is refused, and rejection asked twice), licences that run out within 90 days with their
+//! renewal, and the listed collections.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use askama::Template;
@@ -9,15 +12,26 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use chrono::Duration;
 
-use super::{FindingLine, Nav, PageError, check_csrf, finding_lines, hours, signed_in};
-use crate::domain::CollectionStatus;
-use crate::domain::finding::Override;
+use super::{
+    Confirm, FindingLine, Nav, PageError, check_csrf, finding_lines, hours, local_day, signed_in,
+};
+use crate::domain::finding::{Override, Rule};
+use crate::domain::{AuditOutcome, CollectionStatus};
+use crate::registry::governance::RENEWAL_DAYS;
 use crate::web::api::{Decision, DecisionKind, apply_decision};
 use crate::web::app::App;
 use crate::web::auth::{Action, Visitor};
 use crate::web::error::ApiError;
+
+/// A blocking finding, with the override DAP may write against it.
+pub struct Blocking {
+    rule: String,
+    message: String,
+    /// What was typed in its override field, kept when a decision was refused.
+    kept: String,
+}
 
 pub struct Pending {
     slug: String,
@@ -27,6 +41,19 @@ pub struct Pending {
     at: String,
     hours: String,
     findings: Vec<FindingLine>,
+    blocking: Vec<Blocking>,
+    kept_reason: String,
+    kept_reject: bool,
+}
+
+/// A listed collection whose licence runs out within `RENEWAL_DAYS`.
+pub struct Expiring {
+    slug: String,
+    title: String,
+    licence: String,
+    expires: String,
+    /// A renewal is already waiting for a decision above.
+    renewing: bool,
 }
 
 /// A collection on the register's current list.
@@ -49,12 +76,30 @@ pub struct Dap {
     headroom: String,
     allowed: String,
     pending: Vec<Pending>,
+    expiring: Vec<Expiring>,
+    renewal_days: i64,
     listed: Vec<ListedLine>,
 }
 
-async fn render(app: &App, v: &Visitor, message: Option<(String, bool)>) -> Result<Dap, PageError> {
+/// A decision form as it was sent: kept when the decision is refused, so nothing typed is
+/// lost.
+#[derive(Default)]
+pub struct Kept {
+    slug: String,
+    reason: String,
+    reject: bool,
+    overrides: BTreeMap<String, String>,
+}
+
+pub(super) async fn render(
+    app: &App,
+    v: &Visitor,
+    message: Option<(String, bool)>,
+    kept: Option<&Kept>,
+) -> Result<Dap, PageError> {
     let fail = |e: anyhow::Error| PageError(ApiError::from(e), Nav::of(v));
     let now = app.now();
+    let tz = app.settings.timezone;
     let report = app.registry.burden(now).await.map_err(fail)?;
     let mut pending = Vec::new();
     for c in app.store().collections().await.map_err(fail)? {
@@ -72,21 +117,50 @@ async fn render(app: &App, v: &Visitor, message: Option<(String, bool)>) -> Resu
             .check(&p.definition.0, now)
             .await
             .map_err(fail)?;
+        let kept = kept.filter(|k| k.slug == c.slug);
         pending.push(Pending {
             slug: c.slug.clone(),
             title: p.definition.0.title.clone(),
             version: p.version,
             by: p.proposed_by.clone(),
-            at: p.proposed_at.format("%-d %B %Y").to_string(),
+            at: local_day(tz, p.proposed_at),
             hours: hours(check.burden.annual_hours),
+            blocking: check
+                .blocking()
+                .map(|f| Blocking {
+                    rule: f.rule.to_string(),
+                    message: f.message.clone(),
+                    kept: kept
+                        .and_then(|k| k.overrides.get(f.rule.as_str()).cloned())
+                        .unwrap_or_default(),
+                })
+                .collect(),
             findings: finding_lines(&check.findings),
+            kept_reason: kept.map(|k| k.reason.clone()).unwrap_or_default(),
+            kept_reject: kept.is_some_and(|k| k.reject),
         });
     }
-    let listed = app
-        .registry
-        .register(now)
-        .await
-        .map_err(fail)?
+    let register = app.registry.register(now).await.map_err(fail)?;
+    let expiring = register
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.status,
+                CollectionStatus::Listed | CollectionStatus::Expired
+            )
+        })
+        .filter_map(|e| {
+            let expires = e.expires_at?;
+            (expires <= now + Duration::days(RENEWAL_DAYS)).then(|| Expiring {
+                renewing: pending.iter().any(|p| p.slug == e.slug),
+                slug: e.slug.clone(),
+                title: e.title.clone(),
+                licence: e.licence_number.clone().unwrap_or_default(),
+                expires: local_day(tz, expires),
+            })
+        })
+        .collect();
+    let listed = register
         .into_iter()
         .filter(|e| e.status.current())
         .map(|e| ListedLine {
@@ -115,11 +189,13 @@ async fn render(app: &App, v: &Visitor, message: Option<(String, bool)>) -> Resu
         headroom: set(report.headroom_hours),
         allowed: set(report.trajectory_hours),
         pending,
+        expiring,
+        renewal_days: RENEWAL_DAYS,
         listed,
     })
 }
 
-fn dap_only(v: &Visitor) -> Result<(), PageError> {
+pub(super) fn dap_only(v: &Visitor) -> Result<(), PageError> {
     let who = signed_in(v)?;
     who.require(Action::Decide)
         .map_err(|e| PageError(e, Nav::of(v)))
@@ -127,69 +203,134 @@ fn dap_only(v: &Visitor) -> Result<(), PageError> {
 
 pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Dap, PageError> {
     dap_only(&v)?;
-    render(&app, &v, None).await
+    render(&app, &v, None, None).await
 }
 
-#[derive(Deserialize)]
-pub struct DecisionForm {
-    #[serde(default)]
-    csrf: String,
-    slug: String,
-    action: String,
-    reason: String,
-    #[serde(default)]
-    overrides: String,
+/// The form's fields, read as pairs so that each blocking finding's override field
+/// (`override-<rule>`) comes through whatever rules there are.
+type Fields = Vec<(String, String)>;
+
+fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// Who may decide, then the form whole, then its CSRF token: anyone else is refused (and
+/// audited) whatever the form holds.
+async fn decision_form(
+    app: &App,
+    v: &Visitor,
+    action: &str,
+    required: &[&str],
+    form: Result<Form<Fields>, axum::extract::rejection::FormRejection>,
+) -> Result<Fields, PageError> {
+    crate::web::api::allowed(app, signed_in(v)?, Action::Decide, action, "decision form")
+        .await
+        .map_err(|e| PageError(e, Nav::of(v)))?;
+    let Form(fields) = form.map_err(|e| {
+        PageError(
+            ApiError::Unprocessable(format!("the decision form is not whole: {}", e.body_text())),
+            Nav::of(v),
+        )
+    })?;
+    if let Some(missing) = required
+        .iter()
+        .find(|name| !fields.iter().any(|(k, _)| k == *name))
+    {
+        return Err(PageError(
+            ApiError::Unprocessable(format!(
+                "the decision form is not whole: it has no {missing}"
+            )),
+            Nav::of(v),
+        ));
+    }
+    check_csrf(app, v, field(&fields, "csrf"), action).await?;
+    Ok(fields)
 }
 
 pub async fn decide(
     State(app): State<Arc<App>>,
     v: Visitor,
-    form: Result<Form<DecisionForm>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<Fields>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
-    // Who may decide first: anyone else is refused (and audited) whatever the form holds.
-    crate::web::api::allowed(
-        &app,
-        signed_in(&v)?,
-        Action::Decide,
-        "decide",
-        "decision form",
-    )
-    .await
-    .map_err(|e| PageError(e, Nav::of(&v)))?;
-    let Form(form) = form.map_err(|e| {
-        PageError(
-            ApiError::Unprocessable(format!("the decision form is not whole: {}", e.body_text())),
-            Nav::of(&v),
-        )
-    })?;
-    check_csrf(&app, &v, &form.csrf, "decide").await?;
+    let fields = decision_form(&app, &v, "decide", &["slug", "action", "reason"], form).await?;
     let who = signed_in(&v)?;
     let bad = |m: String| PageError(ApiError::BadRequest(m), Nav::of(&v));
-    let action = match form.action.as_str() {
-        "approve" => DecisionKind::Approve,
-        "reject" => DecisionKind::Reject,
+    let reject = match field(&fields, "action") {
+        "approve" => false,
+        "reject" => true,
         _ => return Err(bad("the decision must be to list or to reject".into())),
     };
-    let overrides = form
-        .overrides
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(Override::parse)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(e.into()))?;
-    let decision = Decision {
-        action,
-        reason: form.reason.clone(),
-        overrides,
-    };
-    let slug = crate::domain::definition::Slug::parse(&form.slug).map_err(|_| {
+    let slug = crate::domain::definition::Slug::parse(field(&fields, "slug")).map_err(|_| {
         PageError(
             ApiError::NotFound("there is no such collection".into()),
             Nav::of(&v),
         )
     })?;
-    let (status, message) = match apply_decision(&app, who, slug.as_str(), &decision).await {
+    let reason = field(&fields, "reason").to_owned();
+    // Each override field that was filled in, by its rule.
+    let mut overrides = Vec::new();
+    let mut typed = BTreeMap::new();
+    for (name, text) in &fields {
+        let Some(rule) = name.strip_prefix("override-") else {
+            continue;
+        };
+        let rule = Rule::parse(rule).ok_or_else(|| bad(format!("\"{rule}\" is not a rule")))?;
+        typed.insert(rule.as_str().to_owned(), text.clone());
+        if !text.trim().is_empty() && !reject {
+            overrides.push(Override {
+                rule,
+                reason: text.trim().to_owned(),
+            });
+        }
+    }
+    let kept = Kept {
+        slug: slug.to_string(),
+        reason: reason.clone(),
+        reject,
+        overrides: typed,
+    };
+    // Rejecting cannot be undone: the proposal would have to be made again. Ask first.
+    if reject && field(&fields, "confirmed") != "yes" && !reason.trim().is_empty() {
+        let title = app
+            .store()
+            .versions(slug.as_str())
+            .await
+            .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?
+            .last()
+            .map(|v| v.definition.0.title.clone())
+            .unwrap_or_else(|| slug.to_string());
+        return Ok(Confirm {
+            nav: Nav::of(&v),
+            heading: format!("Reject the proposal for {title}?"),
+            explain: vec![
+                format!("Rejecting cannot be undone: to collect {title} it would have to be proposed again and checked anew."),
+                format!("Your reason, published on the register: {}", reason.trim()),
+            ],
+            action: "/dap/decisions".into(),
+            fields: vec![
+                ("slug".into(), slug.to_string()),
+                ("action".into(), "reject".into()),
+                ("reason".into(), reason.clone()),
+                ("confirmed".into(), "yes".into()),
+            ],
+            button: format!("Reject {title}"),
+            back: "/dap".into(),
+        }
+        .into_response());
+    }
+    let decision = Decision {
+        action: if reject {
+            DecisionKind::Reject
+        } else {
+            DecisionKind::Approve
+        },
+        reason,
+        overrides,
+    };
+    let (status, message, kept) = match apply_decision(&app, who, slug.as_str(), &decision).await {
         Ok(d) => (
             StatusCode::OK,
             (
@@ -203,15 +344,70 @@ pub async fn decide(
                 ),
                 true,
             ),
+            None,
         ),
         Err(ApiError::Internal(e)) => return Err(PageError(ApiError::Internal(e), Nav::of(&v))),
         Err(e) => (
             e.status(),
             (
-                format!("The decision on {} was not recorded: {e}", slug.as_str()),
+                format!(
+                    "The decision on {} was not recorded, and what you typed is kept below: {e}",
+                    slug.as_str()
+                ),
                 false,
             ),
+            Some(kept),
         ),
     };
-    Ok((status, render(&app, &v, Some(message)).await?).into_response())
+    Ok((
+        status,
+        render(&app, &v, Some(message), kept.as_ref()).await?,
+    )
+        .into_response())
+}
+
+/// Renews a licence that runs out soon: the definition in force is proposed again, checked
+/// against today's register, and waits above for DAP's decision like any proposal.
+pub async fn renew(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    form: Result<Form<Fields>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let fields = decision_form(&app, &v, "renew", &["slug"], form).await?;
+    let who = signed_in(&v)?;
+    let slug = field(&fields, "slug").to_owned();
+    let renewed = app.registry.renew(&slug, &who.name, app.now()).await;
+    let outcome = if renewed.is_ok() {
+        AuditOutcome::Done
+    } else {
+        AuditOutcome::Refused
+    };
+    let detail = renewed
+        .as_ref()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    crate::web::api::record(&app, who.audit("renew", &slug, outcome, &detail))
+        .await
+        .map_err(|e| PageError(e, Nav::of(&v)))?;
+    let (status, message) = match renewed {
+        Ok(p) => (
+            StatusCode::OK,
+            (
+                format!(
+                    "Version {} of {} is proposed for a new term; decide on it below.",
+                    p.version, p.slug
+                ),
+                true,
+            ),
+        ),
+        Err(e) => {
+            let e = ApiError::from(e);
+            if let ApiError::Internal(e) = e {
+                return Err(PageError(ApiError::Internal(e), Nav::of(&v)));
+            }
+            (e.status(), (format!("Nothing was renewed: {e}."), false))
+        }
+    };
+    Ok((status, render(&app, &v, Some(message), None).await?).into_response())
 }

@@ -1,7 +1,13 @@
 //! The pages: server-rendered HTML that works without JavaScript. The register, a
 //! collection and the progress report are public; the rest need a signed-in session.
 
+mod admin;
+mod audit;
+mod budget;
+mod collection;
 mod dap;
+mod directory;
+mod propose;
 mod provider;
 mod register;
 mod returns;
@@ -31,7 +37,8 @@ const CSS: &str = include_str!("../../../dashboards/static/tally.css");
 pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/", get(register::register))
-        .route("/collections/{slug}", get(register::collection))
+        .route("/collections/{slug}", get(collection::page))
+        .route("/collections/{slug}/decisions", post(collection::change))
         .route("/progress", get(register::progress))
         .route(
             "/sign-in",
@@ -40,6 +47,18 @@ pub fn router() -> Router<Arc<App>> {
         .route("/sign-out", post(sign_out))
         .route("/dap", get(dap::page))
         .route("/dap/decisions", post(dap::decide))
+        .route("/dap/renewals", post(dap::renew))
+        .route(
+            "/dap/proposals/new",
+            get(propose::page).post(propose::submit),
+        )
+        .route("/dap/budget", get(budget::page).post(budget::set))
+        .route("/audit", get(audit::page))
+        .route("/admin/tokens", get(admin::page).post(admin::create))
+        .route("/admin/tokens/bulk", post(admin::bulk))
+        .route("/admin/tokens/{id}/revoke", post(admin::revoke))
+        .route("/providers", get(directory::page))
+        .route("/providers/reporting", get(directory::reporting))
         .route("/providers/{code}", get(provider::page))
         .route("/providers/{code}/upload", post(provider::upload))
         .route("/returns", get(returns::page))
@@ -103,6 +122,10 @@ pub struct Nav {
     pub csrf: String,
     pub dap: bool,
     pub returns: bool,
+    /// The provider register, for DAP, DHSC and admin.
+    pub directory: bool,
+    pub audit: bool,
+    pub admin: bool,
     pub providers: Vec<String>,
 }
 
@@ -117,9 +140,29 @@ impl Nav {
             csrf: v.csrf(),
             dap: who.role == Role::Dap,
             returns: who.may(auth::Action::Returns),
+            directory: who.may(auth::Action::ListProviders),
+            audit: who.may(auth::Action::Audit),
+            admin: who.role == Role::Admin,
             providers: who.providers.clone(),
         }
     }
+}
+
+/// A step that cannot be undone, asked again on a page of its own: what it does, and a
+/// form that repeats the first one's fields with `confirmed=yes`.
+#[derive(Template, WebTemplate)]
+#[template(path = "confirm.html")]
+pub struct Confirm {
+    pub nav: Nav,
+    pub heading: String,
+    pub explain: Vec<String>,
+    /// Where the form posts.
+    pub action: String,
+    /// The first form's fields, sent again as they were typed.
+    pub fields: Vec<(String, String)>,
+    pub button: String,
+    /// Where "go back" leads, changing nothing.
+    pub back: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -310,6 +353,32 @@ async fn sign_out(
     }
     let cookie = auth::set_cookie(auth::SESSION_COOKIE, "", 0, app.secure_cookies);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
+}
+
+/// A day as people in England read it: in the service's timezone, so a decision at 23:30
+/// UTC on 30 June is shown on 1 July in summer.
+pub fn local_day(tz: chrono_tz::Tz, t: chrono::DateTime<Utc>) -> String {
+    t.with_timezone(&tz).format("%-d %B %Y").to_string()
+}
+
+/// A moment as people in England read it: `6 December 2026, 14:05 GMT` (or BST).
+pub fn local_time(tz: chrono_tz::Tz, t: chrono::DateTime<Utc>) -> String {
+    t.with_timezone(&tz)
+        .format("%-d %B %Y, %H:%M %Z")
+        .to_string()
+}
+
+/// A date typed in a form: what a date field sends (`2027-03-31`), or what someone types
+/// where their browser has no date field (`31/03/2027`). Empty is none.
+pub fn form_date(name: &str, text: &str) -> Result<Option<chrono::NaiveDate>, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(t, "%d/%m/%Y"))
+        .map(Some)
+        .map_err(|_| format!("the {name} must be a date like 31/03/2027, not \"{t}\""))
 }
 
 /// `1234.5` hours as people read them.

@@ -66,7 +66,8 @@ pub struct ProviderPage {
     runs: Vec<RunLine>,
     reports: Vec<ReportBox>,
     can_upload: bool,
-    owed: Vec<String>,
+    /// What it may upload: (slug, title).
+    owed: Vec<(String, String)>,
     manual: String,
     automated: String,
     saved: String,
@@ -120,6 +121,16 @@ async fn render(
             l.def.respondents.kinds.contains(&provider.kind) && provider.is_open_on(today)
         })
         .collect();
+    // Collections are shown by their titles; a run of one no longer in force keeps its slug.
+    let titles: std::collections::HashMap<String, String> = app
+        .store()
+        .in_force()
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|v| (v.slug, v.definition.0.title))
+        .collect();
+    let title = |slug: &str| titles.get(slug).cloned().unwrap_or_else(|| slug.to_owned());
     // This week: each period of what it owes that ended in the last seven days.
     let mut week = Vec::new();
     for l in &owed {
@@ -138,7 +149,7 @@ async fn render(
                 .find(|r| r.collection == slug && r.period == p.to_string())
                 .map_or(RunStatus::Due, |r| r.status);
             week.push(Owed {
-                collection: slug.to_owned(),
+                collection: title(slug),
                 licence: l.licence_number.clone(),
                 period: p.to_string(),
                 status,
@@ -156,7 +167,7 @@ async fn render(
         {
             reports.push(ReportBox {
                 run: r.id,
-                collection: r.collection.clone(),
+                collection: title(&r.collection),
                 period: r.period.clone(),
                 text: report.text(),
             });
@@ -187,7 +198,7 @@ async fn render(
             .take(30)
             .map(|r| RunLine {
                 id: r.id,
-                collection: r.collection.clone(),
+                collection: title(&r.collection),
                 period: r.period.clone(),
                 status: r.status,
                 how: r.arrived,
@@ -198,7 +209,10 @@ async fn render(
             .collect(),
         reports,
         can_upload: who.may(Action::Upload(code)),
-        owed: owed.iter().map(|l| l.def.slug.to_string()).collect(),
+        owed: owed
+            .iter()
+            .map(|l| (l.def.slug.to_string(), l.def.title.clone()))
+            .collect(),
         manual: hours(burden.manual_hours),
         automated: hours(burden.automated_hours),
         saved: hours(burden.saved_hours),

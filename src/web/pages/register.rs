@@ -4,18 +4,17 @@ use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{Datelike, Utc};
 
-use super::{FindingLine, Nav, OverrideLine, PageError, finding_lines, hours, override_lines};
-use crate::domain::definition::Slug;
+use super::{Nav, OverrideLine, PageError, hours, override_lines};
 use crate::domain::{CollectionStatus, Step};
 use crate::web::app::App;
 use crate::web::auth::Visitor;
 use crate::web::error::ApiError;
 
-fn day(t: Option<chrono::DateTime<Utc>>) -> String {
-    t.map(|t| t.format("%-d %B %Y").to_string())
+fn day(tz: chrono_tz::Tz, t: Option<chrono::DateTime<Utc>>) -> String {
+    t.map(|t| super::local_day(tz, t))
         .unwrap_or_else(|| "–".into())
 }
 
@@ -34,23 +33,6 @@ pub struct Entry {
     hours: String,
     reason: String,
     overrides: Vec<OverrideLine>,
-}
-
-/// One item of a collection's definition.
-pub struct ItemLine {
-    name: String,
-    ty: String,
-    required: &'static str,
-    description: String,
-}
-
-/// One version of a collection's definition.
-pub struct VersionLine {
-    version: i64,
-    status: CollectionStatus,
-    by: String,
-    proposed: String,
-    listed: String,
 }
 
 /// A date and the hours on it.
@@ -93,7 +75,7 @@ pub async fn register(State(app): State<Arc<App>>, v: Visitor) -> Result<Registe
             legal_basis: e.legal_basis,
             frequency: e.frequency,
             capture: e.capture,
-            expires: day(e.expires_at),
+            expires: day(app.settings.timezone, e.expires_at),
             hours: e.annual_hours.map(hours).unwrap_or_else(|| "–".into()),
             reason: e.reason.unwrap_or_default(),
             overrides: override_lines(&e.overrides),
@@ -114,123 +96,6 @@ pub async fn register(State(app): State<Arc<App>>, v: Visitor) -> Result<Registe
         current,
         past,
         proposed,
-    })
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "collection.html")]
-pub struct Collection {
-    nav: Nav,
-    licence: String,
-    title: String,
-    status: CollectionStatus,
-    sponsor: String,
-    legal_basis: String,
-    purpose: String,
-    frequency: String,
-    capture: String,
-    expires: String,
-    items: Vec<ItemLine>,
-    returns: Vec<String>,
-    versions: Vec<VersionLine>,
-    decisions: Vec<DecisionView>,
-}
-
-pub struct DecisionView {
-    action: Step,
-    at: String,
-    actor: String,
-    reason: String,
-    findings: Vec<FindingLine>,
-    overrides: Vec<OverrideLine>,
-}
-
-pub async fn collection(
-    State(app): State<Arc<App>>,
-    v: Visitor,
-    Path(slug): Path<String>,
-) -> Result<Collection, PageError> {
-    let nav = Nav::of(&v);
-    let slug = Slug::parse(&slug).map_err(|_| {
-        PageError(
-            ApiError::NotFound("there is no such collection".into()),
-            nav.clone(),
-        )
-    })?;
-    let view = app
-        .registry
-        .show(slug.as_str(), app.now())
-        .await
-        .map_err(|e| PageError(ApiError::from(e), nav.clone()))?;
-    let shown = view
-        .versions
-        .iter()
-        .rev()
-        .find(|v| v.status == CollectionStatus::Listed)
-        .or(view.versions.last())
-        .ok_or_else(|| {
-            PageError(
-                ApiError::NotFound("there is no such collection".into()),
-                nav.clone(),
-            )
-        })?;
-    let def = &shown.definition;
-    Ok(Collection {
-        licence: view
-            .collection
-            .licence_number
-            .clone()
-            .unwrap_or_else(|| "Not licensed".into()),
-        title: def.title.clone(),
-        status: view.status,
-        sponsor: def.sponsor.clone(),
-        legal_basis: def.legal_basis.clone(),
-        purpose: def.purpose.clone(),
-        frequency: def.frequency.period.adjective().into(),
-        capture: def.capture.as_str().into(),
-        expires: day(shown.expires_at),
-        items: def
-            .items
-            .iter()
-            .map(|i| ItemLine {
-                name: i.name.clone(),
-                ty: i.ty.name().to_owned(),
-                required: if i.required { "yes" } else { "no" },
-                description: i.description.clone(),
-            })
-            .collect(),
-        returns: app
-            .catalogue
-            .returns
-            .values()
-            .filter(|r| r.inputs.iter().any(|s| s == &slug))
-            .map(|r| r.title.clone())
-            .collect(),
-        versions: view
-            .versions
-            .iter()
-            .map(|v| VersionLine {
-                version: v.version,
-                status: v.status,
-                by: v.proposed_by.clone(),
-                proposed: day(Some(v.proposed_at)),
-                listed: day(v.listed_at),
-            })
-            .collect(),
-        decisions: view
-            .decisions
-            .iter()
-            .rev()
-            .map(|d| DecisionView {
-                action: d.action,
-                at: day(Some(d.at)),
-                actor: d.actor.clone(),
-                reason: d.reason.clone(),
-                findings: finding_lines(&d.findings.0),
-                overrides: override_lines(&d.overrides.0),
-            })
-            .collect(),
-        nav,
     })
 }
 
@@ -292,11 +157,20 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
     .unwrap_or(today);
     let decisions = app.store().decisions(None).await.map_err(fail)?;
     let tz = app.settings.timezone;
+    let titles: std::collections::HashMap<String, String> = app
+        .registry
+        .register(now)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|e| (e.slug, e.title))
+        .collect();
+    let title = |slug: &str| titles.get(slug).cloned().unwrap_or_else(|| slug.to_owned());
     let this_year = |action: Step| -> Vec<String> {
         decisions
             .iter()
             .filter(|d| d.action == action && d.at.with_timezone(&tz).date_naive() >= year_start)
-            .map(|d| format!("{}: {}", d.slug, d.reason))
+            .map(|d| format!("{}: {}", title(&d.slug), d.reason))
             .collect()
     };
     let saved = saved_since(&app, year_start).await.map_err(fail)?;
@@ -329,7 +203,12 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
             None => "No target set".into(),
         },
         saved: format!("{} hours", hours(saved)),
-        chart: crate::web::charts::trajectory(chart_title, &line, &history),
+        chart: crate::web::charts::trajectory(
+            chart_title,
+            &line,
+            &history,
+            b.and_then(|b| b.cap_hours),
+        ),
         chart_title: chart_title.into(),
         points: line
             .iter()

@@ -26,7 +26,8 @@ pub struct ReturnLine {
     name: String,
     title: String,
     period: String,
-    inputs: String,
+    /// The collections it reads: (slug, title).
+    inputs: Vec<(String, String)>,
     built: Vec<Built>,
 }
 
@@ -42,6 +43,14 @@ pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, Pa
     let who = signed_in(&v)?;
     who.require(Action::Returns)
         .map_err(|e| PageError(e, Nav::of(&v)))?;
+    let titles: std::collections::HashMap<String, String> = app
+        .store()
+        .in_force()
+        .await
+        .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?
+        .into_iter()
+        .map(|v| (v.slug, v.definition.0.title))
+        .collect();
     let mut returns = Vec::new();
     for def in app.catalogue.returns.values() {
         let view = crate::web::api::return_view(&app, def)
@@ -50,7 +59,16 @@ pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, Pa
             name: view.name,
             title: view.title,
             period: view.period,
-            inputs: view.inputs.join(", "),
+            inputs: view
+                .inputs
+                .iter()
+                .map(|s| {
+                    (
+                        s.clone(),
+                        titles.get(s).cloned().unwrap_or_else(|| s.clone()),
+                    )
+                })
+                .collect(),
             built: view
                 .built
                 .iter()
@@ -58,7 +76,7 @@ pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, Pa
                 .map(|b| Built {
                     period: b.period.clone(),
                     version: b.version,
-                    built_at: b.built_at.format("%-d %B %Y %H:%M UTC").to_string(),
+                    built_at: super::local_time(app.settings.timezone, b.built_at),
                     rows: b.rows,
                     completeness: completeness(&b.completeness),
                 })

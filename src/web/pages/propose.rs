@@ -1,0 +1,210 @@
+//! `/dap/proposals/new`: DAP proposes a collection by pasting or uploading its definition.
+//! "Check" shows what loading and the creep checks find and records nothing; "Propose"
+//! records it, and it waits on `/dap` for a decision.
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::{FindingLine, Nav, PageError, check_csrf, finding_lines, hours, signed_in};
+use crate::domain::AuditOutcome;
+use crate::registry::load::LoadedDef;
+use crate::web::app::App;
+use crate::web::auth::{Action, Visitor};
+use crate::web::error::ApiError;
+
+/// The largest definition the form takes: the bundled ones are under 8 KiB.
+const MOST_BYTES: usize = 256 * 1024;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "propose.html")]
+pub struct Propose {
+    nav: Nav,
+    /// The definition as it was pasted or uploaded, so that nothing typed is lost.
+    text: String,
+    /// Why it does not load, one line a problem.
+    problems: Vec<String>,
+    /// What the checks found, once it loads.
+    checked: Option<Checked>,
+    message: Option<String>,
+}
+
+pub struct Checked {
+    title: String,
+    slug: String,
+    hours: String,
+    blocked: bool,
+    findings: Vec<FindingLine>,
+}
+
+fn form(nav: Nav, text: String) -> Propose {
+    Propose {
+        nav,
+        text,
+        problems: Vec::new(),
+        checked: None,
+        message: None,
+    }
+}
+
+pub async fn page(v: Visitor) -> Result<Propose, PageError> {
+    let who = signed_in(&v)?;
+    who.require(Action::Propose)
+        .map_err(|e| PageError(e, Nav::of(&v)))?;
+    Ok(form(Nav::of(&v), String::new()))
+}
+
+/// The form's fields: the CSRF token, the step, and the definition pasted or as a file (a
+/// file wins when both are given).
+struct Sent {
+    csrf: String,
+    step: String,
+    text: String,
+}
+
+async fn read(mut m: Multipart) -> Result<Sent, ApiError> {
+    let mut sent = Sent {
+        csrf: String::new(),
+        step: String::new(),
+        text: String::new(),
+    };
+    let mut file: Option<String> = None;
+    while let Some(mut field) = m.next_field().await.map_err(|e| {
+        ApiError::BadRequest(format!("the form could not be read: {}", e.body_text()))
+    })? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let uploaded = field.file_name().is_some_and(|f| !f.is_empty());
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(|e| {
+            ApiError::BadRequest(format!("the form could not be read: {}", e.body_text()))
+        })? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > MOST_BYTES {
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "the definition is larger than the limit of {} KiB",
+                    MOST_BYTES / 1024
+                )));
+            }
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ApiError::Unprocessable(format!("the form's {name} is not UTF-8 text")))?;
+        match name.as_str() {
+            "csrf" => sent.csrf = text,
+            "step" => sent.step = text,
+            "definition" => sent.text = text,
+            "file" if uploaded => file = Some(text),
+            _ => {}
+        }
+    }
+    if let Some(f) = file {
+        sent.text = f;
+    }
+    // Browsers send a textarea's line ends as CRLF; the file keeps what was written.
+    sent.text = sent.text.replace("\r\n", "\n");
+    Ok(sent)
+}
+
+pub async fn submit(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    m: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, PageError> {
+    let who = signed_in(&v)?;
+    crate::web::api::allowed(&app, who, Action::Propose, "propose", "proposal form")
+        .await
+        .map_err(|e| PageError(e, Nav::of(&v)))?;
+    let m = m.map_err(|e| {
+        PageError(
+            ApiError::BadRequest(format!("the form could not be read: {}", e.body_text())),
+            Nav::of(&v),
+        )
+    })?;
+    let sent = read(m).await.map_err(|e| PageError(e, Nav::of(&v)))?;
+    check_csrf(&app, &v, &sent.csrf, "propose").await?;
+    let nav = Nav::of(&v);
+    let mut page = form(nav.clone(), sent.text.clone());
+    if sent.text.trim().is_empty() {
+        page.problems = vec!["Paste the definition, or choose its TOML file.".into()];
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let def = match crate::registry::load::parse("definition", &sent.text, app.settings.timezone) {
+        Ok(def) => def,
+        Err(problems) => {
+            page.problems = problems
+                .to_string()
+                .lines()
+                .skip(1)
+                .map(|l| l.trim().trim_start_matches("definition: ").to_owned())
+                .filter(|l| !l.is_empty())
+                .collect();
+            if page.problems.is_empty() {
+                page.problems = vec![problems.to_string()];
+            }
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    let now = app.now();
+    if sent.step != "propose" {
+        // A check records nothing: it is what the register would find today.
+        let report = app
+            .registry
+            .check(&def, now)
+            .await
+            .map_err(|e| PageError(ApiError::from(e), nav.clone()))?;
+        page.checked = Some(Checked {
+            title: def.title.clone(),
+            slug: def.slug.to_string(),
+            hours: hours(report.burden.annual_hours),
+            blocked: report.is_blocked(),
+            findings: finding_lines(&report.findings),
+        });
+        return Ok(page.into_response());
+    }
+    let slug = def.slug.to_string();
+    let loaded = LoadedDef {
+        path: format!("{slug}.toml (proposed on DAP's pages)").into(),
+        def,
+        source: sent.text.clone(),
+    };
+    let proposed = app.registry.propose(&loaded, &who.name, now).await;
+    let outcome = if proposed.is_ok() {
+        AuditOutcome::Done
+    } else {
+        AuditOutcome::Refused
+    };
+    let detail = proposed
+        .as_ref()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    crate::web::api::record(&app, who.audit("propose", &slug, outcome, &detail))
+        .await
+        .map_err(|e| PageError(e, nav.clone()))?;
+    match proposed {
+        Ok(p) => {
+            let message = format!(
+                "{} version {} is proposed{}. Decide on it below.",
+                p.slug,
+                p.version,
+                if p.report.is_blocked() {
+                    ", and a check blocks it"
+                } else {
+                    ""
+                }
+            );
+            let dap = super::dap::render(&app, &v, Some((message, true)), None).await?;
+            Ok((StatusCode::CREATED, dap).into_response())
+        }
+        Err(e) => match ApiError::from(e) {
+            ApiError::Internal(e) => Err(PageError(ApiError::Internal(e), nav)),
+            e => {
+                page.message = Some(format!("It was not proposed: {e}."));
+                Ok((e.status(), page).into_response())
+            }
+        },
+    }
+}

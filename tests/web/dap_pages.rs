@@ -1,0 +1,792 @@
+//! DAP runs the register from its pages: proposing (a check that records nothing, then the
+//! proposal), deciding with an override per blocking finding and nothing typed lost on a
+//! refusal, renewing, suspending, reinstating and retiring with a confirm step, the budget,
+//! the audit log, the provider directory and reporting rates; admin's tokens. Providers and
+//! DHSC are refused all of it.
+
+use crate::common;
+
+use axum::http::{StatusCode, header};
+use common::web::{TestApp, csrf_field, spawn};
+
+fn proposal(name: &str) -> String {
+    std::fs::read_to_string(common::repo().join(format!("collections/proposals/{name}.toml")))
+        .unwrap()
+}
+
+/// A form on a page, with the page's CSRF token.
+async fn post(
+    t: &TestApp,
+    page: &str,
+    to: &str,
+    who: &str,
+    fields: &[(&str, &str)],
+) -> common::web::Answer {
+    let csrf = csrf_field(&t.page(page, Some(who)).await.text());
+    let mut all = vec![("csrf", csrf.as_str())];
+    all.extend_from_slice(fields);
+    t.form(to, Some(who), &all).await
+}
+
+async fn propose_form(t: &TestApp, who: &str, step: &str, text: &str) -> common::web::Answer {
+    let csrf = csrf_field(&t.page("/dap/proposals/new", Some(who)).await.text());
+    t.upload(
+        "/dap/proposals/new",
+        None,
+        Some(who),
+        &[("csrf", &csrf), ("step", step), ("definition", text)],
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn dap_sets_a_cap_proposes_checks_first_and_lists_over_a_refusal_with_an_override() {
+    let t = spawn(None).await;
+    let dap = t.sign_in(&t.tokens.dap).await;
+    let store = t.app.store().clone();
+
+    // The budget: a refusal keeps what was typed, and says why in words. The cap set is
+    // below what the register already asks, so any new collection is blocked by it.
+    let bad = post(
+        &t,
+        "/dap/budget",
+        "/dap/budget",
+        &dap,
+        &[("cap", "lots"), ("reason", "Spending review")],
+    )
+    .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bad.text()
+    );
+    let html = bad.text();
+    assert!(
+        html.contains("the cap must be a number of hours a year"),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"lots\"") && html.contains("Spending review"),
+        "{html}"
+    );
+    assert!(store.budget().await.unwrap().is_none());
+    let set = post(
+        &t,
+        "/dap/budget",
+        "/dap/budget",
+        &dap,
+        &[("cap", "100"), ("reason", "Spending review")],
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    assert_eq!(
+        store.budget().await.unwrap().unwrap().cap_hours,
+        Some(100.0)
+    );
+    let page = t.page("/dap/budget", Some(&dap)).await.text();
+    assert!(page.contains("value=\"100\""), "{page}");
+    // The cap is drawn as a dashed line in NHS red.
+    assert!(
+        page.contains("stroke=\"#D5281B\""),
+        "the chart draws the cap: {page}"
+    );
+
+    // Checking records nothing, and shows what blocks it.
+    let text = proposal("discharge-readiness-survey");
+    let checked = propose_form(&t, &dap, "check", &text).await;
+    assert_eq!(checked.status, StatusCode::OK, "{}", checked.text());
+    let html = checked.text();
+    assert!(
+        html.contains("What the checks find for Daily survey of patients ready for discharge"),
+        "{html}"
+    );
+    assert!(
+        html.contains("rule-budget") && html.contains("Nothing has been recorded yet"),
+        "{html}"
+    );
+    assert!(
+        store
+            .collection("discharge-readiness-survey")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // What was pasted is still in the box, to propose as it is.
+    assert!(
+        html.contains("slug = &#34;discharge-readiness-survey&#34;")
+            || html.contains("slug = \"discharge-readiness-survey\""),
+        "{html}"
+    );
+
+    // A definition that does not load: every problem, in words, and the text kept.
+    let broken = text.replace("legal_basis = ", "legal_basiss = ");
+    let refused = propose_form(&t, &dap, "check", &broken).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.text().contains("The definition does not load"),
+        "{}",
+        refused.text()
+    );
+    assert!(refused.text().contains("legal_basis"), "{}", refused.text());
+
+    // Proposed: it waits on /dap with its findings.
+    let proposed = propose_form(&t, &dap, "propose", &text).await;
+    assert_eq!(proposed.status, StatusCode::CREATED, "{}", proposed.text());
+    assert!(
+        proposed
+            .text()
+            .contains("discharge-readiness-survey version 1 is proposed, and a check blocks it"),
+        "{}",
+        proposed.text()
+    );
+    let log = store
+        .decisions(Some("discharge-readiness-survey"))
+        .await
+        .unwrap();
+    assert_eq!(
+        log[0].reason,
+        "proposed from discharge-readiness-survey.toml (proposed on DAP's pages)"
+    );
+    // The same again is refused, with the text kept.
+    let again = propose_form(&t, &dap, "propose", &text).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(
+        again.text().contains("It was not proposed")
+            && again.text().contains("discharge-readiness-survey")
+    );
+
+    // Listing without an override is refused in words, and what was typed stays.
+    let page = t.page("/dap", Some(&dap)).await.text();
+    assert!(page.contains("name=\"override-budget\""), "{page}");
+    let refused = post(
+        &t,
+        "/dap",
+        "/dap/decisions",
+        &dap,
+        &[
+            ("slug", "discharge-readiness-survey"),
+            ("action", "approve"),
+            ("reason", "Ministers asked for it"),
+            ("override-budget", "  "),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text());
+    let html = refused.text();
+    assert!(
+        html.contains("was not recorded, and what you typed is kept below"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("--override"),
+        "a page speaks of fields, not flags: {html}"
+    );
+    assert!(
+        html.contains(">Ministers asked for it</textarea>"),
+        "{html}"
+    );
+    let listed = post(
+        &t,
+        "/dap",
+        "/dap/decisions",
+        &dap,
+        &[
+            ("slug", "discharge-readiness-survey"),
+            ("action", "approve"),
+            ("reason", "Ministers asked for it"),
+            (
+                "override-budget",
+                "Winter pressures; two manual returns retire in April",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
+    assert!(
+        listed
+            .text()
+            .contains("discharge-readiness-survey is now listed as DAP"),
+        "{}",
+        listed.text()
+    );
+    let log = store
+        .decisions(Some("discharge-readiness-survey"))
+        .await
+        .unwrap();
+    let list = log.last().unwrap();
+    assert_eq!(
+        list.overrides.0[0].reason,
+        "Winter pressures; two manual returns retire in April"
+    );
+
+    // Rejecting is asked twice: the first post changes nothing.
+    let ask = post(
+        &t,
+        "/dap",
+        "/dap/decisions",
+        &dap,
+        &[
+            ("slug", "uec-sitrep-manual"),
+            ("action", "reject"),
+            ("reason", "Derivable from the census"),
+        ],
+    )
+    .await;
+    assert_eq!(ask.status, StatusCode::OK);
+    assert!(
+        ask.text().contains("Reject the proposal for"),
+        "{}",
+        ask.text()
+    );
+    assert_eq!(
+        store
+            .collection("uec-sitrep-manual")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "proposed"
+    );
+    let csrf = csrf_field(&ask.text());
+    let done = t
+        .form(
+            "/dap/decisions",
+            Some(&dap),
+            &[
+                ("csrf", &csrf),
+                ("slug", "uec-sitrep-manual"),
+                ("action", "reject"),
+                ("reason", "Derivable from the census"),
+                ("confirmed", "yes"),
+            ],
+        )
+        .await;
+    assert!(
+        done.text().contains("uec-sitrep-manual is now rejected"),
+        "{}",
+        done.text()
+    );
+
+    // Every step is on the audit log, which filters by who, what and outcome.
+    let audit = t
+        .page("/audit?action=approve&outcome=refused", Some(&dap))
+        .await
+        .text();
+    assert!(
+        audit.contains("Entries 1 to 1 of 1") && audit.contains("discharge-readiness-survey"),
+        "{audit}"
+    );
+    let audit = t.page("/audit?action=set_budget", Some(&dap)).await.text();
+    assert!(audit.contains("Entries 1 to 2 of 2"), "{audit}");
+}
+
+#[tokio::test]
+async fn dap_suspends_reinstates_and_retires_from_the_collection_page_which_shows_the_definition() {
+    let t = spawn(None).await;
+    let dap = t.sign_in(&t.tokens.dap).await;
+    let store = t.app.store().clone();
+    let status = async || {
+        store
+            .collection("care-home-capacity")
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+    };
+    let path = "/collections/care-home-capacity";
+    let public = t.page(path, None).await.text();
+    // The definition in full, as a provider's analyst needs it, in UK time.
+    for words in [
+        "Care home capacity and occupancy",
+        "max_capacity",
+        "0 to 400",
+        "care_home.beds.capacity",
+        "5 days after the period ends",
+        "30 days after the deadline",
+        "Europe/London time",
+        "The next pulls, in UK time",
+        "care homes",
+    ] {
+        assert!(
+            public.contains(words),
+            "the collection page lacks {words:?}: {public}"
+        );
+    }
+    assert!(public.contains("GMT") || public.contains("BST"), "{public}");
+    assert!(
+        !public.contains("Change its status"),
+        "only DAP sees the status form"
+    );
+
+    let page = t.page(path, Some(&dap)).await.text();
+    assert!(
+        page.contains("Suspend it") && page.contains("Retire it"),
+        "{page}"
+    );
+    // No reason: nothing changes, and the page says so.
+    let bare = post(
+        &t,
+        path,
+        &format!("{path}/decisions"),
+        &dap,
+        &[("action", "suspend"), ("reason", " ")],
+    )
+    .await;
+    assert_eq!(
+        bare.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bare.text()
+    );
+    assert!(
+        bare.text()
+            .contains("Nothing was changed: a reason is required"),
+        "{}",
+        bare.text()
+    );
+    assert_eq!(status().await, "listed");
+    let s = post(
+        &t,
+        path,
+        &format!("{path}/decisions"),
+        &dap,
+        &[("action", "suspend"), ("reason", "Supplier outage")],
+    )
+    .await;
+    assert_eq!(s.status, StatusCode::OK, "{}", s.text());
+    assert_eq!(status().await, "suspended");
+    assert!(s.text().contains("Reinstate it"));
+    post(
+        &t,
+        path,
+        &format!("{path}/decisions"),
+        &dap,
+        &[("action", "reinstate"), ("reason", "Supplier fixed")],
+    )
+    .await;
+    assert_eq!(status().await, "listed");
+    // Retiring is asked twice.
+    let ask = post(
+        &t,
+        path,
+        &format!("{path}/decisions"),
+        &dap,
+        &[
+            ("action", "retire"),
+            ("reason", "Replaced by the capacity tracker"),
+        ],
+    )
+    .await;
+    assert!(
+        ask.text()
+            .contains("Retire Care home capacity and occupancy?"),
+        "{}",
+        ask.text()
+    );
+    assert_eq!(status().await, "listed");
+    let csrf = csrf_field(&ask.text());
+    let retired = t
+        .form(
+            &format!("{path}/decisions"),
+            Some(&dap),
+            &[
+                ("csrf", &csrf),
+                ("action", "retire"),
+                ("reason", "Replaced by the capacity tracker"),
+                ("confirmed", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(retired.status, StatusCode::OK, "{}", retired.text());
+    assert_eq!(status().await, "retired");
+}
+
+#[tokio::test]
+async fn admin_issues_revokes_and_bulk_issues_tokens_each_shown_once() {
+    let t = spawn(None).await;
+    let admin = t.sign_in(&t.tokens.admin).await;
+    let issued = post(
+        &t,
+        "/admin/tokens",
+        "/admin/tokens",
+        &admin,
+        &[
+            ("name", "Bramley data lead"),
+            ("role", "provider"),
+            ("providers", "rxb"),
+            ("days", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text());
+    assert_eq!(issued.headers[header::CACHE_CONTROL], "no-store");
+    let html = issued.text();
+    let at = html.find("id=\"issued-token\">").unwrap() + 18;
+    let token = html[at..].split('<').next().unwrap().to_owned();
+    assert!(token.starts_with("tly_"), "{token}");
+    // It works, and the list never shows it again.
+    let bramley = t.sign_in(&token).await;
+    assert_eq!(
+        t.page("/providers/RXB", Some(&bramley)).await.status,
+        StatusCode::OK
+    );
+    let list = t.page("/admin/tokens", Some(&admin)).await.text();
+    assert!(list.contains("Bramley data lead") && !list.contains(&token));
+    // A refused token keeps what was typed.
+    let unknown = post(
+        &t,
+        "/admin/tokens",
+        "/admin/tokens",
+        &admin,
+        &[
+            ("name", "Nobody"),
+            ("role", "provider"),
+            ("providers", "ZZZ9"),
+        ],
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unknown.text().contains("no provider ZZZ9") && unknown.text().contains("value=\"Nobody\""),
+        "{}",
+        unknown.text()
+    );
+
+    // Revoking is asked twice, then the holder is signed out.
+    let id = t
+        .app
+        .store()
+        .tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "Bramley data lead")
+        .unwrap()
+        .id;
+    let ask = post(
+        &t,
+        "/admin/tokens",
+        &format!("/admin/tokens/{id}/revoke"),
+        &admin,
+        &[],
+    )
+    .await;
+    assert!(
+        ask.text()
+            .contains("Revoke the token for Bramley data lead?"),
+        "{}",
+        ask.text()
+    );
+    assert_eq!(
+        t.page("/providers/RXB", Some(&bramley)).await.status,
+        StatusCode::OK
+    );
+    let csrf = csrf_field(&ask.text());
+    let revoked = t
+        .form(
+            &format!("/admin/tokens/{id}/revoke"),
+            Some(&admin),
+            &[("csrf", &csrf), ("confirmed", "yes")],
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text());
+    assert_eq!(
+        t.page("/providers/RXB", Some(&bramley)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // In bulk: one token a code, back as a CSV; an unknown code issues none.
+    let before = t.app.store().tokens().await.unwrap().len();
+    let csrf = csrf_field(&t.page("/admin/tokens", Some(&admin)).await.text());
+    let bad = t
+        .upload(
+            "/admin/tokens/bulk",
+            None,
+            Some(&admin),
+            &[("csrf", &csrf)],
+            Some(("homes.csv", b"code\n1-101\nNOPE1\n")),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.text()
+            .contains("1 code in the file is not in the provider register")
+            && bad.text().contains("NOPE1"),
+        "{}",
+        bad.text()
+    );
+    assert_eq!(t.app.store().tokens().await.unwrap().len(), before);
+    let bulk = t
+        .upload(
+            "/admin/tokens/bulk",
+            None,
+            Some(&admin),
+            &[("csrf", &csrf), ("days", "90")],
+            Some(("homes.csv", b"code,name\n1-101,Oak House\n1-102,Elm Lodge\n1-101,Oak House\n1-203,Yew Gardens\n")),
+        )
+        .await;
+    assert_eq!(bulk.status, StatusCode::OK, "{}", bulk.text());
+    assert!(
+        bulk.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"provider-tokens-")
+    );
+    let csv = bulk.text();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "code,provider,token_id,token,expires");
+    assert_eq!(lines.len(), 4, "three codes, the repeat once: {csv}");
+    let elm = lines
+        .iter()
+        .find(|l| l.starts_with("1-102,Elm Lodge,"))
+        .unwrap();
+    let elm_token = elm.split(',').nth(3).unwrap();
+    let elm_session = t.sign_in(elm_token).await;
+    assert_eq!(
+        t.page("/providers/1-102", Some(&elm_session)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        t.page("/providers/1-101", Some(&elm_session)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let audit = t
+        .page("/audit?action=token_bulk_create", Some(&admin))
+        .await
+        .text();
+    assert!(audit.contains("3 provider tokens"), "{audit}");
+}
+
+#[tokio::test]
+async fn the_directory_finds_providers_and_reporting_rates_count_who_reported() {
+    let t = spawn(None).await;
+    let dap = t.sign_in(&t.tokens.dap).await;
+    let dhsc = t.sign_in(&t.tokens.dhsc).await;
+    let found = t.page("/providers?q=ash", Some(&dap)).await.text();
+    assert!(found.contains("Providers 1 to 2 of 2"), "{found}");
+    assert!(
+        found.contains("<a href=\"/providers/RXA\">Ashford Hospitals</a>")
+            && found.contains("Ash Court"),
+        "{found}"
+    );
+    let homes = t
+        .page("/providers?kind=care_home&region=North+West", Some(&dap))
+        .await
+        .text();
+    assert!(
+        homes.contains("Providers 1 to 3 of 3")
+            && homes.contains("Yew Gardens")
+            && !homes.contains("Oak House"),
+        "{homes}"
+    );
+    let closed = t.page("/providers?q=RXC", Some(&dap)).await.text();
+    assert!(closed.contains("closed 1 May 2026"), "{closed}");
+    // DHSC sees the list, but no provider's page.
+    let list = t.page("/providers?q=ash", Some(&dhsc)).await.text();
+    assert!(
+        list.contains("Ashford Hospitals") && !list.contains("href=\"/providers/RXA\""),
+        "{list}"
+    );
+    let rates = t.page("/providers/reporting", Some(&dap)).await;
+    assert_eq!(rates.status, StatusCode::OK);
+    let html = rates.text();
+    for words in [
+        "By collection and period",
+        "Daily ward bed census",
+        "By region",
+        "Providers behind",
+    ] {
+        assert!(html.contains(words), "{words}: {html}");
+    }
+}
+
+#[tokio::test]
+async fn providers_and_dhsc_are_refused_daps_and_admins_pages_and_forms() {
+    let t = spawn(None).await;
+    let provider = t.sign_in(&t.tokens.provider).await;
+    let dhsc = t.sign_in(&t.tokens.dhsc).await;
+    let dap = t.sign_in(&t.tokens.dap).await;
+    for (who, name) in [(&provider, "provider"), (&dhsc, "dhsc")] {
+        for path in [
+            "/dap",
+            "/dap/proposals/new",
+            "/dap/budget",
+            "/audit",
+            "/admin/tokens",
+        ] {
+            assert_eq!(
+                t.page(path, Some(who)).await.status,
+                StatusCode::FORBIDDEN,
+                "{name} {path}"
+            );
+        }
+        // Their own session's CSRF token, so only the role stops them.
+        let csrf = csrf_field(&t.page("/", Some(who)).await.text());
+        for (path, fields) in [
+            (
+                "/dap/decisions",
+                vec![
+                    ("slug", "uec-sitrep-manual"),
+                    ("action", "reject"),
+                    ("reason", "x"),
+                    ("confirmed", "yes"),
+                ],
+            ),
+            ("/dap/renewals", vec![("slug", "ward-bed-census")]),
+            ("/dap/budget", vec![("cap", "1"), ("reason", "x")]),
+            (
+                "/collections/ward-bed-census/decisions",
+                vec![("action", "retire"), ("reason", "x"), ("confirmed", "yes")],
+            ),
+            ("/admin/tokens", vec![("name", "x"), ("role", "admin")]),
+            ("/admin/tokens/abc/revoke", vec![("confirmed", "yes")]),
+        ] {
+            let mut all = vec![("csrf", csrf.as_str())];
+            all.extend(fields);
+            assert_eq!(
+                t.form(path, Some(who), &all).await.status,
+                StatusCode::FORBIDDEN,
+                "{name} {path}"
+            );
+        }
+        let up = t
+            .upload(
+                "/dap/proposals/new",
+                None,
+                Some(who),
+                &[
+                    ("csrf", &csrf),
+                    ("step", "propose"),
+                    ("definition", &proposal("discharge-readiness-survey")),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(up.status, StatusCode::FORBIDDEN, "{name} proposes");
+    }
+    assert!(
+        t.app
+            .store()
+            .collection("discharge-readiness-survey")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        t.app
+            .store()
+            .collection("ward-bed-census")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "listed"
+    );
+    // DAP is not admin: tokens are refused to it too.
+    assert_eq!(
+        t.page("/admin/tokens", Some(&dap)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // Each refusal is on the audit log.
+    let refused = t
+        .page("/audit?outcome=refused&who=DHSC", Some(&dap))
+        .await
+        .text();
+    assert!(
+        refused.contains("set_budget") && refused.contains("token_create"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn a_licence_that_runs_out_within_90_days_is_renewed_for_a_new_term_after_the_checks() {
+    // The world's collections were listed on 1 March 2026 for 36 months.
+    let t = common::web::spawn_at(None, Some(common::world::utc("2029-01-15T10:00:00Z"))).await;
+    let dap = t.sign_in(&t.tokens.dap).await;
+    let page = t.page("/dap", Some(&dap)).await.text();
+    assert!(
+        page.contains("Licences that run out within 90 days")
+            && page.contains("Renew Daily ward bed census")
+            && page.contains("1 March 2029"),
+        "{page}"
+    );
+    let renewed = post(
+        &t,
+        "/dap",
+        "/dap/renewals",
+        &dap,
+        &[("slug", "ward-bed-census")],
+    )
+    .await;
+    assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.text());
+    assert!(
+        renewed
+            .text()
+            .contains("Version 2 of ward-bed-census is proposed for a new term"),
+        "{}",
+        renewed.text()
+    );
+    assert!(renewed.text().contains("Waiting for a decision above"));
+    // Twice is refused: the same definition is already pending.
+    let again = post(
+        &t,
+        "/dap",
+        "/dap/renewals",
+        &dap,
+        &[("slug", "ward-bed-census")],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
+    let listed = post(
+        &t,
+        "/dap",
+        "/dap/decisions",
+        &dap,
+        &[
+            ("slug", "ward-bed-census"),
+            ("action", "approve"),
+            ("reason", "Still the source of the SitRep and KH03"),
+        ],
+    )
+    .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
+    let versions = t.app.store().versions("ward-bed-census").await.unwrap();
+    let new = versions.last().unwrap();
+    assert_eq!((new.version, new.status.as_str()), (2, "listed"));
+    assert_eq!(
+        new.expires_at.unwrap().date_naive().to_string(),
+        "2032-01-15",
+        "a new 36-month term from the renewal"
+    );
+    // Its licence number stays.
+    let row = t
+        .app
+        .store()
+        .collection("ward-bed-census")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.licence_number.as_deref(), Some("DAP0001"));
+
+    // Far from its end, a licence is not renewed.
+    let early = spawn(None).await;
+    let dap = early.sign_in(&early.tokens.dap).await;
+    let refused = post(
+        &early,
+        "/dap",
+        "/dap/renewals",
+        &dap,
+        &[("slug", "care-home-capacity")],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(
+        refused
+            .text()
+            .contains("can be renewed from 90 days before then"),
+        "{}",
+        refused.text()
+    );
+}
