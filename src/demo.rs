@@ -299,6 +299,13 @@ pub async fn play(
     );
     let service = assemble(settings, registry.clone())?;
     let catalogue = service.catalogue.clone();
+    let said = story.notes.len();
+    story
+        .license_returns(&catalogue, start + chrono::Duration::hours(2))
+        .await?;
+    for n in &story.notes[said..] {
+        println!("  {n}");
+    }
     let Some(builder) = service.builder.as_ref() else {
         anyhow::bail!(
             "the demo builds the returns in {}, which is not there",

@@ -101,6 +101,8 @@ async fn world(dir: &Path) -> Expected {
     for f in ["uec-daily-sitrep.sql", "uec-daily-sitrep.toml"] {
         std::fs::copy(repo().join("queries").join(f), queries.join(f)).unwrap();
     }
+    // DAP licenses the SitRep's query, so the service's builder builds it.
+    common::license_returns(&registry, &queries).await;
     std::fs::write(
         dir.join("tally.toml"),
         format!(

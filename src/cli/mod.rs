@@ -6,6 +6,7 @@ pub mod burden;
 pub mod collections;
 pub mod exceptions;
 pub mod lake;
+pub mod licences;
 pub mod providers;
 pub mod returns;
 pub mod runs;

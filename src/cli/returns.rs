@@ -47,6 +47,31 @@ pub enum ReturnsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Each return's licence: the version of its query in force, and any awaiting DAP.
+    Licences {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the version of a return's query awaiting a decision: the scheduled builder
+    /// builds only listed versions.
+    Approve {
+        name: String,
+        /// Who decides, as the audit log should name them.
+        #[arg(long)]
+        by: String,
+        /// Why, in plain words.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Reject the version of a return's query awaiting a decision.
+    Reject {
+        name: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// Write the latest artifact of a return for a period to a file.
     Export {
         name: String,
@@ -71,6 +96,13 @@ pub async fn run(s: &Settings, command: ReturnsCommand) -> anyhow::Result<Outcom
             json,
         } => build_one(s, &name, &period, to.as_deref(), json).await,
         ReturnsCommand::Show { name, period, json } => show(s, &name, &period, json).await,
+        ReturnsCommand::Licences { json } => super::licences::list(s, json).await,
+        ReturnsCommand::Approve { name, by, reason } => {
+            super::licences::decide_one(s, &name, true, &by, &reason).await
+        }
+        ReturnsCommand::Reject { name, by, reason } => {
+            super::licences::decide_one(s, &name, false, &by, &reason).await
+        }
         ReturnsCommand::Export {
             name,
             period,

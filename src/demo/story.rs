@@ -52,6 +52,37 @@ impl Story<'_> {
         load::load_file(&path, self.timezone).map_err(anyhow::Error::new)
     }
 
+    /// DAP licenses the national returns: each query in the queries folder, proposed as the
+    /// service reads it, is listed, and from then on the scheduled builder builds it.
+    pub async fn license_returns(
+        &mut self,
+        catalogue: &crate::returns::Catalogue,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        use crate::returns::licence::{decide, licences, register};
+        register(self.registry, catalogue, at).await?;
+        for (name, pending) in licences(self.registry).await?.pending {
+            let version = pending.version;
+            let title = catalogue.get(&name)?.title.clone();
+            let licence = decide(
+                self.registry,
+                &name,
+                version,
+                true,
+                DAP,
+                "Built by query from the automated collections, instead of a form.",
+                at,
+            )
+            .await?
+            .context("listing gives a licence number")?;
+            self.say(
+                at,
+                format!("{title} licensed as {licence} (a query, not a form)."),
+            );
+        }
+        Ok(())
+    }
+
     fn say(&mut self, at: DateTime<Utc>, what: String) {
         let local = at.with_timezone(&self.timezone).format("%a %e %b %Y %H:%M");
         self.notes.push(format!("{local}  {what}"));

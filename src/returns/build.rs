@@ -298,6 +298,46 @@ pub async fn build_for(
     Ok(artifact)
 }
 
+/// What a query makes of one period, built but not kept: what DAP sees before it lists a
+/// return's query.
+pub struct Preview {
+    pub period: Period,
+    pub batches: Vec<RecordBatch>,
+    pub completeness: Completeness,
+}
+
+/// Runs `def` over the latest of its last three closed periods that anything is owed for,
+/// as a build would, and keeps nothing.
+pub async fn preview(
+    registry: &Registry,
+    lake: &Lake,
+    def: &ReturnDef,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Preview> {
+    let providers = registry.store().providers().await?;
+    let started = std::time::Instant::now();
+    let mut period = Period::containing(def.period, now.with_timezone(&tz).date_naive()).previous();
+    let mut first_error = None;
+    for _ in 0..3 {
+        match gather(registry, def, &period, now, &providers, started).await {
+            Ok(g) => {
+                let batches = query(lake, def, &g.inputs, &providers, started).await?;
+                return Ok(Preview {
+                    period,
+                    batches,
+                    completeness: g.completeness,
+                });
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+        period = period.previous();
+    }
+    Err(first_error.unwrap_or_else(|| anyhow::anyhow!("no period to build")))
+}
+
 /// Milliseconds since `at`, for the build's debug log.
 fn ms(at: std::time::Instant) -> f64 {
     at.elapsed().as_secs_f64() * 1000.0

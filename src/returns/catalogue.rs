@@ -85,6 +85,9 @@ pub struct ReturnDef {
     pub columns: Vec<Column>,
     pub sql: String,
     pub sql_path: PathBuf,
+    /// The sidecar's text, which with `sql` is what DAP licenses.
+    #[serde(skip)]
+    pub sidecar: String,
 }
 
 impl ReturnDef {
@@ -156,83 +159,100 @@ fn load_one(path: &Path) -> anyhow::Result<ReturnDef> {
         .and_then(|s| s.to_str())
         .context("the file name is not UTF-8")?
         .to_owned();
-    Slug::parse(&name).map_err(|e| anyhow::anyhow!("the return's name: {e}"))?;
     let text = std::fs::read_to_string(path)?;
-    let sidecar: Sidecar = toml::from_str(&text).map_err(|e| {
-        let at = e
-            .span()
-            .map(|s| {
-                let line = text[..s.start].lines().count().max(1);
-                format!("line {line}: ")
-            })
-            .unwrap_or_default();
-        anyhow::anyhow!("{at}{}", e.message())
-    })?;
-    let period = PeriodKind::ALL
-        .into_iter()
-        .find(|k| k.as_str() == sidecar.period)
-        .with_context(|| {
-            format!(
-                "period: unknown period \"{}\" (expected day, week, month, quarter or year)",
-                sidecar.period
-            )
-        })?;
-    let mut inputs = Vec::new();
-    for (i, s) in sidecar.inputs.iter().enumerate() {
-        inputs.push(Slug::parse(s).map_err(|e| anyhow::anyhow!("inputs[{i}]: {e}"))?);
-    }
-    if inputs.is_empty() {
-        bail!("inputs: a return reads at least one collection");
-    }
-    let mut expects = Vec::new();
-    for (i, k) in sidecar.expects.iter().enumerate() {
-        expects.push(ProviderKind::parse(k).map_err(|e| anyhow::anyhow!("expects[{i}]: {e}"))?);
-    }
-    if expects.is_empty() {
-        bail!("expects: name the kinds of provider the return is about, e.g. [\"acute_trust\"]");
-    }
-    if sidecar.columns.is_empty() {
-        bail!("columns: declare the return's output columns");
-    }
-    for (i, c) in sidecar.columns.iter().enumerate() {
-        if sidecar.columns[..i].iter().any(|o| o.name == c.name) {
-            bail!("columns[{i}]: \"{}\" is declared twice", c.name);
-        }
-        for d in &c.derived_from {
-            if !sidecar
-                .columns
-                .iter()
-                .any(|o| &o.name == d && o.measure.is_some())
-            {
-                bail!(
-                    "columns[{i}]: derived_from names \"{d}\", which is not a count column of this return"
-                );
-            }
-        }
-    }
-    if !sidecar
-        .columns
-        .iter()
-        .any(|c| c.name == sidecar.level_column)
-    {
-        bail!(
-            "level_column: \"{}\" is not one of the columns",
-            sidecar.level_column
-        );
-    }
     let sql_path = path.with_extension("sql");
     let sql = std::fs::read_to_string(&sql_path)
         .with_context(|| format!("cannot read its query {}", sql_path.display()))?;
-    Ok(ReturnDef {
-        name,
-        title: sidecar.title,
-        inputs,
-        expects,
-        period,
-        level_column: sidecar.level_column,
-        national: sidecar.national,
-        columns: sidecar.columns,
-        sql,
-        sql_path,
-    })
+    ReturnDef::parse(&name, &text, sql, sql_path)
+}
+
+impl ReturnDef {
+    /// A return from its sidecar's text and its query, as the files give them or as the
+    /// register keeps a licensed version of them.
+    pub fn parse(
+        name: &str,
+        text: &str,
+        sql: String,
+        sql_path: PathBuf,
+    ) -> anyhow::Result<ReturnDef> {
+        let name = name.to_owned();
+        Slug::parse(&name).map_err(|e| anyhow::anyhow!("the return's name: {e}"))?;
+        let sidecar: Sidecar = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start].lines().count().max(1);
+                    format!("line {line}: ")
+                })
+                .unwrap_or_default();
+            anyhow::anyhow!("{at}{}", e.message())
+        })?;
+        let period = PeriodKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == sidecar.period)
+            .with_context(|| {
+                format!(
+                    "period: unknown period \"{}\" (expected day, week, month, quarter or year)",
+                    sidecar.period
+                )
+            })?;
+        let mut inputs = Vec::new();
+        for (i, s) in sidecar.inputs.iter().enumerate() {
+            inputs.push(Slug::parse(s).map_err(|e| anyhow::anyhow!("inputs[{i}]: {e}"))?);
+        }
+        if inputs.is_empty() {
+            bail!("inputs: a return reads at least one collection");
+        }
+        let mut expects = Vec::new();
+        for (i, k) in sidecar.expects.iter().enumerate() {
+            expects.push(ProviderKind::parse(k).map_err(|e| anyhow::anyhow!("expects[{i}]: {e}"))?);
+        }
+        if expects.is_empty() {
+            bail!(
+                "expects: name the kinds of provider the return is about, e.g. [\"acute_trust\"]"
+            );
+        }
+        if sidecar.columns.is_empty() {
+            bail!("columns: declare the return's output columns");
+        }
+        for (i, c) in sidecar.columns.iter().enumerate() {
+            if sidecar.columns[..i].iter().any(|o| o.name == c.name) {
+                bail!("columns[{i}]: \"{}\" is declared twice", c.name);
+            }
+            for d in &c.derived_from {
+                if !sidecar
+                    .columns
+                    .iter()
+                    .any(|o| &o.name == d && o.measure.is_some())
+                {
+                    bail!(
+                        "columns[{i}]: derived_from names \"{d}\", which is not a count column of this return"
+                    );
+                }
+            }
+        }
+        if !sidecar
+            .columns
+            .iter()
+            .any(|c| c.name == sidecar.level_column)
+        {
+            bail!(
+                "level_column: \"{}\" is not one of the columns",
+                sidecar.level_column
+            );
+        }
+        Ok(ReturnDef {
+            name,
+            title: sidecar.title,
+            inputs,
+            expects,
+            period,
+            level_column: sidecar.level_column,
+            national: sidecar.national,
+            columns: sidecar.columns,
+            sql,
+            sql_path,
+            sidecar: text.to_owned(),
+        })
+    }
 }

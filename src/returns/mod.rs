@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod completeness;
 pub mod disclosure;
 pub mod export;
+pub mod licence;
 pub mod query;
 pub mod scheduled;
 pub mod table;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::build::{Artifact, build_for};
-use super::catalogue::Catalogue;
+use super::catalogue::{Catalogue, ReturnDef};
 use crate::domain::Period;
 use crate::domain::RegistryError;
 use crate::landing::lake::Lake;
@@ -76,10 +76,9 @@ impl Builder {
         })
     }
 
-    /// The periods of `name` that are due a build at `now`: every input past its deadline
+    /// The periods of `def` that are due a build at `now`: every input past its deadline
     /// for the period, and at least one still open to amendments.
-    async fn due(&self, name: &str, now: DateTime<Utc>) -> anyhow::Result<Vec<Period>> {
-        let def = self.catalogue.get(name)?;
+    async fn due(&self, def: &ReturnDef, now: DateTime<Utc>) -> anyhow::Result<Vec<Period>> {
         let mut inputs = Vec::new();
         // Nothing was owed before every input was listed, so no period that ended before
         // then is built: it would only fail, a round at a time, for the amendment window.
@@ -222,8 +221,23 @@ impl Builder {
                 return round;
             }
         };
-        for name in self.catalogue.returns.keys() {
-            let periods = match self.due(name, now).await {
+        // What the queries folder holds now is proposed where it is new; what is built is
+        // only what DAP has listed, from the text the register keeps.
+        let licensed = async {
+            super::licence::register(&self.registry, &self.catalogue, now).await?;
+            super::licence::licensed(&self.registry).await
+        };
+        let licensed = match licensed.await {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                round
+                    .failed
+                    .push(("returns".into(), String::new(), format!("{e:#}")));
+                return round;
+            }
+        };
+        for (name, def) in &licensed.returns {
+            let periods = match self.due(def, now).await {
                 Ok(p) => p,
                 Err(e) => {
                     round
@@ -235,7 +249,7 @@ impl Builder {
             for period in periods {
                 let (registry, catalogue, lake, root, name_, providers) = (
                     self.registry.clone(),
-                    self.catalogue.clone(),
+                    licensed.clone(),
                     self.lake.clone(),
                     self.root.clone(),
                     name.clone(),

@@ -10,6 +10,7 @@ pub mod access;
 pub mod exceptions;
 pub mod lock;
 mod postgres;
+pub mod queries;
 pub mod runs;
 mod sql;
 mod sqlite;
@@ -155,7 +156,9 @@ pub enum Change {
 }
 
 #[async_trait]
-pub trait Store: runs::RunLedger + access::Access + exceptions::Exceptions + Send + Sync {
+pub trait Store:
+    runs::RunLedger + access::Access + exceptions::Exceptions + queries::QueryLicences + Send + Sync
+{
     /// `sqlite` or `postgres`, for messages.
     fn backend(&self) -> &'static str;
     async fn collection(&self, slug: &str) -> anyhow::Result<Option<CollectionRow>>;

@@ -7,7 +7,8 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use super::{
-    access::access_store, exceptions::exceptions_store, redact, runs::run_ledger, sql::sql_store,
+    access::access_store, exceptions::exceptions_store, queries::query_store, redact,
+    runs::run_ledger, sql::sql_store,
 };
 
 pub struct PgStore {
@@ -48,3 +49,4 @@ sql_store!(PgStore, sqlx::Postgres, "postgres");
 run_ledger!(PgStore);
 access_store!(PgStore);
 exceptions_store!(PgStore);
+query_store!(PgStore);

@@ -7,7 +7,8 @@ use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::{
-    access::access_store, exceptions::exceptions_store, redact, runs::run_ledger, sql::sql_store,
+    access::access_store, exceptions::exceptions_store, queries::query_store, redact,
+    runs::run_ledger, sql::sql_store,
 };
 
 pub struct SqliteStore {
@@ -48,3 +49,4 @@ sql_store!(SqliteStore, sqlx::Sqlite, "sqlite");
 run_ledger!(SqliteStore);
 access_store!(SqliteStore);
 exceptions_store!(SqliteStore);
+query_store!(SqliteStore);

@@ -161,6 +161,15 @@ await step('dap', async () => {
   await page.waitForLoadState('domcontentloaded');
   await expectText(page, 'discharge-readiness-survey is now listed as');
 
+  // A changed return query: built over the last period on the page, then listed.
+  await expectText(page, 'National returns awaiting a decision');
+  await expectText(page, 'care-home-occupancy, version 2');
+  const query = page.locator('form[action="/dap/returns"]');
+  await query.locator('textarea[name=reason]').fill('Reads the same figures more clearly.');
+  await query.locator('button[type=submit]').click();
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'Version 2 of the return care-home-occupancy is listed as');
+
   // Rejecting asks first.
   const sitrep = page.locator('form[action="/dap/decisions"]:has(input[value="uec-sitrep-manual"])');
   await sitrep.locator('select[name=action]').selectOption('reject');

@@ -18,6 +18,34 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The returns in `queries` proposed and listed by DAP, as the demo does, so that the
+/// scheduled builder builds them; the catalogue read.
+pub async fn license_returns(registry: &Registry, queries: &Path) -> tally::returns::Catalogue {
+    let catalogue = tally::returns::Catalogue::load(queries).unwrap();
+    let at = chrono::Utc::now();
+    tally::returns::licence::register(registry, &catalogue, at)
+        .await
+        .unwrap();
+    let pending = tally::returns::licence::licences(registry)
+        .await
+        .unwrap()
+        .pending;
+    for (name, v) in pending {
+        tally::returns::licence::decide(
+            registry,
+            &name,
+            v.version,
+            true,
+            dap(),
+            "licensed for the test",
+            at,
+        )
+        .await
+        .unwrap();
+    }
+    catalogue
+}
+
 pub fn collection_path(name: &str) -> PathBuf {
     repo().join("collections").join(format!("{name}.toml"))
 }

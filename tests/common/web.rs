@@ -77,6 +77,8 @@ pub async fn spawn_at(
         .propose(&load("uec-sitrep-manual"), "NHS England", Utc::now())
         .await
         .unwrap();
+    // The bundled returns' queries are licensed, as the demo has them.
+    super::license_returns(&world.registry, &repo().join("queries")).await;
     let settings = Settings {
         data_dir: world.dir.path().to_path_buf(),
         database_url: world._db.url().to_owned(),

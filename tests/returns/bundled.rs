@@ -444,9 +444,10 @@ async fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_timetable_builds_each_due_period_once_and_an_amendment_rebuilds_only_its_own() {
     let w = world().await;
+    let catalogue = crate::common::license_returns(&w.registry, &repo().join("queries")).await;
     let builder = tally::returns::scheduled::Builder::new(
         w.registry.clone(),
-        std::sync::Arc::new(Catalogue::load(&repo().join("queries")).unwrap()),
+        std::sync::Arc::new(catalogue),
         w.lake.clone(),
         w.returns_dir(),
     )
@@ -510,9 +511,11 @@ async fn a_return_whose_input_is_not_listed_is_not_built_and_not_failed() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
+    // Every query licensed: only the unlisted input keeps the return from being built.
+    let catalogue = crate::common::license_returns(&registry, &repo().join("queries")).await;
     let builder = tally::returns::scheduled::Builder::new(
         registry,
-        std::sync::Arc::new(Catalogue::load(&repo().join("queries")).unwrap()),
+        std::sync::Arc::new(catalogue),
         Lake::new(dir.path().join("lake")),
         dir.path().join("returns"),
     )

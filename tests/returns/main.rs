@@ -6,4 +6,5 @@ mod common;
 
 mod bundled;
 mod completeness;
+mod licences;
 mod packs;

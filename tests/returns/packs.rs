@@ -18,7 +18,7 @@ use tally::domain::Period;
 use tally::domain::definition::CollectionDef;
 use tally::landing::pack::{self, Pack, Read};
 use tally::returns::build::{Artifact, build};
-use tally::returns::{Catalogue, scheduled};
+use tally::returns::scheduled;
 
 fn period(p: &str) -> Period {
     Period::parse(p).unwrap()
@@ -464,9 +464,10 @@ async fn a_damaged_or_half_made_pack_is_passed_over_and_nothing_is_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scheduler_packs_each_month_as_it_closes_and_again_after_an_amendment() {
     let w = world().await;
+    let catalogue = common::license_returns(&w.registry, &common::repo().join("queries")).await;
     let builder = scheduled::Builder::new(
         w.registry.clone(),
-        std::sync::Arc::new(Catalogue::load(&common::repo().join("queries")).unwrap()),
+        std::sync::Arc::new(catalogue),
         w.lake.clone(),
         w.returns_dir(),
     )

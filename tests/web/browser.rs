@@ -65,6 +65,24 @@ async fn each_role_walks_the_pages_in_chromium_with_no_serious_accessibility_vio
         .unwrap_or_else(|| repo().join("tests/browser/artifacts"));
     // Last run's screenshots go first, so that every one checked below is this run's.
     let _ = std::fs::remove_dir_all(&artifacts);
+    // A changed return query waits for DAP, as a new file in the queries folder would.
+    let store = t.app.store();
+    let v1 = store
+        .query_versions(Some("care-home-occupancy"))
+        .await
+        .unwrap()
+        .remove(0);
+    store
+        .propose_query(
+            "care-home-occupancy",
+            &v1.sql_text.replace("SELECT", "SELECT /* v2 */"),
+            &v1.sidecar,
+            "changed",
+            "the queries folder",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
     let tokens = serde_json::json!({
         "dap": t.tokens.dap, "provider": t.tokens.provider, "dhsc": t.tokens.dhsc, "admin": t.tokens.admin,
     });
@@ -125,7 +143,6 @@ async fn each_role_walks_the_pages_in_chromium_with_no_serious_accessibility_vio
         );
     }
     // What the browser did is in the register and the ledger.
-    let store = t.app.store();
     assert_eq!(
         store
             .collection("uec-sitrep-manual")

@@ -6,7 +6,7 @@ mod common;
 
 mod api;
 mod browser;
-mod dap_pages;
+mod dap;
 mod openapi;
 mod pages;
 mod serve;

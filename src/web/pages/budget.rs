@@ -187,7 +187,7 @@ pub async fn set(
             .registry
             .set_budget(change, &who.name, &form.reason, app.now())
             .await
-            .map_err(|e| ApiError::from(e)),
+            .map_err(ApiError::from),
         Err(m) => Err(ApiError::Unprocessable(m)),
     };
     let (outcome, detail) = match &set {

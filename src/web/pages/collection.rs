@@ -64,10 +64,13 @@ pub struct DecisionView {
     overrides: Vec<OverrideLine>,
 }
 
-/// A national return that reads the collection.
+/// A national return that reads the collection, with its licence and the SQL in force.
 pub struct ReadBy {
     title: String,
     name: String,
+    /// `DAPR0001, version 2`, or why it is not built.
+    licence: String,
+    sql: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -272,16 +275,34 @@ async fn render(
             .iter()
             .map(|r| (r.name.clone(), r.check.clone()))
             .collect(),
-        returns: app
-            .catalogue
-            .returns
-            .values()
-            .filter(|r| r.inputs.iter().any(|s| s == slug))
-            .map(|r| ReadBy {
-                title: r.title.clone(),
-                name: r.name.clone(),
-            })
-            .collect(),
+        returns: {
+            let licences = crate::returns::licence::licences(&app.registry)
+                .await
+                .map_err(|e| PageError(ApiError::from(e), nav.clone()))?;
+            app.catalogue
+                .returns
+                .values()
+                .filter(|r| r.inputs.iter().any(|s| s == slug))
+                .map(|r| {
+                    let listed = licences.in_force.get(&r.name);
+                    ReadBy {
+                        title: r.title.clone(),
+                        name: r.name.clone(),
+                        licence: listed.map_or_else(
+                            || "not licensed, so not built on the timetable".to_owned(),
+                            |l| {
+                                format!(
+                                    "{}, version {}",
+                                    l.licence_number.as_deref().unwrap_or_default(),
+                                    l.version
+                                )
+                            },
+                        ),
+                        sql: listed.map_or_else(|| r.sql.clone(), |l| l.sql_text.clone()),
+                    }
+                })
+                .collect()
+        },
         versions: view
             .versions
             .iter()

@@ -76,6 +76,8 @@ pub struct Dap {
     headroom: String,
     allowed: String,
     pending: Vec<Pending>,
+    /// The national returns' queries awaiting a decision.
+    returns: Vec<super::licences::PendingReturn>,
     expiring: Vec<Expiring>,
     renewal_days: i64,
     listed: Vec<ListedLine>,
@@ -189,6 +191,7 @@ pub(super) async fn render(
         headroom: set(report.headroom_hours),
         allowed: set(report.trajectory_hours),
         pending,
+        returns: super::licences::pending(app).await.map_err(fail)?,
         expiring,
         renewal_days: RENEWAL_DAYS,
         listed,
@@ -409,5 +412,15 @@ pub async fn renew(
             (e.status(), (format!("Nothing was renewed: {e}."), false))
         }
     };
+    Ok((status, render(&app, &v, Some(message), None).await?).into_response())
+}
+
+/// DAP lists or rejects a return's query, and sees its page again with what came of it.
+pub async fn decide_return(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    form: Result<Form<super::licences::QueryDecision>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let (status, message) = super::licences::apply(&app, &v, form).await?;
     Ok((status, render(&app, &v, Some(message), None).await?).into_response())
 }

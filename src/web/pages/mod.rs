@@ -7,6 +7,7 @@ mod budget;
 mod collection;
 mod dap;
 mod directory;
+mod licences;
 mod propose;
 mod provider;
 mod register;
@@ -48,6 +49,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/dap", get(dap::page))
         .route("/dap/decisions", post(dap::decide))
         .route("/dap/renewals", post(dap::renew))
+        .route("/dap/returns", post(dap::decide_return))
         .route(
             "/dap/proposals/new",
             get(propose::page).post(propose::submit),

@@ -1,44 +1,10 @@
-//! DAP runs the register from its pages: proposing (a check that records nothing, then the
-//! proposal), deciding with an override per blocking finding and nothing typed lost on a
-//! refusal, renewing, suspending, reinstating and retiring with a confirm step, the budget,
-//! the audit log, the provider directory and reporting rates; admin's tokens. Providers and
-//! DHSC are refused all of it.
+//! Proposing, deciding, renewing, changing a collection's status and licensing a query.
 
+use super::{post, proposal, propose_form};
 use crate::common;
 
-use axum::http::{StatusCode, header};
-use common::web::{TestApp, csrf_field, spawn};
-
-fn proposal(name: &str) -> String {
-    std::fs::read_to_string(common::repo().join(format!("collections/proposals/{name}.toml")))
-        .unwrap()
-}
-
-/// A form on a page, with the page's CSRF token.
-async fn post(
-    t: &TestApp,
-    page: &str,
-    to: &str,
-    who: &str,
-    fields: &[(&str, &str)],
-) -> common::web::Answer {
-    let csrf = csrf_field(&t.page(page, Some(who)).await.text());
-    let mut all = vec![("csrf", csrf.as_str())];
-    all.extend_from_slice(fields);
-    t.form(to, Some(who), &all).await
-}
-
-async fn propose_form(t: &TestApp, who: &str, step: &str, text: &str) -> common::web::Answer {
-    let csrf = csrf_field(&t.page("/dap/proposals/new", Some(who)).await.text());
-    t.upload(
-        "/dap/proposals/new",
-        None,
-        Some(who),
-        &[("csrf", &csrf), ("step", step), ("definition", text)],
-        None,
-    )
-    .await
-}
+use axum::http::StatusCode;
+use common::web::{csrf_field, spawn};
 
 #[tokio::test]
 async fn dap_sets_a_cap_proposes_checks_first_and_lists_over_a_refusal_with_an_override() {
@@ -404,303 +370,6 @@ async fn dap_suspends_reinstates_and_retires_from_the_collection_page_which_show
 }
 
 #[tokio::test]
-async fn admin_issues_revokes_and_bulk_issues_tokens_each_shown_once() {
-    let t = spawn(None).await;
-    let admin = t.sign_in(&t.tokens.admin).await;
-    let issued = post(
-        &t,
-        "/admin/tokens",
-        "/admin/tokens",
-        &admin,
-        &[
-            ("name", "Bramley data lead"),
-            ("role", "provider"),
-            ("providers", "rxb"),
-            ("days", "30"),
-        ],
-    )
-    .await;
-    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text());
-    assert_eq!(issued.headers[header::CACHE_CONTROL], "no-store");
-    let html = issued.text();
-    let at = html.find("id=\"issued-token\">").unwrap() + 18;
-    let token = html[at..].split('<').next().unwrap().to_owned();
-    assert!(token.starts_with("tly_"), "{token}");
-    // It works, and the list never shows it again.
-    let bramley = t.sign_in(&token).await;
-    assert_eq!(
-        t.page("/providers/RXB", Some(&bramley)).await.status,
-        StatusCode::OK
-    );
-    let list = t.page("/admin/tokens", Some(&admin)).await.text();
-    assert!(list.contains("Bramley data lead") && !list.contains(&token));
-    // A refused token keeps what was typed.
-    let unknown = post(
-        &t,
-        "/admin/tokens",
-        "/admin/tokens",
-        &admin,
-        &[
-            ("name", "Nobody"),
-            ("role", "provider"),
-            ("providers", "ZZZ9"),
-        ],
-    )
-    .await;
-    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        unknown.text().contains("no provider ZZZ9") && unknown.text().contains("value=\"Nobody\""),
-        "{}",
-        unknown.text()
-    );
-
-    // Revoking is asked twice, then the holder is signed out.
-    let id = t
-        .app
-        .store()
-        .tokens()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|r| r.name == "Bramley data lead")
-        .unwrap()
-        .id;
-    let ask = post(
-        &t,
-        "/admin/tokens",
-        &format!("/admin/tokens/{id}/revoke"),
-        &admin,
-        &[],
-    )
-    .await;
-    assert!(
-        ask.text()
-            .contains("Revoke the token for Bramley data lead?"),
-        "{}",
-        ask.text()
-    );
-    assert_eq!(
-        t.page("/providers/RXB", Some(&bramley)).await.status,
-        StatusCode::OK
-    );
-    let csrf = csrf_field(&ask.text());
-    let revoked = t
-        .form(
-            &format!("/admin/tokens/{id}/revoke"),
-            Some(&admin),
-            &[("csrf", &csrf), ("confirmed", "yes")],
-        )
-        .await;
-    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text());
-    assert_eq!(
-        t.page("/providers/RXB", Some(&bramley)).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-
-    // In bulk: one token a code, back as a CSV; an unknown code issues none.
-    let before = t.app.store().tokens().await.unwrap().len();
-    let csrf = csrf_field(&t.page("/admin/tokens", Some(&admin)).await.text());
-    let bad = t
-        .upload(
-            "/admin/tokens/bulk",
-            None,
-            Some(&admin),
-            &[("csrf", &csrf)],
-            Some(("homes.csv", b"code\n1-101\nNOPE1\n")),
-        )
-        .await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        bad.text()
-            .contains("1 code in the file is not in the provider register")
-            && bad.text().contains("NOPE1"),
-        "{}",
-        bad.text()
-    );
-    assert_eq!(t.app.store().tokens().await.unwrap().len(), before);
-    let bulk = t
-        .upload(
-            "/admin/tokens/bulk",
-            None,
-            Some(&admin),
-            &[("csrf", &csrf), ("days", "90")],
-            Some(("homes.csv", b"code,name\n1-101,Oak House\n1-102,Elm Lodge\n1-101,Oak House\n1-203,Yew Gardens\n")),
-        )
-        .await;
-    assert_eq!(bulk.status, StatusCode::OK, "{}", bulk.text());
-    assert!(
-        bulk.headers[header::CONTENT_DISPOSITION]
-            .to_str()
-            .unwrap()
-            .starts_with("attachment; filename=\"provider-tokens-")
-    );
-    let csv = bulk.text();
-    let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "code,provider,token_id,token,expires");
-    assert_eq!(lines.len(), 4, "three codes, the repeat once: {csv}");
-    let elm = lines
-        .iter()
-        .find(|l| l.starts_with("1-102,Elm Lodge,"))
-        .unwrap();
-    let elm_token = elm.split(',').nth(3).unwrap();
-    let elm_session = t.sign_in(elm_token).await;
-    assert_eq!(
-        t.page("/providers/1-102", Some(&elm_session)).await.status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        t.page("/providers/1-101", Some(&elm_session)).await.status,
-        StatusCode::FORBIDDEN
-    );
-    let audit = t
-        .page("/audit?action=token_bulk_create", Some(&admin))
-        .await
-        .text();
-    assert!(audit.contains("3 provider tokens"), "{audit}");
-}
-
-#[tokio::test]
-async fn the_directory_finds_providers_and_reporting_rates_count_who_reported() {
-    let t = spawn(None).await;
-    let dap = t.sign_in(&t.tokens.dap).await;
-    let dhsc = t.sign_in(&t.tokens.dhsc).await;
-    let found = t.page("/providers?q=ash", Some(&dap)).await.text();
-    assert!(found.contains("Providers 1 to 2 of 2"), "{found}");
-    assert!(
-        found.contains("<a href=\"/providers/RXA\">Ashford Hospitals</a>")
-            && found.contains("Ash Court"),
-        "{found}"
-    );
-    let homes = t
-        .page("/providers?kind=care_home&region=North+West", Some(&dap))
-        .await
-        .text();
-    assert!(
-        homes.contains("Providers 1 to 3 of 3")
-            && homes.contains("Yew Gardens")
-            && !homes.contains("Oak House"),
-        "{homes}"
-    );
-    let closed = t.page("/providers?q=RXC", Some(&dap)).await.text();
-    assert!(closed.contains("closed 1 May 2026"), "{closed}");
-    // DHSC sees the list, but no provider's page.
-    let list = t.page("/providers?q=ash", Some(&dhsc)).await.text();
-    assert!(
-        list.contains("Ashford Hospitals") && !list.contains("href=\"/providers/RXA\""),
-        "{list}"
-    );
-    let rates = t.page("/providers/reporting", Some(&dap)).await;
-    assert_eq!(rates.status, StatusCode::OK);
-    let html = rates.text();
-    for words in [
-        "By collection and period",
-        "Daily ward bed census",
-        "By region",
-        "Providers behind",
-    ] {
-        assert!(html.contains(words), "{words}: {html}");
-    }
-}
-
-#[tokio::test]
-async fn providers_and_dhsc_are_refused_daps_and_admins_pages_and_forms() {
-    let t = spawn(None).await;
-    let provider = t.sign_in(&t.tokens.provider).await;
-    let dhsc = t.sign_in(&t.tokens.dhsc).await;
-    let dap = t.sign_in(&t.tokens.dap).await;
-    for (who, name) in [(&provider, "provider"), (&dhsc, "dhsc")] {
-        for path in [
-            "/dap",
-            "/dap/proposals/new",
-            "/dap/budget",
-            "/audit",
-            "/admin/tokens",
-        ] {
-            assert_eq!(
-                t.page(path, Some(who)).await.status,
-                StatusCode::FORBIDDEN,
-                "{name} {path}"
-            );
-        }
-        // Their own session's CSRF token, so only the role stops them.
-        let csrf = csrf_field(&t.page("/", Some(who)).await.text());
-        for (path, fields) in [
-            (
-                "/dap/decisions",
-                vec![
-                    ("slug", "uec-sitrep-manual"),
-                    ("action", "reject"),
-                    ("reason", "x"),
-                    ("confirmed", "yes"),
-                ],
-            ),
-            ("/dap/renewals", vec![("slug", "ward-bed-census")]),
-            ("/dap/budget", vec![("cap", "1"), ("reason", "x")]),
-            (
-                "/collections/ward-bed-census/decisions",
-                vec![("action", "retire"), ("reason", "x"), ("confirmed", "yes")],
-            ),
-            ("/admin/tokens", vec![("name", "x"), ("role", "admin")]),
-            ("/admin/tokens/abc/revoke", vec![("confirmed", "yes")]),
-        ] {
-            let mut all = vec![("csrf", csrf.as_str())];
-            all.extend(fields);
-            assert_eq!(
-                t.form(path, Some(who), &all).await.status,
-                StatusCode::FORBIDDEN,
-                "{name} {path}"
-            );
-        }
-        let up = t
-            .upload(
-                "/dap/proposals/new",
-                None,
-                Some(who),
-                &[
-                    ("csrf", &csrf),
-                    ("step", "propose"),
-                    ("definition", &proposal("discharge-readiness-survey")),
-                ],
-                None,
-            )
-            .await;
-        assert_eq!(up.status, StatusCode::FORBIDDEN, "{name} proposes");
-    }
-    assert!(
-        t.app
-            .store()
-            .collection("discharge-readiness-survey")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(
-        t.app
-            .store()
-            .collection("ward-bed-census")
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        "listed"
-    );
-    // DAP is not admin: tokens are refused to it too.
-    assert_eq!(
-        t.page("/admin/tokens", Some(&dap)).await.status,
-        StatusCode::FORBIDDEN
-    );
-    // Each refusal is on the audit log.
-    let refused = t
-        .page("/audit?outcome=refused&who=DHSC", Some(&dap))
-        .await
-        .text();
-    assert!(
-        refused.contains("set_budget") && refused.contains("token_create"),
-        "{refused}"
-    );
-}
-
-#[tokio::test]
 async fn a_licence_that_runs_out_within_90_days_is_renewed_for_a_new_term_after_the_checks() {
     // The world's collections were listed on 1 March 2026 for 36 months.
     let t = common::web::spawn_at(None, Some(common::world::utc("2029-01-15T10:00:00Z"))).await;
@@ -789,4 +458,107 @@ async fn a_licence_that_runs_out_within_90_days_is_renewed_for_a_new_term_after_
         "{}",
         refused.text()
     );
+}
+
+#[tokio::test]
+async fn dap_sees_a_changed_query_build_and_lists_it_on_its_page() {
+    let t = spawn(None).await;
+    let dap = t.sign_in(&t.tokens.dap).await;
+    let store = t.app.store().clone();
+    let page = t.page("/dap", Some(&dap)).await.text();
+    assert!(
+        page.contains("No return&#39;s query is waiting for a decision")
+            || page.contains("No return's query is waiting for a decision"),
+        "{page}"
+    );
+    // The care-home occupancy query changes, as a new file in the queries folder would be.
+    let v1 = store
+        .query_versions(Some("care-home-occupancy"))
+        .await
+        .unwrap()
+        .remove(0);
+    let changed = v1.sql_text.replace("SELECT", "SELECT /* v2 */");
+    store
+        .propose_query(
+            "care-home-occupancy",
+            &changed,
+            &v1.sidecar,
+            "changed",
+            "the queries folder",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let page = t.page("/dap", Some(&dap)).await.text();
+    for words in [
+        "Care-home occupancy by local authority",
+        "care-home-occupancy, version 2",
+        "Read from the queries folder on",
+        "It would replace DAPR0001 version 1",
+        "Built over 2026-",
+        "SELECT /* v2 */",
+    ] {
+        assert!(page.contains(words), "{words}: {page}");
+    }
+    // The collection's page shows the licence and the SQL in force, not the proposal.
+    let collection = t.page("/collections/care-home-capacity", None).await.text();
+    assert!(
+        collection.contains("care-home-occupancy: DAPR0001, version 1")
+            && !collection.contains("/* v2 */"),
+        "{collection}"
+    );
+    let listed = post(
+        &t,
+        "/dap",
+        "/dap/returns",
+        &dap,
+        &[
+            ("name", "care-home-occupancy"),
+            ("version", "2"),
+            ("action", "approve"),
+            ("reason", "Reads the same figures more clearly"),
+        ],
+    )
+    .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
+    assert!(
+        listed
+            .text()
+            .contains("Version 2 of the return care-home-occupancy is listed as DAPR0001"),
+        "{}",
+        listed.text()
+    );
+    let versions = store
+        .query_versions(Some("care-home-occupancy"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (versions[0].status.as_str(), versions[1].status.as_str()),
+        ("superseded", "listed")
+    );
+    let collection = t.page("/collections/care-home-capacity", None).await.text();
+    assert!(
+        collection.contains("DAPR0001, version 2") && collection.contains("/* v2 */"),
+        "{collection}"
+    );
+    // Twice is refused, and both are on the audit log.
+    let again = post(
+        &t,
+        "/dap",
+        "/dap/returns",
+        &dap,
+        &[
+            ("name", "care-home-occupancy"),
+            ("version", "2"),
+            ("action", "approve"),
+            ("reason", "again"),
+        ],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
+    let audit = t
+        .page("/audit?action=license_query", Some(&dap))
+        .await
+        .text();
+    assert!(audit.contains("Entries 1 to 2 of 2"), "{audit}");
 }
