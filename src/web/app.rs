@@ -85,6 +85,12 @@ impl App {
         self.registry.store()
     }
 
+    /// The national returns on offer: those DAP has licensed, as the register keeps them
+    /// (what the scheduled builder builds), whether or not the queries folder holds them.
+    pub async fn returns(&self) -> anyhow::Result<Catalogue> {
+        crate::returns::licence::licensed(&self.registry).await
+    }
+
     /// The time the pages and the API read and decide at. Tokens, sessions and the audit
     /// log keep the wall clock.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {

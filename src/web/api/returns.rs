@@ -100,7 +100,7 @@ pub async fn list(
 ) -> Result<Json<Vec<ReturnView>>, ApiError> {
     who.require(Action::Returns)?;
     let mut out = Vec::new();
-    for def in app.catalogue.returns.values() {
+    for def in app.returns().await?.returns.values() {
         out.push(view(&app, def)?);
     }
     Ok(Json(out))
@@ -124,7 +124,7 @@ pub async fn artifacts(
     Path((name, period)): Path<(String, String)>,
 ) -> Result<Json<Vec<ArtifactView>>, ApiError> {
     who.require(Action::Returns)?;
-    let (def, period) = find(&app, &name, &period)?;
+    let (def, period) = find(&app, &name, &period).await?;
     let root = app.settings.returns_dir();
     let versions = built(&root, &def.name)
         .into_iter()
@@ -214,7 +214,7 @@ pub(crate) async fn file(
     let format = ExportFormat::parse(format).ok_or_else(|| {
         ApiError::BadRequest("format must be csv, xlsx, parquet, json or sdmx-csv".into())
     })?;
-    let (def, period) = find(app, name, period)?;
+    let (def, period) = find(app, name, period).await?;
     let root = app.settings.returns_dir();
     let artifact = match version {
         Some(v) => Artifact::version(&root, &def.name, &period, v)?,
@@ -265,8 +265,9 @@ pub(crate) async fn file(
         .into_response())
 }
 
-fn find<'a>(app: &'a App, name: &str, period: &str) -> Result<(&'a ReturnDef, Period), ApiError> {
-    let def = app.catalogue.returns.get(name).ok_or_else(|| {
+/// A licensed return and a period of it.
+async fn find(app: &App, name: &str, period: &str) -> Result<(ReturnDef, Period), ApiError> {
+    let def = app.returns().await?.returns.remove(name).ok_or_else(|| {
         ApiError::NotFound(format!(
             "there is no return \"{}\"",
             name.chars().take(60).collect::<String>()

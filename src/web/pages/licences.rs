@@ -38,7 +38,7 @@ pub struct PreviewView {
 }
 
 /// The first rows of a result as a text table.
-fn head(batches: &[RecordBatch], rows: usize) -> String {
+pub fn head(batches: &[RecordBatch], rows: usize) -> String {
     let mut taken = Vec::new();
     let mut left = rows;
     for b in batches {

@@ -54,6 +54,7 @@ pub fn router() -> Router<Arc<App>> {
             "/dap/proposals/new",
             get(propose::page).post(propose::submit),
         )
+        .route("/dap/proposals/return", post(propose::submit_return))
         .route("/dap/budget", get(budget::page).post(budget::set))
         .route("/audit", get(audit::page))
         .route("/admin/tokens", get(admin::page).post(admin::create))

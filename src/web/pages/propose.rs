@@ -31,6 +31,34 @@ pub struct Propose {
     /// What the checks found, once it loads.
     checked: Option<Checked>,
     message: Option<String>,
+    /// The national return form, as typed.
+    ret: ReturnForm,
+    /// What proposing the return found: problems, or what it builds.
+    ret_outcome: Option<Result<ReturnChecked, String>>,
+}
+
+/// A national return as DAP pastes it: its name, sidecar and query.
+#[derive(serde::Deserialize, Default, Clone)]
+pub struct ReturnForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    step: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    sidecar: String,
+    #[serde(default)]
+    sql: String,
+}
+
+/// What a return's query makes of its last closed period, built and not kept.
+pub struct ReturnChecked {
+    title: String,
+    replaces: String,
+    period: String,
+    rows: usize,
+    head: String,
 }
 
 pub struct Checked {
@@ -48,6 +76,8 @@ fn form(nav: Nav, text: String) -> Propose {
         problems: Vec::new(),
         checked: None,
         message: None,
+        ret: ReturnForm::default(),
+        ret_outcome: None,
     }
 }
 
@@ -207,4 +237,120 @@ pub async fn submit(
             }
         },
     }
+}
+
+/// DAP proposes a national return: a query over listed collections instead of a new
+/// collection. "Check it" builds it over the last closed period and keeps nothing;
+/// "Propose it" records it for a decision on `/dap`, where it is built again before DAP
+/// lists it.
+pub async fn submit_return(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    f: Result<axum::Form<ReturnForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let who = signed_in(&v)?;
+    crate::web::api::allowed(&app, who, Action::Propose, "propose_query", "return form")
+        .await
+        .map_err(|e| PageError(e, Nav::of(&v)))?;
+    let axum::Form(mut f) = f.map_err(|e| {
+        PageError(
+            ApiError::Unprocessable(format!("the return form is not whole: {}", e.body_text())),
+            Nav::of(&v),
+        )
+    })?;
+    check_csrf(&app, &v, &f.csrf, "propose_query").await?;
+    // Browsers send a textarea's line ends as CRLF.
+    f.sidecar = f.sidecar.replace("\r\n", "\n");
+    f.sql = f.sql.replace("\r\n", "\n");
+    let name = f.name.trim().to_owned();
+    let mut page = form(Nav::of(&v), String::new());
+    page.ret = f.clone();
+    let checked = async {
+        let def = crate::returns::ReturnDef::parse(
+            &name,
+            &f.sidecar,
+            f.sql.clone(),
+            format!("{name}.sql (proposed on DAP's pages)").into(),
+        )
+        .map_err(|e| format!("{e:#}"))?;
+        let preview = crate::returns::build::preview(
+            &app.registry,
+            &app.lake,
+            &def,
+            app.settings.timezone,
+            app.now(),
+        )
+        .await
+        .map_err(|e| format!("it does not build over the last closed periods: {e:#}"))?;
+        let licences = crate::returns::licence::licences(&app.registry)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        Ok::<_, String>((def, preview, licences))
+    }
+    .await;
+    let (def, preview, licences) = match checked {
+        Ok(c) => c,
+        Err(e) => {
+            page.ret_outcome = Some(Err(e));
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    let rows = preview.batches.iter().map(|b| b.num_rows()).sum();
+    page.ret_outcome = Some(Ok(ReturnChecked {
+        title: def.title.clone(),
+        replaces: licences
+            .in_force
+            .get(&name)
+            .map(|l| {
+                format!(
+                    "It would replace {} version {}.",
+                    l.licence_number.as_deref().unwrap_or_default(),
+                    l.version
+                )
+            })
+            .unwrap_or_else(|| "A new return.".into()),
+        period: preview.period.to_string(),
+        rows,
+        head: super::licences::head(&preview.batches, 8),
+    }));
+    if f.step != "propose" {
+        return Ok(page.into_response());
+    }
+    let sha = crate::returns::licence::fingerprint(&def);
+    let known = app
+        .store()
+        .query_versions(Some(&name))
+        .await
+        .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?;
+    if let Some(same) = known
+        .iter()
+        .find(|q| q.sha256 == sha && matches!(q.status.as_str(), "listed" | "proposed"))
+    {
+        page.message = Some(format!(
+            "It was not proposed: version {} of {name} ({}) is already this text.",
+            same.version, same.status
+        ));
+        return Ok((StatusCode::CONFLICT, page).into_response());
+    }
+    let version = app
+        .store()
+        .propose_query(&name, &def.sql, &def.sidecar, &sha, &who.name, app.now())
+        .await
+        .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?;
+    crate::web::api::record(
+        &app,
+        who.audit(
+            "propose_query",
+            &format!("{name} version {version}"),
+            AuditOutcome::Done,
+            "",
+        ),
+    )
+    .await
+    .map_err(|e| PageError(e, Nav::of(&v)))?;
+    let message = format!(
+        "Version {version} of the return {name} is proposed. Decide on it below, under the national returns."
+    );
+    let dap = super::dap::render(&app, &v, Some((message, true)), None).await?;
+    Ok((StatusCode::CREATED, dap).into_response())
 }

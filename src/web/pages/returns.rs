@@ -52,7 +52,11 @@ pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, Pa
         .map(|v| (v.slug, v.definition.0.title))
         .collect();
     let mut returns = Vec::new();
-    for def in app.catalogue.returns.values() {
+    let licensed = app
+        .returns()
+        .await
+        .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?;
+    for def in licensed.returns.values() {
         let view = crate::web::api::return_view(&app, def)
             .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?;
         returns.push(ReturnLine {

@@ -195,6 +195,24 @@ async fn providers_and_dhsc_are_refused_daps_and_admins_pages_and_forms() {
                 ],
             ),
             ("/dap/renewals", vec![("slug", "ward-bed-census")]),
+            (
+                "/dap/returns",
+                vec![
+                    ("name", "kh03-quarterly"),
+                    ("version", "1"),
+                    ("action", "reject"),
+                    ("reason", "x"),
+                ],
+            ),
+            (
+                "/dap/proposals/return",
+                vec![
+                    ("step", "propose"),
+                    ("name", "x-return"),
+                    ("sidecar", ""),
+                    ("sql", ""),
+                ],
+            ),
             ("/dap/budget", vec![("cap", "1"), ("reason", "x")]),
             (
                 "/collections/ward-bed-census/decisions",

@@ -7,6 +7,7 @@
 mod admin;
 mod decisions;
 mod directory;
+mod returns;
 
 use crate::common;
 
