@@ -124,7 +124,8 @@ pub async fn page(
         .audit_search(&filter, (page - 1).saturating_mul(PER_PAGE), PER_PAGE)
         .await
         .map_err(fail)?;
-    let first = (page - 1) * PER_PAGE + 1;
+    // A page far past the end shows nothing; it must not overflow on the way.
+    let first = (page - 1).saturating_mul(PER_PAGE).saturating_add(1);
     let showing = if rows.is_empty() {
         "No entry matches.".to_owned()
     } else {
@@ -153,7 +154,7 @@ pub async fn page(
             .collect(),
         showing,
         newer: (page > 1).then(|| q.at_page(page - 1)),
-        older: (page * PER_PAGE < total).then(|| q.at_page(page + 1)),
+        older: (page.saturating_mul(PER_PAGE) < total).then(|| q.at_page(page + 1)),
         q,
     })
 }

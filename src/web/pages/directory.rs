@@ -153,7 +153,7 @@ pub async fn page(
         lines,
         showing,
         previous: (page > 1).then(|| q.at_page(page - 1)),
-        next: (first + PER_PAGE < matching.len()).then(|| q.at_page(page + 1)),
+        next: (first.saturating_add(PER_PAGE) < matching.len()).then(|| q.at_page(page + 1)),
         q,
     })
 }

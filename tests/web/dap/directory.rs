@@ -35,6 +35,15 @@ async fn the_directory_finds_providers_and_reporting_rates_count_who_reported() 
         list.contains("Ashford Hospitals") && !list.contains("href=\"/providers/RXA\""),
         "{list}"
     );
+    // A page far past the end is empty, not an overflow.
+    for path in [
+        "/providers?page=18446744073709551615",
+        "/audit?page=9223372036854775807",
+    ] {
+        let far = t.page(path, Some(&dap)).await;
+        assert_eq!(far.status, StatusCode::OK, "{path}");
+        assert!(far.text().contains("matches."), "{path}: {}", far.text());
+    }
     let rates = t.page("/providers/reporting", Some(&dap)).await;
     assert_eq!(rates.status, StatusCode::OK);
     let html = rates.text();
