@@ -74,13 +74,15 @@ async fn uploads_land_by_the_pull_path_and_bad_ones_are_refused_with_nothing_sto
         .unwrap();
     assert!(run.uploaded(), "an upload is recorded as by hand");
 
-    let refused: Vec<(
-        &str,
-        Vec<(&str, &str)>,
-        Option<(&str, Vec<u8>)>,
+    // (what, the form's fields, the file, the status, the error code)
+    type Refusal<'a> = (
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        Option<(&'a str, Vec<u8>)>,
         StatusCode,
-        &str,
-    )> = vec![
+        &'a str,
+    );
+    let refused: Vec<Refusal> = vec![
         (
             "oversized",
             vec![("collection", "care-home-capacity"), ("period", "2026-06")],

@@ -86,7 +86,7 @@ fn artifact_view(a: &Artifact, versions: Vec<i64>) -> ArtifactView {
     }
 }
 
-/// Every national return and each period built.
+/// Every national return DAP has licensed, and each period built.
 #[utoipa::path(
     get, path = "/returns", tag = "returns",
     responses(

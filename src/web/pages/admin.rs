@@ -470,10 +470,12 @@ pub async fn bulk(
             .map_err(write)?;
         for code in &codes {
             let name = by_code[code.as_str()];
+            // A token's name is at most 120 characters; a long provider name is cut.
+            let label: String = name.chars().take(120).collect();
             let (row, token) = crate::web::auth::issue(
                 Role::Provider,
                 std::slice::from_ref(code),
-                name,
+                &label,
                 &who.name,
                 expires,
                 now,

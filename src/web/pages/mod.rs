@@ -117,9 +117,20 @@ pub fn override_lines(overrides: &[crate::domain::finding::Override]) -> Vec<Ove
         .collect()
 }
 
-/// What the header's navigation shows for the visitor.
+/// What the header's navigation shows for the visitor. Boxed, so that a page's error (which
+/// carries it) stays small beside the page it is returned instead of.
 #[derive(Debug, Clone, Default)]
-pub struct Nav {
+pub struct Nav(Box<NavItems>);
+
+impl std::ops::Deref for Nav {
+    type Target = NavItems;
+    fn deref(&self) -> &NavItems {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NavItems {
     pub name: Option<String>,
     pub role: String,
     pub csrf: String,
@@ -137,7 +148,7 @@ impl Nav {
         let Some(who) = &v.who else {
             return Nav::default();
         };
-        Nav {
+        Nav(Box::new(NavItems {
             name: Some(who.name.clone()),
             role: who.role.to_string(),
             csrf: v.csrf(),
@@ -147,7 +158,7 @@ impl Nav {
             audit: who.may(auth::Action::Audit),
             admin: who.role == Role::Admin,
             providers: who.providers.clone(),
-        }
+        }))
     }
 }
 
