@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
 use chrono::Utc;
 
 use clap::{Args, Subcommand};
@@ -52,6 +53,18 @@ pub enum CollectionsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write a collection's template: its items as columns (CSV), or in a workbook with a
+    /// sheet that explains each item (XLSX). Of the version in force, or the one proposed.
+    Template {
+        /// The collection's slug.
+        slug: String,
+        /// csv or xlsx.
+        #[arg(long, default_value = "xlsx")]
+        format: String,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// List (license) the proposal awaiting a decision.
     Approve {
         #[command(flatten)]
@@ -94,6 +107,7 @@ pub async fn run(s: &Settings, command: CollectionsCommand) -> anyhow::Result<Ou
         C::Propose { file, by, json } => propose(s, &file, &by, json).await,
         C::List(j) => list(s, j.json).await,
         C::Show { slug, json } => show(s, &slug, json).await,
+        C::Template { slug, format, out } => template(s, &slug, &format, &out).await,
         C::Approve {
             decision: d,
             overrides,
@@ -316,6 +330,38 @@ pub async fn list(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
             e.title
         );
     }
+    Ok(Outcome::Done)
+}
+
+/// `tally collections template`: the file a provider fills in, from the register's version.
+pub async fn template(
+    settings: &Settings,
+    slug: &str,
+    format: &str,
+    out: &Path,
+) -> anyhow::Result<Outcome> {
+    use crate::landing::template::{TemplateFormat, template};
+    let Some(format) = TemplateFormat::parse(format) else {
+        anyhow::bail!("--format must be csv or xlsx, not \"{format}\"");
+    };
+    let registry = super::open_existing(settings).await?;
+    let v = registry.show(slug, Utc::now()).await?;
+    let def = v
+        .versions
+        .iter()
+        .find(|x| x.status == CollectionStatus::Listed)
+        .or(v.versions.last())
+        .map(|x| &x.definition)
+        .with_context(|| format!("{slug} has no definition"))?;
+    std::fs::write(out, template(def, format)?)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "Wrote the {} template of {} to {}: {} columns.",
+        format.extension(),
+        def.title,
+        out.display(),
+        def.items.len()
+    );
     Ok(Outcome::Done)
 }
 

@@ -9,6 +9,7 @@ pub mod lake;
 pub mod limits;
 pub mod pack;
 pub mod raw;
+pub mod template;
 pub mod validate;
 
 use std::collections::BTreeMap;

@@ -332,3 +332,40 @@ fn bad_definitions_are_refused_with_file_field_and_reason_and_change_nothing() {
     );
     assert_eq!(t.snapshot(), before);
 }
+
+#[test]
+fn the_template_is_written_with_the_items_as_columns() {
+    let t = Tally::new();
+    t.list("care-home-capacity");
+    let csv = t.data.path().join("homes.csv");
+    let out = t.expect(
+        0,
+        &[
+            "collections",
+            "template",
+            "care-home-capacity",
+            "--format",
+            "csv",
+            "--out",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("5 columns"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap().trim_end(),
+        "snapshot_date,max_capacity,occupied_beds,vacant_reserved,vacant_accepting"
+    );
+    let err = t.expect(
+        1,
+        &[
+            "collections",
+            "template",
+            "care-home-capacity",
+            "--format",
+            "pdf",
+            "--out",
+            "x",
+        ],
+    );
+    assert!(err.contains("--format must be csv or xlsx"), "{err}");
+}

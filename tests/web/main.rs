@@ -10,4 +10,5 @@ mod dap;
 mod openapi;
 mod pages;
 mod serve;
+mod templates;
 mod uploads;

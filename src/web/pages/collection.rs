@@ -447,3 +447,57 @@ pub async fn change(
     let page = render(&app, &v, &slug, Some(message), kept).await?;
     Ok((status, page).into_response())
 }
+
+/// `/collections/<slug>/template/<csv|xlsx>`: the file a provider fills in, made from the
+/// version shown on the page.
+pub async fn template(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    Path((slug, format)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    use crate::landing::template::{TemplateFormat, template};
+    let nav = Nav::of(&v);
+    let slug = slug_of(&slug, &v)?;
+    let Some(format) = TemplateFormat::parse(&format) else {
+        return Err(PageError(
+            ApiError::NotFound("a template is csv or xlsx".into()),
+            nav,
+        ));
+    };
+    let view = app
+        .registry
+        .show(slug.as_str(), app.now())
+        .await
+        .map_err(|e| PageError(ApiError::from(e), nav.clone()))?;
+    let Some(shown) = view
+        .versions
+        .iter()
+        .rev()
+        .find(|v| v.status == CollectionStatus::Listed)
+        .or(view.versions.last())
+    else {
+        return Err(PageError(
+            ApiError::NotFound("there is no such collection".into()),
+            nav,
+        ));
+    };
+    let bytes = template(&shown.definition, format)
+        .map_err(|e| PageError(ApiError::Internal(e), nav.clone()))?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                format.content_type().to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"{slug}-template.{}\"",
+                    format.extension()
+                ),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -40,6 +40,10 @@ pub fn router() -> Router<Arc<App>> {
         .route("/", get(register::register))
         .route("/collections/{slug}", get(collection::page))
         .route("/collections/{slug}/decisions", post(collection::change))
+        .route(
+            "/collections/{slug}/template/{format}",
+            get(collection::template),
+        )
         .route("/progress", get(register::progress))
         .route(
             "/sign-in",
