@@ -347,10 +347,7 @@ pub async fn template(
     let registry = super::open_existing(settings).await?;
     let v = registry.show(slug, Utc::now()).await?;
     let def = v
-        .versions
-        .iter()
-        .find(|x| x.status == CollectionStatus::Listed)
-        .or(v.versions.last())
+        .shown()
         .map(|x| &x.definition)
         .with_context(|| format!("{slug} has no definition"))?;
     std::fs::write(out, template(def, format)?)
@@ -373,11 +370,7 @@ pub async fn show(settings: &Settings, slug: &str, json: bool) -> anyhow::Result
     }
     let tz = settings.timezone;
     let when = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
-    let current = v
-        .versions
-        .iter()
-        .find(|x| x.status == CollectionStatus::Listed)
-        .or(v.versions.last());
+    let current = v.shown();
     println!(
         "{} {} ({})",
         v.collection

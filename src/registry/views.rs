@@ -23,6 +23,17 @@ pub struct CollectionView {
     pub decisions: Vec<DecisionRow>,
 }
 
+impl CollectionView {
+    /// The version a reader is shown: the one listed, else the latest proposed.
+    pub fn shown(&self) -> Option<&VersionSummary> {
+        self.versions
+            .iter()
+            .rev()
+            .find(|v| v.status == CollectionStatus::Listed)
+            .or(self.versions.last())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VersionSummary {
     pub version: i64,

@@ -126,11 +126,7 @@ async fn render(
         .tokens()
         .await
         .map_err(|e| PageError(ApiError::from(e), Nav::of(v)))?;
-    let (message_class, message) = match message {
-        Some((m, true)) => ("callout-done", Some(m)),
-        Some((m, false)) => ("callout-error", Some(m)),
-        None => ("", None),
-    };
+    let (message_class, message) = super::callout(message);
     Ok(Tokens {
         nav: Nav::of(v),
         message,
@@ -346,33 +342,17 @@ struct Bulk {
     file: Vec<u8>,
 }
 
-async fn read_bulk(mut m: Multipart) -> Result<Bulk, ApiError> {
+async fn read_bulk(m: Multipart) -> Result<Bulk, ApiError> {
     let mut bulk = Bulk {
         csrf: String::new(),
         days: String::new(),
         file: Vec::new(),
     };
-    while let Some(mut field) = m.next_field().await.map_err(|e| {
-        ApiError::BadRequest(format!("the form could not be read: {}", e.body_text()))
-    })? {
-        let name = field.name().unwrap_or_default().to_owned();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(|e| {
-            ApiError::BadRequest(format!("the form could not be read: {}", e.body_text()))
-        })? {
-            bytes.extend_from_slice(&chunk);
-            if bytes.len() > MOST_BULK_BYTES {
-                return Err(ApiError::PayloadTooLarge(format!(
-                    "the file of codes is larger than the limit of {} KiB",
-                    MOST_BULK_BYTES / 1024
-                )));
-            }
-        }
-        let text = || String::from_utf8_lossy(&bytes).into_owned();
-        match name.as_str() {
-            "csrf" => bulk.csrf = text(),
-            "days" => bulk.days = text(),
-            "file" => bulk.file = bytes,
+    for part in super::read_parts(m, MOST_BULK_BYTES, "the file of codes").await? {
+        match part.name.as_str() {
+            "csrf" => bulk.csrf = String::from_utf8_lossy(&part.bytes).into_owned(),
+            "days" => bulk.days = String::from_utf8_lossy(&part.bytes).into_owned(),
+            "file" => bulk.file = part.bytes,
             _ => {}
         }
     }

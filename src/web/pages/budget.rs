@@ -99,11 +99,7 @@ async fn render(
             .unwrap_or_default(),
         ..BudgetForm::default()
     });
-    let (message_class, message) = match message {
-        Some((m, true)) => ("callout-done", Some(m)),
-        Some((m, false)) => ("callout-error", Some(m)),
-        None => ("", None),
-    };
+    let (message_class, message) = super::callout(message);
     Ok(BudgetPage {
         nav: Nav::of(v),
         message,

@@ -191,18 +191,12 @@ async fn render(
         .show(slug.as_str(), now)
         .await
         .map_err(|e| PageError(ApiError::from(e), nav.clone()))?;
-    let shown = view
-        .versions
-        .iter()
-        .rev()
-        .find(|v| v.status == CollectionStatus::Listed)
-        .or(view.versions.last())
-        .ok_or_else(|| {
-            PageError(
-                ApiError::NotFound("there is no such collection".into()),
-                nav.clone(),
-            )
-        })?;
+    let shown = view.shown().ok_or_else(|| {
+        PageError(
+            ApiError::NotFound("there is no such collection".into()),
+            nav.clone(),
+        )
+    })?;
     let def = &shown.definition;
     let day = |t: Option<chrono::DateTime<Utc>>| t.map_or_else(|| "–".into(), |t| local_day(tz, t));
     let decides = v.who.as_ref().is_some_and(|w| w.may(Action::Decide));
@@ -217,11 +211,7 @@ async fn render(
         _ => Vec::new(),
     };
     let kinds: Vec<&str> = def.respondents.kinds.iter().map(|k| k.plural()).collect();
-    let (message_class, message) = match message {
-        Some((m, true)) => ("callout-done", Some(m)),
-        Some((m, false)) => ("callout-error", Some(m)),
-        None => ("", None),
-    };
+    let (message_class, message) = super::callout(message);
     Ok(Collection {
         message,
         message_class,
@@ -469,13 +459,7 @@ pub async fn template(
         .show(slug.as_str(), app.now())
         .await
         .map_err(|e| PageError(ApiError::from(e), nav.clone()))?;
-    let Some(shown) = view
-        .versions
-        .iter()
-        .rev()
-        .find(|v| v.status == CollectionStatus::Listed)
-        .or(view.versions.last())
-    else {
+    let Some(shown) = view.shown() else {
         return Err(PageError(
             ApiError::NotFound("there is no such collection".into()),
             nav,

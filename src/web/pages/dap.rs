@@ -177,11 +177,7 @@ pub(super) async fn render(
         h.map(|h| format!("{} hours a year", hours(h)))
             .unwrap_or_else(|| "not set".into())
     };
-    let (message_class, message) = match message {
-        Some((m, true)) => ("callout-done", Some(m)),
-        Some((m, false)) => ("callout-error", Some(m)),
-        None => ("", None),
-    };
+    let (message_class, message) = super::callout(message);
     Ok(Dap {
         nav: Nav::of(v),
         message,

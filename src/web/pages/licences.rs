@@ -54,9 +54,10 @@ pub fn head(batches: &[RecordBatch], rows: usize) -> String {
         .unwrap_or_else(|e| format!("the rows cannot be shown: {e}"))
 }
 
-/// Every return's query awaiting a decision, each built over its last closed period.
+/// Every return's query awaiting a decision, each built over its last closed period. What
+/// the queries folder holds is proposed by the scheduled builder's rounds, not here: a page
+/// view writes nothing.
 pub async fn pending(app: &App) -> anyhow::Result<Vec<PendingReturn>> {
-    licence::register(&app.registry, &app.catalogue, app.now()).await?;
     let Licences { in_force, pending } = licence::licences(&app.registry).await?;
     let tz = app.settings.timezone;
     let mut out = Vec::new();

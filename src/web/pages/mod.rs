@@ -386,6 +386,63 @@ pub fn local_time(tz: chrono_tz::Tz, t: chrono::DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// Each collection in force's title by its slug, for tables that name collections.
+pub async fn titles(app: &App) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    Ok(app
+        .store()
+        .in_force()
+        .await?
+        .into_iter()
+        .map(|v| (v.slug, v.definition.0.title))
+        .collect())
+}
+
+/// A page's message as its callout shows it: (the callout's class, the text). `true` marks
+/// something done, `false` something refused.
+pub fn callout(message: Option<(String, bool)>) -> (&'static str, Option<String>) {
+    match message {
+        Some((m, true)) => ("callout-done", Some(m)),
+        Some((m, false)) => ("callout-error", Some(m)),
+        None => ("", None),
+    }
+}
+
+/// One field of a multipart form: its name, whether it came as a chosen file, its bytes.
+pub struct Part {
+    pub name: String,
+    pub file: bool,
+    pub bytes: Vec<u8>,
+}
+
+/// A multipart form's fields, each read a chunk at a time and refused once past `most`
+/// bytes, naming `what` it holds: never held whole beyond the limit.
+pub async fn read_parts(
+    mut m: axum::extract::Multipart,
+    most: usize,
+    what: &str,
+) -> Result<Vec<Part>, ApiError> {
+    let unreadable = |e: axum::extract::multipart::MultipartError| {
+        ApiError::BadRequest(format!("the form could not be read: {}", e.body_text()))
+    };
+    let mut parts = Vec::new();
+    while let Some(mut field) = m.next_field().await.map_err(unreadable)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let file = field.file_name().is_some_and(|f| !f.is_empty());
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > most {
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "{what} is larger than the limit of {} KiB",
+                    most / 1024
+                )));
+            }
+        }
+        parts.push(Part { name, file, bytes });
+    }
+    Ok(parts)
+}
+
 /// A date typed in a form: what a date field sends (`2027-03-31`), or what someone types
 /// where their browser has no date field (`31/03/2027`). Empty is none.
 pub fn form_date(name: &str, text: &str) -> Result<Option<chrono::NaiveDate>, String> {

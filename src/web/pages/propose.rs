@@ -96,37 +96,22 @@ struct Sent {
     text: String,
 }
 
-async fn read(mut m: Multipart) -> Result<Sent, ApiError> {
+async fn read(m: Multipart) -> Result<Sent, ApiError> {
     let mut sent = Sent {
         csrf: String::new(),
         step: String::new(),
         text: String::new(),
     };
     let mut file: Option<String> = None;
-    while let Some(mut field) = m.next_field().await.map_err(|e| {
-        ApiError::BadRequest(format!("the form could not be read: {}", e.body_text()))
-    })? {
-        let name = field.name().unwrap_or_default().to_owned();
-        let uploaded = field.file_name().is_some_and(|f| !f.is_empty());
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(|e| {
-            ApiError::BadRequest(format!("the form could not be read: {}", e.body_text()))
-        })? {
-            bytes.extend_from_slice(&chunk);
-            if bytes.len() > MOST_BYTES {
-                return Err(ApiError::PayloadTooLarge(format!(
-                    "the definition is larger than the limit of {} KiB",
-                    MOST_BYTES / 1024
-                )));
-            }
-        }
-        let text = String::from_utf8(bytes)
-            .map_err(|_| ApiError::Unprocessable(format!("the form's {name} is not UTF-8 text")))?;
-        match name.as_str() {
+    for part in super::read_parts(m, MOST_BYTES, "the definition").await? {
+        let text = String::from_utf8(part.bytes).map_err(|_| {
+            ApiError::Unprocessable(format!("the form's {} is not UTF-8 text", part.name))
+        })?;
+        match part.name.as_str() {
             "csrf" => sent.csrf = text,
             "step" => sent.step = text,
             "definition" => sent.text = text,
-            "file" if uploaded => file = Some(text),
+            "file" if part.file => file = Some(text),
             _ => {}
         }
     }

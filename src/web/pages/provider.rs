@@ -122,14 +122,7 @@ async fn render(
         })
         .collect();
     // Collections are shown by their titles; a run of one no longer in force keeps its slug.
-    let titles: std::collections::HashMap<String, String> = app
-        .store()
-        .in_force()
-        .await
-        .map_err(fail)?
-        .into_iter()
-        .map(|v| (v.slug, v.definition.0.title))
-        .collect();
+    let titles = super::titles(app).await.map_err(fail)?;
     let title = |slug: &str| titles.get(slug).cloned().unwrap_or_else(|| slug.to_owned());
     // This week: each period of what it owes that ended in the last seven days.
     let mut week = Vec::new();
@@ -182,11 +175,7 @@ async fn render(
     let manual: Vec<f64> = burden.months.iter().map(|m| m.manual_hours).collect();
     let automated: Vec<f64> = burden.months.iter().map(|m| m.automated_hours).collect();
     let chart_title = format!("Staff hours a month on central returns, {}", provider.name);
-    let (message_class, message) = match message {
-        Some((m, true)) => ("callout-done", Some(m)),
-        Some((m, false)) => ("callout-error", Some(m)),
-        None => ("", None),
-    };
+    let (message_class, message) = super::callout(message);
     Ok(ProviderPage {
         code: code.into(),
         name: provider.name.clone(),

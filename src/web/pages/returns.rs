@@ -43,14 +43,9 @@ pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, Pa
     let who = signed_in(&v)?;
     who.require(Action::Returns)
         .map_err(|e| PageError(e, Nav::of(&v)))?;
-    let titles: std::collections::HashMap<String, String> = app
-        .store()
-        .in_force()
+    let titles = super::titles(&app)
         .await
-        .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?
-        .into_iter()
-        .map(|v| (v.slug, v.definition.0.title))
-        .collect();
+        .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?;
     let mut returns = Vec::new();
     let licensed = app
         .returns()

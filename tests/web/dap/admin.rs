@@ -277,3 +277,91 @@ async fn providers_and_dhsc_are_refused_daps_and_admins_pages_and_forms() {
         "{refused}"
     );
 }
+
+/// The pages' own forms are read under limits, and refuse past them naming the limit.
+#[tokio::test]
+async fn the_proposal_and_bulk_token_forms_refuse_input_past_their_limits() {
+    let t = spawn(None).await;
+    let dap = t.sign_in(&t.tokens.dap).await;
+    let admin = t.sign_in(&t.tokens.admin).await;
+    // A definition over 256 KiB, as a file: refused before it is read whole.
+    let form = t.page("/dap/proposals/new", Some(&dap)).await.text();
+    assert!(
+        form.contains("<title>Propose a collection – Tally</title>"),
+        "{form}"
+    );
+    let csrf = csrf_field(&form);
+    let huge = format!(
+        "{}\n# {}\n",
+        proposal("discharge-readiness-survey"),
+        "x".repeat(300 * 1024)
+    );
+    let big = t
+        .upload(
+            "/dap/proposals/new",
+            None,
+            Some(&dap),
+            &[("csrf", &csrf), ("step", "check")],
+            Some(("huge.toml", huge.as_bytes())),
+        )
+        .await;
+    assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", big.text());
+    assert!(
+        big.text()
+            .contains("the definition is larger than the limit of 256 KiB"),
+        "{}",
+        big.text()
+    );
+    // A file of codes over 1 MiB, and one of more codes than any region has homes.
+    let csrf = csrf_field(&t.page("/admin/tokens", Some(&admin)).await.text());
+    let before = t.app.store().tokens().await.unwrap().len();
+    let wide = vec![b'A'; (1 << 20) + 1];
+    let too_big = t
+        .upload(
+            "/admin/tokens/bulk",
+            None,
+            Some(&admin),
+            &[("csrf", &csrf)],
+            Some(("codes.csv", &wide)),
+        )
+        .await;
+    assert_eq!(
+        too_big.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        too_big.text()
+    );
+    assert!(
+        too_big
+            .text()
+            .contains("the file of codes is larger than the limit of 1024 KiB"),
+        "{}",
+        too_big.text()
+    );
+    let many: String = (0..20_001).map(|n| format!("1-{n}\n")).collect();
+    let too_many = t
+        .upload(
+            "/admin/tokens/bulk",
+            None,
+            Some(&admin),
+            &[("csrf", &csrf)],
+            Some(("codes.csv", many.as_bytes())),
+        )
+        .await;
+    assert_eq!(
+        too_many.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        too_many.text()
+    );
+    assert!(
+        too_many.text().contains("more than 20000 provider codes"),
+        "{}",
+        too_many.text()
+    );
+    assert_eq!(
+        t.app.store().tokens().await.unwrap().len(),
+        before,
+        "no token was issued"
+    );
+}
