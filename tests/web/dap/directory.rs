@@ -56,3 +56,48 @@ async fn the_directory_finds_providers_and_reporting_rates_count_who_reported() 
         assert!(html.contains(words), "{words}: {html}");
     }
 }
+
+#[tokio::test]
+async fn badly_written_dates_are_refused_in_words_and_uk_dates_are_read() {
+    let t = spawn(None).await;
+    let dap = t.sign_in(&t.tokens.dap).await;
+    let bad = t.page("/audit?from=31-02-2026", Some(&dap)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());
+    assert!(
+        bad.text()
+            .contains("the from date must be a date like 31/03/2027, not &#34;31-02-2026&#34;"),
+        "{}",
+        bad.text()
+    );
+    // What a browser without a date field sends: a UK date.
+    let uk = t
+        .page("/audit?from=01/01/2020&to=31/12/2099", Some(&dap))
+        .await;
+    assert_eq!(uk.status, StatusCode::OK, "{}", uk.text());
+    let budget = super::post(
+        &t,
+        "/dap/budget",
+        "/dap/budget",
+        &dap,
+        &[
+            ("target_date", "next spring"),
+            ("goal", "10"),
+            ("reason", "Target"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        budget.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        budget.text()
+    );
+    assert!(
+        budget
+            .text()
+            .contains("the target date must be a date like 31/03/2027"),
+        "{}",
+        budget.text()
+    );
+    assert!(t.app.store().budget().await.unwrap().is_none());
+}
