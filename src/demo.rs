@@ -103,7 +103,8 @@ pub struct DemoArgs {
     /// Days the accelerated clock runs (at least 7).
     #[arg(long, default_value_t = 120)]
     days: u32,
-    /// The day DAP lists the automated collections and the clock starts.
+    /// The day the automated collections are first owed and the clock starts; DAP lists
+    /// them with the notice their definitions promise, 56 days before.
     #[arg(long, default_value = "2026-07-01")]
     start: NaiveDate,
     /// Address to serve the pages on afterwards.
@@ -280,6 +281,10 @@ pub async fn play(
     );
 
     let start = timeline::local(tz, o.start, 8 * 60);
+    // DAP lists the automated collections with the notice their definitions promise, so
+    // that they are owed from the day the clock starts.
+    let notice = chrono::Days::new(u64::from(crate::domain::definition::DEFAULT_NOTICE_DAYS));
+    let listing = timeline::local(tz, o.start - notice, 8 * 60);
     let end = timeline::local(tz, o.start + chrono::Days::new(u64::from(o.days)), 13 * 60);
     let mut story = story::Story {
         registry: &registry,
@@ -288,7 +293,7 @@ pub async fn play(
         notes: Vec::new(),
     };
     let mut decisions = story::Decisions::default();
-    before_tally(&mut story, &mut decisions, start).await?;
+    before_tally(&mut story, &mut decisions, listing, o.start).await?;
 
     stage(
         4,
@@ -388,12 +393,13 @@ fn sources_and_habits(world: &world::World) -> (BTreeMap<String, usize>, BTreeMa
     (sources, habits)
 }
 
-/// Stages 2 and 3: the manual forms listed as the baseline, then DAP lists the automated
-/// collections two hours later.
+/// Stages 2 and 3: the manual forms listed as the baseline at `start`, then DAP lists the
+/// automated collections two hours later, owed from `owed_from`.
 async fn before_tally(
     story: &mut story::Story<'_>,
     decisions: &mut story::Decisions,
     start: DateTime<Utc>,
+    owed_from: NaiveDate,
 ) -> anyhow::Result<()> {
     stage(
         2,
@@ -406,10 +412,10 @@ async fn before_tally(
     let said = story.notes.len();
     stage(
         3,
-        "DAP lists the automated ward bed census and care-home capacity collections.",
+        "DAP lists the automated ward bed census and care-home capacity collections, giving providers notice.",
     );
     story
-        .list_automated(start + chrono::Duration::hours(2), decisions)
+        .list_automated(start + chrono::Duration::hours(2), owed_from, decisions)
         .await?;
     for n in &story.notes[said..] {
         println!("  {n}");

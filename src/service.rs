@@ -100,6 +100,7 @@ impl Service {
             self.settings.clone(),
             self.registry.store().clone(),
             self.catalogue.clone(),
+            self.runner.sources.clone(),
             as_of,
         )
     }

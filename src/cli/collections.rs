@@ -72,6 +72,10 @@ pub enum CollectionsCommand {
         /// Override a blocking finding: RULE="written reason". Overrides are public.
         #[arg(long = "override", value_name = "RULE=REASON")]
         overrides: Vec<String>,
+        /// The first day it is owed (default: today plus the definition's notice_days). An
+        /// earlier day needs --override notice="reason".
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        effective_from: Option<chrono::NaiveDate>,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -111,8 +115,9 @@ pub async fn run(s: &Settings, command: CollectionsCommand) -> anyhow::Result<Ou
         C::Approve {
             decision: d,
             overrides,
+            effective_from,
             json,
-        } => approve(s, &d.slug, &d.by, &d.reason, &overrides, json).await,
+        } => approve(s, &d, &overrides, effective_from, json).await,
         C::Reject(d) => reject(s, &d.slug, &d.by, &d.reason).await,
         C::Suspend(d) => change(s, &d.slug, StatusChange::Suspend, &d.by, &d.reason).await,
         C::Reinstate(d) => change(s, &d.slug, StatusChange::Reinstate, &d.by, &d.reason).await,
@@ -232,19 +237,19 @@ pub async fn propose(
 
 pub async fn approve(
     settings: &Settings,
-    slug: &str,
-    by: &str,
-    reason: &str,
+    d: &Decision,
     overrides: &[String],
+    effective_from: Option<chrono::NaiveDate>,
     json: bool,
 ) -> anyhow::Result<Outcome> {
+    let (slug, by, reason) = (d.slug.as_str(), d.by.as_str(), d.reason.as_str());
     let overrides = overrides
         .iter()
         .map(|o| Override::parse(o).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let registry = super::open(settings).await?;
     let l = match registry
-        .approve(slug, by, reason, overrides, Utc::now())
+        .approve_from(slug, by, reason, overrides, effective_from, Utc::now())
         .await
     {
         Ok(l) => l,
@@ -258,10 +263,11 @@ pub async fn approve(
         return print_json(&l).map(|_| Outcome::Done);
     }
     println!(
-        "Listed {} version {} as {}; the licence expires on {}.",
+        "Listed {} version {} as {}: owed from {}; the licence expires on {}.",
         l.slug,
         l.version,
         l.licence_number,
+        l.effective_from.format("%-d %B %Y"),
         l.expires_at
             .with_timezone(&settings.timezone)
             .format("%-d %B %Y")
@@ -499,6 +505,14 @@ pub async fn register(settings: &Settings, json: bool) -> anyhow::Result<Outcome
         );
         println!("    sponsor {}; {}, {}", e.sponsor, e.frequency, e.capture);
         println!("    legal basis: {}", e.legal_basis);
+        if let Some(from) = e.effective_from {
+            let coming = if from > Utc::now().with_timezone(&settings.timezone).date_naive() {
+                " (coming: nothing is owed before then)"
+            } else {
+                ""
+            };
+            println!("    owed from {from}{coming}");
+        }
         if let Some(x) = e.expires_at {
             println!("    licence expires {}", day(x));
         }

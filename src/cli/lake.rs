@@ -23,7 +23,7 @@ pub enum LakeCommand {
         /// Only this collection (default: every listed one).
         collection: Option<String>,
         /// Pack the months or periods inside this period, closed or not (default: every
-        /// closed one since the collection was listed).
+        /// closed one since the collection has been owed).
         #[arg(long)]
         period: Option<String>,
         /// With --period: every month or period up to the end of this one.
@@ -88,11 +88,8 @@ pub async fn pack(
         let units = match range {
             Some((from, end)) => pack::units_between(&def, from, end),
             None => {
-                let listed = licensed
-                    .listed_at
-                    .with_timezone(&def.frequency.timezone)
-                    .date_naive();
-                pack::closed_units(&def, listed, now, false)
+                let from = licensed.effective_from;
+                pack::closed_units(&def, from, now, false)
             }
         };
         work.extend(units.into_iter().map(|u| (def.clone(), u)));

@@ -1,6 +1,7 @@
 //! `tally pull`, `tally upload` and `tally runs`: one period pulled or handed over now, and
 //! the run ledger, newest first.
 
+use crate::schedule::trial::{Ask, Tried, dry_run};
 use chrono::Utc;
 
 use super::{Outcome, instance_name, plural, print_json};
@@ -24,8 +25,12 @@ pub struct PullArgs {
     #[arg(long)]
     period: String,
     /// Pull it again even if it has landed: the new extract becomes the next version.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dry_run")]
     again: bool,
+    /// Try the source: read and check its extract, keep nothing and record no run; only
+    /// the outcome is recorded, as a readiness check. A coming collection may be tried.
+    #[arg(long)]
+    dry_run: bool,
     /// Print JSON for scripts.
     #[arg(long)]
     json: bool,
@@ -57,7 +62,60 @@ pub struct RunsArgs {
 
 /// Runs `tally pull`.
 pub async fn pull(s: &Settings, a: PullArgs) -> anyhow::Result<Outcome> {
+    if a.dry_run {
+        let sources = Sources::load(&s.sources_file)?;
+        let tried = Tried::Source;
+        return try_it(
+            s,
+            &sources,
+            &a.collection,
+            &a.provider,
+            &a.period,
+            tried,
+            a.json,
+        )
+        .await;
+    }
     pull_now(s, &a.collection, &a.provider, &a.period, a.again, a.json).await
+}
+
+/// `--dry-run`: the file or source checked as a period's extract would be, nothing kept.
+/// A trial that does not pass is `Failed` (exit 4), as a rejected upload is.
+async fn try_it(
+    settings: &Settings,
+    sources: &Sources,
+    collection: &str,
+    provider: &str,
+    period: &str,
+    tried: Tried,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let registry = super::open(settings).await?;
+    let ask = Ask {
+        collection,
+        provider,
+        period,
+    };
+    let t = dry_run(
+        &registry,
+        sources,
+        ask,
+        tried,
+        "tally command line",
+        Utc::now(),
+    )
+    .await?;
+    if json {
+        print_json(&t)?;
+    } else {
+        println!("{}", t.summary());
+        println!("{}", t.report.trim_end());
+    }
+    Ok(if t.passed {
+        Outcome::Done
+    } else {
+        Outcome::Failed
+    })
 }
 
 /// Runs `tally runs`.
@@ -137,8 +195,12 @@ pub struct UploadArgs {
     pub file: std::path::PathBuf,
     /// Make a correction current although it keeps fewer than half of the rows the period
     /// has now (without this, such a file is checked, reported and not made current).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dry_run")]
     pub replace: bool,
+    /// Try the file: check it as the period's extract, keep nothing and record no run;
+    /// only the outcome is recorded, as a readiness check. A coming collection may be tried.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print JSON for scripts.
     #[arg(long)]
     pub json: bool,
@@ -149,6 +211,30 @@ pub struct UploadArgs {
 /// a file rejected, or a correction held back for confirmation, is `Failed` (exit 4).
 pub async fn upload(settings: &Settings, args: UploadArgs) -> anyhow::Result<Outcome> {
     let json = args.json;
+    if args.dry_run {
+        let tried = Tried::File {
+            name: args
+                .file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path: args.file.clone(),
+        };
+        if !args.file.is_file() {
+            anyhow::bail!("there is no file at {}", args.file.display());
+        }
+        let none = Sources::default();
+        return try_it(
+            settings,
+            &none,
+            &args.collection,
+            &args.provider,
+            &args.period,
+            tried,
+            json,
+        )
+        .await;
+    }
     let up = HandIn {
         name: args
             .file

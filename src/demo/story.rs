@@ -93,13 +93,21 @@ impl Story<'_> {
         for slug in MANUAL {
             let def = self.load(slug)?;
             self.registry.propose(&def, DAP, at).await?;
+            // Providers already send these forms: they are owed from today, which needs
+            // DAP's written reason for giving no notice.
+            let today = at.with_timezone(&self.timezone).date_naive();
             let l = self
                 .registry
-                .approve(
+                .approve_from(
                     slug,
                     DAP,
                     "In force before Tally; recorded as the baseline.",
-                    Vec::new(),
+                    vec![crate::domain::finding::Override {
+                        rule: Rule::Notice,
+                        reason: "Providers already send this form; nothing new is asked of them."
+                            .into(),
+                    }],
+                    Some(today),
                     at,
                 )
                 .await?;
@@ -159,10 +167,12 @@ impl Story<'_> {
         Ok(())
     }
 
-    /// NHS England proposes the automated collections and DAP lists them.
+    /// NHS England proposes the automated collections and DAP lists them, owed from
+    /// `owed_from`: providers get the notice their definitions promise.
     pub async fn list_automated(
         &mut self,
         at: DateTime<Utc>,
+        owed_from: NaiveDate,
         d: &mut Decisions,
     ) -> anyhow::Result<()> {
         for slug in AUTOMATED {
@@ -181,19 +191,22 @@ impl Story<'_> {
             }
             let l = self
                 .registry
-                .approve(
+                .approve_from(
                     &p.slug,
                     DAP,
                     "Pulled automatically from source systems; replaces manual forms.",
                     Vec::new(),
+                    Some(owed_from),
                     at,
                 )
                 .await?;
             self.say(
                 at,
                 format!(
-                    "{} listed as {}: pulled from source systems from today.",
-                    l.slug, l.licence_number
+                    "{} listed as {}, with notice: pulled from source systems for periods from {}.",
+                    l.slug,
+                    l.licence_number,
+                    l.effective_from.format("%-d %B %Y")
                 ),
             );
             d.listed.push(l.slug);

@@ -16,6 +16,13 @@ use crate::domain::{Invalid, PeriodKind};
 /// The longest licence DAP may grant, in months (DESIGN.md rule 6).
 pub const MAX_LICENCE_MONTHS: u32 = 36;
 
+/// How many days' notice providers get before a new collection is owed, unless its
+/// definition says otherwise (DESIGN.md: effective date and notice).
+pub const DEFAULT_NOTICE_DAYS: u32 = 56;
+
+/// The most notice a definition may ask for: a year. More is a typing slip.
+pub const MAX_NOTICE_DAYS: u32 = 366;
+
 /// A collection's slug: lower-case letters, digits and single hyphens, 3 to 64 characters.
 /// Slugs appear in paths, URLs and the lake, so nothing else is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -77,6 +84,10 @@ pub struct CollectionDef {
     pub legal_basis: String,
     pub purpose: String,
     pub licence_term_months: u32,
+    /// The least time between DAP listing the collection and its first period being owed.
+    /// DAP may set a later effective date, or an earlier one with a written override.
+    #[serde(default = "default_notice_days")]
+    pub notice_days: u32,
     pub respondents: Respondents,
     pub capture: Capture,
     pub frequency: Frequency,
@@ -97,6 +108,10 @@ pub struct CollectionDef {
     pub burden: BurdenEstimate,
     /// Listed collections this one replaces; listing it retires them (one in, one out).
     pub retires: Vec<Slug>,
+}
+
+fn default_notice_days() -> u32 {
+    DEFAULT_NOTICE_DAYS
 }
 
 impl CollectionDef {

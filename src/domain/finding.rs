@@ -28,16 +28,19 @@ pub enum Rule {
     Budget,
     Frequency,
     Scope,
+    /// Providers are given notice before a new collection is owed.
+    Notice,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 6] = [
+    pub const ALL: [Rule; 7] = [
         Rule::Licence,
         Rule::Duplicate,
         Rule::Derivable,
         Rule::Budget,
         Rule::Frequency,
         Rule::Scope,
+        Rule::Notice,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl Rule {
             Rule::Budget => "budget",
             Rule::Frequency => "frequency",
             Rule::Scope => "scope",
+            Rule::Notice => "notice",
         }
     }
 

@@ -11,7 +11,9 @@ use chrono::NaiveDate;
 
 use super::burden::{estimate, thousands as n};
 use crate::domain::budget::Budget;
-use crate::domain::definition::{CollectionDef, DataItem, ItemType, MAX_LICENCE_MONTHS};
+use crate::domain::definition::{
+    CollectionDef, DEFAULT_NOTICE_DAYS, DataItem, ItemType, MAX_LICENCE_MONTHS,
+};
 use crate::domain::finding::Finding;
 use crate::domain::finding::Rule;
 use crate::domain::finding::Severity;
@@ -64,6 +66,7 @@ pub fn run(p: &CollectionDef, cx: &Context) -> Vec<Finding> {
     findings.extend(budget(p, previous, cx));
     findings.push(frequency(p, &others));
     findings.push(scope(p, previous));
+    findings.push(notice(p));
     findings.sort_by_key(|f| {
         (
             f.severity != Severity::Blocking,
@@ -500,6 +503,28 @@ fn frequency(p: &CollectionDef, others: &[Listed]) -> Finding {
             found.join("; ")
         ),
         related,
+    )
+}
+
+/// Notice: how long providers have between the listing and the first period owed. Less
+/// than the usual notice is for DAP to weigh; the effective date is set when it lists.
+fn notice(p: &CollectionDef) -> Finding {
+    let days = p.notice_days;
+    if days >= DEFAULT_NOTICE_DAYS {
+        return Finding::new(
+            Rule::Notice,
+            Severity::Pass,
+            format!("Providers get {days} days' notice before the first period is owed."),
+            Vec::new(),
+        );
+    }
+    Finding::new(
+        Rule::Notice,
+        Severity::Warning,
+        format!(
+            "It asks for {days} days' notice, less than the {DEFAULT_NOTICE_DAYS} days providers are normally given to get ready."
+        ),
+        Vec::new(),
     )
 }
 

@@ -3,13 +3,14 @@
 //! other part of Tally calls before it pulls, accepts or publishes anything.
 
 use anyhow::Context as _;
-use chrono::{DateTime, Duration, Months, Utc};
+use chrono::{DateTime, Duration, Months, NaiveDate, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::burden::{CollectionBurden, estimate};
 use super::checks;
 use super::load::LoadedDef;
+use super::notice::{effective, licence_began};
 use super::{Registry, require_words};
 use crate::domain::definition::CollectionDef;
 use crate::domain::finding::{Finding, Override};
@@ -59,6 +60,8 @@ pub struct Listing {
     pub slug: String,
     pub version: i64,
     pub licence_number: String,
+    /// The first day it is owed.
+    pub effective_from: NaiveDate,
     pub expires_at: DateTime<Utc>,
     pub retired: Vec<String>,
 }
@@ -71,9 +74,19 @@ pub struct Licensed {
     pub def: CollectionDef,
     /// When the licence began: the listing of the earliest version in force since, which a
     /// later version listed in its place keeps (it changes what is asked, not since when).
-    /// Obligations, uploads and completeness run from this day.
     pub listed_at: DateTime<Utc>,
+    /// The first day it is owed, in the collection's timezone: set by DAP at the listing,
+    /// by default the listing day plus the definition's notice. Obligations, pulls, uploads
+    /// and completeness run from this day; before it the collection is *coming*.
+    pub effective_from: NaiveDate,
     pub expires_at: DateTime<Utc>,
+}
+
+impl Licensed {
+    /// Whether anything is owed under it on `day`.
+    pub fn in_effect_on(&self, day: NaiveDate) -> bool {
+        self.effective_from <= day
+    }
 }
 
 impl Registry {
@@ -248,14 +261,33 @@ impl Registry {
             })
     }
 
-    /// Lists the pending version of a collection. The checks run again now; each blocking
-    /// finding must be overridden with a written reason, and the decision log keeps both.
+    /// Lists the pending version of a collection, owed from the default effective date
+    /// (see [`Registry::approve_from`]).
     pub async fn approve(
         &self,
         slug: &str,
         by: &str,
         reason: &str,
         overrides: Vec<Override>,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<Listing> {
+        self.approve_from(slug, by, reason, overrides, None, at)
+            .await
+    }
+
+    /// Lists the pending version of a collection. The checks run again now; each blocking
+    /// finding must be overridden with a written reason, and the decision log keeps both.
+    ///
+    /// A new licence is owed from `effective_from`, by default the listing day plus the
+    /// definition's `notice_days`; an earlier day is a blocking `notice` finding, listed only
+    /// with an override. A new version of a licence in force keeps the day it is owed from.
+    pub async fn approve_from(
+        &self,
+        slug: &str,
+        by: &str,
+        reason: &str,
+        overrides: Vec<Override>,
+        effective_from: Option<NaiveDate>,
         at: DateTime<Utc>,
     ) -> anyhow::Result<Listing> {
         let by = require_words("the name of the DAP member deciding", by)?;
@@ -282,7 +314,10 @@ impl Registry {
         // was checked against is gone, so check again. A few tries is plenty: each retry
         // follows a decision that has already been made.
         for _ in 0..5 {
-            match self.try_approve(slug, &by, &reason, &overrides, at).await {
+            match self
+                .try_approve(slug, &by, &reason, &overrides, effective_from, at)
+                .await
+            {
                 Err(e) if matches!(e.downcast_ref(), Some(RegistryError::Stale)) => continue,
                 other => return other,
             }
@@ -296,12 +331,17 @@ impl Registry {
         by: &str,
         reason: &str,
         overrides: &[Override],
+        effective_from: Option<NaiveDate>,
         at: DateTime<Utc>,
     ) -> anyhow::Result<Listing> {
         let revision = self.store.revision().await?;
         let pending = self.pending(slug).await?;
         let def = pending.definition.0;
-        let report = self.check(&def, at).await?;
+        let mut report = self.check(&def, at).await?;
+        let versions = self.store.versions(slug).await?;
+        let in_force = licence_began(&versions, def.frequency.timezone).map(|(_, from)| from);
+        let (effective_from, short) = effective(&def, in_force, effective_from, at)?;
+        report.findings.extend(short);
         let unanswered: Vec<&Finding> = report
             .blocking()
             .filter(|f| !overrides.iter().any(|o| o.rule == f.rule))
@@ -354,6 +394,7 @@ impl Registry {
                 &Change::List {
                     version: pending.version,
                     expires_at,
+                    effective_from,
                     retire: retire.clone(),
                 },
                 &NewDecision {
@@ -373,6 +414,7 @@ impl Registry {
             slug: slug.into(),
             version: pending.version,
             licence_number: licence,
+            effective_from,
             expires_at,
             retired: retire.into_iter().map(|(s, _)| s).collect(),
         })
@@ -456,13 +498,15 @@ impl Registry {
                 continue;
             };
             let versions = self.store.versions(&v.slug).await?;
-            let Some(listed_at) = licence_began(&versions) else {
+            let tz = v.definition.0.frequency.timezone;
+            let Some((listed_at, effective_from)) = licence_began(&versions, tz) else {
                 continue;
             };
             out.push(Licensed {
                 licence_number: licence,
                 version: v.version,
                 listed_at,
+                effective_from,
                 expires_at,
                 def: v.definition.0,
             });
@@ -480,7 +524,10 @@ impl Registry {
             return Err(not("it is not on the DAP register".into()).into());
         };
         let versions = self.store.versions(slug).await?;
-        let began = licence_began(&versions);
+        let began = versions
+            .iter()
+            .find(|v| v.status == CollectionStatus::Listed)
+            .and_then(|v| licence_began(&versions, v.definition.0.frequency.timezone));
         let in_force = versions
             .into_iter()
             .find(|v| v.status == CollectionStatus::Listed);
@@ -495,29 +542,12 @@ impl Registry {
                     licence_number: licence,
                     version: v.version,
                     def: v.definition.0,
-                    listed_at: began.context("a listed version has a listing time")?,
+                    listed_at: began.context("a listed version has a listing time")?.0,
+                    effective_from: began.context("a listed version has a listing time")?.1,
                     expires_at: expires.context("a listed version has an expiry")?,
                 }),
             },
             (status, _, _) => Err(not(format!("its status is {status}")).into()),
         }
     }
-}
-
-/// When the licence of the version in force began: walking back from it through the
-/// versions it superseded (a proposal never listed is passed over), the earliest listing.
-/// A retired version ends the walk: listing the collection again began a new licence.
-fn licence_began(versions: &[crate::store::VersionRow]) -> Option<DateTime<Utc>> {
-    let mut newest_first = versions.iter().rev();
-    let mut began = newest_first
-        .find(|v| v.status == CollectionStatus::Listed)?
-        .listed_at;
-    for v in newest_first {
-        match v.status {
-            CollectionStatus::Superseded => began = v.listed_at.or(began),
-            CollectionStatus::Retired => break,
-            _ => {}
-        }
-    }
-    began
 }

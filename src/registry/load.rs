@@ -140,6 +140,7 @@ const TOP_KEYS: &[&str] = &[
     "legal_basis",
     "purpose",
     "licence_term_months",
+    "notice_days",
     "capture",
     "grain",
     "dimensions",
@@ -368,6 +369,20 @@ impl Reader<'_> {
                 None
             }
         });
+        let notice_days = match t.get("notice_days") {
+            None => Some(DEFAULT_NOTICE_DAYS),
+            Some(_) => self.integer(t, "", "notice_days").and_then(|d| {
+                if (0..=i64::from(MAX_NOTICE_DAYS)).contains(&d) {
+                    Some(d as u32)
+                } else {
+                    self.problem(
+                        "notice_days",
+                        format!("{d} days is outside 0 to {MAX_NOTICE_DAYS} (a year at most)"),
+                    );
+                    None
+                }
+            }),
+        };
         let capture = self.parsed(t, "", "capture", |s| match s {
             "manual" => Ok(Capture::Manual),
             "automated" => Ok(Capture::Automated),
@@ -444,6 +459,7 @@ impl Reader<'_> {
             legal_basis: legal_basis?,
             purpose: purpose?,
             licence_term_months: licence_term_months?,
+            notice_days: notice_days?,
             respondents: respondents?,
             capture: capture?,
             frequency: frequency?,

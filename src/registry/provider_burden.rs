@@ -209,15 +209,14 @@ impl super::Registry {
         let mut defs = Vec::new();
         for c in store.collections().await? {
             let versions = store.versions(&c.slug).await?;
-            // The version that was last in force, and when the collection first came in.
+            // The version that was last in force, and when the collection was first owed.
             let Some(last) = versions.iter().rev().find(|v| v.listed_at.is_some()) else {
                 continue;
             };
             let from = versions
                 .iter()
-                .filter_map(|v| v.listed_at)
-                .min()
-                .map(|t| self.day(t));
+                .filter_map(|v| v.effective_from.or(v.listed_at.map(|t| self.day(t))))
+                .min();
             // A form stops being owed when it is retired or suspended, or its licence ends.
             let stopped = match c.status {
                 CollectionStatus::Retired => Some(Step::Retire),

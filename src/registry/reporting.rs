@@ -81,10 +81,7 @@ pub struct ReportingRates {
 fn closed_periods(l: &Licensed, now: DateTime<Utc>, periods: usize) -> Vec<Period> {
     let def = &l.def;
     let today = now.with_timezone(&def.frequency.timezone).date_naive();
-    let since = l
-        .listed_at
-        .with_timezone(&def.frequency.timezone)
-        .date_naive();
+    let since = l.effective_from;
     let mut p = Period::containing(def.frequency.period, today);
     let mut out = Vec::new();
     // A period is counted once its deadline has passed; none before the licence began.

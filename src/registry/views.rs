@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::burden::{BurdenReport, estimate};
+use super::governance::Licensed;
 use super::{Registry, require_words, status_at};
 use crate::domain::budget::Budget;
 use crate::domain::definition::CollectionDef;
@@ -21,6 +22,8 @@ pub struct CollectionView {
     pub status: CollectionStatus,
     pub versions: Vec<VersionSummary>,
     pub decisions: Vec<DecisionRow>,
+    /// The first day the licence in force is owed; none when nothing is listed.
+    pub effective_from: Option<NaiveDate>,
 }
 
 impl CollectionView {
@@ -44,6 +47,8 @@ pub struct VersionSummary {
     pub proposed_at: DateTime<Utc>,
     pub listed_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The first day it was owed, as DAP set it when listing this version.
+    pub effective_from: Option<NaiveDate>,
     /// The definition as its TOML file gives it.
     #[schema(value_type = Object)]
     pub definition: CollectionDef,
@@ -61,6 +66,8 @@ pub struct RegisterEntry {
     pub frequency: String,
     pub capture: String,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The first day the licence in force is owed; before it the collection is coming.
+    pub effective_from: Option<NaiveDate>,
     pub annual_hours: Option<f64>,
     /// The reason given for its status: why it was listed, suspended, retired or rejected.
     pub reason: Option<String>,
@@ -75,6 +82,8 @@ pub struct Obligation {
     pub collection: String,
     pub licence_number: String,
     pub frequency: String,
+    /// The first day it is owed (its effective date).
+    pub owed_from: NaiveDate,
 }
 
 impl Registry {
@@ -83,6 +92,7 @@ impl Registry {
             return Err(RegistryError::NotFound(slug.into()).into());
         };
         let versions = self.store.versions(slug).await?;
+        let effective_from = owed_from(&versions);
         let status = status_at(
             &collection,
             versions
@@ -92,6 +102,7 @@ impl Registry {
         );
         Ok(CollectionView {
             status,
+            effective_from,
             decisions: self.store.decisions(Some(slug)).await?,
             versions: versions
                 .into_iter()
@@ -104,6 +115,7 @@ impl Registry {
                     proposed_at: v.proposed_at,
                     listed_at: v.listed_at,
                     expires_at: v.expires_at,
+                    effective_from: v.effective_from,
                     definition: v.definition.0,
                 })
                 .collect(),
@@ -158,6 +170,7 @@ impl Registry {
                 frequency: def.frequency.period.adjective().into(),
                 capture: def.capture.as_str().into(),
                 expires_at: in_force.and_then(|v| v.expires_at),
+                effective_from: owed_from(&versions),
                 annual_hours: matches!(
                     status,
                     CollectionStatus::Listed | CollectionStatus::Suspended
@@ -365,6 +378,9 @@ impl Registry {
         let mut out = Vec::new();
         for l in self.licensed(at).await? {
             let def = &l.def;
+            if !l.in_effect_on(at.with_timezone(&def.frequency.timezone).date_naive()) {
+                continue;
+            }
             for p in providers
                 .iter()
                 .filter(|p| def.respondents.kinds.contains(&p.kind) && p.is_open_on(on))
@@ -375,11 +391,32 @@ impl Registry {
                     collection: def.slug.to_string(),
                     licence_number: l.licence_number.clone(),
                     frequency: def.frequency.period.adjective().into(),
+                    owed_from: l.effective_from,
                 });
             }
         }
         out.sort_by(|a, b| (&a.provider, &a.collection).cmp(&(&b.provider, &b.collection)));
         Ok(out)
+    }
+
+    /// Listed collections a provider will owe but does not yet: their effective dates are
+    /// still to come. A provider that will have closed by then owes nothing.
+    pub async fn coming_for(
+        &self,
+        provider: &Provider,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<Licensed>> {
+        Ok(self
+            .licensed(at)
+            .await?
+            .into_iter()
+            .filter(|l| {
+                let today = at.with_timezone(&l.def.frequency.timezone).date_naive();
+                !l.in_effect_on(today)
+                    && l.def.respondents.kinds.contains(&provider.kind)
+                    && provider.closed_on.is_none_or(|c| c > l.effective_from)
+            })
+            .collect())
     }
 }
 impl Registry {
@@ -424,4 +461,16 @@ pub const MOST_HOURS: f64 = 100_000_000.0;
 fn budget_years() -> std::ops::RangeInclusive<NaiveDate> {
     NaiveDate::from_ymd_opt(2000, 1, 1).expect("a day")
         ..=NaiveDate::from_ymd_opt(2100, 12, 31).expect("a day")
+}
+
+/// The first day the licence in force is owed, if one is.
+fn owed_from(versions: &[crate::store::VersionRow]) -> Option<NaiveDate> {
+    let tz = versions
+        .iter()
+        .find(|v| v.status == CollectionStatus::Listed)?
+        .definition
+        .0
+        .frequency
+        .timezone;
+    super::notice::licence_began(versions, tz).map(|(_, from)| from)
 }

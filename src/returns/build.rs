@@ -384,10 +384,7 @@ async fn gather(
             .await
             .with_context(|| format!("{}: input {slug}", def.name))?;
         let collection = licensed.def;
-        let listed = licensed
-            .listed_at
-            .with_timezone(&collection.frequency.timezone)
-            .date_naive();
+        let from = licensed.effective_from;
         let kind = collection.frequency.period;
         if !kind.rolls_up_to(def.period) {
             bail!(
@@ -419,7 +416,7 @@ async fn gather(
         let c = completeness::assess(
             &collection,
             &def.expects,
-            listed,
+            from,
             providers,
             &periods,
             &current,

@@ -5,7 +5,7 @@
 //!
 //! A provider owes a period only once its deadline has passed at the time of the build, and
 //! only when it is of a kind the return expects, was open on some day of the period, and
-//! the collection had been listed by the period's start: so a closed provider, a quarter
+//! the collection was in effect by the period's start: so a closed provider, a quarter
 //! still in progress and a day whose deadline is still to come are never counted missing.
 
 use std::collections::HashMap;
@@ -74,15 +74,15 @@ pub struct Partial {
 }
 
 /// A provider owes a period when it is of a kind the collection asks and the return
-/// expects, is open on any day of it, and the collection was listed by its start.
+/// expects, is open on any day of it, and the collection was in effect (owed) by its start.
 fn owes(
     def: &CollectionDef,
     expects: &[ProviderKind],
-    listed: NaiveDate,
+    owed_from: NaiveDate,
     p: &Provider,
     period: &Period,
 ) -> bool {
-    period.first_day() >= listed
+    period.first_day() >= owed_from
         && def.respondents.kinds.contains(&p.kind)
         && (expects.is_empty() || expects.contains(&p.kind))
         && p.opened_on.is_none_or(|o| o < period.end())
@@ -95,7 +95,7 @@ fn owes(
 pub fn assess(
     collection: &CollectionDef,
     expects: &[ProviderKind],
-    listed: NaiveDate,
+    owed_from: NaiveDate,
     providers: &[Provider],
     periods: &[Period],
     current: &[CurrentVersion],
@@ -121,7 +121,7 @@ pub fn assess(
     for p in providers {
         let owed: Vec<&(&Period, String, DateTime<Utc>)> = due
             .iter()
-            .filter(|(q, _, _)| owes(collection, expects, listed, p, q))
+            .filter(|(q, _, _)| owes(collection, expects, owed_from, p, q))
             .collect();
         if owed.is_empty() {
             continue;

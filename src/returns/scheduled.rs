@@ -80,7 +80,7 @@ impl Builder {
     /// for the period, and at least one still open to amendments.
     async fn due(&self, def: &ReturnDef, now: DateTime<Utc>) -> anyhow::Result<Vec<Period>> {
         let mut inputs = Vec::new();
-        // Nothing was owed before every input was listed, so no period that ended before
+        // Nothing was owed before every input was in effect, so no period that ended before
         // then is built: it would only fail, a round at a time, for the amendment window.
         let mut owed_from = chrono::NaiveDate::MIN;
         for slug in &def.inputs {
@@ -98,11 +98,7 @@ impl Builder {
                 }
                 Err(e) => return Err(e),
             };
-            let listed = l
-                .listed_at
-                .with_timezone(&l.def.frequency.timezone)
-                .date_naive();
-            owed_from = owed_from.max(listed);
+            owed_from = owed_from.max(l.effective_from);
             inputs.push(l.def);
         }
         let today = now
@@ -147,14 +143,11 @@ impl Builder {
             let mut results = Vec::new();
             for licensed in registry.licensed(now).await? {
                 let def = &licensed.def;
-                let listed = licensed
-                    .listed_at
-                    .with_timezone(&def.frequency.timezone)
-                    .date_naive();
+                let from = licensed.effective_from;
                 let slug = def.slug.to_string();
                 let units: Vec<Period> = {
                     let failed = failures.lock().expect("never held across a panic");
-                    pack::closed_units(def, listed, now, true)
+                    pack::closed_units(def, from, now, true)
                         .into_iter()
                         .filter(|u| {
                             failed

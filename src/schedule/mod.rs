@@ -4,5 +4,7 @@ mod pace;
 pub mod pull;
 pub mod request;
 pub mod runner;
+pub mod standing;
 pub mod timetable;
+pub mod trial;
 pub mod upload;

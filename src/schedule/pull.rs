@@ -341,7 +341,7 @@ impl Puller<'_> {
 /// async threads, as the landing's own file work is), then checked and written. An extract
 /// that cannot be read in its format is rejected with the reason, as an unreadable CSV is.
 /// The converted copy's guard is returned so that it lives until the landing is done.
-async fn land(
+pub(super) async fn land(
     def: &CollectionDef,
     key: &RunKey,
     fetched: &Fetched,

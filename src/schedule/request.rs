@@ -1,8 +1,8 @@
 //! Whether a pull or an upload asked for by hand (`tally pull`, `tally upload`, the web form)
 //! is one Tally would ever collect: a known provider, a period of the collection's own length
 //! that is over, a provider of a kind the collection asks that was open during the period,
-//! and a period inside the collection's window: from the day it was listed (a licence is not
-//! retrospective) to the end of the period's amendment window, unless DAP has granted an
+//! and a period inside the collection's window: from its effective date (a licence is not
+//! retrospective, and providers get notice) to the end of the period's amendment window, unless DAP has granted an
 //! exception. The scheduler never needs this: it only fires obligations, which keep to the
 //! same rules (`timetable::due`).
 
@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::Period;
 use crate::domain::RunKey;
+use crate::domain::definition::CollectionDef;
+use crate::domain::provider::Provider;
 use crate::registry::Registry;
 use crate::registry::window::closes;
 
@@ -42,12 +44,13 @@ pub enum RequestError {
         when: String,
     },
     #[error(
-        "{collection} has been collected only since {listed}, when it was listed; {period} began before that. \
-         A licence is not retrospective: DAP may grant an exception for a period sent late"
+        "{collection} is owed from {from}, the effective date DAP set when it listed it; {period} begins before that. \
+         Nothing is taken for a period before then (a dry run tries a file without keeping it); \
+         DAP may grant an exception for a period sent late"
     )]
-    BeforeListing {
+    BeforeEffective {
         collection: String,
-        listed: chrono::NaiveDate,
+        from: String,
         period: String,
     },
     #[error(
@@ -59,6 +62,34 @@ pub enum RequestError {
         period: String,
         closed: String,
     },
+}
+
+/// A period of the collection's own length, or why not.
+pub fn of_kind(def: &CollectionDef, period: &Period) -> Result<(), RequestError> {
+    let kind = def.frequency.period;
+    if period.kind() == kind {
+        return Ok(());
+    }
+    Err(RequestError::WrongPeriodKind {
+        collection: def.slug.to_string(),
+        wanted: kind.adjective(),
+        period: period.to_string(),
+        got: period.kind().as_str(),
+    })
+}
+
+/// A provider of a kind the collection asks, or why not.
+pub fn asked_of(def: &CollectionDef, who: &Provider) -> Result<(), RequestError> {
+    if def.respondents.kinds.contains(&who.kind) {
+        return Ok(());
+    }
+    let asked: Vec<&str> = def.respondents.kinds.iter().map(|k| k.as_str()).collect();
+    Err(RequestError::NotAsked {
+        provider: who.code.to_string(),
+        kind: who.kind.to_string(),
+        collection: def.slug.to_string(),
+        asked: asked.join(", "),
+    })
 }
 
 /// Checks a request by hand and gives the run it names. A collection that is not listed
@@ -78,30 +109,12 @@ pub async fn by_hand(
     };
     if let Ok(licensed) = registry.require_listed(collection, now).await {
         let def = &licensed.def;
-        let kind = def.frequency.period;
-        if period.kind() != kind {
-            return Err(RequestError::WrongPeriodKind {
-                collection: collection.into(),
-                wanted: kind.adjective(),
-                period: period.to_string(),
-                got: period.kind().as_str(),
-            }
-            .into());
-        }
+        of_kind(def, &period)?;
         let today = now.with_timezone(&def.frequency.timezone).date_naive();
         if period.end() > today {
             return Err(RequestError::NotEnded(period.to_string()).into());
         }
-        if !def.respondents.kinds.contains(&who.kind) {
-            let asked: Vec<&str> = def.respondents.kinds.iter().map(|k| k.as_str()).collect();
-            return Err(RequestError::NotAsked {
-                provider: provider.into(),
-                kind: who.kind.to_string(),
-                collection: collection.into(),
-                asked: asked.join(", "),
-            }
-            .into());
-        }
+        asked_of(def, who)?;
         // Open on some day of the period, as an obligation is (`timetable::due`).
         let open = who.opened_on.is_none_or(|d| d < period.end())
             && who.closed_on.is_none_or(|d| d > period.first_day());
@@ -120,12 +133,12 @@ pub async fn by_hand(
             .into());
         }
         let tz = def.frequency.timezone;
-        let listed = licensed.listed_at.with_timezone(&tz).date_naive();
+        let from = licensed.effective_from;
         let closed = closes(def, &period);
-        let outside = if period.first_day() < listed {
-            Some(RequestError::BeforeListing {
+        let outside = if period.first_day() < from {
+            Some(RequestError::BeforeEffective {
                 collection: collection.into(),
-                listed,
+                from: from.format("%-d %B %Y").to_string(),
                 period: period.to_string(),
             })
         } else if now > closed {

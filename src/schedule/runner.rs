@@ -125,11 +125,7 @@ impl Runner {
                     .map(|p| Obligation {
                         def: &l.def,
                         provider: p,
-                        since: Some(
-                            l.listed_at
-                                .with_timezone(&l.def.frequency.timezone)
-                                .date_naive(),
-                        ),
+                        since: Some(l.effective_from),
                     })
             })
             .collect()

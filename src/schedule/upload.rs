@@ -27,14 +27,14 @@ use crate::registry::Registry;
 const AT_ONCE: usize = 4;
 
 /// How long an upload waits for its turn before it is refused as busy.
-const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+pub(super) const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How long an upload holds its claim on the period, renewed while it lands: if the
 /// process dies meanwhile, the period is free again this soon (at once on SQLite, whose
 /// next `tally serve` lets go of what a dead one held).
 const LEASE: std::time::Duration = std::time::Duration::from_secs(120);
 
-static SLOTS: Semaphore = Semaphore::const_new(AT_ONCE);
+pub(super) static SLOTS: Semaphore = Semaphore::const_new(AT_ONCE);
 
 /// A file handed over for one period.
 #[derive(Debug, Clone)]

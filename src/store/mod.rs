@@ -11,6 +11,7 @@ pub mod exceptions;
 pub mod lock;
 mod postgres;
 pub mod queries;
+pub mod readiness;
 pub mod runs;
 mod sql;
 mod sqlite;
@@ -59,6 +60,9 @@ pub struct VersionRow {
     pub findings: Json<Vec<Finding>>,
     pub listed_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The first day the collection is owed; none for versions listed before notice was
+    /// kept, which were owed from the day they were listed.
+    pub effective_from: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
@@ -145,6 +149,7 @@ pub enum Change {
     List {
         version: i64,
         expires_at: DateTime<Utc>,
+        effective_from: NaiveDate,
         retire: Vec<(String, NewDecision)>,
     },
     Reject {
@@ -157,7 +162,13 @@ pub enum Change {
 
 #[async_trait]
 pub trait Store:
-    runs::RunLedger + access::Access + exceptions::Exceptions + queries::QueryLicences + Send + Sync
+    runs::RunLedger
+    + access::Access
+    + exceptions::Exceptions
+    + queries::QueryLicences
+    + readiness::Readiness
+    + Send
+    + Sync
 {
     /// `sqlite` or `postgres`, for messages.
     fn backend(&self) -> &'static str;

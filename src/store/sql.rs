@@ -256,7 +256,7 @@ macro_rules! sql_store {
                     }
                 };
                 match change {
-                    Change::List { version, expires_at, retire } => {
+                    Change::List { version, expires_at, effective_from, retire } => {
                         sqlx::query(
                             "UPDATE collection_versions SET status = 'superseded'
                              WHERE slug = $1 AND status = 'listed'",
@@ -266,13 +266,15 @@ macro_rules! sql_store {
                         .await?;
                         let moved = sqlx::query(
                             "UPDATE collection_versions
-                             SET status = 'listed', listed_at = $3, expires_at = $4
+                             SET status = 'listed', listed_at = $3, expires_at = $4,
+                                 effective_from = $5
                              WHERE slug = $1 AND version = $2 AND status = 'proposed'",
                         )
                         .bind(slug)
                         .bind(version)
                         .bind(d.at)
                         .bind(expires_at)
+                        .bind(effective_from)
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();

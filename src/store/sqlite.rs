@@ -7,8 +7,8 @@ use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::{
-    access::access_store, exceptions::exceptions_store, queries::query_store, redact,
-    runs::run_ledger, sql::sql_store,
+    access::access_store, exceptions::exceptions_store, queries::query_store,
+    readiness::readiness_store, redact, runs::run_ledger, sql::sql_store,
 };
 
 pub struct SqliteStore {
@@ -50,3 +50,4 @@ run_ledger!(SqliteStore);
 access_store!(SqliteStore);
 exceptions_store!(SqliteStore);
 query_store!(SqliteStore);
+readiness_store!(SqliteStore);

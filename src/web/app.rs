@@ -22,6 +22,9 @@ pub struct App {
     pub lake: Lake,
     /// The national returns in `queries/`; empty when there is no such folder.
     pub catalogue: Arc<Catalogue>,
+    /// Where Tally pulls each provider's extracts from: a provider's page says which
+    /// periods Tally pulls and which it must upload.
+    pub sources: Arc<crate::connectors::Sources>,
     pub metrics: PrometheusHandle,
     /// Whether the service is reached over TLS, so cookies are marked `Secure`.
     pub secure_cookies: bool,
@@ -56,7 +59,8 @@ impl App {
         } else {
             Catalogue::default()
         };
-        App::with_catalogue(settings, store, Arc::new(catalogue), as_of)
+        let sources = Arc::new(crate::connectors::Sources::load(&settings.sources_file)?);
+        App::with_catalogue(settings, store, Arc::new(catalogue), sources, as_of)
     }
 
     /// As `with_clock`, with the returns catalogue already read (`service::Service` reads it
@@ -65,9 +69,11 @@ impl App {
         settings: Settings,
         store: Arc<dyn Store>,
         catalogue: Arc<Catalogue>,
+        sources: Arc<crate::connectors::Sources>,
         as_of: Option<chrono::DateTime<chrono::Utc>>,
     ) -> anyhow::Result<Arc<App>> {
         Ok(Arc::new(App {
+            sources,
             registry: Arc::new(Registry::new(store, settings.timezone)),
             lake: Lake::new(settings.lake_dir()),
             catalogue,

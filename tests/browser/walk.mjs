@@ -160,6 +160,8 @@ await step('dap', async () => {
   await again.locator('button[type=submit]').click();
   await page.waitForLoadState('domcontentloaded');
   await expectText(page, 'discharge-readiness-survey is now listed as');
+  // Listed with the notice its definition promises: owed 56 days from today, and coming.
+  await expectText(page, 'owed from 4 September 2026');
 
   // A changed return query: built over the last period on the page, then listed.
   await expectText(page, 'National returns awaiting a decision');
@@ -228,15 +230,49 @@ await step('provider', async () => {
   const page = await (await context()).newPage();
   await signIn(page, tokens.provider);
   if (!page.url().endsWith(`/providers/${provider}`)) throw new Error(`the provider landed on ${page.url()}`);
-  await expectText(page, 'What you owe this week');
+  // Overdue first, then this week's, then what DAP listed with notice a moment ago.
+  await expectText(page, 'Overdue');
+  await expectText(page, 'Due this week');
+  await expectText(page, 'Daily survey of patients ready for discharge');
+  await expectText(page, 'Nothing is owed before 4 September 2026');
   await check(page, 'provider');
+  const form = 'form[enctype="multipart/form-data"]';
+  // A dry run of the census file for the coming survey: the report says why it would not
+  // be taken, and nothing is kept.
+  await page.selectOption('#collection', 'discharge-readiness-survey');
+  await page.fill('#period', process.env.TALLY_UPLOAD_PERIOD);
+  await page.setInputFiles('#file', process.env.TALLY_UPLOAD);
+  await page.click(`${form} button[formaction]`);
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'would not be taken');
+  await expectText(page, 'Nothing was kept and nothing was sent');
+  await check(page, 'provider-tried');
+  // Then the census itself: tried, then sent.
   await page.selectOption('#collection', 'ward-bed-census');
   await page.fill('#period', process.env.TALLY_UPLOAD_PERIOD);
   await page.setInputFiles('#file', process.env.TALLY_UPLOAD);
-  await page.click('form[enctype="multipart/form-data"] button[type=submit]');
+  await page.click(`${form} button[formaction]`);
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'The file passes for ward-bed-census');
+  await page.selectOption('#collection', 'ward-bed-census');
+  await page.fill('#period', process.env.TALLY_UPLOAD_PERIOD);
+  await page.setInputFiles('#file', process.env.TALLY_UPLOAD);
+  await page.click(`${form} button:not([formaction])`);
   await page.waitForLoadState('domcontentloaded');
   await expectText(page, `${process.env.TALLY_UPLOAD_PERIOD} was`);
   await check(page, 'provider-uploaded');
+});
+
+// DAP sees who is getting ready for the survey: the trust that tried a file.
+await step('dap readiness', async () => {
+  const page = await (await context()).newPage();
+  await signIn(page, tokens.dap);
+  await expectText(page, 'Readiness for coming collections');
+  await page.click('a[href="/dap/readiness/discharge-readiness-survey"]');
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'Who is ready for Daily survey of patients ready for discharge');
+  await expectText(page, 'tried, not passing yet');
+  await check(page, 'dap-readiness');
 });
 
 await step('dhsc', async () => {
@@ -262,7 +298,7 @@ await step('admin', async () => {
   if (!page.url().endsWith('/returns')) throw new Error(`the admin landed on ${page.url()}`);
   // The admin reads every provider's page, but has no upload form: only a provider uploads.
   await page.goto(`${base}/providers/${provider}`);
-  await expectText(page, 'Recent runs');
+  await expectText(page, 'Periods sent and tried');
   if ((await page.locator('input[type=file]').count()) !== 0) throw new Error('the admin was offered the upload form');
   await check(page, 'admin-provider');
   // A token for a new provider user, shown once; then revoked, after a confirm step.

@@ -59,9 +59,15 @@ impl Tally {
         text
     }
 
+    /// Lists a bundled collection today, owed from today: DAP overrides the notice, so that
+    /// the tests can pull and upload at once.
     fn list(&self, name: &str) {
         let file = format!("collections/{name}.toml");
         self.expect(0, &["collections", "propose", &file, "--by", "NHS England"]);
+        let today = chrono::Utc::now()
+            .with_timezone(&chrono_tz::Europe::London)
+            .date_naive()
+            .to_string();
         self.expect(
             0,
             &[
@@ -72,6 +78,10 @@ impl Tally {
                 "Asha Patel (DAP)",
                 "--reason",
                 "licensed",
+                "--effective-from",
+                &today,
+                "--override",
+                "notice=Owed at once, for the test",
             ],
         );
     }

@@ -277,3 +277,136 @@ fn an_upload_lands_as_the_next_version_by_the_same_checks_as_a_pull() {
     assert_eq!(runs.matches("\"failed\"").count(), 0, "{runs}");
     assert_eq!(runs.matches("\"amended\"").count(), 1, "{runs}");
 }
+
+#[test]
+fn a_collection_listed_with_notice_is_coming_and_only_dry_runs_are_taken_before_it_is_owed() {
+    let t = Tally::new();
+    let csv = write(
+        t.data.path(),
+        "providers.csv",
+        "code,name,kind,region\nRXA,Ashford Hospitals NHS Trust,acute_trust,London\n",
+    );
+    t.expect(0, &["providers", "import", &csv]);
+    t.expect(
+        0,
+        &[
+            "collections",
+            "propose",
+            "collections/ward-bed-census.toml",
+            "--by",
+            "NHS England",
+        ],
+    );
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive();
+    // Sooner than the notice its definition promises: blocked without an override.
+    let soon = (today + chrono::Duration::days(14)).to_string();
+    let approve = |extra: &[&str], code: i32| {
+        let mut args = vec![
+            "collections",
+            "approve",
+            "ward-bed-census",
+            "--by",
+            "Asha Patel (DAP)",
+            "--reason",
+            "Automated census",
+        ];
+        args.extend_from_slice(extra);
+        t.expect(code, &args)
+    };
+    let out = approve(&["--effective-from", &soon], 3);
+    assert!(out.contains("notice:"), "{out}");
+    assert!(out.contains("--override"), "{out}");
+    // By default: owed from today plus the 56 days' notice.
+    let owed = today + chrono::Duration::days(56);
+    let out = approve(&[], 0);
+    assert!(
+        out.contains(&format!("owed from {}", owed.format("%-d %B %Y"))),
+        "{out}"
+    );
+    let out = t.expect(0, &["register"]);
+    assert!(out.contains(&format!("owed from {owed} (coming")), "{out}");
+
+    // A file tried before it is owed: checked, reported, nothing kept, no run recorded.
+    let yesterday = (today - chrono::Duration::days(1)).to_string();
+    let file = write(
+        t.data.path(),
+        "census.csv",
+        &format!(
+            "{CENSUS_HEADER}\n{yesterday},RXA01,W1,general_acute,overnight,adult,core,general,20,18\n"
+        ),
+    );
+    let tried = |file: &str, code: i32| {
+        t.expect(
+            code,
+            &[
+                "upload",
+                "ward-bed-census",
+                "--provider",
+                "RXA",
+                "--period",
+                &yesterday,
+                file,
+                "--dry-run",
+            ],
+        )
+    };
+    let out = tried(&file, 0);
+    assert!(out.contains("The file passes"), "{out}");
+    assert!(out.contains("Nothing was kept"), "{out}");
+    let bad = write(t.data.path(), "bad.csv", "census_date\n2026-01-01\n");
+    let out = tried(&bad, 4);
+    assert!(out.contains("would not be taken"), "{out}");
+    assert!(out.contains("required columns are missing"), "{out}");
+    let out = t.expect(0, &["runs"]);
+    assert!(out.contains("No runs match"), "{out}");
+    assert!(!t.data.path().join("lake/ward-bed-census").exists());
+
+    // The same file sent for real is refused: the period is before the effective date.
+    let out = t.expect(
+        1,
+        &[
+            "upload",
+            "ward-bed-census",
+            "--provider",
+            "RXA",
+            "--period",
+            &yesterday,
+            &file,
+        ],
+    );
+    assert!(
+        out.contains(&format!("owed from {}", owed.format("%-d %B %Y"))),
+        "{out}"
+    );
+
+    // The trust's source tried the same way: a file source with the extract in its folder.
+    let drop = t.data.path().join("drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    std::fs::copy(&file, drop.join(format!("RXA_{yesterday}.csv"))).unwrap();
+    write(
+        t.data.path(),
+        "sources.toml",
+        "[[source]]\ncollection = \"ward-bed-census\"\nprovider = \"*\"\nkind = \"file\"\nfolder = \"drop\"\nname = \"{provider}_{period}.csv\"\n",
+    );
+    let out = t
+        .command(&[
+            "pull",
+            "ward-bed-census",
+            "--provider",
+            "RXA",
+            "--period",
+            &yesterday,
+            "--dry-run",
+        ])
+        .env("TALLY_SOURCES", t.data.path().join("sources.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.contains("Your source system passes"), "{out}");
+    assert!(drop.join(format!("RXA_{yesterday}.csv")).exists());
+    let out = t.expect(0, &["runs"]);
+    assert!(out.contains("No runs match"), "{out}");
+}

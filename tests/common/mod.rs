@@ -239,9 +239,7 @@ impl CensusWorld {
         r.propose(&load("ward-bed-census"), "NHS England", at)
             .await
             .unwrap();
-        r.approve("ward-bed-census", dap(), "ok", vec![], at)
-            .await
-            .unwrap();
+        list_owed_at_once(&r, "ward-bed-census", at).await;
         let csv = dir.join("providers.csv");
         std::fs::write(
             &csv,
@@ -365,11 +363,27 @@ pub async fn list_for_trusts(
     let providers = tally::providers::read_csv(&dir.join("providers.csv")).unwrap();
     registry.store().import_providers(&providers).await.unwrap();
     registry.propose(def, "NHS England", listed).await.unwrap();
-    registry
-        .approve(def.def.slug.as_str(), dap(), "ok", vec![], listed)
-        .await
-        .unwrap();
+    list_owed_at_once(registry, def.def.slug.as_str(), listed).await;
     providers
+}
+
+/// Lists the pending `slug` at `at`, owed from that very day: DAP overrides the notice,
+/// as it may for a collection providers already send. Fixtures that pull or upload right
+/// after listing use this; the notice itself is tested in the register's contract.
+pub async fn list_owed_at_once(
+    registry: &Registry,
+    slug: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> tally::registry::governance::Listing {
+    let today = at.with_timezone(&chrono_tz::Europe::London).date_naive();
+    let notice = tally::domain::finding::Override {
+        rule: tally::domain::finding::Rule::Notice,
+        reason: "Owed from the day it is listed, for the test.".into(),
+    };
+    registry
+        .approve_from(slug, dap(), "ok", vec![notice], Some(today), at)
+        .await
+        .unwrap()
 }
 
 /// An HTTP source of CSV at `url` with no credentials.

@@ -18,7 +18,7 @@ use tally::returns::build::{Artifact, build};
 use tally::returns::export::{ExportFormat, export};
 use tally::returns::{Catalogue, ReturnDef};
 
-use super::{TestDb, dap, load, repo};
+use super::{TestDb, load, repo};
 
 pub const CENSUS: &str = "census_date,site_code,ward_code,sector,stay,age_group,bed_class,care_type,available_beds,occupied_beds";
 pub const HOMES: &str = "snapshot_date,max_capacity,occupied_beds,vacant_reserved,vacant_accepting";
@@ -249,10 +249,7 @@ pub async fn world() -> World {
             .propose(&load(slug), "NHS England", at)
             .await
             .unwrap();
-        registry
-            .approve(slug, dap(), "listed for the returns", vec![], at)
-            .await
-            .unwrap();
+        super::list_owed_at_once(&registry, slug, at).await;
     }
     let dir = tempfile::tempdir().unwrap();
     let providers = dir.path().join("providers.csv");

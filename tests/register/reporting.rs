@@ -49,6 +49,7 @@ fn each_closed_period_counts_who_reported_on_time_late_or_not_at_all() {
         version: 1,
         def: load("ward-bed-census").def,
         listed_at: utc("2026-03-01T09:00:00Z"),
+        effective_from: "2026-03-01".parse().unwrap(),
         expires_at: utc("2029-03-01T09:00:00Z"),
     }];
     // 1 July 2026 at noon: the census for 30 June was due at 12:00 on 1 July (BST), so

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use common::world::{HOMES, census, golden, row, rows, utc, world};
-use common::{TestDb, dap, load, repo};
+use common::{TestDb, load, repo};
 use tally::domain::Period;
 use tally::landing::lake::Lake;
 use tally::returns::Catalogue;
@@ -282,10 +282,7 @@ async fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
         .propose(&load("ward-bed-census"), "NHS England", at)
         .await
         .unwrap();
-    registry
-        .approve("ward-bed-census", dap(), "ok", vec![], at)
-        .await
-        .unwrap();
+    crate::common::list_owed_at_once(&registry, "ward-bed-census", at).await;
     let dir = tempfile::tempdir().unwrap();
     let providers = dir.path().join("providers.csv");
     std::fs::write(
@@ -506,10 +503,7 @@ async fn a_return_whose_input_is_not_listed_is_not_built_and_not_failed() {
         .propose(&load("ward-bed-census"), "NHS England", at)
         .await
         .unwrap();
-    registry
-        .approve("ward-bed-census", dap(), "ok", vec![], at)
-        .await
-        .unwrap();
+    crate::common::list_owed_at_once(&registry, "ward-bed-census", at).await;
     let dir = tempfile::tempdir().unwrap();
     // Every query licensed: only the unlisted input keeps the return from being built.
     let catalogue = crate::common::license_returns(&registry, &repo().join("queries")).await;

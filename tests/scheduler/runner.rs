@@ -6,7 +6,7 @@ use crate::common;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{TestDb, dap, load};
+use common::{TestDb, list_owed_at_once, load};
 use tally::connectors::Sources;
 use tally::providers::read_csv;
 use tally::service::Options;
@@ -28,31 +28,13 @@ async fn each_due_period_is_pulled_once_and_failures_wait_for_their_backoff() {
         .propose(&sitrep, "NHS England", utc("2026-11-01T09:00:00Z"))
         .await
         .unwrap();
-    registry
-        .approve(
-            "uec-sitrep-manual",
-            dap(),
-            "ok",
-            vec![],
-            utc("2026-11-01T09:00:00Z"),
-        )
-        .await
-        .unwrap();
+    list_owed_at_once(&registry, "uec-sitrep-manual", utc("2026-11-01T09:00:00Z")).await;
     let census = load("ward-bed-census");
     registry
         .propose(&census, "NHS England", utc("2026-11-01T09:00:00Z"))
         .await
         .unwrap();
-    registry
-        .approve(
-            "ward-bed-census",
-            dap(),
-            "ok",
-            vec![],
-            utc("2026-11-01T09:00:00Z"),
-        )
-        .await
-        .unwrap();
+    list_owed_at_once(&registry, "ward-bed-census", utc("2026-11-01T09:00:00Z")).await;
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("providers.csv");
     std::fs::write(&csv, "code,name,kind,region\nRXA,Ashford,acute_trust,London\nRXB,Bramley,acute_trust,London\n1-100000001,Oak House,care_home,London\n").unwrap();
@@ -140,4 +122,68 @@ async fn each_due_period_is_pulled_once_and_failures_wait_for_their_backoff() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn nothing_is_pulled_for_a_period_before_the_effective_date() {
+    let db = TestDb::sqlite();
+    let registry = Arc::new(db.registry().await);
+    let listed = utc("2026-11-01T09:00:00Z");
+    registry
+        .propose(&load("ward-bed-census"), "NHS England", listed)
+        .await
+        .unwrap();
+    // Owed from 28 December, the listing day plus the 56 days' notice, given outright.
+    registry
+        .approve_from(
+            "ward-bed-census",
+            common::dap(),
+            "ok",
+            vec![],
+            Some("2026-12-28".parse().unwrap()),
+            listed,
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("providers.csv");
+    std::fs::write(
+        &csv,
+        "code,name,kind,region\nRXA,Ashford,acute_trust,London\n",
+    )
+    .unwrap();
+    registry
+        .import_providers(&read_csv(&csv).unwrap())
+        .await
+        .unwrap();
+    std::fs::create_dir_all(dir.path().join("drop")).unwrap();
+    std::fs::write(
+        dir.path().join("sources.toml"),
+        "[[source]]\ncollection = \"ward-bed-census\"\nprovider = \"*\"\nkind = \"file\"\nfolder = \"drop\"\nname = \"{provider}_{period}.csv\"\n",
+    )
+    .unwrap();
+    let runner = common::runner(
+        dir.path(),
+        &db,
+        registry.clone(),
+        Sources::load(&dir.path().join("sources.toml")).unwrap(),
+        Options {
+            instance: "test".into(),
+            per_host: 2,
+            pace: Default::default(),
+            concurrency: 4,
+        },
+    );
+    // Listed, with a source, every day of December over: nothing is owed yet.
+    assert!(
+        runner
+            .step(utc("2026-12-27T10:00:00Z"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The morning after the effective day, that day alone is due.
+    let due = runner.step(utc("2026-12-29T10:00:00Z")).await.unwrap();
+    let periods: Vec<String> = due.iter().map(|p| p.key.period.to_string()).collect();
+    assert_eq!(periods, ["2026-12-28"]);
 }

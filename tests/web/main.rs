@@ -9,6 +9,7 @@ mod browser;
 mod dap;
 mod openapi;
 mod pages;
+mod provider;
 mod serve;
 mod templates;
 mod uploads;

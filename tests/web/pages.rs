@@ -175,8 +175,8 @@ async fn a_provider_sees_its_own_page_uploads_by_hand_and_nothing_else() {
     let html = page.text();
     for words in [
         "Ashford Hospitals",
-        "Recent runs",
-        "Upload a period by hand",
+        "Periods sent and tried",
+        "Upload a period, or try a file first",
         "<svg role=\"img\"",
         "Hours saved since automation",
     ] {

@@ -293,7 +293,7 @@ async fn uploads_keep_to_the_window_and_a_shrinking_correction_waits_for_confirm
         }
     };
     let runs_before = t.runs().await;
-    // February: before care-home capacity was listed on 1 March.
+    // February: before care-home capacity was owed, from 1 March.
     let a = upload(
         &home,
         homes,
@@ -303,7 +303,7 @@ async fn uploads_keep_to_the_window_and_a_shrinking_correction_waits_for_confirm
     )
     .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text());
-    assert!(a.text().contains("not retrospective"), "{}", a.text());
+    assert!(a.text().contains("owed from 1 March 2026"), "{}", a.text());
     // April: its amendment window closed on 4 June.
     let april = homes_csv("2026-04-30", 41);
     let a = upload(&home, homes, "2026-04", "apr.csv", april.clone().into()).await;

@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -155,6 +156,10 @@ pub struct Decision {
     /// For `approve`: a written reason for each blocking finding DAP overrides.
     #[serde(default)]
     pub overrides: Vec<Override>,
+    /// For `approve`: the first day it is owed. By default the listing day plus the
+    /// definition's notice; a day sooner needs an override of the `notice` rule.
+    #[serde(default)]
+    pub effective_from: Option<NaiveDate>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -164,6 +169,8 @@ pub struct Decided {
     /// The collection's status after the decision.
     pub status: CollectionStatus,
     pub licence_number: Option<String>,
+    /// The first day a listed collection is owed.
+    pub effective_from: Option<NaiveDate>,
 }
 
 /// Decides on a collection. The checks run again at the moment of the decision.
@@ -204,7 +211,14 @@ pub(crate) async fn apply(
     let r = &app.registry;
     let done: anyhow::Result<()> = match d.action {
         DecisionKind::Approve => r
-            .approve(slug, &who.name, &d.reason, d.overrides.clone(), now)
+            .approve_from(
+                slug,
+                &who.name,
+                &d.reason,
+                d.overrides.clone(),
+                d.effective_from,
+                now,
+            )
             .await
             .map(|_| ()),
         DecisionKind::Reject => r.reject(slug, &who.name, &d.reason, now).await,
@@ -233,6 +247,7 @@ pub(crate) async fn apply(
         action: d.action,
         status: view.status,
         licence_number: view.collection.licence_number,
+        effective_from: view.effective_from,
     })
 }
 

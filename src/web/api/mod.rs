@@ -8,6 +8,7 @@ mod exceptions;
 mod providers;
 mod returns;
 mod runs;
+mod trials;
 
 use std::sync::Arc;
 
@@ -27,8 +28,9 @@ use crate::web::error::{ApiError, ErrorBody};
 
 pub(crate) use burden::trajectory_of;
 pub(crate) use collections::{Decision, DecisionKind, apply as apply_decision};
-pub(crate) use providers::{land as land_upload, read_form};
+pub(crate) use providers::{Form as UploadFormRead, land as land_upload, read_form};
 pub(crate) use returns::{bad_query as bad_return_query, file as return_file, view as return_view};
+pub(crate) use trials::{try_file, try_source};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -110,6 +112,8 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(providers::list))
         .routes(routes!(providers::obligations))
         .routes(routes!(providers::upload))
+        .routes(routes!(trials::file))
+        .routes(routes!(trials::source))
         .routes(routes!(runs::list))
         .routes(routes!(runs::show))
         .routes(routes!(returns::list))

@@ -96,6 +96,10 @@ pub struct Collection {
     bad_rows: String,
     capture: String,
     expires: String,
+    /// The first day it is owed, and whether that is still to come.
+    owed_from: String,
+    /// The notice the definition promises.
+    notice: String,
     key: String,
     items: Vec<ItemLine>,
     rules: Vec<(String, String)>,
@@ -125,7 +129,7 @@ fn bounds(min: Option<f64>, max: Option<f64>) -> String {
 }
 
 /// `5d` as `5 days`, `26h` as `26 hours`.
-fn lag(l: crate::domain::definition::Lag) -> String {
+pub(super) fn lag(l: crate::domain::definition::Lag) -> String {
     match l.hours {
         h if h > 0 && h % 24 == 0 => format!("{} day{}", h / 24, if h == 24 { "" } else { "s" }),
         h => format!("{h} hour{}", if h == 1 { "" } else { "s" }),
@@ -158,20 +162,30 @@ fn items(def: &CollectionDef) -> Vec<ItemLine> {
 
 /// The next three pulls after `now`, each with the period it asks for and when that period
 /// is due, in UK time.
-fn next_pulls(def: &CollectionDef, tz: chrono_tz::Tz, now: chrono::DateTime<Utc>) -> Vec<NextPull> {
+/// The next three pulls of periods owed: none for a period before `owed_from`.
+fn next_pulls(
+    def: &CollectionDef,
+    tz: chrono_tz::Tz,
+    now: chrono::DateTime<Utc>,
+    owed_from: chrono::NaiveDate,
+) -> Vec<NextPull> {
     let Ok(schedule) = Schedule::new(&def.frequency.cron, def.frequency.timezone) else {
         return Vec::new();
     };
+    let from = owed_from
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(def.frequency.timezone).earliest())
+        .map_or(now, |t| t.with_timezone(&Utc).max(now));
     schedule
-        .fires(now, now + Duration::days(800), 3)
+        .fires(from, from + Duration::days(800), 6)
         .into_iter()
-        .map(|f| {
-            let period = period_for(def.frequency.period, f);
-            NextPull {
-                at: local_time(tz, f.with_timezone(&Utc)),
-                period: period.to_string(),
-                due: local_time(tz, deadline(def, &period)),
-            }
+        .map(|f| (f, period_for(def.frequency.period, f)))
+        .filter(|(_, period)| period.first_day() >= owed_from)
+        .take(3)
+        .map(|(f, period)| NextPull {
+            at: local_time(tz, f.with_timezone(&Utc)),
+            period: period.to_string(),
+            due: local_time(tz, deadline(def, &period)),
         })
         .collect()
 }
@@ -238,11 +252,19 @@ async fn render(
                 .unwrap_or_else(|_| def.frequency.cron.clone()),
             def.frequency.timezone
         ),
-        next: if view.status == CollectionStatus::Listed {
-            next_pulls(def, tz, now)
-        } else {
-            Vec::new()
+        next: match (view.status, view.effective_from) {
+            (CollectionStatus::Listed, Some(from)) => next_pulls(def, tz, now, from),
+            _ => Vec::new(),
         },
+        owed_from: match view.effective_from {
+            Some(from) if from > now.with_timezone(&tz).date_naive() => format!(
+                "{}: it is coming, and nothing is owed before then",
+                from.format("%-d %B %Y")
+            ),
+            Some(from) => from.format("%-d %B %Y").to_string(),
+            None => "not yet listed".into(),
+        },
+        notice: format!("{} days before the first period is owed", def.notice_days),
         deadline: format!("{} after the period ends", lag(def.deadline)),
         amendment: format!(
             "{} after the deadline; later data lands as late",
@@ -420,6 +442,7 @@ pub async fn change(
         action,
         reason: form.reason.clone(),
         overrides: Vec::new(),
+        effective_from: None,
     };
     let (status, message, kept) = match apply_decision(&app, who, slug.as_str(), &decision).await {
         Ok(d) => (

@@ -44,6 +44,16 @@ pub struct Pending {
     blocking: Vec<Blocking>,
     kept_reason: String,
     kept_reject: bool,
+    kept_from: String,
+    /// The definition's notice, in days.
+    notice_days: u32,
+    /// The day it would be owed from by default.
+    default_from: String,
+    /// For a new version of a licence in force: the day that licence is owed from, which
+    /// it keeps.
+    owed_since: Option<String>,
+    /// What was typed in the notice override field.
+    kept_notice: String,
 }
 
 /// A listed collection whose licence runs out within `RENEWAL_DAYS`.
@@ -81,6 +91,8 @@ pub struct Dap {
     expiring: Vec<Expiring>,
     renewal_days: i64,
     listed: Vec<ListedLine>,
+    /// Each coming collection's readiness, in counts.
+    readiness: Vec<crate::registry::readiness::CollectionReadiness>,
 }
 
 /// A decision form as it was sent: kept when the decision is refused, so nothing typed is
@@ -91,6 +103,7 @@ pub struct Kept {
     reason: String,
     reject: bool,
     overrides: BTreeMap<String, String>,
+    effective_from: String,
 }
 
 pub(super) async fn render(
@@ -120,7 +133,25 @@ pub(super) async fn render(
             .await
             .map_err(fail)?;
         let kept = kept.filter(|k| k.slug == c.slug);
+        let def = &p.definition.0;
+        let today = now.with_timezone(&def.frequency.timezone).date_naive();
+        let owed_since = app
+            .registry
+            .show(&c.slug, now)
+            .await
+            .map_err(fail)?
+            .effective_from
+            .map(|d| d.format("%-d %B %Y").to_string());
         pending.push(Pending {
+            notice_days: def.notice_days,
+            default_from: (today + Duration::days(i64::from(def.notice_days)))
+                .format("%-d %B %Y")
+                .to_string(),
+            owed_since,
+            kept_from: kept.map(|k| k.effective_from.clone()).unwrap_or_default(),
+            kept_notice: kept
+                .and_then(|k| k.overrides.get(Rule::Notice.as_str()).cloned())
+                .unwrap_or_default(),
             slug: c.slug.clone(),
             title: p.definition.0.title.clone(),
             version: p.version,
@@ -191,6 +222,7 @@ pub(super) async fn render(
         expiring,
         renewal_days: RENEWAL_DAYS,
         listed,
+        readiness: app.registry.readiness(now).await.map_err(fail)?,
     })
 }
 
@@ -269,6 +301,12 @@ pub async fn decide(
         )
     })?;
     let reason = field(&fields, "reason").to_owned();
+    let typed_from = field(&fields, "effective_from").to_owned();
+    let effective_from = if reject {
+        None
+    } else {
+        super::form_date("effective date", &typed_from).map_err(bad)?
+    };
     // Each override field that was filled in, by its rule.
     let mut overrides = Vec::new();
     let mut typed = BTreeMap::new();
@@ -290,6 +328,7 @@ pub async fn decide(
         reason: reason.clone(),
         reject,
         overrides: typed,
+        effective_from: typed_from,
     };
     // Rejecting cannot be undone: the proposal would have to be made again. Ask first.
     if reject && field(&fields, "confirmed") != "yes" && !reason.trim().is_empty() {
@@ -328,17 +367,22 @@ pub async fn decide(
         },
         reason,
         overrides,
+        effective_from,
     };
     let (status, message, kept) = match apply_decision(&app, who, slug.as_str(), &decision).await {
         Ok(d) => (
             StatusCode::OK,
             (
                 format!(
-                    "{} is now {}{}.",
+                    "{} is now {}{}{}.",
                     d.slug,
                     d.status,
                     d.licence_number
                         .map(|n| format!(" as {n}"))
+                        .unwrap_or_default(),
+                    d.effective_from
+                        .filter(|_| !reject)
+                        .map(|f| format!(", owed from {}", f.format("%-d %B %Y")))
                         .unwrap_or_default()
                 ),
                 true,

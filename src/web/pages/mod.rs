@@ -10,8 +10,10 @@ mod directory;
 mod licences;
 mod propose;
 mod provider;
+mod readiness;
 mod register;
 mod returns;
+mod trial;
 
 use std::sync::Arc;
 
@@ -60,6 +62,7 @@ pub fn router() -> Router<Arc<App>> {
         )
         .route("/dap/proposals/return", post(propose::submit_return))
         .route("/dap/budget", get(budget::page).post(budget::set))
+        .route("/dap/readiness/{slug}", get(readiness::page))
         .route("/audit", get(audit::page))
         .route("/admin/tokens", get(admin::page).post(admin::create))
         .route("/admin/tokens/bulk", post(admin::bulk))
@@ -68,6 +71,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/providers/reporting", get(directory::reporting))
         .route("/providers/{code}", get(provider::page))
         .route("/providers/{code}/upload", post(provider::upload))
+        .route("/providers/{code}/try", post(trial::file))
+        .route("/providers/{code}/try-source", post(trial::source))
         .route("/returns", get(returns::page))
         .route("/returns/{name}/{period}/download", get(returns::download))
         .route("/static/tally.css", get(css))

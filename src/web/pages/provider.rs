@@ -1,5 +1,6 @@
-//! A provider's page: what it owes this week, each run and the reports to act on, the
-//! upload form, and its burden dashboard.
+//! A provider's page: what is overdue, what is due this week (pulled by Tally, and when, or
+//! to upload), what is coming with its notice, each period's runs gathered with the
+//! reports to act on, the upload form, and its burden dashboard.
 
 use std::sync::Arc;
 
@@ -10,31 +11,62 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 
-use super::{Nav, PageError, check_csrf, hours, signed_in};
+use super::{Nav, PageError, check_csrf, hours, local_time, signed_in};
 use crate::domain::{Arrival, Period, RunStatus};
 use crate::landing::Report;
+use crate::registry::governance::Licensed;
+use crate::registry::window::deadline;
+use crate::schedule::standing::{Owed, PeriodRuns, by_period, plain_note, standing};
 use crate::store::runs::RunFilter;
+use crate::web::api::UploadFormRead as Form;
 use crate::web::app::App;
-use crate::web::auth::{Action, Visitor};
+use crate::web::auth::{Action, Principal, Visitor};
 use crate::web::error::ApiError;
 
-pub struct RunLine {
-    id: i64,
+/// One period owed, overdue or due this week.
+pub struct OwedLine {
+    slug: String,
+    title: String,
+    licence: String,
+    period: String,
+    deadline: String,
+    /// "3 days late", or where it stands when the deadline is still to come.
+    state: String,
+    /// Landed: shown as done.
+    done: bool,
+    /// Whether Tally pulls it, and when; or that the provider uploads it.
+    how: String,
+}
+
+/// A collection the provider will owe once its effective date comes.
+pub struct ComingLine {
+    slug: String,
+    title: String,
+    licence: String,
+    purpose: String,
+    legal_basis: String,
+    sponsor: String,
+    asked: String,
+    from: String,
+    often: String,
+    due: String,
+    how: String,
+}
+
+/// One period's runs, gathered.
+pub struct PeriodLine {
     collection: String,
     period: String,
-    status: RunStatus,
+    attempts: usize,
+    /// The tag's colour: landed, failed, or waiting (neutral).
+    tone: &'static str,
+    /// What it means for the provider.
+    outcome: String,
     how: Arrival,
     accepted: String,
     rejected: String,
+    when: String,
     note: String,
-}
-
-/// A period owed this week, and where its run stands.
-pub struct Owed {
-    collection: String,
-    licence: String,
-    period: String,
-    status: RunStatus,
 }
 
 /// A validation report the provider should act on.
@@ -62,12 +94,20 @@ pub struct ProviderPage {
     name: String,
     message: Option<String>,
     message_class: &'static str,
-    week: Vec<Owed>,
-    runs: Vec<RunLine>,
+    /// A dry run's report, under the message.
+    trial: Option<String>,
+    overdue: Vec<OwedLine>,
+    week: Vec<OwedLine>,
+    coming: Vec<ComingLine>,
+    periods: Vec<PeriodLine>,
     reports: Vec<ReportBox>,
     can_upload: bool,
     /// What it may upload: (slug, title).
     owed: Vec<(String, String)>,
+    /// What it may try but not yet send: (slug, title, first day owed).
+    tryable: Vec<(String, String, String)>,
+    /// Coming collections Tally will pull from its source: (slug, title, a period to try).
+    sourced: Vec<(String, String, String)>,
     manual: String,
     automated: String,
     saved: String,
@@ -77,11 +117,119 @@ pub struct ProviderPage {
     months: Vec<MonthLine>,
 }
 
-async fn render(
+/// `2 days 3 hours`, to the hour; under an hour is `less than an hour`.
+fn span(d: Duration) -> String {
+    let (days, hours) = (d.num_days(), d.num_hours() % 24);
+    let part = |n: i64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    match (days, hours) {
+        (0, 0) => "less than an hour".into(),
+        (0, h) => part(h, "hour"),
+        (d, 0) => part(d, "day"),
+        (d, h) => format!("{} {}", part(d, "day"), part(h, "hour")),
+    }
+}
+
+fn owed_line(tz: chrono_tz::Tz, o: &Owed, now: chrono::DateTime<chrono::Utc>) -> OwedLine {
+    let done = o.last.is_some_and(RunStatus::landed);
+    let state = if done {
+        o.last.map(|s| s.to_string()).unwrap_or_default()
+    } else if o.deadline <= now {
+        format!("{} late", span(o.late_by(now)))
+    } else {
+        "not delivered yet".into()
+    };
+    let tried = match (o.attempts, o.last) {
+        (0, _) | (_, None) => String::new(),
+        (n, Some(last)) => format!(
+            " Tried {n} time{}; the last {}.",
+            if n == 1 { "" } else { "s" },
+            last
+        ),
+    };
+    let how = match (o.pulled, o.next_pull, done) {
+        (_, _, true) => "Nothing more to do.".into(),
+        (true, Some(at), _) => format!(
+            "Tally pulls it from your source system on {}.{tried}",
+            local_time(tz, at)
+        ),
+        (true, None, _) => format!(
+            "Tally pulls it from your source system and tries again until {}; you may upload it instead.{tried}",
+            local_time(tz, o.closes)
+        ),
+        (false, _, _) => format!(
+            "Upload it below (Tally has no source system to pull it from); taken until {}.{tried}",
+            local_time(tz, o.closes)
+        ),
+    };
+    OwedLine {
+        slug: o.collection.clone(),
+        title: o.title.clone(),
+        licence: o.licence.clone(),
+        period: o.period.to_string(),
+        deadline: local_time(tz, o.deadline),
+        state,
+        done,
+        how,
+    }
+}
+
+fn coming_line(app: &App, code: &str, l: &Licensed) -> ComingLine {
+    let def = &l.def;
+    let names: Vec<&str> = def.items.iter().map(|i| i.name.as_str()).collect();
+    ComingLine {
+        slug: def.slug.to_string(),
+        title: def.title.clone(),
+        licence: l.licence_number.clone(),
+        purpose: def.purpose.clone(),
+        legal_basis: def.legal_basis.clone(),
+        sponsor: def.sponsor.clone(),
+        asked: format!("{} items: {}", names.len(), names.join(", ")),
+        from: l.effective_from.format("%-d %B %Y").to_string(),
+        often: format!(
+            "{}, one set of rows per {}",
+            def.frequency.period.adjective(),
+            def.grain.as_str()
+        ),
+        due: format!(
+            "{} after each period ends",
+            super::collection::lag(def.deadline)
+        ),
+        how: if app.sources.find(def.slug.as_str(), code).is_some() {
+            "Tally will pull it from your source system: try the source before then.".into()
+        } else {
+            "Connect a source system, or upload each period here: try a file before then.".into()
+        },
+    }
+}
+
+/// A period's outcome as the provider reads it, with its tag's colour: a failed pull
+/// before the deadline is not a failure yet.
+fn outcome(
+    p: &PeriodRuns,
+    due: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (&'static str, &'static str) {
+    let waiting = due.is_some_and(|d| d > now);
+    match p.outcome {
+        RunStatus::Landed => ("landed", "landed on time"),
+        RunStatus::Late => ("late", "landed late"),
+        RunStatus::Amended => ("landed", "corrected"),
+        RunStatus::Rejected => ("failed", "rejected: read its report below"),
+        RunStatus::Refused => ("failed", "not taken: the collection was not in force"),
+        RunStatus::Running => ("waiting", "being pulled now"),
+        RunStatus::Due | RunStatus::Failed if waiting => ("waiting", "not delivered yet"),
+        RunStatus::Due => ("waiting", "waiting to be pulled again"),
+        RunStatus::Failed => ("failed", "not received"),
+    }
+}
+
+/// The page, with what came of a form: a message, and a dry run's report.
+pub(super) async fn render(
     app: &App,
     v: &Visitor,
     code: &str,
     message: Option<(String, bool)>,
+    trial: Option<String>,
 ) -> Result<ProviderPage, PageError> {
     let nav = Nav::of(v);
     let who = signed_in(v)?;
@@ -99,6 +247,7 @@ async fn render(
             )
         })?;
     let now = app.now();
+    let tz = app.settings.timezone;
     let runs = app
         .store()
         .runs(&RunFilter {
@@ -108,47 +257,89 @@ async fn render(
         })
         .await
         .map_err(fail)?;
-    // What it owes: each licensed collection asked of its kind while it is open (as
-    // `Registry::obligations` has it), read once for the week's table and the upload form.
-    let owed: Vec<_> = app
-        .registry
-        .licensed(now)
-        .await
-        .map_err(fail)?
-        .into_iter()
+    // What it owes: each licensed collection in effect asked of its kind while it is open
+    // (as `Registry::obligations` has it), for the tables and the upload form.
+    let licensed = app.registry.licensed(now).await.map_err(fail)?;
+    let owed: Vec<&Licensed> = licensed
+        .iter()
         .filter(|l| {
-            let today = now.with_timezone(&app.settings.timezone).date_naive();
-            l.def.respondents.kinds.contains(&provider.kind) && provider.is_open_on(today)
+            let today = now.with_timezone(&l.def.frequency.timezone).date_naive();
+            l.in_effect_on(today)
+                && l.def.respondents.kinds.contains(&provider.kind)
+                && provider.is_open_on(today)
+        })
+        .collect();
+    let in_effect: Vec<Licensed> = owed.iter().map(|l| (*l).clone()).collect();
+    let stand = standing(
+        &in_effect,
+        provider,
+        &runs,
+        |slug| app.sources.find(slug, code).is_some(),
+        now,
+    );
+    let coming_licensed = app.registry.coming_for(provider, now).await.map_err(fail)?;
+    let coming = coming_licensed
+        .iter()
+        .map(|l| coming_line(app, code, l))
+        .collect();
+    let tryable = coming_licensed
+        .iter()
+        .map(|l| {
+            (
+                l.def.slug.to_string(),
+                l.def.title.clone(),
+                l.effective_from.format("%-d %B %Y").to_string(),
+            )
+        })
+        .collect();
+    // A source is tried for the last period that has ended: what a first pull would read.
+    let sourced = coming_licensed
+        .iter()
+        .chain(owed.iter().copied())
+        .filter(|l| app.sources.find(l.def.slug.as_str(), code).is_some())
+        .map(|l| {
+            let today = now.with_timezone(&l.def.frequency.timezone).date_naive();
+            let last = Period::containing(l.def.frequency.period, today).previous();
+            (
+                l.def.slug.to_string(),
+                l.def.title.clone(),
+                last.to_string(),
+            )
         })
         .collect();
     // Collections are shown by their titles; a run of one no longer in force keeps its slug.
     let titles = super::titles(app).await.map_err(fail)?;
     let title = |slug: &str| titles.get(slug).cloned().unwrap_or_else(|| slug.to_owned());
-    // This week: each period of what it owes that ended in the last seven days.
-    let mut week = Vec::new();
-    for l in &owed {
-        let slug = l.def.slug.as_str();
-        let today = now.with_timezone(&l.def.frequency.timezone).date_naive();
-        let mut seen = std::collections::BTreeSet::new();
-        for back in 1..=7 {
-            // Periods whose last day was one of the last seven (`end` is the day after).
-            let p = Period::containing(l.def.frequency.period, today - Duration::days(back));
-            let last = p.end() - Duration::days(1);
-            if last >= today || last < today - Duration::days(7) || !seen.insert(p.to_string()) {
-                continue;
-            }
-            let status = runs
-                .iter()
-                .find(|r| r.collection == slug && r.period == p.to_string())
-                .map_or(RunStatus::Due, |r| r.status);
-            week.push(Owed {
-                collection: title(slug),
-                licence: l.licence_number.clone(),
-                period: p.to_string(),
-                status,
-            });
-        }
-    }
+    let due_of = |p: &PeriodRuns| {
+        let l = licensed
+            .iter()
+            .find(|l| l.def.slug.as_str() == p.collection)?;
+        Some(deadline(&l.def, &Period::parse(&p.period).ok()?))
+    };
+    let periods = by_period(&runs)
+        .into_iter()
+        .take(30)
+        .map(|p| {
+            let (tone, said) = outcome(&p, due_of(&p), now);
+            (p, tone, said)
+        })
+        .map(|(p, tone, said)| PeriodLine {
+            collection: title(&p.collection),
+            outcome: said.into(),
+            tone,
+            attempts: p.attempts,
+            how: p.arrived,
+            accepted: p.rows_accepted.map(|n| n.to_string()).unwrap_or_default(),
+            rejected: p.rows_rejected.map(|n| n.to_string()).unwrap_or_default(),
+            when: p
+                .finished_at
+                .filter(|_| p.landed())
+                .map(|t| local_time(tz, t))
+                .unwrap_or_default(),
+            note: p.note.as_deref().map(plain_note).unwrap_or_default(),
+            period: p.period,
+        })
+        .collect();
     let mut reports = Vec::new();
     for r in runs
         .iter()
@@ -181,27 +372,24 @@ async fn render(
         name: provider.name.clone(),
         message,
         message_class,
-        week,
-        runs: runs
+        trial,
+        // The oldest first: its window closes soonest.
+        overdue: stand
+            .overdue
             .iter()
-            .take(30)
-            .map(|r| RunLine {
-                id: r.id,
-                collection: title(&r.collection),
-                period: r.period.clone(),
-                status: r.status,
-                how: r.arrived,
-                accepted: r.rows_accepted.map(|n| n.to_string()).unwrap_or_default(),
-                rejected: r.rows_rejected.map(|n| n.to_string()).unwrap_or_default(),
-                note: r.error.clone().unwrap_or_default(),
-            })
+            .map(|o| owed_line(tz, o, now))
             .collect(),
+        week: stand.week.iter().map(|o| owed_line(tz, o, now)).collect(),
+        coming,
+        periods,
         reports,
         can_upload: who.may(Action::Upload(code)),
         owed: owed
             .iter()
             .map(|l| (l.def.slug.to_string(), l.def.title.clone()))
             .collect(),
+        tryable,
+        sourced,
         manual: hours(burden.manual_hours),
         automated: hours(burden.automated_hours),
         saved: hours(burden.saved_hours),
@@ -233,7 +421,37 @@ pub async fn page(
     v: Visitor,
     Path(code): Path<String>,
 ) -> Result<ProviderPage, PageError> {
-    render(&app, &v, &code, None).await
+    render(&app, &v, &code, None, None).await
+}
+
+/// A provider's file form, for `action` (an upload or a dry run): who may act is checked
+/// (and a refusal audited) before the form is read, as the API does; then the form whole;
+/// then its CSRF field.
+pub(super) async fn file_form(
+    app: &App,
+    v: &Visitor,
+    code: &str,
+    action: &str,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(Principal, Form), PageError> {
+    let who = signed_in(v)?.clone();
+    let target: String = code.chars().take(40).collect();
+    crate::web::api::allowed(app, &who, Action::Upload(code), action, &target)
+        .await
+        .map_err(|e| PageError(e, Nav::of(v)))?;
+    let form = form.map_err(|e| {
+        PageError(
+            ApiError::BadRequest(format!("send the file as a form upload: {}", e.body_text())),
+            Nav::of(v),
+        )
+    })?;
+    // A form that cannot be read is refused (and logged) before its CSRF field can be
+    // checked, so it is not put in the audit log under the signed-in name.
+    let form = crate::web::api::read_form(form, app)
+        .await
+        .map_err(|e| PageError(e, Nav::of(v)))?;
+    check_csrf(app, v, &form.csrf, action).await?;
+    Ok((who, form))
 }
 
 pub async fn upload(
@@ -242,24 +460,7 @@ pub async fn upload(
     Path(code): Path<String>,
     form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
-    let who = signed_in(&v)?.clone();
-    // Refused (and audited) before the form is read, as the API's upload is.
-    let target: String = code.chars().take(40).collect();
-    crate::web::api::allowed(&app, &who, Action::Upload(&code), "upload", &target)
-        .await
-        .map_err(|e| PageError(e, Nav::of(&v)))?;
-    let form = form.map_err(|e| {
-        PageError(
-            ApiError::BadRequest(format!("send the file as a form upload: {}", e.body_text())),
-            Nav::of(&v),
-        )
-    })?;
-    // A form that cannot be read is refused (and logged) before its CSRF field can be
-    // checked, so it is not put in the audit log under the signed-in name.
-    let form = crate::web::api::read_form(form, &app)
-        .await
-        .map_err(|e| PageError(e, Nav::of(&v)))?;
-    check_csrf(&app, &v, &form.csrf, "upload").await?;
+    let (who, form) = file_form(&app, &v, &code, "upload", form).await?;
     let (status, message) = match crate::web::api::land_upload(&app, &who, &code, form).await {
         Ok(u) if u.status.done() => (StatusCode::OK, (u.summary(), true)),
         Ok(u) => (StatusCode::UNPROCESSABLE_ENTITY, (u.summary(), false)),
@@ -275,5 +476,5 @@ pub async fn upload(
         ),
         Err(e) => (e.status(), (format!("The file was not taken: {e}"), false)),
     };
-    Ok((status, render(&app, &v, &code, Some(message)).await?).into_response())
+    Ok((status, render(&app, &v, &code, Some(message), None).await?).into_response())
 }

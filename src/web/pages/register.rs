@@ -29,6 +29,8 @@ pub struct Entry {
     legal_basis: String,
     frequency: String,
     capture: String,
+    /// The first day it is owed, marked when it is still to come.
+    owed_from: String,
     expires: String,
     hours: String,
     reason: String,
@@ -75,6 +77,13 @@ pub async fn register(State(app): State<Arc<App>>, v: Visitor) -> Result<Registe
             legal_basis: e.legal_basis,
             frequency: e.frequency,
             capture: e.capture,
+            owed_from: match e.effective_from {
+                Some(d) if d > now.with_timezone(&app.settings.timezone).date_naive() => {
+                    format!("{} (coming)", d.format("%-d %B %Y"))
+                }
+                Some(d) => d.format("%-d %B %Y").to_string(),
+                None => "–".into(),
+            },
             expires: day(app.settings.timezone, e.expires_at),
             hours: e.annual_hours.map(hours).unwrap_or_else(|| "–".into()),
             reason: e.reason.unwrap_or_default(),

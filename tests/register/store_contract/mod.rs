@@ -9,6 +9,7 @@ mod at_once;
 mod budget;
 mod lifecycle;
 mod listing;
+mod notice;
 mod providers;
 
 fn at(day: u32) -> chrono::DateTime<Utc> {

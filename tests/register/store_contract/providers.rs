@@ -33,9 +33,7 @@ async fn providers_import_and_obligations_follow_open_dates(db: &TestDb) {
     r.propose(&load("ward-bed-census"), "NHS England", at(1))
         .await
         .unwrap();
-    r.approve("ward-bed-census", dap(), "ok", vec![], at(1))
-        .await
-        .unwrap();
+    crate::common::list_owed_at_once(&r, "ward-bed-census", at(1)).await;
     let owing = |day| {
         let r = &r;
         async move {

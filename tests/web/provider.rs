@@ -1,0 +1,262 @@
+//! A provider's page before and after a collection is owed: what is overdue (with how
+//! late), what is due this week and how it arrives, what is coming with its notice and
+//! template, each period's runs gathered, and dry runs of a file on the page and the API
+//! that keep nothing and record only a readiness check, which DAP sees.
+
+use crate::common;
+
+use axum::http::{Method, StatusCode};
+use common::web::{TestApp, csrf_field, spawn_at};
+use common::world::{CENSUS, census, utc};
+use tally::domain::finding::Override;
+
+/// 10 July 2026, 11:00 BST: census days from 1 July are overdue for RXA (nothing landed
+/// since June), and the ward bed census's window for them is still open.
+fn mid_july() -> Option<chrono::DateTime<chrono::Utc>> {
+    Some(utc("2026-07-10T10:00:00Z"))
+}
+
+/// DAP lists the manual SitRep (pending in the test world) as of the app's clock, with the
+/// default notice: it is coming for acute trusts.
+async fn list_sitrep(t: &TestApp) {
+    let now = t.app.now();
+    let r = &t.world.registry;
+    let pending = r
+        .store()
+        .versions("uec-sitrep-manual")
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let check = r.check(&pending.definition.0, now).await.unwrap();
+    let overrides = check
+        .blocking()
+        .map(|f| Override {
+            rule: f.rule,
+            reason: "Listed for the test of a coming collection.".into(),
+        })
+        .collect();
+    let l = r
+        .approve("uec-sitrep-manual", common::dap(), "coming", overrides, now)
+        .await
+        .unwrap();
+    assert_eq!(l.effective_from.to_string(), "2026-09-04");
+}
+
+fn census_day(day: &str) -> String {
+    let day: chrono::NaiveDate = day.parse().unwrap();
+    census("RXA", day)
+}
+
+#[tokio::test]
+async fn a_provider_sees_overdue_due_and_coming_and_tries_a_file_that_is_not_kept() {
+    let t = spawn_at(None, mid_july()).await;
+    list_sitrep(&t).await;
+    let me = t.sign_in(&t.tokens.provider).await;
+    let html = t.page("/providers/RXA", Some(&me)).await.text();
+
+    // Overdue first, with its deadline and how late; an upload, since Tally has no source
+    // for RXA in this app's sources file.
+    let overdue = html.find("<h2>Overdue</h2>").expect("an overdue section");
+    let week = html.find("<h2>Due this week</h2>").expect("a week section");
+    let coming = html.find("<h2>Coming</h2>").expect("a coming section");
+    assert!(
+        overdue < week && week < coming,
+        "overdue, then the week, then coming"
+    );
+    let overdue_part = &html[overdue..week];
+    assert!(overdue_part.contains("2026-07-01"), "{overdue_part}");
+    // 1 July's census was due at noon on 2 July (BST): seven days and 23 hours before.
+    assert!(
+        overdue_part.contains("7 days 23 hours late"),
+        "{overdue_part}"
+    );
+    assert!(
+        overdue_part.contains("2 July 2026, 12:00 BST"),
+        "{overdue_part}"
+    );
+    assert!(overdue_part.contains("Upload it below"), "{overdue_part}");
+    // 9 July's is due at noon on 10 July, an hour away: this week's, not yet late.
+    let week_part = &html[week..coming];
+    assert!(week_part.contains("2026-07-09"), "{week_part}");
+    assert!(week_part.contains("not delivered yet"), "{week_part}");
+    assert!(!overdue_part.contains("2026-07-09"), "{overdue_part}");
+
+    // Coming: what is asked, why, under which licence, from when, how often, by when.
+    let coming_part = &html[coming..];
+    for words in [
+        "Urgent and emergency care daily situation report: beds (manual form)",
+        "from 4 September 2026",
+        "Nothing is owed before 4 September 2026",
+        "Why it is asked",
+        "What is asked",
+        "/collections/uec-sitrep-manual/template/xlsx",
+        "How to get ready",
+    ] {
+        assert!(coming_part.contains(words), "coming lacks {words:?}");
+    }
+    // And it is owed nowhere yet: not in the API's obligations, nor the upload's choices.
+    let owed = t
+        .api(
+            Method::GET,
+            "/api/v1/providers/RXA/obligations",
+            Some(&t.tokens.provider),
+            None,
+        )
+        .await
+        .json();
+    let slugs: Vec<&str> = owed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["collection"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["ward-bed-census"]);
+
+    // Runs gathered by period, the newest first; no path on the server is shown.
+    assert!(html.contains("Periods sent and tried"));
+    assert!(!html.contains(&t.world.dir.path().display().to_string()));
+
+    // A dry run of a good file on the page: it passes, and nothing is stored.
+    let runs = t.runs().await;
+    let lake = files_under(&t.world.dir.path().join("lake"));
+    let csrf = csrf_field(&html);
+    let tried = t
+        .upload(
+            "/providers/RXA/try",
+            None,
+            Some(&me),
+            &[
+                ("csrf", &csrf),
+                ("collection", "ward-bed-census"),
+                ("period", "2026-07-01"),
+            ],
+            Some(("day.csv", census_day("2026-07-01").as_bytes())),
+        )
+        .await;
+    assert_eq!(tried.status, StatusCode::OK, "{}", tried.text());
+    let page = tried.text();
+    assert!(
+        page.contains("The file passes for ward-bed-census 2026-07-01"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Nothing was kept and nothing was sent"),
+        "{page}"
+    );
+    assert_eq!(t.runs().await, runs, "a dry run records no run");
+    assert_eq!(files_under(&t.world.dir.path().join("lake")), lake);
+    // A bad file: the report says why, and it is recorded as not passing.
+    let bad = t
+        .upload(
+            "/providers/RXA/try",
+            None,
+            Some(&me),
+            &[
+                ("csrf", &csrf),
+                ("collection", "uec-sitrep-manual"),
+                ("period", "2026-07-01"),
+            ],
+            Some(("sitrep.csv", format!("{CENSUS}\n").as_bytes())),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::OK, "{}", bad.text());
+    assert!(bad.text().contains("would not be taken"), "{}", bad.text());
+    assert!(
+        bad.text().contains("required columns are missing"),
+        "{}",
+        bad.text()
+    );
+    assert_eq!(t.runs().await, runs);
+
+    // The API tries a file the same way; a token for another role may not.
+    let api = t
+        .upload(
+            "/api/v1/providers/RXA/trials",
+            Some(&t.tokens.provider),
+            None,
+            &[("collection", "ward-bed-census"), ("period", "2026-07-02")],
+            Some(("day.csv", census_day("2026-07-02").as_bytes())),
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.text());
+    assert_eq!(api.json()["passed"], true);
+    assert_eq!(api.json()["tried"], "file");
+    let refused = t
+        .upload(
+            "/api/v1/providers/RXA/trials",
+            Some(&t.tokens.dhsc),
+            None,
+            &[("collection", "ward-bed-census"), ("period", "2026-07-02")],
+            Some(("day.csv", census_day("2026-07-02").as_bytes())),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(t.runs().await, runs);
+
+    // A real upload of the coming collection is refused, saying from when it is owed.
+    let early = t
+        .upload(
+            "/api/v1/providers/RXA/uploads",
+            Some(&t.tokens.provider),
+            None,
+            &[
+                ("collection", "uec-sitrep-manual"),
+                ("period", "2026-07-01"),
+            ],
+            Some(("sitrep.csv", format!("{CENSUS}\n").as_bytes())),
+        )
+        .await;
+    assert_eq!(
+        early.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        early.text()
+    );
+    assert!(
+        early.text().contains("owed from 4 September 2026"),
+        "{}",
+        early.text()
+    );
+
+    // DAP sees who is ready for the coming collection: RXA tried and has not passed yet.
+    let dap = t.sign_in(&t.tokens.dap).await;
+    let dap_page = t.page("/dap", Some(&dap)).await.text();
+    assert!(dap_page.contains("Readiness for coming collections"));
+    assert!(dap_page.contains("/dap/readiness/uec-sitrep-manual"));
+    let ready = t.page("/dap/readiness/uec-sitrep-manual", Some(&dap)).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    let ready = ready.text();
+    assert!(ready.contains("Ashford Hospitals"), "{ready}");
+    assert!(ready.contains("tried, not passing yet"), "{ready}");
+    assert!(ready.contains("Bramley Health"), "{ready}");
+    assert!(ready.contains("nothing tried"), "{ready}");
+    // The provider may not see it.
+    assert_eq!(
+        t.page("/dap/readiness/uec-sitrep-manual", Some(&me))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+/// Every file under `dir`, as relative paths, sorted.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
