@@ -6,6 +6,7 @@
 //! creep. It ends with a summary, a token for each role, and the web pages.
 
 mod clock;
+mod coming;
 mod estate;
 mod feeds;
 mod plans;
@@ -31,7 +32,7 @@ use crate::store;
 use crate::store::access::Role;
 
 /// The definitions and queries the demo uses, embedded so that it runs from any folder.
-const FILES: [(&str, &str); 12] = [
+const FILES: [(&str, &str); 13] = [
     (
         "collections/uec-sitrep-manual.toml",
         include_str!("../collections/uec-sitrep-manual.toml"),
@@ -55,6 +56,10 @@ const FILES: [(&str, &str); 12] = [
     (
         "collections/proposals/discharge-readiness-survey.toml",
         include_str!("../collections/proposals/discharge-readiness-survey.toml"),
+    ),
+    (
+        "collections/proposals/virtual-ward-capacity.toml",
+        include_str!("../collections/proposals/virtual-ward-capacity.toml"),
     ),
     (
         "queries/uec-daily-sitrep.sql",

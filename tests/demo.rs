@@ -337,6 +337,38 @@ fn the_demo_plays_the_story_builds_true_returns_and_plays_the_same_twice() {
     assert!((burden["total_hours"].as_f64().unwrap() - final_hours).abs() < 0.01);
     assert!(final_hours < summary["decisions"]["baseline_hours"].as_f64().unwrap() / 2.0);
 
+    // The census was listed with its notice, owed from the day the clock started; a new
+    // collection listed late is still coming when it stops, and trusts tried a file for
+    // it in a dry run: three would land, one would not, and nothing of them was kept.
+    let r = tally(&first, &["register", "--json"]).output().unwrap();
+    let register: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let owed = |slug: &str| {
+        register
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["slug"] == slug)
+            .map(|e| e["effective_from"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(owed("ward-bed-census"), summary["from"].as_str().unwrap());
+    let coming = &summary["decisions"]["coming"][0];
+    assert_eq!(coming["slug"], "virtual-ward-capacity", "{summary}");
+    assert_eq!(
+        owed("virtual-ward-capacity"),
+        coming["owed_from"].as_str().unwrap()
+    );
+    let until = summary["until"].as_str().unwrap();
+    assert!(
+        coming["owed_from"].as_str().unwrap() > &until[..10],
+        "{summary}"
+    );
+    assert_eq!(
+        (coming["passed"].as_u64(), coming["failed"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert!(!first.join("lake/virtual-ward-capacity").exists());
+
     // The SitRep's England figures, for every day whose extracts have all had time to
     // arrive and be pulled, against the sum of what the trusts handed over.
     let mut trusts = Vec::new();

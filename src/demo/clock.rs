@@ -25,6 +25,8 @@ use crate::schedule::upload::{HandIn, hand_in};
 pub enum Event {
     Retire(&'static str),
     Refuse(&'static str),
+    /// Listed with notice, so that it is coming when the clock stops.
+    ListComing(&'static str),
 }
 
 /// When in the window each decision is taken: the SitRep goes once its return has been
@@ -47,6 +49,10 @@ pub fn events(tz: chrono_tz::Tz, start: NaiveDate, days: u32) -> Vec<(DateTime<U
             Event::Refuse("discharge-readiness-survey"),
         ),
         (local(tz, day(85, 5), 11 * 60), Event::Retire("kh03-manual")),
+        (
+            local(tz, day(90, 6), 11 * 60),
+            Event::ListComing("virtual-ward-capacity"),
+        ),
     ]
 }
 
@@ -109,6 +115,10 @@ impl Clock<'_> {
                 match e {
                     Event::Retire(slug) => story.retire(slug, at, decisions).await?,
                     Event::Refuse(slug) => story.refuse(slug, at, decisions).await?,
+                    Event::ListComing(slug) => {
+                        let coming = story.list_coming(slug, at).await?;
+                        decisions.coming.push(coming);
+                    }
                 }
                 bar.suspend(|| {
                     for note in &story.notes[said..] {

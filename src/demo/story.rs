@@ -38,10 +38,12 @@ pub struct Decisions {
     pub retired: Vec<String>,
     /// (slug, the rules that blocked it, the reasons) for each proposal DAP refused.
     pub refused: Vec<(String, Vec<String>, String)>,
+    /// Collections listed with notice that are still to come into effect.
+    pub coming: Vec<super::coming::Coming>,
 }
 
 impl Story<'_> {
-    fn load(&self, slug: &str) -> anyhow::Result<Loaded> {
+    pub(super) fn load(&self, slug: &str) -> anyhow::Result<Loaded> {
         let path = [
             self.collections.join(format!("{slug}.toml")),
             self.collections.join(format!("proposals/{slug}.toml")),
@@ -83,7 +85,7 @@ impl Story<'_> {
         Ok(())
     }
 
-    fn say(&mut self, at: DateTime<Utc>, what: String) {
+    pub(super) fn say(&mut self, at: DateTime<Utc>, what: String) {
         let local = at.with_timezone(&self.timezone).format("%a %e %b %Y %H:%M");
         self.notes.push(format!("{local}  {what}"));
     }

@@ -166,6 +166,18 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
             if rules.len() == 1 { "" } else { "s" }
         );
     }
+    for c in &d.coming {
+        println!(
+            "Coming: {} ({}), owed from {}: of the {} trusts that will owe it, {} passed a dry run, {} tried a file that would not land, {} not tried yet.",
+            c.slug,
+            c.licence,
+            c.owed_from.format("%-d %B %Y"),
+            c.providers,
+            c.passed,
+            c.failed,
+            c.providers.saturating_sub(c.passed + c.failed)
+        );
+    }
     println!(
         "Everything is in {}; summary.json has these figures.",
         out.display()

@@ -368,3 +368,43 @@ fn figures_are_derivable_only_from_collections_the_same_providers_submit() {
         Severity::Pass
     );
 }
+
+#[test]
+fn a_definition_says_its_notice_and_less_than_the_usual_is_a_warning() {
+    let homes = load("care-home-capacity").def;
+    assert_eq!(
+        homes.notice_days, 56,
+        "56 days unless a definition says otherwise"
+    );
+    assert_eq!(
+        finding(&run(&homes, &[], None), Rule::Notice).severity,
+        Severity::Pass
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let short = |days: &str| {
+        let text = std::fs::read_to_string(crate::common::collection_path("care-home-capacity"))
+            .unwrap()
+            .replacen(
+                "capture = ",
+                &format!("notice_days = {days}\ncapture = "),
+                1,
+            );
+        let path = dir.path().join("short.toml");
+        std::fs::write(&path, text).unwrap();
+        tally::registry::load::load_file(&path, chrono_tz::Europe::London)
+    };
+    let quick = short("14").unwrap().def;
+    assert_eq!(quick.notice_days, 14);
+    let f = run(&quick, &[], None);
+    let n = finding(&f, Rule::Notice);
+    assert_eq!(n.severity, Severity::Warning);
+    assert!(
+        n.message.contains("14 days' notice, less than the 56"),
+        "{}",
+        n.message
+    );
+    for bad in ["-1", "400", "\"soon\""] {
+        let e = short(bad).unwrap_err().to_string();
+        assert!(e.contains("notice_days"), "{bad}: {e}");
+    }
+}
