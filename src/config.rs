@@ -23,6 +23,19 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// The largest upload the web takes, in bytes (`upload_limit_mb` in the file).
     pub upload_limit: Option<usize>,
+    /// How notifications reach providers.
+    pub mail: Mail,
+}
+
+/// Where notifications go: an SMTP server, a folder of `.eml` files (the demo's), or nowhere.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Mail {
+    /// `smtp://host:port` (`smtp_url` in the file, `TALLY_SMTP_URL`).
+    pub smtp_url: Option<String>,
+    /// A folder to write each message to instead of sending it (`mail_dir`, `TALLY_MAIL_DIR`).
+    pub dir: Option<PathBuf>,
+    /// Who the messages are from (`mail_from`, `TALLY_MAIL_FROM`).
+    pub from: Option<String>,
 }
 
 impl Settings {
@@ -48,6 +61,9 @@ struct FileSettings {
     queries_dir: Option<PathBuf>,
     secure_cookies: Option<bool>,
     upload_limit_mb: Option<usize>,
+    smtp_url: Option<String>,
+    mail_dir: Option<PathBuf>,
+    mail_from: Option<String>,
 }
 
 impl Settings {
@@ -103,7 +119,13 @@ impl Settings {
             ),
             None => file.upload_limit_mb,
         };
+        let mail = Mail {
+            smtp_url: env("TALLY_SMTP_URL").or(file.smtp_url),
+            dir: env("TALLY_MAIL_DIR").map(PathBuf::from).or(file.mail_dir),
+            from: env("TALLY_MAIL_FROM").or(file.mail_from),
+        };
         Ok(Settings {
+            mail,
             secure_cookies,
             upload_limit: upload_limit_mb.map(|mb| mb * 1024 * 1024),
             queries_dir,

@@ -201,6 +201,12 @@ fn demo_settings(base: &Settings, out: &Path) -> anyhow::Result<Settings> {
         database_url: format!("sqlite://{}", abs.join("tally.db").display()),
         sources_file: abs.join("sources.toml"),
         queries_dir: abs.join("queries"),
+        // The demo records its mail to a folder instead of sending it.
+        mail: crate::config::Mail {
+            smtp_url: None,
+            dir: Some(abs.join("mail")),
+            from: base.mail.from.clone(),
+        },
         ..base.clone()
     })
 }
@@ -260,6 +266,13 @@ pub async fn play(
     world::write_csv(&world.providers, &csv)?;
     let providers = crate::providers::read_csv(&csv).map_err(crate::domain::Problems)?;
     registry.store().import_providers(&providers).await?;
+    // Each provider's returns team, told of new collections, deadlines and rejections; the
+    // demo records the messages to its mail folder.
+    for (code, addresses) in
+        crate::providers::read_contacts(&csv).map_err(crate::domain::Problems)?
+    {
+        registry.store().set_contacts(&code, &addresses).await?;
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let feeds = feeds::Feeds::create(&world, &o.out, port).await?;
@@ -330,6 +343,7 @@ pub async fn play(
         lake: service.runner.lake.clone(),
         runner: &service.runner,
         builder,
+        notifier: &service.notifier,
         timezone: tz,
     };
     let from = start + chrono::Duration::hours(3);
@@ -372,6 +386,11 @@ pub async fn play(
         returns,
         completeness,
         build_failures: played.build_failures,
+        mail: played
+            .mail
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect(),
         final_hours: report.total_hours,
         decisions,
         notes: story.notes,

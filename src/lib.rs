@@ -7,6 +7,7 @@ pub mod connectors;
 pub mod demo;
 pub mod domain;
 pub mod landing;
+pub mod notify;
 pub mod providers;
 pub mod registry;
 pub mod returns;

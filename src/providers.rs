@@ -10,8 +10,9 @@ use chrono::NaiveDate;
 use crate::domain::provider::{Provider, ProviderCode, ProviderKind};
 use crate::domain::{Invalid, Problem};
 
-/// The columns a provider CSV has, in any order; the last four may be empty.
-pub const CSV_COLUMNS: [&str; 9] = [
+/// The columns a provider CSV has, in any order; all but the first four may be empty or
+/// left out. `contacts` holds the addresses Tally e-mails, separated by `;`.
+pub const CSV_COLUMNS: [&str; 10] = [
     "code",
     "name",
     "kind",
@@ -21,7 +22,73 @@ pub const CSV_COLUMNS: [&str; 9] = [
     "opened_on",
     "closed_on",
     "successor",
+    "contacts",
 ];
+
+/// The most contact addresses one provider may have: a returns team, not a mailing list.
+pub const MOST_CONTACTS: usize = 10;
+
+/// Checks a provider's contact addresses: each an e-mail address, at most `MOST_CONTACTS`,
+/// none twice. Blank entries are dropped.
+pub fn contacts(addresses: &[&str]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for a in addresses.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+        let shown: String = a.chars().take(80).collect();
+        if a.len() > 254 || a.parse::<lettre::Address>().is_err() {
+            return Err(format!("\"{shown}\" is not an e-mail address"));
+        }
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(a)) {
+            out.push(a.to_owned());
+        }
+    }
+    if out.len() > MOST_CONTACTS {
+        return Err(format!(
+            "{} addresses is more than the {MOST_CONTACTS} a provider may have",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// The `contacts` column of a provider CSV, as (code, addresses), for the providers that
+/// give any; every bad address is reported at once. A file without the column gives none.
+pub fn read_contacts(path: &Path) -> Result<Vec<(String, Vec<String>)>, Vec<Problem>> {
+    let file = path.display().to_string();
+    let problem = |field: String, reason: String| Problem {
+        file: file.clone(),
+        field,
+        reason,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| vec![problem("file".into(), e.to_string())])?;
+    let headers = reader
+        .headers()
+        .map_err(|e| vec![problem("header".into(), e.to_string())])?
+        .clone();
+    let (Some(code), Some(column)) = (
+        headers.iter().position(|h| h == "code"),
+        headers.iter().position(|h| h == "contacts"),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let (mut out, mut problems) = (Vec::new(), Vec::new());
+    for (i, record) in reader.records().enumerate() {
+        let Ok(record) = record else { continue };
+        let text = record.get(column).unwrap_or_default();
+        match contacts(&text.split(';').collect::<Vec<_>>()) {
+            Ok(list) if list.is_empty() => {}
+            Ok(list) => out.push((record.get(code).unwrap_or_default().to_owned(), list)),
+            Err(e) => problems.push(problem(format!("line {}: contacts", i + 2), e)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
 
 /// Reads a provider CSV, reporting every bad row at once. Nothing is returned unless the
 /// whole file is good, so an import never half-happens.

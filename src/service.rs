@@ -41,6 +41,8 @@ pub struct Service {
     pub runner: Runner,
     /// The scheduled packing and building of returns; `None` without a queries folder.
     pub builder: Option<Builder>,
+    /// Reminders, overdue notices, rejections and notices of new collections, by e-mail.
+    pub notifier: crate::notify::Notifier,
 }
 
 impl Service {
@@ -75,6 +77,11 @@ impl Service {
         } else {
             (Arc::new(Catalogue::default()), None)
         };
+        let notifier = crate::notify::Notifier {
+            registry: registry.clone(),
+            sources: sources.clone(),
+            mailer: Arc::new(crate::notify::Mailer::of(&settings.mail)?),
+        };
         let runner = Runner {
             registry: registry.clone(),
             sources,
@@ -90,6 +97,7 @@ impl Service {
             catalogue,
             runner,
             builder,
+            notifier,
         })
     }
 
@@ -149,7 +157,15 @@ impl Service {
             let (every, stop) = (self.runner.pace.every, stop.clone());
             tokio::spawn(async move { builder.run(every, stop).await })
         });
+        let notifier = self.notifier;
+        let notices = {
+            let (every, stop) = (self.runner.pace.every, stop.clone());
+            tokio::spawn(async move { notifier.run(every, stop).await })
+        };
         self.runner.run(stop).await?;
+        notices
+            .await
+            .context("the notifications stopped unexpectedly")?;
         if let Some(builds) = builds {
             builds
                 .await

@@ -369,6 +369,35 @@ fn the_demo_plays_the_story_builds_true_returns_and_plays_the_same_twice() {
     );
     assert!(!first.join("lake/virtual-ward-capacity").exists());
 
+    // The reminders, overdue notices, rejections and the notice of the coming collection
+    // are recorded to the mail folder: what one provider is told in one step, in one file.
+    let mail = &summary["mail"];
+    for kind in ["notice", "reminder", "overdue", "rejected"] {
+        assert!(
+            mail[kind].as_u64().unwrap_or(0) > 0,
+            "no {kind} mail: {summary}"
+        );
+    }
+    let total: u64 = mail
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    let files: Vec<String> = std::fs::read_dir(first.join("mail"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(!files.is_empty() && files.len() as u64 <= total);
+    assert!(
+        files
+            .iter()
+            .any(|f| f.contains("Virtual ward capacity and occupancy")
+                && f.contains("nothing is owed before then")),
+        "no notice of the coming collection"
+    );
+
     // The SitRep's England figures, for every day whose extracts have all had time to
     // arrive and be pulled, against the sum of what the trusts handed over.
     let mut trusts = Vec::new();

@@ -54,12 +54,24 @@ pub async fn obligations_of(s: &Settings, args: ObligationsArgs) -> anyhow::Resu
 
 async fn import(settings: &Settings, path: &Path) -> anyhow::Result<Outcome> {
     let list = providers::read_csv(path).map_err(Problems)?;
+    let contacts = providers::read_contacts(path).map_err(Problems)?;
     let registry = super::open(settings).await?;
     let n = registry.import_providers(&list).await?;
+    for (code, addresses) in &contacts {
+        registry.store().set_contacts(code, addresses).await?;
+    }
     println!(
-        "Imported {} from {}.",
+        "Imported {} from {}{}.",
         plural(n, "provider"),
-        path.display()
+        path.display(),
+        if contacts.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", with contact addresses for {}",
+                plural(contacts.len() as u64, "provider")
+            )
+        }
     );
     Ok(Outcome::Done)
 }

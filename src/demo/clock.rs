@@ -65,6 +65,8 @@ pub struct Played {
     /// (return, period, version) for every artifact built.
     pub built: Vec<(String, String, i64)>,
     pub build_failures: Vec<String>,
+    /// Notifications recorded to the mail folder, by kind.
+    pub mail: BTreeMap<&'static str, usize>,
 }
 
 pub struct Clock<'a> {
@@ -74,6 +76,7 @@ pub struct Clock<'a> {
     pub lake: Lake,
     pub runner: &'a Runner,
     pub builder: &'a Builder,
+    pub notifier: &'a crate::notify::Notifier,
     pub timezone: chrono_tz::Tz,
 }
 
@@ -130,6 +133,13 @@ impl Clock<'_> {
             if (6..=22).contains(&hour) {
                 for p in self.runner.step(t).await? {
                     *played.outcomes.entry(p.status.as_str()).or_default() += 1;
+                }
+            }
+            // Reminders and overdue notices go at 09:00; rejections and notices of new
+            // collections are picked up then and mid-afternoon.
+            if hour == 9 || hour == 15 {
+                for sent in self.notifier.step(t).await? {
+                    *played.mail.entry(sent.kind).or_default() += 1;
                 }
             }
             if hour == 13 {

@@ -35,6 +35,8 @@ pub struct Summary {
     /// The latest period of each return: its period, received and expected providers.
     pub completeness: BTreeMap<String, (String, usize, usize)>,
     pub build_failures: Vec<String>,
+    /// Notifications recorded to the mail folder, by kind.
+    pub mail: BTreeMap<String, usize>,
     pub decisions: story::Decisions,
     pub final_hours: f64,
     pub notes: Vec<String>,
@@ -166,6 +168,15 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
             if rules.len() == 1 { "" } else { "s" }
         );
     }
+    let mail = |k: &str| s.mail.get(k).copied().unwrap_or(0);
+    println!(
+        "Mail recorded to {}: {} notices of a new collection, {} reminders, {} overdue notices, {} rejections with their reports.",
+        out.join("mail").display(),
+        mail("notice"),
+        mail("reminder"),
+        mail("overdue"),
+        mail("rejected")
+    );
     for c in &d.coming {
         println!(
             "Coming: {} ({}), owed from {}: of the {} trusts that will owe it, {} passed a dry run, {} tried a file that would not land, {} not tried yet.",

@@ -301,6 +301,7 @@ fn providers(seed: u64, trusts: u32, care_homes: u32) -> Vec<Provider> {
 }
 
 /// Writes providers in the CSV form `tally providers import` reads.
+/// The providers file, each provider's returns team as its contact.
 pub fn write_csv(providers: &[Provider], path: &Path) -> anyhow::Result<()> {
     let mut w =
         csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -317,6 +318,7 @@ pub fn write_csv(providers: &[Provider], path: &Path) -> anyhow::Result<()> {
             &date(p.opened_on),
             &date(p.closed_on),
             p.successor.as_ref().map_or("", |s| s.as_str()),
+            &format!("returns@{}.example.nhs.uk", p.code.as_str().to_lowercase()),
         ])?;
     }
     w.flush()?;

@@ -122,7 +122,9 @@ pub fn standing(
                 let period = p.to_string();
                 let tried = by_period.get(&(slug, period.as_str()));
                 let landed = tried.is_some_and(|rs| rs.iter().any(|r| r.status.landed()));
-                let next_pull = pulled
+                // Only a period still to come, and not landed, has a pull to wait for: the
+                // timetable is asked for no other (it is the costly part of a page).
+                let next_pull = (pulled && due > now && !landed)
                     .then(|| {
                         schedule
                             .fires(now, closes(def, &p), 64)

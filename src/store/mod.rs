@@ -9,6 +9,7 @@
 pub mod access;
 pub mod exceptions;
 pub mod lock;
+pub mod notices;
 mod postgres;
 pub mod queries;
 pub mod readiness;
@@ -167,6 +168,7 @@ pub trait Store:
     + exceptions::Exceptions
     + queries::QueryLicences
     + readiness::Readiness
+    + notices::Notices
     + Send
     + Sync
 {

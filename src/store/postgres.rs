@@ -7,8 +7,8 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use super::{
-    access::access_store, exceptions::exceptions_store, queries::query_store,
-    readiness::readiness_store, redact, runs::run_ledger, sql::sql_store,
+    access::access_store, exceptions::exceptions_store, notices::notices_store,
+    queries::query_store, readiness::readiness_store, redact, runs::run_ledger, sql::sql_store,
 };
 
 pub struct PgStore {
@@ -51,3 +51,4 @@ access_store!(PgStore);
 exceptions_store!(PgStore);
 query_store!(PgStore);
 readiness_store!(PgStore);
+notices_store!(PgStore);

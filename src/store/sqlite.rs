@@ -7,8 +7,8 @@ use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::{
-    access::access_store, exceptions::exceptions_store, queries::query_store,
-    readiness::readiness_store, redact, runs::run_ledger, sql::sql_store,
+    access::access_store, exceptions::exceptions_store, notices::notices_store,
+    queries::query_store, readiness::readiness_store, redact, runs::run_ledger, sql::sql_store,
 };
 
 pub struct SqliteStore {
@@ -51,3 +51,4 @@ access_store!(SqliteStore);
 exceptions_store!(SqliteStore);
 query_store!(SqliteStore);
 readiness_store!(SqliteStore);
+notices_store!(SqliteStore);

@@ -418,6 +418,7 @@ pub fn runner(
         queries_dir: dir.join("no-queries"),
         secure_cookies: false,
         upload_limit: None,
+        mail: Default::default(),
     };
     tally::service::Service::with_sources(
         &settings,

@@ -87,6 +87,7 @@ pub async fn spawn_at(
         queries_dir: repo().join("queries"),
         secure_cookies: false,
         upload_limit,
+        mail: Default::default(),
     };
     let app = App::with_clock(settings, world.registry.store().clone(), as_of).unwrap();
     let store = app.store().clone();

@@ -5,5 +5,6 @@
 mod common;
 
 mod faults;
+mod mail;
 mod runner;
 mod two_runners;

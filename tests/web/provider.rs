@@ -260,3 +260,76 @@ fn files_under(dir: &std::path::Path) -> Vec<String> {
     out.sort();
     out
 }
+
+#[tokio::test]
+async fn a_provider_sets_whom_tally_e_mails_and_dap_reads_what_was_sent() {
+    let t = spawn_at(None, mid_july()).await;
+    let me = t.sign_in(&t.tokens.provider).await;
+    let html = t.page("/providers/RXA", Some(&me)).await.text();
+    assert!(html.contains("Who Tally e-mails"));
+    let csrf = csrf_field(&html);
+    let bad = t
+        .form(
+            "/providers/RXA/contacts",
+            Some(&me),
+            &[
+                ("csrf", &csrf),
+                ("contacts", "returns@ashford.example.nhs.uk\nnot an address"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().contains("not an address"), "{}", bad.text());
+    assert!(
+        bad.text().contains("is not an e-mail address"),
+        "{}",
+        bad.text()
+    );
+    assert!(
+        t.app.store().contacts().await.unwrap().is_empty(),
+        "nothing saved"
+    );
+    let ok = t
+        .form(
+            "/providers/RXA/contacts",
+            Some(&me),
+            &[
+                ("csrf", &csrf),
+                (
+                    "contacts",
+                    "returns@ashford.example.nhs.uk\n\nlead@ashford.example.nhs.uk",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+    assert_eq!(
+        t.app.store().contacts().await.unwrap(),
+        [
+            ("RXA".to_string(), "lead@ashford.example.nhs.uk".to_string()),
+            (
+                "RXA".to_string(),
+                "returns@ashford.example.nhs.uk".to_string()
+            ),
+        ]
+    );
+    // Another provider's addresses are not this one's to set.
+    let other = t
+        .form(
+            "/providers/RXB/contacts",
+            Some(&me),
+            &[("csrf", &csrf), ("contacts", "x@example.nhs.uk")],
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+
+    // DAP reads the notifications record, which is empty until a mailer is set up.
+    let dap = t.sign_in(&t.tokens.dap).await;
+    let page = t.page("/dap/notifications", Some(&dap)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("Nothing has been sent yet"));
+    assert_eq!(
+        t.page("/dap/notifications", Some(&me)).await.status,
+        StatusCode::FORBIDDEN
+    );
+}

@@ -5,9 +5,11 @@ mod admin;
 mod audit;
 mod budget;
 mod collection;
+mod contacts;
 mod dap;
 mod directory;
 mod licences;
+mod notifications;
 mod propose;
 mod provider;
 mod readiness;
@@ -63,6 +65,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/dap/proposals/return", post(propose::submit_return))
         .route("/dap/budget", get(budget::page).post(budget::set))
         .route("/dap/readiness/{slug}", get(readiness::page))
+        .route("/dap/notifications", get(notifications::page))
         .route("/audit", get(audit::page))
         .route("/admin/tokens", get(admin::page).post(admin::create))
         .route("/admin/tokens/bulk", post(admin::bulk))
@@ -73,6 +76,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/providers/{code}/upload", post(provider::upload))
         .route("/providers/{code}/try", post(trial::file))
         .route("/providers/{code}/try-source", post(trial::source))
+        .route("/providers/{code}/contacts", post(contacts::set))
         .route("/returns", get(returns::page))
         .route("/returns/{name}/{period}/download", get(returns::download))
         .route("/static/tally.css", get(css))

@@ -108,6 +108,8 @@ pub struct ProviderPage {
     tryable: Vec<(String, String, String)>,
     /// Coming collections Tally will pull from its source: (slug, title, a period to try).
     sourced: Vec<(String, String, String)>,
+    /// Whom Tally e-mails, one a line.
+    contacts: String,
     manual: String,
     automated: String,
     saved: String,
@@ -390,6 +392,16 @@ pub(super) async fn render(
             .collect(),
         tryable,
         sourced,
+        contacts: app
+            .store()
+            .contacts()
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .filter(|(p, _)| p == code)
+            .map(|(_, a)| a)
+            .collect::<Vec<_>>()
+            .join("\n"),
         manual: hours(burden.manual_hours),
         automated: hours(burden.automated_hours),
         saved: hours(burden.saved_hours),

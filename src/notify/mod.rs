@@ -1,0 +1,369 @@
+//! Chasing by e-mail: the notice of a new collection to each provider that will owe it, a
+//! reminder on the morning a period is due to providers that must upload it, an overdue
+//! notice the morning after a deadline passes with nothing landed, and a rejection with
+//! its report. Each is recorded against its event before it is sent, so that nothing is
+//! sent twice for the same event, however many instances step; DAP sees the record.
+//!
+//! Reminders and overdue notices go at 09:00 in the collection's timezone, so a clock
+//! change moves them with the working day, not with UTC.
+
+pub mod mailer;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::connectors::Sources;
+use crate::domain::RunStatus;
+use crate::registry::Registry;
+use crate::registry::governance::Licensed;
+use crate::schedule::standing::{Owed, standing};
+use crate::store::notices::NewNotification;
+use crate::store::runs::RunFilter;
+pub use mailer::Mailer;
+
+/// The hour of the working day reminders and overdue notices go at.
+const NINE: NaiveTime = NaiveTime::from_hms_opt(9, 0, 0).expect("09:00 is a time");
+
+/// How far back runs are read for rejections and for what has landed: an amendment window
+/// is at most a few weeks, and a rejection is news for a day or two.
+const RUNS_BACK: Duration = Duration::days(62);
+const REJECTIONS_BACK: Duration = Duration::days(2);
+
+/// One notification sent (or tried) by a step.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub kind: &'static str,
+    pub provider: String,
+    pub event_key: String,
+    pub error: Option<String>,
+}
+
+pub struct Notifier {
+    pub registry: Arc<Registry>,
+    pub sources: Arc<Sources>,
+    pub mailer: Arc<Mailer>,
+}
+
+/// 09:00 local on `day`, as an instant (the first, in an autumn fold).
+fn nine_on(tz: Tz, day: chrono::NaiveDate) -> DateTime<Utc> {
+    tz.from_local_datetime(&day.and_time(NINE))
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| Utc.from_utc_datetime(&day.and_time(NINE)))
+}
+
+/// When to remind of a deadline: 09:00 local on its day, or the day before when that
+/// leaves less than an hour.
+pub fn remind_at(tz: Tz, deadline: DateTime<Utc>) -> DateTime<Utc> {
+    let day = deadline.with_timezone(&tz).date_naive();
+    let same_day = nine_on(tz, day);
+    if same_day + Duration::hours(1) <= deadline {
+        same_day
+    } else {
+        nine_on(tz, day - Duration::days(1))
+    }
+}
+
+/// When to say a period is overdue: the first 09:00 local after its deadline.
+pub fn overdue_at(tz: Tz, deadline: DateTime<Utc>) -> DateTime<Utc> {
+    let day = deadline.with_timezone(&tz).date_naive();
+    let same_day = nine_on(tz, day);
+    if same_day > deadline {
+        same_day
+    } else {
+        nine_on(tz, day + Duration::days(1))
+    }
+}
+
+/// A notification to send once.
+struct Draft {
+    kind: &'static str,
+    key: String,
+    provider: String,
+    collection: String,
+    period: Option<String>,
+    subject: String,
+    body: String,
+}
+
+impl Notifier {
+    /// Sends what is due at `now` and has not been sent; returns what it sent or tried.
+    pub async fn step(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<Sent>> {
+        if self.mailer.is_off() {
+            return Ok(Vec::new());
+        }
+        let store = self.registry.store();
+        let mut contacts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (provider, address) in store.contacts().await? {
+            contacts.entry(provider).or_default().push(address);
+        }
+        if contacts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let providers = self.registry.providers().await?;
+        let licensed = self.registry.licensed(now).await?;
+        let runs = store
+            .runs(&RunFilter {
+                finished_after: Some(now - RUNS_BACK),
+                limit: 1_000_000,
+                ..Default::default()
+            })
+            .await?;
+        let mut by_provider: BTreeMap<&str, Vec<crate::store::runs::RunRow>> = BTreeMap::new();
+        for r in &runs {
+            by_provider
+                .entry(r.provider.as_str())
+                .or_default()
+                .push(r.clone());
+        }
+        let mut drafts = Vec::new();
+        for p in providers
+            .iter()
+            .filter(|p| contacts.contains_key(p.code.as_str()))
+        {
+            let code = p.code.as_str();
+            let mut in_effect: Vec<Licensed> = Vec::new();
+            for l in &licensed {
+                let tz = l.def.frequency.timezone;
+                let today = now.with_timezone(&tz).date_naive();
+                if !l.def.respondents.kinds.contains(&p.kind) {
+                    continue;
+                }
+                if l.in_effect_on(today) {
+                    in_effect.push(l.clone());
+                } else if p.closed_on.is_none_or(|c| c > l.effective_from) {
+                    drafts.push(notice(l, code));
+                }
+            }
+            let own: &[crate::store::runs::RunRow] =
+                by_provider.get(code).map_or(&[], |v| v.as_slice());
+            let stand = standing(
+                &in_effect,
+                p,
+                own,
+                |slug| self.sources.find(slug, code).is_some(),
+                now,
+            );
+            let tz_of = |o: &Owed| {
+                licensed
+                    .iter()
+                    .find(|l| l.def.slug.as_str() == o.collection)
+                    .map_or(chrono_tz::Europe::London, |l| l.def.frequency.timezone)
+            };
+            for o in &stand.week {
+                let landed = o.last.is_some_and(RunStatus::landed);
+                if !o.pulled && !landed && now >= remind_at(tz_of(o), o.deadline) {
+                    drafts.push(reminder(o, code, tz_of(o)));
+                }
+            }
+            for o in &stand.overdue {
+                if now >= overdue_at(tz_of(o), o.deadline) {
+                    drafts.push(overdue(o, code, tz_of(o), now));
+                }
+            }
+            for r in own.iter().filter(|r| {
+                r.status == RunStatus::Rejected
+                    && r.finished_at.is_some_and(|t| t > now - REJECTIONS_BACK)
+            }) {
+                let report = match store.run_report(r.id).await? {
+                    Some(json) => serde_json::from_value::<crate::landing::Report>(json)
+                        .map(|rep| rep.text())
+                        .unwrap_or_default(),
+                    None => r.error.clone().unwrap_or_default(),
+                };
+                drafts.push(Draft {
+                    kind: "rejected",
+                    key: format!("rejected:{}", r.id),
+                    provider: code.to_owned(),
+                    collection: r.collection.clone(),
+                    period: Some(r.period.clone()),
+                    subject: format!("Not taken: {} {} for {code}", r.collection, r.period),
+                    body: format!(
+                        "The extract of {} for {} from {code} was not taken (run {}). The report says why:\n\n{}\n\nSend a corrected file from your page on Tally, or try one first without sending it.\n",
+                        r.collection,
+                        r.period,
+                        r.id,
+                        crate::schedule::standing::plain_note(report.trim())
+                    ),
+                });
+            }
+        }
+        // Each event is claimed on its own, so it is told once; what one provider is told
+        // in one step goes in one message, so a trust behind on a daily return gets one
+        // e-mail a morning, not one a period.
+        let told: std::collections::HashSet<String> = store
+            .notified_since(now - RUNS_BACK)
+            .await?
+            .into_iter()
+            .collect();
+        let mut claimed: BTreeMap<String, Vec<(i64, Draft)>> = BTreeMap::new();
+        for d in drafts.into_iter().filter(|d| !told.contains(&d.key)) {
+            let to = &contacts[&d.provider];
+            let id = store
+                .claim_notification(&NewNotification {
+                    event_key: d.key.clone(),
+                    kind: d.kind,
+                    provider: d.provider.clone(),
+                    collection: d.collection.clone(),
+                    period: d.period.clone(),
+                    recipients: to.join(", "),
+                    subject: d.subject.clone(),
+                    at: now,
+                })
+                .await?;
+            if let Some(id) = id {
+                claimed.entry(d.provider.clone()).or_default().push((id, d));
+            }
+        }
+        let mut sent = Vec::new();
+        for (provider, items) in claimed {
+            let to = &contacts[&provider];
+            let (subject, body, name) = match items.as_slice() {
+                [(_, d)] => (d.subject.clone(), d.body.clone(), d.key.clone()),
+                many => (
+                    format!("{} things to know from Tally for {provider}", many.len()),
+                    many.iter()
+                        .map(|(_, d)| format!("{}\n\n{}", d.subject, d.body))
+                        .collect::<Vec<_>>()
+                        .join("\n----\n\n"),
+                    format!("digest:{provider}:{}", now.format("%Y%m%dT%H%M")),
+                ),
+            };
+            let result = self.mailer.send(to, &subject, &body, &name).await;
+            let error = result.err().map(|e| format!("{e:#}"));
+            for (id, d) in items {
+                store.finish_notification(id, error.as_deref()).await?;
+                if let Some(e) = &error {
+                    tracing::warn!(event = %d.key, error = %e, "A notification could not be sent.");
+                }
+                sent.push(Sent {
+                    kind: d.kind,
+                    provider: d.provider,
+                    event_key: d.key,
+                    error: error.clone(),
+                });
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Steps every `every` until `stop` says so.
+    pub async fn run(
+        &self,
+        every: std::time::Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            match self.step(Utc::now()).await {
+                Ok(sent) if !sent.is_empty() => {
+                    tracing::info!(notifications = sent.len(), "Sent notifications.");
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "Notifications could not be worked out.")
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+}
+
+fn day(d: chrono::NaiveDate) -> String {
+    d.format("%-d %B %Y").to_string()
+}
+
+fn local(tz: Tz, t: DateTime<Utc>) -> String {
+    t.with_timezone(&tz)
+        .format("%-d %B %Y at %H:%M %Z")
+        .to_string()
+}
+
+fn notice(l: &Licensed, code: &str) -> Draft {
+    let def = &l.def;
+    let names: Vec<&str> = def.items.iter().map(|i| i.name.as_str()).collect();
+    Draft {
+        kind: "notice",
+        key: format!("notice:{}:{}:{code}", l.licence_number, def.slug),
+        provider: code.to_owned(),
+        collection: def.slug.to_string(),
+        period: None,
+        subject: format!(
+            "New collection from {}: {} ({})",
+            day(l.effective_from),
+            def.title,
+            l.licence_number
+        ),
+        body: format!(
+            "The Data Alliance Partnership has listed a new collection that {code} will owe.\n\n\
+             {title} ({licence}), asked by {sponsor} under {basis}.\n\
+             Why: {purpose}\n\
+             What: {items}.\n\
+             From: {from}; nothing is owed before then.\n\
+             How often: {often}, due {due} hours after each period ends.\n\n\
+             To get ready, open the collection on your page on Tally: download its template, \
+             connect a source system or try a file in a dry run, which keeps nothing.\n",
+            title = def.title,
+            licence = l.licence_number,
+            sponsor = def.sponsor,
+            basis = def.legal_basis,
+            purpose = def.purpose,
+            items = names.join(", "),
+            from = day(l.effective_from),
+            often = def.frequency.period.adjective(),
+            due = def.deadline.hours,
+        ),
+    }
+}
+
+fn reminder(o: &Owed, code: &str, tz: Tz) -> Draft {
+    Draft {
+        kind: "reminder",
+        key: format!("reminder:{}:{code}:{}", o.collection, o.period),
+        provider: code.to_owned(),
+        collection: o.collection.clone(),
+        period: Some(o.period.to_string()),
+        subject: format!("Due {}: {} {}", local(tz, o.deadline), o.title, o.period),
+        body: format!(
+            "{} for {} from {code} is due by {}. Tally has no source system to pull it from, so \
+             upload it from your page on Tally; a dry run checks a file first without sending it.\n",
+            o.title,
+            o.period,
+            local(tz, o.deadline)
+        ),
+    }
+}
+
+fn overdue(o: &Owed, code: &str, tz: Tz, now: DateTime<Utc>) -> Draft {
+    let how = if o.pulled {
+        "Tally has tried to pull it from your source system and keeps trying; check that the \
+         extract is there, or upload it from your page."
+    } else {
+        "Upload it from your page on Tally."
+    };
+    let late = (now - o.deadline).num_hours();
+    Draft {
+        kind: "overdue",
+        key: format!("overdue:{}:{code}:{}", o.collection, o.period),
+        provider: code.to_owned(),
+        collection: o.collection.clone(),
+        period: Some(o.period.to_string()),
+        subject: format!("Overdue: {} {}", o.title, o.period),
+        body: format!(
+            "{} for {} from {code} was due by {} and has not arrived ({late} hours late). {how} \
+             It is still taken, as late, until {}.\n",
+            o.title,
+            o.period,
+            local(tz, o.deadline),
+            local(tz, o.closes)
+        ),
+    }
+}
