@@ -7,6 +7,7 @@
 //! cannot both succeed.
 
 pub mod access;
+pub mod enquiries;
 pub mod exceptions;
 pub mod lock;
 pub mod notices;
@@ -169,6 +170,7 @@ pub trait Store:
     + queries::QueryLicences
     + readiness::Readiness
     + notices::Notices
+    + enquiries::Enquiries
     + Send
     + Sync
 {

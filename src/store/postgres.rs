@@ -7,8 +7,9 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use super::{
-    access::access_store, exceptions::exceptions_store, notices::notices_store,
-    queries::query_store, readiness::readiness_store, redact, runs::run_ledger, sql::sql_store,
+    access::access_store, enquiries::enquiries_store, exceptions::exceptions_store,
+    notices::notices_store, queries::query_store, readiness::readiness_store, redact,
+    runs::run_ledger, sql::sql_store,
 };
 
 pub struct PgStore {
@@ -52,3 +53,4 @@ exceptions_store!(PgStore);
 query_store!(PgStore);
 readiness_store!(PgStore);
 notices_store!(PgStore);
+enquiries_store!(PgStore);

@@ -7,8 +7,9 @@ use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::{
-    access::access_store, exceptions::exceptions_store, notices::notices_store,
-    queries::query_store, readiness::readiness_store, redact, runs::run_ledger, sql::sql_store,
+    access::access_store, enquiries::enquiries_store, exceptions::exceptions_store,
+    notices::notices_store, queries::query_store, readiness::readiness_store, redact,
+    runs::run_ledger, sql::sql_store,
 };
 
 pub struct SqliteStore {
@@ -52,3 +53,4 @@ exceptions_store!(SqliteStore);
 query_store!(SqliteStore);
 readiness_store!(SqliteStore);
 notices_store!(SqliteStore);
+enquiries_store!(SqliteStore);

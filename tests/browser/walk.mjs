@@ -261,6 +261,13 @@ await step('provider', async () => {
   await page.waitForLoadState('domcontentloaded');
   await expectText(page, `${process.env.TALLY_UPLOAD_PERIOD} was`);
   await check(page, 'provider-uploaded');
+  // A question about the coming survey, for DAP.
+  await page.selectOption('#question-collection', 'discharge-readiness-survey');
+  await page.fill('#question', 'Does a patient waiting for a care home bed count under pathway 3?');
+  await page.click('form[action$="/questions"] button[type=submit]');
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'is with DAP');
+  await check(page, 'provider-asked');
 });
 
 // DAP sees who is getting ready for the survey: the trust that tried a file.
@@ -273,6 +280,20 @@ await step('dap readiness', async () => {
   await expectText(page, 'Who is ready for Daily survey of patients ready for discharge');
   await expectText(page, 'tried, not passing yet');
   await check(page, 'dap-readiness');
+  // The trust's question, answered and published as the survey's FAQ.
+  await page.goto(`${base}/dap`);
+  await expectText(page, 'Does a patient waiting for a care home bed count under pathway 3?');
+  const question = page.locator('form[action="/dap/questions"]').first();
+  await question.locator('textarea[name=answer]').fill('Yes: pathway 3 is a new care home placement.');
+  await question.locator('input[name=publish]').check();
+  await question.locator('button[type=submit]').click();
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'published as the collection');
+  await check(page, 'dap-answered');
+  await page.goto(`${base}/collections/discharge-readiness-survey`);
+  await expectText(page, 'Questions providers asked');
+  await expectText(page, 'pathway 3 is a new care home placement');
+  await check(page, 'collection-faq');
 });
 
 await step('dhsc', async () => {

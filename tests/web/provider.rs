@@ -333,3 +333,109 @@ async fn a_provider_sets_whom_tally_e_mails_and_dap_reads_what_was_sent() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn a_provider_asks_dap_answers_and_the_answer_becomes_the_faq() {
+    let t = spawn_at(None, mid_july()).await;
+    list_sitrep(&t).await;
+    let me = t.sign_in(&t.tokens.provider).await;
+    let csrf = csrf_field(&t.page("/providers/RXA", Some(&me)).await.text());
+    let ask = |collection: &'static str, question: &'static str| {
+        let (t, me, csrf) = (&t, &me, &csrf);
+        async move {
+            t.form(
+                "/providers/RXA/questions",
+                Some(me),
+                &[
+                    ("csrf", csrf),
+                    ("collection", collection),
+                    ("question", question),
+                ],
+            )
+            .await
+        }
+    };
+    // About a coming collection: taken, and shown on its page as not answered yet.
+    let a = ask(
+        "uec-sitrep-manual",
+        "Do escalation beds count as open when they are staffed for part of the day?",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert!(a.text().contains("is with DAP"), "{}", a.text());
+    assert!(a.text().contains("Not answered yet"));
+    // Not about a collection it owes (care homes only), nor empty: refused in words.
+    let no = ask("care-home-capacity", "How are respite beds counted here?").await;
+    assert_eq!(no.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        no.text()
+            .contains("ask about a collection you owe or that is coming")
+    );
+    let empty = ask("ward-bed-census", "   ").await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // DAP sees it waiting, with the count per collection, and answers it for publication.
+    let dap = t.sign_in(&t.tokens.dap).await;
+    let page = t.page("/dap", Some(&dap)).await.text();
+    assert!(page.contains("Questions from providers"));
+    assert!(page.contains("Do escalation beds count as open"), "{page}");
+    let id = t.app.store().enquiries(None, None).await.unwrap()[0]
+        .id
+        .to_string();
+    let dap_csrf = csrf_field(&page);
+    let answered = t
+        .form(
+            "/dap/questions",
+            Some(&dap),
+            &[
+                ("csrf", &dap_csrf),
+                ("id", &id),
+                (
+                    "answer",
+                    "Yes: count a bed as open for the day if it was staffed at midnight.",
+                ),
+                ("publish", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(answered.status, StatusCode::OK, "{}", answered.text());
+    assert!(answered.text().contains("published as the collection"));
+    assert!(
+        answered
+            .text()
+            .contains("No question is waiting for an answer")
+    );
+    // Answered once only.
+    let again = t
+        .form(
+            "/dap/questions",
+            Some(&dap),
+            &[
+                ("csrf", &dap_csrf),
+                ("id", &id),
+                ("answer", "Something else entirely."),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    // The provider reads the answer; the collection's page shows it, without who asked.
+    let mine = t.page("/providers/RXA", Some(&me)).await.text();
+    assert!(mine.contains("staffed at midnight"));
+    let faq = t.page("/collections/uec-sitrep-manual", None).await.text();
+    assert!(faq.contains("Questions providers asked"), "{faq}");
+    assert!(faq.contains("staffed at midnight"));
+    assert!(!faq.contains("Ashford"), "who asked is not published");
+    // A provider may not answer.
+    let refused = t
+        .form(
+            "/dap/questions",
+            Some(&me),
+            &[
+                ("csrf", &csrf),
+                ("id", &id),
+                ("answer", "I answer my own question."),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}

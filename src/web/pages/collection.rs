@@ -100,6 +100,8 @@ pub struct Collection {
     owed_from: String,
     /// The notice the definition promises.
     notice: String,
+    /// Questions providers asked and DAP published, with the answers.
+    faq: Vec<(String, String)>,
     key: String,
     items: Vec<ItemLine>,
     rules: Vec<(String, String)>,
@@ -265,6 +267,16 @@ async fn render(
             None => "not yet listed".into(),
         },
         notice: format!("{} days before the first period is owed", def.notice_days),
+        faq: app
+            .store()
+            .enquiries(Some(slug.as_str()), None)
+            .await
+            .map_err(|e| PageError(ApiError::from(e), Nav::of(v)))?
+            .into_iter()
+            .rev()
+            .filter(|q| q.published)
+            .filter_map(|q| Some((q.question, q.answer?)))
+            .collect(),
         deadline: format!("{} after the period ends", lag(def.deadline)),
         amendment: format!(
             "{} after the deadline; later data lands as late",

@@ -93,6 +93,20 @@ pub struct Dap {
     listed: Vec<ListedLine>,
     /// Each coming collection's readiness, in counts.
     readiness: Vec<crate::registry::readiness::CollectionReadiness>,
+    /// Providers' questions waiting for an answer, oldest first.
+    questions: Vec<QuestionToAnswer>,
+    /// Questions asked about each collection: (title, asked, waiting).
+    asked: Vec<(String, usize, usize)>,
+}
+
+/// A provider's question, for DAP to answer.
+pub struct QuestionToAnswer {
+    id: i64,
+    collection: String,
+    provider: String,
+    asked_by: String,
+    asked: String,
+    question: String,
 }
 
 /// A decision form as it was sent: kept when the decision is refused, so nothing typed is
@@ -208,6 +222,31 @@ pub(super) async fn render(
         h.map(|h| format!("{} hours a year", hours(h)))
             .unwrap_or_else(|| "not set".into())
     };
+    let enquiries = app.store().enquiries(None, None).await.map_err(fail)?;
+    let titles = super::titles(app).await.map_err(fail)?;
+    let title = |slug: &str| titles.get(slug).cloned().unwrap_or_else(|| slug.to_owned());
+    let questions = enquiries
+        .iter()
+        .rev()
+        .filter(|q| q.answer.is_none())
+        .map(|q| QuestionToAnswer {
+            id: q.id,
+            collection: title(&q.collection),
+            provider: q.provider.clone(),
+            asked_by: q.asked_by.clone(),
+            asked: local_day(tz, q.asked_at),
+            question: q.question.clone(),
+        })
+        .collect();
+    let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for q in &enquiries {
+        let c = counts.entry(title(&q.collection)).or_default();
+        c.0 += 1;
+        c.1 += usize::from(q.answer.is_none());
+    }
+    let mut asked: Vec<(String, usize, usize)> =
+        counts.into_iter().map(|(t, (n, w))| (t, n, w)).collect();
+    asked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let (message_class, message) = super::callout(message);
     Ok(Dap {
         nav: Nav::of(v),
@@ -223,6 +262,8 @@ pub(super) async fn render(
         renewal_days: RENEWAL_DAYS,
         listed,
         readiness: app.registry.readiness(now).await.map_err(fail)?,
+        questions,
+        asked,
     })
 }
 

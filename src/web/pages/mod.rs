@@ -8,6 +8,7 @@ mod collection;
 mod contacts;
 mod dap;
 mod directory;
+mod enquiries;
 mod licences;
 mod notifications;
 mod propose;
@@ -77,6 +78,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/providers/{code}/try", post(trial::file))
         .route("/providers/{code}/try-source", post(trial::source))
         .route("/providers/{code}/contacts", post(contacts::set))
+        .route("/providers/{code}/questions", post(enquiries::ask))
+        .route("/dap/questions", post(enquiries::answer))
         .route("/returns", get(returns::page))
         .route("/returns/{name}/{period}/download", get(returns::download))
         .route("/static/tally.css", get(css))

@@ -69,6 +69,14 @@ pub struct PeriodLine {
     note: String,
 }
 
+/// A question the provider asked, and DAP's answer when there is one.
+pub struct QuestionLine {
+    collection: String,
+    asked: String,
+    question: String,
+    answer: Option<String>,
+}
+
 /// A validation report the provider should act on.
 pub struct ReportBox {
     run: i64,
@@ -110,6 +118,8 @@ pub struct ProviderPage {
     sourced: Vec<(String, String, String)>,
     /// Whom Tally e-mails, one a line.
     contacts: String,
+    /// Its questions to DAP, newest first.
+    questions: Vec<QuestionLine>,
     manual: String,
     automated: String,
     saved: String,
@@ -392,6 +402,19 @@ pub(super) async fn render(
             .collect(),
         tryable,
         sourced,
+        questions: app
+            .store()
+            .enquiries(None, Some(code))
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .map(|q| QuestionLine {
+                collection: title(&q.collection),
+                asked: local_time(tz, q.asked_at),
+                question: q.question,
+                answer: q.answer,
+            })
+            .collect(),
         contacts: app
             .store()
             .contacts()
