@@ -27,10 +27,30 @@ pub use mailer::Mailer;
 /// The hour of the working day reminders and overdue notices go at.
 const NINE: NaiveTime = NaiveTime::from_hms_opt(9, 0, 0).expect("09:00 is a time");
 
-/// How far back runs are read for rejections and for what has landed: an amendment window
-/// is at most a few weeks, and a rejection is news for a day or two.
-const RUNS_BACK: Duration = Duration::days(62);
+/// How far back rejections are news.
 const REJECTIONS_BACK: Duration = Duration::days(2);
+
+/// How far back runs are read to know what has landed for every period still open: the
+/// longest period, deadline and amendment window among the collections in force, and a day.
+fn lookback(licensed: &[Licensed]) -> Duration {
+    licensed
+        .iter()
+        .map(|l| {
+            let longest = match l.def.frequency.period {
+                crate::domain::PeriodKind::Day => 1,
+                crate::domain::PeriodKind::Week => 7,
+                crate::domain::PeriodKind::Month => 31,
+                crate::domain::PeriodKind::Quarter => 92,
+                crate::domain::PeriodKind::Year => 366,
+            };
+            Duration::days(longest + 1)
+                + l.def.deadline.duration()
+                + l.def.amendment_window.duration()
+        })
+        .max()
+        .unwrap_or(REJECTIONS_BACK)
+        .max(REJECTIONS_BACK)
+}
 
 /// One notification sent (or tried) by a step.
 #[derive(Debug, Clone)]
@@ -105,13 +125,21 @@ impl Notifier {
         }
         let providers = self.registry.providers().await?;
         let licensed = self.registry.licensed(now).await?;
+        let back = lookback(&licensed);
         let runs = store
             .runs(&RunFilter {
-                finished_after: Some(now - RUNS_BACK),
+                finished_after: Some(now - back),
                 limit: 1_000_000,
                 ..Default::default()
             })
             .await?;
+        // What has been told already (or is being told by another instance) is not drafted
+        // again; a failed one is, and sent again.
+        let told: std::collections::HashSet<String> = store
+            .notified_since(now - back)
+            .await?
+            .into_iter()
+            .collect();
         let mut by_provider: BTreeMap<&str, Vec<crate::store::runs::RunRow>> = BTreeMap::new();
         for r in &runs {
             by_provider
@@ -167,6 +195,7 @@ impl Notifier {
             for r in own.iter().filter(|r| {
                 r.status == RunStatus::Rejected
                     && r.finished_at.is_some_and(|t| t > now - REJECTIONS_BACK)
+                    && !told.contains(&format!("rejected:{}", r.id))
             }) {
                 let report = match store.run_report(r.id).await? {
                     Some(json) => serde_json::from_value::<crate::landing::Report>(json)
@@ -194,11 +223,6 @@ impl Notifier {
         // Each event is claimed on its own, so it is told once; what one provider is told
         // in one step goes in one message, so a trust behind on a daily return gets one
         // e-mail a morning, not one a period.
-        let told: std::collections::HashSet<String> = store
-            .notified_since(now - RUNS_BACK)
-            .await?
-            .into_iter()
-            .collect();
         let mut claimed: BTreeMap<String, Vec<(i64, Draft)>> = BTreeMap::new();
         for d in drafts.into_iter().filter(|d| !told.contains(&d.key)) {
             let to = &contacts[&d.provider];
@@ -292,7 +316,11 @@ fn notice(l: &Licensed, code: &str) -> Draft {
     let names: Vec<&str> = def.items.iter().map(|i| i.name.as_str()).collect();
     Draft {
         kind: "notice",
-        key: format!("notice:{}:{}:{code}", l.licence_number, def.slug),
+        // The day is in the key: a date DAP moves is told again.
+        key: format!(
+            "notice:{}:{}:{}:{code}",
+            l.licence_number, def.slug, l.effective_from
+        ),
         provider: code.to_owned(),
         collection: def.slug.to_string(),
         period: None,
@@ -307,7 +335,7 @@ fn notice(l: &Licensed, code: &str) -> Draft {
              {title} ({licence}), asked by {sponsor} under {basis}.\n\
              Why: {purpose}\n\
              What: {items}.\n\
-             From: {from}; nothing is owed before then.\n\
+             From: {from}; nothing is owed before then. The first period owed is {first}.\n\
              How often: {often}, due {due} hours after each period ends.\n\n\
              To get ready, open the collection on your page on Tally: download its template, \
              connect a source system or try a file in a dry run, which keeps nothing.\n",
@@ -318,6 +346,7 @@ fn notice(l: &Licensed, code: &str) -> Draft {
             purpose = def.purpose,
             items = names.join(", "),
             from = day(l.effective_from),
+            first = l.first_period(),
             often = def.frequency.period.adjective(),
             due = def.deadline.hours,
         ),

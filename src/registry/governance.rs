@@ -87,6 +87,17 @@ impl Licensed {
     pub fn in_effect_on(&self, day: NaiveDate) -> bool {
         self.effective_from <= day
     }
+
+    /// The first period owed: the first of its kind that begins on or after the effective
+    /// date (a monthly collection owed from 15 July is first owed for August).
+    pub fn first_period(&self) -> crate::domain::Period {
+        let p = crate::domain::Period::containing(self.def.frequency.period, self.effective_from);
+        if p.first_day() >= self.effective_from {
+            p
+        } else {
+            p.next()
+        }
+    }
 }
 
 impl Registry {

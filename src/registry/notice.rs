@@ -11,9 +11,9 @@ use crate::domain::definition::CollectionDef;
 use crate::domain::finding::{Finding, Rule, Severity};
 use crate::store::VersionRow;
 
-/// When the licence of the version in force began, and the first day it was owed: walking
+/// When the licence of the version in force began, and the first day it is owed: walking
 /// back from it through the versions it superseded (a proposal never listed is passed
-/// over), the earliest listing. A retired version ends the walk: listing the collection
+/// over), the earliest listing; the day owed is the version in force's own. A retired version ends the walk: listing the collection
 /// again began a new licence. A version listed before effective dates were kept was owed
 /// from its listing day in `tz`.
 pub(super) fn licence_began(
@@ -29,7 +29,8 @@ pub(super) fn licence_began(
         ))
     };
     let mut newest_first = versions.iter().rev();
-    let mut began = owed(newest_first.find(|v| v.status == CollectionStatus::Listed)?)?;
+    let in_force = newest_first.find(|v| v.status == CollectionStatus::Listed)?;
+    let mut began = owed(in_force)?;
     for v in newest_first {
         match v.status {
             CollectionStatus::Superseded => {
@@ -41,7 +42,9 @@ pub(super) fn licence_began(
             _ => {}
         }
     }
-    Some(began)
+    // Each version listed since effective dates were kept carries the licence's date
+    // forward (or DAP's new one, while it was still to come): it is the one in force.
+    Some((began.0, in_force.effective_from.unwrap_or(began.1)))
 }
 
 /// The day a listing at `at` is owed from, and the blocking finding when that is inside the

@@ -102,11 +102,20 @@ pub fn provider_burden(
                             kind,
                             after - chrono::Duration::days(1),
                         )))
-                        .map(|p| (p.end() - chrono::Duration::days(1), p.to_string()))
-                        .filter(|(last, _)| in_month(*last))
-                        .filter(|(last, _)| *last >= c.from && c.to.is_none_or(|to| *last < to))
-                        .filter(|(last, _)| provider.is_open_on(*last))
-                        .map(|(_, p)| p)
+                        .map(|p| {
+                            (
+                                p.first_day(),
+                                p.end() - chrono::Duration::days(1),
+                                p.to_string(),
+                            )
+                        })
+                        .filter(|(_, last, _)| in_month(*last))
+                        // Owed only for a period that began on or after the day it was owed.
+                        .filter(|(first, last, _)| {
+                            *first >= c.from && c.to.is_none_or(|to| *last < to)
+                        })
+                        .filter(|(_, last, _)| provider.is_open_on(*last))
+                        .map(|(_, _, p)| p)
                         .collect::<std::collections::BTreeSet<_>>()
                         .len() as u32;
                     row.submissions = owed;

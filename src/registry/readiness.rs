@@ -69,6 +69,12 @@ impl Registry {
                 continue;
             }
             let checks = self.store.readiness(def.slug.as_str(), None).await?;
+            // Each provider's checks, newest first as the store gives them.
+            let mut by_provider: std::collections::HashMap<&str, Vec<&ReadinessCheck>> =
+                std::collections::HashMap::new();
+            for c in &checks {
+                by_provider.entry(c.provider.as_str()).or_default().push(c);
+            }
             let mut rows: Vec<ProviderReadiness> = providers
                 .iter()
                 .filter(|p| {
@@ -76,10 +82,9 @@ impl Registry {
                         && p.closed_on.is_none_or(|c| c > l.effective_from)
                 })
                 .map(|p| {
-                    let own: Vec<&ReadinessCheck> = checks
-                        .iter()
-                        .filter(|c| c.provider == p.code.as_str())
-                        .collect();
+                    let own: &[&ReadinessCheck] = by_provider
+                        .get(p.code.as_str())
+                        .map_or(&[], |v| v.as_slice());
                     let ready = if own.iter().any(|c| c.passed && c.tried == "source") {
                         Ready::SourcePassed
                     } else if own.iter().any(|c| c.passed) {

@@ -13,7 +13,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::request::{self, RequestError};
-use super::upload::{SLOTS, UploadError, WAIT};
+use super::upload::{UploadError, WAIT};
+
+/// Dry runs at once: fewer than uploads' slots of their own, so that slow sources tried
+/// never keep a real upload waiting.
+static TRIALS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 use crate::connectors::upload::Upload;
 use crate::connectors::{ConnectorConfig, Fetch, Format, Sources};
 use crate::domain::definition::Slug;
@@ -149,7 +153,7 @@ pub async fn dry_run(
             (source.connector.clone(), sources.base.clone(), "source")
         }
     };
-    let _slot = tokio::time::timeout(WAIT, SLOTS.acquire())
+    let _slot = tokio::time::timeout(WAIT, TRIALS.acquire())
         .await
         .map_err(|_| UploadError::Busy)?
         .expect("the semaphore is never closed");

@@ -34,7 +34,7 @@ pub(super) const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// next `tally serve` lets go of what a dead one held).
 const LEASE: std::time::Duration = std::time::Duration::from_secs(120);
 
-pub(super) static SLOTS: Semaphore = Semaphore::const_new(AT_ONCE);
+static SLOTS: Semaphore = Semaphore::const_new(AT_ONCE);
 
 /// A file handed over for one period.
 #[derive(Debug, Clone)]

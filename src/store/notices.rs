@@ -44,14 +44,15 @@ pub trait Notices: Send + Sync {
     async fn contacts(&self) -> anyhow::Result<Vec<(String, String)>>;
     /// Replaces one provider's addresses.
     async fn set_contacts(&self, provider: &str, addresses: &[String]) -> anyhow::Result<()>;
-    /// Records a notification as being sent, unless its event has one already: `None` then.
+    /// Records a notification as being sent, unless its event has one sent, or being sent for
+    /// less than 15 minutes: `None` then. A failed one is claimed again.
     async fn claim_notification(&self, n: &NewNotification) -> anyhow::Result<Option<i64>>;
     /// Records how sending ended: `sent`, or `failed` with the error.
     async fn finish_notification(&self, id: i64, error: Option<&str>) -> anyhow::Result<()>;
     /// The newest notifications first, at most `limit`.
     async fn notifications(&self, limit: i64) -> anyhow::Result<Vec<NotificationRow>>;
-    /// The event keys of notifications recorded since `since`: a step drafts only the
-    /// others, rather than asking the database about each one it has told already.
+    /// The event keys of notifications sent, or being sent, since `since`: a step drafts only
+    /// the others (a failed one among them), rather than asking about each one told already.
     async fn notified_since(&self, since: DateTime<Utc>) -> anyhow::Result<Vec<String>>;
 }
 
@@ -101,7 +102,11 @@ macro_rules! notices_store {
                        (event_key, kind, provider, collection, period, recipients, subject,
                         status, at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', $8)
-                     ON CONFLICT (event_key) DO NOTHING
+                     ON CONFLICT (event_key) DO UPDATE
+                       SET status = 'sending', error = NULL, at = excluded.at,
+                           recipients = excluded.recipients
+                       WHERE notifications.status = 'failed'
+                          OR (notifications.status = 'sending' AND notifications.at < $9)
                      RETURNING id",
                 )
                 .bind(&n.event_key)
@@ -112,6 +117,9 @@ macro_rules! notices_store {
                 .bind(&n.recipients)
                 .bind(&n.subject)
                 .bind(n.at)
+                // A claim older than this whose sending never finished (its process died)
+                // may be taken again.
+                .bind(n.at - chrono::Duration::minutes(15))
                 .fetch_optional(&self.pool)
                 .await?)
             }
@@ -146,12 +154,13 @@ macro_rules! notices_store {
                 &self,
                 since: chrono::DateTime<chrono::Utc>,
             ) -> anyhow::Result<Vec<String>> {
-                Ok(
-                    sqlx::query_scalar("SELECT event_key FROM notifications WHERE at > $1")
-                        .bind(since)
-                        .fetch_all(&self.pool)
-                        .await?,
+                Ok(sqlx::query_scalar(
+                    "SELECT event_key FROM notifications
+                         WHERE at > $1 AND (status = 'sent' OR status = 'sending')",
                 )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?)
             }
         }
     };

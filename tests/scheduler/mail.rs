@@ -235,7 +235,7 @@ async fn reminders_and_overdue_notices_arrive_once_each_at_nine_uk_time_across_t
     let told = step("2026-10-25T10:05:00Z").await;
     assert_eq!(told.len(), 1, "{told:?}");
     assert!(
-        told[0].starts_with("notice:DAP0002:uec-sitrep-manual:RXA"),
+        told[0] == "notice:DAP0002:uec-sitrep-manual:2026-12-20:RXA",
         "{told:?}"
     );
     assert!(step("2026-10-25T10:10:00Z").await.is_empty(), "sent once");
@@ -271,4 +271,44 @@ async fn reminders_and_overdue_notices_arrive_once_each_at_nine_uk_time_across_t
             .iter()
             .all(|n| n.status == "sent" && n.recipients == "returns@ashford.example.nhs.uk")
     );
+
+    // Bramley gives an address while the mail server is down: its notices fail, are
+    // recorded as failed, and go once the server answers again; then never again.
+    registry
+        .store()
+        .set_contacts("RXB", &["data@bramley.example.nhs.uk".into()])
+        .await
+        .unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let down = Notifier {
+        registry: registry.clone(),
+        sources: Arc::new(Sources::default()),
+        mailer: Arc::new(
+            Mailer::of(&Mail {
+                smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+                dir: None,
+                from: None,
+            })
+            .unwrap(),
+        ),
+    };
+    let failed = down.step(utc("2026-10-25T11:00:00Z")).await.unwrap();
+    assert!(!failed.is_empty());
+    assert!(
+        failed
+            .iter()
+            .all(|s| s.error.is_some() && s.provider == "RXB")
+    );
+    let recorded = registry.store().notifications(100).await.unwrap();
+    assert_eq!(
+        recorded.iter().filter(|n| n.status == "failed").count(),
+        failed.len()
+    );
+    let again = step("2026-10-25T11:05:00Z").await;
+    assert_eq!(again.len(), failed.len(), "{again:?}");
+    assert!(step("2026-10-25T11:10:00Z").await.is_empty(), "sent once");
+    let recorded = registry.store().notifications(100).await.unwrap();
+    assert!(recorded.iter().all(|n| n.status == "sent"), "{recorded:?}");
 }

@@ -425,6 +425,12 @@ async fn a_provider_asks_dap_answers_and_the_answer_becomes_the_faq() {
     assert!(faq.contains("Questions providers asked"), "{faq}");
     assert!(faq.contains("staffed at midnight"));
     assert!(!faq.contains("Ashford"), "who asked is not published");
+    // A manual form is never pulled, and its page does not say it is.
+    assert!(
+        faq.contains("Never: it is filled in by hand and uploaded"),
+        "{faq}"
+    );
+    assert!(!faq.contains("The next pulls"), "{faq}");
     // A provider may not answer.
     let refused = t
         .form(

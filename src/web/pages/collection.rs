@@ -226,6 +226,7 @@ async fn render(
         }
         _ => Vec::new(),
     };
+    let manual = def.capture == crate::domain::definition::Capture::Manual;
     let kinds: Vec<&str> = def.respondents.kinds.iter().map(|k| k.plural()).collect();
     let (message_class, message) = super::callout(message);
     Ok(Collection {
@@ -245,17 +246,22 @@ async fn render(
         respondents: kinds.join(", "),
         grain: def.grain.as_str().replace('_', " "),
         frequency: def.frequency.period.adjective().into(),
-        timetable: format!(
-            "{}, {} time",
-            def.frequency
-                .cron
-                .parse::<croner::Cron>()
-                .map(|c| c.describe().trim_end_matches('.').to_owned())
-                .unwrap_or_else(|_| def.frequency.cron.clone()),
-            def.frequency.timezone
-        ),
+        // A manual form is filled in by hand and uploaded: the scheduler never pulls it.
+        timetable: if manual {
+            "Never: it is filled in by hand and uploaded".into()
+        } else {
+            format!(
+                "{}, {} time",
+                def.frequency
+                    .cron
+                    .parse::<croner::Cron>()
+                    .map(|c| c.describe().trim_end_matches('.').to_owned())
+                    .unwrap_or_else(|_| def.frequency.cron.clone()),
+                def.frequency.timezone
+            )
+        },
         next: match (view.status, view.effective_from) {
-            (CollectionStatus::Listed, Some(from)) => next_pulls(def, tz, now, from),
+            (CollectionStatus::Listed, Some(from)) if !manual => next_pulls(def, tz, now, from),
             _ => Vec::new(),
         },
         owed_from: match view.effective_from {

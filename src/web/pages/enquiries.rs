@@ -182,9 +182,9 @@ pub async fn answer(
                 .await
                 .map_err(|e| PageError(e, Nav::of(&v)))?;
                 let said = if publish {
-                    "The answer is sent and published as the collection's FAQ."
+                    "The answer is on the provider's page, and published as the collection's FAQ."
                 } else {
-                    "The answer is sent to the provider."
+                    "The answer is on the provider's page."
                 };
                 (StatusCode::OK, (said.to_owned(), true))
             } else {

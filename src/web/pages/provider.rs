@@ -48,6 +48,8 @@ pub struct ComingLine {
     sponsor: String,
     asked: String,
     from: String,
+    /// The first period owed.
+    first: String,
     often: String,
     due: String,
     how: String,
@@ -197,6 +199,7 @@ fn coming_line(app: &App, code: &str, l: &Licensed) -> ComingLine {
         sponsor: def.sponsor.clone(),
         asked: format!("{} items: {}", names.len(), names.join(", ")),
         from: l.effective_from.format("%-d %B %Y").to_string(),
+        first: l.first_period().to_string(),
         often: format!(
             "{}, one set of rows per {}",
             def.frequency.period.adjective(),

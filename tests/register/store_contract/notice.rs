@@ -15,6 +15,7 @@ contract!(
     a_listing_is_owed_after_its_notice_and_coming_before,
     an_effective_date_inside_the_notice_needs_an_override,
     a_new_version_keeps_the_day_its_licence_is_owed_from,
+    a_coming_collection_s_day_can_be_moved_later_and_its_first_period_follows,
     nothing_is_taken_for_a_period_before_the_effective_date,
 );
 
@@ -274,4 +275,44 @@ async fn nothing_is_taken_for_a_period_before_the_effective_date(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(key.period, Period::parse("2027-01-04").unwrap());
+}
+
+async fn a_coming_collection_s_day_can_be_moved_later_and_its_first_period_follows(db: &TestDb) {
+    let r = db.registry().await;
+    r.propose(&load("care-home-capacity"), "ADASS", at(2))
+        .await
+        .unwrap();
+    // Monthly, owed from the default 28 December: December began before it, so January is
+    // the first period owed.
+    let l = r
+        .approve("care-home-capacity", dap(), "ok", vec![], at(2))
+        .await
+        .unwrap();
+    assert_eq!(l.effective_from, day("2026-12-28"));
+    let licensed = r.require_listed("care-home-capacity", at(3)).await.unwrap();
+    assert_eq!(licensed.first_period().to_string(), "2027-01");
+    // While it is still coming, DAP gives providers longer with a new version: the later
+    // day is the one in force, everywhere.
+    let dir = tempfile::tempdir().unwrap();
+    let v2 = variant(
+        dir.path(),
+        "care-home-capacity",
+        &[("title = \"", "title = \"Revised: ")],
+    );
+    r.propose(&v2, "ADASS", at(4)).await.unwrap();
+    r.approve_from(
+        "care-home-capacity",
+        dap(),
+        "more time",
+        vec![],
+        Some(day("2027-04-01")),
+        at(4),
+    )
+    .await
+    .unwrap();
+    let licensed = r.require_listed("care-home-capacity", at(5)).await.unwrap();
+    assert_eq!(licensed.effective_from, day("2027-04-01"));
+    assert_eq!(licensed.first_period().to_string(), "2027-04");
+    let shown = r.show("care-home-capacity", at(5)).await.unwrap();
+    assert_eq!(shown.effective_from, Some(day("2027-04-01")));
 }
