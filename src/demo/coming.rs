@@ -6,24 +6,10 @@
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 
-use super::story::{DAP, Story};
+use super::story::{Coming, DAP, Story};
 use crate::connectors::Sources;
 use crate::domain::Period;
 use crate::schedule::trial::{Ask, Tried, dry_run};
-
-/// A coming collection, for the summary.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Coming {
-    pub slug: String,
-    pub licence: String,
-    pub owed_from: chrono::NaiveDate,
-    /// Providers that will owe it.
-    pub providers: usize,
-    /// Providers with a dry run that passed.
-    pub passed: usize,
-    /// Providers that tried and have not passed yet.
-    pub failed: usize,
-}
 
 /// How many trusts try a file, the last of them with a spreadsheet's own headings.
 const TRYING: usize = 4;

@@ -39,7 +39,21 @@ pub struct Decisions {
     /// (slug, the rules that blocked it, the reasons) for each proposal DAP refused.
     pub refused: Vec<(String, Vec<String>, String)>,
     /// Collections listed with notice that are still to come into effect.
-    pub coming: Vec<super::coming::Coming>,
+    pub coming: Vec<Coming>,
+}
+
+/// A coming collection, for the summary.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Coming {
+    pub slug: String,
+    pub licence: String,
+    pub owed_from: chrono::NaiveDate,
+    /// Providers that will owe it.
+    pub providers: usize,
+    /// Providers with a dry run that passed.
+    pub passed: usize,
+    /// Providers that tried and have not passed yet.
+    pub failed: usize,
 }
 
 impl Story<'_> {
