@@ -236,6 +236,14 @@ await step('provider', async () => {
   await expectText(page, 'Daily survey of patients ready for discharge');
   await expectText(page, 'Nothing is owed before 4 September 2026');
   await check(page, 'provider');
+  // The coming survey's template, its columns the items.
+  const [template] = await Promise.all([
+    page.waitForEvent('download'),
+    page.click('a[href="/collections/discharge-readiness-survey/template/csv"]'),
+  ]);
+  const columns = fs.readFileSync(await template.path(), 'utf8').split('\n')[0];
+  if (!columns.startsWith('report_date,pathway')) throw new Error(`the template's columns are "${columns}"`);
+  say(`provider: the survey's template has ${columns}`);
   const form = 'form[enctype="multipart/form-data"]';
   // A dry run of the census file for the coming survey: the report says why it would not
   // be taken, and nothing is kept.
