@@ -406,18 +406,23 @@ impl Registry {
         provider: &Provider,
         at: DateTime<Utc>,
     ) -> anyhow::Result<Vec<Licensed>> {
-        Ok(self
-            .licensed(at)
-            .await?
-            .into_iter()
-            .filter(|l| {
-                let today = at.with_timezone(&l.def.frequency.timezone).date_naive();
-                !l.in_effect_on(today)
-                    && l.def.respondents.kinds.contains(&provider.kind)
-                    && provider.closed_on.is_none_or(|c| c > l.effective_from)
-            })
-            .collect())
+        let licensed = self.licensed(at).await?;
+        Ok(coming(&licensed, provider, at).cloned().collect())
     }
+}
+
+/// [`Registry::coming_for`] among collections already read.
+pub fn coming<'a>(
+    licensed: &'a [Licensed],
+    provider: &'a Provider,
+    at: DateTime<Utc>,
+) -> impl Iterator<Item = &'a Licensed> {
+    licensed.iter().filter(move |l| {
+        let today = at.with_timezone(&l.def.frequency.timezone).date_naive();
+        !l.in_effect_on(today)
+            && l.def.respondents.kinds.contains(&provider.kind)
+            && provider.closed_on.is_none_or(|c| c > l.effective_from)
+    })
 }
 impl Registry {
     /// Adds or updates providers, all or none. A successor must be a provider, in the file
@@ -463,8 +468,8 @@ fn budget_years() -> std::ops::RangeInclusive<NaiveDate> {
         ..=NaiveDate::from_ymd_opt(2100, 12, 31).expect("a day")
 }
 
-/// The first day the licence in force is owed, if one is.
-fn owed_from(versions: &[crate::store::VersionRow]) -> Option<NaiveDate> {
+/// The first day the licence in force is owed, if one is, from a collection's versions.
+pub fn owed_from(versions: &[crate::store::VersionRow]) -> Option<NaiveDate> {
     let tz = versions
         .iter()
         .find(|v| v.status == CollectionStatus::Listed)?

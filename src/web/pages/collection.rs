@@ -14,8 +14,8 @@ use chrono::{Duration, Utc};
 use serde::Deserialize;
 
 use super::{
-    Confirm, FindingLine, Nav, OverrideLine, PageError, check_csrf, finding_lines, local_day,
-    local_time, override_lines, signed_in,
+    Confirm, FindingLine, Nav, OverrideLine, PageError, finding_lines, local_day, local_time,
+    override_lines,
 };
 use crate::domain::definition::{CollectionDef, ItemType, Slug};
 use crate::domain::{CollectionStatus, Step};
@@ -393,6 +393,12 @@ pub struct StatusForm {
     confirmed: String,
 }
 
+impl super::WithCsrf for StatusForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// DAP suspends, reinstates or retires a collection from its page. Retiring is asked again
 /// on a page of its own first, since it cannot be undone.
 pub async fn change(
@@ -401,17 +407,8 @@ pub async fn change(
     Path(slug): Path<String>,
     form: Result<Form<StatusForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
-    let who = signed_in(&v)?;
-    crate::web::api::allowed(&app, who, Action::Decide, "decide", &slug)
-        .await
-        .map_err(|e| PageError(e, Nav::of(&v)))?;
-    let Form(form) = form.map_err(|e| {
-        PageError(
-            ApiError::Unprocessable(format!("the form is not whole: {}", e.body_text())),
-            Nav::of(&v),
-        )
-    })?;
-    check_csrf(&app, &v, &form.csrf, "decide").await?;
+    let (who, form) = super::guarded(&app, &v, Action::Decide, "decide", &slug, form).await?;
+    let who = &who;
     let slug = slug_of(&slug, &v)?;
     let action = match form.action.as_str() {
         "suspend" => DecisionKind::Suspend,

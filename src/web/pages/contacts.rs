@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::provider::render;
-use super::{Nav, PageError, check_csrf, signed_in};
+use super::{Nav, PageError, WithCsrf, guarded};
 use crate::domain::AuditOutcome;
 use crate::web::app::App;
 use crate::web::auth::{Action, Visitor};
@@ -22,24 +22,28 @@ pub struct ContactsForm {
     contacts: String,
 }
 
+impl WithCsrf for ContactsForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 pub async fn set(
     State(app): State<Arc<App>>,
     v: Visitor,
     Path(code): Path<String>,
     form: Result<Form<ContactsForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
-    let who = signed_in(&v)?.clone();
     let target: String = code.chars().take(40).collect();
-    crate::web::api::allowed(&app, &who, Action::Upload(&code), "set contacts", &target)
-        .await
-        .map_err(|e| PageError(e, Nav::of(&v)))?;
-    let Form(form) = form.map_err(|e| {
-        PageError(
-            ApiError::Unprocessable(format!("the form is not whole: {}", e.body_text())),
-            Nav::of(&v),
-        )
-    })?;
-    check_csrf(&app, &v, &form.csrf, "set contacts").await?;
+    let (who, form) = guarded(
+        &app,
+        &v,
+        Action::Upload(&code),
+        "set contacts",
+        &target,
+        form,
+    )
+    .await?;
     let typed: Vec<&str> = form.contacts.split(['\n', ',', ';']).collect();
     let (status, message) = match crate::providers::contacts(&typed) {
         Ok(list) => {

@@ -149,13 +149,8 @@ pub(super) async fn render(
         let kept = kept.filter(|k| k.slug == c.slug);
         let def = &p.definition.0;
         let today = now.with_timezone(&def.frequency.timezone).date_naive();
-        let owed_since = app
-            .registry
-            .show(&c.slug, now)
-            .await
-            .map_err(fail)?
-            .effective_from
-            .map(|d| d.format("%-d %B %Y").to_string());
+        let owed_since =
+            crate::registry::views::owed_from(&versions).map(|d| d.format("%-d %B %Y").to_string());
         pending.push(Pending {
             notice_days: def.notice_days,
             default_from: (today + Duration::days(i64::from(def.notice_days)))

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{Nav, PageError, check_csrf, signed_in};
+use super::{Nav, PageError, WithCsrf, guarded};
 use crate::domain::AuditOutcome;
 use crate::web::app::App;
 use crate::web::auth::{Action, Visitor};
@@ -25,6 +25,12 @@ pub struct AskForm {
     question: String,
 }
 
+impl WithCsrf for AskForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct AnswerForm {
     csrf: String,
@@ -32,6 +38,12 @@ pub struct AnswerForm {
     answer: String,
     #[serde(default)]
     publish: Option<String>,
+}
+
+impl WithCsrf for AnswerForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 /// Plain words: something to read, not too long, no control characters but line breaks.
@@ -57,18 +69,8 @@ pub async fn ask(
     Path(code): Path<String>,
     form: Result<Form<AskForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
-    let who = signed_in(&v)?.clone();
     let target: String = code.chars().take(40).collect();
-    crate::web::api::allowed(&app, &who, Action::Upload(&code), "ask", &target)
-        .await
-        .map_err(|e| PageError(e, Nav::of(&v)))?;
-    let Form(form) = form.map_err(|e| {
-        PageError(
-            ApiError::Unprocessable(format!("the form is not whole: {}", e.body_text())),
-            Nav::of(&v),
-        )
-    })?;
-    check_csrf(&app, &v, &form.csrf, "ask").await?;
+    let (who, form) = guarded(&app, &v, Action::Upload(&code), "ask", &target, form).await?;
     let fail = |e: anyhow::Error| PageError(ApiError::from(e), Nav::of(&v));
     let now = app.now();
     // Only about a collection in force or coming that asks this provider's kind.
@@ -142,17 +144,7 @@ pub async fn answer(
     v: Visitor,
     form: Result<Form<AnswerForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
-    let who = signed_in(&v)?.clone();
-    crate::web::api::allowed(&app, &who, Action::Decide, "answer", "question")
-        .await
-        .map_err(|e| PageError(e, Nav::of(&v)))?;
-    let Form(form) = form.map_err(|e| {
-        PageError(
-            ApiError::Unprocessable(format!("the form is not whole: {}", e.body_text())),
-            Nav::of(&v),
-        )
-    })?;
-    check_csrf(&app, &v, &form.csrf, "answer").await?;
+    let (who, form) = guarded(&app, &v, Action::Decide, "answer", "question", form).await?;
     let publish = form.publish.as_deref() == Some("yes");
     let (status, message) = match words("answer", &form.answer) {
         Err(e) => (

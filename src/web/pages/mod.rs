@@ -238,6 +238,36 @@ pub fn signed_in(v: &Visitor) -> Result<&Principal, PageError> {
     })
 }
 
+/// A form sent from a page, with the CSRF field it carries.
+pub trait WithCsrf {
+    fn csrf(&self) -> &str;
+}
+
+/// A form a page sends for `name`: who may take `action` first (a refusal is audited
+/// against `target`), then the form whole, then its CSRF field. Gives who sent it, and the
+/// form.
+pub async fn guarded<T: WithCsrf>(
+    app: &App,
+    v: &Visitor,
+    action: auth::Action<'_>,
+    name: &str,
+    target: &str,
+    form: Result<Form<T>, axum::extract::rejection::FormRejection>,
+) -> Result<(Principal, T), PageError> {
+    let who = signed_in(v)?.clone();
+    crate::web::api::allowed(app, &who, action, name, target)
+        .await
+        .map_err(|e| PageError(e, Nav::of(v)))?;
+    let Form(form) = form.map_err(|e| {
+        PageError(
+            ApiError::Unprocessable(format!("the form is not whole: {}", e.body_text())),
+            Nav::of(v),
+        )
+    })?;
+    check_csrf(app, v, form.csrf(), name).await?;
+    Ok((who, form))
+}
+
 /// A form's CSRF field against the session's: a forged or missing one is refused, and the
 /// refusal is in the audit log as `action` by the session's holder.
 pub async fn check_csrf(

@@ -292,7 +292,9 @@ pub(super) async fn render(
         |slug| app.sources.find(slug, code).is_some(),
         now,
     );
-    let coming_licensed = app.registry.coming_for(provider, now).await.map_err(fail)?;
+    // What is coming, among the collections already read.
+    let coming_licensed: Vec<&Licensed> =
+        crate::registry::views::coming(&licensed, provider, now).collect();
     let coming = coming_licensed
         .iter()
         .map(|l| coming_line(app, code, l))
@@ -310,7 +312,7 @@ pub(super) async fn render(
     // A source is tried for the last period that has ended: what a first pull would read.
     let sourced = coming_licensed
         .iter()
-        .chain(owed.iter().copied())
+        .chain(owed.iter())
         .filter(|l| app.sources.find(l.def.slug.as_str(), code).is_some())
         .map(|l| {
             let today = now.with_timezone(&l.def.frequency.timezone).date_naive();

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::provider::render;
-use super::{Nav, PageError, check_csrf, signed_in};
+use super::{Nav, PageError, WithCsrf, guarded};
 use crate::web::app::App;
 use crate::web::auth::{Action, Visitor};
 use crate::web::error::ApiError;
@@ -22,6 +22,12 @@ pub struct SourceForm {
     csrf: String,
     collection: String,
     period: String,
+}
+
+impl WithCsrf for SourceForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 pub async fn file(
@@ -41,18 +47,8 @@ pub async fn source(
     Path(code): Path<String>,
     form: Result<Form<SourceForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
-    let who = signed_in(&v)?.clone();
     let target: String = code.chars().take(40).collect();
-    crate::web::api::allowed(&app, &who, Action::Upload(&code), "dry run", &target)
-        .await
-        .map_err(|e| PageError(e, Nav::of(&v)))?;
-    let Form(form) = form.map_err(|e| {
-        PageError(
-            ApiError::Unprocessable(format!("the form is not whole: {}", e.body_text())),
-            Nav::of(&v),
-        )
-    })?;
-    check_csrf(&app, &v, &form.csrf, "dry run").await?;
+    let (who, form) = guarded(&app, &v, Action::Upload(&code), "dry run", &target, form).await?;
     let tried =
         crate::web::api::try_source(&app, &who, &code, &form.collection, &form.period).await;
     answer(&app, &v, &code, tried).await
