@@ -289,6 +289,24 @@ async fn a_provider_sets_whom_tally_e_mails_and_dap_reads_what_was_sent() {
         t.app.store().contacts().await.unwrap().is_empty(),
         "nothing saved"
     );
+    // More than ten addresses is a mailing list, not a returns team: refused, naming the limit.
+    let many: String = (0..11)
+        .map(|n| format!("person{n}@ashford.example.nhs.uk\n"))
+        .collect();
+    let crowd = t
+        .form(
+            "/providers/RXA/contacts",
+            Some(&me),
+            &[("csrf", &csrf), ("contacts", &many)],
+        )
+        .await;
+    assert_eq!(crowd.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        crowd.text().contains("more than the 10"),
+        "{}",
+        crowd.text()
+    );
+    assert!(t.app.store().contacts().await.unwrap().is_empty());
     let ok = t
         .form(
             "/providers/RXA/contacts",
@@ -373,6 +391,26 @@ async fn a_provider_asks_dap_answers_and_the_answer_becomes_the_faq() {
     );
     let empty = ask("ward-bed-census", "   ").await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A question past a page of text is refused, naming the limit, and nothing is kept.
+    let long = "Why? ".repeat(900);
+    let essay = t
+        .form(
+            "/providers/RXA/questions",
+            Some(&me),
+            &[
+                ("csrf", &csrf),
+                ("collection", "ward-bed-census"),
+                ("question", &long),
+            ],
+        )
+        .await;
+    assert_eq!(essay.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        essay.text().contains("longer than 4000 characters"),
+        "{}",
+        essay.text()
+    );
+    assert_eq!(t.app.store().enquiries(None, None).await.unwrap().len(), 1);
 
     // DAP sees it waiting, with the count per collection, and answers it for publication.
     let dap = t.sign_in(&t.tokens.dap).await;
