@@ -335,12 +335,17 @@ async fn two_instances_claim_each_run_exactly_once(db: &TestDb) {
         tokio::spawn(runner(two.clone(), "two", reversed)),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert!(
-        !a.is_empty() && !b.is_empty(),
-        "both instances pulled: {} and {}",
-        a.len(),
-        b.len()
-    );
+    // Each instance tried every run, so exactly-once is checked below either way. On
+    // PostgreSQL both also win some; SQLite's busy handler puts a waiting writer to sleep
+    // while the other takes every turn, so there one instance may rightly win them all.
+    if matches!(db, TestDb::Postgres { .. }) {
+        assert!(
+            !a.is_empty() && !b.is_empty(),
+            "both instances pulled: {} and {}",
+            a.len(),
+            b.len()
+        );
+    }
     let a_set: HashSet<&RunKey> = a.iter().collect();
     assert!(
         b.iter().all(|k| !a_set.contains(k)),
