@@ -10,7 +10,7 @@ use crate::connectors::Sources;
 use crate::domain::{PullStatus, RunStatus, UploadStatus};
 use crate::landing::lake::Lake;
 use crate::schedule::pull::Timing;
-use crate::schedule::upload::{HandIn, UploadError};
+use crate::schedule::upload::{HandIn, Handed, UploadError};
 use crate::store::runs::RunFilter;
 
 /// `tally pull`: one period now, from the provider's source.
@@ -192,7 +192,12 @@ pub struct UploadArgs {
     #[arg(long)]
     pub period: String,
     /// The file: .csv, .xlsx, .xls or .ods.
-    pub file: std::path::PathBuf,
+    #[arg(required_unless_present = "nil")]
+    pub file: Option<std::path::PathBuf>,
+    /// Declare a nil return instead of a file: the provider has nothing to report for the
+    /// period. Only where the collection's definition allows one (`nil_return = true`).
+    #[arg(long, conflicts_with_all = ["file", "dry_run"])]
+    pub nil: bool,
     /// Make a correction current although it keeps fewer than half of the rows the period
     /// has now (without this, such a file is checked, reported and not made current).
     #[arg(long, conflicts_with = "dry_run")]
@@ -211,18 +216,24 @@ pub struct UploadArgs {
 /// a file rejected, or a correction held back for confirmation, is `Failed` (exit 4).
 pub async fn upload(settings: &Settings, args: UploadArgs) -> anyhow::Result<Outcome> {
     let json = args.json;
-    if args.dry_run {
-        let tried = Tried::File {
-            name: args
-                .file
+    let handed = match &args.file {
+        Some(path) => Handed::File {
+            name: path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            path: args.file.clone(),
+            path: path.clone(),
+        },
+        None => Handed::Nil,
+    };
+    if args.dry_run {
+        let Handed::File { path, name } = handed else {
+            anyhow::bail!("a dry run tries a file: name one");
         };
-        if !args.file.is_file() {
-            anyhow::bail!("there is no file at {}", args.file.display());
+        if !path.is_file() {
+            anyhow::bail!("there is no file at {}", path.display());
         }
+        let tried = Tried::File { name, path };
         let none = Sources::default();
         return try_it(
             settings,
@@ -236,15 +247,10 @@ pub async fn upload(settings: &Settings, args: UploadArgs) -> anyhow::Result<Out
         .await;
     }
     let up = HandIn {
-        name: args
-            .file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
         collection: args.collection,
         provider: args.provider,
         period: args.period,
-        file: args.file,
+        handed,
         via: "cli",
         replace: args.replace,
     };

@@ -18,7 +18,7 @@ use crate::registry::Registry;
 use crate::returns::scheduled::Builder;
 use crate::schedule::pull::Timing;
 use crate::schedule::runner::Runner;
-use crate::schedule::upload::{HandIn, hand_in};
+use crate::schedule::upload::{HandIn, Handed, hand_in};
 
 /// A decision DAP takes on a given day of the window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -213,8 +213,7 @@ impl Clock<'_> {
             collection: collection.into(),
             provider: provider.into(),
             period: period.into(),
-            file,
-            name,
+            handed: Handed::File { path: file, name },
             via: "demo",
             // A provider who corrects a figure means the correction.
             replace: true,

@@ -105,6 +105,10 @@ pub struct CollectionDef {
     /// What happens to an extract with rows that fail a check.
     #[serde(default)]
     pub bad_rows: BadRows,
+    /// A provider may declare a period a nil return: nothing to report (no incidents, no
+    /// patients of the kind asked about). It counts as received, with no rows.
+    #[serde(default)]
+    pub nil_return: bool,
     pub burden: BurdenEstimate,
     /// Listed collections this one replaces; listing it retires them (one in, one out).
     pub retires: Vec<Slug>,
@@ -442,6 +446,17 @@ pub struct BurdenEstimate {
     pub manual_minutes: f64,
     /// Signing off an automated pull.
     pub automated_minutes: f64,
+    /// Declaring a nil return, when the listing says; otherwise a sign-off's minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nil_minutes: Option<f64>,
+}
+
+impl BurdenEstimate {
+    /// Declaring a period a nil return: one look and one confirmation, like a sign-off,
+    /// unless the listing estimates it.
+    pub fn nil_minutes(&self) -> f64 {
+        self.nil_minutes.unwrap_or(self.automated_minutes)
+    }
 }
 
 #[cfg(test)]

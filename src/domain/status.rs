@@ -162,6 +162,8 @@ status_enum!(
         Pulled => "pulled",
         /// Uploaded by hand: on the provider's page, through the API or `tally upload`.
         Uploaded => "uploaded",
+        /// Declared a nil return by the provider: nothing to report for the period.
+        Nil => "nil",
     }
 );
 

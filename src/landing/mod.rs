@@ -51,6 +51,9 @@ pub struct Report {
     pub checks: BTreeMap<String, CheckCount>,
     /// Why the whole extract was rejected, when it was.
     pub rejected: Option<String>,
+    /// The provider declared the period a nil return: nothing to report.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nil_return: bool,
     /// True only when the input was read and holds nothing but listed items: its header
     /// names listed items only and no row has extra fields. Only then may the raw input be
     /// kept (rule 8).
@@ -77,6 +80,12 @@ impl Report {
 
     /// The report as a provider reads it.
     pub fn text(&self) -> String {
+        if self.nil_return {
+            return format!(
+                "{} from {} for {}: a nil return; the provider has nothing to report for the period.\n",
+                self.collection, self.provider, self.period
+            );
+        }
         let mut out = format!(
             "{} from {} for {}: {} rows in, {} accepted, {} rejected.\n",
             self.collection,
@@ -122,6 +131,20 @@ pub enum Outcome {
     Ready(Box<PendingFile>, Report),
     /// Nothing lands; the report says why.
     Rejected(Report),
+}
+
+/// A nil return for `key`: no rows, written as an empty version with the collection's
+/// columns, so that the period is received and every return reads it as nothing to add.
+pub fn land_nil(def: &CollectionDef, key: &RunKey, lake: &Lake) -> anyhow::Result<Outcome> {
+    let pending = lake.create(key, lake::schema(def))?;
+    let report = Report {
+        collection: key.collection.clone(),
+        provider: key.provider.clone(),
+        period: key.period.to_string(),
+        nil_return: true,
+        ..Report::default()
+    };
+    Ok(Outcome::Ready(Box::new(pending), report))
 }
 
 /// Reads a CSV extract at `raw`, checks it against `def` and writes its valid rows to a new

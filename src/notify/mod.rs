@@ -363,10 +363,11 @@ fn reminder(o: &Owed, code: &str, tz: Tz) -> Draft {
         subject: format!("Due {}: {} {}", local(tz, o.deadline), o.title, o.period),
         body: format!(
             "{} for {} from {code} is due by {}. Tally has no source system to pull it from, so \
-             upload it from your page on Tally; a dry run checks a file first without sending it.\n",
+             upload it from your page on Tally; a dry run checks a file first without sending it.{}\n",
             o.title,
             o.period,
-            local(tz, o.deadline)
+            local(tz, o.deadline),
+            nothing_to_report(o)
         ),
     }
 }
@@ -388,11 +389,22 @@ fn overdue(o: &Owed, code: &str, tz: Tz, now: DateTime<Utc>) -> Draft {
         subject: format!("Overdue: {} {}", o.title, o.period),
         body: format!(
             "{} for {} from {code} was due by {} and has not arrived ({late} hours late). {how} \
-             It is still taken, as late, until {}.\n",
+             It is still taken, as late, until {}.{}\n",
             o.title,
             o.period,
             local(tz, o.deadline),
-            local(tz, o.closes)
+            local(tz, o.closes),
+            nothing_to_report(o)
         ),
+    }
+}
+
+/// What a provider with nothing to report does, where the collection takes a nil return.
+fn nothing_to_report(o: &Owed) -> &'static str {
+    if o.nil_return {
+        " If you have nothing to report for the period, say so with \"Nothing to report\" on \
+         your page instead."
+    } else {
+        ""
     }
 }

@@ -9,6 +9,9 @@ use std::str::FromStr;
 use toml::{Table, Value};
 
 mod items;
+mod read;
+
+use read::Reader;
 
 use crate::domain::definition::*;
 use crate::domain::provider::ProviderKind;
@@ -154,6 +157,7 @@ const TOP_KEYS: &[&str] = &[
     "items",
     "rules",
     "bad_rows",
+    "nil_return",
 ];
 
 const ITEM_KEYS: &[&str] = &[
@@ -172,183 +176,7 @@ const ITEM_KEYS: &[&str] = &[
     "justification",
 ];
 
-/// Walks a TOML table, recording a problem for anything missing, mistyped or unknown.
-/// Getters return `None` after recording why, so one pass finds everything.
-struct Reader<'a> {
-    file: &'a str,
-    problems: Vec<Problem>,
-}
-
 impl Reader<'_> {
-    fn problem(&mut self, field: &str, reason: impl Into<String>) {
-        self.problems.push(Problem {
-            file: self.file.into(),
-            field: field.into(),
-            reason: reason.into(),
-        });
-    }
-
-    fn path(prefix: &str, key: &str) -> String {
-        if prefix.is_empty() {
-            key.into()
-        } else {
-            format!("{prefix}.{key}")
-        }
-    }
-
-    fn unknown_keys(&mut self, t: &Table, prefix: &str, allowed: &[&str]) {
-        for key in t.keys() {
-            if !allowed.contains(&key.as_str()) {
-                self.problem(&Self::path(prefix, key), "unknown field");
-            }
-        }
-    }
-
-    fn opt_str(&mut self, t: &Table, prefix: &str, key: &str) -> Option<String> {
-        match t.get(key) {
-            None => None,
-            // Text is printed on the register and in terminals: no escape sequences, and
-            // line breaks only where prose may have them.
-            Some(Value::String(s)) if s.chars().any(|c| c.is_control() && c != '\n') => {
-                self.problem(&Self::path(prefix, key), "must not hold control characters");
-                None
-            }
-            Some(Value::String(s)) if s.trim().contains('\n') && !PROSE_KEYS.contains(&key) => {
-                self.problem(&Self::path(prefix, key), "must be on one line");
-                None
-            }
-            Some(Value::String(s)) => Some(s.trim().to_owned()),
-            Some(v) => {
-                self.problem(
-                    &Self::path(prefix, key),
-                    format!("expected text, found {}", v.type_str()),
-                );
-                None
-            }
-        }
-    }
-
-    fn str(&mut self, t: &Table, prefix: &str, key: &str) -> Option<String> {
-        match t.get(key) {
-            None => {
-                self.problem(&Self::path(prefix, key), "is required");
-                None
-            }
-            Some(_) => match self.opt_str(t, prefix, key) {
-                Some(s) if s.is_empty() => {
-                    self.problem(&Self::path(prefix, key), "must not be empty");
-                    None
-                }
-                other => other,
-            },
-        }
-    }
-
-    fn parsed<T, E: Into<String>>(
-        &mut self,
-        t: &Table,
-        prefix: &str,
-        key: &str,
-        parse: impl Fn(&str) -> Result<T, E>,
-    ) -> Option<T> {
-        let s = self.str(t, prefix, key)?;
-        parse(&s)
-            .map_err(|e| self.problem(&Self::path(prefix, key), e))
-            .ok()
-    }
-
-    fn opt_number(&mut self, t: &Table, prefix: &str, key: &str) -> Option<f64> {
-        match t.get(key)? {
-            Value::Integer(i) => Some(*i as f64),
-            Value::Float(f) if f.is_finite() => Some(*f),
-            Value::Float(f) => {
-                self.problem(
-                    &Self::path(prefix, key),
-                    format!("{f} is not a finite number"),
-                );
-                None
-            }
-            v => {
-                self.problem(
-                    &Self::path(prefix, key),
-                    format!("expected a number, found {}", v.type_str()),
-                );
-                None
-            }
-        }
-    }
-
-    fn number(&mut self, t: &Table, prefix: &str, key: &str, min: f64, max: f64) -> Option<f64> {
-        if !t.contains_key(key) {
-            self.problem(&Self::path(prefix, key), "is required");
-            return None;
-        }
-        let n = self.opt_number(t, prefix, key)?;
-        if !(min..=max).contains(&n) {
-            self.problem(
-                &Self::path(prefix, key),
-                format!("must be from {min} to {max}"),
-            );
-            return None;
-        }
-        Some(n)
-    }
-
-    fn integer(&mut self, t: &Table, prefix: &str, key: &str) -> Option<i64> {
-        match t.get(key) {
-            None => {
-                self.problem(&Self::path(prefix, key), "is required");
-                None
-            }
-            Some(Value::Integer(i)) => Some(*i),
-            Some(v) => {
-                self.problem(
-                    &Self::path(prefix, key),
-                    format!("expected a whole number, found {}", v.type_str()),
-                );
-                None
-            }
-        }
-    }
-
-    fn str_list(&mut self, t: &Table, prefix: &str, key: &str) -> Vec<String> {
-        let field = Self::path(prefix, key);
-        match t.get(key) {
-            None => Vec::new(),
-            Some(Value::Array(a)) => {
-                let mut out = Vec::new();
-                for (i, v) in a.iter().enumerate() {
-                    match v {
-                        Value::String(s) => out.push(s.trim().to_owned()),
-                        v => self.problem(
-                            &format!("{field}[{i}]"),
-                            format!("expected text, found {}", v.type_str()),
-                        ),
-                    }
-                }
-                out
-            }
-            Some(v) => {
-                self.problem(&field, format!("expected a list, found {}", v.type_str()));
-                Vec::new()
-            }
-        }
-    }
-
-    fn table<'t>(&mut self, t: &'t Table, key: &str) -> Option<&'t Table> {
-        match t.get(key) {
-            None => {
-                self.problem(key, "is required");
-                None
-            }
-            Some(Value::Table(inner)) => Some(inner),
-            Some(v) => {
-                self.problem(key, format!("expected a table, found {}", v.type_str()));
-                None
-            }
-        }
-    }
-
     fn collection(&mut self, t: &Table, default_tz: chrono_tz::Tz) -> Option<CollectionDef> {
         self.unknown_keys(t, "", TOP_KEYS);
         let slug = self.parsed(t, "", "slug", Slug::parse);
@@ -471,6 +299,7 @@ impl Reader<'_> {
             items,
             rules,
             bad_rows: bad_rows?,
+            nil_return: self.flag(t, "", "nil_return", false),
             burden: burden?,
             retires,
         })
@@ -573,12 +402,23 @@ impl Reader<'_> {
 
     fn burden(&mut self, t: &Table) -> Option<BurdenEstimate> {
         let b = self.table(t, "burden")?;
-        self.unknown_keys(b, "burden", &["manual_minutes", "automated_minutes"]);
+        self.unknown_keys(
+            b,
+            "burden",
+            &["manual_minutes", "automated_minutes", "nil_minutes"],
+        );
         let manual = self.number(b, "burden", "manual_minutes", 0.0, MAX_MINUTES);
         let automated = self.number(b, "burden", "automated_minutes", 0.0, MAX_MINUTES);
+        let nil = b
+            .contains_key("nil_minutes")
+            .then(|| self.number(b, "burden", "nil_minutes", 0.0, MAX_MINUTES));
         Some(BurdenEstimate {
             manual_minutes: manual?,
             automated_minutes: automated?,
+            nil_minutes: match nil {
+                Some(n) => Some(n?),
+                None => None,
+            },
         })
     }
 

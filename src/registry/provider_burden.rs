@@ -7,7 +7,9 @@
 //!   source, and its manual minutes for each version uploaded by hand (a manual fix after a
 //!   failed pull, or a provider without a source); each pulled version saves the difference;
 //! - a manual collection is filled in outside Tally, so each period it was owed costs its
-//!   manual minutes, as the listing estimates.
+//!   manual minutes, as the listing estimates;
+//! - a period declared a nil return (nothing to report) costs the listing's nil minutes
+//!   instead, whichever way the collection is captured.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
@@ -16,7 +18,7 @@ use crate::domain::definition::{Capture, CollectionDef};
 use crate::domain::periods_within;
 use crate::domain::provider::Provider;
 use crate::domain::{CollectionStatus, Period, Step};
-use crate::store::runs::RunRow;
+use crate::store::runs::{Arrival, RunRow};
 
 /// A collection as it applied over time: in force from `from`, until `to` if it went.
 #[derive(Debug, Clone)]
@@ -33,6 +35,8 @@ pub struct CollectionMonth {
     pub capture: String,
     /// Submissions in the month: versions landed, or periods owed for a manual form.
     pub submissions: u32,
+    /// Of those, nil returns: periods declared to have nothing to report.
+    pub nil_returns: u32,
     pub manual_hours: f64,
     pub automated_hours: f64,
 }
@@ -83,10 +87,12 @@ pub fn provider_burden(
         {
             let slug = c.def.slug.as_str();
             let (manual, automated) = (c.def.burden.manual_minutes, c.def.burden.automated_minutes);
+            let nil = c.def.burden.nil_minutes();
             let mut row = CollectionMonth {
                 collection: slug.into(),
                 capture: c.def.capture.as_str().into(),
                 submissions: 0,
+                nil_returns: 0,
                 manual_hours: 0.0,
                 automated_hours: 0.0,
             };
@@ -116,10 +122,19 @@ pub fn provider_burden(
                         })
                         .filter(|(_, last, _)| provider.is_open_on(*last))
                         .map(|(_, _, p)| p)
+                        .collect::<std::collections::BTreeSet<_>>();
+                    // Owed periods the provider declared it had nothing to report for.
+                    let nils = runs
+                        .iter()
+                        .filter(|r| r.collection == slug && r.status.landed())
+                        .filter(|r| r.arrived == Arrival::Nil && owed.contains(&r.period))
+                        .map(|r| r.period.as_str())
                         .collect::<std::collections::BTreeSet<_>>()
                         .len() as u32;
-                    row.submissions = owed;
-                    row.manual_hours = f64::from(owed) * manual / 60.0;
+                    let forms = owed.len() as u32 - nils;
+                    row.submissions = owed.len() as u32;
+                    row.nil_returns = nils;
+                    row.manual_hours = (f64::from(forms) * manual + f64::from(nils) * nil) / 60.0;
                 }
                 Capture::Automated => {
                     for r in runs.iter().filter(|r| {
@@ -128,10 +143,13 @@ pub fn provider_burden(
                             && r.finished_at.map(day).is_some_and(in_month)
                     }) {
                         row.submissions += 1;
-                        if r.uploaded() {
-                            row.manual_hours += manual / 60.0;
-                        } else {
-                            row.automated_hours += automated / 60.0;
+                        match r.arrived {
+                            Arrival::Uploaded => row.manual_hours += manual / 60.0,
+                            Arrival::Nil => {
+                                row.nil_returns += 1;
+                                row.manual_hours += nil / 60.0;
+                            }
+                            Arrival::Pulled => row.automated_hours += automated / 60.0,
                         }
                     }
                 }
@@ -142,7 +160,7 @@ pub fn provider_burden(
         }
         let saved = runs
             .iter()
-            .filter(|r| r.status.landed() && !r.uploaded())
+            .filter(|r| r.status.landed() && r.pulled())
             .filter(|r| r.finished_at.map(day).is_some_and(in_month))
             .filter_map(|r| {
                 collections
@@ -169,7 +187,7 @@ pub fn provider_burden(
         saved_hours: out.iter().map(|m| m.saved_hours).sum::<f64>() + 0.0,
         automated_since: runs
             .iter()
-            .filter(|r| r.status.landed() && !r.uploaded())
+            .filter(|r| r.status.landed() && r.pulled())
             .filter_map(|r| r.finished_at.map(day))
             .min(),
         months: out,
@@ -385,5 +403,71 @@ mod tests {
         assert!((july.saved_hours - (manual - automated) / 60.0).abs() < 1e-9);
         assert_eq!(b.automated_since, Some(d("2026-06-30")));
         assert!((b.saved_hours - 2.0 * (manual - automated) / 60.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_nil_return_costs_its_nil_minutes_and_saves_nothing() {
+        let trust = Provider {
+            code: ProviderCode::parse("RXA").unwrap(),
+            name: "Ashford".into(),
+            kind: ProviderKind::AcuteTrust,
+            region: "London".into(),
+            icb: None,
+            local_authority: None,
+            opened_on: None,
+            closed_on: None,
+            successor: None,
+        };
+        let mut census = def("ward-bed-census");
+        census.burden.nil_minutes = Some(3.0);
+        let kh03 = def("kh03-manual");
+        let collections = [
+            InForce {
+                def: &census,
+                from: d("2026-06-01"),
+                to: None,
+            },
+            InForce {
+                def: &kh03,
+                from: d("2026-01-01"),
+                to: None,
+            },
+        ];
+        let mut nil_form = run(3, "2026-27-Q1", "2026-07-05", Arrival::Nil);
+        nil_form.collection = "kh03-manual".into();
+        let runs = [
+            run(1, "2026-07-01", "2026-07-02", Arrival::Pulled),
+            run(2, "2026-07-02", "2026-07-03", Arrival::Nil),
+            nil_form,
+        ];
+        let months = [
+            Period::parse("2026-07").unwrap(),
+            Period::parse("2026-06").unwrap(),
+        ];
+        let b = provider_burden(
+            &trust,
+            &collections,
+            &runs,
+            &months,
+            chrono_tz::Europe::London,
+        );
+        let row = |m: usize, c: &str| {
+            b.months[m]
+                .collections
+                .iter()
+                .find(|x| x.collection == c)
+                .unwrap()
+                .clone()
+        };
+        let july = row(0, "ward-bed-census");
+        assert_eq!((july.submissions, july.nil_returns), (2, 1));
+        assert!((july.manual_hours - 3.0 / 60.0).abs() < 1e-9);
+        assert!((july.automated_hours - 2.0 / 60.0).abs() < 1e-9);
+        // Only the pull saved time.
+        assert!((b.months[0].saved_hours - (45.0 - 2.0) / 60.0).abs() < 1e-9);
+        // The quarter ending in June was declared nil: a sign-off's minutes, not a form's.
+        let june = row(1, "kh03-manual");
+        assert_eq!((june.submissions, june.nil_returns), (1, 1));
+        assert!((june.manual_hours - 10.0 / 60.0).abs() < 1e-9);
     }
 }

@@ -17,7 +17,7 @@ use crate::domain::definition::CollectionDef;
 use crate::domain::{Arrival, PullStatus, RegistryError};
 use crate::landing::lake::{Lake, Scratch};
 use crate::landing::raw::hash_raw;
-use crate::landing::{Outcome, Report, land_csv};
+use crate::landing::{Outcome, Report, land_csv, land_nil};
 use crate::registry::Registry;
 use crate::registry::window::deadline;
 use crate::store::runs::{ExtractVersion, RunOutcome, RunStatus};
@@ -451,7 +451,12 @@ impl Puller<'_> {
             }
         };
         let _incoming = Scratch::new(fetched.temporary.then(|| fetched.path.clone()));
-        let (outcome, _converted) = land(def, key, &fetched, lake).await?;
+        let (outcome, _converted) = if self.arrival == Arrival::Nil {
+            // Nothing is read: the empty file stands for the declaration.
+            (land_nil(def, key, lake)?, Scratch::new(None))
+        } else {
+            land(def, key, &fetched, lake).await?
+        };
         let report = match &outcome {
             Outcome::Ready(_, r) | Outcome::Rejected(r) => r,
         };

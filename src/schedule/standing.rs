@@ -39,6 +39,8 @@ pub struct Owed {
     /// Attempts so far, and the last one's status.
     pub attempts: usize,
     pub last: Option<RunStatus>,
+    /// The collection takes a nil return, for a period with nothing to report.
+    pub nil_return: bool,
 }
 
 impl Owed {
@@ -146,6 +148,7 @@ pub fn standing(
                     last: tried
                         .and_then(|rs| rs.iter().max_by_key(|r| r.id))
                         .map(|r| r.status),
+                    nil_return: def.nil_return,
                 };
                 if due <= now {
                     if !landed {

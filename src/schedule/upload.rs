@@ -36,16 +36,24 @@ const LEASE: std::time::Duration = std::time::Duration::from_secs(120);
 
 static SLOTS: Semaphore = Semaphore::const_new(AT_ONCE);
 
-/// A file handed over for one period.
+/// What a provider hands over for one period.
+#[derive(Debug, Clone)]
+pub enum Handed {
+    /// A file: as received, it stays where it is (a caller's own copy is the caller's);
+    /// `name`, the name it was given, says its kind.
+    File { path: PathBuf, name: String },
+    /// A nil return: the provider declares it has nothing to report for the period, where
+    /// the collection's definition allows one.
+    Nil,
+}
+
+/// A file, or a nil return, handed over for one period.
 #[derive(Debug, Clone)]
 pub struct HandIn {
     pub collection: String,
     pub provider: String,
     pub period: String,
-    /// The file as received; it stays where it is (a caller's own copy is the caller's).
-    pub file: PathBuf,
-    /// The name the file was given, which says its kind.
-    pub name: String,
+    pub handed: Handed,
     /// Where it came from, for the run ledger: `cli`, `web` or `demo`.
     pub via: &'static str,
     /// The provider has seen what the correction changes and wants it made current even
@@ -74,6 +82,8 @@ pub struct Uploaded {
     pub dropped_columns: Vec<String>,
     /// The validation report in words.
     pub report: String,
+    /// The period was declared a nil return: nothing to report, received with no rows.
+    pub nil_return: bool,
 }
 
 /// Why an upload was not taken at all, beyond the request checks' own errors.
@@ -102,6 +112,10 @@ pub enum UploadError {
     NeedsConfirmation(Box<Uploaded>),
     #[error("the service's disk is full, so nothing was stored; try again later")]
     DiskFull,
+    #[error(
+        "{0} does not take nil returns: its definition expects every provider that owes a period to have something to report, so upload the period's file"
+    )]
+    NoNilReturn(String),
 }
 
 /// Lands one file handed over by hand, as the next version of its period.
@@ -113,38 +127,46 @@ pub async fn hand_in(
     timing: Timing,
 ) -> anyhow::Result<Uploaded> {
     // Only the file's own name counts: a path in it is ignored, never followed.
-    let name = up
-        .name
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    if !matches!(Format::from_name(&name), Some(Format::Csv | Format::Xlsx)) {
-        return Err(UploadError::WrongKind(name.chars().take(80).collect()).into());
-    }
+    let file = match &up.handed {
+        Handed::File { path, name } => {
+            let name = name.rsplit(['/', '\\']).next().unwrap_or_default();
+            if !matches!(Format::from_name(name), Some(Format::Csv | Format::Xlsx)) {
+                return Err(UploadError::WrongKind(name.chars().take(80).collect()).into());
+            }
+            Some((path.clone(), name.to_owned()))
+        }
+        Handed::Nil => None,
+    };
     // A slug is checked before the register is asked, so that nothing but a slug (no
     // control character, no NUL) ever reaches its queries.
     if Slug::parse(&up.collection).is_err() {
         let shown: String = up.collection.chars().take(60).collect();
         return Err(UploadError::NotACollection(format!("{shown:?}")).into());
     }
-    registry.require_listed(&up.collection, now).await?;
+    let listed = registry.require_listed(&up.collection, now).await?;
+    if file.is_none() && !listed.def.nil_return {
+        return Err(UploadError::NoNilReturn(listed.def.title.clone()).into());
+    }
     let key = request::by_hand(registry, &up.collection, &up.provider, &up.period, now).await?;
     let _slot = tokio::time::timeout(WAIT, SLOTS.acquire())
         .await
         .map_err(|_| UploadError::Busy)?
         .expect("the semaphore is never closed");
-    if !up.file.is_file() {
-        anyhow::bail!("there is no file at {}", up.file.display());
+    // A nil return is landed from an empty file of Tally's own: nothing but the
+    // declaration, which is all the run keeps of it.
+    let empty = tempfile::Builder::new()
+        .prefix(".nil-")
+        .suffix(".csv")
+        .tempfile()?;
+    let (path, name) = file.unwrap_or_else(|| (empty.path().to_owned(), "nil-return.csv".into()));
+    if !path.is_file() {
+        anyhow::bail!("there is no file at {}", path.display());
     }
     let sources = Sources::of(
         vec![Source {
             collection: key.collection.clone(),
             provider: key.provider.clone(),
-            connector: ConnectorConfig::Upload(Upload {
-                path: up.file.clone(),
-                name,
-            }),
+            connector: ConnectorConfig::Upload(Upload { path, name }),
         }],
         PathBuf::new(),
     );
@@ -165,7 +187,10 @@ pub async fn hand_in(
         lake,
         instance: &instance,
         pace,
-        arrival: Arrival::Uploaded,
+        arrival: match up.handed {
+            Handed::File { .. } => Arrival::Uploaded,
+            Handed::Nil => Arrival::Nil,
+        },
     };
     let p = puller.pull(&key, now, again).await?;
     if p.status == PullStatus::Skipped {
@@ -197,6 +222,7 @@ pub async fn hand_in(
         dropped_columns: report
             .map(|r| r.dropped_columns.clone())
             .unwrap_or_default(),
+        nil_return: report.is_some_and(|r| r.nil_return),
         report: match report {
             Some(r) if p.unchanged || p.needs_confirmation => {
                 format!("{}\n{}", p.message.lines().next().unwrap_or(""), r.text())
@@ -225,6 +251,14 @@ impl Uploaded {
                 "{} {}: the same file as version {version}, so nothing new was stored (run {run}).",
                 self.collection, self.period
             ),
+            UploadStatus::Landed | UploadStatus::Late | UploadStatus::Amended
+                if self.nil_return =>
+            {
+                format!(
+                    "{} {} was {} as a nil return, version {version} (run {run}): nothing to report{before}.",
+                    self.collection, self.period, self.status
+                )
+            }
             UploadStatus::Landed | UploadStatus::Late | UploadStatus::Amended => format!(
                 "{} {} was {} as version {version} (run {run}): {} rows kept, {} rejected{before}.",
                 self.collection, self.period, self.status, self.rows_accepted, self.rows_rejected

@@ -38,9 +38,14 @@ pub struct RunRow {
 }
 
 impl RunRow {
-    /// The extract was uploaded by hand, not pulled.
+    /// The extract was uploaded by hand.
     pub fn uploaded(&self) -> bool {
         self.arrived == Arrival::Uploaded
+    }
+
+    /// The extract was pulled from a source: not uploaded, and not a nil return.
+    pub fn pulled(&self) -> bool {
+        self.arrived == Arrival::Pulled
     }
 }
 
@@ -128,8 +133,8 @@ pub trait RunLedger: Send + Sync {
     /// The current (newest) version of `key`'s extract, if one has landed.
     async fn current_version(&self, key: &RunKey) -> anyhow::Result<Option<ExtractVersion>>;
     async fn run(&self, id: i64) -> anyhow::Result<Option<RunRow>>;
-    /// Versions landed since `since`, by collection and by whether they were uploaded by
-    /// hand: (collection, by hand, count).
+    /// Versions landed since `since`, by collection and by whether they came by hand (an
+    /// upload or a nil return) rather than from a source: (collection, by hand, count).
     async fn landed_counts(&self, since: DateTime<Utc>)
     -> anyhow::Result<Vec<(String, bool, i64)>>;
     /// The validation report a run saved, if it read an extract.
@@ -410,7 +415,7 @@ macro_rules! run_ledger {
                 rows.into_iter()
                     .map(|(c, arrived, n)| {
                         let arrived: $crate::domain::Arrival = arrived.parse()?;
-                        Ok((c, arrived == $crate::domain::Arrival::Uploaded, n))
+                        Ok((c, arrived != $crate::domain::Arrival::Pulled, n))
                     })
                     .collect()
             }

@@ -158,7 +158,9 @@ impl From<anyhow::Error> for ApiError {
         }
         if let Some(u) = e.downcast_ref::<UploadError>() {
             return match u {
-                UploadError::WrongKind(_) => ApiError::Unprocessable(u.to_string()),
+                UploadError::WrongKind(_) | UploadError::NoNilReturn(_) => {
+                    ApiError::Unprocessable(u.to_string())
+                }
                 UploadError::NotACollection(_) => ApiError::NotLicensed(u.to_string()),
                 UploadError::UnderWay { .. } => ApiError::Conflict(u.to_string()),
                 UploadError::NeedsConfirmation(_) => ApiError::ConfirmReplace(u.to_string()),

@@ -380,6 +380,20 @@ fn a_collection_listed_with_notice_is_coming_and_only_dry_runs_are_taken_before_
         out.contains(&format!("owed from {}", owed.format("%-d %B %Y"))),
         "{out}"
     );
+    // Nor may a trust declare the day a nil return: the census takes none.
+    let nil = [
+        "upload",
+        "ward-bed-census",
+        "--provider",
+        "RXA",
+        "--period",
+        &yesterday,
+    ];
+    let out = t.expect(1, &[&nil[..], &["--nil"]].concat());
+    assert!(out.contains("does not take nil returns"), "{out}");
+    // A nil return is instead of a file, never with one.
+    let out = t.expect(2, &[&nil[..], &[file.as_str(), "--nil"]].concat());
+    assert!(out.contains("cannot be used with"), "{out}");
 
     // The trust's source tried the same way: a file source with the extract in its folder.
     let drop = t.data.path().join("drop");

@@ -7,4 +7,5 @@ mod common;
 mod bundled;
 mod completeness;
 mod licences;
+mod nil;
 mod packs;

@@ -7,6 +7,7 @@ mod common;
 mod api;
 mod browser;
 mod dap;
+mod nil;
 mod openapi;
 mod pages;
 mod provider;

@@ -126,17 +126,7 @@ impl Reader<'_> {
             (Some(_), true) => self.problem(&at("codes"), "only a code item has codes"),
             _ => {}
         }
-        let required = match it.get("required") {
-            None => true,
-            Some(Value::Boolean(b)) => *b,
-            Some(v) => {
-                self.problem(
-                    &at("required"),
-                    format!("expected true or false, found {}", v.type_str()),
-                );
-                true
-            }
-        };
+        let required = self.flag(it, prefix, "required", true);
         let description = self.opt_str(it, prefix, "description").unwrap_or_default();
         let dd_element = self.opt_str(it, prefix, "dd_element");
         let concept = self.opt_str(it, prefix, "concept");

@@ -28,7 +28,7 @@ use crate::web::error::{ApiError, ErrorBody};
 
 pub(crate) use burden::trajectory_of;
 pub(crate) use collections::{Decision, DecisionKind, apply as apply_decision};
-pub(crate) use providers::{Form as UploadFormRead, land as land_upload, read_form};
+pub(crate) use providers::{Form as UploadFormRead, HandOver, land as land_upload, read_form};
 pub(crate) use returns::{bad_query as bad_return_query, file as return_file, view as return_view};
 pub(crate) use trials::{try_file, try_source};
 
@@ -112,6 +112,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(providers::list))
         .routes(routes!(providers::obligations))
         .routes(routes!(providers::upload))
+        .routes(routes!(providers::nil_return))
         .routes(routes!(trials::file))
         .routes(routes!(trials::source))
         .routes(routes!(runs::list))

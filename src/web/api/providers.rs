@@ -13,7 +13,7 @@ use crate::domain::provider::{Provider, ProviderCode};
 use crate::registry::views::Obligation;
 use crate::schedule::pull::Timing;
 pub use crate::schedule::upload::Uploaded;
-use crate::schedule::upload::{self, HandIn};
+use crate::schedule::upload::{self, HandIn, Handed};
 use crate::web::app::App;
 use crate::web::auth::{Action, Bearer, Principal};
 use crate::web::error::{ApiError, ErrorBody};
@@ -146,26 +146,7 @@ pub async fn upload(
             return Err(e);
         }
     };
-    let up = land(&app, &who, &code, form).await?;
-    match up.status {
-        UploadStatus::Landed | UploadStatus::Late | UploadStatus::Amended => {
-            Ok((StatusCode::CREATED, Json(up)))
-        }
-        UploadStatus::Unchanged => Ok((StatusCode::OK, Json(up))),
-        UploadStatus::Failed => Err(ApiError::Internal(anyhow::anyhow!(
-            "upload run {} failed: {}",
-            up.run_id.unwrap_or_default(),
-            up.report.trim()
-        ))),
-        _ => Err(ApiError::Unprocessable(format!(
-            "the file was not landed ({}); run {} has the report: {}",
-            up.status,
-            up.run_id
-                .map(|i| i.to_string())
-                .unwrap_or_else(|| "-".into()),
-            up.report.trim()
-        ))),
-    }
+    answered(land(&app, &who, &code, form.into()).await?)
 }
 
 /// An upload's file, written to the service's own folder as it arrives, and removed when
@@ -324,6 +305,100 @@ fn over_limit(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// What a provider hands over through the API or its page: an upload's file, or a nil
+/// return (`file` is `None`).
+pub(crate) struct HandOver {
+    pub collection: String,
+    pub period: String,
+    /// Removed when this is dropped, once the landing is done.
+    pub file: Option<Received>,
+    pub replace: bool,
+}
+
+impl From<Form> for HandOver {
+    fn from(f: Form) -> HandOver {
+        HandOver {
+            collection: f.collection,
+            period: f.period,
+            file: Some(f.file),
+            replace: f.replace,
+        }
+    }
+}
+
+/// A nil return's body: the period the provider has nothing to report for.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NilReturn {
+    /// The collection's slug; its definition must allow nil returns (`nil_return`).
+    pub collection: String,
+    /// The period, e.g. `2026-11`.
+    pub period: String,
+    /// `true` to make it current although the period has rows now (first sent without it,
+    /// it is answered 409 `confirm_replace`).
+    #[serde(default)]
+    pub replace: bool,
+}
+
+/// Declares a nil return: the provider has nothing to report for the period (no incidents,
+/// no patients of the kind asked about). It lands as a version with no rows, counted as
+/// received; only a collection whose definition allows nil returns takes one.
+#[utoipa::path(
+    post, path = "/providers/{code}/nil-returns", tag = "providers", request_body = NilReturn,
+    params(("code" = String, Path, description = "The provider declaring it")),
+    responses(
+        (status = 201, body = Uploaded, description = "Received as a version with no rows: `landed`, `late` or `amended`; `nil_return` is true"),
+        (status = 200, body = Uploaded, description = "`unchanged`: the period is a nil return already"),
+        (status = 400, body = ErrorBody, description = "The body is not JSON with collection and period"),
+        (status = 415, body = ErrorBody, description = "The body is not sent as JSON"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`conflict`: an upload or pull of the period is under way; `confirm_replace`: the period has rows now, so the nil return is not made current until sent again with `replace` true"),
+        (status = 422, body = ErrorBody, description = "Not a licensed collection, one that takes no nil returns, a provider that did not owe it for the period, or a period outside its window"),
+        (status = 503, body = ErrorBody, description = "Too many uploads are landing at once; try again after Retry-After"),
+    )
+)]
+pub async fn nil_return(
+    State(app): State<Arc<App>>,
+    Bearer(who): Bearer,
+    Path(code): Path<String>,
+    body: Result<Json<NilReturn>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
+    let target: String = code.chars().take(40).collect();
+    super::allowed(&app, &who, Action::Upload(&code), "nil return", &target).await?;
+    let Json(body) = body?;
+    let over = HandOver {
+        collection: body.collection.trim().into(),
+        period: body.period.trim().into(),
+        file: None,
+        replace: body.replace,
+    };
+    answered(land(&app, &who, &code, over).await?)
+}
+
+/// An upload or nil return's answer: 201 for a new version, 200 when nothing changed, and
+/// an error that says why otherwise.
+fn answered(up: Uploaded) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
+    match up.status {
+        UploadStatus::Landed | UploadStatus::Late | UploadStatus::Amended => {
+            Ok((StatusCode::CREATED, Json(up)))
+        }
+        UploadStatus::Unchanged => Ok((StatusCode::OK, Json(up))),
+        UploadStatus::Failed => Err(ApiError::Internal(anyhow::anyhow!(
+            "upload run {} failed: {}",
+            up.run_id.unwrap_or_default(),
+            up.report.trim()
+        ))),
+        _ => Err(ApiError::Unprocessable(format!(
+            "the file was not landed ({}); run {} has the report: {}",
+            up.status,
+            up.run_id
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "-".into()),
+            up.report.trim()
+        ))),
+    }
+}
+
 /// Lands an upload for `code` through the one upload path, and audits what it came to.
 /// The landing runs as a task of its own, so that it finishes, is recorded and is audited
 /// even when the request is given up (a client that goes away, a time-out): a run is never
@@ -332,13 +407,18 @@ pub(crate) async fn land(
     app: &Arc<App>,
     who: &Principal,
     code: &str,
-    form: Form,
+    over: HandOver,
 ) -> Result<Uploaded, ApiError> {
-    let target = format!("{} {} {}", form.collection, code, form.period);
+    let target = format!("{} {} {}", over.collection, code, over.period);
     let target: String = target.chars().take(200).collect();
+    let action = if over.file.is_some() {
+        "upload"
+    } else {
+        "nil return"
+    };
     let (app, who, code) = (app.clone(), who.clone(), code.to_owned());
     let task = tokio::spawn(async move {
-        let result = land_checked(&app, &who, &code, form).await;
+        let result = land_checked(&app, &who, &code, over).await;
         let (outcome, detail) = match &result {
             Ok(u) => (
                 match u.status {
@@ -350,7 +430,7 @@ pub(crate) async fn land(
             ),
             Err(e) => (AuditOutcome::Refused, e.to_string()),
         };
-        super::record(&app, who.audit("upload", &target, outcome, &detail)).await?;
+        super::record(&app, who.audit(action, &target, outcome, &detail)).await?;
         result
     });
     task.await
@@ -361,21 +441,27 @@ async fn land_checked(
     app: &App,
     who: &Principal,
     code: &str,
-    form: Form,
+    over: HandOver,
 ) -> Result<Uploaded, ApiError> {
     let code = ProviderCode::parse(code)
         .map_err(|_| ApiError::NotFound("there is no such provider".into()))?;
     who.require(Action::Upload(code.as_str()))?;
-    let hand_in = HandIn {
-        collection: form.collection,
-        provider: code.to_string(),
-        period: form.period,
-        file: form.file.path.clone(),
-        name: form.file.name.clone(),
-        via: "web",
-        replace: form.replace,
+    let handed = match &over.file {
+        Some(f) => Handed::File {
+            path: f.path.clone(),
+            name: f.name.clone(),
+        },
+        None => Handed::Nil,
     };
-    // The file is removed when `form.file` goes, at the end of this function.
+    let hand_in = HandIn {
+        collection: over.collection,
+        provider: code.to_string(),
+        period: over.period,
+        handed,
+        via: "web",
+        replace: over.replace,
+    };
+    // The file is removed when `over.file` goes, at the end of this function.
     Ok(upload::hand_in(
         &app.registry,
         &app.lake,

@@ -10,6 +10,7 @@ mod dap;
 mod directory;
 mod enquiries;
 mod licences;
+mod nil;
 mod notifications;
 mod propose;
 mod provider;
@@ -75,6 +76,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/providers/reporting", get(directory::reporting))
         .route("/providers/{code}", get(provider::page))
         .route("/providers/{code}/upload", post(provider::upload))
+        .route("/providers/{code}/nil", post(nil::declare))
         .route("/providers/{code}/try", post(trial::file))
         .route("/providers/{code}/try-source", post(trial::source))
         .route("/providers/{code}/contacts", post(contacts::set))

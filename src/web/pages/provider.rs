@@ -36,6 +36,8 @@ pub struct OwedLine {
     done: bool,
     /// Whether Tally pulls it, and when; or that the provider uploads it.
     how: String,
+    /// Not delivered, and the collection takes a nil return: the page offers one.
+    nil: bool,
 }
 
 /// A collection the provider will owe once its effective date comes.
@@ -64,7 +66,8 @@ pub struct PeriodLine {
     tone: &'static str,
     /// What it means for the provider.
     outcome: String,
-    how: Arrival,
+    /// Pulled, uploaded, or a nil return.
+    how: &'static str,
     accepted: String,
     rejected: String,
     when: String,
@@ -92,6 +95,8 @@ pub struct MonthLine {
     month: String,
     collection: String,
     submissions: u32,
+    /// Of those, nil returns.
+    nil_returns: u32,
     manual: String,
     automated: String,
 }
@@ -114,6 +119,8 @@ pub struct ProviderPage {
     can_upload: bool,
     /// What it may upload: (slug, title).
     owed: Vec<(String, String)>,
+    /// Of those, what it may declare a nil return for: (slug, title).
+    nil_able: Vec<(String, String)>,
     /// What it may try but not yet send: (slug, title, first day owed).
     tryable: Vec<(String, String, String)>,
     /// Coming collections Tally will pull from its source: (slug, title, a period to try).
@@ -184,6 +191,16 @@ fn owed_line(tz: chrono_tz::Tz, o: &Owed, now: chrono::DateTime<chrono::Utc>) ->
         state,
         done,
         how,
+        nil: !done && o.nil_return,
+    }
+}
+
+/// How a period's extract came, in the provider's words.
+fn arrived(a: Arrival) -> &'static str {
+    match a {
+        Arrival::Pulled => "pulled",
+        Arrival::Uploaded => "uploaded",
+        Arrival::Nil => "nil return",
     }
 }
 
@@ -225,6 +242,14 @@ fn outcome(
     now: chrono::DateTime<chrono::Utc>,
 ) -> (&'static str, &'static str) {
     let waiting = due.is_some_and(|d| d > now);
+    if p.arrived == Arrival::Nil {
+        match p.outcome {
+            RunStatus::Landed => return ("landed", "nothing to report, on time"),
+            RunStatus::Late => return ("late", "nothing to report, late"),
+            RunStatus::Amended => return ("landed", "corrected to nothing to report"),
+            _ => {}
+        }
+    }
     match p.outcome {
         RunStatus::Landed => ("landed", "landed on time"),
         RunStatus::Late => ("late", "landed late"),
@@ -345,7 +370,7 @@ pub(super) async fn render(
             outcome: said.into(),
             tone,
             attempts: p.attempts,
-            how: p.arrived,
+            how: arrived(p.arrived),
             accepted: p.rows_accepted.map(|n| n.to_string()).unwrap_or_default(),
             rejected: p.rows_rejected.map(|n| n.to_string()).unwrap_or_default(),
             when: p
@@ -383,6 +408,11 @@ pub(super) async fn render(
     let manual: Vec<f64> = burden.months.iter().map(|m| m.manual_hours).collect();
     let automated: Vec<f64> = burden.months.iter().map(|m| m.automated_hours).collect();
     let chart_title = format!("Staff hours a month on central returns, {}", provider.name);
+    let nil_able: Vec<(String, String)> = owed
+        .iter()
+        .filter(|l| l.def.nil_return)
+        .map(|l| (l.def.slug.to_string(), l.def.title.clone()))
+        .collect();
     let (message_class, message) = super::callout(message);
     Ok(ProviderPage {
         code: code.into(),
@@ -405,6 +435,7 @@ pub(super) async fn render(
             .iter()
             .map(|l| (l.def.slug.to_string(), l.def.title.clone()))
             .collect(),
+        nil_able,
         tryable,
         sourced,
         questions: app
@@ -447,6 +478,7 @@ pub(super) async fn render(
                     month: m.month.clone(),
                     collection: c.collection.clone(),
                     submissions: c.submissions,
+                    nil_returns: c.nil_returns,
                     manual: hours(c.manual_hours),
                     automated: hours(c.automated_hours),
                 })
@@ -501,7 +533,8 @@ pub async fn upload(
     form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
     let (who, form) = file_form(&app, &v, &code, "upload", form).await?;
-    let (status, message) = match crate::web::api::land_upload(&app, &who, &code, form).await {
+    let (status, message) = match crate::web::api::land_upload(&app, &who, &code, form.into()).await
+    {
         Ok(u) if u.status.done() => (StatusCode::OK, (u.summary(), true)),
         Ok(u) => (StatusCode::UNPROCESSABLE_ENTITY, (u.summary(), false)),
         Err(ApiError::Internal(e)) => return Err(PageError(ApiError::Internal(e), Nav::of(&v))),

@@ -408,3 +408,37 @@ fn a_definition_says_its_notice_and_less_than_the_usual_is_a_warning() {
         assert!(e.contains("notice_days"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn a_definition_may_take_nil_returns_and_say_what_declaring_one_costs() {
+    let homes = load("care-home-capacity").def;
+    assert!(
+        !homes.nil_return,
+        "no nil returns unless a definition says so"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let with = |top: &str, burden: &str| {
+        let text = std::fs::read_to_string(crate::common::collection_path("care-home-capacity"))
+            .unwrap()
+            .replacen("capture = ", &format!("{top}capture = "), 1)
+            .replacen("[burden]\n", &format!("[burden]\n{burden}"), 1);
+        let path = dir.path().join("nil.toml");
+        std::fs::write(&path, text).unwrap();
+        tally::registry::load::load_file(&path, chrono_tz::Europe::London)
+    };
+    let def = with("nil_return = true\n", "").unwrap().def;
+    assert!(def.nil_return);
+    assert_eq!(
+        def.burden.nil_minutes(),
+        def.burden.automated_minutes,
+        "a sign-off's minutes unless the listing says"
+    );
+    let def = with("nil_return = true\n", "nil_minutes = 3\n")
+        .unwrap()
+        .def;
+    assert_eq!(def.burden.nil_minutes(), 3.0);
+    let e = with("nil_return = \"yes\"\n", "").unwrap_err().to_string();
+    assert!(e.contains("nil_return: expected true or false"), "{e}");
+    let e = with("", "nil_minutes = -1\n").unwrap_err().to_string();
+    assert!(e.contains("burden.nil_minutes"), "{e}");
+}
