@@ -5,6 +5,7 @@
 //! with `bad_rows = "reject"`, make the whole extract rejected); an extract that cannot be
 //! read at all is rejected whole, and the version already current stays current.
 
+pub mod diff;
 pub mod lake;
 pub mod limits;
 pub mod pack;

@@ -1,5 +1,6 @@
 //! The timetable: when each listed collection is pulled and which period each pull collects.
 
+pub mod correction;
 mod pace;
 pub mod pull;
 pub mod request;

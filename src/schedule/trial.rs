@@ -153,14 +153,13 @@ pub async fn dry_run(
             (source.connector.clone(), sources.base.clone(), "source")
         }
     };
-    let _slot = tokio::time::timeout(WAIT, TRIALS.acquire())
-        .await
-        .map_err(|_| UploadError::Busy)?
-        .expect("the semaphore is never closed");
+    let _slot = slot().await?;
     // Read and checked in a lake of its own, removed with everything in it when the trial
     // ends: nothing reaches the real one.
     let scratch = tempfile::Builder::new().prefix("tally-trial-").tempdir()?;
-    let report = check(def, &key, &connector, &base, scratch.path()).await?;
+    let report = match check(def, &key, &connector, &base, &Lake::new(scratch.path())).await? {
+        Outcome::Ready(_, report) | Outcome::Rejected(report) => report,
+    };
     let passed = report.rejected.is_none() && report.rows_rejected == 0 && report.rows_in > 0;
     let mut trial = Trial {
         id: 0,
@@ -215,22 +214,32 @@ pub async fn dry_run(
     Ok(trial)
 }
 
-/// Fetches and checks the extract in a lake at `scratch`; the report, whatever it says. A
-/// source that cannot be reached is a report too: the trial failed, and says why.
-async fn check(
+/// A turn to read and check a file that is not landed (a dry run, a correction's preview):
+/// a few at once, so that they never keep a real upload waiting.
+pub(super) async fn slot() -> anyhow::Result<tokio::sync::SemaphorePermit<'static>> {
+    Ok(tokio::time::timeout(WAIT, TRIALS.acquire())
+        .await
+        .map_err(|_| UploadError::Busy)?
+        .expect("the semaphore is never closed"))
+}
+
+/// Fetches and checks the extract in `lake`, a scratch lake of the caller's; what landing
+/// made of it, whatever it says. A source that cannot be reached is rejected too, saying why.
+pub(super) async fn check(
     def: &crate::domain::definition::CollectionDef,
     key: &RunKey,
     connector: &ConnectorConfig,
     base: &Path,
-    scratch: &Path,
-) -> anyhow::Result<Report> {
-    let lake = Lake::new(scratch);
-    let failed = |why: String| Report {
-        collection: key.collection.clone(),
-        provider: key.provider.clone(),
-        period: key.period.to_string(),
-        rejected: Some(why),
-        ..Report::default()
+    lake: &Lake,
+) -> anyhow::Result<Outcome> {
+    let failed = |why: String| {
+        Outcome::Rejected(Report {
+            collection: key.collection.clone(),
+            provider: key.provider.clone(),
+            period: key.period.to_string(),
+            rejected: Some(why),
+            ..Report::default()
+        })
     };
     let work = lake.incoming();
     let fetched = match connector
@@ -246,8 +255,6 @@ async fn check(
         }
         Err(e) => return Ok(failed(format!("the source could not be read: {e:#}"))),
     };
-    let (outcome, _converted) = super::pull::land(def, key, &fetched, &lake).await?;
-    Ok(match outcome {
-        Outcome::Ready(_, report) | Outcome::Rejected(report) => report,
-    })
+    let (outcome, _converted) = super::pull::land(def, key, &fetched, lake).await?;
+    Ok(outcome)
 }

@@ -269,6 +269,19 @@ await step('provider', async () => {
   await page.waitForLoadState('domcontentloaded');
   await expectText(page, `${process.env.TALLY_UPLOAD_PERIOD} was`);
   await check(page, 'provider-uploaded');
+  // A correction of the same day: the page shows what it would change, and sends it only
+  // once the provider confirms.
+  await page.selectOption('#collection', 'ward-bed-census');
+  await page.fill('#period', process.env.TALLY_UPLOAD_PERIOD);
+  await page.setInputFiles('#file', process.env.TALLY_CORRECTION);
+  await page.click(`${form} button:not([formaction])`);
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'Changed: some figure differs');
+  await check(page, 'provider-correction');
+  await page.click('button[value=replace]');
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'was amended as version 2');
+  say('provider: a correction was shown with what it changes, then sent as version 2');
   // A question about the coming survey, for DAP.
   await page.selectOption('#question-collection', 'discharge-readiness-survey');
   await page.fill('#question', 'Does a patient waiting for a care home bed count under pathway 3?');

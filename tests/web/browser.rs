@@ -60,6 +60,11 @@ async fn each_role_walks_the_pages_in_chromium_with_no_serious_accessibility_vio
     let day = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
     let upload = t.world.dir.path().join("rxa-2026-07-01.csv");
     std::fs::write(&upload, common::world::census("RXA", day)).unwrap();
+    // Its correction: one figure changed.
+    let correction = t.world.dir.path().join("rxa-2026-07-01-corrected.csv");
+    let corrected = common::world::census("RXA", day).replacen(",20,18", ",20,17", 1);
+    assert_ne!(corrected, common::world::census("RXA", day));
+    std::fs::write(&correction, corrected).unwrap();
     let artifacts = std::env::var_os("TALLY_BROWSER_ARTIFACTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("tests/browser/artifacts"));
@@ -94,6 +99,7 @@ async fn each_role_walks_the_pages_in_chromium_with_no_serious_accessibility_vio
         .env("TALLY_PROVIDER", "RXA")
         .env("TALLY_UPLOAD", &upload)
         .env("TALLY_UPLOAD_PERIOD", day.to_string())
+        .env("TALLY_CORRECTION", &correction)
         .env(
             "TALLY_PROPOSAL",
             repo().join("collections/proposals/discharge-readiness-survey.toml"),

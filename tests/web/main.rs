@@ -6,6 +6,7 @@ mod common;
 
 mod api;
 mod browser;
+mod correction;
 mod dap;
 mod nil;
 mod openapi;

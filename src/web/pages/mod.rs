@@ -6,6 +6,7 @@ mod audit;
 mod budget;
 mod collection;
 mod contacts;
+mod correction;
 mod dap;
 mod directory;
 mod enquiries;
@@ -77,6 +78,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/providers/{code}", get(provider::page))
         .route("/providers/{code}/upload", post(provider::upload))
         .route("/providers/{code}/nil", post(nil::declare))
+        .route("/providers/{code}/corrections", post(correction::answer))
         .route("/providers/{code}/try", post(trial::file))
         .route("/providers/{code}/try-source", post(trial::source))
         .route("/providers/{code}/contacts", post(contacts::set))
