@@ -3,6 +3,7 @@
 
 pub mod burden;
 pub mod checks;
+pub mod enquiries;
 pub mod exceptions;
 pub mod governance;
 pub mod load;

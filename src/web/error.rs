@@ -168,6 +168,14 @@ impl From<anyhow::Error> for ApiError {
                 UploadError::DiskFull => ApiError::InsufficientStorage(u.to_string()),
             };
         }
+        if let Some(q) = e.downcast_ref::<crate::registry::enquiries::EnquiryError>() {
+            return match q {
+                crate::registry::enquiries::EnquiryError::Answered => {
+                    ApiError::Conflict(q.to_string())
+                }
+                _ => ApiError::Unprocessable(q.to_string()),
+            };
+        }
         if crate::schedule::pull::disk_full(&e) {
             return ApiError::InsufficientStorage(
                 "the service's disk is full, so nothing was stored; try again later".into(),

@@ -5,6 +5,7 @@
 mod burden;
 mod collections;
 mod exceptions;
+mod golive;
 mod providers;
 mod returns;
 mod runs;
@@ -111,6 +112,11 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(collections::check))
         .routes(routes!(collections::decide))
         .routes(routes!(exceptions::list, exceptions::grant))
+        .routes(routes!(golive::readiness))
+        .routes(routes!(golive::notifications))
+        .routes(routes!(golive::questions))
+        .routes(routes!(golive::answer))
+        .routes(routes!(golive::provider_questions, golive::ask))
         .routes(routes!(providers::list))
         .routes(routes!(providers::obligations))
         .routes(routes!(providers::upload))

@@ -4,5 +4,6 @@
 
 mod decisions;
 mod downloads;
+mod golive;
 mod roles;
 mod tokens;
