@@ -139,6 +139,10 @@ pub enum ConnectorConfig {
     Http(http::HttpConfig),
     /// Messages for the collection's workflow in an NHS MESH mailbox.
     Mesh(mesh::MeshConfig),
+    /// No source: the provider hands this collection in by hand (on its page, through the
+    /// API or `tally upload`), although a `*` line gives every other provider one. Tally
+    /// never pulls it, and reminds the provider as it does any provider that uploads.
+    ByHand,
     /// A file handed over by hand (`tally upload`, and the web upload form). Never read from
     /// the sources file: an upload names its file itself.
     #[serde(skip)]
@@ -164,6 +168,11 @@ impl ConnectorConfig {
             ConnectorConfig::Http(c) => return c.fetch(key, base, work, etag).await,
             ConnectorConfig::Mesh(c) => c.fetch(key, base, work).await?,
             ConnectorConfig::Upload(c) => c.fetch()?,
+            ConnectorConfig::ByHand => anyhow::bail!(
+                "{} from {} is handed in by hand: its sources line says there is no source to pull",
+                key.collection,
+                key.provider
+            ),
         }))
     }
 
@@ -184,7 +193,9 @@ impl ConnectorConfig {
             ConnectorConfig::Http(c) => c.url.clone(),
             ConnectorConfig::Mesh(c) => c.url.clone(),
             ConnectorConfig::Sql(c) => return c.host(base),
-            ConnectorConfig::File(_) | ConnectorConfig::Upload(_) => return None,
+            ConnectorConfig::File(_) | ConnectorConfig::Upload(_) | ConnectorConfig::ByHand => {
+                return None;
+            }
         };
         url::Url::parse(&url)
             .ok()?
@@ -232,7 +243,8 @@ impl Sources {
         Ok(sources)
     }
 
-    /// The source for one collection and provider: the provider's own, else the `*` one.
+    /// The source for one collection and provider: the provider's own, else the `*` one;
+    /// none for a provider that hands it in by hand.
     pub fn find(&self, collection: &str, provider: &str) -> Option<&Source> {
         let index = self.index.get_or_init(|| {
             let mut index = std::collections::HashMap::new();
@@ -249,7 +261,9 @@ impl Sources {
                 .get(&(collection.to_owned(), p.to_owned()))
                 .map(|&i| &self.source[i])
         };
-        of(provider).or_else(|| of("*"))
+        // A provider's own `by_hand` line means it has no source, whatever `*` says.
+        let source = of(provider).or_else(|| of("*"))?;
+        (!matches!(source.connector, ConnectorConfig::ByHand)).then_some(source)
     }
 
     /// Sources given in code rather than read from a file (an upload names its own).
@@ -259,5 +273,42 @@ impl Sources {
             base,
             index: std::sync::OnceLock::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_by_hand_line_means_no_source_whatever_the_wildcard_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sources.toml");
+        std::fs::write(
+            &path,
+            "[[source]]\ncollection = \"care-home-capacity\"\nprovider = \"*\"\nkind = \"file\"\nfolder = \"drop\"\nname = \"{provider}_{period}.csv\"\n\n\
+             [[source]]\ncollection = \"care-home-capacity\"\nprovider = \"1-101\"\nkind = \"by_hand\"\n",
+        )
+        .unwrap();
+        let sources = Sources::load(&path).unwrap();
+        assert!(sources.find("care-home-capacity", "1-102").is_some());
+        assert!(sources.find("care-home-capacity", "1-101").is_none());
+        // Were it asked to pull, it says why it cannot.
+        let key = RunKey {
+            collection: "care-home-capacity".into(),
+            provider: "1-101".into(),
+            period: crate::domain::Period::parse("2026-06").unwrap(),
+        };
+        let e = ConnectorConfig::ByHand
+            .fetch(
+                &key,
+                dir.path(),
+                dir.path(),
+                None,
+                chrono_tz::Europe::London,
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("handed in by hand"), "{e}");
     }
 }

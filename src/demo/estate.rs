@@ -59,6 +59,9 @@ pub enum Feed {
     Http { json: bool },
     /// The provider's own SQLite database, queried by the `sql` connector.
     Sqlite,
+    /// No system: the manager uploads the return by hand on the provider's page, after
+    /// Tally's reminder (a `by_hand` line in the sources file).
+    ByHand,
 }
 
 impl Feed {
@@ -67,6 +70,7 @@ impl Feed {
             Feed::Drop => "file drop",
             Feed::Http { .. } => "HTTP",
             Feed::Sqlite => "SQLite database",
+            Feed::ByHand => "hand (no system)",
         }
     }
 }

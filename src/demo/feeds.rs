@@ -169,7 +169,7 @@ impl Feeds {
         };
         for t in &world.trusts {
             match t.feed {
-                Feed::Drop => {}
+                Feed::Drop | Feed::ByHand => {}
                 Feed::Http { json } => toml.push_str(&http(CENSUS, &t.code, json)),
                 Feed::Sqlite => {
                     let db = format!("sources/db/{}.sqlite", t.code);
@@ -201,8 +201,13 @@ impl Feeds {
             }
         }
         for h in &world.homes {
-            if let Feed::Http { json } = h.feed {
-                toml.push_str(&http(HOMES, &h.code, json));
+            match h.feed {
+                Feed::Http { json } => toml.push_str(&http(HOMES, &h.code, json)),
+                Feed::ByHand => toml.push_str(&format!(
+                    "[[source]]\ncollection = \"{HOMES}\"\nprovider = \"{}\"\nkind = \"by_hand\"\n\n",
+                    h.code
+                )),
+                Feed::Drop | Feed::Sqlite => {}
             }
         }
         std::fs::write(out.join("sources.toml"), toml)?;
@@ -233,7 +238,8 @@ impl Feeds {
             return Ok(Some(path));
         }
         match t.feed {
-            Feed::Drop => write_atomic(
+            // No trust is dealt a feed by hand; were one, its census would go to the drop.
+            Feed::Drop | Feed::ByHand => write_atomic(
                 &self.root.join(format!("drop/{CENSUS}/{name}.csv")),
                 census_csv(t, &rows, form, extra).as_bytes(),
             )?,
@@ -294,7 +300,7 @@ impl Feeds {
         );
         let name = format!("{}_{month}", h.code);
         let path = match (form, h.feed) {
-            (Form::ByHand { .. }, _) => {
+            (Form::ByHand { .. }, _) | (_, Feed::ByHand) => {
                 let path = self.upload_path(HOMES, &name);
                 write_atomic(&path, body.as_bytes())?;
                 return Ok(Some(path));

@@ -60,14 +60,17 @@ pub fn deliveries(world: &World, tz: Tz, first: NaiveDate, end: DateTime<Utc>) -
         let mut month = crate::domain::Period::containing(crate::domain::PeriodKind::Month, first);
         while month.first_day() < last {
             let last_day = month.end().pred_opt().expect("a month has days");
-            if let Some(plan) = plans::home_plan(seed, h, last_day) {
-                plan_deliveries(
-                    &plan,
-                    tz,
-                    last_day,
-                    What::Home { home: i, last_day },
-                    &mut push,
-                );
+            let what = What::Home { home: i, last_day };
+            let plan = plans::home_plan(seed, h, last_day);
+            if h.feed == super::estate::Feed::ByHand {
+                // Its manager uploads on the 5th, the afternoon before the deadline (the
+                // midnight after it), once Tally's 09:00 reminder has come.
+                if plan.is_some() {
+                    let at = local(tz, last_day, 5 * 24 * 60 + 14 * 60);
+                    push(at, what, Form::ByHand { corrected: false });
+                }
+            } else if let Some(plan) = plan {
+                plan_deliveries(&plan, tz, last_day, what, &mut push);
             }
             month = month.next();
         }

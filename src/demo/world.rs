@@ -108,8 +108,9 @@ fn deal_trusts(seed: u64, trusts: &mut [Trust]) {
     }
 }
 
-/// Care homes: a care-record supplier's HTTP service for a fifth, drops for the rest; a few
-/// are late, send figures that do not add up, or never send.
+/// Care homes: a care-record supplier's HTTP service for a fifth, drops for most of the rest,
+/// and a few with no system, whose managers upload by hand; a few are late, send figures
+/// that do not add up, or never send.
 fn deal_homes(seed: u64, homes: &mut [Home]) {
     let codes: Vec<String> = homes.iter().map(|h| h.code.clone()).collect();
     let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
@@ -118,6 +119,10 @@ fn deal_homes(seed: u64, homes: &mut [Home]) {
     }
     for i in deal(seed, &codes, 40, 0.2, |_| true) {
         homes[i].feed = Feed::Http { json: false };
+    }
+    let dropping: Vec<bool> = homes.iter().map(|h| h.feed == Feed::Drop).collect();
+    for i in deal(seed, &codes, 44, 0.03, |i| dropping[i]) {
+        homes[i].feed = Feed::ByHand;
     }
     let deals: [(u64, f64, SetHabit); 3] = [
         (41, 0.06, |h| h.late = true),

@@ -183,7 +183,8 @@ impl Notifier {
             };
             for o in &stand.week {
                 let landed = o.last.is_some_and(RunStatus::landed);
-                if !o.pulled && !landed && now >= remind_at(tz_of(o), o.deadline) {
+                // A manual form may go by its own route: Tally chases only what it collects.
+                if !o.pulled && !o.by_form && !landed && now >= remind_at(tz_of(o), o.deadline) {
                     drafts.push(reminder(o, code, tz_of(o)));
                 }
             }

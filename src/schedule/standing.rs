@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::timetable::{Schedule, period_for};
+use crate::domain::definition::Capture;
 use crate::domain::provider::Provider;
 use crate::domain::{Arrival, Period, RunStatus};
 use crate::registry::governance::Licensed;
@@ -41,6 +42,9 @@ pub struct Owed {
     pub last: Option<RunStatus>,
     /// The collection takes a nil return, for a period with nothing to report.
     pub nil_return: bool,
+    /// A manual form (capture `manual`): staff fill it in on its form, which may go by
+    /// another route than Tally, so Tally cannot tell that one is late and never chases it.
+    pub by_form: bool,
 }
 
 impl Owed {
@@ -149,9 +153,12 @@ pub fn standing(
                         .and_then(|rs| rs.iter().max_by_key(|r| r.id))
                         .map(|r| r.status),
                     nil_return: def.nil_return,
+                    by_form: def.capture == Capture::Manual,
                 };
                 if due <= now {
-                    if !landed {
+                    // Overdue is what Tally knows has not come: a form that may have gone
+                    // another way is not.
+                    if !landed && !owed.by_form {
                         out.overdue.push(owed);
                     }
                 } else {

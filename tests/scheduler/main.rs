@@ -5,6 +5,7 @@
 mod common;
 
 mod faults;
+mod forms;
 mod mail;
 mod runner;
 mod two_runners;

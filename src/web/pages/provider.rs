@@ -169,6 +169,10 @@ fn owed_line(tz: chrono_tz::Tz, o: &Owed, now: chrono::DateTime<chrono::Utc>) ->
     };
     let how = match (o.pulled, o.next_pull, done) {
         (_, _, true) => "Nothing more to do.".into(),
+        _ if o.by_form => format!(
+            "A form your staff fill in, sent as before; Tally does not chase it. You may upload it below instead, until {}.{tried}",
+            local_time(tz, o.closes)
+        ),
         (true, Some(at), _) => format!(
             "Tally pulls it from your source system on {}.{tried}",
             local_time(tz, at)
