@@ -193,6 +193,46 @@ async fn a_provider_sees_overdue_due_and_coming_and_tries_a_file_that_is_not_kep
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(t.runs().await, runs);
+    // A file of a kind no upload takes is refused before it is read, and no readiness
+    // check is recorded for it.
+    let checks = t
+        .app
+        .store()
+        .readiness("ward-bed-census", Some("RXA"))
+        .await
+        .unwrap()
+        .len();
+    let wrong = t
+        .upload(
+            "/api/v1/providers/RXA/trials",
+            Some(&t.tokens.provider),
+            None,
+            &[("collection", "ward-bed-census"), ("period", "2026-07-02")],
+            Some(("day.txt", census_day("2026-07-02").as_bytes())),
+        )
+        .await;
+    assert_eq!(
+        wrong.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        wrong.text()
+    );
+    assert!(
+        wrong
+            .text()
+            .contains("upload a .csv, .xlsx, .xls or .ods file"),
+        "{}",
+        wrong.text()
+    );
+    assert_eq!(
+        t.app
+            .store()
+            .readiness("ward-bed-census", Some("RXA"))
+            .await
+            .unwrap()
+            .len(),
+        checks
+    );
 
     // A real upload of the coming collection is refused, saying from when it is owed.
     let early = t

@@ -339,9 +339,9 @@ pub async fn decide(
     let reason = field(&fields, "reason").to_owned();
     let typed_from = field(&fields, "effective_from").to_owned();
     let effective_from = if reject {
-        None
+        Ok(None)
     } else {
-        super::form_date("effective date", &typed_from).map_err(bad)?
+        super::form_date("effective date", &typed_from)
     };
     // Each override field that was filled in, by its rule.
     let mut overrides = Vec::new();
@@ -365,6 +365,18 @@ pub async fn decide(
         reject,
         overrides: typed,
         effective_from: typed_from,
+    };
+    // A day that cannot be read is said on the page, with everything typed kept.
+    let effective_from = match effective_from {
+        Ok(d) => d,
+        Err(why) => {
+            let message = format!(
+                "The decision on {} was not recorded, and what you typed is kept below: {why}",
+                slug.as_str()
+            );
+            let page = render(&app, &v, Some((message, false)), Some(&kept)).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
     };
     // Rejecting cannot be undone: the proposal would have to be made again. Ask first.
     if reject && field(&fields, "confirmed") != "yes" && !reason.trim().is_empty() {

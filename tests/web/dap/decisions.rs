@@ -408,6 +408,41 @@ async fn a_licence_that_runs_out_within_90_days_is_renewed_for_a_new_term_after_
     )
     .await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
+    // An "Owed from" day that is not a date: said on the page, nothing recorded, and what
+    // was typed kept.
+    let bad_day = post(
+        &t,
+        "/dap",
+        "/dap/decisions",
+        &dap,
+        &[
+            ("slug", "uec-sitrep-manual"),
+            ("action", "approve"),
+            ("reason", "Until the census replaces it"),
+            ("effective_from", "next Tuesday"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        bad_day.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bad_day.text()
+    );
+    let page = bad_day.text();
+    assert!(
+        page.contains(
+            "the effective date must be a date like 31/03/2027, not &#34;next Tuesday&#34;"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains(">Until the census replaces it</textarea>"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"next Tuesday\""), "{page}");
+    let sitrep = t.app.store().versions("uec-sitrep-manual").await.unwrap();
+    assert_eq!(sitrep.last().unwrap().status.as_str(), "proposed");
     let listed = post(
         &t,
         "/dap",
