@@ -161,7 +161,11 @@ impl Notifier {
                     continue;
                 }
                 if l.in_effect_on(today) {
-                    in_effect.push(l.clone());
+                    // A provider that has closed is chased for nothing, as its page shows
+                    // nothing owed: its successor took over.
+                    if p.is_open_on(today) {
+                        in_effect.push(l.clone());
+                    }
                 } else if p.closed_on.is_none_or(|c| c > l.effective_from) {
                     drafts.push(notice(l, code));
                 }

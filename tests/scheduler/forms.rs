@@ -1,6 +1,7 @@
-//! A manual form (capture `manual`) is filled in by staff and may go by its own route, so
-//! Tally cannot tell that one is late: it is never listed overdue and never chased by
-//! e-mail, while a collection Tally collects is.
+//! Whom Tally does not chase. A manual form (capture `manual`) is filled in by staff and
+//! may go by its own route, so Tally cannot tell that one is late: it is never listed
+//! overdue and never chased by e-mail, while a collection Tally collects is. A provider that
+//! has closed is chased for nothing, as its page shows nothing owed.
 
 use crate::common;
 
@@ -33,7 +34,9 @@ async fn a_manual_form_is_never_counted_overdue_or_chased() {
     let csv = dir.path().join("providers.csv");
     std::fs::write(
         &csv,
-        "code,name,kind,region,contacts\nRXA,Ashford,acute_trust,London,returns@ashford.example.nhs.uk\n",
+        "code,name,kind,region,closed_on,successor,contacts\n\
+         RXA,Ashford,acute_trust,London,,,returns@ashford.example.nhs.uk\n\
+         RXC,Corby,acute_trust,London,2026-10-05,RXA,returns@corby.example.nhs.uk\n",
     )
     .unwrap();
     registry
@@ -49,7 +52,14 @@ async fn a_manual_form_is_never_counted_overdue_or_chased() {
     }
     // A week on, nothing has come: the census is overdue, the form is not.
     let now = utc("2026-10-08T08:30:00Z");
-    let trust = registry.providers().await.unwrap()[0].clone();
+    let trust = registry
+        .providers()
+        .await
+        .unwrap()
+        .iter()
+        .find(|p| p.code.as_str() == "RXA")
+        .unwrap()
+        .clone();
     let licensed = registry.licensed(now).await.unwrap();
     let stand = standing(&licensed, &trust, &[], |_| false, now);
     let overdue: Vec<&str> = stand
@@ -88,5 +98,10 @@ async fn a_manual_form_is_never_counted_overdue_or_chased() {
     assert!(
         about.iter().all(|k| !k.contains("uec-sitrep-manual")),
         "the form is never chased: {about:?}"
+    );
+    // Corby owed the census days before it closed on 5 October, but it has closed.
+    assert!(
+        sent.iter().all(|s| s.provider != "RXC"),
+        "a closed provider is not chased: {about:?}"
     );
 }
