@@ -19,6 +19,7 @@ mod readiness;
 mod register;
 mod returns;
 mod trial;
+mod upload;
 
 use std::sync::Arc;
 
@@ -76,7 +77,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/providers", get(directory::page))
         .route("/providers/reporting", get(directory::reporting))
         .route("/providers/{code}", get(provider::page))
-        .route("/providers/{code}/upload", post(provider::upload))
+        .route("/providers/{code}/upload", post(upload::upload))
         .route("/providers/{code}/nil", post(nil::declare))
         .route("/providers/{code}/corrections", post(correction::answer))
         .route("/providers/{code}/try", post(trial::file))

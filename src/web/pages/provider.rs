@@ -7,8 +7,7 @@ use std::sync::Arc;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Multipart, Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+
 use chrono::Duration;
 
 use super::{Nav, PageError, check_csrf, hours, local_time, signed_in};
@@ -528,45 +527,4 @@ pub(super) async fn file_form(
         .map_err(|e| PageError(e, Nav::of(v)))?;
     check_csrf(app, v, &form.csrf, action).await?;
     Ok((who, form))
-}
-
-pub async fn upload(
-    State(app): State<Arc<App>>,
-    v: Visitor,
-    Path(code): Path<String>,
-    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Result<Response, PageError> {
-    let (who, form) = file_form(&app, &v, &code, "upload", form).await?;
-    // A period that has landed already: the provider sees what the file would change, and
-    // confirms it, before anything is sent. A request the upload would refuse is refused
-    // (and audited) by the upload itself, below.
-    let preview = crate::schedule::correction::preview(
-        &app.registry,
-        &form.collection,
-        &code,
-        &form.period,
-        &form.file.path,
-        &form.file.name,
-        app.now(),
-    )
-    .await;
-    if let Ok(Some(p)) = preview {
-        return super::correction::ask(&app, &v, &who, &code, form, p).await;
-    }
-    let (status, message) = match crate::web::api::land_upload(&app, &who, &code, form.into()).await
-    {
-        Ok(u) if u.status.done() => (StatusCode::OK, (u.summary(), true)),
-        Ok(u) => (StatusCode::UNPROCESSABLE_ENTITY, (u.summary(), false)),
-        Err(ApiError::Internal(e)) => return Err(PageError(ApiError::Internal(e), Nav::of(&v))),
-        // Another version landed while this one was checked: shown what it changes now.
-        Err(e @ ApiError::ConfirmReplace(_)) => (
-            e.status(),
-            (
-                format!("{e} Upload it again to see what it changes and confirm it."),
-                false,
-            ),
-        ),
-        Err(e) => (e.status(), (format!("The file was not taken: {e}"), false)),
-    };
-    Ok((status, render(&app, &v, &code, Some(message), None).await?).into_response())
 }

@@ -1,0 +1,55 @@
+//! An upload from the provider's page: a first delivery lands at once; a file for a period
+//! that has landed already is a correction, shown with what it changes before it is sent.
+
+use std::sync::Arc;
+
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::provider::{file_form, render};
+use super::{Nav, PageError};
+use crate::web::app::App;
+use crate::web::auth::Visitor;
+use crate::web::error::ApiError;
+
+pub async fn upload(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    Path(code): Path<String>,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, PageError> {
+    let (who, form) = file_form(&app, &v, &code, "upload", form).await?;
+    // A period that has landed already: the provider sees what the file would change, and
+    // confirms it, before anything is sent. A request the upload would refuse is refused
+    // (and audited) by the upload itself, below.
+    let preview = crate::schedule::correction::preview(
+        &app.registry,
+        &form.collection,
+        &code,
+        &form.period,
+        &form.file.path,
+        &form.file.name,
+        app.now(),
+    )
+    .await;
+    if let Ok(Some(p)) = preview {
+        return super::correction::ask(&app, &v, &who, &code, form, p).await;
+    }
+    let (status, message) = match crate::web::api::land_upload(&app, &who, &code, form.into()).await
+    {
+        Ok(u) if u.status.done() => (StatusCode::OK, (u.summary(), true)),
+        Ok(u) => (StatusCode::UNPROCESSABLE_ENTITY, (u.summary(), false)),
+        Err(ApiError::Internal(e)) => return Err(PageError(ApiError::Internal(e), Nav::of(&v))),
+        // Another version landed while this one was checked: shown what it changes now.
+        Err(e @ ApiError::ConfirmReplace(_)) => (
+            e.status(),
+            (
+                format!("{e} Upload it again to see what it changes and confirm it."),
+                false,
+            ),
+        ),
+        Err(e) => (e.status(), (format!("The file was not taken: {e}"), false)),
+    };
+    Ok((status, render(&app, &v, &code, Some(message), None).await?).into_response())
+}
