@@ -157,6 +157,20 @@ impl Service {
             let (every, stop) = (self.runner.pace.every, stop.clone());
             tokio::spawn(async move { builder.run(every, stop).await })
         });
+        // Corrections held for a provider's answer go once an hour has passed unanswered:
+        // the raw file may hold columns that are not listed items (rule 8).
+        let sweeping = {
+            let (data, mut stop) = (self.settings.data_dir.clone(), stop.clone());
+            tokio::spawn(async move {
+                loop {
+                    crate::web::sweep_held(&data);
+                    tokio::select! {
+                        _ = stop.wait_for(|s| *s) => break,
+                        () = tokio::time::sleep(std::time::Duration::from_secs(300)) => {}
+                    }
+                }
+            })
+        };
         let notifier = self.notifier;
         let notices = {
             let (every, stop) = (self.runner.pace.every, stop.clone());
@@ -171,6 +185,7 @@ impl Service {
                 .await
                 .context("the returns builder stopped unexpectedly")?;
         }
+        sweeping.abort();
         web.await.context("the web server stopped unexpectedly")??;
         Ok(())
     }

@@ -154,11 +154,21 @@ pub async fn hand_in(
         .expect("the semaphore is never closed");
     // A nil return is landed from an empty file of Tally's own: nothing but the
     // declaration, which is all the run keeps of it.
-    let empty = tempfile::Builder::new()
-        .prefix(".nil-")
-        .suffix(".csv")
-        .tempfile()?;
-    let (path, name) = file.unwrap_or_else(|| (empty.path().to_owned(), "nil-return.csv".into()));
+    // The empty file lives until the landing is done.
+    let (path, name, _empty) = match file {
+        Some((path, name)) => (path, name, None),
+        None => {
+            let empty = tempfile::Builder::new()
+                .prefix(".nil-")
+                .suffix(".csv")
+                .tempfile()?;
+            (
+                empty.path().to_owned(),
+                "nil-return.csv".to_owned(),
+                Some(empty),
+            )
+        }
+    };
     if !path.is_file() {
         anyhow::bail!("there is no file at {}", path.display());
     }
@@ -247,6 +257,10 @@ impl Uploaded {
             .map(|n| format!("; the period had {n} before"))
             .unwrap_or_default();
         match self.status {
+            UploadStatus::Unchanged if self.nil_return => format!(
+                "{} {}: a nil return already (version {version}), so nothing new was stored (run {run}).",
+                self.collection, self.period
+            ),
             UploadStatus::Unchanged => format!(
                 "{} {}: the same file as version {version}, so nothing new was stored (run {run}).",
                 self.collection, self.period

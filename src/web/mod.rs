@@ -10,6 +10,8 @@ pub mod limit;
 pub mod pages;
 pub mod serve;
 
+pub use pages::sweep_held;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

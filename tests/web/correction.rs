@@ -168,11 +168,40 @@ async fn a_correction_shows_what_it_changes_and_is_sent_only_once_confirmed() {
         a.text()
     );
 
+    // A version that lands while the provider decides (here through the API) is never
+    // replaced unseen: the answer is refused, and nothing more is sent.
+    let page = upload(&t, &me, &csrf, &fix).await.text();
+    let token = held(&page);
+    let meanwhile = t
+        .upload(
+            "/api/v1/providers/RXA/uploads",
+            Some(&t.tokens.provider),
+            None,
+            &[("collection", "ward-bed-census"), ("period", DAY)],
+            Some(("api.csv", first.as_bytes())),
+        )
+        .await;
+    assert_eq!(
+        meanwhile.status,
+        StatusCode::CREATED,
+        "{}",
+        meanwhile.text()
+    );
+    let runs_now = t.runs().await;
+    let a = answer(&token, "replace").await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.text());
+    assert!(
+        a.text().contains("version 4 has landed since"),
+        "{}",
+        a.text()
+    );
+    assert_eq!((t.runs().await, held_files(&t)), (runs_now, 0));
+
     // A file that would not be taken is not held, and says why.
     let a = upload(&t, &me, &csrf, "ward,beds\nW1,3\n").await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text());
     assert!(a.text().contains("would not be taken"), "{}", a.text());
-    assert!(a.text().contains("Version 3 stays current"), "{}", a.text());
+    assert!(a.text().contains("Version 4 stays current"), "{}", a.text());
     assert_eq!(held_files(&t), 0);
-    assert_eq!(t.runs().await, runs + 2);
+    assert_eq!(t.runs().await, runs + 3);
 }

@@ -69,6 +69,7 @@ async fn a_provider_with_nothing_to_report_declares_a_nil_return_once_it_has_con
     // Confirmed, it lands as a version with no rows, late (the deadline has passed).
     let mut confirmed = fields.to_vec();
     confirmed.push(("confirmed", "yes"));
+    confirmed.push(("version", "0"));
     let a = t.form("/providers/RXA/nil", Some(&me), &confirmed).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     let html = a.text();
@@ -209,4 +210,49 @@ async fn the_api_takes_a_nil_return_only_where_the_definition_allows_and_asks_be
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     assert_eq!(a.json()["status"], "unchanged");
+    assert_eq!(a.json()["nil_return"], true);
+}
+
+#[tokio::test]
+async fn a_nil_return_overtaken_by_a_file_landing_meanwhile_is_not_declared() {
+    // 3 July 2026: May's return is overdue and still taken (until 6 July).
+    let t = spawn_at(None, Some(utc("2026-07-03T10:00:00Z"))).await;
+    list_virtual_wards(&t).await;
+    let me = t.sign_in(&t.tokens.provider).await;
+    let csrf = csrf_field(&t.page("/providers/RXA", Some(&me)).await.text());
+    let may = [
+        ("csrf", csrf.as_str()),
+        ("collection", VIRTUAL_WARDS),
+        ("period", "2026-05"),
+    ];
+    let asked = t.form("/providers/RXA/nil", Some(&me), &may).await;
+    assert!(
+        asked.text().contains("name=\"version\" value=\"0\""),
+        "{}",
+        asked.text()
+    );
+    // A colleague uploads May's figures while the page waits for the answer.
+    let csv = "snapshot_date,virtual_ward_capacity,virtual_ward_patients\n2026-05-31,25,19\n";
+    let landed = t
+        .upload(
+            "/api/v1/providers/RXA/uploads",
+            Some(&t.tokens.provider),
+            None,
+            &[("collection", VIRTUAL_WARDS), ("period", "2026-05")],
+            Some(("may.csv", csv.as_bytes())),
+        )
+        .await;
+    assert_eq!(landed.status, StatusCode::CREATED, "{}", landed.text());
+    let runs = t.runs().await;
+    let mut confirmed = may.to_vec();
+    confirmed.extend([("confirmed", "yes"), ("version", "0")]);
+    let a = t.form("/providers/RXA/nil", Some(&me), &confirmed).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.text());
+    assert!(
+        a.text()
+            .contains("version 1 of virtual-ward-capacity 2026-05 has landed since"),
+        "{}",
+        a.text()
+    );
+    assert_eq!(t.runs().await, runs, "nothing replaced the rows unseen");
 }

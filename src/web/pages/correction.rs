@@ -12,7 +12,7 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::provider::render;
@@ -23,9 +23,6 @@ use crate::web::api::{HandOver, Received, UploadFormRead, uploads_dir};
 use crate::web::app::App;
 use crate::web::auth::{Action, Principal, Visitor};
 use crate::web::error::ApiError;
-
-/// How long a held file waits for the provider's answer.
-const HELD_FOR: Duration = Duration::hours(1);
 
 #[derive(Template, WebTemplate)]
 #[template(path = "correction.html")]
@@ -59,6 +56,8 @@ struct Held {
     period: String,
     /// The name the file was given, which says its kind.
     name: String,
+    /// The version the provider was shown: sent only while it is still current.
+    version: i64,
     by: String,
     at: DateTime<Utc>,
 }
@@ -79,21 +78,15 @@ fn held_paths(app: &App, token: &str) -> Option<(PathBuf, PathBuf)> {
     })
 }
 
-/// Removes held files older than `HELD_FOR`: a provider who never answered.
-fn sweep(dir: &FsPath, now: DateTime<Utc>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let old = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .map(|t| now - DateTime::<Utc>::from(t) > HELD_FOR)
-            .unwrap_or(false);
-        if old {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
+/// Removes held files older than an hour: a provider who never answered. The service
+/// sweeps them too, whether or not anyone comes back (`sweep_held`).
+fn sweep(dir: &FsPath) {
+    crate::landing::lake::sweep(dir, "");
+}
+
+/// Removes the held corrections nobody answered within the hour, under `data_dir`.
+pub fn sweep_held(data_dir: &FsPath) {
+    sweep(&data_dir.join("uploads").join("held"));
 }
 
 /// Holds the form's file and asks the provider to confirm what `p` says it changes. A file
@@ -130,7 +123,7 @@ pub(super) async fn ask(
         .await
         .map_err(|e| fail(e.into()))?;
     let now = app.now();
-    sweep(&dir, Utc::now());
+    sweep(&dir);
     let token = uuid::Uuid::new_v4().simple().to_string();
     let (file, note) = held_paths(app, &token).expect("a uuid is a token");
     let held = Held {
@@ -138,6 +131,7 @@ pub(super) async fn ask(
         collection: form.collection.clone(),
         period: form.period.clone(),
         name: form.file.name.clone(),
+        version: p.version,
         by: who.name.clone(),
         at: now,
     };
@@ -226,14 +220,18 @@ pub async fn answer(
         )
     };
     let (file, note) = held_paths(&app, &form.held).ok_or_else(gone)?;
+    sweep(&held_dir(&app));
     let held: Held = std::fs::read(&note)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(gone)?;
-    if held.provider != code || Utc::now() - file_age(&note) > HELD_FOR {
+    if held.provider != code {
         return Err(gone());
     }
-    let _ = std::fs::remove_file(&note);
+    // Removing the note claims the answer: a second press of the button finds nothing.
+    if std::fs::remove_file(&note).is_err() {
+        return Err(gone());
+    }
     // Removed when `over` goes, once the landing is done; or now, when it is not sent.
     let received = Received {
         path: file,
@@ -249,6 +247,32 @@ pub async fn answer(
             .await?
             .into_response());
     }
+    // Another version may have landed since (a scheduled pull, another upload): then what
+    // the provider confirmed is not what the file would replace.
+    let key = crate::schedule::request::by_hand(
+        &app.registry,
+        &held.collection,
+        &code,
+        &held.period,
+        app.now(),
+    )
+    .await
+    .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?;
+    let current = app
+        .store()
+        .current_version(&key)
+        .await
+        .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?
+        .map_or(0, |c| c.version);
+    if current != held.version {
+        drop(received);
+        let message = format!(
+            "The correction of {} {} was not sent: version {current} has landed since you saw what it would change. Upload it again to see what it changes now.",
+            held.collection, held.period
+        );
+        let page = render(&app, &v, &code, Some((message, false)), None).await?;
+        return Ok((StatusCode::CONFLICT, page).into_response());
+    }
     let over = HandOver {
         collection: held.collection,
         period: held.period,
@@ -263,12 +287,4 @@ pub async fn answer(
         Err(e) => (e.status(), (format!("The file was not taken: {e}"), false)),
     };
     Ok((status, render(&app, &v, &code, Some(message), None).await?).into_response())
-}
-
-/// When a held file's note was written, by the service's own clock.
-fn file_age(note: &FsPath) -> DateTime<Utc> {
-    std::fs::metadata(note)
-        .and_then(|m| m.modified())
-        .map(DateTime::<Utc>::from)
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }

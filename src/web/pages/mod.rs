@@ -21,6 +21,8 @@ mod returns;
 mod trial;
 mod upload;
 
+pub use correction::sweep_held;
+
 use std::sync::Arc;
 
 use askama::Template;

@@ -28,6 +28,10 @@ pub struct NilForm {
     period: String,
     #[serde(default)]
     confirmed: String,
+    /// The version the confirmation page described (0: none), so that a version landed
+    /// since is never replaced unseen.
+    #[serde(default)]
+    version: Option<i64>,
 }
 
 impl WithCsrf for NilForm {
@@ -55,11 +59,26 @@ pub async fn declare(
             }
         };
     }
+    // The page asking for confirmation said what it replaces: only that.
+    let now_current = current(&app, collection, &code, period)
+        .await
+        .map(|c| c.map_or(0, |v| v.version));
+    if let (Ok(now_current), Some(seen)) = (now_current, form.version)
+        && now_current != seen
+    {
+        let message = (
+            format!(
+                "Nothing was declared: version {now_current} of {collection} {period} has landed since you were asked to confirm. Look at it, and declare again if there is still nothing to report."
+            ),
+            false,
+        );
+        let page = render(&app, &v, &code, Some(message), None).await?;
+        return Ok((StatusCode::CONFLICT, page).into_response());
+    }
     let over = HandOver {
         collection: collection.into(),
         period: period.into(),
         file: None,
-        // The page asking for confirmation said what it replaces.
         replace: true,
     };
     let (status, message) = match crate::web::api::land_upload(&app, &who, &code, over).await {
@@ -103,6 +122,7 @@ async fn ask(
         .find(|p| p.code.as_str() == code)
         .map_or_else(|| code.to_owned(), |p| p.name.clone());
     let current = app.store().current_version(&key).await.map_err(said)?;
+    let seen = current.as_ref().map_or(0, |v| v.version);
     let title = &def.title;
     let mut explain = vec![
         format!(
@@ -112,7 +132,7 @@ async fn ask(
         "It counts as received, with no rows: the national returns count the period as sent, and add nothing from it.".to_owned(),
     ];
     match current {
-        Some(v) if v.rows_accepted > 0 => explain.push(format!(
+        Some(v) if !v.report.0["nil_return"].as_bool().unwrap_or(false) => explain.push(format!(
             "The period has {} rows now (version {}): the nil return replaces them, so no return built from now on counts any of them.",
             v.rows_accepted, v.version
         )),
@@ -134,9 +154,21 @@ async fn ask(
         fields: vec![
             ("collection".into(), key.collection.clone()),
             ("period".into(), key.period.to_string()),
+            ("version".into(), seen.to_string()),
             ("confirmed".into(), "yes".into()),
         ],
         button: "Declare nothing to report".into(),
         back: format!("/providers/{code}"),
     })
+}
+
+/// The period's current version, if the request names one Tally would take.
+async fn current(
+    app: &App,
+    collection: &str,
+    code: &str,
+    period: &str,
+) -> anyhow::Result<Option<crate::store::runs::ExtractVersion>> {
+    let key = request::by_hand(&app.registry, collection, code, period, app.now()).await?;
+    app.store().current_version(&key).await
 }

@@ -33,8 +33,13 @@ pub async fn upload(
         app.now(),
     )
     .await;
-    if let Ok(Some(p)) = preview {
-        return super::correction::ask(&app, &v, &who, &code, form, p).await;
+    match preview {
+        Ok(Some(p)) => return super::correction::ask(&app, &v, &who, &code, form, p).await,
+        Ok(None) => {}
+        // A request the upload refuses too: refused and audited there, in the same words.
+        Err(e) if refused_by_upload(&e) => {}
+        // Busy, or our own failure: never land a correction that was not shown.
+        Err(e) => return Err(PageError(ApiError::from(e), Nav::of(&v))),
     }
     let (status, message) = match crate::web::api::land_upload(&app, &who, &code, form.into()).await
     {
@@ -52,4 +57,14 @@ pub async fn upload(
         Err(e) => (e.status(), (format!("The file was not taken: {e}"), false)),
     };
     Ok((status, render(&app, &v, &code, Some(message), None).await?).into_response())
+}
+
+/// Whether a preview's error is a refusal of the request that the upload makes itself.
+fn refused_by_upload(e: &anyhow::Error) -> bool {
+    use crate::schedule::upload::UploadError;
+    e.downcast_ref::<crate::schedule::request::RequestError>()
+        .is_some()
+        || e.downcast_ref::<crate::domain::RegistryError>().is_some()
+        || e.downcast_ref::<UploadError>()
+            .is_some_and(|u| !matches!(u, UploadError::Busy | UploadError::DiskFull))
 }
