@@ -204,4 +204,13 @@ async fn a_correction_shows_what_it_changes_and_is_sent_only_once_confirmed() {
     assert!(a.text().contains("Version 4 stays current"), "{}", a.text());
     assert_eq!(held_files(&t), 0);
     assert_eq!(t.runs().await, runs + 3);
+    // What the page settled without a run is in the audit log.
+    let audit = t.app.store().audit_log(100).await.unwrap();
+    let said = |what: &str| {
+        audit
+            .iter()
+            .any(|e| e.action == "upload" && e.detail.contains(what))
+    };
+    assert!(said("kept back by the provider"), "{audit:?}");
+    assert!(said("would not be taken"), "{audit:?}");
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::provider::render;
 use super::{Nav, PageError, WithCsrf, guarded, local_time};
+use crate::domain::AuditOutcome;
 use crate::landing::diff::Changes;
 use crate::schedule::correction::Preview;
 use crate::web::api::{HandOver, Received, UploadFormRead, uploads_dir};
@@ -101,7 +102,25 @@ pub(super) async fn ask(
     p: Preview,
 ) -> Result<Response, PageError> {
     let fail = |e: anyhow::Error| PageError(ApiError::from(e), Nav::of(v));
+    // What the page settles without a run is in the audit log all the same.
+    let target: String = format!("{} {code} {}", p.collection, p.period)
+        .chars()
+        .take(200)
+        .collect();
+    let audit = async |outcome: AuditOutcome, detail: String| {
+        crate::web::api::record(app, who.audit("upload", &target, outcome, &detail))
+            .await
+            .map_err(|e| PageError(e, Nav::of(v)))
+    };
     if let Some(why) = &p.rejected {
+        audit(
+            AuditOutcome::Rejected,
+            format!(
+                "correction of version {} would not be taken: {why}",
+                p.version
+            ),
+        )
+        .await?;
         let message = format!(
             "The correction of {} {} was not sent: it would not be taken ({why}). Version {} stays current.",
             p.title, p.period, p.version
@@ -239,6 +258,21 @@ pub async fn answer(
     };
     if form.action != "replace" {
         drop(received);
+        let target = format!("{} {code} {}", held.collection, held.period);
+        crate::web::api::record(
+            &app,
+            who.audit(
+                "upload",
+                &target,
+                AuditOutcome::Refused,
+                &format!(
+                    "correction of version {} kept back by the provider",
+                    held.version
+                ),
+            ),
+        )
+        .await
+        .map_err(|e| PageError(e, Nav::of(&v)))?;
         let message = format!(
             "The correction of {} {} was not sent; the current version stays.",
             held.collection, held.period
