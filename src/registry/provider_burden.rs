@@ -298,6 +298,20 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
+    fn ashford() -> Provider {
+        Provider {
+            code: ProviderCode::parse("RXA").unwrap(),
+            name: "Ashford".into(),
+            kind: ProviderKind::AcuteTrust,
+            region: "London".into(),
+            icb: None,
+            local_authority: None,
+            opened_on: None,
+            closed_on: None,
+            successor: None,
+        }
+    }
+
     fn run(id: i64, period: &str, finished: &str, arrived: Arrival) -> RunRow {
         let at = d(finished).and_hms_opt(9, 0, 0).unwrap().and_utc();
         RunRow {
@@ -323,17 +337,7 @@ mod tests {
 
     #[test]
     fn manual_forms_are_owed_per_period_ending_in_the_month_and_pulls_save_time() {
-        let trust = Provider {
-            code: ProviderCode::parse("RXA").unwrap(),
-            name: "Ashford".into(),
-            kind: ProviderKind::AcuteTrust,
-            region: "London".into(),
-            icb: None,
-            local_authority: None,
-            opened_on: None,
-            closed_on: None,
-            successor: None,
-        };
+        let trust = ashford();
         let (kh03, census) = (def("kh03-manual"), def("ward-bed-census"));
         // KH03 (quarterly, by hand) in force until 10 October; the census from 1 June.
         let collections = [
@@ -407,17 +411,7 @@ mod tests {
 
     #[test]
     fn a_nil_return_costs_its_nil_minutes_and_saves_nothing() {
-        let trust = Provider {
-            code: ProviderCode::parse("RXA").unwrap(),
-            name: "Ashford".into(),
-            kind: ProviderKind::AcuteTrust,
-            region: "London".into(),
-            icb: None,
-            local_authority: None,
-            opened_on: None,
-            closed_on: None,
-            successor: None,
-        };
+        let trust = ashford();
         let mut census = def("ward-bed-census");
         census.burden.nil_minutes = Some(3.0);
         let kh03 = def("kh03-manual");

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::provider::render;
+use super::provider::{land_and_show, render};
 use super::{Nav, PageError, WithCsrf, guarded, local_time};
 use crate::domain::AuditOutcome;
 use crate::landing::diff::Changes;
@@ -314,11 +314,5 @@ pub async fn answer(
         // The provider has seen what it changes, and confirmed it.
         replace: true,
     };
-    let (status, message) = match crate::web::api::land_upload(&app, &who, &code, over).await {
-        Ok(u) if u.status.done() => (StatusCode::OK, (u.summary(), true)),
-        Ok(u) => (StatusCode::UNPROCESSABLE_ENTITY, (u.summary(), false)),
-        Err(ApiError::Internal(e)) => return Err(PageError(ApiError::Internal(e), Nav::of(&v))),
-        Err(e) => (e.status(), (format!("The file was not taken: {e}"), false)),
-    };
-    Ok((status, render(&app, &v, &code, Some(message), None).await?).into_response())
+    land_and_show(&app, &v, &who, &code, over, "The file was not taken").await
 }

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::provider::render;
+use super::provider::{land_and_show, render};
 use super::{Confirm, Nav, PageError, WithCsrf, guarded, local_time};
 use crate::domain::RunKey;
 use crate::registry::window::closes;
@@ -81,13 +81,7 @@ pub async fn declare(
         file: None,
         replace: true,
     };
-    let (status, message) = match crate::web::api::land_upload(&app, &who, &code, over).await {
-        Ok(u) if u.status.done() => (StatusCode::OK, (u.summary(), true)),
-        Ok(u) => (StatusCode::UNPROCESSABLE_ENTITY, (u.summary(), false)),
-        Err(ApiError::Internal(e)) => return Err(PageError(ApiError::Internal(e), Nav::of(&v))),
-        Err(e) => (e.status(), (format!("Nothing was declared: {e}"), false)),
-    };
-    Ok((status, render(&app, &v, &code, Some(message), None).await?).into_response())
+    land_and_show(&app, &v, &who, &code, over, "Nothing was declared").await
 }
 
 /// The confirmation page, once the request is one Tally would take: what a nil return

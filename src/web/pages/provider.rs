@@ -528,3 +528,33 @@ pub(super) async fn file_form(
     check_csrf(app, v, &form.csrf, action).await?;
     Ok((who, form))
 }
+
+/// Lands what a provider handed over on its page (a file, a confirmed correction, a nil
+/// return) through the one upload path, and shows its page with what came of it; a refusal
+/// is said after `refused`.
+pub(super) async fn land_and_show(
+    app: &Arc<App>,
+    v: &Visitor,
+    who: &Principal,
+    code: &str,
+    over: crate::web::api::HandOver,
+    refused: &str,
+) -> Result<axum::response::Response, PageError> {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let (status, message) = match crate::web::api::land_upload(app, who, code, over).await {
+        Ok(u) if u.status.done() => (StatusCode::OK, (u.summary(), true)),
+        Ok(u) => (StatusCode::UNPROCESSABLE_ENTITY, (u.summary(), false)),
+        Err(ApiError::Internal(e)) => return Err(PageError(ApiError::Internal(e), Nav::of(v))),
+        // Another version landed while this one was checked: shown what it changes now.
+        Err(e @ ApiError::ConfirmReplace(_)) => (
+            e.status(),
+            (
+                format!("{e} Upload it again to see what it changes and confirm it."),
+                false,
+            ),
+        ),
+        Err(e) => (e.status(), (format!("{refused}: {e}"), false)),
+    };
+    Ok((status, render(app, v, code, Some(message), None).await?).into_response())
+}

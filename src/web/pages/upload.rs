@@ -4,10 +4,9 @@
 use std::sync::Arc;
 
 use axum::extract::{Multipart, Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use super::provider::{file_form, render};
+use super::provider::{file_form, land_and_show};
 use super::{Nav, PageError};
 use crate::web::app::App;
 use crate::web::auth::Visitor;
@@ -41,22 +40,7 @@ pub async fn upload(
         // Busy, or our own failure: never land a correction that was not shown.
         Err(e) => return Err(PageError(ApiError::from(e), Nav::of(&v))),
     }
-    let (status, message) = match crate::web::api::land_upload(&app, &who, &code, form.into()).await
-    {
-        Ok(u) if u.status.done() => (StatusCode::OK, (u.summary(), true)),
-        Ok(u) => (StatusCode::UNPROCESSABLE_ENTITY, (u.summary(), false)),
-        Err(ApiError::Internal(e)) => return Err(PageError(ApiError::Internal(e), Nav::of(&v))),
-        // Another version landed while this one was checked: shown what it changes now.
-        Err(e @ ApiError::ConfirmReplace(_)) => (
-            e.status(),
-            (
-                format!("{e} Upload it again to see what it changes and confirm it."),
-                false,
-            ),
-        ),
-        Err(e) => (e.status(), (format!("The file was not taken: {e}"), false)),
-    };
-    Ok((status, render(&app, &v, &code, Some(message), None).await?).into_response())
+    land_and_show(&app, &v, &who, &code, form.into(), "The file was not taken").await
 }
 
 /// Whether a preview's error is a refusal of the request that the upload makes itself.
