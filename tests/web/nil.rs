@@ -66,9 +66,18 @@ async fn a_provider_with_nothing_to_report_declares_a_nil_return_once_it_has_con
     );
     assert_eq!(t.runs().await, runs, "nothing lands before it is confirmed");
 
-    // Confirmed, it lands as a version with no rows, late (the deadline has passed).
+    // "Confirmed" without the version the page described is asked again, not taken.
     let mut confirmed = fields.to_vec();
     confirmed.push(("confirmed", "yes"));
+    let a = t.form("/providers/RXA/nil", Some(&me), &confirmed).await;
+    assert!(
+        a.text().contains("Declare nothing to report"),
+        "{}",
+        a.text()
+    );
+    assert_eq!(t.runs().await, runs);
+
+    // Confirmed, it lands as a version with no rows, late (the deadline has passed).
     confirmed.push(("version", "0"));
     let a = t.form("/providers/RXA/nil", Some(&me), &confirmed).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());

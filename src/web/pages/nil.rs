@@ -49,7 +49,8 @@ pub async fn declare(
     let target: String = code.chars().take(40).collect();
     let (who, form) = guarded(&app, &v, Action::Upload(&code), "nil return", &target, form).await?;
     let (collection, period) = (form.collection.trim(), form.period.trim());
-    if form.confirmed != "yes" {
+    // Confirmed only from the confirmation page, which says which version it replaces.
+    if form.confirmed != "yes" || form.version.is_none() {
         return match ask(&app, &v, &code, collection, period).await {
             Ok(confirm) => Ok(confirm.into_response()),
             Err(why) => {
@@ -63,8 +64,8 @@ pub async fn declare(
     let now_current = current(&app, collection, &code, period)
         .await
         .map(|c| c.map_or(0, |v| v.version));
-    if let (Ok(now_current), Some(seen)) = (now_current, form.version)
-        && now_current != seen
+    if let Ok(now_current) = now_current
+        && Some(now_current) != form.version
     {
         let message = (
             format!(
