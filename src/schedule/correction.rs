@@ -25,6 +25,8 @@ use crate::registry::Registry;
 pub struct Preview {
     pub collection: String,
     pub title: String,
+    /// The items rows are matched on: the collection's key.
+    pub key: Vec<String>,
     pub provider: String,
     pub period: String,
     /// The period's current version, its rows, and when it landed.
@@ -95,6 +97,7 @@ pub async fn preview(
     let mut preview = Preview {
         collection: key.collection.clone(),
         title: def.title.clone(),
+        key: def.key.clone(),
         provider: key.provider.clone(),
         period: key.period.to_string(),
         version: current.version,

@@ -367,6 +367,22 @@ pub async fn list_for_trusts(
     providers
 }
 
+/// Imports the providers CSV at `csv` and the contact addresses in its `contacts` column,
+/// as `tally providers import` does.
+pub async fn import_with_contacts(registry: &Registry, csv: &Path) {
+    registry
+        .import_providers(&tally::providers::read_csv(csv).unwrap())
+        .await
+        .unwrap();
+    for (code, addresses) in tally::providers::read_contacts(csv).unwrap() {
+        registry
+            .store()
+            .set_contacts(&code, &addresses)
+            .await
+            .unwrap();
+    }
+}
+
 /// Lists the pending `slug` at `at`, owed from that very day: DAP overrides the notice,
 /// as it may for a collection providers already send. Fixtures that pull or upload right
 /// after listing use this; the notice itself is tested in the register's contract.

@@ -39,17 +39,7 @@ async fn a_manual_form_is_never_counted_overdue_or_chased() {
          RXC,Corby,acute_trust,London,2026-10-05,RXA,returns@corby.example.nhs.uk\n",
     )
     .unwrap();
-    registry
-        .import_providers(&tally::providers::read_csv(&csv).unwrap())
-        .await
-        .unwrap();
-    for (code, addresses) in tally::providers::read_contacts(&csv).unwrap() {
-        registry
-            .store()
-            .set_contacts(&code, &addresses)
-            .await
-            .unwrap();
-    }
+    common::import_with_contacts(&registry, &csv).await;
     // A week on, nothing has come: the census is overdue, the form is not.
     let now = utc("2026-10-08T08:30:00Z");
     let trust = registry

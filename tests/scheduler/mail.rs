@@ -146,17 +146,7 @@ async fn reminders_and_overdue_notices_arrive_once_each_at_nine_uk_time_across_t
         "code,name,kind,region,contacts\nRXA,Ashford,acute_trust,London,returns@ashford.example.nhs.uk\nRXB,Bramley,acute_trust,London,\n",
     )
     .unwrap();
-    registry
-        .import_providers(&tally::providers::read_csv(&csv).unwrap())
-        .await
-        .unwrap();
-    for (code, addresses) in tally::providers::read_contacts(&csv).unwrap() {
-        registry
-            .store()
-            .set_contacts(&code, &addresses)
-            .await
-            .unwrap();
-    }
+    common::import_with_contacts(&registry, &csv).await;
     let mail = Mail {
         smtp_url: Some(format!("smtp://127.0.0.1:{}", server.port)),
         dir: None,

@@ -30,7 +30,7 @@ use crate::web::error::{ApiError, ErrorBody};
 pub(crate) use burden::trajectory_of;
 pub(crate) use collections::{Decision, DecisionKind, apply as apply_decision};
 pub(crate) use providers::{
-    Form as UploadFormRead, HandOver, Received, land as land_upload, read_form, uploads_dir,
+    Form as UploadFormRead, HandOver, Received, land as land_upload, read_form,
 };
 pub(crate) use returns::{bad_query as bad_return_query, file as return_file, view as return_view};
 pub(crate) use trials::{try_file, try_source};

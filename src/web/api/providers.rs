@@ -118,35 +118,39 @@ pub async fn upload(
     Path(code): Path<String>,
     form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
-    // Refused before the body is read, when the token may not upload for this provider.
-    if let Err(e) = who.require(Action::Upload(&code)) {
-        let target: String = code.chars().take(40).collect();
-        super::record(
-            &app,
-            who.audit("upload", &target, AuditOutcome::Refused, &e.to_string()),
-        )
-        .await?;
-        return Err(e);
-    }
+    let form = file_form(&app, &who, &code, "upload", form).await?;
+    answered(land(&app, &who, &code, form.into()).await?)
+}
+
+/// A provider's file form sent to the API for `action` (an upload, a dry run): who may act
+/// is checked, and a refusal audited, before the body is read; then the form, whose refusal
+/// is audited too.
+pub(crate) async fn file_form(
+    app: &App,
+    who: &Principal,
+    code: &str,
+    action: &str,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Form, ApiError> {
+    let target: String = code.chars().take(40).collect();
+    super::allowed(app, who, Action::Upload(code), action, &target).await?;
     let form = form.map_err(|e| {
         ApiError::BadRequest(format!(
             "send the file as multipart/form-data: {}",
             e.body_text()
         ))
     });
-    let form = match async { read_form(form?, &app).await }.await {
-        Ok(f) => f,
+    match async { read_form(form?, app).await }.await {
+        Ok(f) => Ok(f),
         Err(e) => {
-            let target: String = code.chars().take(40).collect();
             super::record(
-                &app,
-                who.audit("upload", &target, AuditOutcome::Refused, &e.to_string()),
+                app,
+                who.audit(action, &target, AuditOutcome::Refused, &e.to_string()),
             )
             .await?;
-            return Err(e);
+            Err(e)
         }
-    };
-    answered(land(&app, &who, &code, form.into()).await?)
+    }
 }
 
 /// An upload's file, written to the service's own folder as it arrives, and removed when

@@ -10,7 +10,7 @@ use axum::extract::{Multipart, Path, State};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::providers::{Form, read_form};
+use super::providers::{Form, file_form};
 use crate::domain::AuditOutcome;
 use crate::domain::provider::ProviderCode;
 pub use crate::schedule::trial::Trial;
@@ -63,25 +63,7 @@ pub async fn file(
     Path(code): Path<String>,
     form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Json<Trial>, ApiError> {
-    let target: String = code.chars().take(40).collect();
-    super::allowed(&app, &who, Action::Upload(&code), "dry run", &target).await?;
-    let form = form.map_err(|e| {
-        ApiError::BadRequest(format!(
-            "send the file as multipart/form-data: {}",
-            e.body_text()
-        ))
-    });
-    let form = match async { read_form(form?, &app).await }.await {
-        Ok(f) => f,
-        Err(e) => {
-            super::record(
-                &app,
-                who.audit("dry run", &target, AuditOutcome::Refused, &e.to_string()),
-            )
-            .await?;
-            return Err(e);
-        }
-    };
+    let form = file_form(&app, &who, &code, "dry run", form).await?;
     Ok(Json(try_file(&app, &who, &code, form).await?))
 }
 

@@ -12,7 +12,6 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::provider::{land_and_show, render};
@@ -20,7 +19,7 @@ use super::{Nav, PageError, WithCsrf, guarded, local_time};
 use crate::domain::AuditOutcome;
 use crate::landing::diff::Changes;
 use crate::schedule::correction::Preview;
-use crate::web::api::{HandOver, Received, UploadFormRead, uploads_dir};
+use crate::web::api::{HandOver, Received, UploadFormRead};
 use crate::web::app::App;
 use crate::web::auth::{Action, Principal, Visitor};
 use crate::web::error::ApiError;
@@ -59,12 +58,15 @@ struct Held {
     name: String,
     /// The version the provider was shown: sent only while it is still current.
     version: i64,
-    by: String,
-    at: DateTime<Utc>,
+}
+
+/// Where corrections wait for their answer, under the service's data folder.
+fn held_in(data_dir: &FsPath) -> PathBuf {
+    data_dir.join("uploads").join("held")
 }
 
 fn held_dir(app: &App) -> PathBuf {
-    uploads_dir(app).join("held")
+    held_in(&app.settings.data_dir)
 }
 
 /// A held file's two paths, for a token that is one (32 hex digits), never a path.
@@ -79,15 +81,11 @@ fn held_paths(app: &App, token: &str) -> Option<(PathBuf, PathBuf)> {
     })
 }
 
-/// Removes held files older than an hour: a provider who never answered. The service
-/// sweeps them too, whether or not anyone comes back (`sweep_held`).
-fn sweep(dir: &FsPath) {
-    crate::landing::lake::sweep(dir, "");
-}
-
-/// Removes the held corrections nobody answered within the hour, under `data_dir`.
+/// Removes the held corrections nobody answered within the hour (the lake's own sweep of
+/// what a stopped landing left), under `data_dir`. The service calls it every few minutes,
+/// and the pages whenever a correction is held or answered.
 pub fn sweep_held(data_dir: &FsPath) {
-    sweep(&data_dir.join("uploads").join("held"));
+    crate::landing::lake::sweep(&held_in(data_dir), "");
 }
 
 /// Holds the form's file and asks the provider to confirm what `p` says it changes. A file
@@ -141,8 +139,7 @@ pub(super) async fn ask(
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| fail(e.into()))?;
-    let now = app.now();
-    sweep(&dir);
+    sweep_held(&app.settings.data_dir);
     let token = uuid::Uuid::new_v4().simple().to_string();
     let (file, note) = held_paths(app, &token).expect("a uuid is a token");
     let held = Held {
@@ -151,8 +148,6 @@ pub(super) async fn ask(
         period: form.period.clone(),
         name: form.file.name.clone(),
         version: p.version,
-        by: who.name.clone(),
-        at: now,
     };
     tokio::fs::write(
         &note,
@@ -172,12 +167,6 @@ pub(super) async fn ask(
         .iter()
         .find(|x| x.code.as_str() == code)
         .map_or_else(|| code.to_owned(), |x| x.name.clone());
-    let key = app
-        .registry
-        .require_listed(&p.collection, now)
-        .await
-        .map(|l| l.def.key.join(", "))
-        .unwrap_or_default();
     let warning = p.drastic().then(|| {
         format!(
             "This file keeps {} of the {} rows the period has now: sent, the other {} are no longer counted in any return built from it. Is it the whole period?",
@@ -200,7 +189,7 @@ pub(super) async fn ask(
         rows_rejected: p.rows_rejected,
         warning,
         changes: p.changes,
-        key,
+        key: p.key.join(", "),
         report: p.report,
         held: token,
     }
@@ -239,7 +228,7 @@ pub async fn answer(
         )
     };
     let (file, note) = held_paths(&app, &form.held).ok_or_else(gone)?;
-    sweep(&held_dir(&app));
+    sweep_held(&app.settings.data_dir);
     let held: Held = std::fs::read(&note)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
