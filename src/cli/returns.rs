@@ -79,7 +79,15 @@ pub enum ReturnsCommand {
         period: String,
         #[arg(long, value_enum)]
         format: ExportFormat,
-        /// The file to write; CSV, JSON and Parquet get <file>.manifest.json beside it.
+        /// The file to write; CSV gets its CSVW metadata beside it (<file>-metadata.json),
+        /// and CSV, JSON and Parquet get <file>.manifest.json.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Write a return's SDMX-ML 2.1 structure (codelists, concepts, data structure and
+    /// dataflow), which its SDMX-CSV exports refer to.
+    Structure {
+        name: String,
         #[arg(long)]
         out: std::path::PathBuf,
     },
@@ -109,6 +117,7 @@ pub async fn run(s: &Settings, command: ReturnsCommand) -> anyhow::Result<Outcom
             format,
             out,
         } => export_one(s, &name, &period, format, &out).await,
+        ReturnsCommand::Structure { name, out } => structure(s, &name, &out).await,
     }
 }
 
@@ -355,7 +364,9 @@ pub async fn show(
 fn rows_as_json(artifact: &Artifact) -> anyhow::Result<serde_json::Value> {
     let batches = artifact.read()?;
     let mut buf = Vec::new();
-    let mut writer = datafusion::arrow::json::ArrayWriter::new(&mut buf);
+    let mut writer = datafusion::arrow::json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, datafusion::arrow::json::writer::JsonArray>(&mut buf);
     writer.write_batches(&batches.iter().collect::<Vec<_>>())?;
     writer.finish()?;
     drop(writer);
@@ -380,5 +391,24 @@ pub async fn export_one(
     for f in export(def, &artifact, format, out)? {
         println!("Wrote {}", f.display());
     }
+    Ok(Outcome::Done)
+}
+
+/// `tally returns structure <name> --out FILE`: the structure of the version in force when
+/// DAP has listed one (what the scheduled builds refer to), else of the queries folder's.
+pub async fn structure(
+    settings: &Settings,
+    name: &str,
+    out: &std::path::Path,
+) -> anyhow::Result<Outcome> {
+    let registry = super::open_existing(settings).await?;
+    let mut licensed = crate::returns::licence::licensed(&registry).await?;
+    let def = match licensed.returns.remove(name) {
+        Some(def) => def,
+        None => catalogue(settings)?.get(name)?.clone(),
+    };
+    let xml = crate::returns::sdmx::structure(&def, Utc::now());
+    std::fs::write(out, xml).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    println!("Wrote {}", out.display());
     Ok(Outcome::Done)
 }

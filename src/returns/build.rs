@@ -14,7 +14,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::catalogue::ReturnDef;
+use super::catalogue::{QueryLicence, ReturnDef};
 use super::completeness::{self, Completeness};
 use super::disclosure;
 use super::query::{plain_text, prepare, retype_text, session};
@@ -49,6 +49,10 @@ pub struct Manifest {
     pub built_at: DateTime<Utc>,
     pub engine: String,
     pub sql_sha256: String,
+    /// The licence the query was in force under; none when it was read from the queries
+    /// folder (`tally returns build`) rather than from the register.
+    #[serde(default)]
+    pub licence: Option<QueryLicence>,
     /// The sha256 of everything else the data depends on: the sidecar's columns and
     /// levels, the provider register, and the input collections' definitions.
     pub context_sha256: String,
@@ -85,6 +89,16 @@ pub struct Artifact {
 impl Artifact {
     pub fn data_path(&self) -> PathBuf {
         self.dir.join("data.parquet")
+    }
+
+    /// The columns of the artifact's rows, read from its data file's footer.
+    pub fn schema(&self) -> anyhow::Result<SchemaRef> {
+        let file = std::fs::File::open(self.data_path())?;
+        let builder =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                file,
+            )?;
+        Ok(builder.schema().clone())
     }
 
     /// The artifact's rows, as built.
@@ -262,6 +276,7 @@ pub async fn build_for(
         // what is said of it (more periods past their deadline, say) would differ.
         if latest.manifest.fingerprint() == same
             && latest.manifest.completeness == gathered.completeness
+            && latest.manifest.licence == def.licence
         {
             return Ok(latest);
         }
@@ -280,6 +295,7 @@ pub async fn build_for(
             datafusion::DATAFUSION_VERSION
         ),
         sql_sha256,
+        licence: def.licence.clone(),
         context_sha256,
         inputs: gathered.read,
         completeness: gathered.completeness,

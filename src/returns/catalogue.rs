@@ -9,8 +9,12 @@
 //! national = "england"             # not disclosure-controlled
 //!
 //! [[columns]]                      # every output column, in order
+//! name = "name"
+//! attribute = true                 # describes a row without identifying it (SDMX attribute)
+//! [[columns]]
 //! name = "occupied_beds"
 //! measure = "non_person"           # counts: person (disclosure-controlled) or non_person
+//! unit = "beds"                    # for the metadata that goes with a download
 //! [[columns]]
 //! name = "occupancy_pct"
 //! derived_from = ["occupied_beds", "available_beds"]  # suppressed if either is
@@ -45,6 +49,14 @@ pub struct Column {
     pub derived_from: Vec<String>,
     /// What the column holds, for the notes that go with an export.
     pub description: Option<String>,
+    /// The unit a figure is in (`beds`, `per cent`, `days`), for the metadata that goes
+    /// with an export.
+    pub unit: Option<String>,
+    /// A column that describes a row without identifying it (a trust's name, the days it
+    /// reported): an attribute in SDMX, where the other columns that are not figures are
+    /// the dimensions.
+    #[serde(default)]
+    pub attribute: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +100,16 @@ pub struct ReturnDef {
     /// The sidecar's text, which with `sql` is what DAP licenses.
     #[serde(skip)]
     pub sidecar: String,
+    /// The licence this text is in force under, when it was read from the register; a
+    /// return read from the queries folder has none.
+    pub licence: Option<QueryLicence>,
+}
+
+/// A return's licence: its number and the version of its text DAP listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryLicence {
+    pub number: String,
+    pub version: i64,
 }
 
 impl ReturnDef {
@@ -219,6 +241,17 @@ impl ReturnDef {
             if sidecar.columns[..i].iter().any(|o| o.name == c.name) {
                 bail!("columns[{i}]: \"{}\" is declared twice", c.name);
             }
+            if c.attribute && (c.measure.is_some() || !c.derived_from.is_empty()) {
+                bail!(
+                    "columns[{i}]: \"{}\" is a figure, so it cannot be an attribute",
+                    c.name
+                );
+            }
+            if c.attribute && c.name == sidecar.level_column {
+                bail!(
+                    "columns[{i}]: the level column identifies a row, so it cannot be an attribute"
+                );
+            }
             for d in &c.derived_from {
                 if !sidecar
                     .columns
@@ -253,6 +286,7 @@ impl ReturnDef {
             sql,
             sql_path,
             sidecar: text.to_owned(),
+            licence: None,
         })
     }
 }

@@ -170,3 +170,91 @@ pub fn assess(
     }
     c
 }
+
+impl Completeness {
+    /// The completeness in one sentence: whether the totals are built on every expected
+    /// provider's data, and if not, how many of each input's providers sent theirs.
+    pub fn statement(&self) -> String {
+        if self.complete {
+            return "Complete: every expected provider sent every period it owed.".into();
+        }
+        let inputs: Vec<String> = self
+            .inputs
+            .iter()
+            .map(|c| {
+                let mut s = format!(
+                    "{}: {} of {} providers sent every period owed",
+                    c.collection, c.received, c.expected
+                );
+                if !c.partial.is_empty() {
+                    s.push_str(&format!(", {} partial", c.partial.len()));
+                }
+                if c.periods_due < c.periods {
+                    s.push_str(&format!(
+                        ", {} of {} periods past their deadline",
+                        c.periods_due, c.periods
+                    ));
+                }
+                s
+            })
+            .collect();
+        format!(
+            "Incomplete: totals are built on the data received so far ({}).",
+            inputs.join("; ")
+        )
+    }
+
+    /// Each fact of the completeness as (what, detail), missing and partial providers by
+    /// name: the lines of an export's notes.
+    pub fn notes(&self) -> Vec<(String, String)> {
+        let mut lines = vec![(
+            "Complete".to_string(),
+            if self.complete {
+                "yes"
+            } else {
+                "no: totals are built on incomplete data"
+            }
+            .to_string(),
+        )];
+        for c in &self.inputs {
+            lines.push((
+                format!("{} received", c.collection),
+                format!("{} of {} providers", c.received, c.expected),
+            ));
+            for miss in &c.missing {
+                lines.push((
+                    format!("{} missing", c.collection),
+                    format!(
+                        "{} {} ({} of {} periods)",
+                        miss.code, miss.name, miss.periods_missing, miss.periods_owed
+                    ),
+                ));
+            }
+            for p in &c.partial {
+                lines.push((
+                    format!("{} partial", c.collection),
+                    format!(
+                        "{} {} ({} rows turned away by validation)",
+                        p.code, p.name, p.rows_rejected
+                    ),
+                ));
+            }
+            if !c.late.is_empty() {
+                lines.push((format!("{} late", c.collection), c.late.join(", ")));
+            }
+            if !c.amended.is_empty() {
+                lines.push((format!("{} amended", c.collection), c.amended.join(", ")));
+            }
+            if c.periods_due < c.periods {
+                lines.push((
+                    format!("{} periods owed", c.collection),
+                    format!(
+                        "{} of {}: the rest had not reached their deadline",
+                        c.periods_due, c.periods
+                    ),
+                ));
+            }
+        }
+        lines
+    }
+}

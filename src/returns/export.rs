@@ -15,6 +15,7 @@ use datafusion::arrow::util::display::array_value_to_string;
 use super::build::Artifact;
 use super::catalogue::ReturnDef;
 use super::disclosure::SUPPRESSED;
+use super::metadata::describe;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
@@ -73,8 +74,11 @@ impl ExportFormat {
 /// How a suppressed cell shows where a value cannot be left empty with a status beside it.
 pub const MARKER: &str = "[c]";
 
-/// Writes `artifact` to `out` as `format`; CSV, JSON and Parquet get `<out>.manifest.json`
-/// beside them. Returns the files written.
+/// Writes `artifact` to `out` as `format`. Every format says what it is: a CSV gets its
+/// CSVW metadata beside it (`<out>-metadata.json`, where CSVW tools look for it); JSON and
+/// Parquet carry the manifest inside; XLSX in its notes and inputs sheets; SDMX-CSV refers
+/// to the structure `tally returns structure` writes. CSV, JSON and Parquet also get
+/// `<out>.manifest.json`. Returns the files written.
 pub fn export(
     def: &ReturnDef,
     artifact: &Artifact,
@@ -85,21 +89,29 @@ pub fn export(
     let mut written = vec![out.to_owned()];
     atomically(out, |tmp| match format {
         ExportFormat::Csv => csv(&batches, tmp),
-        ExportFormat::Json => json(&batches, tmp),
-        ExportFormat::Parquet => {
-            std::fs::copy(artifact.data_path(), tmp)?;
-            Ok(())
-        }
+        ExportFormat::Json => json(def, artifact, &batches, tmp),
+        ExportFormat::Parquet => parquet(def, artifact, &batches, tmp),
         ExportFormat::Xlsx => xlsx(def, artifact, &batches, tmp),
-        ExportFormat::SdmxCsv => sdmx(def, artifact, &batches, tmp),
+        ExportFormat::SdmxCsv => super::sdmx::data(def, artifact, &batches, tmp),
     })?;
+    if format == ExportFormat::Csv {
+        let file_name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let doc = csvw(def, artifact, &batches, &file_name);
+        let path = beside(out, "-metadata.json");
+        atomically(&path, |tmp| {
+            std::fs::write(tmp, serde_json::to_vec_pretty(&doc)?)?;
+            Ok(())
+        })?;
+        written.push(path);
+    }
     if matches!(
         format,
         ExportFormat::Csv | ExportFormat::Json | ExportFormat::Parquet
     ) {
-        let mut name = out.as_os_str().to_owned();
-        name.push(".manifest.json");
-        let manifest = PathBuf::from(name);
+        let manifest = beside(out, ".manifest.json");
         atomically(&manifest, |tmp| {
             std::fs::copy(artifact.dir.join("manifest.json"), tmp)?;
             Ok(())
@@ -107,6 +119,24 @@ pub fn export(
         written.push(manifest);
     }
     Ok(written)
+}
+
+/// `out` with `suffix` added to its name.
+fn beside(out: &Path, suffix: &str) -> PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The CSVW metadata document of the CSV export of `artifact`, found at `url`.
+pub fn csvw(
+    def: &ReturnDef,
+    artifact: &Artifact,
+    batches: &[RecordBatch],
+    url: &str,
+) -> serde_json::Value {
+    let columns = describe(def, &batches[0].schema());
+    super::metadata::csvw(&artifact.manifest, &columns, url)
 }
 
 /// Runs `write` on a temporary file beside `out`, then renames it into place; on any error
@@ -143,7 +173,7 @@ fn atomically(out: &Path, write: impl FnOnce(&Path) -> anyhow::Result<()>) -> an
     Ok(())
 }
 
-fn cell(column: &dyn Array, row: usize) -> anyhow::Result<String> {
+pub(super) fn cell(column: &dyn Array, row: usize) -> anyhow::Result<String> {
     if column.is_null(row) {
         return Ok(String::new());
     }
@@ -155,7 +185,7 @@ fn cell(column: &dyn Array, row: usize) -> anyhow::Result<String> {
 /// is written with a leading `'`, which spreadsheets take as "this is text". Only text
 /// columns are touched, so that numbers (a negative one included) stay numbers for pandas,
 /// sdmx1 and CSVW.
-fn csv_cell(column: &dyn Array, row: usize) -> anyhow::Result<String> {
+pub(super) fn csv_cell(column: &dyn Array, row: usize) -> anyhow::Result<String> {
     let text = cell(column, row)?;
     let is_text = matches!(
         column.data_type(),
@@ -191,15 +221,96 @@ fn csv(batches: &[RecordBatch], path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A JSON array of objects, one a row; suppressed cells `null` with `<column>_status`.
-fn json(batches: &[RecordBatch], path: &Path) -> anyhow::Result<()> {
-    let file = std::fs::File::create(path)?;
-    let mut writer = datafusion::arrow::json::ArrayWriter::new(std::io::BufWriter::new(file));
+/// A JSON object: the return, its period and version, its completeness in words, every
+/// column described, the manifest, and `rows`, one object a row with every column, an empty
+/// or suppressed cell `null` (with `<column>_status` saying which).
+fn json(
+    def: &ReturnDef,
+    artifact: &Artifact,
+    batches: &[RecordBatch],
+    path: &Path,
+) -> anyhow::Result<()> {
+    let m = &artifact.manifest;
+    let head = serde_json::json!({
+        "return": m.return_name,
+        "title": m.title,
+        "period": m.period,
+        "version": m.version,
+        "complete": m.completeness.complete,
+        "completeness": m.completeness.statement(),
+        "columns": describe(def, &batches[0].schema()),
+        "manifest": m,
+    });
+    let mut text = serde_json::to_vec(&head)?;
+    // The head without its closing brace, then the rows, then the brace.
+    text.pop();
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    file.write_all(&text)?;
+    file.write_all(b",\"rows\":")?;
+    let mut writer = datafusion::arrow::json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, datafusion::arrow::json::writer::JsonArray>(&mut file);
     let refs: Vec<&RecordBatch> = batches.iter().collect();
     writer.write_batches(&refs)?;
     writer.finish()?;
-    let mut inner = writer.into_inner();
-    inner.flush()?;
+    drop(writer);
+    file.write_all(b"}")?;
+    file.flush()?;
+    Ok(())
+}
+
+/// Parquet with the manifest in its key-value metadata and its Arrow schema's
+/// (`tally.manifest`, JSON), and each
+/// column's description and unit in its field metadata.
+fn parquet(
+    def: &ReturnDef,
+    artifact: &Artifact,
+    batches: &[RecordBatch],
+    path: &Path,
+) -> anyhow::Result<()> {
+    use datafusion::arrow::datatypes::Schema;
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::file::metadata::KeyValue;
+    use datafusion::parquet::file::properties::WriterProperties;
+    use std::collections::HashMap;
+    let schema = batches[0].schema();
+    let described = describe(def, &schema);
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .zip(&described)
+        .map(|(f, d)| {
+            let mut meta: HashMap<String, String> = f.metadata().clone();
+            if let Some(text) = &d.description {
+                meta.insert("description".into(), text.clone());
+            }
+            if let Some(unit) = &d.unit {
+                meta.insert("unit".into(), unit.clone());
+            }
+            f.as_ref().clone().with_metadata(meta)
+        })
+        .collect();
+    let m = &artifact.manifest;
+    let said = [
+        ("tally.manifest".to_string(), serde_json::to_string(m)?),
+        ("tally.completeness".to_string(), m.completeness.statement()),
+    ];
+    // In the file's key-value metadata, and in the Arrow schema's, where pyarrow and
+    // pandas users find it on the table they read.
+    let mut schema_meta = schema.metadata().clone();
+    schema_meta.extend(said.iter().cloned());
+    let schema = std::sync::Arc::new(Schema::new_with_metadata(fields, schema_meta));
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(
+            said.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect(),
+        ))
+        .build();
+    let file = std::fs::File::create(path)?;
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
+    for b in batches {
+        writer.write(&b.clone().with_schema(schema.clone())?)?;
+    }
+    writer.close()?;
     Ok(())
 }
 
@@ -208,7 +319,7 @@ fn is_status(name: &str) -> bool {
 }
 
 /// Whether row `row` of `column` is suppressed, from its status column.
-fn suppressed(batch: &RecordBatch, column: &str, row: usize) -> bool {
+pub(super) fn suppressed(batch: &RecordBatch, column: &str, row: usize) -> bool {
     batch
         .column_by_name(&format!("{column}_status"))
         .and_then(|s| {
@@ -274,58 +385,28 @@ fn xlsx(
         ("Period".into(), m.period.clone()),
         ("Version".into(), m.version.to_string()),
         ("Built".into(), m.built_at.to_rfc3339()),
+        ("Built by".into(), m.engine.clone()),
         (
-            "Complete".into(),
-            if m.completeness.complete {
-                "yes"
-            } else {
-                "no: totals are built on incomplete data"
-            }
-            .into(),
+            "Licence".into(),
+            match &m.licence {
+                Some(l) => format!("{} version {}", l.number, l.version),
+                None => "none: built from the queries folder".into(),
+            },
         ),
+        ("Completeness".into(), m.completeness.statement()),
     ];
-    for c in &m.completeness.inputs {
-        lines.push((
-            format!("{} received", c.collection),
-            format!("{} of {} providers", c.received, c.expected),
-        ));
-        for miss in &c.missing {
-            lines.push((
-                format!("{} missing", c.collection),
-                format!(
-                    "{} {} ({} of {} periods)",
-                    miss.code, miss.name, miss.periods_missing, miss.periods_owed
-                ),
-            ));
-        }
-        for p in &c.partial {
-            lines.push((
-                format!("{} partial", c.collection),
-                format!(
-                    "{} {} ({} rows turned away by validation)",
-                    p.code, p.name, p.rows_rejected
-                ),
-            ));
-        }
-        if !c.late.is_empty() {
-            lines.push((format!("{} late", c.collection), c.late.join(", ")));
-        }
-        if !c.amended.is_empty() {
-            lines.push((format!("{} amended", c.collection), c.amended.join(", ")));
-        }
-        if c.periods_due < c.periods {
-            lines.push((
-                format!("{} periods owed", c.collection),
-                format!(
-                    "{} of {}: the rest had not reached their deadline",
-                    c.periods_due, c.periods
-                ),
-            ));
-        }
-    }
+    lines.extend(m.completeness.notes());
     lines.push(("Disclosure control".into(), m.disclosure_rule.clone()));
     lines.push(("[c]".into(), "suppressed to protect confidentiality".into()));
     lines.push(("Query sha256".into(), m.sql_sha256.clone()));
+    lines.push(("Data sha256".into(), m.data_sha256.clone()));
+    lines.push((
+        "Inputs".into(),
+        format!(
+            "{} extract versions, each listed on the inputs sheet",
+            m.inputs.len()
+        ),
+    ));
     for col in def.columns.iter().filter(|c| c.description.is_some()) {
         lines.push((
             col.name.clone(),
@@ -338,91 +419,25 @@ fn xlsx(
     }
     notes.set_column_width(0, 28)?;
     notes.set_column_width(1, 90)?;
-    book.save(path)?;
-    Ok(())
-}
-
-/// SDMX-CSV 2.0: one observation per row and measure. The non-measure columns are the
-/// dimensions, `MEASURE` names the figure, `TIME_PERIOD` the period; `OBS_STATUS` is `A`
-/// (normal) or `O` (missing), `CONF_STATUS` `F` (free) or `C` (confidential), and
-/// `COMPLETENESS` says whether every expected provider sent its data.
-fn sdmx(
-    def: &ReturnDef,
-    artifact: &Artifact,
-    batches: &[RecordBatch],
-    path: &Path,
-) -> anyhow::Result<()> {
-    let measures: Vec<&str> = def
-        .columns
+    let inputs = book.add_worksheet().set_name("inputs")?;
+    for (c, title) in ["collection", "provider", "period", "version", "sha256"]
         .iter()
-        .filter(|c| c.measure.is_some() || !c.derived_from.is_empty())
-        .map(|c| c.name.as_str())
-        .collect();
-    let dimensions: Vec<&str> = def
-        .columns
-        .iter()
-        .map(|c| c.name.as_str())
-        .filter(|n| !measures.contains(n))
-        .collect();
-    let mut out = ::csv::Writer::from_path(path)?;
-    let mut header = vec!["STRUCTURE", "STRUCTURE_ID", "ACTION"];
-    let upper: Vec<String> = dimensions.iter().map(|d| d.to_ascii_uppercase()).collect();
-    header.extend(upper.iter().map(String::as_str));
-    header.extend([
-        "MEASURE",
-        "TIME_PERIOD",
-        "OBS_VALUE",
-        "OBS_STATUS",
-        "CONF_STATUS",
-        "COMPLETENESS",
-    ]);
-    out.write_record(&header)?;
-    let id = format!(
-        "TALLY:{}(1.0)",
-        def.name.replace('-', "_").to_ascii_uppercase()
-    );
-    let complete = if artifact.manifest.completeness.complete {
-        "complete"
-    } else {
-        "incomplete"
-    };
-    for b in batches {
-        for row in 0..b.num_rows() {
-            let dims = dimensions
-                .iter()
-                .map(|d| {
-                    let column = b.column_by_name(d).with_context(|| {
-                        format!("the artifact has no column {d}; build it again")
-                    })?;
-                    csv_cell(column.as_ref(), row)
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            for m in &measures {
-                let column = b
-                    .column_by_name(m)
-                    .with_context(|| format!("the artifact has no column {m}; build it again"))?;
-                let hidden = suppressed(b, m, row);
-                let value = cell(column.as_ref(), row)?;
-                let mut record = vec!["dataflow".to_string(), id.clone(), "I".into()];
-                record.extend(dims.iter().cloned());
-                record.push(m.to_string());
-                record.push(artifact.manifest.period.clone());
-                record.push(value.clone());
-                record.push(
-                    if value.is_empty() && !hidden {
-                        "O"
-                    } else {
-                        "A"
-                    }
-                    .into(),
-                );
-                record.push(if hidden { "C" } else { "F" }.into());
-                record.push(complete.into());
-                out.write_record(&record)?;
-            }
-        }
+        .enumerate()
+    {
+        inputs.write_string_with_format(0, c as u16, *title, &header)?;
     }
-    out.flush()?;
+    inputs.set_freeze_panes(1, 0)?;
+    for (r, i) in m.inputs.iter().enumerate() {
+        let r = r as u32 + 1;
+        inputs.write_string(r, 0, &i.collection)?;
+        inputs.write_string(r, 1, &i.provider)?;
+        inputs.write_string(r, 2, &i.period)?;
+        inputs.write_number(r, 3, i.version as f64)?;
+        inputs.write_string(r, 4, &i.sha256)?;
+    }
+    inputs.set_column_width(0, 24)?;
+    inputs.set_column_width(4, 68)?;
+    book.save(path)?;
     Ok(())
 }
 

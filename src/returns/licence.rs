@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::catalogue::{Catalogue, ReturnDef};
+use super::catalogue::{Catalogue, QueryLicence, ReturnDef};
 use crate::domain::RegistryError;
 use crate::registry::Registry;
 use crate::store::queries::QueryVersion;
@@ -76,12 +76,21 @@ pub async fn licences(registry: &Registry) -> anyhow::Result<Licences> {
 
 /// A stored version as a return the builder can run.
 pub fn def_of(v: &QueryVersion) -> anyhow::Result<ReturnDef> {
-    ReturnDef::parse(
+    let mut def = ReturnDef::parse(
         &v.name,
         &v.sidecar,
         v.sql_text.clone(),
         format!("{}.sql (version {})", v.name, v.version).into(),
-    )
+    )?;
+    def.licence = v
+        .licence_number
+        .clone()
+        .filter(|_| v.status == "listed")
+        .map(|number| QueryLicence {
+            number,
+            version: v.version,
+        });
+    Ok(def)
 }
 
 /// The returns in force: what the scheduled builder builds. A return with no listed

@@ -4,13 +4,16 @@
 //! person counts, and is kept as an immutable, numbered artifact with a manifest.
 
 pub mod build;
+pub mod bundle;
 pub mod catalogue;
 pub mod completeness;
 pub mod disclosure;
 pub mod export;
 pub mod licence;
+pub mod metadata;
 pub mod query;
 pub mod scheduled;
+pub mod sdmx;
 pub mod table;
 
 pub use build::{Artifact, Manifest, build};

@@ -103,6 +103,31 @@ fn the_returns_commands_build_show_and_export_and_say_what_is_wrong() {
             .unwrap()
             .starts_with("level,region,code,name,")
     );
+    // Its CSVW metadata beside it, under the name CSVW tools look for, naming the file.
+    assert!(out.contains("sitrep.csv-metadata.json"), "{out}");
+    let doc: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(t.data.path().join("sitrep.csv-metadata.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc["url"], "sitrep.csv");
+    // The SDMX structure its SDMX-CSV refers to.
+    let xml = t.data.path().join("sitrep.structure.xml");
+    t.expect(
+        0,
+        &[
+            "returns",
+            "structure",
+            "uec-daily-sitrep",
+            "--out",
+            xml.to_str().unwrap(),
+        ],
+    );
+    let xml = std::fs::read_to_string(xml).unwrap();
+    assert!(
+        xml.contains("<str:DataStructure id=\"UEC_DAILY_SITREP\""),
+        "{xml}"
+    );
+    assert!(xml.contains("<str:Attribute id=\"NAME\""), "{xml}");
     // A range builds each period with a progress bar; days before the listing fail.
     let before = (london - chrono::Duration::days(11)).to_string();
     let out = t.expect(

@@ -361,7 +361,9 @@ pub fn rows(artifact: &Artifact) -> Vec<serde_json::Value> {
         &json,
     )
     .unwrap();
-    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+    let wrapped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    serde_json::from_value(wrapped["rows"].clone()).unwrap()
 }
 
 pub fn row<'a>(rows: &'a [serde_json::Value], code: &str) -> &'a serde_json::Value {

@@ -233,9 +233,10 @@ async fn person_counts_are_suppressed_or_rounded_below_england_and_missing_provi
     export(def, &artifact, ExportFormat::SdmxCsv, &sdmx).unwrap();
     let sdmx = std::fs::read_to_string(sdmx).unwrap();
     assert!(sdmx.starts_with("STRUCTURE,STRUCTURE_ID,ACTION,LEVEL,AREA,MEASURE,TIME_PERIOD,OBS_VALUE,OBS_STATUS,CONF_STATUS,COMPLETENESS\n"), "{sdmx}");
+    // Withheld, not missing: no value (NaN, never zero), confidential.
     assert!(
         sdmx.contains(
-            "dataflow,TALLY:RESIDENTS(1.0),I,tiny,Tiny,residents,2026-04,,A,C,complete\n"
+            "dataflow,TALLY:RESIDENTS(1.0),I,tiny,Tiny,RESIDENTS,2026-04,NaN,A,C,complete\n"
         ),
         "{sdmx}"
     );
@@ -243,7 +244,7 @@ async fn person_counts_are_suppressed_or_rounded_below_england_and_missing_provi
     export(def, &artifact, ExportFormat::Xlsx, &xlsx).unwrap();
     let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
     use calamine::Reader;
-    assert_eq!(book.sheet_names(), ["data", "notes"]);
+    assert_eq!(book.sheet_names(), ["data", "notes", "inputs"]);
     let data = book.worksheet_range("data").unwrap();
     let tiny: Vec<String> = data
         .rows()

@@ -109,8 +109,9 @@ async fn a_nil_return_is_received_and_adds_nothing() {
     let def = catalogue.get("virtual-wards").unwrap();
     tally::returns::export::export(def, &a, tally::returns::export::ExportFormat::Json, &out)
         .unwrap();
-    let rows: Vec<serde_json::Value> =
+    let wrapped: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    let rows = wrapped["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["trusts"], 1, "the nil return adds no row");
     assert_eq!(rows[0]["capacity"], 25);

@@ -270,6 +270,28 @@ async fn dhsc_downloads_returns_from_the_page_and_bad_sign_ins_are_refused() {
         .await;
     assert_eq!(file.status, StatusCode::OK);
     assert!(file.text().starts_with("STRUCTURE,"));
+    // What goes with the data, from the page too: the structure that SDMX-CSV refers to, and
+    // each period's manifest and CSVW metadata, to which the CSV download links.
+    for (link, starts) in [
+        ("/returns/kh03-quarterly/structure", "<?xml"),
+        ("/returns/kh03-quarterly/2026-27-Q1/manifest", "{"),
+        ("/returns/kh03-quarterly/2026-27-Q1/metadata", "{"),
+    ] {
+        assert!(page.text().contains(&format!("href=\"{link}\"")), "{link}");
+        let a = t.page(link, Some(&dhsc)).await;
+        assert_eq!(a.status, StatusCode::OK, "{link}");
+        assert!(a.text().starts_with(starts), "{link}: {}", a.text());
+    }
+    let csv = t
+        .page(
+            "/returns/kh03-quarterly/2026-27-Q1/download?format=csv",
+            Some(&dhsc),
+        )
+        .await;
+    assert_eq!(
+        csv.headers["link"],
+        "<metadata?version=1>; rel=\"describedby\"; type=\"application/csvm+json\""
+    );
     assert_eq!(
         t.page("/dap", Some(&dhsc)).await.status,
         StatusCode::FORBIDDEN

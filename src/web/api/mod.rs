@@ -6,6 +6,7 @@ mod burden;
 mod collections;
 mod exceptions;
 mod golive;
+mod provenance;
 mod providers;
 mod returns;
 mod runs;
@@ -29,10 +30,13 @@ use crate::web::error::{ApiError, ErrorBody};
 
 pub(crate) use burden::trajectory_of;
 pub(crate) use collections::{Decision, DecisionKind, apply as apply_decision};
+pub(crate) use provenance::{Described, describe as describe_return, sdmx_structure};
 pub(crate) use providers::{
     Form as UploadFormRead, HandOver, Received, land as land_upload, read_form,
 };
-pub(crate) use returns::{bad_query as bad_return_query, file as return_file, view as return_view};
+pub(crate) use returns::{
+    DownloadQuery, bad_query as bad_return_query, file as return_file, view as return_view,
+};
 pub(crate) use trials::{try_file, try_source};
 
 #[derive(OpenApi)]
@@ -128,6 +132,10 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(returns::list))
         .routes(routes!(returns::artifacts))
         .routes(routes!(returns::download))
+        .routes(routes!(provenance::manifest))
+        .routes(routes!(provenance::manifest_short))
+        .routes(routes!(provenance::metadata))
+        .routes(routes!(provenance::structure))
         .routes(routes!(burden::totals))
         .routes(routes!(burden::provider))
         .routes(routes!(burden::trajectory))

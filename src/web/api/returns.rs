@@ -140,15 +140,19 @@ pub async fn artifacts(
     Ok(Json(out))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
-    /// `csv`, `xlsx`, `parquet`, `json` or `sdmx-csv`. (Left out, it is refused as a
-    /// format not known, once the caller may download at all.)
+    /// `csv`, `xlsx`, `parquet`, `json`, `sdmx-csv`, or `zip` for a bundle of CSV, CSVW
+    /// metadata, manifest and SDMX for a period or, with `to`, a range of periods. (Left
+    /// out, it is refused as a format not known, once the caller may download at all.)
     #[serde(default)]
     pub format: String,
     /// An earlier artifact version; the latest when not given.
     pub version: Option<i64>,
+    /// With `format=zip`: the last period of the range, whose latest versions the bundle
+    /// holds (at most 400 periods).
+    pub to: Option<String>,
 }
 
 /// Downloads a return for a period in one format. Every download is in the audit log.
@@ -175,7 +179,7 @@ pub async fn download(
         Ok(q) => q,
         Err(e) => return Err(bad_query(&app, &who, &name, &period, e).await),
     };
-    file(&app, &who, &name, &period, &q.format, q.version).await
+    file(&app, &who, &name, &period, &q).await
 }
 
 /// A download whose query does not read (a version that is not a number): refused for the
@@ -194,14 +198,14 @@ pub(crate) async fn bad_query(
     }
 }
 
-/// A return's file, for the API and the pages alike.
+/// A return's file, for the API and the pages alike. A CSV comes with a `Link` to its
+/// CSVW metadata (`rel="describedby"`), relative to the download's own address.
 pub(crate) async fn file(
     app: &App,
     who: &Principal,
     name: &str,
     period: &str,
-    format: &str,
-    version: Option<i64>,
+    q: &DownloadQuery,
 ) -> Result<Response, ApiError> {
     super::allowed(
         app,
@@ -211,50 +215,141 @@ pub(crate) async fn file(
         &format!("{name} {period}"),
     )
     .await?;
-    let format = ExportFormat::parse(format).ok_or_else(|| {
-        ApiError::BadRequest("format must be csv, xlsx, parquet, json or sdmx-csv".into())
-    })?;
-    let (def, period) = find(app, name, period).await?;
-    let root = app.settings.returns_dir();
-    let artifact = match version {
-        Some(v) => Artifact::version(&root, &def.name, &period, v)?,
-        None => Artifact::latest(&root, &def.name, &period)?,
+    if q.format == "zip" {
+        return bundle_file(app, who, name, period, q).await;
     }
-    .ok_or_else(|| not_built(&def.name, &period))?;
+    let format = ExportFormat::parse(&q.format).ok_or_else(|| {
+        ApiError::BadRequest("format must be csv, xlsx, parquet, json, sdmx-csv or zip".into())
+    })?;
+    if q.to.is_some() {
+        return Err(ApiError::BadRequest(
+            "to is for a bundle of periods: use it with format=zip".into(),
+        ));
+    }
+    let (def, period) = find(app, name, period).await?;
+    let artifact = artifact(app, &def, &period, q.version)?;
     let v = artifact.manifest.version;
-    let file_name = format!("{}-{period}-v{v}.{}", def.name, format.extension());
-    // Written by the same export as `tally returns export`, then handed over.
-    let dir = app
-        .settings
-        .data_dir
-        .join("exports")
-        .join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).map_err(anyhow::Error::from)?;
-    let out = dir.join(&file_name);
-    // Writing an XLSX or reading a large Parquet file blocks: off the async threads.
-    let (def_owned, dir_owned) = (def.clone(), dir.clone());
-    let bytes = tokio::task::spawn_blocking(move || {
-        let bytes =
-            export(&def_owned, &artifact, format, &out).and_then(|_| Ok(std::fs::read(&out)?));
-        let _ = std::fs::remove_dir_all(&dir_owned);
-        bytes
+    let file_name = crate::returns::bundle::file_name(&def, &artifact, format);
+    let bytes = in_scratch(app, move |dir| {
+        let out = dir.join(crate::returns::bundle::file_name(&def, &artifact, format));
+        export(&def, &artifact, format, &out)?;
+        Ok(std::fs::read(&out)?)
     })
-    .await
-    .map_err(|e| ApiError::Internal(anyhow::anyhow!("the export stopped: {e}")))?;
-    let bytes = bytes?;
+    .await?;
     super::record(
         app,
         who.audit(
             "download",
-            &format!("{} {period} v{v}", def.name),
+            &format!("{name} {period} v{v}"),
             AuditOutcome::Done,
             format.name(),
         ),
     )
     .await?;
-    Ok((
+    let mut response = (
         [
             (header::CONTENT_TYPE, format.media_type().to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        Body::from(bytes),
+    )
+        .into_response();
+    if format == ExportFormat::Csv {
+        let link = format!(
+            "<metadata?version={v}>; rel=\"describedby\"; type=\"{}\"",
+            super::provenance::CSVW
+        );
+        response.headers_mut().insert(
+            header::LINK,
+            link.parse()
+                .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?,
+        );
+    }
+    Ok(response)
+}
+
+/// A zip of a period, or of each period from `period` to `q.to`, with its metadata.
+async fn bundle_file(
+    app: &App,
+    who: &Principal,
+    name: &str,
+    period: &str,
+    q: &DownloadQuery,
+) -> Result<Response, ApiError> {
+    let (def, first) = find(app, name, period).await?;
+    let artifacts = match &q.to {
+        None => vec![artifact(app, &def, &first, q.version)?],
+        Some(_) if q.version.is_some() => {
+            return Err(ApiError::BadRequest(
+                "version is for one period: leave it out to bundle a range with to".into(),
+            ));
+        }
+        Some(to) => {
+            let last = Period::parse(to).map_err(|e| ApiError::BadRequest(format!("to: {e}")))?;
+            if last.kind() != first.kind() || last.first_day() < first.first_day() {
+                return Err(ApiError::BadRequest(format!(
+                    "to must be a {} on or after {first}",
+                    first.kind().as_str()
+                )));
+            }
+            let root = app.settings.returns_dir();
+            let mut out = Vec::new();
+            for (p, _) in built(&root, &def.name) {
+                if p.first_day() < first.first_day() || p.first_day() > last.first_day() {
+                    continue;
+                }
+                if out.len() == crate::returns::bundle::MOST_PERIODS {
+                    return Err(ApiError::BadRequest(format!(
+                        "a bundle holds at most {} periods; ask for a shorter range",
+                        crate::returns::bundle::MOST_PERIODS
+                    )));
+                }
+                out.extend(Artifact::latest(&root, &def.name, &p)?);
+            }
+            if out.is_empty() {
+                return Err(ApiError::NotFound(format!(
+                    "{} has not been built for any period from {first} to {last}",
+                    def.name
+                )));
+            }
+            out
+        }
+    };
+    let file_name = match (&q.to, artifacts.as_slice()) {
+        (None, [a]) => format!("{}-{}-v{}.zip", def.name, first, a.manifest.version),
+        _ => format!(
+            "{}-{}-to-{}.zip",
+            def.name,
+            first,
+            q.to.as_deref().unwrap_or_default()
+        ),
+    };
+    let what: Vec<String> = artifacts
+        .iter()
+        .map(|a| format!("{} v{}", a.manifest.period, a.manifest.version))
+        .collect();
+    let zip_name = file_name.clone();
+    let bytes = in_scratch(app, move |dir| {
+        let out = dir.join(&zip_name);
+        crate::returns::bundle::bundle(&def, &artifacts, chrono::Utc::now(), dir, &out)?;
+        Ok(std::fs::read(&out)?)
+    })
+    .await?;
+    let target: String = format!("{name} {}", what.join(", "))
+        .chars()
+        .take(200)
+        .collect();
+    super::record(
+        app,
+        who.audit("download", &target, AuditOutcome::Done, "zip"),
+    )
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{file_name}\""),
@@ -265,18 +360,64 @@ pub(crate) async fn file(
         .into_response())
 }
 
+/// One version of a period's artifact, or the latest.
+pub(super) fn artifact(
+    app: &App,
+    def: &ReturnDef,
+    period: &Period,
+    version: Option<i64>,
+) -> Result<Artifact, ApiError> {
+    let root = app.settings.returns_dir();
+    match version {
+        Some(v) => Artifact::version(&root, &def.name, period, v)?,
+        None => Artifact::latest(&root, &def.name, period)?,
+    }
+    .ok_or_else(|| not_built(&def.name, period))
+}
+
+/// Runs `write` on the blocking threads (writing an XLSX or reading a large Parquet file
+/// blocks) in a scratch folder of its own, removed afterwards.
+async fn in_scratch<T: Send + 'static>(
+    app: &App,
+    write: impl FnOnce(&std::path::Path) -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let dir = app
+        .settings
+        .data_dir
+        .join("exports")
+        .join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).map_err(anyhow::Error::from)?;
+    let made = tokio::task::spawn_blocking(move || {
+        let made = write(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        made
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("the export stopped: {e}")))?;
+    Ok(made?)
+}
+
 /// A licensed return and a period of it.
-async fn find(app: &App, name: &str, period: &str) -> Result<(ReturnDef, Period), ApiError> {
-    let def = app.returns().await?.returns.remove(name).ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "there is no return \"{}\"",
-            name.chars().take(60).collect::<String>()
-        ))
-    })?;
+pub(super) async fn find(
+    app: &App,
+    name: &str,
+    period: &str,
+) -> Result<(ReturnDef, Period), ApiError> {
+    let def = licensed(app, name).await?;
     let period = Period::parse(period).map_err(|e| ApiError::NotFound(e.into()))?;
     Ok((def, period))
 }
 
-fn not_built(name: &str, period: &Period) -> ApiError {
+/// A licensed return.
+pub(super) async fn licensed(app: &App, name: &str) -> Result<ReturnDef, ApiError> {
+    app.returns().await?.returns.remove(name).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "there is no return \"{}\"",
+            name.chars().take(60).collect::<String>()
+        ))
+    })
+}
+
+pub(super) fn not_built(name: &str, period: &Period) -> ApiError {
     ApiError::NotFound(format!("{name} has not been built for {period}"))
 }

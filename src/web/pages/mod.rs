@@ -88,7 +88,11 @@ pub fn router() -> Router<Arc<App>> {
         .route("/providers/{code}/questions", post(enquiries::ask))
         .route("/dap/questions", post(enquiries::answer))
         .route("/returns", get(returns::page))
+        .route("/returns/{name}/structure", get(returns::structure))
+        .route("/returns/{name}/bundle", get(returns::bundle))
         .route("/returns/{name}/{period}/download", get(returns::download))
+        .route("/returns/{name}/{period}/manifest", get(returns::manifest))
+        .route("/returns/{name}/{period}/metadata", get(returns::metadata))
         .route("/static/tally.css", get(css))
         // Forms are also refused when they come from another site (Sec-Fetch-Site, Origin).
         .layer(tower_http::csrf::CsrfLayer::new())

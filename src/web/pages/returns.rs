@@ -1,5 +1,7 @@
 //! DHSC's page: each return's periods, completeness and versions, with downloads.
 
+use crate::web::api::{Described, DownloadQuery};
+use axum::extract::rejection::QueryRejection;
 use std::sync::Arc;
 
 use askama::Template;
@@ -121,19 +123,11 @@ fn completeness(c: &crate::returns::completeness::Completeness) -> String {
         .join("; ")
 }
 
-#[derive(Deserialize)]
-pub struct DownloadQuery {
-    /// Missing, it is refused as a format not known, once the visitor may download at all.
-    #[serde(default)]
-    format: String,
-    version: Option<i64>,
-}
-
 pub async fn download(
     State(app): State<Arc<App>>,
     v: Visitor,
     Path((name, period)): Path<(String, String)>,
-    q: Result<Query<DownloadQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<DownloadQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     // Signed in first, and allowed to download, whatever the address asks.
     let who = signed_in(&v)?;
@@ -144,7 +138,96 @@ pub async fn download(
             return Err(PageError(refused, Nav::of(&v)));
         }
     };
-    crate::web::api::return_file(&app, who, &name, &period, &q.format, q.version)
+    crate::web::api::return_file(&app, who, &name, &period, &q)
+        .await
+        .map_err(|e| PageError(e, Nav::of(&v)))
+}
+
+#[derive(Deserialize)]
+pub struct VersionQuery {
+    version: Option<i64>,
+}
+
+/// A period's manifest (`.../manifest`) or the CSVW metadata of its CSV (`.../metadata`),
+/// as the API serves them.
+async fn described(
+    app: &App,
+    v: &Visitor,
+    name: &str,
+    period: &str,
+    q: Result<Query<VersionQuery>, QueryRejection>,
+    what: Described,
+) -> Result<Response, PageError> {
+    let who = signed_in(v)?;
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => {
+            let refused = crate::web::api::bad_return_query(app, who, name, period, e).await;
+            return Err(PageError(refused, Nav::of(v)));
+        }
+    };
+    crate::web::api::describe_return(app, who, name, period, q.version, what)
+        .await
+        .map_err(|e| PageError(e, Nav::of(v)))
+}
+
+pub async fn manifest(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    Path((name, period)): Path<(String, String)>,
+    q: Result<Query<VersionQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    described(&app, &v, &name, &period, q, Described::Manifest).await
+}
+
+pub async fn metadata(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    Path((name, period)): Path<(String, String)>,
+    q: Result<Query<VersionQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    described(&app, &v, &name, &period, q, Described::Csvw).await
+}
+
+/// The SDMX structure of a return, which its SDMX-CSV downloads refer to.
+pub async fn structure(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    Path(name): Path<String>,
+) -> Result<Response, PageError> {
+    let who = signed_in(&v)?;
+    crate::web::api::sdmx_structure(&app, who, &name)
+        .await
+        .map_err(|e| PageError(e, Nav::of(&v)))
+}
+
+#[derive(Deserialize)]
+pub struct RangeQuery {
+    from: String,
+    to: String,
+}
+
+/// A zip of the latest version of each period from `from` to `to`.
+pub async fn bundle(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    Path(name): Path<String>,
+    q: Result<Query<RangeQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let who = signed_in(&v)?;
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => {
+            let refused = crate::web::api::bad_return_query(&app, who, &name, "", e).await;
+            return Err(PageError(refused, Nav::of(&v)));
+        }
+    };
+    let zip = DownloadQuery {
+        format: "zip".into(),
+        version: None,
+        to: Some(q.to),
+    };
+    crate::web::api::return_file(&app, who, &name, &q.from, &zip)
         .await
         .map_err(|e| PageError(e, Nav::of(&v)))
 }

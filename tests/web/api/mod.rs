@@ -2,6 +2,7 @@
 //! tokens refused, decisions and downloads checked and audited. Uploads are in
 //! uploads.rs, the OpenAPI document in openapi.rs.
 
+mod analyst;
 mod decisions;
 mod downloads;
 mod golive;
