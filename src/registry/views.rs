@@ -342,7 +342,7 @@ impl Registry {
         }
         if b.goal_hours.is_some() != b.target_date.is_some() {
             return Err(RegistryError::Refused(
-                "a reduction target needs both a goal (--goal) and a date (--by-date)".into(),
+                "a reduction target needs both a goal and the date to reach it by".into(),
             )
             .into());
         }

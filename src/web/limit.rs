@@ -80,9 +80,15 @@ fn sweep(name: &str, limiter: Weak<Refusals>) {
 
 /// The limiter for refused API tokens.
 pub fn refusals() -> Arc<Refusals> {
+    refusals_allowing(REFUSALS_BURST)
+}
+
+/// A limiter for refused API tokens that answers `burst` at once from one address: for a
+/// test that refuses many tokens on purpose (schemathesis tries every operation without one).
+pub fn refusals_allowing(burst: u32) -> Arc<Refusals> {
     let quota = Quota::with_period(Duration::from_secs(REFUSAL_EVERY_SECONDS))
         .expect("a period above zero")
-        .allow_burst(NonZeroU32::new(REFUSALS_BURST).expect("a burst above zero"));
+        .allow_burst(NonZeroU32::new(burst.max(1)).expect("a burst above zero"));
     let limiter = Arc::new(RateLimiter::keyed(quota));
     sweep("tally-token-limit", Arc::downgrade(&limiter));
     limiter

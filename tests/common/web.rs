@@ -69,6 +69,16 @@ pub async fn spawn_at(
     upload_limit: Option<usize>,
     as_of: Option<chrono::DateTime<Utc>>,
 ) -> TestApp {
+    spawn_tuned(upload_limit, as_of, |_| {}).await
+}
+
+/// `spawn_at`, with `tune` given the app before it is shared (a test that refuses many
+/// tokens on purpose gives it a larger allowance of refusals).
+pub async fn spawn_tuned(
+    upload_limit: Option<usize>,
+    as_of: Option<chrono::DateTime<Utc>>,
+    tune: impl FnOnce(&mut App),
+) -> TestApp {
     let world = world().await;
     world.build("kh03-quarterly", "2026-27-Q1").await;
     world.build("care-home-occupancy", "2026-04").await;
@@ -89,7 +99,8 @@ pub async fn spawn_at(
         upload_limit,
         mail: Default::default(),
     };
-    let app = App::with_clock(settings, world.registry.store().clone(), as_of).unwrap();
+    let mut app = App::with_clock(settings, world.registry.store().clone(), as_of).unwrap();
+    tune(std::sync::Arc::get_mut(&mut app).expect("not shared yet"));
     let store = app.store().clone();
     let now = Utc::now();
     let make = async |role: Role,

@@ -12,6 +12,7 @@ mod nil;
 mod openapi;
 mod pages;
 mod provider;
+mod schemathesis;
 mod serve;
 mod templates;
 mod uploads;

@@ -35,7 +35,8 @@ pub(crate) use providers::{
     Form as UploadFormRead, HandOver, Received, land as land_upload, read_form,
 };
 pub(crate) use returns::{
-    DownloadQuery, bad_query as bad_return_query, file as return_file, view as return_view,
+    DownloadFormat, DownloadQuery, bad_query as bad_return_query, file as return_file,
+    view as return_view,
 };
 pub(crate) use trials::{try_file, try_source};
 
@@ -87,6 +88,7 @@ pub fn document() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
             &mut item.patch,
         ];
         for op in operations.into_iter().flatten() {
+            refusals_of_shape(op);
             let Some(RefOr::T(mut limited)) = op.responses.responses.get("401").cloned() else {
                 continue;
             };
@@ -106,6 +108,52 @@ pub fn document() -> (axum::Router<Arc<App>>, utoipa::openapi::OpenApi) {
         }
     }
     (routes, doc)
+}
+
+/// The answers any operation gives to a request that does not read, whatever it does: 400
+/// for a parameter or body not of the documented type or shape, and for a body, 413 past
+/// the size the service takes and (for JSON) 415 when it is not sent as JSON. Each is
+/// documented where the operation does not already say it, with the error body.
+fn refusals_of_shape(op: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder};
+    let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    let body = op.request_body.as_ref();
+    let json_body = body.is_some_and(|b| match b {
+        RefOr::T(b) => b.content.contains_key("application/json"),
+        RefOr::Ref(_) => false,
+    });
+    let error = || {
+        ContentBuilder::new()
+            .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                "ErrorBody",
+            ))))
+            .build()
+    };
+    let mut add = |code: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(code.into())
+            .or_insert_with(|| {
+                RefOr::T(
+                    ResponseBuilder::new()
+                        .description(description)
+                        .content("application/json", error())
+                        .build(),
+                )
+            });
+    };
+    if has_params || body.is_some() {
+        add(
+            "400",
+            "The request does not read: a parameter or the body is not of the documented type or shape",
+        );
+    }
+    if body.is_some() {
+        add("413", "The body is larger than the service takes");
+    }
+    if json_body {
+        add("415", "The body is not sent as application/json");
+    }
 }
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
@@ -147,6 +195,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
 #[into_params(parameter_in = Query)]
 pub struct Limit {
     /// How many to return, newest first (1 to 1,000; default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

@@ -79,12 +79,16 @@ pub(crate) async fn provider_code(
 }
 
 /// The form an upload is sent as.
-#[derive(Debug, ToSchema)]
+/// Only the documentation of the form: it is read field by field as it streams in.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct UploadForm {
     /// The collection's slug, e.g. `care-home-capacity`.
+    #[schema(pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$", min_length = 3, max_length = 64)]
     pub collection: String,
     /// The period the file is for, e.g. `2026-11-24`.
+    #[schema(pattern = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?|-W[0-9]{2}|-[0-9]{2}-Q[1-4])?$")]
     pub period: String,
     /// A CSV, XLSX, XLS or ODS file (the first sheet is read).
     #[schema(value_type = String, format = Binary)]

@@ -140,18 +140,44 @@ pub async fn artifacts(
     Ok(Json(out))
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
+/// The formats a return downloads in, and `zip` for a bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DownloadFormat {
+    Csv,
+    Xlsx,
+    Parquet,
+    Json,
+    SdmxCsv,
+    Zip,
+}
+
+impl DownloadFormat {
+    /// The export it is, or None for a bundle.
+    fn export(self) -> Option<ExportFormat> {
+        Some(match self {
+            DownloadFormat::Csv => ExportFormat::Csv,
+            DownloadFormat::Xlsx => ExportFormat::Xlsx,
+            DownloadFormat::Parquet => ExportFormat::Parquet,
+            DownloadFormat::Json => ExportFormat::Json,
+            DownloadFormat::SdmxCsv => ExportFormat::SdmxCsv,
+            DownloadFormat::Zip => return None,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
-    /// `csv`, `xlsx`, `parquet`, `json`, `sdmx-csv`, or `zip` for a bundle of CSV, CSVW
-    /// metadata, manifest and SDMX for a period or, with `to`, a range of periods. (Left
-    /// out, it is refused as a format not known, once the caller may download at all.)
-    #[serde(default)]
-    pub format: String,
+    /// `zip` is a bundle of the CSV, its CSVW metadata, the manifest and the SDMX-CSV, of
+    /// the period or, with `to`, of a range of periods, with the SDMX structure.
+    #[param(inline)]
+    pub format: DownloadFormat,
     /// An earlier artifact version; the latest when not given.
+    #[param(minimum = 1)]
     pub version: Option<i64>,
-    /// With `format=zip`: the last period of the range, whose latest versions the bundle
-    /// holds (at most 400 periods).
+    /// With `format=zip`: the last period of the range, written as the period is (at most
+    /// 400 periods, the latest version of each).
     pub to: Option<String>,
 }
 
@@ -164,9 +190,20 @@ pub struct DownloadQuery {
         DownloadQuery,
     ),
     responses(
-        (status = 200, description = "The file, named <return>-<period>-v<version>.<ext>", content_type = "application/octet-stream"),
+        (status = 200, description = "The file, named <return>-<period>-v<version>.<ext> (or .zip); a CSV links to its CSVW metadata", content(
+            (String = "text/csv; charset=utf-8"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (String = "application/vnd.apache.parquet"),
+            (Object = "application/json"),
+            (String = "application/vnd.sdmx.data+csv; version=2.0.0"),
+            (String = "application/zip"),
+        ), headers(
+            ("Link" = String, description = "For a CSV: `<metadata?version=N>; rel=\"describedby\"; type=\"application/csvm+json\"`"),
+            ("Content-Disposition" = String, description = "attachment, with the file's name"),
+        )),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "A range that does not read, runs backwards, or is too long; a version with a range; a range without a bundle"),
     )
 )]
 pub async fn download(
@@ -215,14 +252,11 @@ pub(crate) async fn file(
         &format!("{name} {period}"),
     )
     .await?;
-    if q.format == "zip" {
+    let Some(format) = q.format.export() else {
         return bundle_file(app, who, name, period, q).await;
-    }
-    let format = ExportFormat::parse(&q.format).ok_or_else(|| {
-        ApiError::BadRequest("format must be csv, xlsx, parquet, json, sdmx-csv or zip".into())
-    })?;
+    };
     if q.to.is_some() {
-        return Err(ApiError::BadRequest(
+        return Err(ApiError::Unprocessable(
             "to is for a bundle of periods: use it with format=zip".into(),
         ));
     }
@@ -283,14 +317,15 @@ async fn bundle_file(
     let artifacts = match &q.to {
         None => vec![artifact(app, &def, &first, q.version)?],
         Some(_) if q.version.is_some() => {
-            return Err(ApiError::BadRequest(
+            return Err(ApiError::Unprocessable(
                 "version is for one period: leave it out to bundle a range with to".into(),
             ));
         }
         Some(to) => {
-            let last = Period::parse(to).map_err(|e| ApiError::BadRequest(format!("to: {e}")))?;
+            let last =
+                Period::parse(to).map_err(|e| ApiError::Unprocessable(format!("to: {e}")))?;
             if last.kind() != first.kind() || last.first_day() < first.first_day() {
-                return Err(ApiError::BadRequest(format!(
+                return Err(ApiError::Unprocessable(format!(
                     "to must be a {} on or after {first}",
                     first.kind().as_str()
                 )));
@@ -302,7 +337,7 @@ async fn bundle_file(
                     continue;
                 }
                 if out.len() == crate::returns::bundle::MOST_PERIODS {
-                    return Err(ApiError::BadRequest(format!(
+                    return Err(ApiError::Unprocessable(format!(
                         "a bundle holds at most {} periods; ask for a shorter range",
                         crate::returns::bundle::MOST_PERIODS
                     )));

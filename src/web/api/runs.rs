@@ -18,9 +18,11 @@ pub struct RunQuery {
     /// Only this provider's runs. A provider token that speaks for several providers must name one.
     pub provider: Option<String>,
     pub collection: Option<String>,
-    /// `running`, `landed`, `late`, `amended`, `rejected`, `failed`, `refused` or `due`.
-    pub status: Option<String>,
+    /// Only runs with this status.
+    #[param(inline)]
+    pub status: Option<RunStatus>,
     /// How many, newest first (1 to 1,000; default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -53,20 +55,10 @@ pub async fn list(
         None => return Err(who.require(Action::EveryProvider).unwrap_err()),
     };
     let limit = super::Limit { limit: q.limit }.get()?;
-    let status = match q.status.as_deref().map(str::parse::<RunStatus>) {
-        None => None,
-        Some(Ok(s)) => Some(s),
-        Some(Err(e)) => {
-            return Err(ApiError::BadRequest(format!(
-                "status must be one of {}",
-                e.known
-            )));
-        }
-    };
     let filter = RunFilter {
         collection: q.collection,
         provider,
-        status,
+        status: q.status,
         finished_after: None,
         limit,
     };

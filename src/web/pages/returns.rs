@@ -223,7 +223,7 @@ pub async fn bundle(
         }
     };
     let zip = DownloadQuery {
-        format: "zip".into(),
+        format: crate::web::api::DownloadFormat::Zip,
         version: None,
         to: Some(q.to),
     };

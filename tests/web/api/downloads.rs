@@ -194,7 +194,7 @@ async fn a_zip_bundles_data_metadata_and_manifest_for_a_period_or_a_range() {
         ),
     ] {
         let a = t.api(Method::GET, path, Some(&t.tokens.dhsc), None).await;
-        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
         assert!(a.text().contains(says), "{path}: {}", a.text());
     }
 }
