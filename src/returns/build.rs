@@ -62,6 +62,9 @@ pub struct Manifest {
     pub rows: usize,
     /// The sha256 of `data.parquet`.
     pub data_sha256: String,
+    /// For a version after the first: why it was made and what it changed.
+    #[serde(default)]
+    pub revision: Option<super::revision::Revision>,
 }
 
 impl Manifest {
@@ -265,7 +268,8 @@ pub async fn build_for(
         ms = ms(started),
         "Read the register and worked out completeness."
     );
-    if let Some(latest) = Artifact::latest(root, &def.name, period)? {
+    let latest = Artifact::latest(root, &def.name, period)?;
+    if let Some(latest) = &latest {
         let same = (
             sql_sha256.as_str(),
             context_sha256.as_str(),
@@ -278,12 +282,12 @@ pub async fn build_for(
             && latest.manifest.completeness == gathered.completeness
             && latest.manifest.licence == def.licence
         {
-            return Ok(latest);
+            return Ok(latest.clone());
         }
     }
     let batches = query(lake, def, &gathered.inputs, providers, started).await?;
     let rows = batches.iter().map(RecordBatch::num_rows).sum();
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         return_name: def.name.clone(),
         title: def.title.clone(),
         period: period.to_string(),
@@ -302,7 +306,18 @@ pub async fn build_for(
         disclosure_rule: disclosure::RULE.into(),
         rows,
         data_sha256: String::new(),
+        revision: None,
     };
+    if let Some(latest) = &latest {
+        let before = latest.read()?;
+        manifest.revision = Some(super::revision::revision(
+            def,
+            &latest.manifest,
+            &before,
+            &manifest,
+            &batches,
+        )?);
+    }
     let artifact = write_artifact(&period_dir(root, &def.name, period), manifest, &batches)?;
     tracing::debug!(
         ms = ms(started),

@@ -396,6 +396,18 @@ fn xlsx(
         ("Completeness".into(), m.completeness.statement()),
     ];
     lines.extend(m.completeness.notes());
+    if let Some(r) = &m.revision {
+        lines.push((
+            format!("Revises version {}", r.of),
+            format!("{}; {} cells changed", r.why.join("; "), r.cells_changed),
+        ));
+        for c in r.cells.iter().take(50) {
+            lines.push((
+                "Changed".into(),
+                format!("{} ({}): {} to {}", c.column, c.row, c.before, c.after),
+            ));
+        }
+    }
     lines.push(("Disclosure control".into(), m.disclosure_rule.clone()));
     lines.push(("[c]".into(), "suppressed to protect confidentiality".into()));
     lines.push(("Query sha256".into(), m.sql_sha256.clone()));

@@ -166,6 +166,14 @@ pub fn csvw(m: &Manifest, columns: &[Described], url: &str) -> Value {
         .into_iter()
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
+    if let Some(r) = &m.revision {
+        notes.push(format!(
+            "Revises version {}: {}; {} cells changed (the manifest lists them)",
+            r.of,
+            r.why.join("; "),
+            r.cells_changed
+        ));
+    }
     notes.push(format!(
         "The artifact's data (Parquet) has sha256 {}",
         m.data_sha256

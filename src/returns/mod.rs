@@ -12,6 +12,7 @@ pub mod export;
 pub mod licence;
 pub mod metadata;
 pub mod query;
+pub mod revision;
 pub mod scheduled;
 pub mod sdmx;
 pub mod table;

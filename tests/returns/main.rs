@@ -9,3 +9,4 @@ mod completeness;
 mod licences;
 mod nil;
 mod packs;
+mod revisions;

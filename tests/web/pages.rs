@@ -480,3 +480,41 @@ async fn a_flood_of_sign_ins_is_slowed_and_does_not_fill_the_audit_log() {
         assert_eq!(t.page("/", None).await.status, StatusCode::OK);
     }
 }
+
+/// A revised period shows on DHSC's page as revised, with why each version was made, the
+/// cells it changed, and every version's downloads.
+#[tokio::test]
+async fn a_revised_period_says_why_and_offers_every_version() {
+    let t = spawn(None).await;
+    t.world.build("uec-daily-sitrep", "2026-04-10").await;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 4, 10).unwrap();
+    let corrected = common::world::census("RXB", day).replace(",30,27", ",30,29");
+    t.world
+        .land("ward-bed-census", "RXB", "2026-04-10", &corrected, true)
+        .await;
+    t.world.build("uec-daily-sitrep", "2026-04-10").await;
+    let dhsc = t.sign_in(&t.tokens.dhsc).await;
+    let page = t.page("/returns", Some(&dhsc)).await;
+    let text = page.text();
+    assert!(text.contains("Revised: 2 versions of 2026-04-10"), "{text}");
+    assert!(
+        text.contains("RXB&#39;s ward-bed-census for 2026-04-10: version 1 amended by version 2")
+            || text
+                .contains("RXB's ward-bed-census for 2026-04-10: version 1 amended by version 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ga_adult_core_occupied (level=trust, region=London, code=RXB): 27 → 29"),
+        "{text}"
+    );
+    let first = "/returns/uec-daily-sitrep/2026-04-10/download?format=csv&amp;version=1";
+    assert!(text.contains(first), "{text}");
+    let a = t.page(&first.replace("&amp;", "&"), Some(&dhsc)).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(
+        a.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("uec-daily-sitrep-2026-04-10-v1.csv")
+    );
+}

@@ -49,6 +49,9 @@ pub struct ArtifactView {
     pub completeness: crate::returns::completeness::Completeness,
     /// The formats it downloads in: `csv`, `xlsx`, `parquet`, `json`, `sdmx-csv`.
     pub formats: Vec<String>,
+    /// For a version after the first: why it was made (which inputs changed, by which
+    /// amendment) and the cells it changed.
+    pub revision: Option<crate::returns::revision::Revision>,
 }
 
 pub(crate) fn view(app: &App, def: &ReturnDef) -> anyhow::Result<ReturnView> {
@@ -83,6 +86,7 @@ fn artifact_view(a: &Artifact, versions: Vec<i64>) -> ArtifactView {
             .iter()
             .map(|f| f.name().to_owned())
             .collect(),
+        revision: m.revision.clone(),
     }
 }
 

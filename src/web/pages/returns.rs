@@ -22,6 +22,85 @@ pub struct Built {
     built_at: String,
     rows: usize,
     completeness: String,
+    /// Every version of the period, newest first, when there is more than one.
+    earlier: Vec<Version>,
+}
+
+/// One version of a period, with why it was made.
+pub struct Version {
+    version: i64,
+    built_at: String,
+    why: String,
+    /// "3 cells changed", and the first few of them.
+    changed: String,
+    cells: Vec<String>,
+}
+
+/// The changed cells a version lists on the page; the manifest lists them all.
+const SHOWN_CELLS: usize = 12;
+
+/// Every version of one period of a return, newest first.
+fn versions(app: &App, name: &str, period: &str, numbers: &[i64]) -> anyhow::Result<Vec<Version>> {
+    let root = app.settings.returns_dir();
+    let period = crate::domain::Period::parse(period).map_err(anyhow::Error::msg)?;
+    let mut out = Vec::new();
+    for v in numbers.iter().rev() {
+        let Some(a) = crate::returns::build::Artifact::version(&root, name, &period, *v)? else {
+            continue;
+        };
+        let m = a.manifest;
+        let (why, changed, cells) = match &m.revision {
+            None => ("the first version".to_string(), String::new(), Vec::new()),
+            Some(r) => (
+                if r.why.is_empty() {
+                    "built again".to_string()
+                } else {
+                    r.why.join("; ")
+                },
+                format!(
+                    "{} cell{} changed from version {}",
+                    r.cells_changed,
+                    if r.cells_changed == 1 { "" } else { "s" },
+                    r.of
+                ),
+                r.cells
+                    .iter()
+                    .take(SHOWN_CELLS)
+                    .map(|c| {
+                        format!(
+                            "{} ({}): {} → {}",
+                            c.column,
+                            c.row,
+                            if c.before.is_empty() {
+                                "empty"
+                            } else {
+                                &c.before
+                            },
+                            if c.after.is_empty() {
+                                "empty"
+                            } else {
+                                &c.after
+                            }
+                        )
+                    })
+                    .chain((r.cells_changed > SHOWN_CELLS).then(|| {
+                        format!(
+                            "and {} more, listed in the manifest",
+                            r.cells_changed - SHOWN_CELLS
+                        )
+                    }))
+                    .collect(),
+            ),
+        };
+        out.push(Version {
+            version: m.version,
+            built_at: super::local_time(app.settings.timezone, m.built_at),
+            why,
+            changed,
+            cells,
+        });
+    }
+    Ok(out)
 }
 
 pub struct ReturnLine {
@@ -57,7 +136,7 @@ pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, Pa
         let view = crate::web::api::return_view(&app, def)
             .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?;
         returns.push(ReturnLine {
-            name: view.name,
+            name: view.name.clone(),
             title: view.title,
             period: view.period,
             inputs: view
@@ -74,14 +153,23 @@ pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, Pa
                 .built
                 .iter()
                 .rev()
-                .map(|b| Built {
-                    period: b.period.clone(),
-                    version: b.version,
-                    built_at: super::local_time(app.settings.timezone, b.built_at),
-                    rows: b.rows,
-                    completeness: completeness(&b.completeness),
+                .map(|b| {
+                    let earlier = if b.versions.len() > 1 {
+                        versions(&app, &view.name, &b.period, &b.versions)?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok(Built {
+                        period: b.period.clone(),
+                        version: b.version,
+                        built_at: super::local_time(app.settings.timezone, b.built_at),
+                        rows: b.rows,
+                        completeness: completeness(&b.completeness),
+                        earlier,
+                    })
                 })
-                .collect(),
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?,
         });
     }
     Ok(Returns {
