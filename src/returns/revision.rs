@@ -97,11 +97,12 @@ fn input_changes(before: &[InputFile], after: &[InputFile]) -> Vec<InputChange> 
         .collect()
 }
 
+/// The columns that are not dimensions, and each row's values of them (as text) by its
+/// dimensions.
+type Rows = (Vec<String>, BTreeMap<String, Vec<String>>);
+
 /// Each row's figures and attributes by its dimensions, as text.
-fn by_row(
-    def: &ReturnDef,
-    batches: &[RecordBatch],
-) -> anyhow::Result<(Vec<String>, BTreeMap<String, Vec<String>>)> {
+fn by_row(def: &ReturnDef, batches: &[RecordBatch]) -> anyhow::Result<Rows> {
     let Some(first) = batches.first() else {
         return Ok((Vec::new(), BTreeMap::new()));
     };
