@@ -1,7 +1,7 @@
 -- KH03: per trust per quarter, the average daily number of available and occupied beds by
 -- sector (general and acute, mental illness, learning disabilities, maternity), overnight
--- and day-only separately, with overnight occupancy; region and England rows are the sums
--- of their trusts' averages, rounded to one decimal place only at the end. Critical care
+-- and day-only separately, with overnight occupancy; ICB, region and England rows are the
+-- sums of their trusts' averages, rounded to one decimal place only at the end. Critical care
 -- beds are left out, as KH03 leaves them out. A trust's averages are over the days it
 -- reported: one that closed in the quarter is averaged over the days it was open.
 -- The census is summed by sector and stay before it is turned into columns, and the trust,
@@ -38,7 +38,7 @@ days AS (
     GROUP BY code, census_date
 ),
 trusts AS (
-    SELECT p.region, d.code, p.name,
+    SELECT p.region, COALESCE(p.icb, 'No ICB') AS icb, d.code, p.name,
         COUNT(*) AS days_reported,
         CAST(ROUND(SUM(ga_overnight_available) * 1000000.0 / COUNT(*)) AS BIGINT) AS ga_overnight_available,
         CAST(ROUND(SUM(ga_overnight_occupied) * 1000000.0 / COUNT(*)) AS BIGINT) AS ga_overnight_occupied,
@@ -58,14 +58,18 @@ trusts AS (
         CAST(ROUND(SUM(mat_day_occupied) * 1000000.0 / COUNT(*)) AS BIGINT) AS mat_day_occupied
     FROM days d
     JOIN providers p ON p.code = d.code
-    GROUP BY p.region, d.code, p.name
+    GROUP BY p.region, COALESCE(p.icb, 'No ICB'), d.code, p.name
 ),
 levels AS (
     SELECT
-        CASE WHEN GROUPING(region) = 1 THEN 'england' WHEN GROUPING(code) = 1 THEN 'region' ELSE 'trust' END AS level,
+        CASE WHEN GROUPING(region) = 1 THEN 'england' WHEN GROUPING(icb) = 1 THEN 'region'
+             WHEN GROUPING(code) = 1 THEN 'icb' ELSE 'trust' END AS level,
         CASE WHEN GROUPING(region) = 1 THEN 'England' ELSE region END AS region,
-        CASE WHEN GROUPING(region) = 1 THEN 'ENG' WHEN GROUPING(code) = 1 THEN region ELSE code END AS code,
-        CASE WHEN GROUPING(region) = 1 THEN 'England' WHEN GROUPING(code) = 1 THEN region ELSE name END AS name,
+        CASE WHEN GROUPING(icb) = 0 THEN icb END AS icb,
+        CASE WHEN GROUPING(region) = 1 THEN 'ENG' WHEN GROUPING(icb) = 1 THEN region
+             WHEN GROUPING(code) = 1 THEN icb ELSE code END AS code,
+        CASE WHEN GROUPING(region) = 1 THEN 'England' WHEN GROUPING(icb) = 1 THEN region
+             WHEN GROUPING(code) = 1 THEN icb ELSE name END AS name,
         MAX(days_reported) AS days_reported,
         SUM(ga_overnight_available) AS ga_overnight_available,
         SUM(ga_overnight_occupied) AS ga_overnight_occupied,
@@ -84,9 +88,9 @@ levels AS (
         SUM(mat_day_available) AS mat_day_available,
         SUM(mat_day_occupied) AS mat_day_occupied
     FROM trusts
-    GROUP BY GROUPING SETS ((region, code, name), (region), ())
+    GROUP BY GROUPING SETS ((region, icb, code, name), (region, icb), (region), ())
 )
-SELECT level, region, code, name, days_reported,
+SELECT level, region, icb, code, name, days_reported,
     ROUND(ga_overnight_available / 1000000.0, 1) AS ga_overnight_available,
     ROUND(ga_overnight_occupied / 1000000.0, 1) AS ga_overnight_occupied,
     ROUND(ga_day_available / 1000000.0, 1) AS ga_day_available,

@@ -1,11 +1,12 @@
 -- UEC daily bed SitRep: per trust per day, general and acute beds (adult and paediatric,
 -- core and escalation) and adult critical care, available and occupied, with region and
--- England rows. General and acute means the general_acute sector's overnight, non-critical
+-- ICB, region and England rows (an ICB's row sums its trusts, for the ICS that shares it).
+-- General and acute means the general_acute sector's overnight, non-critical
 -- beds. Built from the daily ward bed census, so no one fills in the SitRep form.
--- Trust, region and England rows come from one pass over the beds with GROUPING SETS: a
+-- Trust, ICB, region and England rows come from one pass over the beds with GROUPING SETS: a
 -- CTE read three times would be computed three times (see queries/README.md).
 WITH beds AS (
-    SELECT p.region, c.provider AS code, p.name,
+    SELECT p.region, COALESCE(p.icb, 'No ICB') AS icb, c.provider AS code, p.name,
         CASE WHEN c.sector = 'general_acute' AND c.care_type = 'general' AND c.stay = 'overnight'
              THEN c.age_group || '_' || c.bed_class END AS ga,
         c.care_type = 'critical_care' AND c.age_group = 'adult' AS cc,
@@ -15,10 +16,14 @@ WITH beds AS (
 ),
 levels AS (
     SELECT
-        CASE WHEN GROUPING(region) = 1 THEN 'england' WHEN GROUPING(code) = 1 THEN 'region' ELSE 'trust' END AS level,
+        CASE WHEN GROUPING(region) = 1 THEN 'england' WHEN GROUPING(icb) = 1 THEN 'region'
+             WHEN GROUPING(code) = 1 THEN 'icb' ELSE 'trust' END AS level,
         CASE WHEN GROUPING(region) = 1 THEN 'England' ELSE region END AS region,
-        CASE WHEN GROUPING(region) = 1 THEN 'ENG' WHEN GROUPING(code) = 1 THEN region ELSE code END AS code,
-        CASE WHEN GROUPING(region) = 1 THEN 'England' WHEN GROUPING(code) = 1 THEN region ELSE name END AS name,
+        CASE WHEN GROUPING(icb) = 0 THEN icb END AS icb,
+        CASE WHEN GROUPING(region) = 1 THEN 'ENG' WHEN GROUPING(icb) = 1 THEN region
+             WHEN GROUPING(code) = 1 THEN icb ELSE code END AS code,
+        CASE WHEN GROUPING(region) = 1 THEN 'England' WHEN GROUPING(icb) = 1 THEN region
+             WHEN GROUPING(code) = 1 THEN icb ELSE name END AS name,
         SUM(CASE WHEN ga = 'adult_core' THEN available_beds ELSE 0 END) AS ga_adult_core_available,
         SUM(CASE WHEN ga = 'adult_core' THEN occupied_beds ELSE 0 END) AS ga_adult_core_occupied,
         SUM(CASE WHEN ga = 'adult_escalation' THEN available_beds ELSE 0 END) AS ga_adult_escalation_available,
@@ -32,9 +37,9 @@ levels AS (
         SUM(CASE WHEN cc THEN available_beds ELSE 0 END) AS cc_adult_available,
         SUM(CASE WHEN cc THEN occupied_beds ELSE 0 END) AS cc_adult_occupied
     FROM beds
-    GROUP BY GROUPING SETS ((region, code, name), (region), ())
+    GROUP BY GROUPING SETS ((region, icb, code, name), (region, icb), (region), ())
 )
-SELECT level, region, code, name,
+SELECT level, region, icb, code, name,
     ga_adult_core_available,
     ga_adult_core_occupied,
     ga_adult_escalation_available,

@@ -492,6 +492,13 @@ async fn issue_tokens(registry: &Registry, s: &Summary) -> anyhow::Result<Vec<(S
         (Role::Dhsc, Vec::new(), "DHSC analyst (demo)".to_owned()),
         (Role::Admin, Vec::new(), "Administrator (demo)".to_owned()),
     ];
+    // The integrated care system of the first showcase trust, which reads its ICB's rows.
+    let icb = trust.as_ref().and_then(|t| {
+        providers
+            .iter()
+            .find(|p| p.code.as_str() == t)
+            .and_then(|p| p.icb.clone())
+    });
     for code in [trust, home].into_iter().flatten() {
         wanted.push((
             Role::Provider,
@@ -499,13 +506,17 @@ async fn issue_tokens(registry: &Registry, s: &Summary) -> anyhow::Result<Vec<(S
             format!("{code} staff (demo)"),
         ));
     }
+    if let Some(icb) = icb {
+        wanted.push((Role::Ics, vec![icb.clone()], format!("{icb} (demo)")));
+    }
     let mut out = Vec::new();
     for (role, codes, name) in wanted {
         let (row, token) = crate::web::auth::issue(role, &codes, &name, "tally demo", None, now)?;
         store.add_token(&row).await?;
-        let who = match codes.first() {
-            Some(c) => format!("provider {c}"),
-            None => role.to_string(),
+        let who = match (role, codes.first()) {
+            (Role::Ics, Some(icb)) => format!("ics {icb}"),
+            (_, Some(c)) => format!("provider {c}"),
+            (_, None) => role.to_string(),
         };
         out.push((who, token));
     }

@@ -12,12 +12,16 @@ use crate::store::access::Role;
 pub enum TokenCommand {
     /// Make a token and print it once; only its hash is kept.
     Create {
-        /// dap, provider, dhsc or admin.
+        /// dap, provider, dhsc, ics or admin.
         #[arg(long)]
         role: String,
         /// For a provider token: the provider it speaks for (repeat for several).
         #[arg(long)]
         provider: Vec<String>,
+        /// For an ics token: the ICB whose providers' rows of the returns it reads, as the
+        /// provider register names it.
+        #[arg(long)]
+        icb: Option<String>,
         /// Whose token it is, as the audit log will name them.
         #[arg(long)]
         name: String,
@@ -47,14 +51,16 @@ pub async fn run(settings: &Settings, command: TokenCommand) -> anyhow::Result<O
         TokenCommand::Create {
             role,
             provider,
+            icb,
             name,
             expires_in_days,
             by,
         } => {
+            let scope: Vec<String> = provider.into_iter().chain(icb).collect();
             create(
                 settings,
                 &role,
-                &provider,
+                &scope,
                 &name,
                 expires_in_days,
                 by.as_deref(),

@@ -10,7 +10,7 @@ use zip::write::SimpleFileOptions;
 
 use super::build::Artifact;
 use super::catalogue::ReturnDef;
-use super::export::{ExportFormat, export};
+use super::export::{ExportFormat, export_scoped};
 
 /// The most periods one bundle holds: a year of days and a little more.
 pub const MOST_PERIODS: usize = 400;
@@ -27,11 +27,12 @@ pub fn file_name(def: &ReturnDef, artifact: &Artifact, format: ExportFormat) -> 
     )
 }
 
-/// Writes the bundle of `artifacts` (each period's chosen version) to `out`, working in
-/// `scratch`, which it leaves empty.
+/// Writes the bundle of `artifacts` (each period's chosen version; of one ICB's rows when
+/// `icb` is given) to `out`, working in `scratch`, which it leaves empty.
 pub fn bundle(
     def: &ReturnDef,
     artifacts: &[Artifact],
+    icb: Option<&str>,
     prepared: chrono::DateTime<chrono::Utc>,
     scratch: &Path,
     out: &Path,
@@ -58,7 +59,7 @@ pub fn bundle(
     for artifact in artifacts {
         for format in [ExportFormat::Csv, ExportFormat::SdmxCsv] {
             let path = scratch.join(file_name(def, artifact, format));
-            for written in export(def, artifact, format, &path)? {
+            for written in export_scoped(def, artifact, icb, format, &path)? {
                 let name = written
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())

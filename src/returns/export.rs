@@ -85,13 +85,29 @@ pub fn export(
     format: ExportFormat,
     out: &Path,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    let batches = artifact.read()?;
+    export_scoped(def, artifact, None, format, out)
+}
+
+/// [`export`], of only the rows of one ICB (its providers' rows and its own) when `icb` is
+/// given: what an integrated care system downloads. The metadata says so.
+pub fn export_scoped(
+    def: &ReturnDef,
+    artifact: &Artifact,
+    icb: Option<&str>,
+    format: ExportFormat,
+    out: &Path,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let batches = match icb {
+        None => artifact.read()?,
+        Some(icb) => of_icb(artifact.read()?, icb)?,
+    };
+    let scope = icb.map(scope_note);
     let mut written = vec![out.to_owned()];
     atomically(out, |tmp| match format {
         ExportFormat::Csv => csv(&batches, tmp),
-        ExportFormat::Json => json(def, artifact, &batches, tmp),
+        ExportFormat::Json => json(def, artifact, &batches, scope.as_deref(), tmp),
         ExportFormat::Parquet => parquet(def, artifact, &batches, tmp),
-        ExportFormat::Xlsx => xlsx(def, artifact, &batches, tmp),
+        ExportFormat::Xlsx => xlsx(def, artifact, &batches, scope.as_deref(), tmp),
         ExportFormat::SdmxCsv => super::sdmx::data(def, artifact, &batches, tmp),
     })?;
     if format == ExportFormat::Csv {
@@ -99,7 +115,7 @@ pub fn export(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let doc = csvw(def, artifact, &batches, &file_name);
+        let doc = csvw(def, artifact, &batches, scope.as_deref(), &file_name);
         let path = beside(out, "-metadata.json");
         atomically(&path, |tmp| {
             std::fs::write(tmp, serde_json::to_vec_pretty(&doc)?)?;
@@ -133,10 +149,40 @@ pub fn csvw(
     def: &ReturnDef,
     artifact: &Artifact,
     batches: &[RecordBatch],
+    scope: Option<&str>,
     url: &str,
 ) -> serde_json::Value {
     let columns = describe(def, &batches[0].schema());
-    super::metadata::csvw(&artifact.manifest, &columns, url)
+    super::metadata::csvw(&artifact.manifest, &columns, scope, url)
+}
+
+/// The column that says which ICB a row belongs to.
+pub const ICB_COLUMN: &str = "icb";
+
+/// What a download scoped to an ICB holds, in words.
+pub fn scope_note(icb: &str) -> String {
+    format!(
+        "Only the rows of {icb}: its providers' rows and its own. The completeness and the inputs are the national return's."
+    )
+}
+
+/// The rows of `batches` whose ICB is `icb`: its providers' rows and its own.
+pub fn of_icb(batches: Vec<RecordBatch>, icb: &str) -> anyhow::Result<Vec<RecordBatch>> {
+    use datafusion::arrow::array::StringArray;
+    use datafusion::arrow::compute::{filter_record_batch, kernels::cmp::eq};
+    let mut out = Vec::with_capacity(batches.len());
+    for b in &batches {
+        let column = b
+            .column_by_name(ICB_COLUMN)
+            .context("the return has no ICB rows to share")?;
+        let column = datafusion::arrow::compute::cast(column, &DataType::Utf8)?;
+        let mask = eq(&column, &StringArray::new_scalar(icb))?;
+        out.push(filter_record_batch(b, &mask)?);
+    }
+    if out.is_empty() {
+        out = batches;
+    }
+    Ok(out)
 }
 
 /// Runs `write` on a temporary file beside `out`, then renames it into place; on any error
@@ -228,10 +274,12 @@ fn json(
     def: &ReturnDef,
     artifact: &Artifact,
     batches: &[RecordBatch],
+    scope: Option<&str>,
     path: &Path,
 ) -> anyhow::Result<()> {
     let m = &artifact.manifest;
     let head = serde_json::json!({
+        "scope": scope,
         "return": m.return_name,
         "title": m.title,
         "period": m.period,
@@ -335,6 +383,7 @@ fn xlsx(
     def: &ReturnDef,
     artifact: &Artifact,
     batches: &[RecordBatch],
+    scope: Option<&str>,
     path: &Path,
 ) -> anyhow::Result<()> {
     use rust_xlsxwriter::{Format, Workbook};
@@ -395,6 +444,9 @@ fn xlsx(
         ),
         ("Completeness".into(), m.completeness.statement()),
     ];
+    if let Some(scope) = scope {
+        lines.push(("Scope".into(), scope.to_owned()));
+    }
     lines.extend(m.completeness.notes());
     if let Some(r) = &m.revision {
         lines.push((

@@ -128,7 +128,7 @@ fn provenance(m: &Manifest) -> (Value, Value) {
 
 /// The CSVW metadata document for the CSV export of an artifact whose columns are
 /// `columns`; `url` is where the CSV is, relative to the document.
-pub fn csvw(m: &Manifest, columns: &[Described], url: &str) -> Value {
+pub fn csvw(m: &Manifest, columns: &[Described], scope: Option<&str>, url: &str) -> Value {
     let described: Vec<Value> = columns
         .iter()
         .map(|c| {
@@ -166,6 +166,9 @@ pub fn csvw(m: &Manifest, columns: &[Described], url: &str) -> Value {
         .into_iter()
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
+    if let Some(scope) = scope {
+        notes.push(scope.to_owned());
+    }
     if let Some(r) = &m.revision {
         notes.push(format!(
             "Revises version {}: {}; {} cells changed (the manifest lists them)",

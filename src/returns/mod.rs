@@ -3,6 +3,7 @@
 //! periods the return needs. A build reports completeness, applies disclosure control to
 //! person counts, and is kept as an immutable, numbered artifact with a manifest.
 
+pub mod artifact;
 pub mod build;
 pub mod bundle;
 pub mod catalogue;

@@ -18,6 +18,9 @@ pub enum Role {
     Provider,
     /// DHSC analysts: read and download the national returns.
     Dhsc,
+    /// An integrated care system: reads the national returns' rows of its own ICB's
+    /// providers, and its ICB's own rows.
+    Ics,
     /// Runs the service: providers and tokens, and reads everything.
     Admin,
 }
@@ -28,6 +31,7 @@ impl Role {
             Role::Dap => "dap",
             Role::Provider => "provider",
             Role::Dhsc => "dhsc",
+            Role::Ics => "ics",
             Role::Admin => "admin",
         }
     }
@@ -37,10 +41,11 @@ impl Role {
             "dap" => Ok(Role::Dap),
             "provider" => Ok(Role::Provider),
             "dhsc" => Ok(Role::Dhsc),
+            "ics" => Ok(Role::Ics),
             "admin" => Ok(Role::Admin),
             other => Err(Invalid::new(
                 "role",
-                format!("unknown role \"{other}\": expected dap, provider, dhsc or admin"),
+                format!("unknown role \"{other}\": expected dap, provider, dhsc, ics or admin"),
             )),
         }
     }
@@ -58,7 +63,8 @@ pub struct TokenRow {
     pub id: String,
     pub name: String,
     pub role: String,
-    /// Comma-separated provider codes; empty unless the role is `provider`.
+    /// Comma-separated provider codes for a `provider` token; the ICB for an `ics` token;
+    /// empty otherwise.
     pub providers: String,
     #[serde(skip)]
     pub secret_sha256: String,

@@ -32,8 +32,10 @@ pub struct Principal {
     pub token_id: String,
     pub name: String,
     pub role: Role,
-    /// The provider codes a provider token speaks for.
+    /// The provider codes a provider token speaks for; empty for every other role.
     pub providers: Vec<String>,
+    /// The ICB an ICS token reads the returns of; none for every other role.
+    pub icb: Option<String>,
 }
 
 /// What a request may ask for. `web::auth::Principal::may` is the role matrix, in one place.
@@ -63,17 +65,31 @@ pub enum Action<'a> {
 
 impl Principal {
     fn from_row(row: &TokenRow) -> anyhow::Result<Principal> {
+        let role = Role::parse(&row.role).map_err(anyhow::Error::msg)?;
+        // The token's scope column holds a provider token's codes, or an ICS token's ICB.
+        let (providers, icb) = match role {
+            Role::Ics => (Vec::new(), Some(row.providers.clone())),
+            _ => (
+                row.providers
+                    .split(',')
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                None,
+            ),
+        };
         Ok(Principal {
             token_id: row.id.clone(),
             name: row.name.clone(),
-            role: Role::parse(&row.role).map_err(anyhow::Error::msg)?,
-            providers: row
-                .providers
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            role,
+            providers,
+            icb,
         })
+    }
+
+    /// The ICB an ICS token is scoped to: its rows of the returns are all it reads.
+    pub fn icb(&self) -> Option<&str> {
+        self.icb.as_deref()
     }
 
     /// The role matrix.
@@ -86,13 +102,13 @@ impl Principal {
             Action::SeeProvider(code) => match self.role {
                 Dap | Admin => true,
                 Provider => self.providers.iter().any(|p| p == code),
-                Dhsc => false,
+                Dhsc | Ics => false,
             },
             Action::EveryProvider => matches!(self.role, Dap | Admin),
             Action::Upload(code) => {
                 self.role == Provider && self.providers.iter().any(|p| p == code)
             }
-            Action::Returns => matches!(self.role, Dap | Dhsc | Admin),
+            Action::Returns => matches!(self.role, Dap | Dhsc | Ics | Admin),
             Action::Audit => matches!(self.role, Dap | Admin),
             Action::Tokens => self.role == Admin,
         }
@@ -173,16 +189,28 @@ pub fn issue(
     if name.is_empty() || name.chars().any(char::is_control) || name.len() > 120 {
         anyhow::bail!("a token needs a name: plain text on one line, at most 120 characters");
     }
-    match (role, providers.is_empty()) {
-        (Role::Provider, true) => {
+    match (role, providers.len()) {
+        (Role::Provider, 0) => {
             anyhow::bail!("a provider token needs the code of at least one provider")
         }
-        (Role::Provider, false) => {}
-        (_, false) => anyhow::bail!("only a provider token is scoped to providers"),
-        (_, true) => {}
-    }
-    for code in providers {
-        crate::domain::provider::ProviderCode::parse(code).map_err(anyhow::Error::msg)?;
+        (Role::Provider, _) => {
+            for code in providers {
+                crate::domain::provider::ProviderCode::parse(code).map_err(anyhow::Error::msg)?;
+            }
+        }
+        (Role::Ics, 1) => {
+            let icb = &providers[0];
+            if icb.trim().is_empty()
+                || icb.len() > 120
+                || icb.contains(',')
+                || icb.chars().any(char::is_control)
+            {
+                anyhow::bail!("an ICS token's ICB is plain text on one line, without commas");
+            }
+        }
+        (Role::Ics, _) => anyhow::bail!("an ICS token is scoped to exactly one ICB"),
+        (_, 0) => {}
+        (_, _) => anyhow::bail!("only a provider or ICS token is scoped"),
     }
     let (id, secret) = (random_hex(6), random_hex(32));
     let row = TokenRow {
@@ -211,9 +239,18 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> anyhow::Result<(TokenRow, String)> {
     let known = store.providers().await?;
-    for code in providers {
-        if !known.iter().any(|p| p.code.as_str() == code) {
-            anyhow::bail!("there is no provider {code} in the provider register");
+    if role == Role::Ics {
+        // An ICS is scoped to an ICB some provider on the register belongs to.
+        for icb in providers {
+            if !known.iter().any(|p| p.icb.as_deref() == Some(icb.as_str())) {
+                anyhow::bail!("no provider in the provider register belongs to the ICB {icb}");
+            }
+        }
+    } else {
+        for code in providers {
+            if !known.iter().any(|p| p.code.as_str() == code) {
+                anyhow::bail!("there is no provider {code} in the provider register");
+            }
         }
     }
     let (row, token) = issue(role, providers, name, created_by, expires_at, now)?;
@@ -424,6 +461,7 @@ mod tests {
             name: "n".into(),
             role,
             providers: providers.iter().map(|s| s.to_string()).collect(),
+            icb: None,
         }
     }
 

@@ -332,6 +332,29 @@ await step('dhsc', async () => {
   const head = fs.readFileSync(saved, 'utf8').split('\n')[0];
   if (!head.startsWith('level')) throw new Error(`the download starts "${head}"`);
   say(`dhsc: downloaded ${download.suggestedFilename()}`);
+  // A revised period says why, and offers every version.
+  await page.click('summary:has-text("Revised: 2 versions of 2026-04-10")');
+  await expectText(page, 'version 1 amended by version 2');
+  await check(page, 'returns-revised');
+});
+
+await step('ics', async () => {
+  const page = await (await context()).newPage();
+  await signIn(page, tokens.ics);
+  if (!page.url().endsWith('/returns')) throw new Error(`the ICS landed on ${page.url()}`);
+  await expectText(page, 'Only the rows of QMJ');
+  await check(page, 'returns-ics');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.click('a[href*="kh03-quarterly"][href*="format=csv"]'),
+  ]);
+  const saved = path.join(out, `ics-${download.suggestedFilename()}`);
+  await download.saveAs(saved);
+  const rows = fs.readFileSync(saved, 'utf8').trim().split(/\r?\n/).slice(1);
+  if (rows.length !== 2 || !rows.every((r) => r.split(',')[2] === 'QMJ')) {
+    throw new Error(`the ICS downloaded rows not all its own: ${rows.join(' | ')}`);
+  }
+  say(`ics: downloaded ${rows.length} rows of QMJ`);
 });
 
 await step('admin', async () => {

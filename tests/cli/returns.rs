@@ -101,7 +101,7 @@ fn the_returns_commands_build_show_and_export_and_say_what_is_wrong() {
     assert!(
         std::fs::read_to_string(&csv)
             .unwrap()
-            .starts_with("level,region,code,name,")
+            .starts_with("level,region,icb,code,name,")
     );
     // Its CSVW metadata beside it, under the name CSVW tools look for, naming the file.
     assert!(out.contains("sitrep.csv-metadata.json"), "{out}");

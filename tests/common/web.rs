@@ -21,6 +21,8 @@ pub struct Tokens {
     /// Speaks for RXA only.
     pub provider: String,
     pub dhsc: String,
+    /// An integrated care system's, for the ICB QMJ (RXA's).
+    pub ics: String,
     pub admin: String,
     pub revoked: String,
     pub expired: String,
@@ -118,6 +120,9 @@ pub async fn spawn_tuned(
         .await
         .1;
     let dhsc = make(Role::Dhsc, &[], "DHSC analyst", None).await.1;
+    let ics = make(Role::Ics, &["QMJ"], "North Central London ICS", None)
+        .await
+        .1;
     let admin = make(Role::Admin, &[], "Service admin", None).await.1;
     let (revoked_id, revoked) = make(Role::Dap, &[], "Former DAP member", None).await;
     store.revoke_token(&revoked_id, now).await.unwrap();
@@ -137,6 +142,7 @@ pub async fn spawn_tuned(
             dap: dap_token,
             provider,
             dhsc,
+            ics,
             admin,
             revoked,
             expired,

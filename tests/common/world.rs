@@ -256,14 +256,14 @@ pub async fn world() -> World {
     std::fs::write(
         &providers,
         "code,name,kind,region,icb,local_authority,opened_on,closed_on,successor\n\
-         RXA,Ashford Hospitals,acute_trust,London,,,,,\n\
-         RXB,Bramley Health,acute_trust,London,,,,,\n\
-         RXC,Corby Infirmary,acute_trust,North West,,,,2026-05-01,RXB\n\
-         1-101,Oak House,care_home,London,,Camden,,,\n\
-         1-102,Elm Lodge,care_home,London,,Camden,,,\n\
-         1-103,Ash Court,care_home,London,,Camden,,,\n\
-         1-201,Birch View,care_home,North West,,Wigan,,,\n\
-         1-202,Pine Manor,care_home,North West,,Wigan,,,\n\
+         RXA,Ashford Hospitals,acute_trust,London,QMJ,,,,\n\
+         RXB,Bramley Health,acute_trust,London,QRV,,,,\n\
+         RXC,Corby Infirmary,acute_trust,North West,QOP,,,2026-05-01,RXB\n\
+         1-101,Oak House,care_home,London,QMJ,Camden,,,\n\
+         1-102,Elm Lodge,care_home,London,QMJ,Camden,,,\n\
+         1-103,Ash Court,care_home,London,QMJ,Camden,,,\n\
+         1-201,Birch View,care_home,North West,QOP,Wigan,,,\n\
+         1-202,Pine Manor,care_home,North West,QOP,Wigan,,,\n\
          1-203,Yew Gardens,care_home,North West,,Wigan,,,\n",
     )
     .unwrap();

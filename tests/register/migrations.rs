@@ -8,26 +8,22 @@ use common::TestDb;
 use tally::domain::{Period, RunKey};
 use tally::store::runs::{Arrival, RunFilter};
 
-contract!(runs_from_before_the_arrival_column_keep_their_uploads);
+contract!(
+    runs_from_before_the_arrival_column_keep_their_uploads,
+    tokens_and_sessions_from_before_the_ics_role_are_kept,
+);
 
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()
-}
-
-/// A register from before runs recorded how they arrived, when an upload was told by the
-/// `upload-` prefix of its instance's name: once opened, its uploads read as uploaded, its
-/// pulls as pulled, and the counts of landings by hand agree.
-async fn runs_from_before_the_arrival_column_keep_their_uploads(db: &TestDb) {
+/// Opens `db` as the migrations before `first_not` left it.
+async fn migrated_before(db: &TestDb, first_not: &str) {
     let backend = match db {
         TestDb::Sqlite { .. } => "sqlite",
         TestDb::Postgres { .. } => "postgres",
     };
-    // The register as migration 0010 left it.
     let old = tempfile::tempdir().unwrap();
     let all = common::repo().join("src/store/migrations").join(backend);
     for f in std::fs::read_dir(&all).unwrap().flatten() {
         let name = f.file_name().to_string_lossy().into_owned();
-        if name.as_str() < "0011" {
+        if name.as_str() < first_not {
             std::fs::copy(f.path(), old.path().join(&name)).unwrap();
         }
     }
@@ -45,6 +41,54 @@ async fn runs_from_before_the_arrival_column_keep_their_uploads(db: &TestDb) {
             migrator.run(&pool).await.unwrap();
         }
     }
+}
+
+/// A register from before the `ics` role: SQLite makes its tokens table anew to widen the
+/// role's check, and every token and the session signed in with one survive it.
+async fn tokens_and_sessions_from_before_the_ics_role_are_kept(db: &TestDb) {
+    migrated_before(db, "0016").await;
+    db.execute(
+        "INSERT INTO api_tokens (id, name, role, providers, secret_sha256, created_by, created_at)
+         VALUES ('abc123abc123', 'Ashford ward clerk', 'provider', 'RXA', 'f00d', 'admin',
+                 '2026-11-26T09:00:00Z')",
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO web_sessions (id_sha256, token_id, created_at, expires_at)
+         VALUES ('beef', 'abc123abc123', '2026-11-26T09:00:00Z', '2099-01-01T00:00:00Z')",
+    )
+    .await
+    .unwrap();
+    let s = tally::store::connect(db.url()).await.unwrap();
+    let token = s.token("abc123abc123").await.unwrap().expect("kept");
+    assert_eq!(
+        (token.role.as_str(), token.providers.as_str()),
+        ("provider", "RXA")
+    );
+    let (row, _) = tally::web::auth::issue(
+        tally::store::access::Role::Ics,
+        &["QMJ".into()],
+        "North Central London ICS",
+        "admin",
+        None,
+        t0(),
+    )
+    .unwrap();
+    s.add_token(&row).await.unwrap();
+    assert_eq!(s.tokens().await.unwrap().len(), 2);
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()
+}
+
+/// A register from before runs recorded how they arrived, when an upload was told by the
+/// `upload-` prefix of its instance's name: once opened, its uploads read as uploaded, its
+/// pulls as pulled, and the counts of landings by hand agree.
+async fn runs_from_before_the_arrival_column_keep_their_uploads(db: &TestDb) {
+    // The register as migration 0010 left it.
+    migrated_before(db, "0011").await;
     for (instance, day) in [
         ("serve-host-1", "2026-11-23"),
         ("upload-web-4f2a", "2026-11-24"),

@@ -88,8 +88,17 @@ async fn each_role_walks_the_pages_in_chromium_with_no_serious_accessibility_vio
         )
         .await
         .unwrap();
+    // A SitRep day revised by RXB's correction, as DHSC would find one.
+    t.world.build("uec-daily-sitrep", "2026-04-10").await;
+    let fixed = common::world::census("RXB", NaiveDate::from_ymd_opt(2026, 4, 10).unwrap())
+        .replace(",30,27", ",30,29");
+    t.world
+        .land("ward-bed-census", "RXB", "2026-04-10", &fixed, true)
+        .await;
+    t.world.build("uec-daily-sitrep", "2026-04-10").await;
     let tokens = serde_json::json!({
-        "dap": t.tokens.dap, "provider": t.tokens.provider, "dhsc": t.tokens.dhsc, "admin": t.tokens.admin,
+        "dap": t.tokens.dap, "provider": t.tokens.provider, "dhsc": t.tokens.dhsc,
+        "ics": t.tokens.ics, "admin": t.tokens.admin,
     });
     let mut walk = std::process::Command::new("node");
     walk.arg("walk.mjs")
@@ -142,6 +151,8 @@ async fn each_role_walks_the_pages_in_chromium_with_no_serious_accessibility_vio
         "provider",
         "provider-uploaded",
         "returns",
+        "returns-revised",
+        "returns-ics",
     ] {
         assert!(
             artifacts.join(format!("{shot}.png")).is_file(),

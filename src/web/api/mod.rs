@@ -36,7 +36,7 @@ pub(crate) use providers::{
 };
 pub(crate) use returns::{
     DownloadFormat, DownloadQuery, bad_query as bad_return_query, file as return_file,
-    view as return_view,
+    scope_of as return_scope, view as return_view,
 };
 pub(crate) use trials::{try_file, try_source};
 

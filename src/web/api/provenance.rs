@@ -134,6 +134,7 @@ pub(crate) async fn describe(
     )
     .await?;
     let (def, period) = find(app, name, period).await?;
+    let icb = super::returns::scope_of(who, &def)?;
     let artifact = artifact(app, &def, &period, version)?;
     let v = artifact.manifest.version;
     Ok(match what {
@@ -143,9 +144,11 @@ pub(crate) async fn describe(
                 let schema = artifact.schema()?;
                 let columns = crate::returns::metadata::describe(&def, &schema);
                 let url = format!("download?format=csv&version={v}");
+                let scope = icb.as_deref().map(crate::returns::export::scope_note);
                 anyhow::Ok(crate::returns::metadata::csvw(
                     &artifact.manifest,
                     &columns,
+                    scope.as_deref(),
                     &url,
                 ))
             })
@@ -186,6 +189,7 @@ pub(crate) async fn sdmx_structure(
 ) -> Result<Response, ApiError> {
     super::allowed(app, who, Action::Returns, "read", name).await?;
     let def = super::returns::licensed(app, name).await?;
+    super::returns::scope_of(who, &def)?;
     let xml = crate::returns::sdmx::structure(&def, chrono::Utc::now());
     Ok((
         [

@@ -16,7 +16,7 @@ use crate::domain::AuditOutcome;
 use crate::domain::Period;
 use crate::returns::build::{Artifact, built};
 use crate::returns::catalogue::ReturnDef;
-use crate::returns::export::{ExportFormat, export};
+use crate::returns::export::{ExportFormat, export_scoped};
 use crate::web::app::App;
 use crate::web::auth::{Action, Bearer, Principal};
 use crate::web::error::{ApiError, ErrorBody};
@@ -105,7 +105,9 @@ pub async fn list(
     who.require(Action::Returns)?;
     let mut out = Vec::new();
     for def in app.returns().await?.returns.values() {
-        out.push(view(&app, def)?);
+        if scope_of(&who, def).is_ok() {
+            out.push(view(&app, def)?);
+        }
     }
     Ok(Json(out))
 }
@@ -265,12 +267,13 @@ pub(crate) async fn file(
         ));
     }
     let (def, period) = find(app, name, period).await?;
+    let icb = scope_of(who, &def)?;
     let artifact = artifact(app, &def, &period, q.version)?;
     let v = artifact.manifest.version;
     let file_name = crate::returns::bundle::file_name(&def, &artifact, format);
     let bytes = in_scratch(app, move |dir| {
         let out = dir.join(crate::returns::bundle::file_name(&def, &artifact, format));
-        export(&def, &artifact, format, &out)?;
+        export_scoped(&def, &artifact, icb.as_deref(), format, &out)?;
         Ok(std::fs::read(&out)?)
     })
     .await?;
@@ -318,6 +321,7 @@ async fn bundle_file(
     q: &DownloadQuery,
 ) -> Result<Response, ApiError> {
     let (def, first) = find(app, name, period).await?;
+    let icb = scope_of(who, &def)?;
     let artifacts = match &q.to {
         None => vec![artifact(app, &def, &first, q.version)?],
         Some(_) if q.version.is_some() => {
@@ -373,7 +377,14 @@ async fn bundle_file(
     let zip_name = file_name.clone();
     let bytes = in_scratch(app, move |dir| {
         let out = dir.join(&zip_name);
-        crate::returns::bundle::bundle(&def, &artifacts, chrono::Utc::now(), dir, &out)?;
+        crate::returns::bundle::bundle(
+            &def,
+            &artifacts,
+            icb.as_deref(),
+            chrono::Utc::now(),
+            dir,
+            &out,
+        )?;
         Ok(std::fs::read(&out)?)
     })
     .await?;
@@ -445,6 +456,21 @@ pub(super) async fn find(
     let def = licensed(app, name).await?;
     let period = Period::parse(period).map_err(|e| ApiError::NotFound(e.into()))?;
     Ok((def, period))
+}
+
+/// The ICB whose rows alone `who` may read of `def`: none for a national reader. An ICS
+/// reads only returns that have ICB rows; to it, the others are not there.
+pub(crate) fn scope_of(who: &Principal, def: &ReturnDef) -> Result<Option<String>, ApiError> {
+    match who.icb() {
+        None => Ok(None),
+        Some(icb) if def.column(crate::returns::export::ICB_COLUMN).is_some() => {
+            Ok(Some(icb.to_owned()))
+        }
+        Some(_) => Err(ApiError::NotFound(format!(
+            "there is no return \"{}\" with ICB rows to share",
+            def.name
+        ))),
+    }
 }
 
 /// A licensed return.

@@ -68,6 +68,9 @@ pub struct CreateForm {
     /// Provider codes, separated by commas, spaces or lines.
     #[serde(default)]
     providers: String,
+    /// The ICB an ICS token reads the returns of, as the provider register names it.
+    #[serde(default)]
+    icb: String,
     /// Days until it expires; empty for none.
     #[serde(default)]
     days: String,
@@ -149,10 +152,16 @@ async fn render(
                 }
             })
             .collect(),
-        roles: [Role::Provider, Role::Dap, Role::Dhsc, Role::Admin]
-            .iter()
-            .map(|r| r.as_str())
-            .collect(),
+        roles: [
+            Role::Provider,
+            Role::Dap,
+            Role::Dhsc,
+            Role::Ics,
+            Role::Admin,
+        ]
+        .iter()
+        .map(|r| r.as_str())
+        .collect(),
         most_codes: crate::registry::burden::thousands(MOST_CODES as f64),
         form,
     })
@@ -197,10 +206,14 @@ pub async fn create(
         let role =
             Role::parse(form.role.trim()).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
         let expires = expiry(&form.days, now)?;
+        let scope = match (role, form.icb.trim()) {
+            (Role::Ics, icb) if !icb.is_empty() => vec![icb.to_owned()],
+            _ => codes(&form.providers),
+        };
         crate::web::auth::create(
             app.store().as_ref(),
             role,
-            &codes(&form.providers),
+            &scope,
             &form.name,
             &who.name,
             expires,

@@ -373,7 +373,7 @@ async fn sign_in(
                 .map_err(|e| PageError(e, Nav::default()))?;
             let home = match who.role {
                 Role::Dap => "/dap".to_owned(),
-                Role::Dhsc | Role::Admin => "/returns".to_owned(),
+                Role::Dhsc | Role::Ics | Role::Admin => "/returns".to_owned(),
                 Role::Provider => format!(
                     "/providers/{}",
                     who.providers.first().cloned().unwrap_or_default()

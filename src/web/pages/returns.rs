@@ -116,6 +116,8 @@ pub struct ReturnLine {
 #[template(path = "returns.html")]
 pub struct Returns {
     nav: Nav,
+    /// For an ICS: the ICB whose rows alone it reads.
+    scope: Option<String>,
     returns: Vec<ReturnLine>,
     formats: Vec<&'static str>,
 }
@@ -133,6 +135,9 @@ pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, Pa
         .await
         .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?;
     for def in licensed.returns.values() {
+        if crate::web::api::return_scope(who, def).is_err() {
+            continue;
+        }
         let view = crate::web::api::return_view(&app, def)
             .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?;
         returns.push(ReturnLine {
@@ -173,6 +178,7 @@ pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, Pa
         });
     }
     Ok(Returns {
+        scope: who.icb().map(crate::returns::export::scope_note),
         nav: Nav::of(&v),
         returns,
         formats: ExportFormat::ALL.iter().map(|f| f.name()).collect(),

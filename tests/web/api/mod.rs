@@ -7,4 +7,5 @@ mod decisions;
 mod downloads;
 mod golive;
 mod roles;
+mod sharing;
 mod tokens;

@@ -1,5 +1,5 @@
 //! What each role may do through the API, and nothing more: every endpoint asked by no one,
-//! DAP, a provider (for itself and for another), DHSC and an administrator.
+//! DAP, a provider (for itself and for another), DHSC, an ICS and an administrator.
 
 use crate::common;
 use crate::common::web::spawn_at;
@@ -7,7 +7,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 /// Every endpoint × every role: the status each gets. Columns: no token, dap, provider (RXA),
-/// dhsc, admin.
+/// dhsc, ics (the ICB QMJ), admin.
 #[tokio::test]
 async fn each_role_can_do_exactly_what_it_should() {
     // Early July 2026, when the census days it uploads are inside their window.
@@ -28,183 +28,188 @@ async fn each_role_can_do_exactly_what_it_should() {
         S::BAD_REQUEST,
         S::UNPROCESSABLE_ENTITY,
     );
-    let cases: Vec<(Method, &str, Option<serde_json::Value>, [StatusCode; 5])> = vec![
-        (Method::GET, "/api/v1/register", None, [ok, ok, ok, ok, ok]),
+    let cases: Vec<(Method, &str, Option<serde_json::Value>, [StatusCode; 6])> = vec![
+        (
+            Method::GET,
+            "/api/v1/register",
+            None,
+            [ok, ok, ok, ok, ok, ok],
+        ),
         (
             Method::GET,
             "/api/v1/collections",
             None,
-            [unauth, ok, ok, ok, ok],
+            [unauth, ok, ok, ok, ok, ok],
         ),
         (
             Method::GET,
             "/api/v1/collections/ward-bed-census",
             None,
-            [unauth, ok, ok, ok, ok],
+            [unauth, ok, ok, ok, ok, ok],
         ),
         (
             Method::POST,
             "/api/v1/collections/check",
             Some(def.clone()),
-            [unauth, ok, forbid, forbid, forbid],
+            [unauth, ok, forbid, forbid, forbid, forbid],
         ),
         (
             Method::GET,
             "/api/v1/providers",
             None,
-            [unauth, ok, ok, ok, ok],
+            [unauth, ok, ok, ok, ok, ok],
         ),
         (
             Method::GET,
             "/api/v1/providers/RXA/obligations",
             None,
-            [unauth, ok, ok, forbid, ok],
+            [unauth, ok, ok, forbid, forbid, ok],
         ),
         (
             Method::GET,
             "/api/v1/providers/RXB/obligations",
             None,
-            [unauth, ok, forbid, forbid, ok],
+            [unauth, ok, forbid, forbid, forbid, ok],
         ),
         (
             Method::GET,
             "/api/v1/runs",
             None,
-            [unauth, ok, ok, forbid, ok],
+            [unauth, ok, ok, forbid, forbid, ok],
         ),
         (
             Method::GET,
             "/api/v1/runs?provider=RXB",
             None,
-            [unauth, ok, forbid, forbid, ok],
+            [unauth, ok, forbid, forbid, forbid, ok],
         ),
         (
             Method::GET,
             "/api/v1/runs/1",
             None,
-            [unauth, ok, ok, missing, ok],
+            [unauth, ok, ok, missing, missing, ok],
         ),
         (
             Method::GET,
             "/api/v1/returns",
             None,
-            [unauth, ok, forbid, ok, ok],
+            [unauth, ok, forbid, ok, ok, ok],
         ),
         (
             Method::GET,
             "/api/v1/returns/kh03-quarterly/periods/2026-27-Q1",
             None,
-            [unauth, ok, forbid, ok, ok],
+            [unauth, ok, forbid, ok, ok, ok],
         ),
         (
             Method::GET,
             "/api/v1/returns/kh03-quarterly/periods/2026-27-Q1/download?format=csv",
             None,
-            [unauth, ok, forbid, ok, ok],
+            [unauth, ok, forbid, ok, ok, ok],
         ),
         (
             Method::GET,
             "/api/v1/burden",
             None,
-            [unauth, ok, ok, ok, ok],
+            [unauth, ok, ok, ok, ok, ok],
         ),
         (
             Method::GET,
             "/api/v1/burden/trajectory",
             None,
-            [unauth, ok, ok, ok, ok],
+            [unauth, ok, ok, ok, ok, ok],
         ),
         (
             Method::GET,
             "/api/v1/burden/providers/RXA",
             None,
-            [unauth, ok, ok, forbid, ok],
+            [unauth, ok, ok, forbid, forbid, ok],
         ),
         (
             Method::GET,
             "/api/v1/burden/providers/RXB",
             None,
-            [unauth, ok, forbid, forbid, ok],
+            [unauth, ok, forbid, forbid, forbid, ok],
         ),
         (
             Method::PUT,
             "/api/v1/burden/budget",
             Some(budget),
-            [unauth, ok, forbid, forbid, forbid],
+            [unauth, ok, forbid, forbid, forbid, forbid],
         ),
         (
             Method::GET,
             "/api/v1/audit",
             None,
-            [unauth, ok, forbid, forbid, ok],
+            [unauth, ok, forbid, forbid, forbid, ok],
         ),
         (
             Method::GET,
             "/api/v1/exceptions",
             None,
-            [unauth, ok, forbid, forbid, ok],
+            [unauth, ok, forbid, forbid, forbid, ok],
         ),
         (
             Method::POST,
             "/api/v1/exceptions",
             Some(exception),
-            [unauth, created, forbid, forbid, forbid],
+            [unauth, created, forbid, forbid, forbid, forbid],
         ),
         (
             Method::POST,
             "/api/v1/collections/uec-sitrep-manual/decisions",
             Some(reason),
-            [unauth, ok, forbid, forbid, forbid],
+            [unauth, ok, forbid, forbid, forbid, forbid],
         ),
         (
             Method::POST,
             "/api/v1/collections",
             Some(def),
-            [unauth, created, forbid, forbid, forbid],
+            [unauth, created, forbid, forbid, forbid, forbid],
         ),
         (
             Method::GET,
             "/api/v1/runs?limit=0",
             None,
-            [unauth, bad, bad, forbid, bad],
+            [unauth, bad, bad, forbid, forbid, bad],
         ),
         // A query that does not parse is refused before anything else is asked.
         (
             Method::GET,
             "/api/v1/runs?limit=lots",
             None,
-            [unauth, bad, bad, bad, bad],
+            [unauth, bad, bad, bad, bad, bad],
         ),
         (
             Method::GET,
             "/api/v1/nowhere",
             None,
-            [missing, missing, missing, missing, missing],
+            [missing, missing, missing, missing, missing, missing],
         ),
         // A download asked for badly is refused for the role first, then for the query.
         (
             Method::GET,
             "/api/v1/returns/kh03-quarterly/periods/2026-27-Q1/download",
             None,
-            [unauth, bad, forbid, bad, bad],
+            [unauth, bad, forbid, bad, bad, bad],
         ),
         (
             Method::GET,
             "/api/v1/returns/kh03-quarterly/periods/2026-27-Q1/download?format=csv&version=first",
             None,
-            [unauth, bad, forbid, bad, bad],
+            [unauth, bad, forbid, bad, bad, bad],
         ),
         (
             Method::GET,
             "/api/v1/openapi.json",
             None,
-            [ok, ok, ok, ok, ok],
+            [ok, ok, ok, ok, ok, ok],
         ),
         (
             Method::GET,
             "/api/v1/runs?provider=RXA",
             None,
-            [unauth, ok, ok, forbid, ok],
+            [unauth, ok, ok, forbid, forbid, ok],
         ),
         // A body that does not read is only looked at once the caller may act: anyone else
         // is refused (and audited) whatever they sent.
@@ -212,25 +217,25 @@ async fn each_role_can_do_exactly_what_it_should() {
             Method::POST,
             "/api/v1/collections/check",
             Some(json!({"nonsense": true})),
-            [unauth, unreadable, forbid, forbid, forbid],
+            [unauth, unreadable, forbid, forbid, forbid, forbid],
         ),
         (
             Method::POST,
             "/api/v1/collections",
             Some(json!({"nonsense": true})),
-            [unauth, unreadable, forbid, forbid, forbid],
+            [unauth, unreadable, forbid, forbid, forbid, forbid],
         ),
         (
             Method::POST,
             "/api/v1/collections/uec-sitrep-manual/decisions",
             Some(json!({"action": "shred"})),
-            [unauth, unreadable, forbid, forbid, forbid],
+            [unauth, unreadable, forbid, forbid, forbid, forbid],
         ),
         (
             Method::PUT,
             "/api/v1/burden/budget",
             Some(json!({"cap_hours": "lots"})),
-            [unauth, unreadable, forbid, forbid, forbid],
+            [unauth, unreadable, forbid, forbid, forbid, forbid],
         ),
     ];
     let tokens = [
@@ -238,14 +243,15 @@ async fn each_role_can_do_exactly_what_it_should() {
         Some(&t.tokens.dap),
         Some(&t.tokens.provider),
         Some(&t.tokens.dhsc),
+        Some(&t.tokens.ics),
         Some(&t.tokens.admin),
     ];
-    let roles = ["none", "dap", "provider", "dhsc", "admin"];
+    let roles = ["none", "dap", "provider", "dhsc", "ics", "admin"];
     let mut wrong = Vec::new();
     for (method, path, body, expected) in &cases {
         // Roles that must be refused go first, so a state change by an allowed role cannot
         // hide a refusal.
-        let mut order: Vec<usize> = (0..5).collect();
+        let mut order: Vec<usize> = (0..6).collect();
         order.sort_by_key(|i| expected[*i].is_success());
         for i in order {
             let a = t
@@ -294,7 +300,7 @@ async fn each_role_can_do_exactly_what_it_should() {
     );
     // Uploads, as a multipart form.
     let csv = common::world::census("RXA", chrono::NaiveDate::from_ymd_opt(2026, 7, 2).unwrap());
-    for (i, expected) in [unauth, forbid, created, forbid, forbid]
+    for (i, expected) in [unauth, forbid, created, forbid, forbid, forbid]
         .into_iter()
         .enumerate()
     {
@@ -342,13 +348,13 @@ async fn each_role_can_do_exactly_what_it_should() {
     // bodies that did not read too.
     let log = t.app.store().audit_log(1000).await.unwrap();
     for (action, refusals) in [
-        ("propose", 6),
-        ("check", 6),
-        ("reject", 3),
-        ("decide", 3),
-        ("set_budget", 6),
+        ("propose", 8),
+        ("check", 8),
+        ("reject", 4),
+        ("decide", 4),
+        ("set_budget", 8),
         ("download", 3),
-        ("upload", 5),
+        ("upload", 6),
     ] {
         let n = log
             .iter()

@@ -1,0 +1,236 @@
+//! A built return as it is kept: `<returns dir>/<name>/period=<p>/v<n>/` holding
+//! `data.parquet` and `manifest.json`, written whole or not at all, and read back by
+//! version.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::ArrowWriter;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::catalogue::QueryLicence;
+use super::completeness::Completeness;
+use crate::domain::Period;
+
+/// One extract version a build read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputFile {
+    pub collection: String,
+    pub provider: String,
+    pub period: String,
+    pub version: i64,
+    /// The sha256 of the raw extract the version was landed from.
+    pub sha256: String,
+}
+
+/// What an artifact is and how it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    #[serde(rename = "return")]
+    pub return_name: String,
+    pub title: String,
+    pub period: String,
+    pub version: i64,
+    pub built_at: DateTime<Utc>,
+    pub engine: String,
+    pub sql_sha256: String,
+    /// The licence the query was in force under; none when it was read from the queries
+    /// folder (`tally returns build`) rather than from the register.
+    #[serde(default)]
+    pub licence: Option<QueryLicence>,
+    /// The sha256 of everything else the data depends on: the sidecar's columns and
+    /// levels, the provider register, and the input collections' definitions.
+    pub context_sha256: String,
+    pub inputs: Vec<InputFile>,
+    pub completeness: Completeness,
+    pub disclosure_rule: String,
+    pub rows: usize,
+    /// The sha256 of `data.parquet`.
+    pub data_sha256: String,
+    /// For a version after the first: why it was made and what it changed.
+    #[serde(default)]
+    pub revision: Option<super::revision::Revision>,
+}
+
+impl Manifest {
+    /// What decides the data: the query and the inputs. Two builds with the same
+    /// fingerprint give the same bytes.
+    pub(super) fn fingerprint(&self) -> (&str, &str, &[InputFile], &str) {
+        (
+            &self.sql_sha256,
+            &self.context_sha256,
+            &self.inputs,
+            &self.disclosure_rule,
+        )
+    }
+}
+
+/// A built return, kept under `<returns dir>/<name>/period=<p>/v<n>/`.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    /// False when the build found the latest artifact already made from the same inputs.
+    pub new: bool,
+}
+
+impl Artifact {
+    pub fn data_path(&self) -> PathBuf {
+        self.dir.join("data.parquet")
+    }
+
+    /// The columns of the artifact's rows, read from its data file's footer.
+    pub fn schema(&self) -> anyhow::Result<SchemaRef> {
+        let file = std::fs::File::open(self.data_path())?;
+        let builder =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                file,
+            )?;
+        Ok(builder.schema().clone())
+    }
+
+    /// The artifact's rows, as built.
+    pub fn read(&self) -> anyhow::Result<Vec<RecordBatch>> {
+        let file = std::fs::File::open(self.data_path())?;
+        let builder =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                file,
+            )?;
+        let schema = builder.schema().clone();
+        let batches = builder.build()?.collect::<Result<Vec<_>, _>>()?;
+        if batches.is_empty() {
+            // No rows still have the return's columns.
+            return Ok(vec![RecordBatch::new_empty(schema)]);
+        }
+        Ok(batches)
+    }
+
+    /// The latest artifact of a return for a period, if any has been built.
+    pub fn latest(root: &Path, name: &str, period: &Period) -> anyhow::Result<Option<Artifact>> {
+        let dir = period_dir(root, name, period);
+        let Some(version) = versions(&dir).into_iter().max() else {
+            return Ok(None);
+        };
+        Artifact::open(&dir.join(format!("v{version}"))).map(Some)
+    }
+
+    pub fn open(dir: &Path) -> anyhow::Result<Artifact> {
+        let text = std::fs::read_to_string(dir.join("manifest.json"))
+            .with_context(|| format!("cannot read the manifest in {}", dir.display()))?;
+        Ok(Artifact {
+            dir: dir.to_owned(),
+            manifest: serde_json::from_str(&text)?,
+            new: false,
+        })
+    }
+}
+
+/// The periods of a return that have been built, each with its artifact versions, oldest
+/// first; folders that are not a period are passed over.
+pub fn built(root: &Path, name: &str) -> Vec<(Period, Vec<i64>)> {
+    let mut out: Vec<(Period, Vec<i64>)> = std::fs::read_dir(root.join(name))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let period = Period::parse(e.file_name().to_str()?.strip_prefix("period=")?).ok()?;
+            let mut versions = versions(&e.path());
+            versions.sort_unstable();
+            (!versions.is_empty()).then_some((period, versions))
+        })
+        .collect();
+    out.sort_by_key(|(p, _)| (p.first_day(), p.to_string()));
+    out
+}
+
+impl Artifact {
+    /// One version of a return's artifact for a period, if it exists.
+    pub fn version(
+        root: &Path,
+        name: &str,
+        period: &Period,
+        version: i64,
+    ) -> anyhow::Result<Option<Artifact>> {
+        let dir = period_dir(root, name, period).join(format!("v{version}"));
+        if !dir.join("manifest.json").is_file() {
+            return Ok(None);
+        }
+        Artifact::open(&dir).map(Some)
+    }
+}
+
+pub(super) fn period_dir(root: &Path, name: &str, period: &Period) -> PathBuf {
+    root.join(name).join(format!("period={period}"))
+}
+
+/// Removes build folders a killed build left, once untouched for an hour.
+fn sweep_builds(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with(".tmp-")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|idle| idle > crate::landing::lake::ABANDONED);
+        if stale {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn versions(dir: &Path) -> Vec<i64> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix('v')?.parse().ok())
+        .collect()
+}
+
+/// Writes the next version of the artifact in `dir`: the data and the manifest (its version
+/// and data sha256 filled in here), under a temporary name and renamed whole, so that an
+/// artifact is there complete or not at all.
+pub(super) fn write_artifact(
+    dir: &Path,
+    mut manifest: Manifest,
+    batches: &[RecordBatch],
+) -> anyhow::Result<Artifact> {
+    std::fs::create_dir_all(dir)?;
+    sweep_builds(dir);
+    let version = versions(dir).into_iter().max().unwrap_or(0) + 1;
+    manifest.version = version;
+    let target = dir.join(format!("v{version}"));
+    let (name, period) = (manifest.return_name.clone(), manifest.period.clone());
+    let manifest = crate::landing::lake::write_folder(&target, |tmp| {
+        let data = tmp.join("data.parquet");
+        let mut writer = ArrowWriter::try_new(
+            std::fs::File::create(&data)?,
+            batches[0].schema(),
+            Some(crate::landing::lake::parquet_properties()),
+        )?;
+        for b in batches {
+            writer.write(b)?;
+        }
+        writer.close()?;
+        manifest.data_sha256 = hex::encode(Sha256::digest(std::fs::read(&data)?));
+        std::fs::write(
+            tmp.join("manifest.json"),
+            serde_json::to_vec_pretty(&manifest)?,
+        )?;
+        for f in ["data.parquet", "manifest.json"] {
+            std::fs::File::open(tmp.join(f))?.sync_all()?;
+        }
+        Ok(manifest)
+    })
+    .with_context(|| format!("writing the artifact of {name} for {period}"))?;
+    Ok(Artifact {
+        dir: target,
+        manifest,
+        new: true,
+    })
+}
