@@ -384,6 +384,8 @@ async fn query(
         .iter()
         .map(|b| disclosure::apply(def, &plain_text(b, &schema)?))
         .collect::<anyhow::Result<_>>()?;
+    // Its dimensions identify every row, as its downloads say.
+    super::revision::by_row(def, &batches)?;
     tracing::debug!(
         ms = ms(started),
         rows = batches.iter().map(RecordBatch::num_rows).sum::<usize>(),

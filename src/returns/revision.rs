@@ -101,8 +101,10 @@ fn input_changes(before: &[InputFile], after: &[InputFile]) -> Vec<InputChange> 
 /// dimensions.
 type Rows = (Vec<String>, BTreeMap<String, Vec<String>>);
 
-/// Each row's figures and attributes by its dimensions, as text.
-fn by_row(def: &ReturnDef, batches: &[RecordBatch]) -> anyhow::Result<Rows> {
+/// Each row's figures and attributes by its dimensions, as text. Refuses rows that the
+/// dimensions do not tell apart: every download says they identify a row (CSVW's primary
+/// key, SDMX's series key), so a build whose rows they do not identify is refused.
+pub(super) fn by_row(def: &ReturnDef, batches: &[RecordBatch]) -> anyhow::Result<Rows> {
     let Some(first) = batches.first() else {
         return Ok((Vec::new(), BTreeMap::new()));
     };
@@ -129,7 +131,14 @@ fn by_row(def: &ReturnDef, batches: &[RecordBatch]) -> anyhow::Result<Rows> {
                 .iter()
                 .map(|&i| cell(b.column(i).as_ref(), r))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            rows.insert(key.join(", "), row);
+            let key = key.join(", ");
+            if rows.contains_key(&key) {
+                anyhow::bail!(
+                    "{}: two rows are {key}: the columns that are not figures or attributes must tell every row apart; declare the column that does as a dimension (not attribute = true)",
+                    def.name
+                );
+            }
+            rows.insert(key, row);
         }
     }
     Ok((names, rows))

@@ -80,3 +80,45 @@ async fn a_revision_names_the_amendment_and_the_cells_it_changed() {
     let again = w.build("uec-daily-sitrep", "2026-04-10").await;
     assert_eq!(again.manifest.version, 2);
 }
+
+/// A return whose dimensions do not tell its rows apart is refused at build, in words: its
+/// downloads would say they identify a row (CSVW's primary key, SDMX's series key), and a
+/// revision could not say which row changed.
+#[tokio::test]
+async fn a_return_whose_dimensions_do_not_identify_its_rows_is_refused() {
+    let w = world().await;
+    let queries = tempfile::tempdir().unwrap();
+    // Two rows per region (one a home): the home's code is the only thing telling them
+    // apart, and it is declared an attribute.
+    std::fs::write(
+        queries.path().join("homes.sql"),
+        "SELECT 'home' AS level, p.region, c.provider AS code, c.max_capacity AS places
+         FROM care_home_capacity c JOIN providers p ON p.code = c.provider",
+    )
+    .unwrap();
+    std::fs::write(
+        queries.path().join("homes.toml"),
+        "title = \"Homes\"\ninputs = [\"care-home-capacity\"]\nexpects = [\"care_home\"]\nperiod = \"month\"\n\
+         [[columns]]\nname = \"level\"\n[[columns]]\nname = \"region\"\n\
+         [[columns]]\nname = \"code\"\nattribute = true\n\
+         [[columns]]\nname = \"places\"\nmeasure = \"non_person\"\n",
+    )
+    .unwrap();
+    let catalogue = tally::returns::Catalogue::load(queries.path()).unwrap();
+    let e = tally::returns::build::build(
+        &w.registry,
+        &w.lake,
+        &w.returns_dir(),
+        catalogue.get("homes").unwrap(),
+        &tally::domain::Period::parse("2026-04").unwrap(),
+        common::world::utc("2026-07-10T12:00:00Z"),
+    )
+    .await
+    .unwrap_err();
+    let said = format!("{e:#}");
+    assert!(
+        said.contains("homes: two rows are level=home, region=London")
+            && said.contains("declare the column that does as a dimension"),
+        "{said}"
+    );
+}
