@@ -207,3 +207,28 @@ pub fn revision(
         cells_changed,
     })
 }
+
+/// The revision of `artifact` as a reader of one ICB's rows may see it: why it was made, and
+/// only the changed cells of the rows it reads (the rows whose ICB is `icb`).
+pub fn of_icb(
+    def: &ReturnDef,
+    artifact: &super::artifact::Artifact,
+    icb: &str,
+) -> anyhow::Result<Option<Revision>> {
+    let Some(revision) = &artifact.manifest.revision else {
+        return Ok(None);
+    };
+    let rows = super::export::of_icb(artifact.read()?, icb)?;
+    let (_, readable) = by_row(def, &rows)?;
+    let cells: Vec<CellChange> = revision
+        .cells
+        .iter()
+        .filter(|c| readable.contains_key(&c.row))
+        .cloned()
+        .collect();
+    Ok(Some(Revision {
+        cells_changed: cells.len(),
+        cells,
+        ..revision.clone()
+    }))
+}

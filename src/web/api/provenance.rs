@@ -138,7 +138,14 @@ pub(crate) async fn describe(
     let artifact = artifact(app, &def, &period, version)?;
     let v = artifact.manifest.version;
     Ok(match what {
-        Described::Manifest => axum::Json(artifact.manifest).into_response(),
+        Described::Manifest => {
+            let mut manifest = artifact.manifest.clone();
+            if let Some(icb) = &icb {
+                // Only the changed cells of the rows this reader reads.
+                manifest.revision = crate::returns::revision::of_icb(&def, &artifact, icb)?;
+            }
+            axum::Json(manifest).into_response()
+        }
         Described::Csvw => {
             let doc = tokio::task::spawn_blocking(move || {
                 let schema = artifact.schema()?;

@@ -54,12 +54,14 @@ pub struct ArtifactView {
     pub revision: Option<crate::returns::revision::Revision>,
 }
 
-pub(crate) fn view(app: &App, def: &ReturnDef) -> anyhow::Result<ReturnView> {
+/// Each built period of `def` with its latest artifact; for a reader of one ICB's rows,
+/// revisions list only the cells of those rows.
+pub(crate) fn view(app: &App, def: &ReturnDef, icb: Option<&str>) -> anyhow::Result<ReturnView> {
     let root = app.settings.returns_dir();
     let mut out = Vec::new();
     for (period, versions) in built(&root, &def.name) {
         if let Some(a) = Artifact::latest(&root, &def.name, &period)? {
-            out.push(artifact_view(&a, versions));
+            out.push(artifact_view(def, &a, versions, icb)?);
         }
     }
     Ok(ReturnView {
@@ -72,9 +74,18 @@ pub(crate) fn view(app: &App, def: &ReturnDef) -> anyhow::Result<ReturnView> {
     })
 }
 
-fn artifact_view(a: &Artifact, versions: Vec<i64>) -> ArtifactView {
+fn artifact_view(
+    def: &ReturnDef,
+    a: &Artifact,
+    versions: Vec<i64>,
+    icb: Option<&str>,
+) -> anyhow::Result<ArtifactView> {
     let m = &a.manifest;
-    ArtifactView {
+    let revision = match icb {
+        Some(icb) => crate::returns::revision::of_icb(def, a, icb)?,
+        None => m.revision.clone(),
+    };
+    Ok(ArtifactView {
         period: m.period.clone(),
         version: m.version,
         versions,
@@ -86,8 +97,8 @@ fn artifact_view(a: &Artifact, versions: Vec<i64>) -> ArtifactView {
             .iter()
             .map(|f| f.name().to_owned())
             .collect(),
-        revision: m.revision.clone(),
-    }
+        revision,
+    })
 }
 
 /// Every national return DAP has licensed, and each period built.
@@ -105,8 +116,8 @@ pub async fn list(
     who.require(Action::Returns)?;
     let mut out = Vec::new();
     for def in app.returns().await?.returns.values() {
-        if scope_of(&who, def).is_ok() {
-            out.push(view(&app, def)?);
+        if let Ok(icb) = scope_of(&who, def) {
+            out.push(view(&app, def, icb.as_deref())?);
         }
     }
     Ok(Json(out))
@@ -131,6 +142,7 @@ pub async fn artifacts(
 ) -> Result<Json<Vec<ArtifactView>>, ApiError> {
     who.require(Action::Returns)?;
     let (def, period) = find(&app, &name, &period).await?;
+    let icb = scope_of(&who, &def)?;
     let root = app.settings.returns_dir();
     let versions = built(&root, &def.name)
         .into_iter()
@@ -140,7 +152,7 @@ pub async fn artifacts(
     let mut out = Vec::new();
     for v in versions.iter().rev() {
         if let Some(a) = Artifact::version(&root, &def.name, &period, *v)? {
-            out.push(artifact_view(&a, versions.clone()));
+            out.push(artifact_view(&def, &a, versions.clone(), icb.as_deref())?);
         }
     }
     Ok(Json(out))

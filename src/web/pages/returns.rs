@@ -40,7 +40,14 @@ pub struct Version {
 const SHOWN_CELLS: usize = 12;
 
 /// Every version of one period of a return, newest first.
-fn versions(app: &App, name: &str, period: &str, numbers: &[i64]) -> anyhow::Result<Vec<Version>> {
+fn versions(
+    app: &App,
+    def: &crate::returns::catalogue::ReturnDef,
+    icb: Option<&str>,
+    period: &str,
+    numbers: &[i64],
+) -> anyhow::Result<Vec<Version>> {
+    let name = def.name.as_str();
     let root = app.settings.returns_dir();
     let period = crate::domain::Period::parse(period).map_err(anyhow::Error::msg)?;
     let mut out = Vec::new();
@@ -48,8 +55,13 @@ fn versions(app: &App, name: &str, period: &str, numbers: &[i64]) -> anyhow::Res
         let Some(a) = crate::returns::build::Artifact::version(&root, name, &period, *v)? else {
             continue;
         };
+        // A reader of one ICB's rows sees only the changed cells of those rows.
+        let revision = match icb {
+            Some(icb) => crate::returns::revision::of_icb(def, &a, icb)?,
+            None => a.manifest.revision.clone(),
+        };
         let m = a.manifest;
-        let (why, changed, cells) = match &m.revision {
+        let (why, changed, cells) = match &revision {
             None => ("the first version".to_string(), String::new(), Vec::new()),
             Some(r) => (
                 if r.why.is_empty() {
@@ -138,7 +150,8 @@ pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, Pa
         if crate::web::api::return_scope(who, def).is_err() {
             continue;
         }
-        let view = crate::web::api::return_view(&app, def)
+        let icb = who.icb();
+        let view = crate::web::api::return_view(&app, def, icb)
             .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?;
         returns.push(ReturnLine {
             name: view.name.clone(),
@@ -160,7 +173,7 @@ pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, Pa
                 .rev()
                 .map(|b| {
                     let earlier = if b.versions.len() > 1 {
-                        versions(&app, &view.name, &b.period, &b.versions)?
+                        versions(&app, def, icb, &b.period, &b.versions)?
                     } else {
                         Vec::new()
                     };

@@ -114,6 +114,36 @@ async fn an_ics_reads_only_its_own_icbs_rows_of_the_returns() {
         .collect();
     assert_eq!(las, ["QMJ", "Camden"]);
 
+    // A revision shows an ICS only the changed cells of its own rows: RXB (another ICB)
+    // corrects a day, and the ICS reads why, but none of the changed figures.
+    t.world.build("uec-daily-sitrep", "2026-04-10").await;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 4, 10).unwrap();
+    let fixed = crate::common::world::census("RXB", day).replace(",30,27", ",30,29");
+    t.world
+        .land("ward-bed-census", "RXB", "2026-04-10", &fixed, true)
+        .await;
+    t.world.build("uec-daily-sitrep", "2026-04-10").await;
+    let manifest = "/api/v1/returns/uec-daily-sitrep/periods/2026-04-10/manifest";
+    let national = t
+        .api(Method::GET, manifest, Some(&t.tokens.dhsc), None)
+        .await
+        .json();
+    assert!(national["revision"]["cells_changed"].as_u64().unwrap() > 0);
+    let own = t.api(Method::GET, manifest, Some(&ics), None).await.json();
+    assert_eq!(own["revision"]["of"], 1);
+    assert_eq!(own["revision"]["cells"], serde_json::json!([]), "{own}");
+    assert_eq!(own["revision"]["cells_changed"], 0);
+    let views = t
+        .api(
+            Method::GET,
+            "/api/v1/returns/uec-daily-sitrep/periods/2026-04-10",
+            Some(&ics),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(views[0]["revision"]["cells"], serde_json::json!([]));
+
     // Providers' own pages and runs are not an ICS's: it speaks for no provider.
     let providers = t
         .api(Method::GET, "/api/v1/providers", Some(&ics), None)
@@ -132,6 +162,12 @@ async fn an_ics_reads_only_its_own_icbs_rows_of_the_returns() {
     let session = t.sign_in(&ics).await;
     let page = t.page("/returns", Some(&session)).await;
     assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text().contains("0 cells changed from version 1"),
+        "{}",
+        page.text()
+    );
+    assert!(!page.text().contains("code=RXB"), "{}", page.text());
     assert!(
         page.text().contains("Only the rows of QMJ"),
         "{}",
