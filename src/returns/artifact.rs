@@ -12,8 +12,11 @@ use datafusion::parquet::arrow::ArrowWriter;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::catalogue::QueryLicence;
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::catalogue::{QueryLicence, ReturnDef};
 use super::completeness::Completeness;
+use super::revision::{CellChange, InputChange, MOST_CELLS, Revision, by_row};
 use crate::domain::Period;
 
 /// One extract version a build read.
@@ -53,7 +56,7 @@ pub struct Manifest {
     pub data_sha256: String,
     /// For a version after the first: why it was made and what it changed.
     #[serde(default)]
-    pub revision: Option<super::revision::Revision>,
+    pub revision: Option<Revision>,
 }
 
 impl Manifest {
@@ -233,4 +236,122 @@ pub(super) fn write_artifact(
         manifest,
         new: true,
     })
+}
+
+/// The inputs that differ between two builds of a period.
+fn input_changes(before: &[InputFile], after: &[InputFile]) -> Vec<InputChange> {
+    let index = |files: &[InputFile]| -> BTreeMap<(String, String, String), i64> {
+        files
+            .iter()
+            .map(|f| {
+                (
+                    (f.collection.clone(), f.provider.clone(), f.period.clone()),
+                    f.version,
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (index(before), index(after));
+    let keys: BTreeSet<&(String, String, String)> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter_map(|k| {
+            let (from, to) = (a.get(k).copied(), b.get(k).copied());
+            (from != to).then(|| InputChange {
+                collection: k.0.clone(),
+                provider: k.1.clone(),
+                period: k.2.clone(),
+                from_version: from,
+                to_version: to,
+            })
+        })
+        .collect()
+}
+
+/// What `after` (with `rows_after`) changed from `before` (with `rows_before`).
+pub fn revision(
+    def: &ReturnDef,
+    before: &Manifest,
+    rows_before: &[RecordBatch],
+    after: &Manifest,
+    rows_after: &[RecordBatch],
+) -> anyhow::Result<Revision> {
+    let inputs = input_changes(&before.inputs, &after.inputs);
+    let mut why: Vec<String> = inputs.iter().map(InputChange::said).collect();
+    if before.sql_sha256 != after.sql_sha256 || before.licence != after.licence {
+        why.push(match &after.licence {
+            Some(l) => format!("the query changed: {} version {}", l.number, l.version),
+            None => "the query changed".into(),
+        });
+    }
+    if before.context_sha256 != after.context_sha256 {
+        why.push("the provider register or an input collection's definition changed".into());
+    }
+    if before.completeness != after.completeness && inputs.is_empty() {
+        why.push("what is owed changed: more of the period is past its deadline".into());
+    }
+    if before.disclosure_rule != after.disclosure_rule {
+        why.push("the disclosure rule changed".into());
+    }
+    let (names, old) = by_row(def, rows_before)?;
+    let (names_after, new) = by_row(def, rows_after)?;
+    let mut cells = Vec::new();
+    let mut cells_changed = 0;
+    let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    // The columns in the return's order, with any the new version dropped at the end.
+    let mut columns: Vec<&String> = names_after.iter().collect();
+    columns.extend(names.iter().filter(|n| !names_after.contains(n)));
+    for key in keys {
+        let (a, b) = (old.get(key), new.get(key));
+        for &column in &columns {
+            let value = |row: Option<&Vec<String>>, names: &[String]| {
+                row.and_then(|r| names.iter().position(|n| n == column).map(|i| r[i].clone()))
+                    .unwrap_or_default()
+            };
+            let (was, now) = (value(a, &names), value(b, &names_after));
+            if was == now && a.is_some() == b.is_some() {
+                continue;
+            }
+            cells_changed += 1;
+            if cells.len() < MOST_CELLS {
+                cells.push(CellChange {
+                    row: key.clone(),
+                    column: column.clone(),
+                    before: was,
+                    after: now,
+                });
+            }
+        }
+    }
+    Ok(Revision {
+        of: before.version,
+        why,
+        inputs,
+        cells,
+        cells_changed,
+    })
+}
+
+/// The revision of `artifact` as a reader of one ICB's rows may see it: why it was made, and
+/// only the changed cells of the rows it reads (the rows whose ICB is `icb`).
+pub fn revision_of_icb(
+    def: &ReturnDef,
+    artifact: &Artifact,
+    icb: &str,
+) -> anyhow::Result<Option<Revision>> {
+    let Some(revision) = &artifact.manifest.revision else {
+        return Ok(None);
+    };
+    let rows = super::cells::of_icb(artifact.read()?, icb)?;
+    let (_, readable) = by_row(def, &rows)?;
+    let cells: Vec<CellChange> = revision
+        .cells
+        .iter()
+        .filter(|c| readable.contains_key(&c.row))
+        .cloned()
+        .collect();
+    Ok(Some(Revision {
+        cells_changed: cells.len(),
+        cells,
+        ..revision.clone()
+    }))
 }

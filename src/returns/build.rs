@@ -134,7 +134,7 @@ pub async fn build_for(
     };
     if let Some(latest) = &latest {
         let before = latest.read()?;
-        manifest.revision = Some(super::revision::revision(
+        manifest.revision = Some(super::artifact::revision(
             def,
             &latest.manifest,
             &before,

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use zip::write::SimpleFileOptions;
 
-use super::build::Artifact;
+use super::artifact::Artifact;
 use super::catalogue::ReturnDef;
 use super::export::{ExportFormat, export_scoped};
 

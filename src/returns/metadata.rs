@@ -3,94 +3,14 @@
 //! completeness statement and the provenance (the query's licence and hash, every input
 //! extract's version and sha256) an analyst needs to trust the figures.
 
-use datafusion::arrow::datatypes::{DataType, Schema};
-use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::build::Manifest;
-use super::catalogue::ReturnDef;
+use super::artifact::Manifest;
+use super::columns::{Described, Role};
 use super::disclosure::SUPPRESSED;
 
-/// What part a column plays in a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Identifies the row (level, region, code): an SDMX dimension.
-    Dimension,
-    /// Describes the row without identifying it (a name): an SDMX attribute.
-    Attribute,
-    /// A figure: a count, or one derived from counts.
-    Figure,
-    /// Says whether the figure it follows is suppressed.
-    Status,
-}
-
-/// One column of an export, described.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Described {
-    pub name: String,
-    pub title: String,
-    /// Its CSVW (XML Schema) datatype: `integer`, `double`, `decimal`, `string`, `date`,
-    /// `datetime` or `boolean`.
-    pub datatype: &'static str,
-    pub role: Role,
-    pub unit: Option<String>,
-    pub description: Option<String>,
-}
-
-/// Every column of an artifact with schema `schema`, in order, described from the
-/// return's sidecar.
-pub fn describe(def: &ReturnDef, schema: &Schema) -> Vec<Described> {
-    schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let name = f.name().clone();
-            let datatype = datatype(f.data_type());
-            if let Some(of) = name.strip_suffix("_status").filter(|of| def.column(of).is_some()) {
-                return Described {
-                    title: format!("{of} status"),
-                    datatype,
-                    role: Role::Status,
-                    unit: None,
-                    description: Some(format!(
-                        "\"{SUPPRESSED}\" where {of} is withheld to protect confidentiality; empty otherwise"
-                    )),
-                    name,
-                };
-            }
-            let column = def.column(&name);
-            let role = match column {
-                Some(c) if c.measure.is_some() || !c.derived_from.is_empty() => Role::Figure,
-                Some(c) if c.attribute => Role::Attribute,
-                _ => Role::Dimension,
-            };
-            Described {
-                title: name.replace('_', " "),
-                datatype,
-                role,
-                unit: column.and_then(|c| c.unit.clone()),
-                description: column.and_then(|c| c.description.clone()),
-                name,
-            }
-        })
-        .collect()
-}
-
-fn datatype(t: &DataType) -> &'static str {
-    match t {
-        t if t.is_integer() => "integer",
-        DataType::Float16 | DataType::Float32 | DataType::Float64 => "double",
-        DataType::Decimal32(..)
-        | DataType::Decimal64(..)
-        | DataType::Decimal128(..)
-        | DataType::Decimal256(..) => "decimal",
-        DataType::Boolean => "boolean",
-        DataType::Date32 | DataType::Date64 => "date",
-        DataType::Timestamp(..) => "datetime",
-        _ => "string",
-    }
-}
+/// The media type of a CSVW metadata document.
+pub const CSVW_MEDIA_TYPE: &str = "application/csvm+json";
 
 /// The manifest's provenance as PROV-O: the build that made the artifact and every extract
 /// version it read, each with the sha256 of the file the provider sent.

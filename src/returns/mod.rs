@@ -7,6 +7,8 @@ pub mod artifact;
 pub mod build;
 pub mod bundle;
 pub mod catalogue;
+pub mod cells;
+pub mod columns;
 pub mod completeness;
 pub mod disclosure;
 pub mod export;

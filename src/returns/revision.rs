@@ -2,15 +2,14 @@
 //! from the version before (an amendment, a late arrival, a withdrawal), a changed query or
 //! register, and each cell whose value differs, keyed by the row's dimensions.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use datafusion::arrow::array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
-use super::build::{InputFile, Manifest};
 use super::catalogue::ReturnDef;
-use super::export::cell;
-use super::metadata::{Role, describe};
+use super::cells::cell;
+use super::columns::{Role, describe};
 
 /// The most changed cells a revision lists; past it, only the count.
 pub const MOST_CELLS: usize = 500;
@@ -68,35 +67,6 @@ pub struct Revision {
     pub cells_changed: usize,
 }
 
-/// The inputs that differ between two builds of a period.
-fn input_changes(before: &[InputFile], after: &[InputFile]) -> Vec<InputChange> {
-    let index = |files: &[InputFile]| -> BTreeMap<(String, String, String), i64> {
-        files
-            .iter()
-            .map(|f| {
-                (
-                    (f.collection.clone(), f.provider.clone(), f.period.clone()),
-                    f.version,
-                )
-            })
-            .collect()
-    };
-    let (a, b) = (index(before), index(after));
-    let keys: BTreeSet<&(String, String, String)> = a.keys().chain(b.keys()).collect();
-    keys.into_iter()
-        .filter_map(|k| {
-            let (from, to) = (a.get(k).copied(), b.get(k).copied());
-            (from != to).then(|| InputChange {
-                collection: k.0.clone(),
-                provider: k.1.clone(),
-                period: k.2.clone(),
-                from_version: from,
-                to_version: to,
-            })
-        })
-        .collect()
-}
-
 /// The columns that are not dimensions, and each row's values of them (as text) by its
 /// dimensions.
 type Rows = (Vec<String>, BTreeMap<String, Vec<String>>);
@@ -104,7 +74,7 @@ type Rows = (Vec<String>, BTreeMap<String, Vec<String>>);
 /// Each row's figures and attributes by its dimensions, as text. Refuses rows that the
 /// dimensions do not tell apart: every download says they identify a row (CSVW's primary
 /// key, SDMX's series key), so a build whose rows they do not identify is refused.
-pub(super) fn by_row(def: &ReturnDef, batches: &[RecordBatch]) -> anyhow::Result<Rows> {
+pub fn by_row(def: &ReturnDef, batches: &[RecordBatch]) -> anyhow::Result<Rows> {
     let Some(first) = batches.first() else {
         return Ok((Vec::new(), BTreeMap::new()));
     };
@@ -142,93 +112,4 @@ pub(super) fn by_row(def: &ReturnDef, batches: &[RecordBatch]) -> anyhow::Result
         }
     }
     Ok((names, rows))
-}
-
-/// What `after` (with `rows_after`) changed from `before` (with `rows_before`).
-pub fn revision(
-    def: &ReturnDef,
-    before: &Manifest,
-    rows_before: &[RecordBatch],
-    after: &Manifest,
-    rows_after: &[RecordBatch],
-) -> anyhow::Result<Revision> {
-    let inputs = input_changes(&before.inputs, &after.inputs);
-    let mut why: Vec<String> = inputs.iter().map(InputChange::said).collect();
-    if before.sql_sha256 != after.sql_sha256 || before.licence != after.licence {
-        why.push(match &after.licence {
-            Some(l) => format!("the query changed: {} version {}", l.number, l.version),
-            None => "the query changed".into(),
-        });
-    }
-    if before.context_sha256 != after.context_sha256 {
-        why.push("the provider register or an input collection's definition changed".into());
-    }
-    if before.completeness != after.completeness && inputs.is_empty() {
-        why.push("what is owed changed: more of the period is past its deadline".into());
-    }
-    if before.disclosure_rule != after.disclosure_rule {
-        why.push("the disclosure rule changed".into());
-    }
-    let (names, old) = by_row(def, rows_before)?;
-    let (names_after, new) = by_row(def, rows_after)?;
-    let mut cells = Vec::new();
-    let mut cells_changed = 0;
-    let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
-    // The columns in the return's order, with any the new version dropped at the end.
-    let mut columns: Vec<&String> = names_after.iter().collect();
-    columns.extend(names.iter().filter(|n| !names_after.contains(n)));
-    for key in keys {
-        let (a, b) = (old.get(key), new.get(key));
-        for &column in &columns {
-            let value = |row: Option<&Vec<String>>, names: &[String]| {
-                row.and_then(|r| names.iter().position(|n| n == column).map(|i| r[i].clone()))
-                    .unwrap_or_default()
-            };
-            let (was, now) = (value(a, &names), value(b, &names_after));
-            if was == now && a.is_some() == b.is_some() {
-                continue;
-            }
-            cells_changed += 1;
-            if cells.len() < MOST_CELLS {
-                cells.push(CellChange {
-                    row: key.clone(),
-                    column: column.clone(),
-                    before: was,
-                    after: now,
-                });
-            }
-        }
-    }
-    Ok(Revision {
-        of: before.version,
-        why,
-        inputs,
-        cells,
-        cells_changed,
-    })
-}
-
-/// The revision of `artifact` as a reader of one ICB's rows may see it: why it was made, and
-/// only the changed cells of the rows it reads (the rows whose ICB is `icb`).
-pub fn of_icb(
-    def: &ReturnDef,
-    artifact: &super::artifact::Artifact,
-    icb: &str,
-) -> anyhow::Result<Option<Revision>> {
-    let Some(revision) = &artifact.manifest.revision else {
-        return Ok(None);
-    };
-    let rows = super::export::of_icb(artifact.read()?, icb)?;
-    let (_, readable) = by_row(def, &rows)?;
-    let cells: Vec<CellChange> = revision
-        .cells
-        .iter()
-        .filter(|c| readable.contains_key(&c.row))
-        .cloned()
-        .collect();
-    Ok(Some(Revision {
-        cells_changed: cells.len(),
-        cells,
-        ..revision.clone()
-    }))
 }

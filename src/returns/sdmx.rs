@@ -15,9 +15,9 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::RecordBatch;
 
-use super::build::Artifact;
+use super::artifact::Artifact;
 use super::catalogue::ReturnDef;
-use super::export::{cell, csv_cell, suppressed};
+use super::cells::{cell, csv_cell, suppressed};
 use crate::domain::{Period, PeriodKind};
 
 const AGENCY: &str = "TALLY";

@@ -15,8 +15,6 @@ use crate::web::app::App;
 use crate::web::auth::{Action, Bearer, Principal};
 use crate::web::error::{ApiError, ErrorBody};
 
-/// The media type of a CSVW metadata document.
-pub const CSVW: &str = "application/csvm+json";
 /// The media type of an SDMX-ML 2.1 structure message.
 pub const SDMX_STRUCTURE: &str = "application/vnd.sdmx.structure+xml; version=2.1";
 
@@ -142,16 +140,17 @@ pub(crate) async fn describe(
             let mut manifest = artifact.manifest.clone();
             if let Some(icb) = &icb {
                 // Only the changed cells of the rows this reader reads.
-                manifest.revision = crate::returns::revision::of_icb(&def, &artifact, icb)?;
+                manifest.revision =
+                    crate::returns::artifact::revision_of_icb(&def, &artifact, icb)?;
             }
             axum::Json(manifest).into_response()
         }
         Described::Csvw => {
             let doc = tokio::task::spawn_blocking(move || {
                 let schema = artifact.schema()?;
-                let columns = crate::returns::metadata::describe(&def, &schema);
+                let columns = crate::returns::columns::describe(&def, &schema);
                 let url = format!("download?format=csv&version={v}");
-                let scope = icb.as_deref().map(crate::returns::export::scope_note);
+                let scope = icb.as_deref().map(crate::returns::cells::scope_note);
                 anyhow::Ok(crate::returns::metadata::csvw(
                     &artifact.manifest,
                     &columns,
@@ -162,7 +161,10 @@ pub(crate) async fn describe(
             .await
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))??;
             (
-                [(header::CONTENT_TYPE, CSVW)],
+                [(
+                    header::CONTENT_TYPE,
+                    crate::returns::metadata::CSVW_MEDIA_TYPE,
+                )],
                 serde_json::to_vec_pretty(&doc).map_err(anyhow::Error::from)?,
             )
                 .into_response()

@@ -82,7 +82,7 @@ fn artifact_view(
 ) -> anyhow::Result<ArtifactView> {
     let m = &a.manifest;
     let revision = match icb {
-        Some(icb) => crate::returns::revision::of_icb(def, a, icb)?,
+        Some(icb) => crate::returns::artifact::revision_of_icb(def, a, icb)?,
         None => m.revision.clone(),
     };
     Ok(ArtifactView {
@@ -313,7 +313,7 @@ pub(crate) async fn file(
     if format == ExportFormat::Csv {
         let link = format!(
             "<metadata?version={v}>; rel=\"describedby\"; type=\"{}\"",
-            super::provenance::CSVW
+            crate::returns::metadata::CSVW_MEDIA_TYPE
         );
         response.headers_mut().insert(
             header::LINK,
@@ -475,7 +475,7 @@ pub(super) async fn find(
 pub(crate) fn scope_of(who: &Principal, def: &ReturnDef) -> Result<Option<String>, ApiError> {
     match who.icb() {
         None => Ok(None),
-        Some(icb) if def.column(crate::returns::export::ICB_COLUMN).is_some() => {
+        Some(icb) if def.column(crate::returns::cells::ICB_COLUMN).is_some() => {
             Ok(Some(icb.to_owned()))
         }
         Some(_) => Err(ApiError::NotFound(format!(

@@ -57,7 +57,7 @@ fn versions(
         };
         // A reader of one ICB's rows sees only the changed cells of those rows.
         let revision = match icb {
-            Some(icb) => crate::returns::revision::of_icb(def, &a, icb)?,
+            Some(icb) => crate::returns::artifact::revision_of_icb(def, &a, icb)?,
             None => a.manifest.revision.clone(),
         };
         let m = a.manifest;
@@ -191,7 +191,7 @@ pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, Pa
         });
     }
     Ok(Returns {
-        scope: who.icb().map(crate::returns::export::scope_note),
+        scope: who.icb().map(crate::returns::cells::scope_note),
         nav: Nav::of(&v),
         returns,
         formats: ExportFormat::ALL.iter().map(|f| f.name()).collect(),
