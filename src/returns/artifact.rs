@@ -277,11 +277,18 @@ pub fn revision(
 ) -> anyhow::Result<Revision> {
     let inputs = input_changes(&before.inputs, &after.inputs);
     let mut why: Vec<String> = inputs.iter().map(InputChange::said).collect();
-    if before.sql_sha256 != after.sql_sha256 || before.licence != after.licence {
-        why.push(match &after.licence {
-            Some(l) => format!("the query changed: {} version {}", l.number, l.version),
-            None => "the query changed".into(),
-        });
+    let licence = |l: &Option<QueryLicence>| match l {
+        Some(l) => format!("{} version {}", l.number, l.version),
+        None => "no licence (read from the queries folder)".into(),
+    };
+    if before.sql_sha256 != after.sql_sha256 {
+        why.push(format!("the query changed: {}", licence(&after.licence)));
+    } else if before.licence != after.licence {
+        why.push(format!(
+            "the same query, built under {} (was {})",
+            licence(&after.licence),
+            licence(&before.licence)
+        ));
     }
     if before.context_sha256 != after.context_sha256 {
         why.push("the provider register or an input collection's definition changed".into());
@@ -292,8 +299,26 @@ pub fn revision(
     if before.disclosure_rule != after.disclosure_rule {
         why.push("the disclosure rule changed".into());
     }
-    let (names, old) = by_row(def, rows_before)?;
     let (names_after, new) = by_row(def, rows_after)?;
+    // The version before was checked against the dimensions of its day: if today's do not
+    // tell its rows apart, the reasons stand and the cells are not compared.
+    let (names, old) = match by_row(def, rows_before) {
+        Ok(rows) => rows,
+        Err(e) => {
+            why.push(format!(
+                "its cells could not be compared with version {}: {e:#}",
+                before.version
+            ));
+            return Ok(Revision {
+                of: before.version,
+                why,
+                inputs,
+                cells: Vec::new(),
+                cells_changed: 0,
+                compared: false,
+            });
+        }
+    };
     let mut cells = Vec::new();
     let mut cells_changed = 0;
     let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
@@ -328,6 +353,7 @@ pub fn revision(
         inputs,
         cells,
         cells_changed,
+        compared: true,
     })
 }
 
@@ -338,20 +364,40 @@ pub fn revision_of_icb(
     artifact: &Artifact,
     icb: &str,
 ) -> anyhow::Result<Option<Revision>> {
-    let Some(revision) = &artifact.manifest.revision else {
+    let Some(national) = &artifact.manifest.revision else {
         return Ok(None);
     };
-    let rows = super::cells::of_icb(artifact.read()?, icb)?;
-    let (_, readable) = by_row(def, &rows)?;
-    let cells: Vec<CellChange> = revision
-        .cells
-        .iter()
-        .filter(|c| readable.contains_key(&c.row))
-        .cloned()
-        .collect();
-    Ok(Some(Revision {
-        cells_changed: cells.len(),
-        cells,
-        ..revision.clone()
-    }))
+    let Some(previous) = artifact
+        .dir
+        .parent()
+        .map(|period| period.join(format!("v{}", national.of)))
+        .filter(|dir| dir.join("manifest.json").is_file())
+    else {
+        return Ok(Some(uncompared(national)));
+    };
+    let previous = Artifact::open(&previous)?;
+    // The ICB's rows of both versions, compared afresh: a row it had before and lost is
+    // its change too, and the national list's cut at MOST_CELLS cannot hide its own.
+    let rows = |a: &Artifact| super::cells::of_icb(a.read()?, icb);
+    let (before, after) = match (rows(&previous), rows(artifact)) {
+        (Ok(b), Ok(a)) => (b, a),
+        _ => return Ok(Some(uncompared(national))),
+    };
+    Ok(Some(revision(
+        def,
+        &previous.manifest,
+        &before,
+        &artifact.manifest,
+        &after,
+    )?))
+}
+
+/// A revision's reasons without its cells, when they cannot be shown.
+fn uncompared(national: &Revision) -> Revision {
+    Revision {
+        cells: Vec::new(),
+        cells_changed: 0,
+        compared: false,
+        ..national.clone()
+    }
 }

@@ -133,14 +133,23 @@ pub async fn build_for(
         revision: None,
     };
     if let Some(latest) = &latest {
-        let before = latest.read()?;
-        manifest.revision = Some(super::artifact::revision(
-            def,
-            &latest.manifest,
-            &before,
-            &manifest,
-            &batches,
-        )?);
+        // An earlier version whose data cannot be read does not stop a new one being made.
+        manifest.revision = Some(match latest.read() {
+            Ok(before) => {
+                super::artifact::revision(def, &latest.manifest, &before, &manifest, &batches)?
+            }
+            Err(e) => super::revision::Revision {
+                of: latest.manifest.version,
+                why: vec![format!(
+                    "its cells could not be compared with version {}: {e:#}",
+                    latest.manifest.version
+                )],
+                inputs: Vec::new(),
+                cells: Vec::new(),
+                cells_changed: 0,
+                compared: false,
+            },
+        });
     }
     let artifact = write_artifact(&period_dir(root, &def.name, period), manifest, &batches)?;
     tracing::debug!(

@@ -101,11 +101,22 @@ pub fn export_scoped(
         Some(icb) => of_icb(artifact.read()?, icb)?,
     };
     let scope = icb.map(scope_note);
+    // A reader of one ICB's rows gets the manifest with the revision of those rows only.
+    let scoped;
+    let artifact = match icb {
+        None => artifact,
+        Some(icb) => {
+            let mut a = artifact.clone();
+            a.manifest.revision = super::artifact::revision_of_icb(def, artifact, icb)?;
+            scoped = a;
+            &scoped
+        }
+    };
     let mut written = vec![out.to_owned()];
     atomically(out, |tmp| match format {
         ExportFormat::Csv => csv(&batches, tmp),
         ExportFormat::Json => json(def, artifact, &batches, scope.as_deref(), tmp),
-        ExportFormat::Parquet => parquet(def, artifact, &batches, tmp),
+        ExportFormat::Parquet => parquet(def, artifact, &batches, scope.as_deref(), tmp),
         ExportFormat::Xlsx => xlsx(def, artifact, &batches, scope.as_deref(), tmp),
         ExportFormat::SdmxCsv => super::sdmx::data(def, artifact, &batches, tmp),
     })?;
@@ -128,7 +139,12 @@ pub fn export_scoped(
     ) {
         let manifest = beside(out, ".manifest.json");
         atomically(&manifest, |tmp| {
-            std::fs::copy(artifact.dir.join("manifest.json"), tmp)?;
+            match icb {
+                None => {
+                    std::fs::copy(artifact.dir.join("manifest.json"), tmp)?;
+                }
+                Some(_) => std::fs::write(tmp, serde_json::to_vec_pretty(&artifact.manifest)?)?,
+            }
             Ok(())
         })?;
         written.push(manifest);
@@ -257,6 +273,7 @@ fn parquet(
     def: &ReturnDef,
     artifact: &Artifact,
     batches: &[RecordBatch],
+    scope: Option<&str>,
     path: &Path,
 ) -> anyhow::Result<()> {
     use datafusion::arrow::datatypes::Schema;
@@ -282,10 +299,13 @@ fn parquet(
         })
         .collect();
     let m = &artifact.manifest;
-    let said = [
+    let mut said = vec![
         ("tally.manifest".to_string(), serde_json::to_string(m)?),
         ("tally.completeness".to_string(), m.completeness.statement()),
     ];
+    if let Some(scope) = scope {
+        said.push(("tally.scope".to_string(), scope.to_owned()));
+    }
     // In the file's key-value metadata, and in the Arrow schema's, where pyarrow and
     // pandas users find it on the table they read.
     let mut schema_meta = schema.metadata().clone();
@@ -383,7 +403,11 @@ fn xlsx(
     if let Some(r) = &m.revision {
         lines.push((
             format!("Revises version {}", r.of),
-            format!("{}; {} cells changed", r.why.join("; "), r.cells_changed),
+            if r.compared {
+                format!("{}; {} cells changed", r.why.join("; "), r.cells_changed)
+            } else {
+                r.why.join("; ")
+            },
         ));
         for c in r.cells.iter().take(50) {
             lines.push((

@@ -90,12 +90,16 @@ pub fn csvw(m: &Manifest, columns: &[Described], scope: Option<&str>, url: &str)
         notes.push(scope.to_owned());
     }
     if let Some(r) = &m.revision {
-        notes.push(format!(
-            "Revises version {}: {}; {} cells changed (the manifest lists them)",
-            r.of,
-            r.why.join("; "),
-            r.cells_changed
-        ));
+        notes.push(if r.compared {
+            format!(
+                "Revises version {}: {}; {} cells changed (the manifest lists them)",
+                r.of,
+                r.why.join("; "),
+                r.cells_changed
+            )
+        } else {
+            format!("Revises version {}: {}", r.of, r.why.join("; "))
+        });
     }
     notes.push(format!(
         "The artifact's data (Parquet) has sha256 {}",

@@ -65,6 +65,15 @@ pub struct Revision {
     pub cells: Vec<CellChange>,
     /// How many cells differ in all.
     pub cells_changed: usize,
+    /// False when the cells could not be compared with the version before (its data could
+    /// not be read, or its rows are not told apart by today's dimensions): `why` says so,
+    /// and `cells` and `cells_changed` say nothing.
+    #[serde(default = "compared")]
+    pub compared: bool,
+}
+
+fn compared() -> bool {
+    true
 }
 
 /// The columns that are not dimensions, and each row's values of them (as text) by its

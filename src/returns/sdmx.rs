@@ -339,9 +339,14 @@ pub fn data(
     };
     for b in batches {
         for row in 0..b.num_rows() {
+            // A version built before a dimension or attribute was added has no column for
+            // it: the dimension is not applicable there, the attribute absent.
             let mut dims = Vec::with_capacity(p.dimensions.len());
             for d in &p.dimensions {
-                let v = csv_cell(column(b, d)?.as_ref(), row)?;
+                let v = match b.column_by_name(d) {
+                    Some(c) => csv_cell(c.as_ref(), row)?,
+                    None => String::new(),
+                };
                 dims.push(if v.is_empty() {
                     NOT_APPLICABLE.into()
                 } else {
@@ -350,7 +355,10 @@ pub fn data(
             }
             let mut attributes = Vec::with_capacity(p.attributes.len());
             for a in &p.attributes {
-                attributes.push(csv_cell(column(b, a)?.as_ref(), row)?);
+                attributes.push(match b.column_by_name(a) {
+                    Some(c) => csv_cell(c.as_ref(), row)?,
+                    None => String::new(),
+                });
             }
             for measure in &p.measures {
                 let hidden = suppressed(b, &measure.name, row);

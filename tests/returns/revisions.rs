@@ -79,6 +79,32 @@ async fn a_revision_names_the_amendment_and_the_cells_it_changed() {
     // Building again from the same inputs revises nothing.
     let again = w.build("uec-daily-sitrep", "2026-04-10").await;
     assert_eq!(again.manifest.version, 2);
+
+    // The same query once DAP has licensed it: a new version that says only that, and no
+    // figure moved.
+    let mut licensed = w.def("uec-daily-sitrep").clone();
+    licensed.licence = Some(tally::returns::catalogue::QueryLicence {
+        number: "DAPR0003".into(),
+        version: 1,
+    });
+    let third = tally::returns::build::build(
+        &w.registry,
+        &w.lake,
+        &w.returns_dir(),
+        &licensed,
+        &tally::domain::Period::parse("2026-04-10").unwrap(),
+        common::world::utc("2026-07-10T12:00:00Z"),
+    )
+    .await
+    .unwrap();
+    let r = third.manifest.revision.expect("a revision");
+    assert_eq!(
+        r.why,
+        [
+            "the same query, built under DAPR0003 version 1 (was no licence (read from the queries folder))"
+        ]
+    );
+    assert_eq!((r.cells_changed, r.compared), (0, true));
 }
 
 /// A return whose dimensions do not tell its rows apart is refused at build, in words: its

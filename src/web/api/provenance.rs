@@ -134,6 +134,7 @@ pub(crate) async fn describe(
     let (def, period) = find(app, name, period).await?;
     let icb = super::returns::scope_of(who, &def)?;
     let artifact = artifact(app, &def, &period, version)?;
+    super::returns::has_icb_rows(&artifact, icb.as_deref())?;
     let v = artifact.manifest.version;
     Ok(match what {
         Described::Manifest => {
@@ -151,8 +152,13 @@ pub(crate) async fn describe(
                 let columns = crate::returns::columns::describe(&def, &schema);
                 let url = format!("download?format=csv&version={v}");
                 let scope = icb.as_deref().map(crate::returns::cells::scope_note);
+                let mut manifest = artifact.manifest.clone();
+                if let Some(icb) = &icb {
+                    manifest.revision =
+                        crate::returns::artifact::revision_of_icb(&def, &artifact, icb)?;
+                }
                 anyhow::Ok(crate::returns::metadata::csvw(
-                    &artifact.manifest,
+                    &manifest,
                     &columns,
                     scope.as_deref(),
                     &url,

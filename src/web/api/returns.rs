@@ -281,6 +281,7 @@ pub(crate) async fn file(
     let (def, period) = find(app, name, period).await?;
     let icb = scope_of(who, &def)?;
     let artifact = artifact(app, &def, &period, q.version)?;
+    has_icb_rows(&artifact, icb.as_deref())?;
     let v = artifact.manifest.version;
     let file_name = crate::returns::bundle::file_name(&def, &artifact, format);
     let bytes = in_scratch(app, move |dir| {
@@ -335,7 +336,11 @@ async fn bundle_file(
     let (def, first) = find(app, name, period).await?;
     let icb = scope_of(who, &def)?;
     let artifacts = match &q.to {
-        None => vec![artifact(app, &def, &first, q.version)?],
+        None => {
+            let a = artifact(app, &def, &first, q.version)?;
+            has_icb_rows(&a, icb.as_deref())?;
+            vec![a]
+        }
         Some(_) if q.version.is_some() => {
             return Err(ApiError::Unprocessable(
                 "version is for one period: leave it out to bundle a range with to".into(),
@@ -362,7 +367,11 @@ async fn bundle_file(
                         crate::returns::bundle::MOST_PERIODS
                     )));
                 }
-                out.extend(Artifact::latest(&root, &def.name, &p)?);
+                // For an ICS, only the periods built since the return had ICB rows.
+                out.extend(
+                    Artifact::latest(&root, &def.name, &p)?
+                        .filter(|a| has_icb_rows(a, icb.as_deref()).is_ok()),
+                );
             }
             if out.is_empty() {
                 return Err(ApiError::NotFound(format!(
@@ -400,13 +409,21 @@ async fn bundle_file(
         Ok(std::fs::read(&out)?)
     })
     .await?;
-    let target: String = format!("{name} {}", what.join(", "))
-        .chars()
-        .take(200)
-        .collect();
+    // The target says the range; the detail lists every period and version handed over.
+    let target = match (what.first(), what.last()) {
+        (Some(a), Some(b)) if what.len() > 1 => {
+            format!("{name} {a} to {b} ({} periods)", what.len())
+        }
+        _ => format!("{name} {}", what.join(", ")),
+    };
     super::record(
         app,
-        who.audit("download", &target, AuditOutcome::Done, "zip"),
+        who.audit(
+            "download",
+            &target,
+            AuditOutcome::Done,
+            &format!("zip: {}", what.join(", ")),
+        ),
     )
     .await?;
     Ok((
@@ -420,6 +437,26 @@ async fn bundle_file(
         Body::from(bytes),
     )
         .into_response())
+}
+
+/// Refuses, as not there, a version an ICS asks for that was built before the return had
+/// ICB rows: it holds no rows of the ICS's to give.
+pub(super) fn has_icb_rows(artifact: &Artifact, icb: Option<&str>) -> Result<(), ApiError> {
+    if icb.is_none() {
+        return Ok(());
+    }
+    let schema = artifact.schema()?;
+    if schema
+        .column_with_name(crate::returns::cells::ICB_COLUMN)
+        .is_none()
+    {
+        let m = &artifact.manifest;
+        return Err(ApiError::NotFound(format!(
+            "version {} of {} for {} was built before it had ICB rows",
+            m.version, m.return_name, m.period
+        )));
+    }
+    Ok(())
 }
 
 /// One version of a period's artifact, or the latest.

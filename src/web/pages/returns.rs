@@ -69,12 +69,16 @@ fn versions(
                 } else {
                     r.why.join("; ")
                 },
-                format!(
-                    "{} cell{} changed from version {}",
-                    r.cells_changed,
-                    if r.cells_changed == 1 { "" } else { "s" },
-                    r.of
-                ),
+                if r.compared {
+                    format!(
+                        "{} cell{} changed from version {}",
+                        r.cells_changed,
+                        if r.cells_changed == 1 { "" } else { "s" },
+                        r.of
+                    )
+                } else {
+                    String::new()
+                },
                 r.cells
                     .iter()
                     .take(SHOWN_CELLS)

@@ -179,6 +179,20 @@ async fn a_zip_bundles_data_metadata_and_manifest_for_a_period_or_a_range() {
             .unwrap()
             .contains("uec-daily-sitrep-2026-04-14-to-2026-04-16.zip")
     );
+    // The audit log says the range and lists every period and version handed over.
+    let log = t.app.store().audit_log(10).await.unwrap();
+    let bundle = log
+        .iter()
+        .find(|e| e.action == "download" && e.detail.starts_with("zip: "))
+        .unwrap();
+    assert_eq!(
+        bundle.target,
+        "uec-daily-sitrep 2026-04-14 v1 to 2026-04-16 v1 (3 periods)"
+    );
+    assert_eq!(
+        bundle.detail,
+        "zip: 2026-04-14 v1, 2026-04-15 v1, 2026-04-16 v1"
+    );
     for (path, says) in [
         (
             "/api/v1/returns/uec-daily-sitrep/periods/2026-04-14/download?format=zip&to=2026-04-16&version=1",

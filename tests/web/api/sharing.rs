@@ -143,6 +143,22 @@ async fn an_ics_reads_only_its_own_icbs_rows_of_the_returns() {
         .await
         .json();
     assert_eq!(views[0]["revision"]["cells"], serde_json::json!([]));
+    // Nor do the files it downloads carry the national revision's cells.
+    let json = t
+        .api(
+            Method::GET,
+            "/api/v1/returns/uec-daily-sitrep/periods/2026-04-10/download?format=json",
+            Some(&ics),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        json["manifest"]["revision"]["cells"],
+        serde_json::json!([]),
+        "{json}"
+    );
+    assert_eq!(json["manifest"]["revision"]["cells_changed"], 0);
 
     // Providers' own pages and runs are not an ICS's: it speaks for no provider.
     let providers = t
