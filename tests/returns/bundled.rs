@@ -532,3 +532,27 @@ async fn a_return_whose_input_is_not_listed_is_not_built_and_not_failed() {
             .any(|(n, _, _)| n == "care-home-occupancy")
     );
 }
+
+/// A bundle past its limit of periods is refused in words before anything is read or written.
+#[tokio::test]
+async fn a_bundle_of_more_periods_than_it_holds_is_refused_in_words() {
+    let w = world().await;
+    let one = w.build("care-home-occupancy", "2026-04").await;
+    let many = vec![one; tally::returns::bundle::MOST_PERIODS + 1];
+    let out = tempfile::tempdir().unwrap();
+    let zip = out.path().join("too-many.zip");
+    let e = tally::returns::bundle::bundle(
+        w.def("care-home-occupancy"),
+        &many,
+        None,
+        chrono::Utc::now(),
+        out.path(),
+        &zip,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("a bundle holds at most 400 periods"),
+        "{e}"
+    );
+    assert!(!zip.exists(), "nothing is written");
+}

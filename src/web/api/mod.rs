@@ -30,7 +30,7 @@ use crate::web::error::{ApiError, ErrorBody};
 
 pub(crate) use burden::trajectory_of;
 pub(crate) use collections::{Decision, DecisionKind, apply as apply_decision};
-pub(crate) use provenance::{Described, describe as describe_return, sdmx_structure};
+pub(crate) use provenance::{Described, VersionQuery, describe as describe_return, sdmx_structure};
 pub(crate) use providers::{
     Form as UploadFormRead, HandOver, Received, land as land_upload, read_form,
 };

@@ -54,11 +54,7 @@ pub async fn manifest(
     Path((name, period)): Path<(String, String)>,
     q: Result<Query<VersionQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = match q {
-        Ok(q) => q,
-        Err(e) => return Err(super::returns::bad_query(&app, &who, &name, &period, e).await),
-    };
-    describe(&app, &who, &name, &period, q.version, Described::Manifest).await
+    describe(&app, &who, &name, &period, q, Described::Manifest).await
 }
 
 /// The same manifest, at the shorter address.
@@ -106,23 +102,24 @@ pub async fn metadata(
     Path((name, period)): Path<(String, String)>,
     q: Result<Query<VersionQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = match q {
-        Ok(q) => q,
-        Err(e) => return Err(super::returns::bad_query(&app, &who, &name, &period, e).await),
-    };
-    describe(&app, &who, &name, &period, q.version, Described::Csvw).await
+    describe(&app, &who, &name, &period, q, Described::Csvw).await
 }
 
 /// A manifest or a CSVW document, for the API and the pages alike. Reading one is not a
-/// download, so it is not audited; the data itself is.
+/// download, so it is not audited; the data itself is. A version that does not read is
+/// refused for the caller's role first, as a download's is.
 pub(crate) async fn describe(
     app: &App,
     who: &Principal,
     name: &str,
     period: &str,
-    version: Option<i64>,
+    q: Result<Query<VersionQuery>, QueryRejection>,
     what: Described,
 ) -> Result<Response, ApiError> {
+    let version = match q {
+        Ok(Query(q)) => q.version,
+        Err(e) => return Err(super::returns::bad_query(app, who, name, period, e).await),
+    };
     super::allowed(
         app,
         who,

@@ -1,6 +1,6 @@
 //! DHSC's page: each return's periods, completeness and versions, with downloads.
 
-use crate::web::api::{Described, DownloadQuery};
+use crate::web::api::{Described, DownloadQuery, VersionQuery};
 use axum::extract::rejection::QueryRejection;
 use std::sync::Arc;
 
@@ -155,7 +155,9 @@ pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, Pa
             continue;
         }
         let icb = who.icb();
-        let view = crate::web::api::return_view(&app, def, icb)
+        // The page words each version's revision itself (`versions`), scoped for an ICS;
+        // the view's own would be read for nothing.
+        let view = crate::web::api::return_view(&app, def, None)
             .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?;
         returns.push(ReturnLine {
             name: view.name.clone(),
@@ -254,11 +256,6 @@ pub async fn download(
         .map_err(|e| PageError(e, Nav::of(&v)))
 }
 
-#[derive(Deserialize)]
-pub struct VersionQuery {
-    version: Option<i64>,
-}
-
 /// A period's manifest (`.../manifest`) or the CSVW metadata of its CSV (`.../metadata`),
 /// as the API serves them.
 async fn described(
@@ -270,14 +267,7 @@ async fn described(
     what: Described,
 ) -> Result<Response, PageError> {
     let who = signed_in(v)?;
-    let Query(q) = match q {
-        Ok(q) => q,
-        Err(e) => {
-            let refused = crate::web::api::bad_return_query(app, who, name, period, e).await;
-            return Err(PageError(refused, Nav::of(v)));
-        }
-    };
-    crate::web::api::describe_return(app, who, name, period, q.version, what)
+    crate::web::api::describe_return(app, who, name, period, q, what)
         .await
         .map_err(|e| PageError(e, Nav::of(v)))
 }
