@@ -112,6 +112,9 @@ pub struct CollectionDef {
     pub burden: BurdenEstimate,
     /// Listed collections this one replaces; listing it retires them (one in, one out).
     pub retires: Vec<Slug>,
+    /// When a figure is too far from the provider's own recent figures to publish unasked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plausibility: Option<Plausibility>,
 }
 
 fn default_notice_days() -> u32 {
@@ -437,6 +440,26 @@ pub enum MeasureKind {
 pub struct RowRule {
     pub name: String,
     pub check: String,
+}
+
+/// How far a figure may stray from the same figure in the provider's own recent periods
+/// before it is held for the provider to confirm: a robust z-score (distance from the
+/// median over the median absolute deviation) above `threshold`, or, with `zero`, a figure
+/// of 0 where every comparable period had more (and at least three spreads more).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Plausibility {
+    pub threshold: f64,
+    /// How many comparable periods the baseline looks back over: the same weekday in each
+    /// earlier week for daily data, the periods before for any other.
+    pub periods: u32,
+    pub zero: bool,
+}
+
+impl Plausibility {
+    /// Fewer comparable periods than this make no baseline: nothing is held.
+    pub const LEAST_PERIODS: u32 = 4;
+    pub const MOST_PERIODS: u32 = 52;
+    pub const DEFAULT_PERIODS: u32 = 8;
 }
 
 /// Staff minutes for one submission by one respondent.

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod lake;
 pub mod limits;
 pub mod pack;
+pub mod plausible;
 pub mod raw;
 pub mod template;
 pub mod validate;
@@ -55,6 +56,15 @@ pub struct Report {
     /// The provider declared the period a nil return: nothing to report.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub nil_return: bool,
+    /// Figures far from the provider's own recent ones: landed, but held until the
+    /// provider confirms them (the first few; `held_total` counts them all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<plausible::Held>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held_total: usize,
+    /// Why the figures were not compared with earlier periods, when they were not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_compared: Option<String>,
     /// True only when the input was read and holds nothing but listed items: its header
     /// names listed items only and no row has extra fields. Only then may the raw input be
     /// kept (rule 8).
@@ -66,6 +76,10 @@ pub struct Report {
 pub struct CheckCount {
     pub rows: u64,
     pub first: Vec<RowProblem>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Report {
@@ -121,6 +135,26 @@ impl Report {
             for p in &c.first {
                 out.push_str(&format!("  line {}: {}: {}\n", p.row, p.item, p.reason));
             }
+        }
+        if self.held_total > 0 {
+            let daily = crate::domain::Period::parse(&self.period)
+                .is_ok_and(|p| p.kind() == crate::domain::PeriodKind::Day);
+            out.push_str(&format!(
+                "Awaiting your confirmation: {} figure{} far from your own recent figures. The period is received; until you confirm {} or send a correction, returns mark what is built on {} provisional.\n",
+                self.held_total,
+                if self.held_total == 1 { " is" } else { "s are" },
+                if self.held_total == 1 { "it" } else { "them" },
+                if self.held_total == 1 { "it" } else { "them" },
+            ));
+            for h in &self.held {
+                out.push_str(&format!("  {}\n", h.said(daily)));
+            }
+            if self.held.len() < self.held_total {
+                out.push_str(&format!("  and {} more\n", self.held_total - self.held.len()));
+            }
+        }
+        if let Some(why) = &self.not_compared {
+            out.push_str(&format!("Not compared with your earlier periods: {why}.\n"));
         }
         out
     }

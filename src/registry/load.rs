@@ -158,6 +158,7 @@ const TOP_KEYS: &[&str] = &[
     "rules",
     "bad_rows",
     "nil_return",
+    "plausibility",
 ];
 
 const ITEM_KEYS: &[&str] = &[
@@ -255,6 +256,7 @@ impl Reader<'_> {
         let respondents = self.respondents(t);
         let frequency = self.frequency(t, default_tz);
         let burden = self.burden(t);
+        let plausibility = self.plausibility(t);
         let items = self.items(t);
         // Names as written, so that one bad item does not also make every reference to it
         // a problem.
@@ -266,6 +268,12 @@ impl Reader<'_> {
         let key = self.item_names(t, "key", &names);
         self.figures_say_what_they_measure(t, &items, &key, &dimensions);
         let rules = self.rules(t, &names);
+        if plausibility.is_some() && key.is_empty() {
+            self.problem(
+                "plausibility",
+                "needs a key: a figure is compared with the same row's figure in earlier periods",
+            );
+        }
         if let Some(slug) = &slug
             && retires.contains(slug)
         {
@@ -302,6 +310,7 @@ impl Reader<'_> {
             nil_return: self.flag(t, "", "nil_return", false),
             burden: burden?,
             retires,
+            plausibility,
         })
     }
 
@@ -419,6 +428,36 @@ impl Reader<'_> {
                 Some(n) => Some(n?),
                 None => None,
             },
+        })
+    }
+
+    fn plausibility(&mut self, t: &Table) -> Option<Plausibility> {
+        let p = match t.get("plausibility") {
+            None => return None,
+            Some(_) => self.table(t, "plausibility")?,
+        };
+        let prefix = "plausibility";
+        self.unknown_keys(p, prefix, &["threshold", "periods", "zero"]);
+        let threshold = self.number(p, prefix, "threshold", 1.0, 1000.0);
+        let periods = match p.get("periods") {
+            None => Some(Plausibility::DEFAULT_PERIODS),
+            Some(_) => self.integer(p, prefix, "periods").and_then(|n| {
+                let (least, most) = (Plausibility::LEAST_PERIODS, Plausibility::MOST_PERIODS);
+                if (i64::from(least)..=i64::from(most)).contains(&n) {
+                    Some(n as u32)
+                } else {
+                    self.problem(
+                        "plausibility.periods",
+                        format!("{n} is outside {least} to {most}: a baseline needs {least} comparable periods"),
+                    );
+                    None
+                }
+            }),
+        };
+        Some(Plausibility {
+            threshold: threshold?,
+            periods: periods?,
+            zero: self.flag(p, prefix, "zero", true),
         })
     }
 

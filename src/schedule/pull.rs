@@ -16,6 +16,7 @@ use crate::domain::RunKey;
 use crate::domain::definition::CollectionDef;
 use crate::domain::{Arrival, PullStatus, RegistryError};
 use crate::landing::lake::{Lake, Scratch};
+use crate::landing::plausible;
 use crate::landing::raw::hash_raw;
 use crate::landing::{Outcome, Report, land_csv, land_nil};
 use crate::registry::Registry;
@@ -543,6 +544,15 @@ impl Puller<'_> {
                 // left by a run that died before recording it is never written over.
                 let version = lake.next_version(key, store.next_version(key).await?);
                 let path = pending.commit(version)?;
+                let mut report = report;
+                if self.arrival != Arrival::Nil {
+                    let checked = plausible::check_landed(store.as_ref(), def, key, &path).await;
+                    report.held_total = checked.total;
+                    report.held = checked.held.clone();
+                    report.not_compared = checked.not_compared;
+                    ledger.report = Some(serde_json::to_value(&report)?);
+                    ledger.held = (checked.total, checked.held);
+                }
                 ledger.version = Some(ExtractVersion {
                     collection: key.collection.clone(),
                     provider: key.provider.clone(),

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod enquiries;
 pub mod exceptions;
+pub mod holds;
 pub mod lock;
 pub mod notices;
 mod postgres;
@@ -171,6 +172,7 @@ pub trait Store:
     + readiness::Readiness
     + notices::Notices
     + enquiries::Enquiries
+    + holds::Holds
     + Send
     + Sync
 {

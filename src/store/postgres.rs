@@ -8,6 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use super::{
     access::access_store, enquiries::enquiries_store, exceptions::exceptions_store,
+    holds::holds_store,
     notices::notices_store, queries::query_store, readiness::readiness_store, redact,
     runs::run_ledger, sql::sql_store,
 };
@@ -54,3 +55,4 @@ query_store!(PgStore);
 readiness_store!(PgStore);
 notices_store!(PgStore);
 enquiries_store!(PgStore);
+holds_store!(PgStore);

@@ -62,6 +62,9 @@ pub struct RunOutcome {
     /// The version the run landed, already in place in the lake: recorded in the same
     /// transaction as the run's end, so a run that lost its lease records no version.
     pub version: Option<ExtractVersion>,
+    /// Figures of that version held for the provider to confirm: how many in all, and the
+    /// ones kept.
+    pub held: (usize, Vec<crate::landing::plausible::Held>),
 }
 
 /// Which runs `runs` lists, newest first.
@@ -335,6 +338,7 @@ macro_rules! run_ledger {
                     .bind(&v.etag)
                     .execute(&mut *tx)
                     .await?;
+                    $crate::store::holds::record_holds!(tx, v, o.held.0, &o.held.1);
                 }
                 tx.commit().await?;
                 Ok(())

@@ -8,6 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::{
     access::access_store, enquiries::enquiries_store, exceptions::exceptions_store,
+    holds::holds_store,
     notices::notices_store, queries::query_store, readiness::readiness_store, redact,
     runs::run_ledger, sql::sql_store,
 };
@@ -54,3 +55,4 @@ query_store!(SqliteStore);
 readiness_store!(SqliteStore);
 notices_store!(SqliteStore);
 enquiries_store!(SqliteStore);
+holds_store!(SqliteStore);
