@@ -5,6 +5,7 @@ pub mod burden;
 pub mod checks;
 pub mod enquiries;
 pub mod exceptions;
+pub mod holds;
 pub mod governance;
 pub mod load;
 pub mod notice;

@@ -176,6 +176,16 @@ impl From<anyhow::Error> for ApiError {
                 _ => ApiError::Unprocessable(q.to_string()),
             };
         }
+        if let Some(h) = e.downcast_ref::<crate::registry::holds::HoldError>() {
+            use crate::registry::holds::HoldError;
+            return match h {
+                HoldError::NotHeld { .. } => ApiError::NotFound(h.to_string()),
+                HoldError::Moved { .. } | HoldError::Confirmed { .. } | HoldError::Changed { .. } => {
+                    ApiError::Conflict(h.to_string())
+                }
+                HoldError::Closed { .. } | HoldError::Note => ApiError::Unprocessable(h.to_string()),
+            };
+        }
         if crate::schedule::pull::disk_full(&e) {
             return ApiError::InsufficientStorage(
                 "the service's disk is full, so nothing was stored; try again later".into(),

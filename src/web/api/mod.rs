@@ -6,6 +6,7 @@ mod burden;
 mod collections;
 mod exceptions;
 mod golive;
+pub(crate) mod holds;
 mod provenance;
 mod providers;
 mod returns;
@@ -173,6 +174,8 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(providers::obligations))
         .routes(routes!(providers::upload))
         .routes(routes!(providers::nil_return))
+        .routes(routes!(holds::list))
+        .routes(routes!(holds::confirm))
         .routes(routes!(trials::file))
         .routes(routes!(trials::source))
         .routes(routes!(runs::list))

@@ -10,6 +10,7 @@ mod correction;
 mod dap;
 mod directory;
 mod enquiries;
+mod holds;
 mod licences;
 mod nil;
 mod notifications;
@@ -82,6 +83,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/providers/{code}/upload", post(upload::upload))
         .route("/providers/{code}/nil", post(nil::declare))
         .route("/providers/{code}/corrections", post(correction::answer))
+        .route("/providers/{code}/holds/confirm", post(holds::confirm))
         .route("/providers/{code}/try", post(trial::file))
         .route("/providers/{code}/try-source", post(trial::source))
         .route("/providers/{code}/contacts", post(contacts::set))

@@ -110,6 +110,8 @@ pub struct ProviderPage {
     message_class: &'static str,
     /// A dry run's report, under the message.
     trial: Option<String>,
+    /// Versions with figures held for it to confirm.
+    holds: Vec<super::holds::HoldBox>,
     overdue: Vec<OwedLine>,
     week: Vec<OwedLine>,
     coming: Vec<ComingLine>,
@@ -423,6 +425,7 @@ pub(super) async fn render(
         message,
         message_class,
         trial,
+        holds: super::holds::boxes(app, code).await.map_err(fail)?,
         // The oldest first: its window closes soonest.
         overdue: stand
             .overdue
