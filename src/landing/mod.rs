@@ -150,7 +150,10 @@ impl Report {
                 out.push_str(&format!("  {}\n", h.said(daily)));
             }
             if self.held.len() < self.held_total {
-                out.push_str(&format!("  and {} more\n", self.held_total - self.held.len()));
+                out.push_str(&format!(
+                    "  and {} more\n",
+                    self.held_total - self.held.len()
+                ));
             }
         }
         if let Some(why) = &self.not_compared {

@@ -132,12 +132,12 @@ pub fn comparable(period: &Period, n: u32) -> Vec<Period> {
         1
     };
     let mut out = Vec::with_capacity(n as usize);
-    let mut p = period.clone();
+    let mut p = *period;
     for _ in 0..n {
         for _ in 0..step {
             p = p.previous();
         }
-        out.push(p.clone());
+        out.push(p);
     }
     out
 }
@@ -356,9 +356,15 @@ pub async fn check_landed(
             }
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), ?key, "The baseline could not be read.");
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    ?key,
+                    "The baseline could not be read."
+                );
                 return Checked {
-                    not_compared: Some("the earlier periods could not be read; nothing is held".into()),
+                    not_compared: Some(
+                        "the earlier periods could not be read; nothing is held".into(),
+                    ),
                     ..Checked::default()
                 };
             }
@@ -397,9 +403,7 @@ fn judge(
     let mut deviations: Vec<f64> = sorted.iter().map(|v| (v - m).abs()).collect();
     deviations.sort_by(f64::total_cmp);
     let floor = if whole { 1.0 } else { 0.0 };
-    let spread = (1.4826 * median(&deviations))
-        .max(0.1 * m.abs())
-        .max(floor);
+    let spread = (1.4826 * median(&deviations)).max(0.1 * m.abs()).max(floor);
     let distance = (value - m).abs();
     let score = if distance == 0.0 {
         0.0
@@ -443,14 +447,41 @@ mod tests {
 
     #[test]
     fn a_fall_to_zero_is_held_whatever_its_score() {
-        let held = judge(&rule(), "ward=W1", ("occupied", true), 0.0, &[3.0, 4.0, 3.0, 5.0], 4)
-            .expect("held");
+        let held = judge(
+            &rule(),
+            "ward=W1",
+            ("occupied", true),
+            0.0,
+            &[3.0, 4.0, 3.0, 5.0],
+            4,
+        )
+        .expect("held");
         assert_eq!(held.reason, Reason::Zero);
         assert_eq!((held.low, held.high, held.median), (3.0, 5.0, 3.5));
         // A figure that has been 0 before may be 0 again, and a bay of one or two closed
         // for a day is no surprise.
-        assert!(judge(&rule(), "w", ("occupied", true), 0.0, &[0.0, 4.0, 3.0, 5.0], 4).is_none());
-        assert!(judge(&rule(), "w", ("available", true), 0.0, &[1.0, 2.0, 1.0, 2.0], 4).is_none());
+        assert!(
+            judge(
+                &rule(),
+                "w",
+                ("occupied", true),
+                0.0,
+                &[0.0, 4.0, 3.0, 5.0],
+                4
+            )
+            .is_none()
+        );
+        assert!(
+            judge(
+                &rule(),
+                "w",
+                ("available", true),
+                0.0,
+                &[1.0, 2.0, 1.0, 2.0],
+                4
+            )
+            .is_none()
+        );
     }
 
     #[test]
@@ -472,10 +503,16 @@ mod tests {
     #[test]
     fn comparable_days_are_the_same_weekday() {
         let day = Period::parse("2026-11-30").unwrap();
-        let days: Vec<String> = comparable(&day, 3).iter().map(ToString::to_string).collect();
+        let days: Vec<String> = comparable(&day, 3)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(days, ["2026-11-23", "2026-11-16", "2026-11-09"]);
         let month = Period::parse("2026-03").unwrap();
-        let months: Vec<String> = comparable(&month, 2).iter().map(ToString::to_string).collect();
+        let months: Vec<String> = comparable(&month, 2)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(months, ["2026-02", "2026-01"]);
     }
 }

@@ -293,7 +293,28 @@ pub fn revision(
     if before.context_sha256 != after.context_sha256 {
         why.push("the provider register or an input collection's definition changed".into());
     }
-    if before.completeness != after.completeness && inputs.is_empty() {
+    let (was, now) = (
+        before.completeness.awaiting().0,
+        after.completeness.awaiting().0,
+    );
+    if was != now {
+        why.push(match (was, now) {
+            (_, 0) => format!(
+                "no figure awaits confirmation any more (there were {was}): what rested on them is final"
+            ),
+            (0, 1) => "1 figure is held for its provider's confirmation".into(),
+            (0, _) => format!("{now} figures are held for their provider's confirmation"),
+            _ => format!("{now} held figures await confirmation (there were {was})"),
+        });
+    }
+    let without_holds = |c: &super::Completeness| {
+        let mut c = c.clone();
+        c.inputs.iter_mut().for_each(|i| i.provisional.clear());
+        c
+    };
+    if without_holds(&before.completeness) != without_holds(&after.completeness)
+        && inputs.is_empty()
+    {
         why.push("what is owed changed: more of the period is past its deadline".into());
     }
     if before.disclosure_rule != after.disclosure_rule {

@@ -17,6 +17,7 @@ use super::artifact::{period_dir, write_artifact};
 use super::catalogue::ReturnDef;
 use super::completeness::{self, Completeness};
 use super::disclosure;
+use super::provisional::HeldInput;
 use super::query::{plain_text, prepare, retype_text, session};
 use crate::domain::Period;
 use crate::domain::definition::CollectionDef;
@@ -25,6 +26,7 @@ use crate::domain::provider::Provider;
 use crate::landing::lake::Lake;
 use crate::landing::pack;
 use crate::registry::Registry;
+use crate::store::holds::{HoldFilter, HoldRow};
 use crate::store::runs::CurrentVersion;
 
 /// Plans and runs the query over `reads`: the rows, with text as plain text again.
@@ -32,10 +34,11 @@ async fn run(
     def: &ReturnDef,
     reads: &[(CollectionDef, Vec<pack::Read>)],
     providers: &[Provider],
+    held: &[HeldInput],
     started: std::time::Instant,
 ) -> anyhow::Result<(SchemaRef, Vec<RecordBatch>)> {
     let ctx = session()?;
-    let frame = prepare(&ctx, def, reads, providers).await?;
+    let frame = prepare(&ctx, def, reads, providers, held).await?;
     tracing::debug!(
         ms = started.elapsed().as_secs_f64() * 1000.0,
         "Planned the query."
@@ -109,7 +112,7 @@ pub async fn build_for(
             return Ok(latest.clone());
         }
     }
-    let batches = query(lake, def, &gathered.inputs, providers, started).await?;
+    let batches = query(lake, def, &gathered, providers, started).await?;
     let rows = batches.iter().map(RecordBatch::num_rows).sum();
     let mut manifest = Manifest {
         return_name: def.name.clone(),
@@ -186,7 +189,7 @@ pub async fn preview(
     for _ in 0..3 {
         match gather(registry, def, &period, now, &providers, started).await {
             Ok(g) => {
-                let batches = query(lake, def, &g.inputs, &providers, started).await?;
+                let batches = query(lake, def, &g, &providers, started).await?;
                 return Ok(Preview {
                     period,
                     batches,
@@ -212,6 +215,8 @@ fn ms(at: std::time::Instant) -> f64 {
 /// they are.
 struct Gathered {
     inputs: Vec<(CollectionDef, Vec<CurrentVersion>)>,
+    /// The versions read that have figures awaiting their provider's confirmation.
+    held: Vec<HeldInput>,
     read: Vec<InputFile>,
     completeness: Completeness,
 }
@@ -228,6 +233,7 @@ async fn gather(
 ) -> anyhow::Result<Gathered> {
     let mut gathered = Gathered {
         inputs: Vec::new(),
+        held: Vec::new(),
         read: Vec::new(),
         completeness: Completeness {
             complete: true,
@@ -277,7 +283,7 @@ async fn gather(
             versions = current.len(),
             "Read the current versions."
         );
-        let c = completeness::assess(
+        let mut c = completeness::assess(
             &collection,
             &def.expects,
             from,
@@ -286,6 +292,21 @@ async fn gather(
             &current,
             now,
         );
+        let holds = held_in(registry, slug.as_str(), &current).await?;
+        c.provisional = completeness::provisional(&holds, providers);
+        for h in holds {
+            let kept = registry
+                .store()
+                .held_figures(&h.collection, &h.provider, &h.period, h.version)
+                .await?;
+            gathered.held.push(HeldInput {
+                whole: (kept.len() as i64) < h.figures,
+                figures: kept.into_iter().map(|f| (f.row, f.item)).collect(),
+                collection: h.collection,
+                provider: h.provider,
+                period: h.period,
+            });
+        }
         owed_anything |= c.expected > 0;
         some_not_due |= c.periods_due < c.periods;
         // A period still in progress is not complete, however much of it has come in.
@@ -325,6 +346,30 @@ async fn gather(
     Ok(gathered)
 }
 
+/// The unconfirmed holds on the versions of `collection` a build reads.
+async fn held_in(
+    registry: &Registry,
+    collection: &str,
+    current: &[CurrentVersion],
+) -> anyhow::Result<Vec<HoldRow>> {
+    let read: std::collections::HashSet<(&str, &str, i64)> = current
+        .iter()
+        .map(|v| (v.provider.as_str(), v.period.as_str(), v.version))
+        .collect();
+    let holds = registry
+        .store()
+        .holds(&HoldFilter {
+            collection: Some(collection.to_owned()),
+            awaiting: true,
+            ..HoldFilter::default()
+        })
+        .await?;
+    Ok(holds
+        .into_iter()
+        .filter(|h| read.contains(&(h.provider.as_str(), h.period.as_str(), h.version)))
+        .collect())
+}
+
 /// The sha256 of the query, and of everything else the data depends on: the sidecar's
 /// columns and levels, the provider register, and the input collections' definitions.
 fn fingerprints(
@@ -349,20 +394,23 @@ fn fingerprints(
 
 /// Runs the query over the inputs and applies disclosure control: each input read from its
 /// packs where they hold the current versions, and otherwise from the versions' own files.
+/// With figures held for confirmation, the query runs again with them moved, and the
+/// `provisional` column names the cells that rest on them.
 async fn query(
     lake: &Lake,
     def: &ReturnDef,
-    inputs: &[(CollectionDef, Vec<CurrentVersion>)],
+    gathered: &Gathered,
     providers: &[Provider],
     started: std::time::Instant,
 ) -> anyhow::Result<Vec<RecordBatch>> {
+    let inputs = &gathered.inputs;
     let mut reads = Vec::with_capacity(inputs.len());
     for (collection, current) in inputs {
         reads.push((collection.clone(), pack::plan(lake, collection, current)?));
     }
     tracing::debug!(ms = ms(started), "Chose the files to read.");
-    let (schema, mut batches) = match run(def, &reads, providers, started).await {
-        Ok(ran) => ran,
+    let (schema, sent, reads) = match run(def, &reads, providers, &[], started).await {
+        Ok((schema, batches)) => (schema, batches, reads),
         // A pack that passed its checks but cannot be read after all must not stop the
         // return: the versions' own files hold the same rows.
         Err(e) if reads.iter().any(|(_, r)| r.iter().any(pack::Read::is_pack)) => {
@@ -381,18 +429,37 @@ async fn query(
                 .iter()
                 .map(|(collection, current)| (collection.clone(), pack::files(current)))
                 .collect::<Vec<_>>();
-            run(def, &files, providers, started).await?
+            let (schema, batches) = run(def, &files, providers, &[], started).await?;
+            (schema, batches, files)
         }
         Err(e) => return Err(e),
     };
-    if batches.is_empty() {
-        // No rows still make an artifact with the return's columns.
-        batches.push(RecordBatch::new_empty(schema.clone()));
-    }
-    let batches: Vec<RecordBatch> = batches
+    let plain = |batches: Vec<RecordBatch>| -> anyhow::Result<Vec<RecordBatch>> {
+        let mut batches = batches
+            .iter()
+            .map(|b| plain_text(b, &schema))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if batches.is_empty() {
+            // No rows still make an artifact with the return's columns.
+            batches.push(RecordBatch::new_empty(schema.clone()));
+        }
+        Ok(batches)
+    };
+    let sent = plain(sent)?;
+    let moved = if gathered.held.is_empty() {
+        None
+    } else {
+        let (_, moved) = run(def, &reads, providers, &gathered.held, started)
+            .await
+            .context("running the query again with the held figures moved")?;
+        Some(plain(moved)?)
+    };
+    let provisional = super::provisional::find(def, &sent, moved.as_deref())?;
+    let batches: Vec<RecordBatch> = sent
         .iter()
-        .map(|b| disclosure::apply(def, &plain_text(b, &schema)?))
+        .map(|b| disclosure::apply(def, b))
         .collect::<anyhow::Result<_>>()?;
+    let batches = super::provisional::with_column(batches, provisional)?;
     // Its dimensions identify every row, as its downloads say.
     super::revision::by_row(def, &batches)?;
     tracing::debug!(

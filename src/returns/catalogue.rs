@@ -241,6 +241,12 @@ impl ReturnDef {
             if sidecar.columns[..i].iter().any(|o| o.name == c.name) {
                 bail!("columns[{i}]: \"{}\" is declared twice", c.name);
             }
+            if c.name == super::provisional::COLUMN || c.name.ends_with("_status") {
+                bail!(
+                    "columns[{i}]: \"{}\" is a name Tally gives the columns it adds (provisional, <figure>_status); call it something else",
+                    c.name
+                );
+            }
             if c.attribute && (c.measure.is_some() || !c.derived_from.is_empty()) {
                 bail!(
                     "columns[{i}]: \"{}\" is a figure, so it cannot be an attribute",

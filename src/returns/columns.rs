@@ -56,6 +56,19 @@ pub fn describe(def: &ReturnDef, schema: &Schema) -> Vec<Described> {
                 };
             }
             let column = def.column(&name);
+            if name == super::provisional::COLUMN && column.is_none() {
+                return Described {
+                    title: "provisional figures".into(),
+                    datatype,
+                    role: Role::Status,
+                    unit: None,
+                    description: Some(
+                        "The figures of the row, by column name and space-separated, that rest on a figure awaiting its provider's confirmation; empty where every figure is final"
+                            .into(),
+                    ),
+                    name,
+                };
+            }
             let role = match column {
                 Some(c) if c.measure.is_some() || !c.derived_from.is_empty() => Role::Figure,
                 Some(c) if c.attribute => Role::Attribute,

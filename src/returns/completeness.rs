@@ -17,6 +17,7 @@ use crate::domain::Period;
 use crate::domain::definition::CollectionDef;
 use crate::domain::provider::{Provider, ProviderKind};
 use crate::registry::window::deadline;
+use crate::store::holds::HoldRow;
 use crate::store::runs::CurrentVersion;
 
 /// Who was expected to send an input for the return's period, and who did.
@@ -53,6 +54,20 @@ pub struct InputCompleteness {
     /// short of what they hold.
     #[serde(default)]
     pub partial: Vec<Partial>,
+    /// Providers with figures held for their confirmation in a period's current version:
+    /// what is built on them is provisional. Their periods still count as received.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provisional: Vec<Provisional>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provisional {
+    pub code: String,
+    pub name: String,
+    /// Periods whose current version has figures awaiting confirmation.
+    pub periods: usize,
+    /// Figures awaiting confirmation, over those periods.
+    pub figures: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,12 +186,63 @@ pub fn assess(
     c
 }
 
+/// The providers whose figures in `holds` (unconfirmed holds on the versions read) await
+/// their confirmation, by code.
+pub fn provisional(holds: &[HoldRow], providers: &[Provider]) -> Vec<Provisional> {
+    let mut by: std::collections::BTreeMap<&str, (usize, i64)> = std::collections::BTreeMap::new();
+    for h in holds.iter().filter(|h| h.awaiting()) {
+        let e = by.entry(h.provider.as_str()).or_default();
+        e.0 += 1;
+        e.1 += h.figures;
+    }
+    by.into_iter()
+        .map(|(code, (periods, figures))| Provisional {
+            code: code.to_owned(),
+            name: providers
+                .iter()
+                .find(|p| p.code.as_str() == code)
+                .map_or_else(|| code.to_owned(), |p| p.name.clone()),
+            periods,
+            figures,
+        })
+        .collect()
+}
+
 impl Completeness {
+    /// Figures awaiting confirmation over every input, and from how many providers.
+    pub fn awaiting(&self) -> (i64, usize) {
+        let figures = self
+            .inputs
+            .iter()
+            .flat_map(|c| &c.provisional)
+            .map(|p| p.figures)
+            .sum();
+        let providers = self.inputs.iter().map(|c| c.provisional.len()).sum();
+        (figures, providers)
+    }
+
+    /// The sentence on provisional figures, when some are.
+    fn provisional_said(&self) -> Option<String> {
+        let (figures, providers) = self.awaiting();
+        (figures > 0).then(|| {
+            format!(
+                " {figures} figure{} from {providers} provider{} await{} the provider's confirmation: the cells built on {} are marked provisional.",
+                if figures == 1 { "" } else { "s" },
+                if providers == 1 { "" } else { "s" },
+                if figures == 1 { "s" } else { "" },
+                if figures == 1 { "it" } else { "them" },
+            )
+        })
+    }
+
     /// The completeness in one sentence: whether the totals are built on every expected
     /// provider's data, and if not, how many of each input's providers sent theirs.
     pub fn statement(&self) -> String {
+        let provisional = self.provisional_said().unwrap_or_default();
         if self.complete {
-            return "Complete: every expected provider sent every period it owed.".into();
+            return format!(
+                "Complete: every expected provider sent every period it owed.{provisional}"
+            );
         }
         let inputs: Vec<String> = self
             .inputs
@@ -199,7 +265,7 @@ impl Completeness {
             })
             .collect();
         format!(
-            "Incomplete: totals are built on the data received so far ({}).",
+            "Incomplete: totals are built on the data received so far ({}).{provisional}",
             inputs.join("; ")
         )
     }
@@ -236,6 +302,20 @@ impl Completeness {
                     format!(
                         "{} {} ({} rows turned away by validation)",
                         p.code, p.name, p.rows_rejected
+                    ),
+                ));
+            }
+            for p in &c.provisional {
+                lines.push((
+                    format!("{} provisional", c.collection),
+                    format!(
+                        "{} {} ({} figure{} in {} period{} awaiting the provider's confirmation)",
+                        p.code,
+                        p.name,
+                        p.figures,
+                        if p.figures == 1 { "" } else { "s" },
+                        p.periods,
+                        if p.periods == 1 { "" } else { "s" }
                     ),
                 ));
             }

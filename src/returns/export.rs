@@ -73,6 +73,10 @@ impl ExportFormat {
 /// How a suppressed cell shows where a value cannot be left empty with a status beside it.
 pub const MARKER: &str = "[c]";
 
+/// How a provisional number shows in a workbook: the number, still a number, with `[p]`
+/// after it.
+const PROVISIONAL_FORMAT: &str = "General\" [p]\"";
+
 /// Writes `artifact` to `out` as `format`. Every format says what it is: a CSV gets its
 /// CSVW metadata beside it (`<out>-metadata.json`, where CSVW tools look for it); JSON and
 /// Parquet carry the manifest inside; XLSX in its notes and inputs sheets; SDMX-CSV refers
@@ -343,9 +347,15 @@ fn xlsx(
     let header = Format::new().set_bold().set_background_color("#DDE7F0");
     let sheet = book.add_worksheet().set_name("data")?;
     let schema = batches[0].schema();
+    // Suppressed and provisional cells are marked in place ([c], [p]), so the columns
+    // that say so are not shown.
     let shown: Vec<usize> = (0..schema.fields().len())
-        .filter(|&i| !is_status(schema.field(i).name()))
+        .filter(|&i| {
+            let name = schema.field(i).name();
+            !is_status(name) && name != super::provisional::COLUMN
+        })
         .collect();
+    let provisional_format = Format::new().set_num_format(PROVISIONAL_FORMAT);
     for (c, &i) in shown.iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, schema.field(i).name(), &header)?;
     }
@@ -353,6 +363,7 @@ fn xlsx(
     let mut r = 1u32;
     for b in batches {
         for row in 0..b.num_rows() {
+            let provisional = super::provisional::of_row(b, row);
             for (c, &i) in shown.iter().enumerate() {
                 let column = b.column(i);
                 let name = schema.field(i).name();
@@ -366,12 +377,14 @@ fn xlsx(
                         &column.slice(row, 1),
                         &DataType::Float64,
                     )?;
-                    sheet.write_number(
-                        r,
-                        c,
-                        v.as_primitive::<datafusion::arrow::datatypes::Float64Type>()
-                            .value(0),
-                    )?;
+                    let v = v
+                        .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+                        .value(0);
+                    if provisional.contains(name) {
+                        sheet.write_number_with_format(r, c, v, &provisional_format)?;
+                    } else {
+                        sheet.write_number(r, c, v)?;
+                    }
                 } else {
                     sheet.write_string(r, c, cell(column.as_ref(), row)?)?;
                 }
@@ -418,6 +431,10 @@ fn xlsx(
     }
     lines.push(("Disclosure control".into(), m.disclosure_rule.clone()));
     lines.push(("[c]".into(), "suppressed to protect confidentiality".into()));
+    lines.push((
+        "[p]".into(),
+        "provisional: rests on a figure awaiting its provider's confirmation (the cell keeps its number)".into(),
+    ));
     lines.push(("Query sha256".into(), m.sql_sha256.clone()));
     lines.push(("Data sha256".into(), m.data_sha256.clone()));
     lines.push((

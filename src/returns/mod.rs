@@ -14,6 +14,7 @@ pub mod disclosure;
 pub mod export;
 pub mod licence;
 pub mod metadata;
+pub mod provisional;
 pub mod query;
 pub mod revision;
 pub mod scheduled;

@@ -14,6 +14,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::catalogue::ReturnDef;
+use super::provisional::HeldInput;
 use crate::domain::definition::CollectionDef;
 use crate::domain::provider::Provider;
 use crate::landing::pack::Read;
@@ -106,6 +107,7 @@ pub async fn prepare(
     def: &ReturnDef,
     inputs: &[(CollectionDef, Vec<Read>)],
     providers: &[Provider],
+    held: &[HeldInput],
 ) -> anyhow::Result<datafusion::dataframe::DataFrame> {
     for (collection, files) in inputs {
         let table_name = ReturnDef::table_name(collection.slug.as_str());
@@ -121,8 +123,27 @@ pub async fn prepare(
             )?;
             continue;
         }
-        let table = super::table::Files::new(schema, files)?;
-        ctx.register_table(&table_name, Arc::new(table))?;
+        let table = super::table::Files::new(schema.clone(), files)?;
+        let moved: Vec<&HeldInput> = held
+            .iter()
+            .filter(|h| h.collection == collection.slug.as_str())
+            .collect();
+        if moved.is_empty() {
+            ctx.register_table(&table_name, Arc::new(table))?;
+            continue;
+        }
+        // The query reads the rows as sent with the held figures moved (see `provisional`).
+        let sent = format!("{table_name}__as_sent");
+        ctx.register_table(&sent, Arc::new(table))?;
+        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let view = ctx
+            .sql(&super::provisional::moved(
+                collection, &moved, &sent, &columns,
+            ))
+            .await
+            .context("moving the held figures")?
+            .into_view();
+        ctx.register_table(&table_name, view)?;
     }
     ctx.register_table("providers", Arc::new(providers_table(providers)?))?;
     // Only the end is trimmed, so that lines in DataFusion's errors are the file's lines.
@@ -195,5 +216,7 @@ pub async fn check(registry: &Registry, def: &ReturnDef, now: DateTime<Utc>) -> 
             .with_context(|| format!("{}: input {slug}", def.name))?;
         inputs.push((licensed.def, Vec::new()));
     }
-    prepare(&session()?, def, &inputs, &[]).await.map(|_| ())
+    prepare(&session()?, def, &inputs, &[], &[])
+        .await
+        .map(|_| ())
 }

@@ -78,7 +78,7 @@ fn compared() -> bool {
 
 /// The columns that are not dimensions, and each row's values of them (as text) by its
 /// dimensions.
-type Rows = (Vec<String>, BTreeMap<String, Vec<String>>);
+pub type Rows = (Vec<String>, BTreeMap<String, Vec<String>>);
 
 /// Each row's figures and attributes by its dimensions, as text. Refuses rows that the
 /// dimensions do not tell apart: every download says they identify a row (CSVW's primary
@@ -88,29 +88,17 @@ pub fn by_row(def: &ReturnDef, batches: &[RecordBatch]) -> anyhow::Result<Rows> 
         return Ok((Vec::new(), BTreeMap::new()));
     };
     let described = describe(def, &first.schema());
-    let dims: Vec<usize> = (0..described.len())
-        .filter(|&i| described[i].role == Role::Dimension)
-        .collect();
     let values: Vec<usize> = (0..described.len())
         .filter(|&i| described[i].role != Role::Dimension)
         .collect();
     let names = values.iter().map(|&i| described[i].name.clone()).collect();
     let mut rows = BTreeMap::new();
-    for b in batches {
-        for r in 0..b.num_rows() {
-            let mut key = Vec::with_capacity(dims.len());
-            for &i in &dims {
-                key.push(format!(
-                    "{}={}",
-                    described[i].name,
-                    cell(b.column(i).as_ref(), r)?
-                ));
-            }
+    for (b, keys) in batches.iter().zip(row_keys(def, batches)?) {
+        for (r, key) in keys.into_iter().enumerate() {
             let row = values
                 .iter()
                 .map(|&i| cell(b.column(i).as_ref(), r))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let key = key.join(", ");
             if rows.contains_key(&key) {
                 anyhow::bail!(
                     "{}: two rows are {key}: the columns that are not figures or attributes must tell every row apart; declare the column that does as a dimension (not attribute = true)",
@@ -121,4 +109,33 @@ pub fn by_row(def: &ReturnDef, batches: &[RecordBatch]) -> anyhow::Result<Rows> 
         }
     }
     Ok((names, rows))
+}
+
+/// Each row's dimensions as text (`level=trust, region=London, code=RXA`), batch by batch.
+pub fn row_keys(def: &ReturnDef, batches: &[RecordBatch]) -> anyhow::Result<Vec<Vec<String>>> {
+    let Some(first) = batches.first() else {
+        return Ok(Vec::new());
+    };
+    let described = describe(def, &first.schema());
+    let dims: Vec<usize> = (0..described.len())
+        .filter(|&i| described[i].role == Role::Dimension)
+        .collect();
+    batches
+        .iter()
+        .map(|b| {
+            (0..b.num_rows())
+                .map(|r| {
+                    let mut key = Vec::with_capacity(dims.len());
+                    for &i in &dims {
+                        key.push(format!(
+                            "{}={}",
+                            described[i].name,
+                            cell(b.column(i).as_ref(), r)?
+                        ));
+                    }
+                    Ok(key.join(", "))
+                })
+                .collect()
+        })
+        .collect()
 }

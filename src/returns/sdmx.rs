@@ -360,6 +360,7 @@ pub fn data(
                     None => String::new(),
                 });
             }
+            let provisional = super::provisional::of_row(b, row);
             for measure in &p.measures {
                 let hidden = suppressed(b, &measure.name, row);
                 let value = cell(column(b, &measure.name)?.as_ref(), row)?;
@@ -370,7 +371,16 @@ pub fn data(
                 record.push(time.clone());
                 record.push(if missing { "NaN".into() } else { value });
                 record.extend(attributes.iter().cloned());
-                record.push(if missing && !hidden { "O" } else { "A" }.into());
+                record.push(
+                    if missing && !hidden {
+                        "O"
+                    } else if provisional.contains(&measure.name) {
+                        "P"
+                    } else {
+                        "A"
+                    }
+                    .into(),
+                );
                 record.push(if hidden { "C" } else { "F" }.into());
                 record.push(complete.into());
                 if let Some(start) = year_start {

@@ -8,9 +8,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use super::{
     access::access_store, enquiries::enquiries_store, exceptions::exceptions_store,
-    holds::holds_store,
-    notices::notices_store, queries::query_store, readiness::readiness_store, redact,
-    runs::run_ledger, sql::sql_store,
+    holds::holds_store, notices::notices_store, queries::query_store, readiness::readiness_store,
+    redact, runs::run_ledger, sql::sql_store,
 };
 
 pub struct PgStore {

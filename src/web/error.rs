@@ -180,10 +180,12 @@ impl From<anyhow::Error> for ApiError {
             use crate::registry::holds::HoldError;
             return match h {
                 HoldError::NotHeld { .. } => ApiError::NotFound(h.to_string()),
-                HoldError::Moved { .. } | HoldError::Confirmed { .. } | HoldError::Changed { .. } => {
-                    ApiError::Conflict(h.to_string())
+                HoldError::Moved { .. }
+                | HoldError::Confirmed { .. }
+                | HoldError::Changed { .. } => ApiError::Conflict(h.to_string()),
+                HoldError::Closed { .. } | HoldError::Note => {
+                    ApiError::Unprocessable(h.to_string())
                 }
-                HoldError::Closed { .. } | HoldError::Note => ApiError::Unprocessable(h.to_string()),
             };
         }
         if crate::schedule::pull::disk_full(&e) {

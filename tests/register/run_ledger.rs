@@ -10,6 +10,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::TestDb;
 use tally::domain::Period;
 use tally::domain::RunKey;
+use tally::landing::plausible::{Held, Reason};
+use tally::store::holds::HoldFilter;
 use tally::store::runs::{Arrival, ExtractVersion, RunFilter, RunOutcome, RunStatus};
 use tally::store::{self, Store};
 
@@ -20,6 +22,7 @@ contract!(
     released_runs_can_be_claimed_again,
     two_instances_claim_each_run_exactly_once,
     current_versions_are_the_newest_of_each_key_in_the_range,
+    a_hold_is_recorded_with_its_version_and_confirmed_once_while_current,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -442,6 +445,11 @@ async fn a_run_left_running_by_a_dead_instance_is_swept(db: &TestDb) {
 
 /// Records a landed version of `k`, as a pull does.
 async fn land(s: &Arc<dyn Store>, k: &RunKey, version: i64) {
+    land_holding(s, k, version, Vec::new()).await;
+}
+
+/// Lands `version` of `k` with `held` figures held in it.
+async fn land_holding(s: &Arc<dyn Store>, k: &RunKey, version: i64, held: Vec<Held>) {
     let at = t0() + Duration::minutes(version);
     let run = s
         .claim_run(
@@ -472,6 +480,8 @@ async fn land(s: &Arc<dyn Store>, k: &RunKey, version: i64) {
             landed_at: at,
             etag: None,
         }),
+        // One more held than kept, as when more than 200 are.
+        held: (held.len() + usize::from(!held.is_empty()), held),
         ..RunOutcome::default()
     };
     s.finish_run(run.id, "a", RunStatus::Landed, &outcome, at)
@@ -527,4 +537,97 @@ async fn current_versions_are_the_newest_of_each_key_in_the_range(db: &TestDb) {
         ]
     );
     assert!(got("2026-11-26", "2026-11-30").await.is_empty());
+}
+
+async fn a_hold_is_recorded_with_its_version_and_confirmed_once_while_current(db: &TestDb) {
+    let s = open(db).await;
+    let k = key("RXA", "2026-11-24");
+    let figure = Held {
+        row:
+            "census_date=2026-11-24, site_code=RXA01, ward_code=W1, stay=overnight, bed_class=core"
+                .into(),
+        item: "occupied_beds".into(),
+        value: 0.0,
+        median: 16.5,
+        low: 15.0,
+        high: 18.0,
+        periods: 8,
+        score: 7.42,
+        reason: Reason::Zero,
+    };
+    land_holding(&s, &k, 1, vec![figure.clone()]).await;
+    land(&s, &key("RXB", "2026-11-24"), 1).await;
+    let awaiting = HoldFilter {
+        awaiting: true,
+        ..HoldFilter::default()
+    };
+    let holds = s.holds(&awaiting).await.unwrap();
+    assert_eq!(holds.len(), 1, "{holds:?}");
+    assert_eq!(
+        (
+            holds[0].provider.as_str(),
+            holds[0].version,
+            holds[0].figures
+        ),
+        ("RXA", 1, 2)
+    );
+    assert_eq!(holds[0].held_at, t0() + Duration::minutes(1));
+    assert_eq!(
+        s.held_figures("ward-bed-census", "RXA", "2026-11-24", 1)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&figure)
+    );
+    // Not a version that is not held, and then once only.
+    let at = t0() + Duration::hours(2);
+    let confirm = |v: i64| {
+        let s = s.clone();
+        async move {
+            s.confirm_hold(
+                "ward-bed-census",
+                "RXA",
+                "2026-11-24",
+                v,
+                "Ward clerk",
+                "checked",
+                at,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    assert!(!confirm(2).await);
+    assert!(confirm(1).await);
+    assert!(!confirm(1).await);
+    assert!(s.holds(&awaiting).await.unwrap().is_empty());
+    let all = s.holds(&HoldFilter::default()).await.unwrap();
+    assert_eq!(
+        (
+            all[0].confirmed_by.as_deref(),
+            all[0].confirmed_at,
+            all[0].note.as_deref()
+        ),
+        (Some("Ward clerk"), Some(at), Some("checked"))
+    );
+
+    // A newer version of a held period replaces the hold: it is neither listed nor
+    // confirmable any more.
+    let k2 = key("RXA", "2026-11-25");
+    land_holding(&s, &k2, 1, vec![figure]).await;
+    assert_eq!(s.holds(&awaiting).await.unwrap().len(), 1);
+    land(&s, &k2, 2).await;
+    assert!(s.holds(&awaiting).await.unwrap().is_empty());
+    assert!(
+        !s.confirm_hold(
+            "ward-bed-census",
+            "RXA",
+            "2026-11-25",
+            1,
+            "Ward clerk",
+            "",
+            at
+        )
+        .await
+        .unwrap()
+    );
 }

@@ -213,18 +213,21 @@ async fn person_counts_are_suppressed_or_rounded_below_england_and_missing_provi
     // Camden 112 → 110, Wigan 81 → 80; Tiny's 3 is suppressed, and so is its percentage;
     // places are beds and stay as they are; England is not controlled.
     assert!(
-        text.contains("local_authority,Camden,110,125,89.6,,\r\n"),
+        text.contains("local_authority,Camden,110,125,89.6,,,\r\n"),
         "{text}"
     );
     assert!(
-        text.contains("local_authority,Wigan,80,95,85.3,,\r\n"),
+        text.contains("local_authority,Wigan,80,95,85.3,,,\r\n"),
         "{text}"
     );
     assert!(
-        text.contains("tiny,Tiny,,9,,suppressed,suppressed\r\n"),
+        text.contains("tiny,Tiny,,9,,suppressed,suppressed,\r\n"),
         "{text}"
     );
-    assert!(text.contains("england,England,193,220,0.0,,\r\n"), "{text}");
+    assert!(
+        text.contains("england,England,193,220,0.0,,,\r\n"),
+        "{text}"
+    );
     let manifest = std::fs::read_to_string(out.path().join("residents.csv.manifest.json")).unwrap();
     assert!(manifest.contains("tally-sdc-1"), "{manifest}");
 

@@ -6,6 +6,7 @@ mod common;
 
 mod bundled;
 mod completeness;
+mod held;
 mod licences;
 mod nil;
 mod packs;

@@ -8,6 +8,7 @@ mod api;
 mod browser;
 mod correction;
 mod dap;
+mod held;
 mod nil;
 mod openapi;
 mod pages;

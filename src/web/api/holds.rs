@@ -92,7 +92,14 @@ pub async fn confirm(
     body: Result<Json<Confirmation>, JsonRejection>,
 ) -> Result<Json<HoldRow>, ApiError> {
     let target: String = code.chars().take(40).collect();
-    super::allowed(&app, &who, Action::Upload(&code), "confirm figures", &target).await?;
+    super::allowed(
+        &app,
+        &who,
+        Action::Upload(&code),
+        "confirm figures",
+        &target,
+    )
+    .await?;
     let Json(body) = body?;
     Ok(Json(confirmed(&app, &who, &code, &body).await?))
 }
@@ -124,7 +131,12 @@ pub(crate) async fn confirmed(
     let (outcome, detail) = match &result {
         Ok(h) => (
             AuditOutcome::Done,
-            format!("version {}: {} figures confirmed", h.version, h.figures),
+            format!(
+                "version {}: {} figure{} confirmed",
+                h.version,
+                h.figures,
+                if h.figures == 1 { "" } else { "s" }
+            ),
         ),
         Err(e) => (AuditOutcome::Refused, e.to_string()),
     };

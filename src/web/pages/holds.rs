@@ -47,9 +47,10 @@ pub async fn boxes(app: &App, code: &str) -> anyhow::Result<Vec<HoldBox>> {
             more: h.hold.figures - h.said.len() as i64,
             lines: h.said,
             held_at: local_time(tz, h.hold.held_at),
-            closes: h
-                .closes
-                .map_or_else(|| "the end of its amendment window".into(), |t| local_time(tz, t)),
+            closes: h.closes.map_or_else(
+                || "the end of its amendment window".into(),
+                |t| local_time(tz, t),
+            ),
             collection: h.hold.collection,
             title: h.title,
             period: h.hold.period,
@@ -82,7 +83,15 @@ pub async fn confirm(
     form: Result<Form<ConfirmForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
     let target: String = code.chars().take(40).collect();
-    let (who, form) = guarded(&app, &v, Action::Upload(&code), "confirm figures", &target, form).await?;
+    let (who, form) = guarded(
+        &app,
+        &v,
+        Action::Upload(&code),
+        "confirm figures",
+        &target,
+        form,
+    )
+    .await?;
     let asked = Confirmation {
         collection: form.collection,
         period: form.period,

@@ -73,6 +73,25 @@ async fn each_role_can_do_exactly_what_it_should() {
         ),
         (
             Method::GET,
+            "/api/v1/providers/RXA/holds",
+            None,
+            [unauth, ok, ok, forbid, forbid, ok],
+        ),
+        (
+            Method::GET,
+            "/api/v1/providers/RXB/holds",
+            None,
+            [unauth, ok, forbid, forbid, forbid, ok],
+        ),
+        // Nothing is held in this world: the provider may ask, and is told so.
+        (
+            Method::POST,
+            "/api/v1/providers/RXA/holds/confirmations",
+            Some(json!({"collection": "ward-bed-census", "period": "2026-06-30", "version": 1})),
+            [unauth, forbid, missing, forbid, forbid, forbid],
+        ),
+        (
+            Method::GET,
             "/api/v1/runs",
             None,
             [unauth, ok, ok, forbid, forbid, ok],

@@ -1,0 +1,217 @@
+//! Provisional cells: those of a return that rest on a figure awaiting its provider's
+//! confirmation. Which cells those are is found by running the query a second time with
+//! each held figure moved far away (by [`NUDGE`]): a cell whose value changes rests on a held
+//! figure, whatever the query does with it (a trust's own row, its ICB's, region's and
+//! England's totals, a percentage built on it), and a cell that ignores it (another
+//! sector's beds, a count of rows) is left final. A version with more figures held than
+//! were kept has every figure moved.
+//!
+//! The artifact carries the finding in its `provisional` column: the figures of each row
+//! that are provisional, by name, space-separated; empty for a row that is final.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+use super::catalogue::ReturnDef;
+use super::cells::cell;
+use super::columns::{Role, describe};
+use crate::domain::definition::CollectionDef;
+
+/// The column that names a row's provisional figures.
+pub const COLUMN: &str = "provisional";
+
+/// How far a held figure is moved to find what rests on it: far beyond any count a
+/// collection allows, and odd, so that no rounding brings it back.
+pub const NUDGE: i64 = 1_000_003;
+
+/// One version with figures held for confirmation, as a build reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldInput {
+    pub collection: String,
+    pub provider: String,
+    pub period: String,
+    /// True when more figures are held than were kept: every figure of it is moved.
+    pub whole: bool,
+    /// The held figures kept: (row by its key, item).
+    pub figures: Vec<(String, String)>,
+}
+
+fn quoted(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The SELECT over `raw`, the table of `def`'s rows as sent, that gives the same rows with
+/// each held figure moved by [`NUDGE`]. `columns` are the table's columns in order.
+pub fn moved(def: &CollectionDef, held: &[&HeldInput], raw: &str, columns: &[String]) -> String {
+    // A row's key as text, as the landing's check wrote it: `name=value, …`.
+    let key = format!(
+        "concat_ws(', ', {})",
+        def.key
+            .iter()
+            .map(|k| format!(
+                "{} || CAST({} AS VARCHAR)",
+                quoted(&format!("{k}=")),
+                ident(k)
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let figures: HashSet<&str> = def
+        .measures()
+        .filter(|i| i.ty.is_numeric())
+        .map(|i| i.name.as_str())
+        .collect();
+    let select: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            if !figures.contains(c.as_str()) {
+                return ident(c);
+            }
+            let when: Vec<String> = held
+                .iter()
+                .filter_map(|h| {
+                    let at = format!(
+                        "provider = {} AND period = {}",
+                        quoted(&h.provider),
+                        quoted(&h.period)
+                    );
+                    if h.whole {
+                        return Some(format!("({at})"));
+                    }
+                    let rows: Vec<String> = h
+                        .figures
+                        .iter()
+                        .filter(|(_, item)| item == c)
+                        .map(|(row, _)| quoted(row))
+                        .collect();
+                    (!rows.is_empty()).then(|| format!("({at} AND {key} IN ({}))", rows.join(", ")))
+                })
+                .collect();
+            if when.is_empty() {
+                ident(c)
+            } else {
+                format!(
+                    "CASE WHEN {} THEN {} + {NUDGE} ELSE {} END AS {}",
+                    when.join(" OR "),
+                    ident(c),
+                    ident(c),
+                    ident(c)
+                )
+            }
+        })
+        .collect();
+    format!("SELECT {} FROM {}", select.join(", "), ident(raw))
+}
+
+/// Each row's figures as text by its dimensions.
+fn figures_by_row(
+    def: &ReturnDef,
+    batches: &[RecordBatch],
+) -> anyhow::Result<super::revision::Rows> {
+    let (names, rows) = super::revision::by_row(def, batches)?;
+    let Some(first) = batches.first() else {
+        return Ok((names, rows));
+    };
+    let figures: HashSet<String> = describe(def, &first.schema())
+        .into_iter()
+        .filter(|d| d.role == Role::Figure)
+        .map(|d| d.name)
+        .collect();
+    let keep: Vec<usize> = (0..names.len())
+        .filter(|&i| figures.contains(&names[i]))
+        .collect();
+    let names = keep.iter().map(|&i| names[i].clone()).collect();
+    let rows = rows
+        .into_iter()
+        .map(|(k, v)| (k, keep.iter().map(|&i| v[i].clone()).collect()))
+        .collect();
+    Ok((names, rows))
+}
+
+/// The provisional figures of each row of `sent` (the query over the data as sent),
+/// found against `moved` (the query with held figures moved), in row order; `None` for
+/// every row when nothing is held.
+pub fn find(
+    def: &ReturnDef,
+    sent: &[RecordBatch],
+    moved: Option<&[RecordBatch]>,
+) -> anyhow::Result<Vec<Vec<Option<String>>>> {
+    let Some(moved) = moved else {
+        return Ok(sent.iter().map(|b| vec![None; b.num_rows()]).collect());
+    };
+    let (names, before) = figures_by_row(def, sent)?;
+    let (names_moved, after) = figures_by_row(def, moved)?;
+    let provisional: BTreeMap<&String, String> = before
+        .iter()
+        .filter_map(|(key, values)| {
+            let changed: Vec<&str> = names
+                .iter()
+                .enumerate()
+                .filter(|(i, name)| {
+                    let now = after.get(key).and_then(|row| {
+                        names_moved.iter().position(|n| n == *name).map(|j| &row[j])
+                    });
+                    now != Some(&values[*i])
+                })
+                .map(|(_, name)| name.as_str())
+                .collect();
+            (!changed.is_empty()).then(|| (key, changed.join(" ")))
+        })
+        .collect();
+    let keys = super::revision::row_keys(def, sent)?;
+    Ok(keys
+        .into_iter()
+        .map(|batch| {
+            batch
+                .into_iter()
+                .map(|k| provisional.get(&k).cloned())
+                .collect()
+        })
+        .collect())
+}
+
+/// `batches` with the `provisional` column added, from [`find`]'s answer.
+pub fn with_column(
+    batches: Vec<RecordBatch>,
+    provisional: Vec<Vec<Option<String>>>,
+) -> anyhow::Result<Vec<RecordBatch>> {
+    batches
+        .into_iter()
+        .zip(provisional)
+        .map(|(b, p)| {
+            let mut fields: Vec<Field> = b
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            fields.push(Field::new(COLUMN, DataType::Utf8, true));
+            let mut columns = b.columns().to_vec();
+            columns.push(Arc::new(StringArray::from(p)));
+            Ok(RecordBatch::try_new(
+                Arc::new(Schema::new(fields)),
+                columns,
+            )?)
+        })
+        .collect()
+}
+
+/// The figures of row `row` that are provisional, from the artifact's column (none for an
+/// artifact built before it had one).
+pub fn of_row(batch: &RecordBatch, row: usize) -> Vec<String> {
+    batch
+        .column_by_name(COLUMN)
+        .and_then(|c| {
+            let text = cell(c.as_ref(), row).ok()?;
+            (!text.is_empty() && c.is_valid(row))
+                .then(|| text.split(' ').map(str::to_owned).collect())
+        })
+        .unwrap_or_default()
+}
