@@ -392,6 +392,7 @@ pub async fn play(
             .map(|(k, v)| ((*k).to_owned(), *v))
             .collect(),
         final_hours: report.total_hours,
+        held: summary::held(registry.store().as_ref()).await?,
         decisions,
         notes: story.notes,
         showcase: showcase(&world, &all, end),

@@ -39,9 +39,43 @@ pub struct Summary {
     pub mail: BTreeMap<String, usize>,
     pub decisions: story::Decisions,
     pub final_hours: f64,
+    /// Versions with figures held for confirmation, and what became of them.
+    pub held: Held,
     pub notes: Vec<String>,
     /// A trust and a care home whose pages have most to show.
     pub showcase: Vec<String>,
+}
+
+/// Figures held for their provider's confirmation over the demo.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Held {
+    /// Versions with held figures, and the figures held in them.
+    pub versions: usize,
+    pub figures: i64,
+    /// Of those versions: corrected by a later one, confirmed, and still awaiting.
+    pub corrected: usize,
+    pub confirmed: usize,
+    pub awaiting: usize,
+}
+
+/// What became of the holds the demo's plausibility checks made.
+pub(super) async fn held(store: &dyn crate::store::Store) -> anyhow::Result<Held> {
+    use crate::store::holds::HoldFilter;
+    let all = store
+        .holds(&HoldFilter {
+            replaced: true,
+            ..HoldFilter::default()
+        })
+        .await?;
+    let current = store.holds(&HoldFilter::default()).await?;
+    let awaiting = current.iter().filter(|h| h.awaiting()).count();
+    Ok(Held {
+        versions: all.len(),
+        figures: all.iter().map(|h| h.figures).sum(),
+        corrected: all.len() - current.len(),
+        confirmed: current.len() - awaiting,
+        awaiting,
+    })
 }
 
 /// Per return: (periods built, versions in all).
@@ -168,14 +202,28 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
             if rules.len() == 1 { "" } else { "s" }
         );
     }
+    let h = &s.held;
+    if h.versions > 0 {
+        println!(
+            "Held for confirmation: {} figure{} in {} extract{}, far from the trust's own recent figures (a ward left at 0 occupied); {} corrected by the trust, {} confirmed, {} still awaiting. Returns built meanwhile marked what rested on them provisional.",
+            h.figures,
+            if h.figures == 1 { "" } else { "s" },
+            h.versions,
+            if h.versions == 1 { "" } else { "s" },
+            h.corrected,
+            h.confirmed,
+            h.awaiting
+        );
+    }
     let mail = |k: &str| s.mail.get(k).copied().unwrap_or(0);
     println!(
-        "Mail recorded to {}: {} notices of a new collection, {} reminders, {} overdue notices, {} rejections with their reports.",
+        "Mail recorded to {}: {} notices of a new collection, {} reminders, {} overdue notices, {} rejections with their reports, {} asking to confirm held figures.",
         out.join("mail").display(),
         mail("notice"),
         mail("reminder"),
         mail("overdue"),
-        mail("rejected")
+        mail("rejected"),
+        mail("held")
     );
     for c in &d.coming {
         println!(

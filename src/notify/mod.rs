@@ -147,6 +147,19 @@ impl Notifier {
                 .or_default()
                 .push(r.clone());
         }
+        // Figures held for confirmation since the look-back began, by provider.
+        let mut held: BTreeMap<String, Vec<crate::store::holds::HoldRow>> = BTreeMap::new();
+        for h in store
+            .holds(&crate::store::holds::HoldFilter {
+                awaiting: true,
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .filter(|h| h.held_at > now - back)
+        {
+            held.entry(h.provider.clone()).or_default().push(h);
+        }
         let mut drafts = Vec::new();
         for p in providers
             .iter()
@@ -225,6 +238,19 @@ impl Notifier {
                 });
             }
         }
+        for hold in held
+            .iter()
+            .filter(|(code, _)| contacts.contains_key(code.as_str()))
+            .flat_map(|(_, holds)| holds)
+        {
+            let key = format!(
+                "held:{}:{}:{}:v{}",
+                hold.collection, hold.provider, hold.period, hold.version
+            );
+            if !told.contains(&key) {
+                drafts.push(self.held(hold, key, &licensed).await?);
+            }
+        }
         // Each event is claimed on its own, so it is told once; what one provider is told
         // in one step goes in one message, so a trust behind on a daily return gets one
         // e-mail a morning, not one a period.
@@ -277,6 +303,63 @@ impl Notifier {
             }
         }
         Ok(sent)
+    }
+
+    /// The message about one version's figures held for confirmation.
+    async fn held(
+        &self,
+        hold: &crate::store::holds::HoldRow,
+        key: String,
+        licensed: &[Licensed],
+    ) -> anyhow::Result<Draft> {
+        let figures = self
+            .registry
+            .store()
+            .held_figures(&hold.collection, &hold.provider, &hold.period, hold.version)
+            .await?;
+        let period = crate::domain::Period::parse(&hold.period).map_err(anyhow::Error::msg)?;
+        let daily = period.kind() == crate::domain::PeriodKind::Day;
+        let def = licensed
+            .iter()
+            .find(|l| l.def.slug.as_str() == hold.collection);
+        let by = def.map_or_else(String::new, |l| {
+            let tz = l.def.frequency.timezone;
+            format!(
+                ", by {}",
+                local(tz, crate::registry::window::closes(&l.def, &period))
+            )
+        });
+        let mut lines: Vec<String> = figures
+            .iter()
+            .map(|f| format!("- {}", f.said(daily)))
+            .collect();
+        if (lines.len() as i64) < hold.figures {
+            lines.push(format!("- and {} more", hold.figures - lines.len() as i64));
+        }
+        Ok(Draft {
+            kind: "held",
+            provider: hold.provider.clone(),
+            collection: hold.collection.clone(),
+            period: Some(hold.period.clone()),
+            subject: format!(
+                "Figures to confirm: {} {} for {}",
+                hold.collection, hold.period, hold.provider
+            ),
+            body: format!(
+                "Version {} of {} for {} from {} is received, but {} far from your own recent figures:\n\n{}\n\nIf the figures are right, confirm them on your page on Tally; if not, upload the period again as a correction{by}. Until then the national returns mark what rests on them provisional.\n",
+                hold.version,
+                hold.collection,
+                hold.period,
+                hold.provider,
+                if hold.figures == 1 {
+                    "1 figure is".to_string()
+                } else {
+                    format!("{} figures are", hold.figures)
+                },
+                lines.join("\n")
+            ),
+            key,
+        })
     }
 
     /// Steps every `every` until `stop` says so.

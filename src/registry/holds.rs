@@ -137,7 +137,7 @@ impl Registry {
         let filter = HoldFilter {
             provider: Some(provider.to_owned()),
             collection: Some(collection.to_owned()),
-            awaiting: false,
+            ..HoldFilter::default()
         };
         let held = self.store().holds(&filter).await?;
         let Some(hold) = held.into_iter().find(|h| h.period == period) else {

@@ -68,12 +68,14 @@ pub struct HoldFilter {
     pub provider: Option<String>,
     /// Only those nobody has confirmed.
     pub awaiting: bool,
+    /// Holds on versions replaced since as well (a correction's old version): for counts.
+    pub replaced: bool,
 }
 
 #[async_trait::async_trait]
 pub trait Holds: Send + Sync {
     /// Holds on current versions (a version replaced since is no longer held), oldest
-    /// period first.
+    /// period first; with `replaced`, those on replaced versions too.
     async fn holds(&self, filter: &HoldFilter) -> anyhow::Result<Vec<HoldRow>>;
     /// The figures held in one version, in the order they were found.
     async fn held_figures(
@@ -119,13 +121,14 @@ macro_rules! holds_store {
                 Ok(sqlx::query_as(concat!(
                     "SELECT h.* FROM holds h
                      WHERE ($1 IS NULL OR h.collection = $1) AND ($2 IS NULL OR h.provider = $2)
-                       AND ($3 = FALSE OR h.confirmed_at IS NULL) AND ",
+                       AND ($3 = FALSE OR h.confirmed_at IS NULL) AND ($4 = TRUE OR ",
                     $crate::store::holds::on_current!(),
-                    " ORDER BY h.period, h.collection, h.provider"
+                    ") ORDER BY h.period, h.collection, h.provider, h.version"
                 ))
                 .bind(filter.collection.as_deref())
                 .bind(filter.provider.as_deref())
                 .bind(filter.awaiting)
+                .bind(filter.replaced)
                 .fetch_all(&self.pool)
                 .await?)
             }

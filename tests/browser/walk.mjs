@@ -235,6 +235,9 @@ await step('provider', async () => {
   await expectText(page, 'Due this week');
   await expectText(page, 'Daily survey of patients ready for discharge');
   await expectText(page, 'Nothing is owed before 4 September 2026');
+  // A ward left at 0 occupied on 2 July, held for the trust to confirm, comes first.
+  await expectText(page, 'Figures to confirm');
+  await expectText(page, 'occupied_beds is 0 for census_date=2026-07-02');
   await check(page, 'provider');
   // The coming survey's template, its columns the items.
   const [template] = await Promise.all([
@@ -289,6 +292,14 @@ await step('provider', async () => {
   await page.waitForLoadState('domcontentloaded');
   await expectText(page, 'is with DAP');
   await check(page, 'provider-asked');
+  // The held figure is right: the ward was closed.
+  await page.fill('#note-1', 'W1 closed for a deep clean');
+  await page.click('button:has-text("The figures are right")');
+  await page.waitForLoadState('domcontentloaded');
+  await expectText(page, 'are confirmed');
+  if ((await page.locator('text=Figures to confirm').count()) !== 0) throw new Error('the confirmed hold is still shown');
+  await check(page, 'provider-confirmed');
+  say('provider: the held figure was confirmed');
 });
 
 // DAP sees who is getting ready for the survey: the trust that tried a file.

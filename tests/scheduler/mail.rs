@@ -302,3 +302,62 @@ async fn reminders_and_overdue_notices_arrive_once_each_at_nine_uk_time_across_t
     let recorded = registry.store().notifications(100).await.unwrap();
     assert!(recorded.iter().all(|n| n.status == "sent"), "{recorded:?}");
 }
+
+/// A trust whose census lands with a ward at 0 occupied is told once, the same morning,
+/// which figure is held and until when it may confirm or correct it.
+#[tokio::test]
+async fn a_trust_is_told_once_of_figures_held_for_its_confirmation() {
+    let w = common::world::world().await;
+    w.registry
+        .store()
+        .set_contacts("RXA", &["returns@ashford.example.nhs.uk".into()])
+        .await
+        .unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+    let slip = common::world::census("RXA", day).replace(",20,18", ",20,0");
+    w.land("ward-bed-census", "RXA", "2026-07-01", &slip, false)
+        .await;
+    let folder = w.dir.path().join("mail");
+    let mail = Mail {
+        smtp_url: None,
+        dir: Some(folder.clone()),
+        from: Some("Tally <tally@example.nhs.uk>".into()),
+    };
+    let notifier = Notifier {
+        registry: w.registry.clone(),
+        sources: Arc::new(w.sources.clone()),
+        mailer: Arc::new(Mailer::of(&mail).unwrap()),
+    };
+    let sent = notifier.step(utc("2026-07-02T10:00:00Z")).await.unwrap();
+    let keys: Vec<&str> = sent.iter().map(|s| s.event_key.as_str()).collect();
+    assert_eq!(keys, ["held:ward-bed-census:RXA:2026-07-01:v1"], "{sent:?}");
+    assert!(
+        notifier
+            .step(utc("2026-07-02T11:00:00Z"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "told once"
+    );
+    let body = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    // The body is quoted-printable: soft line breaks and `=` as =3D.
+    let body = body
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    assert!(
+        body.contains("Figures to confirm: ward-bed-census 2026-07-01 for RXA"),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "occupied_beds is 0 for census_date=2026-07-01, site_code=RXA01, ward_code=W1"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("by 30 July 2026 at 12:00 BST"), "{body}");
+}

@@ -57,6 +57,12 @@ async fn each_role_walks_the_pages_in_chromium_with_no_serious_accessibility_vio
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = t.router.clone();
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    // The day after it: a ward left at 0 occupied, held for the trust to confirm.
+    let next = NaiveDate::from_ymd_opt(2026, 7, 2).unwrap();
+    let slip = common::world::census("RXA", next).replace(",20,18", ",20,0");
+    t.world
+        .land("ward-bed-census", "RXA", "2026-07-02", &slip, false)
+        .await;
     let day = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
     let upload = t.world.dir.path().join("rxa-2026-07-01.csv");
     std::fs::write(&upload, common::world::census("RXA", day)).unwrap();

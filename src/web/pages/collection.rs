@@ -93,6 +93,8 @@ pub struct Collection {
     next: Vec<NextPull>,
     deadline: String,
     amendment: String,
+    /// When a figure is held for its provider to confirm.
+    plausibility: String,
     bad_rows: String,
     capture: String,
     expires: String,
@@ -288,6 +290,24 @@ async fn render(
             "{} after the deadline; later data lands as late",
             lag(def.amendment_window)
         ),
+        plausibility: match def.plausibility {
+            None => "Not checked against the provider's earlier figures".into(),
+            Some(p) => format!(
+                "A figure more than {} spreads from the same row's median over its last {} comparable periods{}{} is held for its provider to confirm; the returns mark what rests on it provisional until then",
+                p.threshold,
+                p.periods,
+                if def.frequency.period == crate::domain::PeriodKind::Day {
+                    " (the same weekday)"
+                } else {
+                    ""
+                },
+                if p.zero {
+                    ", or 0 where those were never 0,"
+                } else {
+                    ""
+                }
+            ),
+        },
         bad_rows: match def.bad_rows {
             crate::domain::definition::BadRows::Quarantine => {
                 "Valid rows land; rows that fail a check are kept aside with the reason".into()

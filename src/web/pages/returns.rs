@@ -205,10 +205,19 @@ pub async fn page(State(app): State<Arc<App>>, v: Visitor) -> Result<Returns, Pa
 }
 
 fn completeness(c: &crate::returns::completeness::Completeness) -> String {
+    let provisional = match c.awaiting() {
+        (0, _) => String::new(),
+        (1, _) => "; 1 figure provisional, awaiting its provider's confirmation".into(),
+        (n, p) => format!(
+            "; {n} figures provisional, awaiting confirmation by {p} provider{}",
+            if p == 1 { "" } else { "s" }
+        ),
+    };
     if c.complete {
-        return "complete".into();
+        return format!("complete{provisional}");
     }
-    c.inputs
+    let inputs = c
+        .inputs
         .iter()
         .map(|i| {
             let mut also = String::new();
@@ -233,7 +242,8 @@ fn completeness(c: &crate::returns::completeness::Completeness) -> String {
             )
         })
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("; ");
+    format!("{inputs}{provisional}")
 }
 
 pub async fn download(
