@@ -226,6 +226,42 @@ impl World {
         );
     }
 
+    /// Pulls one census day for `trust` from the drop folder at `now`, as a further
+    /// version when `again`.
+    pub async fn pull_census(
+        &self,
+        trust: &str,
+        day: &str,
+        csv: &str,
+        now: DateTime<Utc>,
+        again: bool,
+    ) -> tally::schedule::pull::Pulled {
+        let period = Period::parse(day).unwrap();
+        std::fs::write(
+            self.dir
+                .path()
+                .join(format!("drop/ward-bed-census_{trust}_{period}.csv")),
+            csv,
+        )
+        .unwrap();
+        let key = RunKey {
+            collection: "ward-bed-census".into(),
+            provider: trust.into(),
+            period,
+        };
+        tally::schedule::pull::pull(
+            &self.registry,
+            &self.sources,
+            &self.lake,
+            &key,
+            "test",
+            now,
+            again,
+        )
+        .await
+        .unwrap()
+    }
+
     pub async fn build(&self, name: &str, period: &str) -> Artifact {
         build(
             &self.registry,

@@ -8,9 +8,7 @@ use crate::common;
 
 use common::world::{census, rows, utc, world};
 use tally::domain::Period;
-use tally::domain::RunKey;
 use tally::returns::build::build;
-use tally::schedule::pull::pull;
 
 /// Pulls one census day for `trust` from the world's drop folder at `now`, as a further
 /// version when `again`.
@@ -22,32 +20,10 @@ async fn land_at(
     now: &str,
     again: bool,
 ) -> String {
-    let period = Period::parse(day).unwrap();
-    std::fs::write(
-        w.dir
-            .path()
-            .join(format!("drop/ward-bed-census_{trust}_{period}.csv")),
-        csv,
-    )
-    .unwrap();
-    let key = RunKey {
-        collection: "ward-bed-census".into(),
-        provider: trust.into(),
-        period,
-    };
-    pull(
-        &w.registry,
-        &w.sources,
-        &w.lake,
-        &key,
-        "test",
-        utc(now),
-        again,
-    )
-    .await
-    .unwrap()
-    .status
-    .to_string()
+    w.pull_census(trust, day, csv, utc(now), again)
+        .await
+        .status
+        .to_string()
 }
 
 #[tokio::test]

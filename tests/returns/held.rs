@@ -10,7 +10,6 @@ use crate::common;
 
 use chrono::NaiveDate;
 use common::world::{World, census, row, rows, utc, world};
-use tally::domain::{Period, RunKey};
 use tally::landing::plausible::Reason;
 use tally::registry::holds::HoldError;
 use tally::returns::export::{ExportFormat, export};
@@ -25,32 +24,11 @@ fn slip(day: &str) -> String {
     sent
 }
 
-/// Pulls RXA's or RXB's file for `day` and returns the report's text.
+/// Pulls `trust`'s census for `day` the morning after and returns its report's text.
 async fn send(w: &World, trust: &str, day: &str, csv: &str, again: bool) -> String {
-    let period = Period::parse(day).unwrap();
-    std::fs::write(
-        w.dir
-            .path()
-            .join(format!("drop/ward-bed-census_{trust}_{period}.csv")),
-        csv,
-    )
-    .unwrap();
-    let key = RunKey {
-        collection: "ward-bed-census".into(),
-        provider: trust.into(),
-        period,
-    };
-    let p = tally::schedule::pull::pull(
-        &w.registry,
-        &w.sources,
-        &w.lake,
-        &key,
-        "test",
-        utc(&format!("{day}T09:00:00Z")),
-        again,
-    )
-    .await
-    .unwrap();
+    let p = w
+        .pull_census(trust, day, csv, utc(&format!("{day}T09:00:00Z")), again)
+        .await;
     assert!(
         matches!(p.status.as_str(), "landed" | "late" | "amended"),
         "{}",
@@ -173,53 +151,30 @@ async fn a_zero_bed_slip_is_held_marked_provisional_and_final_once_confirmed() {
         "{styles}"
     );
 
-    // Nobody else may confirm a version that is not the current one, or twice.
+    // Nobody may confirm a version that is not the current one, or confirm twice.
     let at = utc("2026-07-02T10:00:00Z");
-    let e = w
-        .registry
-        .confirm_held(
-            "RXA",
-            "ward-bed-census",
-            "2026-07-01",
-            2,
-            "Ward manager",
-            "",
-            at,
-        )
-        .await
-        .unwrap_err();
+    let confirm = async |version: i64, note: &str| {
+        w.registry
+            .confirm_held(
+                "RXA",
+                "ward-bed-census",
+                "2026-07-01",
+                version,
+                "Ward manager",
+                note,
+                at,
+            )
+            .await
+    };
+    let e = confirm(2, "").await.unwrap_err();
     assert!(
         matches!(e.downcast_ref(), Some(HoldError::Moved { .. })),
         "{e}"
     );
     // The trust checks: the ward was closed for a deep clean.
-    let confirmed = w
-        .registry
-        .confirm_held(
-            "RXA",
-            "ward-bed-census",
-            "2026-07-01",
-            1,
-            "Ward manager",
-            "W1 closed for a deep clean",
-            at,
-        )
-        .await
-        .unwrap();
+    let confirmed = confirm(1, "W1 closed for a deep clean").await.unwrap();
     assert_eq!(confirmed.confirmed_by.as_deref(), Some("Ward manager"));
-    let e = w
-        .registry
-        .confirm_held(
-            "RXA",
-            "ward-bed-census",
-            "2026-07-01",
-            1,
-            "Ward manager",
-            "",
-            at,
-        )
-        .await
-        .unwrap_err();
+    let e = confirm(1, "").await.unwrap_err();
     assert!(
         matches!(e.downcast_ref(), Some(HoldError::Confirmed { .. })),
         "{e}"
