@@ -5,8 +5,9 @@
 //!
 //! The baseline of a figure is the median of its values over the comparable periods, and
 //! its spread the median absolute deviation scaled to a standard deviation (× 1.4826), never
-//! taken as less than a tenth of the median (or 1, for whole numbers): a ward whose beds are
-//! the same every week would otherwise make any change infinitely far. A row with fewer than
+//! taken as less than the mean absolute deviation (× 1.2533), a tenth of the median, or 1 for
+//! whole numbers: a ward whose beds are the same every week would otherwise make any change
+//! infinitely far, and so would a figure that is mostly 0. A row with fewer than
 //! [`Plausibility::LEAST_PERIODS`] comparable periods has no baseline and is never held.
 
 use std::collections::HashMap;
@@ -307,6 +308,8 @@ pub fn check(
         }
     }
     let mut checked = Checked::default();
+    // Two rows whose keys read the same as text (`01` and `1`) are judged once.
+    let mut judged = std::collections::HashSet::new();
     for r in &new_rows {
         let periods = seen_in.get(&r.matched).copied().unwrap_or(0);
         if periods < Plausibility::LEAST_PERIODS {
@@ -317,6 +320,9 @@ pub fn check(
                 continue;
             };
             if values.len() < Plausibility::LEAST_PERIODS as usize {
+                continue;
+            }
+            if !judged.insert((r.row.as_str(), f)) {
                 continue;
             }
             if let Some(held) = judge(rule, &r.row, figures[f], *value, values, periods) {
@@ -403,7 +409,13 @@ fn judge(
     let mut deviations: Vec<f64> = sorted.iter().map(|v| (v - m).abs()).collect();
     deviations.sort_by(f64::total_cmp);
     let floor = if whole { 1.0 } else { 0.0 };
-    let spread = (1.4826 * median(&deviations)).max(0.1 * m.abs()).max(floor);
+    // The mean absolute deviation (× 1.2533, a standard deviation for normal data) keeps
+    // a figure that is mostly 0 from having no spread at all.
+    let mean_deviation = deviations.iter().sum::<f64>() / deviations.len() as f64;
+    let spread = (1.4826 * median(&deviations))
+        .max(1.2533 * mean_deviation)
+        .max(0.1 * m.abs())
+        .max(floor);
     let distance = (value - m).abs();
     let score = if distance == 0.0 {
         0.0
@@ -498,6 +510,13 @@ mod tests {
         let past = [28.0; 6];
         assert!(judge(&rule(), "w", ("available", true), 30.0, &past, 6).is_none());
         assert!(judge(&rule(), "w", ("available", true), 9.0, &past, 6).is_some());
+    }
+
+    #[test]
+    fn a_decimal_that_is_mostly_zero_has_a_spread() {
+        let past = [0.0, 0.0, 0.0, 0.0, 0.3, 0.5, 0.0, 0.0];
+        assert!(judge(&rule(), "w", ("rate", false), 0.4, &past, 8).is_none());
+        assert!(judge(&rule(), "w", ("rate", false), 40.0, &past, 8).is_some());
     }
 
     #[test]

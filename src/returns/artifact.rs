@@ -299,12 +299,13 @@ pub fn revision(
     );
     if was != now {
         why.push(match (was, now) {
+            (1, 0) => "the figure held for confirmation no longer is: what rested on it is final".into(),
             (_, 0) => format!(
-                "no figure awaits confirmation any more (there were {was}): what rested on them is final"
+                "none of the {was} figures held for confirmation still is: what rested on them is final"
             ),
             (0, 1) => "1 figure is held for its provider's confirmation".into(),
-            (0, _) => format!("{now} figures are held for their provider's confirmation"),
-            _ => format!("{now} held figures await confirmation (there were {was})"),
+            (0, _) => format!("{now} figures are held for their providers' confirmation"),
+            _ => format!("{now} held figures await confirmation, where {was} did"),
         });
     }
     let without_holds = |c: &super::Completeness| {
@@ -343,9 +344,11 @@ pub fn revision(
     let mut cells = Vec::new();
     let mut cells_changed = 0;
     let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
-    // The columns in the return's order, with any the new version dropped at the end.
+    // The columns in the return's order, with any the new version dropped at the end; a
+    // figure that became final is said in `why`, not counted as a changed cell.
     let mut columns: Vec<&String> = names_after.iter().collect();
     columns.extend(names.iter().filter(|n| !names_after.contains(n)));
+    columns.retain(|c| c.as_str() != super::provisional::COLUMN);
     for key in keys {
         let (a, b) = (old.get(key), new.get(key));
         for &column in &columns {

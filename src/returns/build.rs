@@ -361,6 +361,9 @@ async fn held_in(
         .holds(&HoldFilter {
             collection: Some(collection.to_owned()),
             awaiting: true,
+            // The versions read decide: one replaced since they were read is still the
+            // one this build reads.
+            replaced: true,
             ..HoldFilter::default()
         })
         .await?;
@@ -446,15 +449,26 @@ async fn query(
         Ok(batches)
     };
     let sent = plain(sent)?;
-    let moved = if gathered.held.is_empty() {
-        None
+    let provisional = if gathered.held.is_empty() {
+        super::provisional::find(def, &sent, None)?
     } else {
-        let (_, moved) = run(def, &reads, providers, &gathered.held, started)
-            .await
-            .context("running the query again with the held figures moved")?;
-        Some(plain(moved)?)
+        let moved = run(def, &reads, providers, &gathered.held, started).await;
+        match moved.and_then(|(_, moved)| {
+            let moved = plain(moved)?;
+            super::provisional::find(def, &sent, Some(&moved))
+        }) {
+            Ok(found) => found,
+            // The return is still built, with every figure marked: it rests on held
+            // figures, and which of its cells do cannot be told.
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "The query did not run with the held figures moved; every figure is marked provisional."
+                );
+                super::provisional::all(def, &sent)
+            }
+        }
     };
-    let provisional = super::provisional::find(def, &sent, moved.as_deref())?;
     let batches: Vec<RecordBatch> = sent
         .iter()
         .map(|b| disclosure::apply(def, b))

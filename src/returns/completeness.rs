@@ -226,10 +226,11 @@ impl Completeness {
         let (figures, providers) = self.awaiting();
         (figures > 0).then(|| {
             format!(
-                " {figures} figure{} from {providers} provider{} await{} the provider's confirmation: the cells built on {} are marked provisional.",
+                " {figures} figure{} from {providers} provider{} await{} {} confirmation: the cells built on {} are marked provisional.",
                 if figures == 1 { "" } else { "s" },
                 if providers == 1 { "" } else { "s" },
                 if figures == 1 { "s" } else { "" },
+                if providers == 1 { "its provider's" } else { "their providers'" },
                 if figures == 1 { "it" } else { "them" },
             )
         })

@@ -69,6 +69,9 @@ pub fn csvw(m: &Manifest, columns: &[Described], scope: Option<&str>, url: &str)
                 Role::Dimension => "dimension: identifies the row",
                 Role::Attribute => "attribute: describes the row",
                 Role::Figure => "figure",
+                Role::Status if c.name == super::provisional::COLUMN => {
+                    "status: the figures of the row that are provisional"
+                }
                 Role::Status => "status of the figure before it",
             });
             col

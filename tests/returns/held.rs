@@ -85,7 +85,7 @@ async fn a_zero_bed_slip_is_held_marked_provisional_and_final_once_confirmed() {
     assert_eq!(c.inputs[0].provisional[0].code, "RXA");
     assert_eq!(c.awaiting(), (1, 1));
     assert!(
-        c.statement().contains("1 figure from 1 provider awaits the provider's confirmation: the cells built on it are marked provisional."),
+        c.statement().contains("1 figure from 1 provider awaits its provider's confirmation: the cells built on it are marked provisional."),
         "{}",
         c.statement()
     );
@@ -188,8 +188,9 @@ async fn a_zero_bed_slip_is_held_marked_provisional_and_final_once_confirmed() {
     let r = second.manifest.revision.as_ref().unwrap();
     assert_eq!(
         r.why,
-        ["no figure awaits confirmation any more (there were 1): what rested on them is final"]
+        ["the figure held for confirmation no longer is: what rested on it is final"]
     );
+    assert_eq!(r.cells_changed, 0, "no number moved: {r:?}");
     let got = rows(&second);
     assert!(got.iter().all(|r| provisional(r).is_empty()), "{got:?}");
     assert_eq!(row(&got, "RXA")["ga_adult_core_occupied"], 0);

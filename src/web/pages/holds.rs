@@ -29,11 +29,14 @@ pub struct HoldBox {
     pub more: i64,
     pub held_at: String,
     pub closes: String,
+    /// Its amendment window is still open: it may be confirmed or corrected.
+    pub open: bool,
 }
 
 /// The provider's holds awaiting confirmation, oldest period first.
 pub async fn boxes(app: &App, code: &str) -> anyhow::Result<Vec<HoldBox>> {
     let tz = app.settings.timezone;
+    let now = app.now();
     Ok(app
         .registry
         .holds_of(code, true)
@@ -47,6 +50,7 @@ pub async fn boxes(app: &App, code: &str) -> anyhow::Result<Vec<HoldBox>> {
             more: h.hold.figures - h.said.len() as i64,
             lines: h.said,
             held_at: local_time(tz, h.hold.held_at),
+            open: h.closes.is_none_or(|t| now <= t),
             closes: h.closes.map_or_else(
                 || "the end of its amendment window".into(),
                 |t| local_time(tz, t),
