@@ -393,6 +393,9 @@ pub async fn play(
             .collect(),
         final_hours: report.total_hours,
         held: summary::held(registry.store().as_ref()).await?,
+        achieved: registry
+            .achieved(o.start, end.with_timezone(&tz).date_naive(), end)
+            .await?,
         decisions,
         notes: story.notes,
         showcase: showcase(&world, &all, end),

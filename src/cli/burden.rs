@@ -21,6 +21,19 @@ pub struct BurdenArgs {
 /// `tally burden set`.
 #[derive(Subcommand)]
 pub enum BurdenCommand {
+    /// What the periods owed between two days cost as achieved (how each was met, priced
+    /// from its definition) beside what the estimate says they cost.
+    Achieved {
+        /// The first day (default: a year before `--to`).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: Option<NaiveDate>,
+        /// The day after the last (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        to: Option<NaiveDate>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Set DAP's cap and reduction target; what is not given stays as it was.
     Set {
         /// Cap on total estimated annual burden, in hours.
@@ -51,6 +64,7 @@ pub enum BurdenCommand {
 pub async fn run(s: &Settings, args: BurdenArgs) -> anyhow::Result<Outcome> {
     match args.set {
         None => burden(s, args.json).await,
+        Some(BurdenCommand::Achieved { from, to, json }) => achieved(s, from, to, json).await,
         Some(BurdenCommand::Set {
             cap,
             baseline,
@@ -148,6 +162,73 @@ async fn burden(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
         print_burden(&report);
     }
     Ok(Outcome::Done)
+}
+
+async fn achieved(
+    settings: &Settings,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let registry = super::open_existing(settings).await?;
+    let now = Utc::now();
+    let to = to.unwrap_or_else(|| now.with_timezone(&settings.timezone).date_naive());
+    let from = from.unwrap_or_else(|| to - chrono::Duration::days(365));
+    if from >= to {
+        anyhow::bail!("--from {from} is not before --to {to}");
+    }
+    let a = registry.achieved(from, to, now).await?;
+    if json {
+        print_json(&a)?;
+    } else {
+        print_achieved(&a);
+    }
+    Ok(Outcome::Done)
+}
+
+/// The achieved burden as a table, each collection's periods by how they were met.
+pub fn print_achieved(a: &crate::registry::achieved::Achieved) {
+    use crate::registry::burden::hours;
+    println!(
+        "Burden of the periods owed from {} to {}, as estimated and as achieved",
+        a.from,
+        a.to - chrono::Duration::days(1)
+    );
+    println!(
+        "{:<24} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>5} {:>6} {:>10} {:>10}",
+        "collection",
+        "owed",
+        "pulled",
+        "by hand",
+        "forms",
+        "fixes",
+        "corr.",
+        "nil",
+        "never",
+        "estimated",
+        "achieved"
+    );
+    for c in &a.collections {
+        println!(
+            "{:<24} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>5} {:>6} {:>10} {:>10}",
+            c.collection,
+            thousands(f64::from(c.owed)),
+            thousands(f64::from(c.pulled)),
+            thousands(f64::from(c.uploaded)),
+            thousands(f64::from(c.forms)),
+            thousands(f64::from(c.fixes)),
+            thousands(f64::from(c.corrections)),
+            thousands(f64::from(c.nil_returns)),
+            thousands(f64::from(c.never_sent)),
+            hours(c.estimated_hours),
+            hours(c.achieved_hours)
+        );
+    }
+    println!(
+        "total: estimated {} h, achieved {} h; never sent is counted and costs nothing",
+        hours(a.estimated_hours),
+        hours(a.achieved_hours)
+    );
 }
 
 async fn budget_set(

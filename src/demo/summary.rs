@@ -41,6 +41,8 @@ pub struct Summary {
     pub final_hours: f64,
     /// Versions with figures held for confirmation, and what became of them.
     pub held: Held,
+    /// What the periods owed over the demo cost, as estimated and as achieved.
+    pub achieved: crate::registry::achieved::Achieved,
     pub notes: Vec<String>,
     /// A trust and a care home whose pages have most to show.
     pub showcase: Vec<String>,
@@ -52,7 +54,7 @@ pub struct Held {
     /// Versions with held figures, and the figures held in them.
     pub versions: usize,
     pub figures: i64,
-    /// Of those versions: corrected by a later one, confirmed, and still awaiting.
+    /// Of those versions: replaced by a later one, confirmed, and still awaiting.
     pub corrected: usize,
     pub confirmed: usize,
     pub awaiting: usize,
@@ -193,6 +195,29 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
         thousands(d.goal_hours),
         d.target_date.map(|t| t.to_string()).unwrap_or_default(),
     );
+    let a = &s.achieved;
+    let count = |f: fn(&crate::registry::achieved::CollectionAchieved) -> u32| -> u32 {
+        a.collections.iter().map(f).sum()
+    };
+    println!(
+        "Burden of the periods owed from {} to {}: estimated {} staff hours, achieved {} ({:+.0}%): {} pulled and signed off, {} uploaded by hand, {} forms, {} fixes after a rejection, {} corrections, {} nil returns, {} never sent.",
+        a.from,
+        a.to - chrono::Duration::days(1),
+        crate::registry::burden::hours(a.estimated_hours),
+        crate::registry::burden::hours(a.achieved_hours),
+        if a.estimated_hours > 0.0 {
+            100.0 * (a.achieved_hours / a.estimated_hours - 1.0)
+        } else {
+            0.0
+        },
+        thousands(f64::from(count(|c| c.pulled))),
+        thousands(f64::from(count(|c| c.uploaded))),
+        thousands(f64::from(count(|c| c.forms))),
+        thousands(f64::from(count(|c| c.fixes))),
+        thousands(f64::from(count(|c| c.corrections))),
+        thousands(f64::from(count(|c| c.nil_returns))),
+        thousands(f64::from(count(|c| c.never_sent))),
+    );
     println!("Listed: {}.", d.listed.join(", "));
     println!("Retired as derivable: {}.", d.retired.join(", "));
     for (slug, rules, _) in &d.refused {
@@ -205,7 +230,7 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
     let h = &s.held;
     if h.versions > 0 {
         println!(
-            "Held for confirmation: {} figure{} in {} extract{}, far from the trust's own recent figures (a ward left at 0 occupied); {} corrected by the trust, {} confirmed, {} still awaiting. Returns built meanwhile marked what rested on them provisional.",
+            "Held for confirmation: {} figure{} in {} extract{}, far from the trust's own recent figures (a ward left at 0 occupied); {} replaced by a correction, {} confirmed, {} still awaiting. Returns built meanwhile marked what rested on them provisional.",
             h.figures,
             if h.figures == 1 { "" } else { "s" },
             h.versions,

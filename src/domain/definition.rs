@@ -472,6 +472,10 @@ pub struct BurdenEstimate {
     /// Declaring a nil return, when the listing says; otherwise a sign-off's minutes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nil_minutes: Option<f64>,
+    /// Fixing a submission that validation rejected and sending it again, when the listing
+    /// says; otherwise as long as filling it in by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_minutes: Option<f64>,
 }
 
 impl BurdenEstimate {
@@ -479,6 +483,12 @@ impl BurdenEstimate {
     /// unless the listing estimates it.
     pub fn nil_minutes(&self) -> f64 {
         self.nil_minutes.unwrap_or(self.automated_minutes)
+    }
+
+    /// Fixing a rejected submission: finding what was wrong and sending it again, as long
+    /// as filling it in by hand unless the listing estimates it.
+    pub fn fix_minutes(&self) -> f64 {
+        self.fix_minutes.unwrap_or(self.manual_minutes)
     }
 }
 

@@ -414,17 +414,29 @@ impl Reader<'_> {
         self.unknown_keys(
             b,
             "burden",
-            &["manual_minutes", "automated_minutes", "nil_minutes"],
+            &[
+                "manual_minutes",
+                "automated_minutes",
+                "nil_minutes",
+                "fix_minutes",
+            ],
         );
         let manual = self.number(b, "burden", "manual_minutes", 0.0, MAX_MINUTES);
         let automated = self.number(b, "burden", "automated_minutes", 0.0, MAX_MINUTES);
         let nil = b
             .contains_key("nil_minutes")
             .then(|| self.number(b, "burden", "nil_minutes", 0.0, MAX_MINUTES));
+        let fix = b
+            .contains_key("fix_minutes")
+            .then(|| self.number(b, "burden", "fix_minutes", 0.0, MAX_MINUTES));
         Some(BurdenEstimate {
             manual_minutes: manual?,
             automated_minutes: automated?,
             nil_minutes: match nil {
+                Some(n) => Some(n?),
+                None => None,
+            },
+            fix_minutes: match fix {
                 Some(n) => Some(n?),
                 None => None,
             },

@@ -1,6 +1,7 @@
 //! The register of data collections: definitions, the governance workflow, the creep checks
 //! and the burden model.
 
+pub mod achieved;
 pub mod burden;
 pub mod checks;
 pub mod enquiries;

@@ -207,30 +207,11 @@ pub fn last_twelve_months(today: NaiveDate) -> Vec<Period> {
 }
 
 impl super::Registry {
-    /// `provider`'s burden over the twelve months to `at`.
-    pub async fn provider_burden(
+    /// Every collection that has been in force: the version last in force, the first day
+    /// it was owed, and the day it stopped being owed (retired, suspended or expired).
+    pub async fn in_force_history(
         &self,
-        provider: &Provider,
-        at: DateTime<Utc>,
-    ) -> anyhow::Result<ProviderBurden> {
-        let runs = self
-            .store()
-            .runs(&crate::store::runs::RunFilter {
-                provider: Some(provider.code.to_string()),
-                limit: 100_000,
-                ..Default::default()
-            })
-            .await?;
-        self.provider_burden_from(provider, &runs, at).await
-    }
-
-    /// [`Registry::provider_burden`] from the provider's runs, already read.
-    pub async fn provider_burden_from(
-        &self,
-        provider: &Provider,
-        runs: &[RunRow],
-        at: DateTime<Utc>,
-    ) -> anyhow::Result<ProviderBurden> {
+    ) -> anyhow::Result<Vec<(CollectionDef, NaiveDate, Option<NaiveDate>)>> {
         let store = self.store();
         let decisions = store.decisions(None).await?;
         let mut defs = Vec::new();
@@ -265,6 +246,34 @@ impl super::Registry {
                 defs.push((last.definition.0.clone(), from, to));
             }
         }
+        Ok(defs)
+    }
+
+    /// `provider`'s burden over the twelve months to `at`.
+    pub async fn provider_burden(
+        &self,
+        provider: &Provider,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<ProviderBurden> {
+        let runs = self
+            .store()
+            .runs(&crate::store::runs::RunFilter {
+                provider: Some(provider.code.to_string()),
+                limit: 100_000,
+                ..Default::default()
+            })
+            .await?;
+        self.provider_burden_from(provider, &runs, at).await
+    }
+
+    /// [`Registry::provider_burden`] from the provider's runs, already read.
+    pub async fn provider_burden_from(
+        &self,
+        provider: &Provider,
+        runs: &[RunRow],
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<ProviderBurden> {
+        let defs = self.in_force_history().await?;
         let in_force: Vec<InForce> = defs
             .iter()
             .map(|(def, from, to)| InForce {

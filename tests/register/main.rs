@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod achieved;
 mod collections;
 mod migrations;
 mod reporting;

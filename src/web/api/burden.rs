@@ -32,6 +32,49 @@ pub async fn totals(
     Ok(Json(app.registry.burden(app.now()).await?))
 }
 
+/// The most days an achieved-burden window may span: three years.
+const MOST_DAYS: i64 = 1096;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Window {
+    /// The first day, `YYYY-MM-DD` (default: 365 days before `to`).
+    pub from: Option<NaiveDate>,
+    /// The day after the last, `YYYY-MM-DD` (default: today); at most three years after
+    /// `from`.
+    pub to: Option<NaiveDate>,
+}
+
+/// What the periods owed in a window cost as achieved (pulled and signed off, uploaded by
+/// hand, fixed after a rejection, corrected, nil returns, never sent, each priced from its
+/// definition) beside what the estimate says the same periods cost, by collection.
+#[utoipa::path(
+    get, path = "/burden/achieved", tag = "burden", params(Window),
+    responses(
+        (status = 200, body = crate::registry::achieved::Achieved),
+        (status = 400, body = ErrorBody, description = "A date that is not YYYY-MM-DD, `from` not before `to`, or more than three years between them"),
+        (status = 401, body = ErrorBody),
+    )
+)]
+pub async fn achieved(
+    State(app): State<Arc<App>>,
+    Bearer(who): Bearer,
+    window: Result<axum::extract::Query<Window>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<crate::registry::achieved::Achieved>, ApiError> {
+    who.require(Action::Read)?;
+    let axum::extract::Query(w) = window.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let now = app.now();
+    let to =
+        w.to.unwrap_or_else(|| now.with_timezone(&app.settings.timezone).date_naive());
+    let from = w.from.unwrap_or_else(|| to - chrono::Duration::days(365));
+    if from >= to || (to - from).num_days() > MOST_DAYS {
+        return Err(ApiError::BadRequest(format!(
+            "from {from} must be before to {to}, and at most {MOST_DAYS} days before it"
+        )));
+    }
+    Ok(Json(app.registry.achieved(from, to, now).await?))
+}
+
 /// One provider's burden month by month over the last twelve months: hours by collection,
 /// by hand and automated, and the hours automation saved.
 #[utoipa::path(

@@ -188,6 +188,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(provenance::metadata))
         .routes(routes!(provenance::structure))
         .routes(routes!(burden::totals))
+        .routes(routes!(burden::achieved))
         .routes(routes!(burden::provider))
         .routes(routes!(burden::trajectory))
         .routes(routes!(burden::set_budget))

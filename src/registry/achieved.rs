@@ -1,0 +1,279 @@
+//! Achieved burden: how each (provider, collection, period) owed in a window was actually
+//! met, priced in staff minutes from the collection's definition, beside what the estimate
+//! says the same periods cost.
+//!
+//! - pulled from a source: the sign-off's minutes (`automated_minutes`);
+//! - uploaded by hand: `manual_minutes`;
+//! - a nil return: `nil_minutes`;
+//! - a manual form (filled in outside Tally): `manual_minutes` for each period owed;
+//! - a period whose pull or upload was rejected by validation and then sent again: one fix,
+//!   `fix_minutes` (the manual minutes unless the definition says), however many times the
+//!   scheduler met the same rejection; a rejection never followed by a landing is no fix;
+//! - each correction (a further version): the minutes of the way it came;
+//! - never sent: nothing, counted and shown.
+//!
+//! A run that brought nothing new (the source answered "not modified", or sent the same
+//! bytes again) is no submission. A failed pull (the source did not answer) is Tally's to
+//! retry and costs the provider nothing.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::provider_burden::InForce;
+use super::window::deadline;
+use crate::domain::definition::{Capture, CollectionDef};
+use crate::domain::provider::Provider;
+use crate::domain::{Arrival, Period, RunStatus};
+use crate::store::runs::RunRow;
+
+/// How a period owed was met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum How {
+    Pulled,
+    Uploaded,
+    NilReturn,
+    /// A manual form, filled in outside Tally.
+    Form,
+    NeverSent,
+}
+
+/// One (provider, collection, period) owed, and how it was met.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Met {
+    pub provider: String,
+    pub collection: String,
+    pub period: String,
+    pub how: How,
+    /// 1 when a rejection had to be fixed before it landed.
+    pub fixes: u32,
+    /// Further versions after the first.
+    pub corrections: u32,
+    /// What it cost in staff minutes, as achieved.
+    pub minutes: f64,
+    /// What the estimate says the period costs.
+    pub estimated_minutes: f64,
+}
+
+/// One collection's periods owed in a window, by how they were met, and their hours.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CollectionAchieved {
+    pub collection: String,
+    pub title: String,
+    /// (provider, period) pairs owed in the window, past their deadline.
+    pub owed: u32,
+    pub pulled: u32,
+    pub uploaded: u32,
+    pub nil_returns: u32,
+    pub forms: u32,
+    pub never_sent: u32,
+    pub fixes: u32,
+    pub corrections: u32,
+    pub achieved_hours: f64,
+    pub estimated_hours: f64,
+}
+
+/// The register's achieved burden over `from` to `to` (days, `to` not included).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Achieved {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub collections: Vec<CollectionAchieved>,
+    pub achieved_hours: f64,
+    pub estimated_hours: f64,
+}
+
+/// Every period of `def` whose last day is in `[from, to)`, while it was in force.
+fn periods(c: &InForce, from: NaiveDate, to: NaiveDate) -> Vec<Period> {
+    let kind = c.def.frequency.period;
+    let mut p = Period::containing(kind, from);
+    let mut out = Vec::new();
+    while p.first_day() < to {
+        let last = p.end() - chrono::Duration::days(1);
+        if last >= from && last < to && p.first_day() >= c.from && c.to.is_none_or(|t| last < t) {
+            out.push(p);
+        }
+        p = p.next();
+    }
+    out
+}
+
+/// How one owed period was met, from its runs (any order).
+fn met(def: &CollectionDef, provider: &str, period: &Period, runs: &[&RunRow]) -> Met {
+    let b = &def.burden;
+    let (manual, signed, nil, fix) = (
+        b.manual_minutes,
+        b.automated_minutes,
+        b.nil_minutes(),
+        b.fix_minutes(),
+    );
+    let estimated_minutes = match def.capture {
+        Capture::Manual => manual,
+        Capture::Automated => signed,
+    };
+    let price = |a: Arrival| match a {
+        Arrival::Pulled => signed,
+        Arrival::Uploaded => manual,
+        Arrival::Nil => nil,
+    };
+    let mut runs: Vec<&&RunRow> = runs.iter().collect();
+    runs.sort_by_key(|r| r.attempt);
+    // The versions it landed, in order: a run that brought the same bytes as the version
+    // before it, or nothing (not modified), made none.
+    let mut versions: Vec<Arrival> = Vec::new();
+    let mut current: Option<&str> = None;
+    let mut rejected_before_landing = false;
+    for r in &runs {
+        if r.status == RunStatus::Rejected && versions.is_empty() {
+            rejected_before_landing = true;
+        }
+        if !r.status.landed() {
+            continue;
+        }
+        let Some(sha) = r.raw_sha256.as_deref() else {
+            continue;
+        };
+        if current == Some(sha) {
+            continue;
+        }
+        current = Some(sha);
+        versions.push(r.arrived);
+    }
+    let fixes = u32::from(rejected_before_landing && !versions.is_empty());
+    let (how, first) = match (def.capture, versions.first()) {
+        (_, Some(Arrival::Nil)) => (How::NilReturn, nil),
+        (Capture::Manual, _) => (How::Form, manual),
+        (Capture::Automated, Some(Arrival::Pulled)) => (How::Pulled, signed),
+        (Capture::Automated, Some(Arrival::Uploaded)) => (How::Uploaded, manual),
+        (Capture::Automated, None) => (How::NeverSent, 0.0),
+    };
+    let corrections: f64 = versions.iter().skip(1).map(|a| price(*a)).sum();
+    Met {
+        provider: provider.to_owned(),
+        collection: def.slug.to_string(),
+        period: period.to_string(),
+        how,
+        fixes,
+        corrections: versions.len().saturating_sub(1) as u32,
+        minutes: first + corrections + f64::from(fixes) * fix,
+        estimated_minutes,
+    }
+}
+
+/// Each (provider, collection, period) owed with its last day in `[from, to)` and past its
+/// deadline at `now`, and how it was met: the ledger the totals add up.
+pub fn ledger(
+    collections: &[InForce],
+    providers: &[Provider],
+    runs: &[RunRow],
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+) -> Vec<Met> {
+    let mut by_key: HashMap<(&str, &str, &str), Vec<&RunRow>> = HashMap::new();
+    for r in runs {
+        by_key
+            .entry((
+                r.collection.as_str(),
+                r.provider.as_str(),
+                r.period.as_str(),
+            ))
+            .or_default()
+            .push(r);
+    }
+    let mut out = Vec::new();
+    for c in collections {
+        let slug = c.def.slug.as_str();
+        let due: Vec<(Period, String)> = periods(c, from, to)
+            .into_iter()
+            .filter(|p| deadline(c.def, p) <= now)
+            .map(|p| (p, p.to_string()))
+            .collect();
+        for p in providers
+            .iter()
+            .filter(|p| c.def.respondents.kinds.contains(&p.kind))
+        {
+            for (period, name) in &due {
+                let last = period.end() - chrono::Duration::days(1);
+                if !p.is_open_on(last) {
+                    continue;
+                }
+                let runs = by_key
+                    .get(&(slug, p.code.as_str(), name.as_str()))
+                    .map_or(&[][..], Vec::as_slice);
+                out.push(met(c.def, p.code.as_str(), period, runs));
+            }
+        }
+    }
+    out
+}
+
+/// The ledger added up by collection.
+pub fn totals(collections: &[InForce], ledger: &[Met], from: NaiveDate, to: NaiveDate) -> Achieved {
+    let mut rows: Vec<CollectionAchieved> = collections
+        .iter()
+        .map(|c| CollectionAchieved {
+            collection: c.def.slug.to_string(),
+            title: c.def.title.clone(),
+            ..CollectionAchieved::default()
+        })
+        .collect();
+    for m in ledger {
+        let Some(row) = rows.iter_mut().find(|r| r.collection == m.collection) else {
+            continue;
+        };
+        row.owed += 1;
+        match m.how {
+            How::Pulled => row.pulled += 1,
+            How::Uploaded => row.uploaded += 1,
+            How::NilReturn => row.nil_returns += 1,
+            How::Form => row.forms += 1,
+            How::NeverSent => row.never_sent += 1,
+        }
+        row.fixes += m.fixes;
+        row.corrections += m.corrections;
+        row.achieved_hours += m.minutes / 60.0;
+        row.estimated_hours += m.estimated_minutes / 60.0;
+    }
+    rows.retain(|r| r.owed > 0);
+    Achieved {
+        from,
+        to,
+        achieved_hours: rows.iter().map(|r| r.achieved_hours).sum::<f64>() + 0.0,
+        estimated_hours: rows.iter().map(|r| r.estimated_hours).sum::<f64>() + 0.0,
+        collections: rows,
+    }
+}
+
+impl super::Registry {
+    /// The achieved burden of the periods owed with their last day from `from` up to (not
+    /// including) `to`, as recorded by `now`.
+    pub async fn achieved(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Achieved> {
+        let defs = self.in_force_history().await?;
+        let in_force: Vec<InForce> = defs
+            .iter()
+            .map(|(def, from, to)| InForce {
+                def,
+                from: *from,
+                to: *to,
+            })
+            .collect();
+        let providers = self.store().providers().await?;
+        let runs = self
+            .store()
+            .runs(&crate::store::runs::RunFilter {
+                limit: i64::MAX,
+                ..Default::default()
+            })
+            .await?;
+        let ledger = ledger(&in_force, &providers, &runs, from, to, now);
+        Ok(totals(&in_force, &ledger, from, to))
+    }
+}

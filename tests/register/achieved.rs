@@ -1,0 +1,196 @@
+//! Achieved burden: every period owed, priced by how it was actually met, equals a count of
+//! what happened in a small world priced by hand from the definitions.
+
+use crate::common;
+
+use common::world::{HOMES, census, utc, world};
+use tally::domain::{Period, RunKey};
+use tally::registry::achieved::How;
+use tally::schedule::pull::{Timing, pull};
+use tally::schedule::upload::{HandIn, Handed, hand_in};
+
+/// Pulls `home`'s capacity snapshot for `month` from the drop folder, as the scheduler would.
+async fn pull_home(w: &common::world::World, home: &str, month: &str, csv: &str) -> String {
+    let period = Period::parse(month).unwrap();
+    std::fs::write(
+        w.dir
+            .path()
+            .join(format!("drop/care-home-capacity_{home}_{period}.csv")),
+        csv,
+    )
+    .unwrap();
+    let key = RunKey {
+        collection: "care-home-capacity".into(),
+        provider: home.into(),
+        period,
+    };
+    let now = utc(&format!("{}T06:00:00Z", period.end()));
+    let p = pull(&w.registry, &w.sources, &w.lake, &key, "test", now, false)
+        .await
+        .unwrap();
+    p.status.to_string()
+}
+
+#[tokio::test]
+async fn achieved_burden_is_what_happened_priced_from_the_definitions() {
+    let w = world().await;
+    // May: Oak House's system sends a file Tally cannot read, then a good one (one fix);
+    // Elm Lodge has no system that month and its manager uploads by hand.
+    assert_eq!(
+        pull_home(&w, "1-101", "2026-05", "not,the,items\n1,2,3\n").await,
+        "rejected"
+    );
+    let may = format!("{HOMES}\n2026-05-31,40,35,1,4\n");
+    assert_eq!(pull_home(&w, "1-101", "2026-05", &may).await, "landed");
+    // The scheduler meeting the same rejection again is not another fix.
+    let file = w.dir.path().join("elm-may.csv");
+    std::fs::write(&file, format!("{HOMES}\n2026-05-31,25,24,0,1\n")).unwrap();
+    let up = hand_in(
+        &w.registry,
+        &w.lake,
+        HandIn {
+            collection: "care-home-capacity".into(),
+            provider: "1-102".into(),
+            period: "2026-05".into(),
+            handed: Handed::File {
+                path: file,
+                name: "elm-may.csv".into(),
+            },
+            via: "cli",
+            replace: false,
+        },
+        utc("2026-06-02T09:00:00Z"),
+        Timing::Fixed,
+    )
+    .await
+    .unwrap();
+    assert_eq!(up.status.as_str(), "landed");
+    // RXA corrects 10 June from its source; then sends the same bytes again, which is
+    // nothing new.
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 6, 10).unwrap();
+    let corrected = census("RXA", day).replacen(",20,18", ",20,17", 1);
+    let at = utc("2026-06-12T09:00:00Z");
+    let p = w
+        .pull_census("RXA", "2026-06-10", &corrected, at, true)
+        .await;
+    assert_eq!(p.status.as_str(), "amended");
+    let p = w
+        .pull_census("RXA", "2026-06-10", &corrected, at, true)
+        .await;
+    assert!(p.unchanged, "{}", p.message);
+
+    let from = chrono::NaiveDate::from_ymd_opt(2026, 4, 1).unwrap();
+    let to = chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+    let a = w
+        .registry
+        .achieved(from, to, utc("2026-07-10T12:00:00Z"))
+        .await
+        .unwrap();
+
+    // Counted by hand. The census: RXA and RXB every day of April to June (91), RXC until
+    // it closed on 1 May (30), all pulled, and one correction pulled. Care homes: six homes
+    // owe April to June; all six pulled April; in May one pulled after a fix and one
+    // uploaded; the rest never sent.
+    let census_def = &tally::registry::load::load_file(
+        &common::collection_path("ward-bed-census"),
+        chrono_tz::Europe::London,
+    )
+    .unwrap()
+    .def
+    .burden;
+    let homes_def = &tally::registry::load::load_file(
+        &common::collection_path("care-home-capacity"),
+        chrono_tz::Europe::London,
+    )
+    .unwrap()
+    .def
+    .burden;
+    let (census_pulls, census_corrections) = (91 + 91 + 30, 1);
+    let (home_pulls, home_uploads, home_fixes, never) = (6 + 1, 1, 1, 18 - 8);
+    let minutes = f64::from(census_pulls + census_corrections) * census_def.automated_minutes
+        + f64::from(home_pulls) * homes_def.automated_minutes
+        + f64::from(home_uploads) * homes_def.manual_minutes
+        + f64::from(home_fixes) * homes_def.manual_minutes;
+    assert!(
+        (a.achieved_hours - minutes / 60.0).abs() < 1e-9,
+        "achieved {} h, counted {} h: {a:#?}",
+        a.achieved_hours,
+        minutes / 60.0
+    );
+    let estimated =
+        f64::from(census_pulls) * census_def.automated_minutes + 18.0 * homes_def.automated_minutes;
+    assert!(
+        (a.estimated_hours - estimated / 60.0).abs() < 1e-9,
+        "{a:#?}"
+    );
+
+    let homes = a
+        .collections
+        .iter()
+        .find(|c| c.collection == "care-home-capacity")
+        .unwrap();
+    assert_eq!(
+        (
+            homes.owed,
+            homes.pulled,
+            homes.uploaded,
+            homes.fixes,
+            homes.never_sent
+        ),
+        (18, home_pulls, home_uploads, home_fixes, never)
+    );
+    let beds = a
+        .collections
+        .iter()
+        .find(|c| c.collection == "ward-bed-census")
+        .unwrap();
+    assert_eq!(
+        (beds.owed, beds.pulled, beds.corrections, beds.never_sent),
+        (census_pulls, census_pulls, census_corrections, 0)
+    );
+
+    // The ledger line by line: Oak House's May, fixed.
+    let defs = w.registry.in_force_history().await.unwrap();
+    let in_force: Vec<_> = defs
+        .iter()
+        .map(
+            |(def, from, to)| tally::registry::provider_burden::InForce {
+                def,
+                from: *from,
+                to: *to,
+            },
+        )
+        .collect();
+    let runs = w
+        .registry
+        .store()
+        .runs(&tally::store::runs::RunFilter {
+            limit: 100_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let providers = w.registry.store().providers().await.unwrap();
+    let ledger = tally::registry::achieved::ledger(
+        &in_force,
+        &providers,
+        &runs,
+        from,
+        to,
+        utc("2026-07-10T12:00:00Z"),
+    );
+    let oak = ledger
+        .iter()
+        .find(|m| m.provider == "1-101" && m.period == "2026-05")
+        .unwrap();
+    assert_eq!((oak.how, oak.fixes), (How::Pulled, 1));
+    assert_eq!(
+        oak.minutes,
+        homes_def.automated_minutes + homes_def.manual_minutes
+    );
+    let june = ledger
+        .iter()
+        .find(|m| m.provider == "1-103" && m.period == "2026-06")
+        .unwrap();
+    assert_eq!((june.how, june.minutes), (How::NeverSent, 0.0));
+}
