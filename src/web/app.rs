@@ -33,6 +33,10 @@ pub struct App {
     /// they were counted: summing a year of the run ledger takes a tenth of a second, too
     /// long for a public page on every request, and a minute's lag changes nothing.
     pub saved_hours: std::sync::Mutex<Option<(std::time::Instant, chrono::NaiveDate, f64)>>,
+    /// The progress report's achieved burden this year, with when it was worked out: it
+    /// reads the year's run ledger, so it is kept for a minute like the hours saved.
+    pub achieved:
+        std::sync::Mutex<Option<(std::time::Instant, crate::registry::achieved::Achieved)>>,
     /// How far the register's clock is from the wall clock: zero but for `tally demo`,
     /// whose pages go on from the moment its accelerated clock stopped, so that "this week"
     /// is the demo's week and a decision made on a page lands after the demo's own.
@@ -81,6 +85,7 @@ impl App {
             secure_cookies: settings.secure_cookies,
             upload_limit: settings.upload_limit.unwrap_or(UPLOAD_LIMIT),
             saved_hours: std::sync::Mutex::new(None),
+            achieved: std::sync::Mutex::new(None),
             clock_offset: as_of.map_or(chrono::TimeDelta::zero(), |t| t - chrono::Utc::now()),
             refusals: crate::web::limit::refusals(),
             settings,

@@ -37,6 +37,16 @@ async fn public_pages_need_no_sign_in_and_the_rest_do() {
     assert!(
         p.text().contains("<svg role=\"img\"") && p.text().contains("The figures in the chart")
     );
+    // The estimate beside what the periods owed this NHS year actually cost.
+    let progress = p.text();
+    let achieved = &progress[progress
+        .find("<h2>Estimated and achieved since")
+        .expect("the achieved section")..];
+    assert!(
+        achieved.contains("Periods owed since")
+            && achieved.contains("<td>Daily ward bed census</td>"),
+        "{achieved}"
+    );
     assert_eq!(
         t.page("/static/tally.css", None).await.status,
         StatusCode::OK

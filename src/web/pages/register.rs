@@ -138,6 +138,26 @@ pub struct Progress {
     retired: Vec<String>,
     refused: Vec<String>,
     collections: Vec<BurdenLine>,
+    /// The periods owed since 1 April, as estimated and as achieved.
+    achieved_since: String,
+    achieved_hours: String,
+    achieved_estimated: String,
+    achieved: Vec<AchievedLine>,
+}
+
+/// One collection's periods owed this year, by how they were met.
+pub struct AchievedLine {
+    title: String,
+    owed: String,
+    pulled: String,
+    by_hand: String,
+    forms: String,
+    fixes: String,
+    corrections: String,
+    nil_returns: String,
+    never_sent: String,
+    estimated: String,
+    achieved: String,
 }
 
 pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progress, PageError> {
@@ -183,6 +203,10 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
             .collect()
     };
     let saved = saved_since(&app, year_start).await.map_err(fail)?;
+    let achieved = achieved_since(&app, year_start, today)
+        .await
+        .map_err(fail)?;
+    let count = |n: u32| crate::registry::burden::thousands(f64::from(n));
     let line: Vec<(chrono::NaiveDate, f64)> =
         t.points.iter().map(|p| (p.on, p.allowed_hours)).collect();
     let chart_title = "Estimated annual burden against the trajectory to the target";
@@ -254,8 +278,48 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
                 hours: hours(c.annual_hours),
             })
             .collect(),
+        achieved_since: year_start.format("%-d %B %Y").to_string(),
+        achieved_hours: hours(achieved.achieved_hours),
+        achieved_estimated: hours(achieved.estimated_hours),
+        achieved: achieved
+            .collections
+            .iter()
+            .map(|c| AchievedLine {
+                title: c.title.clone(),
+                owed: count(c.owed),
+                pulled: count(c.pulled),
+                by_hand: count(c.uploaded),
+                forms: count(c.forms),
+                fixes: count(c.fixes),
+                corrections: count(c.corrections),
+                nil_returns: count(c.nil_returns),
+                never_sent: count(c.never_sent),
+                estimated: hours(c.estimated_hours),
+                achieved: hours(c.achieved_hours),
+            })
+            .collect(),
         nav,
     })
+}
+
+/// The achieved burden of the periods owed from `since` to `today`, kept for a minute.
+async fn achieved_since(
+    app: &App,
+    since: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+) -> anyhow::Result<crate::registry::achieved::Achieved> {
+    if let Some((at, a)) = app.achieved.lock().expect("not poisoned").as_ref()
+        && a.from == since
+        && at.elapsed() < std::time::Duration::from_secs(60)
+    {
+        return Ok(a.clone());
+    }
+    let a = app
+        .registry
+        .achieved(since, today + chrono::Duration::days(1), app.now())
+        .await?;
+    *app.achieved.lock().expect("not poisoned") = Some((std::time::Instant::now(), a.clone()));
+    Ok(a)
 }
 
 /// Hours that pulls from source systems saved since `since`, against filling the same in by
