@@ -25,6 +25,9 @@ pub struct Settings {
     pub upload_limit: Option<usize>,
     /// How notifications reach providers.
     pub mail: Mail,
+    /// What an hour of each staff group's time costs, with the source of the figures:
+    /// burden is priced in pounds only when these are set.
+    pub staff_rates: Option<crate::domain::budget::StaffRates>,
 }
 
 /// Where notifications go: an SMTP server, a folder of `.eml` files (the demo's), or nowhere.
@@ -64,6 +67,10 @@ struct FileSettings {
     smtp_url: Option<String>,
     mail_dir: Option<PathBuf>,
     mail_from: Option<String>,
+    /// Pounds an hour by staff group (`default` for any other).
+    staff_rates: Option<std::collections::BTreeMap<String, f64>>,
+    /// Where those rates come from, said wherever a cost is shown.
+    staff_rates_source: Option<String>,
 }
 
 impl Settings {
@@ -124,7 +131,37 @@ impl Settings {
             dir: env("TALLY_MAIL_DIR").map(PathBuf::from).or(file.mail_dir),
             from: env("TALLY_MAIL_FROM").or(file.mail_from),
         };
+        let staff_rates = match (file.staff_rates, file.staff_rates_source) {
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => bail!(
+                "staff_rates and staff_rates_source go together: the rates, and where they come from"
+            ),
+            (Some(per_hour), Some(source)) => {
+                for (group, rate) in &per_hour {
+                    if group.is_empty()
+                        || !group
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    {
+                        bail!("staff_rates: \"{group}\" is not a staff group's name (a-z, 0-9, _)");
+                    }
+                    if !rate.is_finite() || *rate <= 0.0 || *rate > 10_000.0 {
+                        bail!(
+                            "staff_rates.{group}: {rate} is not pounds an hour (more than 0, at most 10,000)"
+                        );
+                    }
+                }
+                if source.trim().is_empty() {
+                    bail!("staff_rates_source: say where the rates come from");
+                }
+                Some(crate::domain::budget::StaffRates {
+                    source: source.trim().to_owned(),
+                    per_hour,
+                })
+            }
+        };
         Ok(Settings {
+            staff_rates,
             mail,
             secure_cookies,
             upload_limit: upload_limit_mb.map(|mb| mb * 1024 * 1024),
@@ -177,6 +214,31 @@ mod tests {
         let s = Settings::load(Some(&file), env).unwrap();
         assert_eq!(s.database_url, "postgres://db/tally");
         assert_eq!(s.data_dir, PathBuf::from("/srv/tally"));
+    }
+
+    #[test]
+    fn staff_rates_come_with_their_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tally.toml");
+        std::fs::write(
+            &file,
+            "staff_rates_source = \"Our pay scales, 2026\"\n[staff_rates]\nbed_manager = 30.5\ndefault = 20\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&file), |_| None).unwrap();
+        let r = s.staff_rates.unwrap();
+        assert_eq!(r.source, "Our pay scales, 2026");
+        assert_eq!(r.rate(Some("bed_manager")), Some(30.5));
+        assert_eq!(r.rate(Some("porter")), Some(20.0));
+        for bad in [
+            "[staff_rates]\nbed_manager = 30\n",
+            "staff_rates_source = \"x\"\n",
+            "staff_rates_source = \"x\"\n[staff_rates]\nbed_manager = -1\n",
+            "staff_rates_source = \"x\"\n[staff_rates]\n\"Bed Manager\" = 30\n",
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            assert!(Settings::load(Some(&file), |_| None).is_err(), "{bad}");
+        }
     }
 
     #[test]

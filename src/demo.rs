@@ -175,7 +175,7 @@ fn prepare(out: &Path) -> anyhow::Result<()> {
         out.join("tally.toml"),
         format!(
             "# Written by `tally demo`: use it with `tally --config {}/tally.toml <command>`.\n\
-             data_dir = {}\nsources_file = {}\nqueries_dir = {}\n",
+             data_dir = {}\nsources_file = {}\nqueries_dir = {}\n{DEMO_RATES}",
             out.display(),
             quoted(&abs),
             quoted(&abs.join("sources.toml")),
@@ -183,6 +183,24 @@ fn prepare(out: &Path) -> anyhow::Result<()> {
         ),
     )?;
     Ok(())
+}
+
+/// The demo's staff rates, in its `tally.toml`: made up for the demo, and said to be.
+const DEMO_RATES: &str = "staff_rates_source = \"Illustrative rates made up for the demo, not official figures: set staff_rates from your own pay scales\"\n\
+[staff_rates]\nbed_manager = 30.0\ninformation_analyst = 25.0\ncare_home_manager = 22.0\ndefault = 20.0\n";
+
+/// The demo's staff rates, as its settings hold them.
+fn demo_rates() -> anyhow::Result<crate::domain::budget::StaffRates> {
+    #[derive(serde::Deserialize)]
+    struct Rates {
+        staff_rates_source: String,
+        staff_rates: std::collections::BTreeMap<String, f64>,
+    }
+    let r: Rates = toml::from_str(DEMO_RATES)?;
+    Ok(crate::domain::budget::StaffRates {
+        source: r.staff_rates_source,
+        per_hour: r.staff_rates,
+    })
 }
 
 fn toml_string(s: &str) -> String {
@@ -207,6 +225,7 @@ fn demo_settings(base: &Settings, out: &Path) -> anyhow::Result<Settings> {
             dir: Some(abs.join("mail")),
             from: base.mail.from.clone(),
         },
+        staff_rates: Some(demo_rates()?),
         ..base.clone()
     })
 }
@@ -394,7 +413,12 @@ pub async fn play(
         final_hours: report.total_hours,
         held: summary::held(registry.store().as_ref()).await?,
         achieved: registry
-            .achieved(o.start, end.with_timezone(&tz).date_naive(), end)
+            .achieved(
+                o.start,
+                end.with_timezone(&tz).date_naive(),
+                end,
+                settings.staff_rates.as_ref(),
+            )
             .await?,
         decisions,
         notes: story.notes,

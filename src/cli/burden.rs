@@ -177,7 +177,9 @@ async fn achieved(
     if from >= to {
         anyhow::bail!("--from {from} is not before --to {to}");
     }
-    let a = registry.achieved(from, to, now).await?;
+    let a = registry
+        .achieved(from, to, now, settings.staff_rates.as_ref())
+        .await?;
     if json {
         print_json(&a)?;
     } else {
@@ -229,6 +231,31 @@ pub fn print_achieved(a: &crate::registry::achieved::Achieved) {
         hours(a.estimated_hours),
         hours(a.achieved_hours)
     );
+    match (&a.rates_source, a.estimated_pounds, a.achieved_pounds) {
+        (Some(source), Some(e), Some(p)) => {
+            use crate::domain::budget::pounds;
+            for c in &a.collections {
+                println!(
+                    "{:<24} {} estimated, {} achieved ({})",
+                    c.collection,
+                    c.estimated_pounds.map_or("-".into(), pounds),
+                    c.achieved_pounds.map_or("-".into(), pounds),
+                    c.staff_group.as_deref().unwrap_or("default rate")
+                );
+            }
+            println!(
+                "in pounds: estimated {}, achieved {}, at {source}",
+                pounds(e),
+                pounds(p)
+            );
+        }
+        (Some(source), _, _) => println!(
+            "not priced in pounds: a collection's staff group has no rate in {source}, and there is no default"
+        ),
+        (None, _, _) => {
+            println!("not priced in pounds: set staff_rates and staff_rates_source in tally.toml")
+        }
+    }
 }
 
 async fn budget_set(

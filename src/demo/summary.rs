@@ -200,11 +200,13 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
         a.collections.iter().map(f).sum()
     };
     println!(
-        "Burden of the periods owed from {} to {}: estimated {} staff hours, achieved {} ({:+.0}%): {} pulled and signed off, {} uploaded by hand, {} forms, {} fixes after a rejection, {} corrections, {} nil returns, {} never sent.",
+        "Burden of the periods owed from {} to {}: estimated {} staff hours{}, achieved {}{} ({:+.0}%): {} pulled and signed off, {} uploaded by hand, {} forms, {} fixes after a rejection, {} corrections, {} nil returns, {} never sent.",
         a.from,
         a.to - chrono::Duration::days(1),
         crate::registry::burden::hours(a.estimated_hours),
+        in_pounds(a.estimated_pounds),
         crate::registry::burden::hours(a.achieved_hours),
+        in_pounds(a.achieved_pounds),
         if a.estimated_hours > 0.0 {
             100.0 * (a.achieved_hours / a.estimated_hours - 1.0)
         } else {
@@ -218,6 +220,9 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
         thousands(f64::from(count(|c| c.nil_returns))),
         thousands(f64::from(count(|c| c.never_sent))),
     );
+    if let Some(source) = &a.rates_source {
+        println!("Priced at: {source}.");
+    }
     println!("Listed: {}.", d.listed.join(", "));
     println!("Retired as derivable: {}.", d.retired.join(", "));
     for (slug, rules, _) in &d.refused {
@@ -266,4 +271,10 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
         "Everything is in {}; summary.json has these figures.",
         out.display()
     );
+}
+
+/// ` (£1,234)`, or nothing when there is no rate to price at.
+fn in_pounds(p: Option<f64>) -> String {
+    p.map(|p| format!(" ({})", crate::domain::budget::pounds(p)))
+        .unwrap_or_default()
 }

@@ -34,12 +34,68 @@ impl Budget {
     }
 }
 
+/// What an hour of each staff group's time costs, in pounds, and where the figures come
+/// from: settings (`[staff_rates]` and `staff_rates_source` in `tally.toml`). A group with
+/// no rate of its own is priced at `default`, when there is one.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StaffRates {
+    pub source: String,
+    pub per_hour: std::collections::BTreeMap<String, f64>,
+}
+
+impl StaffRates {
+    /// The rate for `group` (the definition's `staff_group`), or the default.
+    pub fn rate(&self, group: Option<&str>) -> Option<f64> {
+        group
+            .and_then(|g| self.per_hour.get(g))
+            .or_else(|| self.per_hour.get("default"))
+            .copied()
+    }
+
+    /// `hours` of `group`'s time in pounds; `None` when no rate applies.
+    pub fn pounds(&self, group: Option<&str>, hours: f64) -> Option<f64> {
+        self.rate(group).map(|r| r * hours)
+    }
+}
+
+/// Pounds for people: `£12,345`.
+pub fn pounds(p: f64) -> String {
+    let whole = p.round() as i64;
+    let digits = whole.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if whole < 0 {
+        format!("-£{out}")
+    } else {
+        format!("£{out}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn a_group_without_a_rate_is_priced_at_the_default_or_not_at_all() {
+        let mut r = StaffRates {
+            source: "test".into(),
+            per_hour: [("nurse".to_string(), 30.0)].into(),
+        };
+        assert_eq!(r.pounds(Some("nurse"), 2.0), Some(60.0));
+        assert_eq!(r.pounds(Some("admin"), 2.0), None);
+        r.per_hour.insert("default".into(), 20.0);
+        assert_eq!(r.pounds(Some("admin"), 2.0), Some(40.0));
+        assert_eq!(r.pounds(None, 1.5), Some(30.0));
+        assert_eq!(pounds(12_345.4), "£12,345");
     }
 
     #[test]

@@ -463,7 +463,7 @@ impl Plausibility {
 }
 
 /// Staff minutes for one submission by one respondent.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BurdenEstimate {
     /// Filling in the return by hand.
     pub manual_minutes: f64,
@@ -476,6 +476,10 @@ pub struct BurdenEstimate {
     /// says; otherwise as long as filling it in by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix_minutes: Option<f64>,
+    /// Whose time it is (`bed_manager`, `care_home_manager`…): the settings price an hour
+    /// of each group; none is priced at the settings' `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_group: Option<String>,
 }
 
 impl BurdenEstimate {

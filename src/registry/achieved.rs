@@ -73,6 +73,11 @@ pub struct CollectionAchieved {
     pub corrections: u32,
     pub achieved_hours: f64,
     pub estimated_hours: f64,
+    /// Whose time it is, as the definition says.
+    pub staff_group: Option<String>,
+    /// The hours in pounds at the settings' rate for the staff group; none without one.
+    pub estimated_pounds: Option<f64>,
+    pub achieved_pounds: Option<f64>,
 }
 
 /// The register's achieved burden over `from` to `to` (days, `to` not included).
@@ -83,6 +88,36 @@ pub struct Achieved {
     pub collections: Vec<CollectionAchieved>,
     pub achieved_hours: f64,
     pub estimated_hours: f64,
+    /// The totals in pounds, when every collection's staff group has a rate.
+    pub estimated_pounds: Option<f64>,
+    pub achieved_pounds: Option<f64>,
+    /// Where the rates come from.
+    pub rates_source: Option<String>,
+}
+
+impl Achieved {
+    /// Prices every figure at `rates`; without rates, or for a collection whose staff
+    /// group has none, the pounds stay unknown rather than nought.
+    pub fn price(&mut self, rates: Option<&crate::domain::budget::StaffRates>) {
+        let Some(rates) = rates else {
+            return;
+        };
+        for c in &mut self.collections {
+            let group = c.staff_group.as_deref();
+            c.estimated_pounds = rates.pounds(group, c.estimated_hours);
+            c.achieved_pounds = rates.pounds(group, c.achieved_hours);
+        }
+        let sum = |f: fn(&CollectionAchieved) -> Option<f64>| {
+            self.collections
+                .iter()
+                .map(f)
+                .sum::<Option<f64>>()
+                .map(|p| p + 0.0)
+        };
+        self.estimated_pounds = sum(|c| c.estimated_pounds);
+        self.achieved_pounds = sum(|c| c.achieved_pounds);
+        self.rates_source = Some(rates.source.clone());
+    }
 }
 
 /// Every period of `def` whose last day is in `[from, to)`, while it was in force.
@@ -217,6 +252,7 @@ pub fn totals(collections: &[InForce], ledger: &[Met], from: NaiveDate, to: Naiv
         .map(|c| CollectionAchieved {
             collection: c.def.slug.to_string(),
             title: c.def.title.clone(),
+            staff_group: c.def.burden.staff_group.clone(),
             ..CollectionAchieved::default()
         })
         .collect();
@@ -241,6 +277,9 @@ pub fn totals(collections: &[InForce], ledger: &[Met], from: NaiveDate, to: Naiv
     Achieved {
         from,
         to,
+        estimated_pounds: None,
+        achieved_pounds: None,
+        rates_source: None,
         achieved_hours: rows.iter().map(|r| r.achieved_hours).sum::<f64>() + 0.0,
         estimated_hours: rows.iter().map(|r| r.estimated_hours).sum::<f64>() + 0.0,
         collections: rows,
@@ -249,12 +288,13 @@ pub fn totals(collections: &[InForce], ledger: &[Met], from: NaiveDate, to: Naiv
 
 impl super::Registry {
     /// The achieved burden of the periods owed with their last day from `from` up to (not
-    /// including) `to`, as recorded by `now`.
+    /// including) `to`, as recorded by `now`, priced at `rates` when given.
     pub async fn achieved(
         &self,
         from: NaiveDate,
         to: NaiveDate,
         now: DateTime<Utc>,
+        rates: Option<&crate::domain::budget::StaffRates>,
     ) -> anyhow::Result<Achieved> {
         let defs = self.in_force_history().await?;
         let in_force: Vec<InForce> = defs
@@ -274,6 +314,8 @@ impl super::Registry {
             })
             .await?;
         let ledger = ledger(&in_force, &providers, &runs, from, to, now);
-        Ok(totals(&in_force, &ledger, from, to))
+        let mut achieved = totals(&in_force, &ledger, from, to);
+        achieved.price(rates);
+        Ok(achieved)
     }
 }

@@ -419,8 +419,21 @@ impl Reader<'_> {
                 "automated_minutes",
                 "nil_minutes",
                 "fix_minutes",
+                "staff_group",
             ],
         );
+        let staff_group = self.opt_str(b, "burden", "staff_group");
+        if let Some(g) = &staff_group
+            && (g.is_empty()
+                || !g
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+        {
+            self.problem(
+                "burden.staff_group",
+                format!("\"{g}\" is not a staff group's name (a-z, 0-9 and _, as in bed_manager)"),
+            );
+        }
         let manual = self.number(b, "burden", "manual_minutes", 0.0, MAX_MINUTES);
         let automated = self.number(b, "burden", "automated_minutes", 0.0, MAX_MINUTES);
         let nil = b
@@ -440,6 +453,7 @@ impl Reader<'_> {
                 Some(n) => Some(n?),
                 None => None,
             },
+            staff_group,
         })
     }
 

@@ -435,6 +435,7 @@ pub fn runner(
         secure_cookies: false,
         upload_limit: None,
         mail: Default::default(),
+        staff_rates: None,
     };
     tally::service::Service::with_sources(
         &settings,

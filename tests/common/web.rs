@@ -100,6 +100,10 @@ pub async fn spawn_tuned(
         secure_cookies: false,
         upload_limit,
         mail: Default::default(),
+        staff_rates: Some(tally::domain::budget::StaffRates {
+            source: "Rates made up for the tests".into(),
+            per_hour: [("default".to_string(), 20.0)].into(),
+        }),
     };
     let mut app = App::with_clock(settings, world.registry.store().clone(), as_of).unwrap();
     tune(std::sync::Arc::get_mut(&mut app).expect("not shared yet"));

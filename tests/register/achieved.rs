@@ -83,7 +83,7 @@ async fn achieved_burden_is_what_happened_priced_from_the_definitions() {
     let to = chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
     let a = w
         .registry
-        .achieved(from, to, utc("2026-07-10T12:00:00Z"))
+        .achieved(from, to, utc("2026-07-10T12:00:00Z"), None)
         .await
         .unwrap();
 
@@ -148,6 +148,45 @@ async fn achieved_burden_is_what_happened_priced_from_the_definitions() {
         (beds.owed, beds.pulled, beds.corrections, beds.never_sent),
         (census_pulls, census_pulls, census_corrections, 0)
     );
+
+    // Priced in pounds at the staff group's rate; a group without one is not priced.
+    let rates = tally::domain::budget::StaffRates {
+        source: "Rates made up for the test".into(),
+        per_hour: [
+            ("bed_manager".to_string(), 30.0),
+            ("care_home_manager".to_string(), 22.0),
+        ]
+        .into(),
+    };
+    let mut priced = a.clone();
+    priced.price(Some(&rates));
+    let pounds = |c: &str| {
+        priced
+            .collections
+            .iter()
+            .find(|x| x.collection == c)
+            .unwrap()
+            .achieved_pounds
+            .unwrap()
+    };
+    assert!((pounds("ward-bed-census") - beds.achieved_hours * 30.0).abs() < 1e-9);
+    assert!((pounds("care-home-capacity") - homes.achieved_hours * 22.0).abs() < 1e-9);
+    let total = priced.achieved_pounds.unwrap();
+    assert!((total - (beds.achieved_hours * 30.0 + homes.achieved_hours * 22.0)).abs() < 1e-9);
+    assert_eq!(
+        priced.rates_source.as_deref(),
+        Some("Rates made up for the test")
+    );
+    let mut partly = a.clone();
+    partly.price(Some(&tally::domain::budget::StaffRates {
+        source: "Only nurses".into(),
+        per_hour: [("nurse".to_string(), 40.0)].into(),
+    }));
+    assert_eq!(
+        partly.achieved_pounds, None,
+        "a total with an unpriced collection is unknown"
+    );
+    assert_eq!(a.achieved_pounds, None, "no rates, no pounds");
 
     // The ledger line by line: Oak House's May, fixed.
     let defs = w.registry.in_force_history().await.unwrap();

@@ -47,6 +47,10 @@ async fn public_pages_need_no_sign_in_and_the_rest_do() {
             && achieved.contains("<td>Daily ward bed census</td>"),
         "{achieved}"
     );
+    assert!(
+        achieved.contains("Rates made up for the tests") && achieved.contains("hours (£"),
+        "priced at the settings' rates: {achieved}"
+    );
     assert_eq!(
         t.page("/static/tally.css", None).await.status,
         StatusCode::OK

@@ -72,7 +72,11 @@ pub async fn achieved(
             "from {from} must be before to {to}, and at most {MOST_DAYS} days before it"
         )));
     }
-    Ok(Json(app.registry.achieved(from, to, now).await?))
+    Ok(Json(
+        app.registry
+            .achieved(from, to, now, app.settings.staff_rates.as_ref())
+            .await?,
+    ))
 }
 
 /// One provider's burden month by month over the last twelve months: hours by collection,

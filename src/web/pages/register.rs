@@ -8,6 +8,7 @@ use axum::extract::State;
 use chrono::{Datelike, Utc};
 
 use super::{Nav, OverrideLine, PageError, hours, override_lines};
+use crate::domain::budget::pounds;
 use crate::domain::{CollectionStatus, Step};
 use crate::web::app::App;
 use crate::web::auth::Visitor;
@@ -143,6 +144,8 @@ pub struct Progress {
     achieved_hours: String,
     achieved_estimated: String,
     achieved: Vec<AchievedLine>,
+    /// Where the rates that price the hours come from; none when they are not set.
+    rates_source: Option<String>,
 }
 
 /// One collection's periods owed this year, by how they were met.
@@ -158,6 +161,8 @@ pub struct AchievedLine {
     never_sent: String,
     estimated: String,
     achieved: String,
+    estimated_pounds: String,
+    achieved_pounds: String,
 }
 
 pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progress, PageError> {
@@ -279,8 +284,9 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
             })
             .collect(),
         achieved_since: year_start.format("%-d %B %Y").to_string(),
-        achieved_hours: hours(achieved.achieved_hours),
-        achieved_estimated: hours(achieved.estimated_hours),
+        achieved_hours: with_pounds(achieved.achieved_hours, achieved.achieved_pounds),
+        achieved_estimated: with_pounds(achieved.estimated_hours, achieved.estimated_pounds),
+        rates_source: achieved.rates_source.clone(),
         achieved: achieved
             .collections
             .iter()
@@ -296,10 +302,20 @@ pub async fn progress(State(app): State<Arc<App>>, v: Visitor) -> Result<Progres
                 never_sent: count(c.never_sent),
                 estimated: hours(c.estimated_hours),
                 achieved: hours(c.achieved_hours),
+                estimated_pounds: c.estimated_pounds.map_or("-".into(), pounds),
+                achieved_pounds: c.achieved_pounds.map_or("-".into(), pounds),
             })
             .collect(),
         nav,
     })
+}
+
+/// `1,234 hours (£24,680)`, or the hours alone when there is no rate to price them at.
+fn with_pounds(h: f64, p: Option<f64>) -> String {
+    match p {
+        Some(p) => format!("{} hours ({})", hours(h), pounds(p)),
+        None => format!("{} hours", hours(h)),
+    }
 }
 
 /// The achieved burden of the periods owed from `since` to `today`, kept for a minute.
@@ -316,7 +332,12 @@ async fn achieved_since(
     }
     let a = app
         .registry
-        .achieved(since, today + chrono::Duration::days(1), app.now())
+        .achieved(
+            since,
+            today + chrono::Duration::days(1),
+            app.now(),
+            app.settings.staff_rates.as_ref(),
+        )
         .await?;
     *app.achieved.lock().expect("not poisoned") = Some((std::time::Instant::now(), a.clone()));
     Ok(a)
@@ -354,7 +375,7 @@ async fn count_saved(app: &App, since: chrono::NaiveDate) -> anyhow::Result<f64>
             continue;
         }
         if let Some(v) = in_force.iter().find(|v| v.slug == collection) {
-            let b = v.definition.0.burden;
+            let b = &v.definition.0.burden;
             saved += n as f64 * (b.manual_minutes - b.automated_minutes).max(0.0) / 60.0;
         }
     }
