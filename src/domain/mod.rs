@@ -7,6 +7,7 @@ pub mod budget;
 pub mod definition;
 mod error;
 pub mod finding;
+pub mod held;
 mod period;
 mod problem;
 pub mod provider;

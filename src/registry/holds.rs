@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Registry;
 use super::window::closes;
 use crate::domain::Period;
-use crate::landing::plausible::Held;
+use crate::domain::held::Held;
 use crate::store::holds::{HoldFilter, HoldRow};
 
 /// The longest note a confirmation takes.

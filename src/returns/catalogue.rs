@@ -81,6 +81,10 @@ fn default_national() -> String {
     "england".into()
 }
 
+/// The column a build adds to every artifact, naming each row's figures that rest on a
+/// figure held for its provider's confirmation (see `provisional`).
+pub const PROVISIONAL_COLUMN: &str = "provisional";
+
 /// One national return.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReturnDef {
@@ -241,7 +245,7 @@ impl ReturnDef {
             if sidecar.columns[..i].iter().any(|o| o.name == c.name) {
                 bail!("columns[{i}]: \"{}\" is declared twice", c.name);
             }
-            if c.name == super::provisional::COLUMN || c.name.ends_with("_status") {
+            if c.name == PROVISIONAL_COLUMN || c.name.ends_with("_status") {
                 bail!(
                     "columns[{i}]: \"{}\" is a name Tally gives the columns it adds (provisional, <figure>_status); call it something else",
                     c.name

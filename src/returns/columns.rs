@@ -56,7 +56,7 @@ pub fn describe(def: &ReturnDef, schema: &Schema) -> Vec<Described> {
                 };
             }
             let column = def.column(&name);
-            if name == super::provisional::COLUMN && column.is_none() {
+            if name == super::catalogue::PROVISIONAL_COLUMN && column.is_none() {
                 return Described {
                     title: "provisional figures".into(),
                     datatype,

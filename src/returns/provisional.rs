@@ -21,7 +21,7 @@ use super::columns::{Role, describe};
 use crate::domain::definition::CollectionDef;
 
 /// The column that names a row's provisional figures.
-pub const COLUMN: &str = "provisional";
+pub use super::catalogue::PROVISIONAL_COLUMN as COLUMN;
 
 /// How far a held figure is moved to find what rests on it: far beyond any count a
 /// collection allows, and odd, so that no rounding brings it back.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::FromRow;
 
-use crate::landing::plausible::{Held, Reason};
+use crate::domain::held::{Held, Reason};
 
 /// One version's hold.
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq, utoipa::ToSchema)]
@@ -139,7 +139,7 @@ macro_rules! holds_store {
                 provider: &str,
                 period: &str,
                 version: i64,
-            ) -> anyhow::Result<Vec<$crate::landing::plausible::Held>> {
+            ) -> anyhow::Result<Vec<$crate::domain::held::Held>> {
                 let rows: Vec<$crate::store::holds::HeldFigureRow> = sqlx::query_as(
                     "SELECT row_key, item, value, median, low, high, periods, score, reason
                      FROM held_figures

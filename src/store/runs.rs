@@ -64,7 +64,7 @@ pub struct RunOutcome {
     pub version: Option<ExtractVersion>,
     /// Figures of that version held for the provider to confirm: how many in all, and the
     /// ones kept.
-    pub held: (usize, Vec<crate::landing::plausible::Held>),
+    pub held: (usize, Vec<crate::domain::held::Held>),
 }
 
 /// Which runs `runs` lists, newest first.

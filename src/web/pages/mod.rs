@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod budget;
 mod collection;
+mod confirm;
 mod contacts;
 mod correction;
 mod dap;
@@ -83,7 +84,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/providers/{code}/upload", post(upload::upload))
         .route("/providers/{code}/nil", post(nil::declare))
         .route("/providers/{code}/corrections", post(correction::answer))
-        .route("/providers/{code}/holds/confirm", post(holds::confirm))
+        .route("/providers/{code}/holds/confirm", post(confirm::confirm))
         .route("/providers/{code}/try", post(trial::file))
         .route("/providers/{code}/try-source", post(trial::source))
         .route("/providers/{code}/contacts", post(contacts::set))
