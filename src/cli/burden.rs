@@ -174,8 +174,8 @@ async fn achieved(
     let now = Utc::now();
     let to = to.unwrap_or_else(|| now.with_timezone(&settings.timezone).date_naive());
     let from = from.unwrap_or_else(|| to - chrono::Duration::days(365));
-    if from >= to {
-        anyhow::bail!("--from {from} is not before --to {to}");
+    if from >= to || (to - from).num_days() > 1096 {
+        anyhow::bail!("--from {from} must be before --to {to}, and at most three years before it");
     }
     let a = registry
         .achieved(from, to, now, settings.staff_rates.as_ref())

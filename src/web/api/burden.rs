@@ -40,8 +40,8 @@ const MOST_DAYS: i64 = 1096;
 pub struct Window {
     /// The first day, `YYYY-MM-DD` (default: 365 days before `to`).
     pub from: Option<NaiveDate>,
-    /// The day after the last, `YYYY-MM-DD` (default: today); at most three years after
-    /// `from`.
+    /// The day after the last, `YYYY-MM-DD` (default: today); after `from` and at most
+    /// three years after it, and before 2201.
     pub to: Option<NaiveDate>,
 }
 
@@ -52,8 +52,9 @@ pub struct Window {
     get, path = "/burden/achieved", tag = "burden", params(Window),
     responses(
         (status = 200, body = crate::registry::achieved::Achieved),
-        (status = 400, body = ErrorBody, description = "A date that is not YYYY-MM-DD, `from` not before `to`, or more than three years between them"),
+        (status = 400, body = ErrorBody, description = "A date that is not YYYY-MM-DD"),
         (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`from` not before `to`, more than three years between them, or a year outside 1900 to 2200"),
     )
 )]
 pub async fn achieved(
@@ -67,9 +68,10 @@ pub async fn achieved(
     let to =
         w.to.unwrap_or_else(|| now.with_timezone(&app.settings.timezone).date_naive());
     let from = w.from.unwrap_or_else(|| to - chrono::Duration::days(365));
-    if from >= to || (to - from).num_days() > MOST_DAYS {
-        return Err(ApiError::BadRequest(format!(
-            "from {from} must be before to {to}, and at most {MOST_DAYS} days before it"
+    let sensible = |d: NaiveDate| (1900..=2200).contains(&chrono::Datelike::year(&d));
+    if from >= to || (to - from).num_days() > MOST_DAYS || !sensible(from) || !sensible(to) {
+        return Err(ApiError::Unprocessable(format!(
+            "from {from} must be before to {to}, at most {MOST_DAYS} days before it, both between the years 1900 and 2200"
         )));
     }
     Ok(Json(

@@ -142,7 +142,9 @@ async fn each_role_can_do_exactly_what_it_should() {
             Method::GET,
             "/api/v1/burden/achieved?from=2026-07-01&to=2026-04-01",
             None,
-            [unauth, bad, bad, bad, bad, bad],
+            [
+                unauth, unreadable, unreadable, unreadable, unreadable, unreadable,
+            ],
         ),
         (
             Method::GET,
