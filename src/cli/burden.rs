@@ -233,7 +233,7 @@ pub fn print_achieved(a: &crate::registry::achieved::Achieved) {
     );
     match (&a.rates_source, a.estimated_pounds, a.achieved_pounds) {
         (Some(source), Some(e), Some(p)) => {
-            use crate::domain::budget::pounds;
+            use crate::registry::burden::pounds;
             for c in &a.collections {
                 println!(
                     "{:<24} {} estimated, {} achieved ({})",

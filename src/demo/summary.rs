@@ -235,7 +235,7 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
     let h = &s.held;
     if h.versions > 0 {
         println!(
-            "Held for confirmation: {} figure{} in {} extract{}, far from the trust's own recent figures (a ward left at 0 occupied); {} replaced by a correction, {} confirmed, {} still awaiting. Returns built meanwhile marked what rested on them provisional.",
+            "Held for confirmation: {} figure{} in {} extract{}, far from the provider's own recent figures; {} replaced by a correction, {} confirmed, {} still awaiting. Returns built meanwhile marked what rested on them provisional.",
             h.figures,
             if h.figures == 1 { "" } else { "s" },
             h.versions,
@@ -275,6 +275,6 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
 
 /// ` (£1,234)`, or nothing when there is no rate to price at.
 fn in_pounds(p: Option<f64>) -> String {
-    p.map(|p| format!(" ({})", crate::domain::budget::pounds(p)))
+    p.map(|p| format!(" ({})", crate::registry::burden::pounds(p)))
         .unwrap_or_default()
 }

@@ -296,15 +296,8 @@ impl super::Registry {
         now: DateTime<Utc>,
         rates: Option<&crate::domain::budget::StaffRates>,
     ) -> anyhow::Result<Achieved> {
-        let defs = self.in_force_history().await?;
-        let in_force: Vec<InForce> = defs
-            .iter()
-            .map(|(def, from, to)| InForce {
-                def,
-                from: *from,
-                to: *to,
-            })
-            .collect();
+        let history = self.in_force_history().await?;
+        let in_force = super::provider_burden::in_force(&history);
         let providers = self.store().providers().await?;
         let runs = self
             .store()

@@ -121,6 +121,15 @@ pub fn hours(h: f64) -> String {
     }
 }
 
+/// Pounds for people: `£12,345`, `-£40`.
+pub fn pounds(p: f64) -> String {
+    if p.round() < 0.0 {
+        format!("-£{}", thousands(-p))
+    } else {
+        format!("£{}", thousands(p))
+    }
+}
+
 /// `25550.4` → `25,550`.
 pub fn thousands(n: f64) -> String {
     let whole = n.round() as i64;
@@ -145,5 +154,7 @@ mod tests {
         assert_eq!(thousands(999.4), "999");
         assert_eq!(thousands(25_550.4), "25,550");
         assert_eq!(thousands(-1_234_567.0), "-1,234,567");
+        assert_eq!(pounds(12_345.4), "£12,345");
+        assert_eq!(pounds(-40.2), "-£40");
     }
 }

@@ -20,6 +20,22 @@ use crate::domain::provider::Provider;
 use crate::domain::{CollectionStatus, Period, Step};
 use crate::store::runs::{Arrival, RunRow};
 
+/// Each collection that has been in force: its last version in force, the first day it
+/// was owed, and the day it stopped being owed, if it has.
+pub type History = Vec<(CollectionDef, NaiveDate, Option<NaiveDate>)>;
+
+/// The history as [`InForce`]s, borrowing its definitions.
+pub fn in_force(history: &History) -> Vec<InForce<'_>> {
+    history
+        .iter()
+        .map(|(def, from, to)| InForce {
+            def,
+            from: *from,
+            to: *to,
+        })
+        .collect()
+}
+
 /// A collection as it applied over time: in force from `from`, until `to` if it went.
 #[derive(Debug, Clone)]
 pub struct InForce<'a> {
@@ -209,9 +225,7 @@ pub fn last_twelve_months(today: NaiveDate) -> Vec<Period> {
 impl super::Registry {
     /// Every collection that has been in force: the version last in force, the first day
     /// it was owed, and the day it stopped being owed (retired, suspended or expired).
-    pub async fn in_force_history(
-        &self,
-    ) -> anyhow::Result<Vec<(CollectionDef, NaiveDate, Option<NaiveDate>)>> {
+    pub async fn in_force_history(&self) -> anyhow::Result<History> {
         let store = self.store();
         let decisions = store.decisions(None).await?;
         let mut defs = Vec::new();
@@ -273,18 +287,10 @@ impl super::Registry {
         runs: &[RunRow],
         at: DateTime<Utc>,
     ) -> anyhow::Result<ProviderBurden> {
-        let defs = self.in_force_history().await?;
-        let in_force: Vec<InForce> = defs
-            .iter()
-            .map(|(def, from, to)| InForce {
-                def,
-                from: *from,
-                to: *to,
-            })
-            .collect();
+        let history = self.in_force_history().await?;
         Ok(provider_burden(
             provider,
-            &in_force,
+            &in_force(&history),
             runs,
             &last_twelve_months(self.day(at)),
             self.tz,

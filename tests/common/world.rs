@@ -194,31 +194,11 @@ impl World {
         csv: &str,
         again: bool,
     ) {
-        let period = Period::parse(period).unwrap();
-        std::fs::write(
-            self.dir
-                .path()
-                .join(format!("drop/{collection}_{provider}_{period}.csv")),
-            csv,
-        )
-        .unwrap();
-        let key = RunKey {
-            collection: collection.into(),
-            provider: provider.into(),
-            period,
-        };
-        let now = utc(&format!("{}T08:00:00Z", period.end()));
-        let p = tally::schedule::pull::pull(
-            &self.registry,
-            &self.sources,
-            &self.lake,
-            &key,
-            "test",
-            now,
-            again,
-        )
-        .await
-        .unwrap();
+        let end = Period::parse(period).unwrap().end();
+        let now = utc(&format!("{end}T08:00:00Z"));
+        let p = self
+            .pull_file(collection, provider, period, csv, now, again)
+            .await;
         assert!(
             matches!(p.status.as_str(), "landed" | "late" | "amended"),
             "{collection} {provider} {period}: {}",
@@ -236,17 +216,32 @@ impl World {
         now: DateTime<Utc>,
         again: bool,
     ) -> tally::schedule::pull::Pulled {
-        let period = Period::parse(day).unwrap();
+        self.pull_file("ward-bed-census", trust, day, csv, now, again)
+            .await
+    }
+
+    /// Puts `csv` in the drop folder as `provider`'s `collection` for `period` and pulls
+    /// it at `now`, as a further version when `again`.
+    pub async fn pull_file(
+        &self,
+        collection: &str,
+        provider: &str,
+        period: &str,
+        csv: &str,
+        now: DateTime<Utc>,
+        again: bool,
+    ) -> tally::schedule::pull::Pulled {
+        let period = Period::parse(period).unwrap();
         std::fs::write(
             self.dir
                 .path()
-                .join(format!("drop/ward-bed-census_{trust}_{period}.csv")),
+                .join(format!("drop/{collection}_{provider}_{period}.csv")),
             csv,
         )
         .unwrap();
         let key = RunKey {
-            collection: "ward-bed-census".into(),
-            provider: trust.into(),
+            collection: collection.into(),
+            provider: provider.into(),
             period,
         };
         tally::schedule::pull::pull(

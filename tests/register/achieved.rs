@@ -4,31 +4,25 @@
 use crate::common;
 
 use common::world::{HOMES, census, utc, world};
-use tally::domain::{Period, RunKey};
+use tally::domain::Period;
 use tally::registry::achieved::How;
-use tally::schedule::pull::{Timing, pull};
+use tally::schedule::pull::Timing;
 use tally::schedule::upload::{HandIn, Handed, hand_in};
 
 /// Pulls `home`'s capacity snapshot for `month` from the drop folder, as the scheduler would.
 async fn pull_home(w: &common::world::World, home: &str, month: &str, csv: &str) -> String {
-    let period = Period::parse(month).unwrap();
-    std::fs::write(
-        w.dir
-            .path()
-            .join(format!("drop/care-home-capacity_{home}_{period}.csv")),
+    let end = Period::parse(month).unwrap().end();
+    w.pull_file(
+        "care-home-capacity",
+        home,
+        month,
         csv,
+        utc(&format!("{end}T06:00:00Z")),
+        false,
     )
-    .unwrap();
-    let key = RunKey {
-        collection: "care-home-capacity".into(),
-        provider: home.into(),
-        period,
-    };
-    let now = utc(&format!("{}T06:00:00Z", period.end()));
-    let p = pull(&w.registry, &w.sources, &w.lake, &key, "test", now, false)
-        .await
-        .unwrap();
-    p.status.to_string()
+    .await
+    .status
+    .to_string()
 }
 
 #[tokio::test]

@@ -8,8 +8,8 @@ use axum::extract::State;
 use chrono::{Datelike, Utc};
 
 use super::{Nav, OverrideLine, PageError, hours, override_lines};
-use crate::domain::budget::pounds;
 use crate::domain::{CollectionStatus, Step};
+use crate::registry::burden::pounds;
 use crate::web::app::App;
 use crate::web::auth::Visitor;
 use crate::web::error::ApiError;
