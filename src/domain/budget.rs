@@ -58,24 +58,6 @@ impl StaffRates {
     }
 }
 
-/// Pounds for people: `£12,345`.
-pub fn pounds(p: f64) -> String {
-    let whole = p.round() as i64;
-    let digits = whole.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if whole < 0 {
-        format!("-£{out}")
-    } else {
-        format!("£{out}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,7 +77,6 @@ mod tests {
         r.per_hour.insert("default".into(), 20.0);
         assert_eq!(r.pounds(Some("admin"), 2.0), Some(40.0));
         assert_eq!(r.pounds(None, 1.5), Some(30.0));
-        assert_eq!(pounds(12_345.4), "£12,345");
     }
 
     #[test]
