@@ -299,9 +299,15 @@ impl super::Registry {
         let history = self.in_force_history().await?;
         let in_force = super::provider_burden::in_force(&history);
         let providers = self.store().providers().await?;
+        // A period whose last day is in the window began at most a year before it, and
+        // nothing is sent for a period before it begins: older runs are not read.
+        let earliest = (from - chrono::Duration::days(367))
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc());
         let runs = self
             .store()
             .runs(&crate::store::runs::RunFilter {
+                finished_after: earliest,
                 limit: i64::MAX,
                 ..Default::default()
             })

@@ -442,3 +442,54 @@ fn a_definition_may_take_nil_returns_and_say_what_declaring_one_costs() {
     let e = with("", "nil_minutes = -1\n").unwrap_err().to_string();
     assert!(e.contains("burden.nil_minutes"), "{e}");
 }
+
+#[test]
+fn plausibility_fix_minutes_and_staff_groups_are_read_and_bad_ones_named() {
+    let dir = tempfile::tempdir().unwrap();
+    // The care-home snapshot, with `extra` added as top-level tables or burden keys.
+    let with = |burden: &str, extra: &str| {
+        let text = std::fs::read_to_string(crate::common::collection_path("care-home-capacity"))
+            .unwrap()
+            .replacen("staff_group = \"care_home_manager\"\n", "", 1)
+            .replacen("[burden]\n", &format!("[burden]\n{burden}"), 1)
+            .replacen("[[items]]", &format!("{extra}[[items]]"), 1);
+        let path = dir.path().join("homes.toml");
+        std::fs::write(&path, text).unwrap();
+        tally::registry::load::load_file(&path, chrono_tz::Europe::London)
+    };
+    let def = with("fix_minutes = 12\n", "[plausibility]\nthreshold = 5\n\n")
+        .unwrap()
+        .def;
+    assert_eq!(def.burden.fix_minutes(), 12.0);
+    let p = def.plausibility.unwrap();
+    assert_eq!((p.threshold, p.periods, p.zero), (5.0, 8, true));
+    let homes = load("care-home-capacity").def;
+    assert_eq!(homes.burden.fix_minutes(), homes.burden.manual_minutes);
+    assert_eq!(
+        homes.burden.staff_group.as_deref(),
+        Some("care_home_manager")
+    );
+    for (burden, extra, named) in [
+        (
+            "",
+            "[plausibility]\nthreshold = 0.5\n\n",
+            "plausibility.threshold",
+        ),
+        (
+            "",
+            "[plausibility]\nthreshold = 5\nperiods = 3\n\n",
+            "plausibility.periods",
+        ),
+        (
+            "",
+            "[plausibility]\nthreshold = 5\nweeks = 8\n\n",
+            "plausibility.weeks",
+        ),
+        ("", "[plausibility]\n\n", "plausibility.threshold"),
+        ("fix_minutes = -1\n", "", "burden.fix_minutes"),
+        ("staff_group = \"Bed Manager\"\n", "", "burden.staff_group"),
+    ] {
+        let e = with(burden, extra).unwrap_err().to_string();
+        assert!(e.contains(named), "{burden}{extra}: {e}");
+    }
+}
