@@ -284,7 +284,16 @@ pub async fn play(
     let csv = o.out.join("providers.csv");
     world::write_csv(&world.providers, &csv)?;
     let providers = crate::providers::read_csv(&csv).map_err(crate::domain::Problems)?;
-    registry.store().import_providers(&providers).await?;
+    let start = timeline::local(tz, o.start, 8 * 60);
+    // DAP lists the automated collections with the notice their definitions promise, so
+    // that they are owed from the day the clock starts.
+    let notice = chrono::Days::new(u64::from(crate::domain::definition::DEFAULT_NOTICE_DAYS));
+    let listing = timeline::local(tz, o.start - notice, 8 * 60);
+    // The register of providers is there before the baseline is listed.
+    registry
+        .store()
+        .import_providers(&providers, listing - chrono::Duration::hours(1))
+        .await?;
     // Each provider's returns team, told of new collections, deadlines and rejections; the
     // demo records the messages to its mail folder.
     for (code, addresses) in
@@ -317,11 +326,6 @@ pub async fn play(
             .join(", ")
     );
 
-    let start = timeline::local(tz, o.start, 8 * 60);
-    // DAP lists the automated collections with the notice their definitions promise, so
-    // that they are owed from the day the clock starts.
-    let notice = chrono::Days::new(u64::from(crate::domain::definition::DEFAULT_NOTICE_DAYS));
-    let listing = timeline::local(tz, o.start - notice, 8 * 60);
     let end = timeline::local(tz, o.start + chrono::Days::new(u64::from(o.days)), 13 * 60);
     let mut story = story::Story {
         registry: &registry,
@@ -379,7 +383,7 @@ pub async fn play(
 
     stage(5, "Where things stand.");
     let report = registry.burden(end).await?;
-    crate::cli::print_burden(&report);
+    crate::cli::print_burden(&report, settings.staff_rates.as_ref());
     let all = registry
         .store()
         .runs(&crate::store::runs::RunFilter {
@@ -411,6 +415,16 @@ pub async fn play(
             .map(|(k, v)| ((*k).to_owned(), *v))
             .collect(),
         final_hours: report.total_hours,
+        final_pounds: crate::registry::report::price(
+            &report.collections,
+            settings.staff_rates.as_ref(),
+        )
+        .1,
+        causes: {
+            let budget = registry.store().budget().await?;
+            let from = budget.and_then(|b| b.baseline_date).unwrap_or(o.start);
+            registry.attribution(from, end).await?
+        },
         held: summary::held(registry.store().as_ref()).await?,
         achieved: registry
             .achieved(

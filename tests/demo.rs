@@ -337,6 +337,78 @@ fn the_demo_plays_the_story_builds_true_returns_and_plays_the_same_twice() {
     assert!((burden["total_hours"].as_f64().unwrap() - final_hours).abs() < 0.01);
     assert!(final_hours < summary["decisions"]["baseline_hours"].as_f64().unwrap() / 2.0);
 
+    // What moved the estimate since the baseline adds up to it, cause by cause.
+    let c = &summary["causes"];
+    let h = |k: &str| c[k].as_f64().unwrap();
+    let moved = h("programme_change_hours") + h("adjustment_hours") + h("automation_hours");
+    assert!(
+        (h("start_hours") + moved - h("end_hours")).abs() < 0.01,
+        "{c}"
+    );
+    assert!((h("end_hours") - final_hours).abs() < 0.01, "{c}");
+    assert!(
+        h("programme_change_hours") < 0.0,
+        "the forms were retired: {c}"
+    );
+
+    // The report as of a day, from the README's command, is the same bytes each time it is
+    // made, in each format; filed, it is listed with its SHA-256.
+    for format in ["xlsx", "csv", "json"] {
+        let made: Vec<Vec<u8>> = (0..2)
+            .map(|n| {
+                let out = first.join(format!("report-{n}.{format}"));
+                let o = tally(
+                    &first,
+                    &[
+                        "burden",
+                        "report",
+                        "--as-of",
+                        "2026-08-31",
+                        "--format",
+                        format,
+                        "--out",
+                        out.to_str().unwrap(),
+                    ],
+                )
+                .output()
+                .unwrap();
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+                std::fs::read(&out).unwrap()
+            })
+            .collect();
+        assert!(
+            !made[0].is_empty() && made[0] == made[1],
+            "{format} differs"
+        );
+    }
+    let out = first.join("filed.json");
+    let o = tally(
+        &first,
+        &[
+            "burden",
+            "report",
+            "--as-of",
+            "2026-08-31",
+            "--format",
+            "json",
+            "--out",
+            out.to_str().unwrap(),
+            "--file-by",
+            "Asha Patel (DAP)",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("Filed as report 1"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(first.join("report-0.json")).unwrap()
+    );
+
     // The census was listed with its notice, owed from the day the clock started; a new
     // collection listed late is still coming when it stops, and trusts tried a file for
     // it in a dry run: three would land, one would not, and nothing of them was kept.

@@ -34,6 +34,24 @@ pub enum BurdenCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The burden report to the Secretary of State as recorded by the end of a day: the
+    /// headline against the budget, the trajectory, the changes by cause, each collection's
+    /// estimated and achieved burden and cost, and the year's decisions. The same day gives
+    /// the same bytes whenever it is made.
+    Report {
+        /// The last day the report covers (default: yesterday, the last whole day).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        as_of: Option<NaiveDate>,
+        /// json, csv (one long table) or xlsx (a sheet a part).
+        #[arg(long, default_value = "xlsx")]
+        format: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// File it in the register as this DAP member, to be listed on /progress.
+        #[arg(long, value_name = "NAME")]
+        file_by: Option<String>,
+    },
     /// Set DAP's cap and reduction target; what is not given stays as it was.
     Set {
         /// Cap on total estimated annual burden, in hours.
@@ -65,6 +83,12 @@ pub async fn run(s: &Settings, args: BurdenArgs) -> anyhow::Result<Outcome> {
     match args.set {
         None => burden(s, args.json).await,
         Some(BurdenCommand::Achieved { from, to, json }) => achieved(s, from, to, json).await,
+        Some(BurdenCommand::Report {
+            as_of,
+            format,
+            out,
+            file_by,
+        }) => report(s, as_of, &format, &out, file_by.as_deref()).await,
         Some(BurdenCommand::Set {
             cap,
             baseline,
@@ -86,7 +110,7 @@ pub async fn run(s: &Settings, args: BurdenArgs) -> anyhow::Result<Outcome> {
     }
 }
 
-pub fn print_burden(r: &BurdenReport) {
+pub fn print_burden(r: &BurdenReport, rates: Option<&crate::domain::budget::StaffRates>) {
     println!("Estimated burden on providers on {}", r.on);
     println!(
         "{:<8} {:<24} {:>10} {:>9} {:>12}",
@@ -102,12 +126,26 @@ pub fn print_burden(r: &BurdenReport) {
             thousands(c.annual_hours)
         );
     }
+    let (_, pounds) = crate::registry::report::price(&r.collections, rates);
+    let by_hand: u32 = r.collections.iter().map(|c| c.by_hand).sum();
     println!(
-        "total {} h a year: manual {} h, automated {} h",
+        "total {} h a year{}: manual {} h, automated {} h{}",
         thousands(r.total_hours),
+        pounds
+            .map(|p| format!(" ({})", crate::registry::burden::pounds(p)))
+            .unwrap_or_default(),
         thousands(r.manual_hours),
-        thousands(r.automated_hours)
+        thousands(r.automated_hours),
+        match by_hand {
+            0 => String::new(),
+            n => format!(
+                " ({n} respondents send an automated collection by hand, priced at its manual minutes)"
+            ),
+        }
     );
+    if let (Some(_), Some(rates)) = (pounds, rates) {
+        println!("priced at the staff rates from {}", rates.source);
+    }
     match &r.budget {
         None => println!("DAP has set no budget (tally burden set --cap … --goal … --by-date …)."),
         Some(b) => {
@@ -159,7 +197,7 @@ async fn burden(settings: &Settings, json: bool) -> anyhow::Result<Outcome> {
     if json {
         print_json(&report)?;
     } else {
-        print_burden(&report);
+        print_burden(&report, settings.staff_rates.as_ref());
     }
     Ok(Outcome::Done)
 }
@@ -184,6 +222,48 @@ async fn achieved(
         print_json(&a)?;
     } else {
         print_achieved(&a);
+    }
+    Ok(Outcome::Done)
+}
+
+async fn report(
+    settings: &Settings,
+    as_of: Option<NaiveDate>,
+    format: &str,
+    out: &std::path::Path,
+    file_by: Option<&str>,
+) -> anyhow::Result<Outcome> {
+    use crate::registry::report_files::{Format, write};
+    let format = Format::parse(format).map_err(anyhow::Error::msg)?;
+    let registry = super::open_existing(settings).await?;
+    let today = Utc::now().with_timezone(&settings.timezone).date_naive();
+    let as_of = as_of.unwrap_or(today - chrono::Days::new(1));
+    let rates = settings.staff_rates.as_ref();
+    let (report, filed) = match file_by {
+        Some(by) => {
+            let (r, id) = registry.file_report(as_of, by, Utc::now(), rates).await?;
+            (r, Some(id))
+        }
+        None => (
+            registry
+                .progress_report_checked(as_of, Utc::now(), rates)
+                .await?,
+            None,
+        ),
+    };
+    let bytes = write(&report, format)?;
+    std::fs::write(out, &bytes)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    println!(
+        "The burden report as of {as_of} is in {} ({} bytes).",
+        out.display(),
+        bytes.len()
+    );
+    if let Some(id) = filed {
+        println!("Filed as report {id}; it is listed on /progress.");
+    }
+    if as_of == today {
+        println!("Today is not over: a report as of today made later may hold more.");
     }
     Ok(Outcome::Done)
 }
@@ -267,6 +347,9 @@ async fn budget_set(
     let registry = super::open(settings).await?;
     registry.set_budget(change, by, reason, Utc::now()).await?;
     println!("Recorded DAP's budget.");
-    print_burden(&registry.burden(Utc::now()).await?);
+    print_burden(
+        &registry.burden(Utc::now()).await?,
+        settings.staff_rates.as_ref(),
+    );
     Ok(Outcome::Done)
 }

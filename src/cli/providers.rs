@@ -56,7 +56,7 @@ async fn import(settings: &Settings, path: &Path) -> anyhow::Result<Outcome> {
     let list = providers::read_csv(path).map_err(Problems)?;
     let contacts = providers::read_contacts(path).map_err(Problems)?;
     let registry = super::open(settings).await?;
-    let n = registry.import_providers(&list).await?;
+    let n = registry.import_providers(&list, chrono::Utc::now()).await?;
     for (code, addresses) in &contacts {
         registry.store().set_contacts(code, addresses).await?;
     }

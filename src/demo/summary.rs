@@ -39,6 +39,10 @@ pub struct Summary {
     pub mail: BTreeMap<String, usize>,
     pub decisions: story::Decisions,
     pub final_hours: f64,
+    /// The estimate now in pounds, where every collection is priced.
+    pub final_pounds: Option<f64>,
+    /// What moved the estimate since the baseline, by cause.
+    pub causes: crate::registry::causes::Attribution,
     /// Versions with figures held for confirmation, and what became of them.
     pub held: Held,
     /// What the periods owed over the demo cost, as estimated and as achieved.
@@ -188,12 +192,25 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
         println!("Build failed: {f}");
     }
     println!(
-        "Estimated burden: {} staff hours a year at the baseline, {} now ({:.0}% less); DAP's goal is {} by {}.",
+        "Estimated burden: {} staff hours a year at the baseline, {} now{} ({:.0}% less); DAP's goal is {} by {}.",
         thousands(d.baseline_hours),
         thousands(s.final_hours),
+        s.final_pounds
+            .map(|p| format!(" ({})", crate::registry::burden::pounds(p)))
+            .unwrap_or_default(),
         100.0 * (1.0 - s.final_hours / d.baseline_hours),
         thousands(d.goal_hours),
         d.target_date.map(|t| t.to_string()).unwrap_or_default(),
+    );
+    let c = &s.causes;
+    let signed = |h: f64| format!("{}{} h", if h > 0.0 { "+" } else { "" }, thousands(h));
+    println!(
+        "What moved it since {}: programme change {}, adjustment {}, automation {} ({} changes; /progress shows each).",
+        c.from,
+        signed(c.programme_change_hours),
+        signed(c.adjustment_hours),
+        signed(c.automation_hours),
+        c.changes.len()
     );
     let a = &s.achieved;
     let count = |f: fn(&crate::registry::achieved::CollectionAchieved) -> u32| -> u32 {

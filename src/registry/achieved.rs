@@ -19,13 +19,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::provider_burden::InForce;
 use super::window::deadline;
 use crate::domain::definition::{Capture, CollectionDef};
 use crate::domain::provider::Provider;
 use crate::domain::{Arrival, Period, RunStatus};
+use crate::store::burden::{FirstArrival, RecordedTime};
 use crate::store::runs::RunRow;
 
 /// How a period owed was met.
@@ -55,10 +56,12 @@ pub struct Met {
     pub minutes: f64,
     /// What the estimate says the period costs.
     pub estimated_minutes: f64,
+    /// The time the provider recorded it took, which `minutes` then is.
+    pub recorded_minutes: Option<f64>,
 }
 
 /// One collection's periods owed in a window, by how they were met, and their hours.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CollectionAchieved {
     pub collection: String,
     pub title: String,
@@ -71,6 +74,9 @@ pub struct CollectionAchieved {
     pub never_sent: u32,
     pub fixes: u32,
     pub corrections: u32,
+    /// Periods whose time the provider recorded, which replaces the estimate of it.
+    #[serde(default)]
+    pub recorded: u32,
     pub achieved_hours: f64,
     pub estimated_hours: f64,
     /// Whose time it is, as the definition says.
@@ -81,7 +87,7 @@ pub struct CollectionAchieved {
 }
 
 /// The register's achieved burden over `from` to `to` (days, `to` not included).
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Achieved {
     pub from: NaiveDate,
     pub to: NaiveDate,
@@ -135,8 +141,16 @@ fn periods(c: &InForce, from: NaiveDate, to: NaiveDate) -> Vec<Period> {
     out
 }
 
-/// How one owed period was met, from its runs (any order).
-fn met(def: &CollectionDef, provider: &str, period: &Period, runs: &[&RunRow]) -> Met {
+/// How one owed period was met, from its runs (any order); `by_hand` when the estimate then
+/// priced the provider as sending an automated collection by hand.
+fn met(
+    def: &CollectionDef,
+    provider: &str,
+    period: &Period,
+    runs: &[&RunRow],
+    by_hand: bool,
+    recorded: Option<f64>,
+) -> Met {
     let b = &def.burden;
     let (manual, signed, nil, fix) = (
         b.manual_minutes,
@@ -145,8 +159,8 @@ fn met(def: &CollectionDef, provider: &str, period: &Period, runs: &[&RunRow]) -
         b.fix_minutes(),
     );
     let estimated_minutes = match def.capture {
-        Capture::Manual => manual,
-        Capture::Automated => signed,
+        Capture::Automated if !by_hand => signed,
+        _ => manual,
     };
     let price = |a: Arrival| match a {
         Arrival::Pulled => signed,
@@ -192,21 +206,73 @@ fn met(def: &CollectionDef, provider: &str, period: &Period, runs: &[&RunRow]) -
         how,
         fixes,
         corrections: versions.len().saturating_sub(1) as u32,
-        minutes: first + corrections + f64::from(fixes) * fix,
+        // What the provider says it took stands for all of it, however it came.
+        minutes: recorded
+            .filter(|_| how != How::NeverSent)
+            .unwrap_or(first + corrections + f64::from(fixes) * fix),
         estimated_minutes,
+        recorded_minutes: recorded.filter(|_| how != How::NeverSent),
     }
 }
 
+/// What the ledger reads of what was sent: every run, each provider's first upload and
+/// first pull of each collection, and the times providers recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct Sent<'a> {
+    pub runs: &'a [RunRow],
+    pub arrivals: &'a [FirstArrival],
+    pub recorded: &'a [RecordedTime],
+}
+
+/// (first upload, first pull) of one collection by one provider.
+type Firsts = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// Each (provider, collection, period) owed with its last day in `[from, to)` and past its
-/// deadline at `now`, and how it was met: the ledger the totals add up.
+/// deadline at `now`, and how it was met: the ledger the totals add up. Each period is
+/// estimated as the headline estimate priced it at its deadline: from `arrivals`, a
+/// provider who had uploaded an automated collection by hand and had none pulled yet was
+/// priced at the manual minutes.
 pub fn ledger(
     collections: &[InForce],
     providers: &[Provider],
-    runs: &[RunRow],
+    sent: Sent,
     from: NaiveDate,
     to: NaiveDate,
     now: DateTime<Utc>,
 ) -> Vec<Met> {
+    let Sent {
+        runs,
+        arrivals,
+        recorded,
+    } = sent;
+    // The newest time recorded by `now` for each period.
+    let mut took: HashMap<(&str, &str, &str), f64> = HashMap::new();
+    for t in recorded.iter().filter(|t| t.recorded_at <= now) {
+        took.insert(
+            (
+                t.collection.as_str(),
+                t.provider.as_str(),
+                t.period.as_str(),
+            ),
+            t.minutes,
+        );
+    }
+    let mut first: HashMap<(&str, &str), Firsts> = HashMap::new();
+    for a in arrivals {
+        let e = first
+            .entry((a.collection.as_str(), a.provider.as_str()))
+            .or_default();
+        match a.arrived {
+            Arrival::Uploaded => e.0 = Some(a.at),
+            Arrival::Pulled => e.1 = Some(a.at),
+            Arrival::Nil => {}
+        }
+    }
+    let by_hand = |slug: &str, provider: &str, at: DateTime<Utc>| {
+        first
+            .get(&(slug, provider))
+            .is_some_and(|(up, pull)| up.is_some_and(|u| u <= at) && pull.is_none_or(|p| p > at))
+    };
     let mut by_key: HashMap<(&str, &str, &str), Vec<&RunRow>> = HashMap::new();
     for r in runs {
         by_key
@@ -221,16 +287,16 @@ pub fn ledger(
     let mut out = Vec::new();
     for c in collections {
         let slug = c.def.slug.as_str();
-        let due: Vec<(Period, String)> = periods(c, from, to)
+        let due: Vec<(Period, String, DateTime<Utc>)> = periods(c, from, to)
             .into_iter()
-            .filter(|p| deadline(c.def, p) <= now)
-            .map(|p| (p, p.to_string()))
+            .map(|p| (p, p.to_string(), deadline(c.def, &p)))
+            .filter(|(_, _, due)| *due <= now)
             .collect();
         for p in providers
             .iter()
             .filter(|p| c.def.respondents.kinds.contains(&p.kind))
         {
-            for (period, name) in &due {
+            for (period, name, due) in &due {
                 let last = period.end() - chrono::Duration::days(1);
                 if !p.is_open_on(last) {
                     continue;
@@ -238,7 +304,9 @@ pub fn ledger(
                 let runs = by_key
                     .get(&(slug, p.code.as_str(), name.as_str()))
                     .map_or(&[][..], Vec::as_slice);
-                out.push(met(c.def, p.code.as_str(), period, runs));
+                let hand = by_hand(slug, p.code.as_str(), *due);
+                let recorded = took.get(&(slug, p.code.as_str(), name.as_str())).copied();
+                out.push(met(c.def, p.code.as_str(), period, runs, hand, recorded));
             }
         }
     }
@@ -270,6 +338,7 @@ pub fn totals(collections: &[InForce], ledger: &[Met], from: NaiveDate, to: Naiv
         }
         row.fixes += m.fixes;
         row.corrections += m.corrections;
+        row.recorded += u32::from(m.recorded_minutes.is_some());
         row.achieved_hours += m.minutes / 60.0;
         row.estimated_hours += m.estimated_minutes / 60.0;
     }
@@ -296,15 +365,38 @@ impl super::Registry {
         now: DateTime<Utc>,
         rates: Option<&crate::domain::budget::StaffRates>,
     ) -> anyhow::Result<Achieved> {
-        let history = self.in_force_history().await?;
+        let (history, ledger) = self.achieved_ledger(from, to, now).await?;
         let in_force = super::provider_burden::in_force(&history);
-        let providers = self.store().providers().await?;
+        let mut achieved = totals(&in_force, &ledger, from, to);
+        achieved.price(rates);
+        Ok(achieved)
+    }
+
+    /// The ledger of the periods owed with their last day from `from` up to (not including)
+    /// `to`, as recorded by `now`, with the collections it was owed under.
+    pub async fn achieved_ledger(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(super::provider_burden::History, Vec<Met>)> {
+        // The register as it was recorded at `now`: a report as of a past day reads only
+        // what was known by then, so it comes out the same whenever it is made.
+        let records = self.burden_records().await?;
+        let history = super::provider_burden::history_as_of(&records, now);
+        let in_force = super::provider_burden::in_force(&history);
+        let providers: Vec<Provider> = records
+            .providers
+            .into_iter()
+            .filter(|(_, registered)| registered.is_none_or(|r| r <= now))
+            .map(|(p, _)| p)
+            .collect();
         // A period whose last day is in the window began at most a year before it, and
         // nothing is sent for a period before it begins: older runs are not read.
         let earliest = (from - chrono::Duration::days(367))
             .and_hms_opt(0, 0, 0)
             .map(|t| t.and_utc());
-        let runs = self
+        let mut runs = self
             .store()
             .runs(&crate::store::runs::RunFilter {
                 finished_after: earliest,
@@ -312,9 +404,14 @@ impl super::Registry {
                 ..Default::default()
             })
             .await?;
-        let ledger = ledger(&in_force, &providers, &runs, from, to, now);
-        let mut achieved = totals(&in_force, &ledger, from, to);
-        achieved.price(rates);
-        Ok(achieved)
+        runs.retain(|r| r.finished_at.is_some_and(|f| f <= now));
+        let recorded = self.store().recorded_times(None, None).await?;
+        let sent = Sent {
+            runs: &runs,
+            arrivals: &records.arrivals,
+            recorded: &recorded,
+        };
+        let ledger = ledger(&in_force, &providers, sent, from, to, now);
+        Ok((history, ledger))
     }
 }

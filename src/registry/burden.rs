@@ -29,42 +29,115 @@ pub struct CollectionBurden {
     pub capture: Capture,
     pub respondents: u32,
     pub basis: Basis,
+    /// Of the respondents to an automated collection, those who send it by hand: they have
+    /// uploaded a period and no source of theirs has yet been pulled from, so each of their
+    /// submissions is priced at the manual minutes.
+    #[serde(default)]
+    pub by_hand: u32,
+    /// The hours of those sending it by hand, within `annual_hours`.
+    #[serde(default)]
+    pub by_hand_hours: f64,
     pub submissions_per_year: f64,
+    /// The mean over respondents: manual minutes for those who fill it in by hand,
+    /// sign-off minutes for those whose source is pulled from.
     pub minutes_per_submission: f64,
     pub annual_hours: f64,
+    /// Whose time it is, as the definition says: the settings price an hour of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_group: Option<String>,
 }
 
-/// Estimates one collection's annual burden on `on`.
+/// Estimates one collection's annual burden on `on`, as its listing assumes everyone
+/// meets it (before anything is known of who sends it how).
 pub fn estimate(
     def: &CollectionDef,
     licence_number: Option<&str>,
     providers: &[Provider],
     on: NaiveDate,
 ) -> CollectionBurden {
-    let registered = providers
+    let open: Vec<&Provider> = providers
         .iter()
         .filter(|p| def.respondents.kinds.contains(&p.kind) && p.is_open_on(on))
-        .count() as u32;
-    let (respondents, basis) = if registered > 0 {
-        (registered, Basis::Registered)
-    } else {
-        (def.respondents.estimated, Basis::Estimated)
-    };
-    let minutes = match def.capture {
-        Capture::Manual => def.burden.manual_minutes,
-        Capture::Automated => def.burden.automated_minutes,
+        .collect();
+    estimate_with(def, licence_number, &open, |_| false)
+}
+
+/// Estimates a proposal's annual burden on `on`: a new version of a collection in force is
+/// sent as `in_force` (its estimate) is, so those who send it by hand still will.
+pub fn estimate_next(
+    def: &CollectionDef,
+    in_force: Option<&CollectionBurden>,
+    providers: &[Provider],
+    on: NaiveDate,
+) -> CollectionBurden {
+    let fresh = estimate(def, None, providers, on);
+    match in_force {
+        Some(e) if fresh.basis == Basis::Registered => {
+            estimate_counted(def, None, fresh.respondents, e.by_hand)
+        }
+        _ => fresh,
+    }
+}
+
+/// Estimates one collection's annual burden from its `respondents` (the open providers of
+/// its kinds), pricing a respondent for whom `by_hand` holds at the manual minutes even
+/// where the collection is automated.
+pub fn estimate_with(
+    def: &CollectionDef,
+    licence_number: Option<&str>,
+    respondents: &[&Provider],
+    by_hand: impl Fn(&Provider) -> bool,
+) -> CollectionBurden {
+    let hand = respondents.iter().filter(|p| by_hand(p)).count();
+    estimate_counted(def, licence_number, respondents.len() as u32, hand as u32)
+}
+
+/// Estimates one collection's annual burden from how many `registered` respondents it has
+/// and how many of them send it `by_hand`. With none registered, the definition's own
+/// estimate of its respondents is used, all meeting it as it is captured.
+pub fn estimate_counted(
+    def: &CollectionDef,
+    licence_number: Option<&str>,
+    registered: u32,
+    by_hand: u32,
+) -> CollectionBurden {
+    let (manual, signed) = (def.burden.manual_minutes, def.burden.automated_minutes);
+    let (count, basis, by_hand) = match (registered, def.capture) {
+        (0, _) => (def.respondents.estimated, Basis::Estimated, 0),
+        (n, Capture::Manual) => (n, Basis::Registered, 0),
+        (n, Capture::Automated) => (n, Basis::Registered, by_hand.min(n)),
     };
     let per_year = def.frequency.submissions_per_year();
+    // Minutes a year over all respondents, multiplied in the order the estimate always was.
+    let all_minutes = match def.capture {
+        Capture::Manual => f64::from(count) * per_year * manual,
+        Capture::Automated => {
+            f64::from(count - by_hand) * per_year * signed + f64::from(by_hand) * per_year * manual
+        }
+    };
     CollectionBurden {
         slug: def.slug.to_string(),
         title: def.title.clone(),
         licence_number: licence_number.map(str::to_owned),
         capture: def.capture,
-        respondents,
+        respondents: count,
         basis,
+        by_hand,
         submissions_per_year: per_year,
-        minutes_per_submission: minutes,
-        annual_hours: f64::from(respondents) * per_year * minutes / 60.0,
+        minutes_per_submission: match def.capture {
+            Capture::Manual => manual,
+            Capture::Automated if count == 0 => signed,
+            Capture::Automated => {
+                (f64::from(count - by_hand) * signed + f64::from(by_hand) * manual)
+                    / f64::from(count)
+            }
+        },
+        annual_hours: all_minutes / 60.0,
+        by_hand_hours: match def.capture {
+            Capture::Manual => all_minutes / 60.0,
+            Capture::Automated => f64::from(by_hand) * per_year * manual / 60.0,
+        },
+        staff_group: def.burden.staff_group.clone(),
     }
 }
 
@@ -74,7 +147,10 @@ pub struct BurdenReport {
     pub on: NaiveDate,
     pub collections: Vec<CollectionBurden>,
     pub total_hours: f64,
+    /// Hours filling in or sending by hand: manual collections, and the respondents who
+    /// send an automated one by hand.
     pub manual_hours: f64,
+    /// Hours signing off what is pulled from a source.
     pub automated_hours: f64,
     pub budget: Option<Budget>,
     /// What the trajectory allows today, where a target is set.
@@ -85,20 +161,13 @@ pub struct BurdenReport {
 
 impl BurdenReport {
     pub fn new(collections: Vec<CollectionBurden>, budget: Option<Budget>, on: NaiveDate) -> Self {
-        let sum = |capture: Option<Capture>| {
-            // An empty f64 sum is -0.0; adding 0.0 makes it the 0 people expect.
-            collections
-                .iter()
-                .filter(|c| capture.is_none_or(|k| c.capture == k))
-                .map(|c| c.annual_hours)
-                .sum::<f64>()
-                + 0.0
-        };
-        let total_hours = sum(None);
+        // An empty f64 sum is -0.0; adding 0.0 makes it the 0 people expect.
+        let sum = |f: fn(&CollectionBurden) -> f64| collections.iter().map(f).sum::<f64>() + 0.0;
+        let total_hours = sum(|c| c.annual_hours);
         BurdenReport {
             on,
-            manual_hours: sum(Some(Capture::Manual)),
-            automated_hours: sum(Some(Capture::Automated)),
+            manual_hours: sum(|c| c.by_hand_hours),
+            automated_hours: sum(|c| c.annual_hours - c.by_hand_hours),
             trajectory_hours: budget.as_ref().and_then(|b| b.trajectory_at(on)),
             headroom_hours: budget
                 .as_ref()
@@ -109,6 +178,25 @@ impl BurdenReport {
             budget,
         }
     }
+}
+
+/// The trajectory's straight line as points a month apart, from the baseline's date to the
+/// target's, where both are set.
+pub fn trajectory_points(b: &Budget) -> Vec<(NaiveDate, f64)> {
+    let mut points = Vec::new();
+    if let (Some(from), Some(to)) = (b.baseline_date, b.target_date) {
+        let mut on = from;
+        while on < to && points.len() < 240 {
+            if let Some(h) = b.trajectory_at(on) {
+                points.push((on, h));
+            }
+            on = on.checked_add_months(chrono::Months::new(1)).unwrap_or(to);
+        }
+        if let Some(h) = b.trajectory_at(to) {
+            points.push((to, h));
+        }
+    }
+    points
 }
 
 /// Hours for people: `0.1`, `8.5`, `25,550`. Under ten hours keeps a decimal, so that a

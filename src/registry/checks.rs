@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::burden::{estimate, thousands as n};
+use super::burden::{CollectionBurden, estimate, estimate_next, thousands as n};
 use crate::domain::budget::Budget;
 use crate::domain::definition::{
     CollectionDef, DEFAULT_NOTICE_DAYS, DataItem, ItemType, MAX_LICENCE_MONTHS,
@@ -40,6 +40,9 @@ pub struct Context<'a> {
     /// Every listed or suspended collection's version in force, the proposal's own included.
     pub listed: Vec<Listed<'a>>,
     pub providers: &'a [Provider],
+    /// The register's estimate of each collection in force, as the progress report has it
+    /// (respondents who send an automated collection by hand priced at manual minutes).
+    pub estimates: &'a [CollectionBurden],
     pub budget: Option<&'a Budget>,
     pub on: NaiveDate,
 }
@@ -388,7 +391,14 @@ fn derivable(p: &CollectionDef, others: &[Listed]) -> Finding {
 
 /// Rule 4: the register's total after listing, against DAP's cap, net of what it retires.
 fn budget(p: &CollectionDef, previous: Option<&CollectionDef>, cx: &Context) -> Vec<Finding> {
-    let hours = |def: &CollectionDef| estimate(def, None, cx.providers, cx.on).annual_hours;
+    let in_force = |def: &CollectionDef| cx.estimates.iter().find(|e| e.slug == def.slug.as_str());
+    let hours = |def: &CollectionDef| {
+        in_force(def).map_or_else(
+            || estimate(def, None, cx.providers, cx.on).annual_hours,
+            |e| e.annual_hours,
+        )
+    };
+    let own = estimate_next(p, previous.and_then(in_force), cx.providers, cx.on).annual_hours;
     let mut findings = Vec::new();
     let mut offsets = 0.0;
     for retired in &p.retires {
@@ -403,7 +413,6 @@ fn budget(p: &CollectionDef, previous: Option<&CollectionDef>, cx: &Context) -> 
         }
     }
     let total: f64 = cx.listed.iter().map(|l| hours(l.def)).sum();
-    let own = hours(p);
     let added = own - previous.map_or(0.0, hours) - offsets;
     let after = total + added;
     let related: Vec<String> = p.retires.iter().map(|s| s.to_string()).collect();

@@ -109,6 +109,7 @@ impl Registry {
     ) -> anyhow::Result<CheckReport> {
         let live = self.live(at).await?;
         let providers = self.providers().await?;
+        let estimates = self.burden(at).await?.collections;
         let budget = self.store.budget().await?;
         let on = self.day(at);
         let cx = checks::Context {
@@ -120,6 +121,7 @@ impl Registry {
                 })
                 .collect(),
             providers: &providers,
+            estimates: &estimates,
             budget: budget.as_ref(),
             on,
         };

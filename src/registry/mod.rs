@@ -3,6 +3,7 @@
 
 pub mod achieved;
 pub mod burden;
+pub mod causes;
 pub mod checks;
 pub mod enquiries;
 pub mod exceptions;
@@ -12,6 +13,10 @@ pub mod load;
 pub mod notice;
 pub mod provider_burden;
 pub mod readiness;
+pub mod recorded;
+pub mod records;
+pub mod report;
+pub mod report_files;
 pub mod reporting;
 pub mod views;
 pub mod window;

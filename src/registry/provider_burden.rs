@@ -14,10 +14,11 @@
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 
+use super::records::{Listing, Records};
 use crate::domain::definition::{Capture, CollectionDef};
 use crate::domain::periods_within;
 use crate::domain::provider::Provider;
-use crate::domain::{CollectionStatus, Period, Step};
+use crate::domain::{Period, Step};
 use crate::store::runs::{Arrival, RunRow};
 
 /// Each collection that has been in force: its last version in force, the first day it
@@ -210,6 +211,51 @@ pub fn provider_burden(
     }
 }
 
+/// Every collection that had been in force by `at`, as recorded by then: the version last
+/// listed, the first day it was owed, and the day it stopped being owed (retired, suspended
+/// and not reinstated, or its licence's end).
+pub fn history_as_of(records: &Records, at: DateTime<Utc>) -> History {
+    let day = |t: DateTime<Utc>| t.with_timezone(&records.tz).date_naive();
+    let mut slugs: Vec<&str> = records
+        .listings
+        .iter()
+        .map(|l| l.def.slug.as_str())
+        .collect();
+    slugs.sort_unstable();
+    slugs.dedup();
+    let mut out = Vec::new();
+    for slug in slugs {
+        let listed: Vec<&Listing> = records
+            .listings
+            .iter()
+            .filter(|l| l.def.slug.as_str() == slug && l.listed_at <= at)
+            .collect();
+        let Some(last) = listed.iter().max_by_key(|l| l.version) else {
+            continue;
+        };
+        let Some(from) = listed
+            .iter()
+            .map(|l| l.effective_from.unwrap_or_else(|| day(l.listed_at)))
+            .min()
+        else {
+            continue;
+        };
+        // A form stops being owed when it is retired or suspended, or its licence ends.
+        let stopped = records
+            .decisions
+            .iter()
+            .rfind(|d| d.slug == slug && d.at <= at && d.action.changes_force())
+            .filter(|d| matches!(d.action, Step::Retire | Step::Suspend))
+            .map(|d| day(d.at));
+        let to = match (stopped, last.expires_at.map(day)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        out.push((last.def.clone(), from, to));
+    }
+    out
+}
+
 /// The twelve months up to and including the one `today` is in, oldest first.
 pub fn last_twelve_months(today: NaiveDate) -> Vec<Period> {
     let mut m = Period::containing(crate::domain::PeriodKind::Month, today);
@@ -226,41 +272,8 @@ impl super::Registry {
     /// Every collection that has been in force: the version last in force, the first day
     /// it was owed, and the day it stopped being owed (retired, suspended or expired).
     pub async fn in_force_history(&self) -> anyhow::Result<History> {
-        let store = self.store();
-        let decisions = store.decisions(None).await?;
-        let mut defs = Vec::new();
-        for c in store.collections().await? {
-            let versions = store.versions(&c.slug).await?;
-            // The version that was last in force, and when the collection was first owed.
-            let Some(last) = versions.iter().rev().find(|v| v.listed_at.is_some()) else {
-                continue;
-            };
-            let from = versions
-                .iter()
-                .filter_map(|v| v.effective_from.or(v.listed_at.map(|t| self.day(t))))
-                .min();
-            // A form stops being owed when it is retired or suspended, or its licence ends.
-            let stopped = match c.status {
-                CollectionStatus::Retired => Some(Step::Retire),
-                CollectionStatus::Suspended => Some(Step::Suspend),
-                _ => None,
-            }
-            .and_then(|action| {
-                decisions
-                    .iter()
-                    .rev()
-                    .find(|d| d.slug == c.slug && d.action == action)
-                    .map(|d| self.day(d.at))
-            });
-            let to = match (stopped, last.expires_at.map(|e| self.day(e))) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            if let Some(from) = from {
-                defs.push((last.definition.0.clone(), from, to));
-            }
-        }
-        Ok(defs)
+        let records = self.burden_records().await?;
+        Ok(history_as_of(&records, DateTime::<Utc>::MAX_UTC))
     }
 
     /// `provider`'s burden over the twelve months to `at`.

@@ -129,6 +129,7 @@ impl Registry {
         let providers = self.providers().await?;
         let decisions = self.store.decisions(None).await?;
         let on = self.day(at);
+        let estimates = self.burden(at).await?.collections;
         let mut out = Vec::new();
         for c in self.store.collections().await? {
             let versions = self.store.versions(&c.slug).await?;
@@ -175,7 +176,13 @@ impl Registry {
                     status,
                     CollectionStatus::Listed | CollectionStatus::Suspended
                 )
-                .then(|| estimate(def, None, &providers, on).annual_hours),
+                .then(|| {
+                    estimates
+                        .iter()
+                        .find(|e| e.slug == c.slug)
+                        .map_or_else(|| estimate(def, None, &providers, on), Clone::clone)
+                        .annual_hours
+                }),
                 reason,
                 overrides: own.iter().flat_map(|d| d.overrides.0.clone()).collect(),
                 status,
@@ -184,79 +191,17 @@ impl Registry {
         Ok(out)
     }
 
-    /// Estimated burden of every licensed collection, against DAP's budget. A suspended
-    /// collection still counts: it keeps its licence and its burden comes back with it, so
-    /// suspending one must not make room under the cap for another.
+    /// Estimated burden of every licensed collection, against DAP's budget, as the records
+    /// stand at `at` (see `causes`). A suspended collection still counts: it keeps its
+    /// licence and its burden comes back with it, so suspending one must not make room
+    /// under the cap for another.
     pub async fn burden(&self, at: DateTime<Utc>) -> anyhow::Result<BurdenReport> {
-        let providers = self.providers().await?;
-        let on = self.day(at);
-        let collections = self
-            .live(at)
-            .await?
-            .iter()
-            .map(|(licence, v)| estimate(&v.definition.0, licence.as_deref(), &providers, on))
-            .collect();
+        let records = self.burden_records().await?;
         Ok(BurdenReport::new(
-            collections,
+            super::causes::estimate_at(&records, at),
             self.store.budget().await?,
-            on,
+            self.day(at),
         ))
-    }
-
-    /// The register's estimated annual burden as it stood after each day on which DAP listed,
-    /// retired, suspended or reinstated a collection, up to `at`, ending with `now` (the
-    /// report of [`Registry::burden`] at `at`, which the caller already holds): the steps by
-    /// which the burden has moved, for the progress report.
-    pub async fn burden_history(
-        &self,
-        now: &BurdenReport,
-        at: DateTime<Utc>,
-    ) -> anyhow::Result<Vec<(NaiveDate, f64)>> {
-        let providers = self.providers().await?;
-        let mut decisions = self.store.decisions(None).await?;
-        decisions.retain(|d| d.at <= at && d.action.changes_force());
-        decisions.sort_by_key(|d| d.at);
-        let mut versions = std::collections::HashMap::new();
-        for d in &decisions {
-            if !versions.contains_key(&d.slug) {
-                versions.insert(d.slug.clone(), self.store.versions(&d.slug).await?);
-            }
-        }
-        let mut days: Vec<NaiveDate> = decisions.iter().map(|d| self.day(d.at)).collect();
-        days.dedup();
-        let mut out = Vec::new();
-        for day in days {
-            let end = decisions
-                .iter()
-                .take_while(|d| self.day(d.at) <= day)
-                .last()
-                .map_or(at, |d| d.at);
-            // Each collection's last change by the end of that day says whether it was in
-            // force (a suspended one still counts: its licence stands).
-            let mut last: std::collections::BTreeMap<&str, &DecisionRow> = Default::default();
-            for d in decisions.iter().filter(|d| d.at <= end) {
-                last.insert(&d.slug, d);
-            }
-            let mut total = 0.0;
-            for (slug, d) in last {
-                if d.action == Step::Retire {
-                    continue;
-                }
-                // The version in force then: the last listed by then, if its licence ran.
-                let shown = versions[slug]
-                    .iter()
-                    .filter(|v| v.listed_at.is_some_and(|l| l <= end))
-                    .max_by_key(|v| v.listed_at)
-                    .filter(|v| v.expires_at.is_none_or(|e| e > end));
-                if let Some(v) = shown {
-                    total += estimate(&v.definition.0, None, &providers, day).annual_hours;
-                }
-            }
-            out.push((day, total));
-        }
-        out.retain(|(d, _)| *d < now.on);
-        out.push((now.on, now.total_hours));
-        Ok(out)
     }
 
     /// Changes the cap or the target; what is not given stays as it was.
@@ -427,7 +372,12 @@ pub fn coming<'a>(
 impl Registry {
     /// Adds or updates providers, all or none. A successor must be a provider, in the file
     /// or already registered.
-    pub async fn import_providers(&self, list: &[Provider]) -> anyhow::Result<u64> {
+    /// A provider new to the register is recorded as joining it `at`.
+    pub async fn import_providers(
+        &self,
+        list: &[Provider],
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<u64> {
         let known = self.store.providers().await?;
         let missing: Vec<String> = list
             .iter()
@@ -444,7 +394,7 @@ impl Registry {
             ))
             .into());
         }
-        self.store.import_providers(list).await
+        self.store.import_providers(list, at).await
     }
 }
 

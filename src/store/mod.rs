@@ -7,6 +7,7 @@
 //! cannot both succeed.
 
 pub mod access;
+pub mod burden;
 pub mod enquiries;
 pub mod exceptions;
 pub mod holds;
@@ -173,6 +174,7 @@ pub trait Store:
     + notices::Notices
     + enquiries::Enquiries
     + holds::Holds
+    + burden::BurdenRecords
     + Send
     + Sync
 {
@@ -201,8 +203,13 @@ pub trait Store:
         d: &NewDecision,
         checked_at: Option<i64>,
     ) -> anyhow::Result<Option<String>>;
-    /// Adds or updates providers by code, all or none.
-    async fn import_providers(&self, providers: &[Provider]) -> anyhow::Result<u64>;
+    /// Adds or updates providers by code, all or none; one new to the register is recorded
+    /// as joining it `at`.
+    async fn import_providers(
+        &self,
+        providers: &[Provider],
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<u64>;
     async fn providers(&self) -> anyhow::Result<Vec<Provider>>;
     async fn set_budget(&self, b: &Budget) -> anyhow::Result<()>;
     async fn budget(&self) -> anyhow::Result<Option<Budget>>;

@@ -369,13 +369,15 @@ macro_rules! sql_store {
             async fn import_providers(
                 &self,
                 providers: &[$crate::domain::provider::Provider],
+                at: chrono::DateTime<chrono::Utc>,
             ) -> anyhow::Result<u64> {
                 let mut tx = self.pool.begin().await?;
                 for p in providers {
                     sqlx::query(
                         "INSERT INTO providers
-                           (code, name, kind, region, icb, local_authority, opened_on, closed_on, successor)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                           (code, name, kind, region, icb, local_authority, opened_on, closed_on,
+                            successor, registered_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                          ON CONFLICT (code) DO UPDATE SET
                            name = excluded.name, kind = excluded.kind, region = excluded.region,
                            icb = excluded.icb, local_authority = excluded.local_authority,
@@ -391,6 +393,7 @@ macro_rules! sql_store {
                     .bind(p.opened_on)
                     .bind(p.closed_on)
                     .bind(p.successor.as_ref().map(|s| s.as_str()))
+                    .bind(at)
                     .execute(&mut *tx)
                     .await?;
                 }

@@ -7,9 +7,9 @@ use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::{
-    access::access_store, enquiries::enquiries_store, exceptions::exceptions_store,
-    holds::holds_store, notices::notices_store, queries::query_store, readiness::readiness_store,
-    redact, runs::run_ledger, sql::sql_store,
+    access::access_store, burden::burden_store, enquiries::enquiries_store,
+    exceptions::exceptions_store, holds::holds_store, notices::notices_store, queries::query_store,
+    readiness::readiness_store, redact, runs::run_ledger, sql::sql_store,
 };
 
 pub struct SqliteStore {
@@ -55,3 +55,4 @@ readiness_store!(SqliteStore);
 notices_store!(SqliteStore);
 enquiries_store!(SqliteStore);
 holds_store!(SqliteStore);
+burden_store!(SqliteStore);

@@ -217,6 +217,77 @@ pub fn trajectory(
     labelled(svg, title)
 }
 
+/// A waterfall: the `start` total as a bar, each of `steps` as a bar floating from the
+/// running total (red where it adds hours, green where it takes them away), and the `end`
+/// total as a bar. Labels name the bars, in order.
+pub fn waterfall(
+    title: &str,
+    start: (&str, f64),
+    steps: &[(&str, f64)],
+    end: (&str, f64),
+) -> String {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        // (label, from, to, colour) for each bar.
+        let mut bars = vec![(start.0, 0.0, start.1, NHS_BLUE)];
+        let mut running = start.1;
+        for (label, delta) in steps {
+            let colour = if *delta > 0.0 { NHS_RED } else { GREEN };
+            bars.push((label, running, running + delta, colour));
+            running += delta;
+        }
+        bars.push((end.0, 0.0, end.1, NHS_BLUE));
+        let top = bars
+            .iter()
+            .map(|b| b.1.max(b.2))
+            .fold(0.0f64, f64::max)
+            .max(1.0)
+            * 1.15;
+        let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
+            root.fill(&WHITE)?;
+            let mut chart = ChartBuilder::on(&root)
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(70)
+                .build_cartesian_2d((0..bars.len()).into_segmented(), 0.0..top)?;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .y_desc("Hours a year")
+                .x_label_formatter(&|x| match x {
+                    SegmentValue::CenterOf(i) => {
+                        bars.get(*i).map(|b| b.0.to_owned()).unwrap_or_default()
+                    }
+                    _ => String::new(),
+                })
+                .label_style(("sans-serif", 13).into_font().color(&DARK))
+                .axis_desc_style(("sans-serif", 14).into_font().color(&DARK))
+                .draw()?;
+            chart.draw_series(bars.iter().enumerate().map(|(i, (_, from, to, colour))| {
+                // A change too small to see still shows as a line.
+                let (low, high) = (
+                    from.min(*to),
+                    from.max(*to).max(from.min(*to) + top / 400.0),
+                );
+                Rectangle::new(
+                    [
+                        (SegmentValue::Exact(i), low),
+                        (SegmentValue::Exact(i + 1), high),
+                    ],
+                    colour.filled(),
+                )
+            }))?;
+            root.present()?;
+            Ok(())
+        })();
+        if let Err(e) = drawn {
+            tracing::warn!(error = %e, "Could not draw a chart.");
+        }
+    }
+    labelled(svg, title)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +321,12 @@ mod tests {
             svg.contains("DAP&apos;s cap") || svg.contains("DAP's cap"),
             "{svg}"
         );
+        let svg = waterfall(
+            "Changes by cause",
+            ("Baseline", 100.0),
+            &[("Programme change", -30.0), ("Adjustment", 5.0)],
+            ("Today", 75.0),
+        );
+        assert!(svg.contains("Programme change") && svg.contains("Today"));
     }
 }

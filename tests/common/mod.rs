@@ -181,6 +181,11 @@ async fn drop_stale_databases(conn: &mut sqlx::PgConnection) {
     }
 }
 
+/// When the tests' providers joined the register: before any of their worlds begin.
+pub fn registered() -> chrono::DateTime<chrono::Utc> {
+    "2026-01-01T00:00:00Z".parse().unwrap()
+}
+
 pub fn dap() -> &'static str {
     "Asha Patel (DAP)"
 }
@@ -246,9 +251,12 @@ impl CensusWorld {
             "code,name,kind,region\nRXA,Ashford,acute_trust,London\n",
         )
         .unwrap();
-        r.import_providers(&tally::providers::read_csv(&csv).unwrap())
-            .await
-            .unwrap();
+        r.import_providers(
+            &tally::providers::read_csv(&csv).unwrap(),
+            crate::common::registered(),
+        )
+        .await
+        .unwrap();
         let sources = tally::connectors::Sources::of(
             vec![tally::connectors::Source {
                 collection: "ward-bed-census".into(),
@@ -361,7 +369,11 @@ pub async fn list_for_trusts(
     }
     std::fs::write(dir.join("providers.csv"), &csv).unwrap();
     let providers = tally::providers::read_csv(&dir.join("providers.csv")).unwrap();
-    registry.store().import_providers(&providers).await.unwrap();
+    registry
+        .store()
+        .import_providers(&providers, crate::common::registered())
+        .await
+        .unwrap();
     registry.propose(def, "NHS England", listed).await.unwrap();
     list_owed_at_once(registry, def.def.slug.as_str(), listed).await;
     providers
@@ -371,7 +383,10 @@ pub async fn list_for_trusts(
 /// as `tally providers import` does.
 pub async fn import_with_contacts(registry: &Registry, csv: &Path) {
     registry
-        .import_providers(&tally::providers::read_csv(csv).unwrap())
+        .import_providers(
+            &tally::providers::read_csv(csv).unwrap(),
+            crate::common::registered(),
+        )
         .await
         .unwrap();
     for (code, addresses) in tally::providers::read_contacts(csv).unwrap() {

@@ -257,6 +257,35 @@ impl World {
         .unwrap()
     }
 
+    /// Imports one more trust, RXD, at `registered`, and retires the care-home capacity
+    /// collection at `retired`: a change to the register of each cause.
+    pub async fn add_trust_and_retire_homes(
+        &self,
+        registered: DateTime<Utc>,
+        retired: DateTime<Utc>,
+    ) {
+        let csv = self.dir.path().join("more.csv");
+        std::fs::write(
+            &csv,
+            "code,name,kind,region\nRXD,Dunmore,acute_trust,London\n",
+        )
+        .unwrap();
+        self.registry
+            .import_providers(&tally::providers::read_csv(&csv).unwrap(), registered)
+            .await
+            .unwrap();
+        self.registry
+            .change(
+                "care-home-capacity",
+                tally::registry::governance::StatusChange::Retire,
+                super::dap(),
+                "folded into the census",
+                retired,
+            )
+            .await
+            .unwrap();
+    }
+
     pub async fn build(&self, name: &str, period: &str) -> Artifact {
         build(
             &self.registry,
@@ -299,7 +328,10 @@ pub async fn world() -> World {
     )
     .unwrap();
     registry
-        .import_providers(&tally::providers::read_csv(&providers).unwrap())
+        .import_providers(
+            &tally::providers::read_csv(&providers).unwrap(),
+            crate::common::registered(),
+        )
         .await
         .unwrap();
     std::fs::create_dir_all(dir.path().join("drop")).unwrap();

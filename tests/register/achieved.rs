@@ -204,10 +204,15 @@ async fn achieved_burden_is_what_happened_priced_from_the_definitions() {
         .await
         .unwrap();
     let providers = w.registry.store().providers().await.unwrap();
+    let arrivals = w.registry.store().first_arrivals().await.unwrap();
     let ledger = tally::registry::achieved::ledger(
         &in_force,
         &providers,
-        &runs,
+        tally::registry::achieved::Sent {
+            runs: &runs,
+            arrivals: &arrivals,
+            recorded: &[],
+        },
         from,
         to,
         utc("2026-07-10T12:00:00Z"),

@@ -7,8 +7,11 @@
 mod common;
 
 mod achieved;
+mod causes;
 mod collections;
 mod migrations;
+mod recorded;
+mod report;
 mod reporting;
 mod run_ledger;
 mod store_contract;

@@ -295,7 +295,10 @@ async fn bad_requests_get_clear_errors_and_leave_nothing_behind() {
     )
     .unwrap();
     registry
-        .import_providers(&tally::providers::read_csv(&providers).unwrap())
+        .import_providers(
+            &tally::providers::read_csv(&providers).unwrap(),
+            crate::common::registered(),
+        )
         .await
         .unwrap();
     let catalogue = Catalogue::load(&repo().join("queries")).unwrap();

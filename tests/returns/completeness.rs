@@ -150,7 +150,10 @@ async fn completeness_tells_corrections_progress_partial_days_and_kinds_apart() 
     )
     .unwrap();
     w.registry
-        .import_providers(&tally::providers::read_csv(&mh).unwrap())
+        .import_providers(
+            &tally::providers::read_csv(&mh).unwrap(),
+            crate::common::registered(),
+        )
         .await
         .unwrap();
     // Its first delivery comes a day after the deadline (late), and it corrects it the

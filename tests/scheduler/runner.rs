@@ -39,7 +39,7 @@ async fn each_due_period_is_pulled_once_and_failures_wait_for_their_backoff() {
     let csv = dir.path().join("providers.csv");
     std::fs::write(&csv, "code,name,kind,region\nRXA,Ashford,acute_trust,London\nRXB,Bramley,acute_trust,London\n1-100000001,Oak House,care_home,London\n").unwrap();
     registry
-        .import_providers(&read_csv(&csv).unwrap())
+        .import_providers(&read_csv(&csv).unwrap(), crate::common::registered())
         .await
         .unwrap();
     std::fs::create_dir_all(dir.path().join("drop")).unwrap();
@@ -153,7 +153,7 @@ async fn nothing_is_pulled_for_a_period_before_the_effective_date() {
     )
     .unwrap();
     registry
-        .import_providers(&read_csv(&csv).unwrap())
+        .import_providers(&read_csv(&csv).unwrap(), crate::common::registered())
         .await
         .unwrap();
     std::fs::create_dir_all(dir.path().join("drop")).unwrap();

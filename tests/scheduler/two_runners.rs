@@ -94,7 +94,7 @@ async fn two_schedulers_on_one_database_pull_each_due_run_exactly_once() {
     let csv = dir.path().join("providers.csv");
     std::fs::write(&csv, providers).unwrap();
     setup
-        .import_providers(&read_csv(&csv).unwrap())
+        .import_providers(&read_csv(&csv).unwrap(), crate::common::registered())
         .await
         .unwrap();
 

@@ -12,6 +12,7 @@ mod held;
 mod nil;
 mod openapi;
 mod pages;
+mod progress;
 mod provider;
 mod schemathesis;
 mod serve;

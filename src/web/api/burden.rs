@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use chrono::{Months, NaiveDate};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -141,27 +141,14 @@ pub async fn trajectory(
 }
 
 pub(crate) fn trajectory_of(report: &BurdenReport) -> Trajectory {
-    let mut points = Vec::new();
-    if let Some(b) = &report.budget
-        && let (Some(from), Some(to)) = (b.baseline_date, b.target_date)
-    {
-        let mut on = from;
-        while on < to && points.len() < 240 {
-            if let Some(h) = b.trajectory_at(on) {
-                points.push(TrajectoryPoint {
-                    on,
-                    allowed_hours: h,
-                });
-            }
-            on = on.checked_add_months(Months::new(1)).unwrap_or(to);
-        }
-        if let Some(h) = b.trajectory_at(to) {
-            points.push(TrajectoryPoint {
-                on: to,
-                allowed_hours: h,
-            });
-        }
-    }
+    let points = report
+        .budget
+        .as_ref()
+        .map(crate::registry::burden::trajectory_points)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(on, allowed_hours)| TrajectoryPoint { on, allowed_hours })
+        .collect();
     Trajectory {
         budget: report.budget.clone(),
         today: report.on,

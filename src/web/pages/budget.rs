@@ -78,11 +78,7 @@ async fn render(
     let report = app.registry.burden(now).await.map_err(fail)?;
     let t = crate::web::api::trajectory_of(&report);
     let b = report.budget.as_ref();
-    let history = app
-        .registry
-        .burden_history(&report, now)
-        .await
-        .map_err(fail)?;
+    let history = app.registry.burden_history(now).await.map_err(fail)?;
     let line: Vec<(NaiveDate, f64)> = t.points.iter().map(|p| (p.on, p.allowed_hours)).collect();
     let chart_title = "The trajectory to the target, DAP's cap, and the estimated burden";
     let form = typed.unwrap_or_else(|| BudgetForm {

@@ -95,6 +95,10 @@ pub struct Collection {
     amendment: String,
     /// When a figure is held for its provider to confirm.
     plausibility: String,
+    /// The listing's minutes for each way of meeting a period, and whose time they are.
+    minutes: String,
+    /// What providers recorded over the last year, by way: (way, periods, median, listed).
+    observed: Vec<(String, u32, String, String)>,
     bad_rows: String,
     capture: String,
     expires: String,
@@ -284,6 +288,38 @@ async fn render(
             .rev()
             .filter(|q| q.published)
             .filter_map(|q| Some((q.question, q.answer?)))
+            .collect(),
+        minutes: {
+            let b = &def.burden;
+            format!(
+                "{} by hand; {} signing off a pull; {} for a nil return; {} fixing a rejected submission{}",
+                minutes(b.manual_minutes),
+                minutes(b.automated_minutes),
+                minutes(b.nil_minutes()),
+                minutes(b.fix_minutes()),
+                b.staff_group
+                    .as_deref()
+                    .map(|g| format!(": {} time", g.replace('_', " ")))
+                    .unwrap_or_default()
+            )
+        },
+        observed: app
+            .registry
+            .observed(slug.as_str(), now)
+            .await
+            .map_err(|e| PageError(ApiError::from(e), Nav::of(v)))?
+            .into_iter()
+            .map(|o| {
+                (
+                    serde_json::to_value(o.how)
+                        .ok()
+                        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+                        .unwrap_or_default(),
+                    o.periods,
+                    minutes(o.median_minutes),
+                    minutes(o.listed_minutes),
+                )
+            })
             .collect(),
         deadline: format!("{} after the period ends", lag(def.deadline)),
         amendment: format!(
@@ -542,4 +578,13 @@ pub async fn template(
         bytes,
     )
         .into_response())
+}
+
+/// `40 minutes`, `2.5 minutes`.
+fn minutes(m: f64) -> String {
+    if m.fract() == 0.0 {
+        format!("{m:.0} minutes")
+    } else {
+        format!("{m:.1} minutes")
+    }
 }

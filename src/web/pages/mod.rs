@@ -15,9 +15,11 @@ mod holds;
 mod licences;
 mod nil;
 mod notifications;
+mod progress;
 mod propose;
 mod provider;
 mod readiness;
+mod recorded;
 mod register;
 mod returns;
 mod trial;
@@ -56,7 +58,11 @@ pub fn router() -> Router<Arc<App>> {
             "/collections/{slug}/template/{format}",
             get(collection::template),
         )
-        .route("/progress", get(register::progress))
+        .route("/providers/{code}/times", post(recorded::record))
+        .route("/progress", get(progress::progress))
+        .route("/progress/report", get(progress::report))
+        .route("/progress/reports", post(progress::file))
+        .route("/progress/reports/{id}/{format}", get(progress::filed))
         .route(
             "/sign-in",
             get(sign_in_page).post(sign_in.layer(crate::web::limit::sign_in())),

@@ -24,6 +24,7 @@ fn run(p: &CollectionDef, listed: &[&CollectionDef], budget: Option<&Budget>) ->
             })
             .collect(),
         providers: &[],
+        estimates: &[],
         budget,
         on: on(),
     };

@@ -147,7 +147,7 @@ async fn listing_with_offsets_retires_them_in_the_same_step(db: &TestDb) {
     assert!(b.headroom_hours.unwrap() > 0.0);
     // The progress report's steps: the baseline on day 1, the census alone once it had
     // retired the forms on day 4, and today's figure.
-    let history = r.burden_history(&b, at(5)).await.unwrap();
+    let history = r.burden_history(at(5)).await.unwrap();
     let steps: Vec<f64> = history.iter().map(|h| h.1).collect();
     assert_eq!(history.len(), 3, "{history:?}");
     assert!((steps[0] - baseline).abs() < 1e-9, "{history:?}");
@@ -156,13 +156,10 @@ async fn listing_with_offsets_retires_them_in_the_same_step(db: &TestDb) {
     assert!(history[0].0 < history[1].0 && history[1].0 < history[2].0);
     // Before anything was decided there is only the day asked about.
     assert_eq!(
-        r.burden_history(
-            &r.burden(at(1) - chrono::Duration::days(1)).await.unwrap(),
-            at(1) - chrono::Duration::days(1)
-        )
-        .await
-        .unwrap()
-        .len(),
+        r.burden_history(at(1) - chrono::Duration::days(1))
+            .await
+            .unwrap()
+            .len(),
         1
     );
 }

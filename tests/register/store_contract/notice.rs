@@ -32,7 +32,9 @@ async fn one_trust(r: &tally::registry::Registry) -> Provider {
     )
     .unwrap();
     let providers = tally::providers::read_csv(&csv).unwrap();
-    r.import_providers(&providers).await.unwrap();
+    r.import_providers(&providers, crate::common::registered())
+        .await
+        .unwrap();
     providers.into_iter().next().unwrap()
 }
 

@@ -23,9 +23,18 @@ async fn providers_import_and_obligations_follow_open_dates(db: &TestDb) {
     )
     .unwrap();
     let providers = read_csv(&csv).unwrap();
-    assert_eq!(r.store().import_providers(&providers).await.unwrap(), 4);
+    assert_eq!(
+        r.store()
+            .import_providers(&providers, crate::common::registered())
+            .await
+            .unwrap(),
+        4
+    );
     // Importing again updates in place.
-    r.store().import_providers(&providers).await.unwrap();
+    r.store()
+        .import_providers(&providers, crate::common::registered())
+        .await
+        .unwrap();
     let mut sorted = providers.clone();
     sorted.sort_by(|a, b| a.code.cmp(&b.code));
     assert_eq!(r.store().providers().await.unwrap(), sorted);

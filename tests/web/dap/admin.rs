@@ -214,6 +214,7 @@ async fn providers_and_dhsc_are_refused_daps_and_admins_pages_and_forms() {
                 ],
             ),
             ("/dap/budget", vec![("cap", "1"), ("reason", "x")]),
+            ("/progress/reports", vec![("as_of", "2026-11-01")]),
             (
                 "/collections/ward-bed-census/decisions",
                 vec![("action", "retire"), ("reason", "x"), ("confirmed", "yes")],
@@ -273,7 +274,9 @@ async fn providers_and_dhsc_are_refused_daps_and_admins_pages_and_forms() {
         .await
         .text();
     assert!(
-        refused.contains("set_budget") && refused.contains("token_create"),
+        refused.contains("set_budget")
+            && refused.contains("token_create")
+            && refused.contains("file_report"),
         "{refused}"
     );
 }

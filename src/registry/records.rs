@@ -1,0 +1,75 @@
+//! What the burden accounts are replayed from: every version listed, DAP's decisions, the
+//! providers with the day each joined the register, and each provider's first upload and
+//! first pull of each collection, as recorded now.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::domain::definition::CollectionDef;
+use crate::domain::provider::Provider;
+use crate::store::burden::FirstArrival;
+
+/// A version of a collection that was listed.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub version: i64,
+    pub def: CollectionDef,
+    pub licence_number: Option<String>,
+    pub listed_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The first day it was owed, when DAP set one at listing.
+    pub effective_from: Option<NaiveDate>,
+}
+
+/// Everything the estimate is replayed from.
+#[derive(Debug, Clone)]
+pub struct Records {
+    pub listings: Vec<Listing>,
+    /// DAP's decisions, in the order they were made.
+    pub decisions: Vec<crate::store::DecisionRow>,
+    /// Each provider, with when it joined the register (none: before Tally kept the day).
+    pub providers: Vec<(Provider, Option<DateTime<Utc>>)>,
+    pub arrivals: Vec<FirstArrival>,
+    pub tz: chrono_tz::Tz,
+}
+
+impl super::Registry {
+    /// What the estimate is replayed from, as recorded now.
+    pub async fn burden_records(&self) -> anyhow::Result<Records> {
+        let store = self.store();
+        let mut listings = Vec::new();
+        for c in store.collections().await? {
+            for v in store.versions(&c.slug).await? {
+                if let Some(listed_at) = v.listed_at {
+                    listings.push(Listing {
+                        version: v.version,
+                        def: v.definition.0,
+                        licence_number: c.licence_number.clone(),
+                        listed_at,
+                        expires_at: v.expires_at,
+                        effective_from: v.effective_from,
+                    });
+                }
+            }
+        }
+        let mut decisions = store.decisions(None).await?;
+        decisions.sort_by_key(|d| (d.at, d.id));
+        let registered: std::collections::HashMap<String, Option<DateTime<Utc>>> =
+            store.registrations().await?.into_iter().collect();
+        let providers = store
+            .providers()
+            .await?
+            .into_iter()
+            .map(|p| {
+                let at = registered.get(p.code.as_str()).copied().flatten();
+                (p, at)
+            })
+            .collect();
+        Ok(Records {
+            listings,
+            decisions,
+            providers,
+            arrivals: store.first_arrivals().await?,
+            tz: self.tz,
+        })
+    }
+}

@@ -1,0 +1,215 @@
+//! The progress page: what moved the estimate, by cause; the report as a file, made now or
+//! filed by DAP and kept as filed.
+
+use crate::common;
+
+use axum::http::{StatusCode, header};
+use common::web::{csrf_field, spawn};
+use tally::registry::report_files::{Format, write};
+
+#[tokio::test]
+async fn the_progress_page_explains_the_estimate_and_dap_files_the_report() {
+    let t = spawn(None).await;
+    let today = t
+        .app
+        .now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive();
+    let yesterday = today - chrono::Days::new(1);
+
+    let page = t.page("/progress", None).await.text();
+    let causes = &page[page.find("<h2 id=\"causes\">").expect("the causes section")..];
+    for words in [
+        "What moved the estimate since",
+        "Programme change",
+        "Adjustment",
+        "Automation",
+        "aria-label=\"The estimate on",
+        "<td>Daily ward bed census</td>",
+        "Every change, day by day",
+    ] {
+        assert!(
+            causes.contains(words),
+            "the causes lack {words:?}: {causes}"
+        );
+    }
+    // The headline in hours and pounds, at the settings' rates.
+    assert!(page.contains("hours (£"), "{page}");
+    assert!(page.contains("No report has been filed yet."));
+    // Only DAP is offered the form that files it.
+    assert!(!page.contains("File the report"));
+    let dap = t.sign_in(&t.tokens.dap).await;
+    let page = t.page("/progress", Some(&dap)).await.text();
+    assert!(page.contains("File the report"));
+
+    // Anyone downloads the report as of a day, as the registry makes it.
+    let expected = t
+        .app
+        .registry
+        .progress_report(yesterday, t.app.settings.staff_rates.as_ref())
+        .await
+        .unwrap();
+    let csv = t
+        .page(
+            &format!("/progress/report?as_of={yesterday}&format=csv"),
+            None,
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert_eq!(
+        csv.headers[header::CONTENT_DISPOSITION],
+        format!("attachment; filename=\"burden-report-{yesterday}.csv\"").as_str()
+    );
+    assert_eq!(csv.body, write(&expected, Format::Csv).unwrap());
+    let tomorrow = today + chrono::Days::new(1);
+    let refused = t
+        .page(
+            &format!("/progress/report?as_of={tomorrow}&format=xlsx"),
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.text().contains("that day has not come"),
+        "{}",
+        refused.text()
+    );
+    let odd = t
+        .page(
+            &format!("/progress/report?as_of={yesterday}&format=pdf"),
+            None,
+        )
+        .await;
+    assert_eq!(odd.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(odd.text().contains("use json, csv or xlsx"));
+
+    // DAP files it; the page lists it and each download is the report as filed.
+    let csrf = csrf_field(&page);
+    let filed = t
+        .form(
+            "/progress/reports",
+            Some(&dap),
+            &[("csrf", &csrf), ("as_of", &yesterday.to_string())],
+        )
+        .await;
+    assert_eq!(filed.status, StatusCode::SEE_OTHER);
+    assert_eq!(filed.headers[header::LOCATION], "/progress?filed=1#reports");
+    let page = t.page("/progress?filed=1", None).await.text();
+    assert!(page.contains("Filed as report 1."), "{page}");
+    assert!(page.contains("href=\"/progress/reports/1/xlsx\""));
+    assert!(page.contains(common::dap()));
+    let xlsx = t.page("/progress/reports/1/xlsx", None).await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+    assert_eq!(xlsx.body, write(&expected, Format::Xlsx).unwrap());
+    assert_eq!(
+        t.page("/progress/reports/2/json", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        t.page("/progress/reports/1/pdf", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // A day still to come is refused, and said so on the page.
+    let again = t
+        .form(
+            "/progress/reports",
+            Some(&dap),
+            &[("csrf", &csrf), ("as_of", &tomorrow.to_string())],
+        )
+        .await;
+    let to = again.headers[header::LOCATION].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/progress?refused="), "{to}");
+    let page = t.page(&to, None).await.text();
+    assert!(
+        page.contains("The report was not filed: a report as of"),
+        "{page}"
+    );
+    let log = t.app.store().audit_log(100).await.unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "file_report" && e.outcome == "done")
+    );
+    assert!(
+        log.iter()
+            .any(|e| e.action == "file_report" && e.outcome == "refused")
+    );
+}
+
+#[tokio::test]
+async fn a_provider_records_the_time_a_period_took_and_dap_sees_the_median() {
+    let t = spawn(None).await;
+    let clerk = t.sign_in(&t.tokens.provider).await;
+    let page = t.page("/providers/RXA", Some(&clerk)).await.text();
+    assert!(page.contains("Record the time a submission took"), "{page}");
+    let csrf = csrf_field(&page);
+    let sent = t
+        .form(
+            "/providers/RXA/times",
+            Some(&clerk),
+            &[
+                ("csrf", &csrf),
+                ("collection", "ward-bed-census"),
+                ("period", "2026-06-10"),
+                ("minutes", "25"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK);
+    assert!(
+        sent.text()
+            .contains("Recorded: ward-bed-census 2026-06-10 took 25 minutes."),
+        "{}",
+        sent.text()
+    );
+    let refused = t
+        .form(
+            "/providers/RXA/times",
+            Some(&clerk),
+            &[
+                ("csrf", &csrf),
+                ("collection", "ward-bed-census"),
+                ("period", "2026-06-10"),
+                ("minutes", "a while"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .text()
+            .contains("Nothing was recorded: the time must be a number of minutes"),
+        "{}",
+        refused.text()
+    );
+    // Another provider's page is not the clerk's to record on.
+    let other = t
+        .form(
+            "/providers/RXB/times",
+            Some(&clerk),
+            &[
+                ("csrf", &csrf),
+                ("collection", "ward-bed-census"),
+                ("period", "2026-06-10"),
+                ("minutes", "25"),
+            ],
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    // The collection's page shows what was recorded beside the listing's minutes.
+    let c = t.page("/collections/ward-bed-census", None).await.text();
+    let burden = &c[c.find("<h2>Burden</h2>").expect("the burden section")..];
+    assert!(
+        burden.contains("<td>pulled</td><td class=\"num\">1</td><td class=\"num\">25 minutes</td>"),
+        "{burden}"
+    );
+    let log = t.app.store().audit_log(100).await.unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "record_time" && e.outcome == "done")
+    );
+    assert!(
+        log.iter()
+            .any(|e| e.action == "record_time" && e.outcome == "refused")
+    );
+}
