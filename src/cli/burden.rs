@@ -262,9 +262,6 @@ async fn report(
     if let Some(id) = filed {
         println!("Filed as report {id}; it is listed on /progress.");
     }
-    if as_of == today {
-        println!("Today is not over: a report as of today made later may hold more.");
-    }
     Ok(Outcome::Done)
 }
 

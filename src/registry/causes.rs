@@ -102,8 +102,10 @@ enum Kind {
     Registered(usize),
     /// A provider's opening or closing day begins.
     Roster(usize),
-    ByHand(usize),
+    // At one instant a pull is applied before an upload: a provider whose first of each
+    // came together is automated, never by hand.
     Automated(usize),
+    ByHand(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -289,11 +291,15 @@ impl<'a> State<'a> {
     }
 }
 
-/// A new version that asks for the same as the old and changes only what the listing
-/// estimates (minutes, respondents expected): a re-estimate, not a programme change.
+/// A new version that asks the same of the same providers and changes only what the
+/// listing estimates (minutes, respondents expected), perhaps with its wording: a
+/// re-estimate, not a programme change.
 fn reestimate(old: &CollectionDef, new: &CollectionDef) -> bool {
     let strip = |d: &CollectionDef| {
         let mut d = d.clone();
+        (d.title, d.purpose, d.sponsor, d.legal_basis) = Default::default();
+        (d.licence_term_months, d.notice_days) = (0, 0);
+        d.retires.clear();
         let b = &mut d.burden;
         (b.manual_minutes, b.automated_minutes) = (0.0, 0.0);
         (b.nil_minutes, b.fix_minutes, b.staff_group) = (None, None, None);
@@ -378,8 +384,7 @@ fn events(records: &Records) -> Vec<Event<'_>> {
             kind,
         });
     }
-    // At one instant: a pull before an upload, so that a provider whose first of each
-    // came together is automated, never by hand.
+    // In time order; at one instant, in the order of `Kind`.
     out.sort_by_key(|e| (e.at, e.kind));
     out
 }
@@ -464,8 +469,14 @@ pub fn attribute(records: &Records, from: NaiveDate, to: DateTime<Utc>) -> Attri
         state.day = to.with_timezone(&tz).date_naive();
         state.total()
     };
-    let titles: BTreeMap<&str, &str> = records
+    // Each collection's title as last listed by `to`.
+    let mut listed: Vec<&Listing> = records
         .listings
+        .iter()
+        .filter(|l| l.listed_at <= to)
+        .collect();
+    listed.sort_by_key(|l| l.listed_at);
+    let titles: BTreeMap<&str, &str> = listed
         .iter()
         .map(|l| (l.def.slug.as_str(), l.def.title.as_str()))
         .collect();

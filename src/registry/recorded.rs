@@ -62,7 +62,7 @@ impl super::Registry {
         }
         let refuse = |m: String| -> anyhow::Error { RegistryError::Refused(m).into() };
         let history = self.in_force_history().await?;
-        let Some((def, _, _)) = history
+        let Some((def, from, to)) = history
             .iter()
             .find(|(d, _, _)| d.slug.as_str() == collection)
         else {
@@ -89,6 +89,14 @@ impl super::Registry {
                     def.frequency.period.adjective()
                 ))
             })?;
+        // Owed: begun on or after the day it was first owed, ended before it stopped being
+        // owed, and the provider open on its last day; the burden counts no other period.
+        let last = period.end() - chrono::Days::new(1);
+        if period.first_day() < *from || to.is_some_and(|t| last >= t) || !who.is_open_on(last) {
+            return Err(refuse(format!(
+                "{provider} did not owe {collection} for {period}, so there is no time of it to record"
+            )));
+        }
         let key = RunKey {
             collection: collection.into(),
             provider: provider.into(),

@@ -36,14 +36,27 @@ impl super::Registry {
     /// What the estimate is replayed from, as recorded now.
     pub async fn burden_records(&self) -> anyhow::Result<Records> {
         let store = self.store();
+        let mut decisions = store.decisions(None).await?;
+        decisions.sort_by_key(|d| (d.at, d.id));
         let mut listings = Vec::new();
         for c in store.collections().await? {
             for v in store.versions(&c.slug).await? {
                 if let Some(listed_at) = v.listed_at {
+                    // The licence number it was listed under: a collection listed again
+                    // after retirement gets a new one, and the old listing keeps its own.
+                    let licence_number = decisions
+                        .iter()
+                        .rfind(|d| {
+                            d.slug == c.slug
+                                && d.version == Some(v.version)
+                                && d.action == crate::domain::Step::List
+                        })
+                        .and_then(|d| d.licence_number.clone())
+                        .or_else(|| c.licence_number.clone());
                     listings.push(Listing {
                         version: v.version,
                         def: v.definition.0,
-                        licence_number: c.licence_number.clone(),
+                        licence_number,
                         listed_at,
                         expires_at: v.expires_at,
                         effective_from: v.effective_from,
@@ -51,8 +64,6 @@ impl super::Registry {
                 }
             }
         }
-        let mut decisions = store.decisions(None).await?;
-        decisions.sort_by_key(|d| (d.at, d.id));
         let registered: std::collections::HashMap<String, Option<DateTime<Utc>>> =
             store.registrations().await?.into_iter().collect();
         let providers = store

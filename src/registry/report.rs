@@ -109,8 +109,8 @@ impl super::Registry {
             - chrono::Duration::nanoseconds(1)
     }
 
-    /// The burden report as of `as_of`, refused for a day still to come at `now` (it could
-    /// not yet say what will be recorded) or outside the years the register keeps.
+    /// The burden report as of `as_of`, refused for a day not over at `now` (what is still
+    /// to be recorded in it would change the report) or before the years the register keeps.
     pub async fn progress_report_checked(
         &self,
         as_of: NaiveDate,
@@ -118,9 +118,9 @@ impl super::Registry {
         rates: Option<&StaffRates>,
     ) -> anyhow::Result<ProgressReport> {
         let today = self.day(now);
-        if as_of > today {
+        if as_of >= today {
             return Err(super::RegistryError::Refused(format!(
-                "a report as of {as_of} cannot be made on {today}: that day has not come"
+                "a report as of {as_of} cannot be made on {today}: that day is not over, and what is recorded in it could still change the report; give a day before today"
             ))
             .into());
         }
@@ -152,17 +152,18 @@ impl super::Registry {
         Ok((report, id))
     }
 
-    /// A filed report as it was filed, read back from its JSON.
+    /// A filed report: its record, its JSON exactly as filed, and the report read back
+    /// from it.
     pub async fn filed_report(
         &self,
         id: i64,
-    ) -> anyhow::Result<Option<(crate::store::burden::FiledReport, ProgressReport)>> {
+    ) -> anyhow::Result<Option<(crate::store::burden::FiledReport, String, ProgressReport)>> {
         let Some((filed, body)) = self.store().burden_report(id).await? else {
             return Ok(None);
         };
         let report = serde_json::from_str(&body)
             .map_err(|e| anyhow::anyhow!("filed report {id} cannot be read back: {e}"))?;
-        Ok(Some((filed, report)))
+        Ok(Some((filed, body, report)))
     }
 
     /// The burden report as recorded by the end of `as_of`, priced at `rates`.
@@ -198,8 +199,14 @@ impl super::Registry {
         let achieved = self
             .achieved(year_from, as_of + chrono::Days::new(1), at, rates)
             .await?;
-        let titles: std::collections::HashMap<&str, &str> = records
+        // Titles as listed by then, the newest last.
+        let mut listed: Vec<&super::records::Listing> = records
             .listings
+            .iter()
+            .filter(|l| l.listed_at <= at)
+            .collect();
+        listed.sort_by_key(|l| l.listed_at);
+        let titles: std::collections::HashMap<&str, &str> = listed
             .iter()
             .map(|l| (l.def.slug.as_str(), l.def.title.as_str()))
             .collect();

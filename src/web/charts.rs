@@ -250,7 +250,8 @@ pub fn waterfall(
                 .margin(12)
                 .x_label_area_size(40)
                 .y_label_area_size(70)
-                .build_cartesian_2d((0..bars.len()).into_segmented(), 0.0..top)?;
+                // A range of n segments is n + 1 slots: one slot a bar, none spare.
+                .build_cartesian_2d((0..bars.len() - 1).into_segmented(), 0.0..top)?;
             chart
                 .configure_mesh()
                 .disable_x_mesh()

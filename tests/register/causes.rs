@@ -232,6 +232,25 @@ fn each_change_is_put_down_to_its_cause_and_they_add_up() {
     assert_eq!(steps.first().unwrap().0, d("2026-04-01"));
 }
 
+/// A provider whose first upload and first pull land at the same instant was never priced
+/// as sending by hand: no adjustment and automation that cancel out.
+#[test]
+fn a_first_upload_and_pull_together_change_nothing() {
+    let census = common::load("ward-bed-census").def;
+    let records = Records {
+        listings: vec![listing(&census, 1, "2026-04-01T09:00:00Z")],
+        decisions: Vec::new(),
+        providers: vec![(trust("RXA", None), None)],
+        arrivals: vec![
+            arrival("RXA", Arrival::Uploaded, "2026-04-20T10:00:00Z"),
+            arrival("RXA", Arrival::Pulled, "2026-04-20T10:00:00Z"),
+        ],
+        tz: chrono_tz::Europe::London,
+    };
+    let a = attribute(&records, d("2026-04-02"), utc("2026-05-01T00:00:00Z"));
+    assert!(a.changes.is_empty(), "{:#?}", a.changes);
+}
+
 /// Several providers at once are counted in words, not listed one by one.
 #[test]
 fn an_import_of_many_providers_is_one_change() {
@@ -304,4 +323,37 @@ async fn the_registers_own_records_attribute_imports_and_retirements() {
     );
     // Every trust's census came from its source: nobody is priced as sending it by hand.
     assert!(headline.collections.iter().all(|c| c.by_hand == 0));
+
+    // Listed again after its retirement, the homes' collection has a new licence number;
+    // the estimate of a day it was in force under the old one keeps the old one.
+    let old = r
+        .store()
+        .collection("care-home-capacity")
+        .await
+        .unwrap()
+        .unwrap();
+    let old_number = old.licence_number.clone().unwrap();
+    let again = utc("2026-07-08T10:00:00Z");
+    r.propose(&common::load("care-home-capacity"), "NHS England", again)
+        .await
+        .unwrap();
+    common::list_owed_at_once(r, "care-home-capacity", again).await;
+    let new_number = r
+        .store()
+        .collection("care-home-capacity")
+        .await
+        .unwrap()
+        .unwrap()
+        .licence_number
+        .unwrap();
+    assert_ne!(new_number, old_number);
+    let records = r.burden_records().await.unwrap();
+    let licence = |at: &str| {
+        estimate_at(&records, utc(at))
+            .into_iter()
+            .find(|c| c.slug == "care-home-capacity")
+            .and_then(|c| c.licence_number)
+    };
+    assert_eq!(licence("2026-06-01T00:00:00Z"), Some(old_number));
+    assert_eq!(licence("2026-07-09T00:00:00Z"), Some(new_number));
 }

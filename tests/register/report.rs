@@ -125,7 +125,7 @@ async fn a_report_as_of_a_day_is_the_same_bytes_whenever_it_is_made_and_as_filed
         .await
         .unwrap();
     assert_eq!(filed, first);
-    let (row, back) = r.filed_report(id).await.unwrap().unwrap();
+    let (row, _, back) = r.filed_report(id).await.unwrap().unwrap();
     assert_eq!((row.as_of, row.filed_by.as_str()), (as_of, common::dap()));
     assert_eq!(made(&all, &back), before);
     let listed = r.store().burden_reports().await.unwrap();
@@ -136,7 +136,13 @@ async fn a_report_as_of_a_day_is_the_same_bytes_whenever_it_is_made_and_as_filed
         .progress_report_checked(NaiveDate::from_ymd_opt(2026, 7, 11).unwrap(), now, None)
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("that day has not come"), "{e}");
+    assert!(e.to_string().contains("that day is not over"), "{e}");
+    // Nor is today.
+    assert!(
+        r.progress_report_checked(NaiveDate::from_ymd_opt(2026, 7, 10).unwrap(), now, None)
+            .await
+            .is_err()
+    );
     assert!(r.file_report(as_of, " ", now, None).await.is_err());
 
     // The workbook and the long table carry the same figures as the report.

@@ -71,9 +71,16 @@ async fn the_progress_page_explains_the_estimate_and_dap_files_the_report() {
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        refused.text().contains("that day has not come"),
+        refused.text().contains("that day is not over"),
         "{}",
         refused.text()
+    );
+    // Nor today, which is not over either.
+    assert_eq!(
+        t.page(&format!("/progress/report?as_of={today}&format=csv"), None)
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
     );
     let odd = t
         .page(
@@ -96,12 +103,26 @@ async fn the_progress_page_explains_the_estimate_and_dap_files_the_report() {
     assert_eq!(filed.status, StatusCode::SEE_OTHER);
     assert_eq!(filed.headers[header::LOCATION], "/progress?filed=1#reports");
     let page = t.page("/progress?filed=1", None).await.text();
-    assert!(page.contains("Filed as report 1."), "{page}");
+    assert!(page.contains("Filed as report 1, as of"), "{page}");
+    // The page says only what happened: a report never filed is not announced.
+    assert!(
+        !t.page("/progress?filed=7", None)
+            .await
+            .text()
+            .contains("Filed as report 7")
+    );
     assert!(page.contains("href=\"/progress/reports/1/xlsx\""));
     assert!(page.contains(common::dap()));
     let xlsx = t.page("/progress/reports/1/xlsx", None).await;
     assert_eq!(xlsx.status, StatusCode::OK);
     assert_eq!(xlsx.body, write(&expected, Format::Xlsx).unwrap());
+    // The JSON is the text filed, whose SHA-256 the register keeps.
+    let json = t.page("/progress/reports/1/json", None).await;
+    let (_, body, _) = t.app.registry.filed_report(1).await.unwrap().unwrap();
+    assert_eq!(json.body, body.as_bytes());
+    let filed = &t.app.store().burden_reports().await.unwrap()[0];
+    use sha2::Digest;
+    assert_eq!(filed.sha256, hex::encode(sha2::Sha256::digest(&json.body)));
     assert_eq!(
         t.page("/progress/reports/2/json", None).await.status,
         StatusCode::NOT_FOUND
@@ -118,12 +139,13 @@ async fn the_progress_page_explains_the_estimate_and_dap_files_the_report() {
             &[("csrf", &csrf), ("as_of", &tomorrow.to_string())],
         )
         .await;
-    let to = again.headers[header::LOCATION].to_str().unwrap().to_owned();
-    assert!(to.starts_with("/progress?refused="), "{to}");
-    let page = t.page(&to, None).await.text();
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        page.contains("The report was not filed: a report as of"),
-        "{page}"
+        again
+            .text()
+            .contains("The report was not filed: a report as of"),
+        "{}",
+        again.text()
     );
     let log = t.app.store().audit_log(100).await.unwrap();
     assert!(
@@ -197,7 +219,18 @@ async fn a_provider_records_the_time_a_period_took_and_dap_sees_the_median() {
         .await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
     // The collection's page shows what was recorded beside the listing's minutes.
-    let c = t.page("/collections/ward-bed-census", None).await.text();
+    assert!(
+        !t.page("/collections/ward-bed-census", Some(&clerk))
+            .await
+            .text()
+            .contains("Periods recorded"),
+        "what providers recorded is DAP's to see"
+    );
+    let dap = t.sign_in(&t.tokens.dap).await;
+    let c = t
+        .page("/collections/ward-bed-census", Some(&dap))
+        .await
+        .text();
     let burden = &c[c.find("<h2>Burden</h2>").expect("the burden section")..];
     assert!(
         burden.contains("<td>pulled</td><td class=\"num\">1</td><td class=\"num\">25 minutes</td>"),

@@ -303,24 +303,28 @@ async fn render(
                     .unwrap_or_default()
             )
         },
-        observed: app
-            .registry
-            .observed(slug.as_str(), now)
-            .await
-            .map_err(|e| PageError(ApiError::from(e), Nav::of(v)))?
-            .into_iter()
-            .map(|o| {
-                (
-                    serde_json::to_value(o.how)
-                        .ok()
-                        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
-                        .unwrap_or_default(),
-                    o.periods,
-                    minutes(o.median_minutes),
-                    minutes(o.listed_minutes),
-                )
-            })
-            .collect(),
+        // What providers recorded is for DAP, who corrects the listing's minutes.
+        observed: if nav.dap {
+            app.registry
+                .observed(slug.as_str(), now)
+                .await
+                .map_err(|e| PageError(ApiError::from(e), Nav::of(v)))?
+                .into_iter()
+                .map(|o| {
+                    (
+                        serde_json::to_value(o.how)
+                            .ok()
+                            .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+                            .unwrap_or_default(),
+                        o.periods,
+                        minutes(o.median_minutes),
+                        minutes(o.listed_minutes),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         deadline: format!("{} after the period ends", lag(def.deadline)),
         amendment: format!(
             "{} after the deadline; later data lands as late",

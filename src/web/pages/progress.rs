@@ -8,7 +8,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 
@@ -63,11 +63,10 @@ pub struct FiledLine {
     sha256: String,
 }
 
-/// `?filed=N` after DAP files a report, `?refused=…` when it could not be.
+/// `?filed=N` after DAP files a report.
 #[derive(serde::Deserialize, Default)]
 pub struct ProgressQuery {
     filed: Option<i64>,
-    refused: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -133,13 +132,26 @@ pub struct AchievedLine {
     achieved_pounds: String,
 }
 
+/// `GET /progress`; `?filed=N` says report N was filed, when it was.
 pub async fn progress(
     State(app): State<Arc<App>>,
     v: Visitor,
     Query(q): Query<ProgressQuery>,
 ) -> Result<Progress, PageError> {
-    let nav = Nav::of(&v);
-    let fail = |e: anyhow::Error| PageError(ApiError::from(e), Nav::of(&v));
+    render(&app, &v, q.filed.map(Said::Filed)).await
+}
+
+/// What the page says at its top.
+enum Said {
+    /// Report N was filed (said only when it was).
+    Filed(i64),
+    /// Why the report was not filed.
+    Refused(String),
+}
+
+async fn render(app: &App, v: &Visitor, said: Option<Said>) -> Result<Progress, PageError> {
+    let nav = Nav::of(v);
+    let fail = |e: anyhow::Error| PageError(ApiError::from(e), Nav::of(v));
     let now = app.now();
     let report = app.registry.burden(now).await.map_err(fail)?;
     let t = crate::web::api::trajectory_of(&report);
@@ -170,10 +182,8 @@ pub async fn progress(
             .map(|d| format!("{}: {}", title(&d.slug), d.reason))
             .collect()
     };
-    let saved = saved_since(&app, year_start).await.map_err(fail)?;
-    let achieved = achieved_since(&app, year_start, today)
-        .await
-        .map_err(fail)?;
+    let saved = saved_since(app, year_start).await.map_err(fail)?;
+    let achieved = achieved_since(app, year_start, today).await.map_err(fail)?;
     let count = |n: u32| crate::registry::burden::thousands(f64::from(n));
     let line: Vec<(chrono::NaiveDate, f64)> =
         t.points.iter().map(|p| (p.on, p.allowed_hours)).collect();
@@ -211,13 +221,18 @@ pub async fn progress(
             .or_default() += c.hours;
     }
     let reports = app.store().burden_reports().await.map_err(fail)?;
-    let (message_class, message) = super::callout(match (q.filed, q.refused) {
-        (_, Some(why)) => Some((format!("The report was not filed: {why}"), false)),
-        (Some(id), None) => Some((
-            format!("Filed as report {id}. It is kept as it is now, and listed below."),
-            true,
-        )),
-        (None, None) => None,
+    let (message_class, message) = super::callout(match said {
+        Some(Said::Refused(why)) => Some((format!("The report was not filed: {why}"), false)),
+        Some(Said::Filed(id)) => reports.iter().find(|r| r.id == id).map(|r| {
+            (
+                format!(
+                    "Filed as report {id}, as of {}. It is kept as it is now, and listed below.",
+                    r.as_of.format("%-d %B %Y")
+                ),
+                true,
+            )
+        }),
+        None => None,
     });
     Ok(Progress {
         total: with_pounds(report.total_hours, total_pounds),
@@ -466,8 +481,12 @@ fn download(
     report: &crate::registry::report::ProgressReport,
     format: Format,
     name: &str,
+    bytes: Option<Vec<u8>>,
 ) -> Result<Response, ApiError> {
-    let bytes = crate::registry::report_files::write(report, format).map_err(ApiError::from)?;
+    let bytes = match bytes {
+        Some(b) => b,
+        None => crate::registry::report_files::write(report, format).map_err(ApiError::from)?,
+    };
     Ok((
         [
             (header::CONTENT_TYPE, format.media_type().to_owned()),
@@ -501,7 +520,7 @@ pub async fn report(
         .progress_report_checked(as_of, app.now(), app.settings.staff_rates.as_ref())
         .await
         .map_err(|e| fail(ApiError::from(e)))?;
-    download(&report, format, &format!("burden-report-{as_of}")).map_err(fail)
+    download(&report, format, &format!("burden-report-{as_of}"), None).map_err(fail)
 }
 
 /// `GET /progress/reports/{id}/{format}`: a filed report, as it was filed.
@@ -512,18 +531,19 @@ pub async fn filed(
 ) -> Result<Response, PageError> {
     let fail = |e: ApiError| PageError(e, Nav::of(&v));
     let format = Format::parse(&format).map_err(|m| fail(ApiError::NotFound(m)))?;
-    let (filed, report) = app
+    let (filed, body, report) = app
         .registry
         .filed_report(id)
         .await
         .map_err(|e| fail(ApiError::from(e)))?
         .ok_or_else(|| fail(ApiError::NotFound(format!("no report {id} has been filed"))))?;
-    download(
-        &report,
-        format,
-        &format!("burden-report-{}-filed-{}", filed.as_of, filed.id),
-    )
-    .map_err(fail)
+    let name = format!("burden-report-{}-filed-{}", filed.as_of, filed.id);
+    // The JSON is the very text filed, whose SHA-256 the page shows.
+    let bytes = match format {
+        Format::Json => Some(body.into_bytes()),
+        _ => None,
+    };
+    download(&report, format, &name, bytes).map_err(fail)
 }
 
 #[derive(serde::Deserialize)]
@@ -583,12 +603,11 @@ pub async fn file(
     )
     .await
     .map_err(|e| PageError(e, Nav::of(&v)))?;
-    let to = match filed {
-        Ok(id) => format!("/progress?filed={id}#reports"),
-        Err(m) => format!(
-            "/progress?refused={}#reports",
-            url::form_urlencoded::byte_serialize(m.as_bytes()).collect::<String>()
-        ),
-    };
-    Ok(Redirect::to(&to).into_response())
+    match filed {
+        Ok(id) => Ok(Redirect::to(&format!("/progress?filed={id}#reports")).into_response()),
+        Err(why) => {
+            let page = render(&app, &v, Some(Said::Refused(why))).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
 }

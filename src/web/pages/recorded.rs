@@ -19,9 +19,13 @@ use crate::web::error::ApiError;
 
 #[derive(Debug, Deserialize)]
 pub struct TimeForm {
+    #[serde(default)]
     csrf: String,
+    #[serde(default)]
     collection: String,
+    #[serde(default)]
     period: String,
+    #[serde(default)]
     minutes: String,
 }
 
@@ -67,7 +71,7 @@ pub async fn record(
             AuditOutcome::Done,
             (
                 format!(
-                    "Recorded: {collection} {period} took {m} minutes. It replaces the estimate of that period in your burden and in DAP's report."
+                    "Recorded: {collection} {period} took {m} minutes. It replaces the estimate of that period in the achieved burden DAP reports on the progress page."
                 ),
                 true,
             ),
