@@ -12,6 +12,7 @@ pub mod holds;
 pub mod load;
 pub mod notice;
 pub mod provider_burden;
+pub mod ranking;
 pub mod readiness;
 pub mod recorded;
 pub mod records;

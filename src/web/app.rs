@@ -16,6 +16,12 @@ use crate::store::Store;
 /// trust's ward census as CSV is a few megabytes.
 pub const UPLOAD_LIMIT: usize = 32 * 1024 * 1024;
 
+/// The achieved burden, with the providers whose periods cost them most.
+pub type AchievedRanked = (
+    crate::registry::achieved::Achieved,
+    Vec<crate::registry::ranking::ProviderAchieved>,
+);
+
 pub struct App {
     pub registry: Arc<Registry>,
     pub settings: Settings,
@@ -35,8 +41,7 @@ pub struct App {
     pub saved_hours: std::sync::Mutex<Option<(std::time::Instant, chrono::NaiveDate, f64)>>,
     /// The progress report's achieved burden this year, with when it was worked out: it
     /// reads the year's run ledger, so it is kept for a minute like the hours saved.
-    pub achieved:
-        std::sync::Mutex<Option<(std::time::Instant, crate::registry::achieved::Achieved)>>,
+    pub achieved: std::sync::Mutex<Option<(std::time::Instant, AchievedRanked)>>,
     /// How far the register's clock is from the wall clock: zero but for `tally demo`,
     /// whose pages go on from the moment its accelerated clock stopped, so that "this week"
     /// is the demo's week and a decision made on a page lands after the demo's own.

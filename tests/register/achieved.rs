@@ -232,3 +232,66 @@ async fn achieved_burden_is_what_happened_priced_from_the_definitions() {
         .unwrap();
     assert_eq!((june.how, june.minutes), (How::NeverSent, 0.0));
 }
+
+/// DAP sees the providers whose periods cost them most, each the sum of its own periods.
+#[tokio::test]
+async fn providers_are_ranked_by_the_burden_their_periods_cost_them() {
+    let w = world().await;
+    let (from, to) = (
+        chrono::NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap(),
+    );
+    let now = utc("2026-07-10T12:00:00Z");
+    let rates = tally::domain::budget::StaffRates {
+        source: "Rates made up for the test".into(),
+        per_hour: [
+            ("bed_manager".to_string(), 30.0),
+            ("care_home_manager".to_string(), 22.0),
+        ]
+        .into(),
+    };
+    let (achieved, all) = w
+        .registry
+        .achieved_ranked(from, to, now, Some(&rates), 100)
+        .await
+        .unwrap();
+    let (_, ledger) = w.registry.achieved_ledger(from, to, now).await.unwrap();
+    // Every provider with a period owed, each its own periods' minutes.
+    assert_eq!(all.len(), 9);
+    for p in &all {
+        let own: f64 = ledger
+            .iter()
+            .filter(|m| m.provider == p.provider)
+            .map(|m| m.minutes / 60.0)
+            .sum();
+        assert!((p.achieved_hours - own).abs() < 1e-9, "{p:?}");
+        let rate = if p.provider.starts_with('R') {
+            30.0
+        } else {
+            22.0
+        };
+        assert!(
+            (p.achieved_pounds.unwrap() - own * rate).abs() < 1e-6,
+            "{p:?}"
+        );
+        assert!(!p.name.is_empty());
+    }
+    let sum: f64 = all.iter().map(|p| p.achieved_hours).sum();
+    assert!((sum - achieved.achieved_hours).abs() < 1e-9);
+    // Most first, and only as many as asked for.
+    assert!(
+        all.windows(2)
+            .all(|w| w[0].achieved_hours >= w[1].achieved_hours)
+    );
+    let (_, top) = w
+        .registry
+        .achieved_ranked(from, to, now, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(top.len(), 2);
+    assert_eq!(top[0].provider, all[0].provider);
+    assert_eq!(top[0].achieved_pounds, None, "not priced without rates");
+    // RXC closed on 1 May: April's days only.
+    let rxc = all.iter().find(|p| p.provider == "RXC").unwrap();
+    assert_eq!(rxc.owed, 30);
+}

@@ -36,11 +36,17 @@ async fn the_progress_page_explains_the_estimate_and_dap_files_the_report() {
     // The headline in hours and pounds, at the settings' rates.
     assert!(page.contains("hours (£"), "{page}");
     assert!(page.contains("No report has been filed yet."));
-    // Only DAP is offered the form that files it.
+    // Only DAP is offered the form that files it, and sees the providers ranked.
     assert!(!page.contains("File the report"));
+    assert!(!page.contains("Where the burden falls"));
     let dap = t.sign_in(&t.tokens.dap).await;
     let page = t.page("/progress", Some(&dap)).await.text();
     assert!(page.contains("File the report"));
+    let ranked = &page[page.find("Where the burden falls").expect("the ranking")..];
+    assert!(
+        ranked.contains("<a href=\"/providers/RXA\">Ashford Hospitals</a> (RXA)"),
+        "{ranked}"
+    );
 
     // Anyone downloads the report as of a day, as the registry makes it.
     let expected = t

@@ -112,6 +112,21 @@ pub struct Progress {
     yesterday: String,
     message: Option<String>,
     message_class: &'static str,
+    /// For DAP: the providers whose periods this year cost them most.
+    ranked: Vec<RankLine>,
+}
+
+/// One provider among those whose periods cost them most.
+pub struct RankLine {
+    provider: String,
+    name: String,
+    owed: String,
+    by_hand: String,
+    fixes: String,
+    never_sent: String,
+    achieved: String,
+    estimated: String,
+    pounds: String,
 }
 
 /// One collection's periods owed this year, by how they were met.
@@ -183,7 +198,11 @@ async fn render(app: &App, v: &Visitor, said: Option<Said>) -> Result<Progress, 
             .collect()
     };
     let saved = saved_since(app, year_start).await.map_err(fail)?;
-    let achieved = achieved_since(app, year_start, today).await.map_err(fail)?;
+    let (mut achieved, ranked) = achieved_since(app, year_start, today).await.map_err(fail)?;
+    // Costliest first: where the burden falls.
+    achieved
+        .collections
+        .sort_by(|a, b| b.achieved_hours.total_cmp(&a.achieved_hours));
     let count = |n: u32| crate::registry::burden::thousands(f64::from(n));
     let line: Vec<(chrono::NaiveDate, f64)> =
         t.points.iter().map(|p| (p.on, p.allowed_hours)).collect();
@@ -298,6 +317,24 @@ async fn render(app: &App, v: &Visitor, said: Option<Said>) -> Result<Progress, 
             })
             .collect(),
         yesterday: (today - chrono::Days::new(1)).to_string(),
+        ranked: if nav.dap {
+            ranked
+                .iter()
+                .map(|p| RankLine {
+                    provider: p.provider.clone(),
+                    name: p.name.clone(),
+                    owed: count(p.owed),
+                    by_hand: count(p.by_hand),
+                    fixes: count(p.fixes),
+                    never_sent: count(p.never_sent),
+                    achieved: hours(p.achieved_hours),
+                    estimated: hours(p.estimated_hours),
+                    pounds: p.achieved_pounds.map_or("-".into(), pounds),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         message,
         message_class,
         baseline: with_date(
@@ -405,25 +442,29 @@ async fn achieved_since(
     app: &App,
     since: chrono::NaiveDate,
     today: chrono::NaiveDate,
-) -> anyhow::Result<crate::registry::achieved::Achieved> {
+) -> anyhow::Result<crate::web::app::AchievedRanked> {
     if let Some((at, a)) = app.achieved.lock().expect("not poisoned").as_ref()
-        && a.from == since
+        && a.0.from == since
         && at.elapsed() < std::time::Duration::from_secs(60)
     {
         return Ok(a.clone());
     }
     let a = app
         .registry
-        .achieved(
+        .achieved_ranked(
             since,
             today + chrono::Duration::days(1),
             app.now(),
             app.settings.staff_rates.as_ref(),
+            MOST_RANKED,
         )
         .await?;
     *app.achieved.lock().expect("not poisoned") = Some((std::time::Instant::now(), a.clone()));
     Ok(a)
 }
+
+/// How many providers DAP sees ranked by the burden their periods cost them.
+const MOST_RANKED: usize = 20;
 
 /// Hours that pulls from source systems saved since `since`, against filling the same in by
 /// hand: each version pulled saves its collection's manual minutes less its sign-off minutes.
