@@ -380,6 +380,18 @@ impl super::Registry {
         to: NaiveDate,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(super::provider_burden::History, Vec<Met>)> {
+        self.achieved_ledger_of(from, to, now, None).await
+    }
+
+    /// [`super::Registry::achieved_ledger`] of one provider's periods only, when given:
+    /// only its runs are read.
+    pub async fn achieved_ledger_of(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        now: DateTime<Utc>,
+        provider: Option<&str>,
+    ) -> anyhow::Result<(super::provider_burden::History, Vec<Met>)> {
         // The register as it was recorded at `now`: a report as of a past day reads only
         // what was known by then, so it comes out the same whenever it is made.
         let records = self.burden_records().await?;
@@ -390,6 +402,7 @@ impl super::Registry {
             .into_iter()
             .filter(|(_, registered)| registered.is_none_or(|r| r <= now))
             .map(|(p, _)| p)
+            .filter(|p| provider.is_none_or(|code| p.code.as_str() == code))
             .collect();
         // A period whose last day is in the window began at most a year before it, and
         // nothing is sent for a period before it begins: older runs are not read.
@@ -399,13 +412,14 @@ impl super::Registry {
         let mut runs = self
             .store()
             .runs(&crate::store::runs::RunFilter {
+                provider: provider.map(str::to_owned),
                 finished_after: earliest,
                 limit: i64::MAX,
                 ..Default::default()
             })
             .await?;
         runs.retain(|r| r.finished_at.is_some_and(|f| f <= now));
-        let recorded = self.store().recorded_times(None, None).await?;
+        let recorded = self.store().recorded_times(None, provider).await?;
         let sent = Sent {
             runs: &runs,
             arrivals: &records.arrivals,

@@ -100,3 +100,78 @@ impl super::Registry {
         Ok((achieved, ranked))
     }
 }
+
+/// One collection's periods of one provider ending in one month, and what they cost it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct MonthAchieved {
+    /// `2026-11`: the month the periods' last days are in.
+    pub month: String,
+    pub collection: String,
+    pub title: String,
+    pub owed: u32,
+    pub pulled: u32,
+    /// Uploaded by hand or filled in as a form.
+    pub by_hand: u32,
+    pub never_sent: u32,
+    /// Periods whose time the provider recorded.
+    pub recorded: u32,
+    pub estimated_hours: f64,
+    pub achieved_hours: f64,
+    pub estimated_pounds: Option<f64>,
+    pub achieved_pounds: Option<f64>,
+}
+
+impl super::Registry {
+    /// `provider`'s periods owed over the twelve months to `now`, by month and collection:
+    /// the burden as it felt it, beside the estimate, priced at `rates`. Oldest first.
+    pub async fn provider_achieved(
+        &self,
+        provider: &str,
+        now: DateTime<Utc>,
+        rates: Option<&StaffRates>,
+    ) -> anyhow::Result<Vec<MonthAchieved>> {
+        let today = self.day(now);
+        let months = super::provider_burden::last_twelve_months(today);
+        let from = months.first().map_or(today, |m| m.first_day());
+        let to = today + chrono::Days::new(1);
+        let (history, ledger) = self
+            .achieved_ledger_of(from, to, now, Some(provider))
+            .await?;
+        let def = |slug: &str| history.iter().find(|(d, _, _)| d.slug.as_str() == slug);
+        let mut by: BTreeMap<(String, String), MonthAchieved> = BTreeMap::new();
+        for m in ledger.iter().filter(|m| m.provider == provider) {
+            let Ok(period) = crate::domain::Period::parse(&m.period) else {
+                continue;
+            };
+            let last = period.end() - chrono::Days::new(1);
+            let month = last.format("%Y-%m").to_string();
+            let row = by
+                .entry((month.clone(), m.collection.clone()))
+                .or_insert_with(|| MonthAchieved {
+                    month,
+                    collection: m.collection.clone(),
+                    title: def(&m.collection)
+                        .map(|(d, _, _)| d.title.clone())
+                        .unwrap_or_default(),
+                    ..MonthAchieved::default()
+                });
+            row.owed += 1;
+            row.pulled += u32::from(m.how == How::Pulled);
+            row.by_hand += u32::from(matches!(m.how, How::Uploaded | How::Form));
+            row.never_sent += u32::from(m.how == How::NeverSent);
+            row.recorded += u32::from(m.recorded_minutes.is_some());
+            row.estimated_hours += m.estimated_minutes / 60.0;
+            row.achieved_hours += m.minutes / 60.0;
+        }
+        let mut out: Vec<MonthAchieved> = by.into_values().collect();
+        if let Some(rates) = rates {
+            for row in &mut out {
+                let group =
+                    def(&row.collection).and_then(|(d, _, _)| d.burden.staff_group.as_deref());
+                row.estimated_pounds = rates.pounds(group, row.estimated_hours);
+                row.achieved_pounds = rates.pounds(group, row.achieved_hours);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -190,6 +190,19 @@ async fn a_provider_records_the_time_a_period_took_and_dap_sees_the_median() {
         "{}",
         sent.text()
     );
+    // The provider's own page prices its periods as achieved beside the estimate, with
+    // the recorded time in June's line.
+    let page = sent.text();
+    assert!(
+        page.contains("Over the last twelve months your periods cost"),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "<td>2026-06</td><td>Daily ward bed census</td><td class=\"num\">30</td><td class=\"num\">30</td><td class=\"num\">0</td><td class=\"num\">0</td><td class=\"num\">1</td>"
+        ),
+        "{page}"
+    );
     let refused = t
         .form(
             "/providers/RXA/times",

@@ -11,6 +11,7 @@ mod correction;
 mod dap;
 mod directory;
 mod enquiries;
+mod felt;
 mod holds;
 mod licences;
 mod nil;

@@ -137,6 +137,9 @@ pub struct ProviderPage {
     chart_title: String,
     chart: String,
     months: Vec<MonthLine>,
+    /// Its periods' burden as achieved beside the estimate: a sentence, and the lines.
+    felt: String,
+    felt_lines: Vec<super::felt::FeltLine>,
 }
 
 /// `2 days 3 hours`, to the hour; under an hour is `less than an hour`.
@@ -409,6 +412,7 @@ pub(super) async fn render(
         .provider_burden_from(provider, &runs, now)
         .await
         .map_err(fail)?;
+    let (felt, felt_lines) = super::felt::felt(app, code, now).await.map_err(fail)?;
     let labels: Vec<String> = burden.months.iter().map(|m| m.month.clone()).collect();
     let manual: Vec<f64> = burden.months.iter().map(|m| m.manual_hours).collect();
     let automated: Vec<f64> = burden.months.iter().map(|m| m.automated_hours).collect();
@@ -476,6 +480,8 @@ pub(super) async fn render(
             .unwrap_or_else(|| "not yet".into()),
         chart: crate::web::charts::stacked_hours(&chart_title, &labels, &manual, &automated),
         chart_title,
+        felt,
+        felt_lines,
         months: burden
             .months
             .iter()
