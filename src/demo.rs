@@ -422,8 +422,10 @@ pub async fn play(
         .1,
         causes: {
             let budget = registry.store().budget().await?;
-            let from = budget.and_then(|b| b.baseline_date).unwrap_or(o.start);
-            registry.attribution(from, end).await?
+            let records = registry.burden_records().await?;
+            let today = end.with_timezone(&tz).date_naive();
+            let from = crate::registry::report::causes_from(&records, budget.as_ref(), today);
+            crate::registry::causes::attribute(&records, from, end)
         },
         held: summary::held(registry.store().as_ref()).await?,
         achieved: registry

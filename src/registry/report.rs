@@ -96,6 +96,25 @@ pub fn price(
     (each, total)
 }
 
+/// Where the changes by cause start: the budget's baseline day, or the day before the
+/// register's first listing; never after `today`.
+pub fn causes_from(
+    records: &super::records::Records,
+    budget: Option<&Budget>,
+    today: NaiveDate,
+) -> NaiveDate {
+    let first_day = records
+        .listings
+        .iter()
+        .map(|l| l.listed_at.with_timezone(&records.tz).date_naive())
+        .min()
+        .unwrap_or(today);
+    budget
+        .and_then(|b| b.baseline_date)
+        .unwrap_or(first_day - chrono::Days::new(1))
+        .min(today)
+}
+
 impl super::Registry {
     /// The instant a report as of `day` is taken at: the end of that day where the register
     /// keeps its dates.
@@ -181,18 +200,7 @@ impl super::Registry {
             as_of,
         );
         let (collection_pounds, estimated_pounds) = price(&estimate.collections, rates);
-        // Changes from the baseline's day, or from before the register's first decision.
-        let first_day = records
-            .listings
-            .iter()
-            .map(|l| self.day(l.listed_at))
-            .min()
-            .unwrap_or(as_of);
-        let from = budget
-            .as_ref()
-            .and_then(|b| b.baseline_date)
-            .unwrap_or(first_day - chrono::Days::new(1))
-            .min(as_of);
+        let from = causes_from(&records, budget.as_ref(), as_of);
         let causes = super::causes::attribute(&records, from, at);
         let history = super::causes::history(&records, at);
         let year_from = year_start(as_of);

@@ -2,6 +2,7 @@
 //! `utoipa::path`, and the OpenAPI document at `/api/v1/openapi.json` is generated from
 //! those declarations, so it cannot drift from the routes.
 
+mod accounts;
 mod burden;
 mod collections;
 mod exceptions;
@@ -29,6 +30,7 @@ use crate::web::app::App;
 use crate::web::auth::{Action, Bearer};
 use crate::web::error::{ApiError, ErrorBody};
 
+pub(crate) use accounts::{TimeTaken, recorded};
 pub(crate) use burden::trajectory_of;
 pub(crate) use collections::{Decision, DecisionKind, apply as apply_decision};
 pub(crate) use provenance::{Described, VersionQuery, describe as describe_return, sdmx_structure};
@@ -189,6 +191,9 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(provenance::structure))
         .routes(routes!(burden::totals))
         .routes(routes!(burden::achieved))
+        .routes(routes!(accounts::causes))
+        .routes(routes!(accounts::report))
+        .routes(routes!(accounts::record_time))
         .routes(routes!(burden::provider))
         .routes(routes!(burden::trajectory))
         .routes(routes!(burden::set_budget))

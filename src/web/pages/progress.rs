@@ -209,16 +209,7 @@ async fn render(app: &App, v: &Visitor, said: Option<Said>) -> Result<Progress, 
     let chart_title = "Estimated annual burden against the trajectory to the target";
     let records = app.registry.burden_records().await.map_err(fail)?;
     let history = crate::registry::causes::history(&records, now);
-    let first_day = records
-        .listings
-        .iter()
-        .map(|l| l.listed_at.with_timezone(&tz).date_naive())
-        .min()
-        .unwrap_or(today);
-    let from = b
-        .and_then(|b| b.baseline_date)
-        .unwrap_or(first_day - chrono::Days::new(1))
-        .min(today);
+    let from = crate::registry::report::causes_from(&records, b, today);
     let causes = crate::registry::causes::attribute(&records, from, now);
     let rates = app.settings.staff_rates.as_ref();
     let (each_pounds, total_pounds) = crate::registry::report::price(&report.collections, rates);

@@ -12,10 +12,9 @@ use serde::Deserialize;
 
 use super::provider::render;
 use super::{PageError, WithCsrf, guarded};
-use crate::domain::AuditOutcome;
+use crate::web::api::{TimeTaken, recorded};
 use crate::web::app::App;
 use crate::web::auth::{Action, Visitor};
-use crate::web::error::ApiError;
 
 #[derive(Debug, Deserialize)]
 pub struct TimeForm {
@@ -55,20 +54,28 @@ pub async fn record(
     let (collection, period) = (form.collection.trim(), form.period.trim());
     let minutes = form.minutes.trim();
     let recorded = match minutes.parse::<f64>() {
-        Ok(m) => app
-            .registry
-            .record_time(collection, &code, period, m, &who.name, app.now())
-            .await
-            .map(|()| m)
-            .map_err(|e| ApiError::from(e).to_string()),
-        Err(_) => Err(format!(
-            "the time must be a number of minutes, like 40, not {minutes:?}"
-        )),
+        Ok(minutes) => {
+            let t = TimeTaken {
+                collection: collection.to_owned(),
+                period: period.to_owned(),
+                minutes,
+            };
+            recorded(&app, &who, &code, &t)
+                .await
+                .map(|r| r.minutes)
+                .map_err(|e| e.to_string())
+        }
+        Err(_) => {
+            let why = format!("the time must be a number of minutes, like 40, not {minutes:?}");
+            let refused = crate::domain::AuditOutcome::Refused;
+            crate::web::api::record(&app, who.audit("record_time", &target, refused, &why))
+                .await
+                .map_err(|e| PageError(e, super::Nav::of(&v)))?;
+            Err(why)
+        }
     };
-    let detail = format!("{collection} {period}: {minutes} minutes");
-    let (outcome, message, status) = match &recorded {
+    let (message, status) = match &recorded {
         Ok(m) => (
-            AuditOutcome::Done,
             (
                 format!(
                     "Recorded: {collection} {period} took {m} minutes. It replaces the estimate of that period in the achieved burden DAP reports on the progress page."
@@ -78,24 +85,10 @@ pub async fn record(
             StatusCode::OK,
         ),
         Err(why) => (
-            AuditOutcome::Refused,
             (format!("Nothing was recorded: {why}"), false),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
     };
-    crate::web::api::record(
-        &app,
-        who.audit(
-            "record_time",
-            &target,
-            outcome,
-            recorded
-                .as_ref()
-                .map_or_else(|e| e.as_str(), |_| detail.as_str()),
-        ),
-    )
-    .await
-    .map_err(|e| PageError(e, super::Nav::of(&v)))?;
     let page = render(&app, &v, &code, Some(message), None).await?;
     Ok((status, page).into_response())
 }

@@ -154,6 +154,32 @@ async fn each_role_can_do_exactly_what_it_should() {
         ),
         (
             Method::GET,
+            "/api/v1/burden/causes",
+            None,
+            [unauth, ok, ok, ok, ok, ok],
+        ),
+        (
+            Method::GET,
+            "/api/v1/burden/report?as_of=2026-07-01",
+            None,
+            [unauth, ok, ok, ok, ok, ok],
+        ),
+        (
+            Method::GET,
+            "/api/v1/burden/report?as_of=2026-07-10",
+            None,
+            [
+                unauth, unreadable, unreadable, unreadable, unreadable, unreadable,
+            ],
+        ),
+        (
+            Method::POST,
+            "/api/v1/providers/RXA/times",
+            Some(json!({"collection": "ward-bed-census", "period": "2026-06-10", "minutes": 20.0})),
+            [unauth, forbid, created, forbid, forbid, forbid],
+        ),
+        (
+            Method::GET,
             "/api/v1/burden/providers/RXA",
             None,
             [unauth, ok, ok, forbid, forbid, ok],
