@@ -113,6 +113,7 @@ pub struct MonthAchieved {
     /// Uploaded by hand or filled in as a form.
     pub by_hand: u32,
     pub never_sent: u32,
+    pub nil_returns: u32,
     /// Periods whose time the provider recorded.
     pub recorded: u32,
     pub estimated_hours: f64,
@@ -159,6 +160,7 @@ impl super::Registry {
             row.pulled += u32::from(m.how == How::Pulled);
             row.by_hand += u32::from(matches!(m.how, How::Uploaded | How::Form));
             row.never_sent += u32::from(m.how == How::NeverSent);
+            row.nil_returns += u32::from(m.how == How::NilReturn);
             row.recorded += u32::from(m.recorded_minutes.is_some());
             row.estimated_hours += m.estimated_minutes / 60.0;
             row.achieved_hours += m.minutes / 60.0;

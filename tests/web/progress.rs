@@ -199,7 +199,7 @@ async fn a_provider_records_the_time_a_period_took_and_dap_sees_the_median() {
     );
     assert!(
         page.contains(
-            "<td>2026-06</td><td>Daily ward bed census</td><td class=\"num\">30</td><td class=\"num\">30</td><td class=\"num\">0</td><td class=\"num\">0</td><td class=\"num\">1</td>"
+            "<td>2026-06</td><td>Daily ward bed census</td><td class=\"num\">30</td><td class=\"num\">30</td><td class=\"num\">0</td><td class=\"num\">0</td><td class=\"num\">0</td><td class=\"num\">1</td>"
         ),
         "{page}"
     );

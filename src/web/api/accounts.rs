@@ -107,7 +107,7 @@ pub struct TimeTaken {
     /// The period, as the collection names its periods (`2026-11-30`, `2026-11`…).
     pub period: String,
     /// More than 0, at most a week.
-    #[schema(minimum = 0, maximum = 10080)]
+    #[schema(exclusive_minimum = 0, maximum = 10080)]
     pub minutes: f64,
 }
 
@@ -120,10 +120,10 @@ pub struct TimeTaken {
     request_body = TimeTaken,
     responses(
         (status = 201, body = RecordedTime),
-        (status = 400, body = ErrorBody, description = "A body that is not JSON of this shape"),
+        (status = 400, body = ErrorBody, description = "A body that is not valid JSON"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 415, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "Not a time from more than 0 to a week, or not a period the provider owed and sent"),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "JSON of another shape, a time not from more than 0 to a week, or not a period the provider owed and sent"),
     )
 )]
 pub async fn record_time(
@@ -163,6 +163,8 @@ pub(crate) async fn recorded(
         ),
         Err(e) => (crate::domain::AuditOutcome::Refused, e.to_string()),
     };
+    // What was sent is quoted in a refusal: the log keeps its start.
+    let detail: String = detail.chars().take(300).collect();
     super::record(app, who.audit("record_time", &target, outcome, &detail)).await?;
     result?;
     Ok(RecordedTime {

@@ -22,6 +22,7 @@ mod provider;
 mod readiness;
 mod recorded;
 mod register;
+mod report_files;
 mod returns;
 mod trial;
 mod upload;
@@ -61,9 +62,9 @@ pub fn router() -> Router<Arc<App>> {
         )
         .route("/providers/{code}/times", post(recorded::record))
         .route("/progress", get(progress::progress))
-        .route("/progress/report", get(progress::report))
-        .route("/progress/reports", post(progress::file))
-        .route("/progress/reports/{id}/{format}", get(progress::filed))
+        .route("/progress/report", get(report_files::report))
+        .route("/progress/reports", post(report_files::file))
+        .route("/progress/reports/{id}/{format}", get(report_files::filed))
         .route(
             "/sign-in",
             get(sign_in_page).post(sign_in.layer(crate::web::limit::sign_in())),

@@ -15,6 +15,7 @@ use super::{PageError, WithCsrf, guarded};
 use crate::web::api::{TimeTaken, recorded};
 use crate::web::app::App;
 use crate::web::auth::{Action, Visitor};
+use crate::web::error::ApiError;
 
 #[derive(Debug, Deserialize)]
 pub struct TimeForm {
@@ -60,10 +61,13 @@ pub async fn record(
                 period: period.to_owned(),
                 minutes,
             };
-            recorded(&app, &who, &code, &t)
-                .await
-                .map(|r| r.minutes)
-                .map_err(|e| e.to_string())
+            match recorded(&app, &who, &code, &t).await {
+                Ok(r) => Ok(r.minutes),
+                // A refusal is said on the page; anything else is the service's fault, and
+                // is answered (and logged) as such.
+                Err(ApiError::Unprocessable(why)) => Err(why),
+                Err(e) => return Err(PageError(e, super::Nav::of(&v))),
+            }
         }
         Err(_) => {
             let why = format!("the time must be a number of minutes, like 40, not {minutes:?}");
