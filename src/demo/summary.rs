@@ -205,7 +205,8 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
     let c = &s.causes;
     let signed = |h: f64| format!("{}{} h", if h > 0.0 { "+" } else { "" }, thousands(h));
     println!(
-        "What moved it since {}: programme change {}, adjustment {}, automation {} ({} changes; /progress shows each).",
+        "What moved it from {} h at the end of {} (with what was listed that day): programme change {}, adjustment {}, automation {} ({} changes; /progress shows each).",
+        thousands(c.start_hours),
         c.from,
         signed(c.programme_change_hours),
         signed(c.adjustment_hours),
