@@ -55,11 +55,11 @@ pub fn estimate(
     providers: &[Provider],
     on: NaiveDate,
 ) -> CollectionBurden {
-    let open: Vec<&Provider> = providers
+    let open = providers
         .iter()
         .filter(|p| def.respondents.kinds.contains(&p.kind) && p.is_open_on(on))
-        .collect();
-    estimate_with(def, licence_number, &open, |_| false)
+        .count();
+    estimate_counted(def, licence_number, open as u32, 0)
 }
 
 /// Estimates a proposal's annual burden on `on`: a new version of a collection in force is
@@ -77,19 +77,6 @@ pub fn estimate_next(
         }
         _ => fresh,
     }
-}
-
-/// Estimates one collection's annual burden from its `respondents` (the open providers of
-/// its kinds), pricing a respondent for whom `by_hand` holds at the manual minutes even
-/// where the collection is automated.
-pub fn estimate_with(
-    def: &CollectionDef,
-    licence_number: Option<&str>,
-    respondents: &[&Provider],
-    by_hand: impl Fn(&Provider) -> bool,
-) -> CollectionBurden {
-    let hand = respondents.iter().filter(|p| by_hand(p)).count();
-    estimate_counted(def, licence_number, respondents.len() as u32, hand as u32)
 }
 
 /// Estimates one collection's annual burden from how many `registered` respondents it has

@@ -548,7 +548,8 @@ fn provider_words(kind: &Kind, records: &Records, day: NaiveDate) -> (String, St
 /// steps the progress chart draws.
 pub fn history(records: &Records, to: DateTime<Utc>) -> Vec<(NaiveDate, f64)> {
     let tz = records.tz;
-    let Some(first) = events(records).first().map(|e| e.at) else {
+    // Nothing moves the estimate before the first listing.
+    let Some(first) = records.listings.iter().map(|l| l.listed_at).min() else {
         return vec![(to.with_timezone(&tz).date_naive(), 0.0)];
     };
     let before = first.with_timezone(&tz).date_naive() - chrono::Days::new(1);

@@ -61,7 +61,8 @@ impl super::Registry {
             .into());
         }
         let refuse = |m: String| -> anyhow::Error { RegistryError::Refused(m).into() };
-        let history = self.in_force_history().await?;
+        let records = self.burden_records().await?;
+        let history = super::provider_burden::history_as_of(&records, DateTime::<Utc>::MAX_UTC);
         let Some((def, from, to)) = history
             .iter()
             .find(|(d, _, _)| d.slug.as_str() == collection)
@@ -70,11 +71,10 @@ impl super::Registry {
                 "{collection:?} is not a collection that has been in force"
             )));
         };
-        let who = self
-            .store()
-            .providers()
-            .await?
-            .into_iter()
+        let who = records
+            .providers
+            .iter()
+            .map(|(p, _)| p)
             .find(|p| p.code.as_str() == provider)
             .ok_or_else(|| refuse(format!("{provider:?} is not a registered provider")))?;
         if !def.respondents.kinds.contains(&who.kind) {

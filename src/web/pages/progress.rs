@@ -167,7 +167,13 @@ pub(super) async fn render(
     let nav = Nav::of(v);
     let fail = |e: anyhow::Error| PageError(ApiError::from(e), Nav::of(v));
     let now = app.now();
-    let report = app.registry.burden(now).await.map_err(fail)?;
+    // One reading of the register's records serves the headline, the steps and the causes.
+    let records = app.registry.burden_records().await.map_err(fail)?;
+    let report = crate::registry::burden::BurdenReport::new(
+        crate::registry::causes::estimate_at(&records, now),
+        app.store().budget().await.map_err(fail)?,
+        now.with_timezone(&app.settings.timezone).date_naive(),
+    );
     let t = crate::web::api::trajectory_of(&report);
     let b = report.budget.as_ref();
     let with_date = |h: Option<f64>, d: Option<chrono::NaiveDate>| match (h, d) {
@@ -206,7 +212,6 @@ pub(super) async fn render(
     let line: Vec<(chrono::NaiveDate, f64)> =
         t.points.iter().map(|p| (p.on, p.allowed_hours)).collect();
     let chart_title = "Estimated annual burden against the trajectory to the target";
-    let records = app.registry.burden_records().await.map_err(fail)?;
     let history = crate::registry::causes::history(&records, now);
     let from = crate::registry::report::causes_from(&records, b, today);
     let causes = crate::registry::causes::attribute(&records, from, now);
