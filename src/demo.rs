@@ -10,6 +10,7 @@ mod coming;
 mod estate;
 mod feeds;
 mod plans;
+mod signoffs;
 mod story;
 mod summary;
 mod timeline;
@@ -305,7 +306,7 @@ pub async fn play(
     let port = listener.local_addr()?.port();
     let feeds = feeds::Feeds::create(&world, &o.out, port).await?;
     let _http = feeds::serve_http(&world, &feeds, tz, listener).await;
-    let (sources, habits) = sources_and_habits(&world);
+    let (sources, habits) = world.sources_and_habits();
     println!(
         "{} trusts and {} care homes, in {}; sources: {}.",
         world.trusts.len(),
@@ -335,6 +336,13 @@ pub async fn play(
     };
     let mut decisions = story::Decisions::default();
     before_tally(&mut story, &mut decisions, listing, o.start).await?;
+    let signing = signoffs::give(
+        &registry,
+        &world,
+        o.start,
+        start + chrono::Duration::hours(1),
+    )
+    .await?;
 
     stage(
         4,
@@ -368,6 +376,7 @@ pub async fn play(
         builder,
         notifier: &service.notifier,
         timezone: tz,
+        signers: &signing.each,
     };
     let from = start + chrono::Duration::hours(3);
     let played = clock
@@ -428,6 +437,7 @@ pub async fn play(
             crate::registry::causes::attribute(&records, from, end)
         },
         held: summary::held(registry.store().as_ref()).await?,
+        signoff: signoffs::standing(&registry, signing.each.len(), played.signed).await?,
         achieved: registry
             .achieved(
                 o.start,
@@ -441,24 +451,6 @@ pub async fn play(
         showcase: showcase(&world, &all, end),
     };
     Ok((summary, service))
-}
-
-/// How many providers each kind of source system serves, and how many have each habit.
-fn sources_and_habits(world: &world::World) -> (BTreeMap<String, usize>, BTreeMap<String, usize>) {
-    let mut sources = BTreeMap::new();
-    let mut habits = BTreeMap::new();
-    for (feed, h) in world
-        .trusts
-        .iter()
-        .map(|t| (t.feed, t.habits))
-        .chain(world.homes.iter().map(|h| (h.feed, h.habits)))
-    {
-        *sources.entry(feed.name().to_owned()).or_insert(0) += 1;
-        for what in h.describe() {
-            *habits.entry(what.to_owned()).or_insert(0) += 1;
-        }
-    }
-    (sources, habits)
 }
 
 /// Stages 2 and 3: the manual forms listed as the baseline at `start`, then DAP lists the

@@ -65,6 +65,9 @@ enum Command {
     Schedule(cli::schedule::ScheduleCommand),
     /// What each provider owes: listed collections that apply to it while it is open.
     Obligations(cli::providers::ObligationsArgs),
+    /// Sign-off of periods pulled from a provider's source: standing, or period by period.
+    #[command(subcommand)]
+    Signoffs(cli::signoffs::SignOffsCommand),
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -86,6 +89,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Runs(args) => cli::runs::runs(s, args).await,
         Command::Schedule(c) => cli::schedule::run(s, c).await,
         Command::Obligations(args) => cli::providers::obligations_of(s, args).await,
+        Command::Signoffs(c) => cli::signoffs::run(s, c).await,
     }
 }
 

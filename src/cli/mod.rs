@@ -12,6 +12,7 @@ pub mod returns;
 pub mod runs;
 pub mod schedule;
 pub mod serve;
+pub mod signoffs;
 pub mod tokens;
 
 use std::sync::Arc;

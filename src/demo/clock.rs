@@ -67,6 +67,8 @@ pub struct Played {
     pub build_failures: Vec<String>,
     /// Notifications recorded to the mail folder, by kind.
     pub mail: BTreeMap<&'static str, usize>,
+    /// Pulled periods signed off one by one.
+    pub signed: usize,
 }
 
 pub struct Clock<'a> {
@@ -78,6 +80,8 @@ pub struct Clock<'a> {
     pub builder: &'a Builder,
     pub notifier: &'a crate::notify::Notifier,
     pub timezone: chrono_tz::Tz,
+    /// Providers whose staff sign each pulled period off at 10:00.
+    pub signers: &'a [String],
 }
 
 impl Clock<'_> {
@@ -134,6 +138,9 @@ impl Clock<'_> {
                 for p in self.runner.step(t).await? {
                     *played.outcomes.entry(p.status.as_str()).or_default() += 1;
                 }
+            }
+            if hour == 10 {
+                played.signed += super::signoffs::sign_each(self.registry, self.signers, t).await?;
             }
             // Reminders and overdue notices go at 09:00; rejections and notices of new
             // collections are picked up then and mid-afternoon.

@@ -45,6 +45,8 @@ pub struct Summary {
     pub causes: crate::registry::causes::Attribution,
     /// Versions with figures held for confirmation, and what became of them.
     pub held: Held,
+    /// Who signed off the periods pulled from them, and what is unsigned.
+    pub signoff: super::signoffs::SignOff,
     /// What the periods owed over the demo cost, as estimated and as achieved.
     pub achieved: crate::registry::achieved::Achieved,
     pub notes: Vec<String>,
@@ -218,7 +220,7 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
         a.collections.iter().map(f).sum()
     };
     println!(
-        "Burden of the periods owed from {} to {}: estimated {} staff hours{}, achieved {}{} ({:+.0}%): {} pulled and signed off, {} uploaded by hand, {} forms, {} fixes after a rejection, {} corrections, {} nil returns, {} never sent.",
+        "Burden of the periods owed from {} to {}: estimated {} staff hours{}, achieved {}{} ({:+.0}%): {} pulled (a sign-off each), {} uploaded by hand, {} forms, {} fixes after a rejection, {} corrections, {} nil returns, {} never sent.",
         a.from,
         a.to - chrono::Duration::days(1),
         crate::registry::burden::hours(a.estimated_hours),
@@ -263,6 +265,17 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
             h.awaiting
         );
     }
+    let so = &s.signoff;
+    println!(
+        "Sign-off of pulled periods: {} standing sign-offs in force; {} providers sign each period off on their page ({} signed); {} pulled period{} from {} provider{} not signed off, named as unsigned in the returns' completeness.",
+        so.standing,
+        so.each,
+        so.signed,
+        so.unsigned,
+        if so.unsigned == 1 { "" } else { "s" },
+        so.unsigned_providers,
+        if so.unsigned_providers == 1 { "" } else { "s" },
+    );
     let mail = |k: &str| s.mail.get(k).copied().unwrap_or(0);
     println!(
         "Mail recorded to {}: {} notices of a new collection, {} reminders, {} overdue notices, {} rejections with their reports, {} asking to confirm held figures.",

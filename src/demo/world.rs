@@ -18,6 +18,29 @@ pub struct World {
 }
 
 impl World {
+    /// How many providers each kind of source system serves, and how many have each habit.
+    pub fn sources_and_habits(
+        &self,
+    ) -> (
+        std::collections::BTreeMap<String, usize>,
+        std::collections::BTreeMap<String, usize>,
+    ) {
+        let mut sources = std::collections::BTreeMap::new();
+        let mut habits = std::collections::BTreeMap::new();
+        for (feed, h) in self
+            .trusts
+            .iter()
+            .map(|t| (t.feed, t.habits))
+            .chain(self.homes.iter().map(|h| (h.feed, h.habits)))
+        {
+            *sources.entry(feed.name().to_owned()).or_insert(0) += 1;
+            for what in h.describe() {
+                *habits.entry(what.to_owned()).or_insert(0) += 1;
+            }
+        }
+        (sources, habits)
+    }
+
     /// `trusts` trusts (about three in four acute, the rest mental health, and one formed
     /// by a merger) and `care_homes` care homes, the same for the same seed.
     pub fn new(seed: u64, trusts: u32, care_homes: u32) -> World {

@@ -19,6 +19,7 @@ pub mod records;
 pub mod report;
 pub mod report_files;
 pub mod reporting;
+pub mod signoff;
 pub mod views;
 pub mod window;
 

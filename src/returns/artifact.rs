@@ -308,14 +308,31 @@ pub fn revision(
             _ => format!("{now} held figures await confirmation, where {was} did"),
         });
     }
-    let without_holds = |c: &super::Completeness| {
+    let (was, now) = (
+        before.completeness.unsigned().0,
+        after.completeness.unsigned().0,
+    );
+    if was != now {
+        // Said by count: a period may stop awaiting sign-off because it was signed off, or
+        // because an upload replaced what was pulled.
+        why.push(match (was, now) {
+            (_, 0) => {
+                format!("no pulled period awaits its provider's sign-off now, where {was} did")
+            }
+            (0, 1) => "1 pulled period awaits its provider's sign-off".into(),
+            (0, _) => format!("{now} pulled periods await their providers' sign-off"),
+            _ => format!("{now} pulled periods await their providers' sign-off, where {was} did"),
+        });
+    }
+    let owed_only = |c: &super::Completeness| {
         let mut c = c.clone();
-        c.inputs.iter_mut().for_each(|i| i.provisional.clear());
+        c.inputs.iter_mut().for_each(|i| {
+            i.provisional.clear();
+            i.unsigned.clear();
+        });
         c
     };
-    if without_holds(&before.completeness) != without_holds(&after.completeness)
-        && inputs.is_empty()
-    {
+    if owed_only(&before.completeness) != owed_only(&after.completeness) && inputs.is_empty() {
         why.push("what is owed changed: more of the period is past its deadline".into());
     }
     if before.disclosure_rule != after.disclosure_rule {

@@ -294,6 +294,10 @@ async fn gather(
         );
         let holds = held_in(registry, slug.as_str(), &current).await?;
         c.provisional = completeness::provisional(&holds, providers);
+        c.unsigned = completeness::unsigned(
+            &registry.unsigned(&collection, &current, now).await?,
+            providers,
+        );
         for h in holds {
             let kept = registry
                 .store()

@@ -58,6 +58,18 @@ pub struct InputCompleteness {
     /// what is built on them is provisional. Their periods still count as received.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provisional: Vec<Provisional>,
+    /// Providers with periods pulled from their source that nobody at the provider has
+    /// signed off: received, but not yet vouched for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsigned: Vec<Unsigned>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unsigned {
+    pub code: String,
+    pub name: String,
+    /// Periods past their deadline whose current version was pulled and not signed off.
+    pub periods: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,7 +220,53 @@ pub fn provisional(holds: &[HoldRow], providers: &[Provider]) -> Vec<Provisional
         .collect()
 }
 
+/// The providers of `unsigned` (pulled periods nobody signed off, as (provider, period)),
+/// by code, with how many periods each.
+pub fn unsigned(unsigned: &[(String, String)], providers: &[Provider]) -> Vec<Unsigned> {
+    let mut by: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for (code, _) in unsigned {
+        *by.entry(code.as_str()).or_default() += 1;
+    }
+    by.into_iter()
+        .map(|(code, periods)| Unsigned {
+            code: code.to_owned(),
+            name: providers
+                .iter()
+                .find(|p| p.code.as_str() == code)
+                .map_or_else(|| code.to_owned(), |p| p.name.clone()),
+            periods,
+        })
+        .collect()
+}
+
 impl Completeness {
+    /// Pulled periods nobody has signed off, over every input, and from how many providers.
+    pub fn unsigned(&self) -> (usize, usize) {
+        let periods = self
+            .inputs
+            .iter()
+            .flat_map(|c| &c.unsigned)
+            .map(|u| u.periods)
+            .sum();
+        let providers = self.inputs.iter().map(|c| c.unsigned.len()).sum();
+        (periods, providers)
+    }
+
+    /// The sentence on unsigned periods, when some are.
+    fn unsigned_said(&self) -> Option<String> {
+        let (periods, providers) = self.unsigned();
+        (periods > 0).then(|| {
+            format!(
+                " {periods} period{} pulled from the source system{} of {providers} provider{} {} not signed off by {}: counted as received, not yet vouched for.",
+                if periods == 1 { "" } else { "s" },
+                if providers == 1 { "" } else { "s" },
+                if providers == 1 { "" } else { "s" },
+                if periods == 1 { "is" } else { "are" },
+                if providers == 1 { "its provider" } else { "their providers" },
+            )
+        })
+    }
+
     /// Figures awaiting confirmation over every input, and from how many providers.
     pub fn awaiting(&self) -> (i64, usize) {
         let figures = self
@@ -239,7 +297,8 @@ impl Completeness {
     /// The completeness in one sentence: whether the totals are built on every expected
     /// provider's data, and if not, how many of each input's providers sent theirs.
     pub fn statement(&self) -> String {
-        let provisional = self.provisional_said().unwrap_or_default();
+        let provisional =
+            self.provisional_said().unwrap_or_default() + &self.unsigned_said().unwrap_or_default();
         if self.complete {
             return format!(
                 "Complete: every expected provider sent every period it owed.{provisional}"
@@ -317,6 +376,18 @@ impl Completeness {
                         if p.figures == 1 { "" } else { "s" },
                         p.periods,
                         if p.periods == 1 { "" } else { "s" }
+                    ),
+                ));
+            }
+            for u in &c.unsigned {
+                lines.push((
+                    format!("{} unsigned", c.collection),
+                    format!(
+                        "{} {} ({} pulled period{} not signed off by the provider)",
+                        u.code,
+                        u.name,
+                        u.periods,
+                        if u.periods == 1 { "" } else { "s" }
                     ),
                 ));
             }

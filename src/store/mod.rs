@@ -17,6 +17,7 @@ mod postgres;
 pub mod queries;
 pub mod readiness;
 pub mod runs;
+pub mod signoffs;
 mod sql;
 mod sqlite;
 pub mod versions;
@@ -174,6 +175,7 @@ pub trait Store:
     + notices::Notices
     + enquiries::Enquiries
     + holds::Holds
+    + signoffs::SignOffs
     + burden::BurdenRecords
     + Send
     + Sync

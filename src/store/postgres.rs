@@ -9,7 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use super::{
     access::access_store, burden::burden_store, enquiries::enquiries_store,
     exceptions::exceptions_store, holds::holds_store, notices::notices_store, queries::query_store,
-    readiness::readiness_store, redact, runs::run_ledger, sql::sql_store,
+    readiness::readiness_store, redact, runs::run_ledger, signoffs::signoffs_store, sql::sql_store,
 };
 
 pub struct PgStore {
@@ -55,4 +55,5 @@ readiness_store!(PgStore);
 notices_store!(PgStore);
 enquiries_store!(PgStore);
 holds_store!(PgStore);
+signoffs_store!(PgStore);
 burden_store!(PgStore);

@@ -9,7 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::{
     access::access_store, burden::burden_store, enquiries::enquiries_store,
     exceptions::exceptions_store, holds::holds_store, notices::notices_store, queries::query_store,
-    readiness::readiness_store, redact, runs::run_ledger, sql::sql_store,
+    readiness::readiness_store, redact, runs::run_ledger, signoffs::signoffs_store, sql::sql_store,
 };
 
 pub struct SqliteStore {
@@ -55,4 +55,5 @@ readiness_store!(SqliteStore);
 notices_store!(SqliteStore);
 enquiries_store!(SqliteStore);
 holds_store!(SqliteStore);
+signoffs_store!(SqliteStore);
 burden_store!(SqliteStore);

@@ -112,6 +112,13 @@ impl App {
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         chrono::Utc::now() + self.clock_offset
     }
+
+    /// Today, in the service's timezone.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.now()
+            .with_timezone(&self.settings.timezone)
+            .date_naive()
+    }
 }
 
 /// The Prometheus recorder is process-wide and can be installed once; tests build the app

@@ -120,6 +120,39 @@ fn a_pull_from_a_file_source_lands_and_is_recorded() {
             .contains("has no report")
     );
     assert_eq!(runs[2]["raw_sha256"].as_str().unwrap().len(), 64);
+
+    // The trust signs off what was pulled: not a version it has not looked at; a standing
+    // sign-off in its name, once, and revoked once.
+    let signoffs = |code: i32, args: &[&str]| {
+        let mut full = vec!["signoffs"];
+        full.extend(args);
+        t.expect(code, &full)
+    };
+    let by = ["--provider", "RXA", "--by", "Returns lead"];
+    let stale = [
+        &[
+            "sign",
+            "ward-bed-census",
+            "--period",
+            "2026-11-24",
+            "--version",
+            "1",
+        ][..],
+        &by,
+    ]
+    .concat();
+    assert!(signoffs(1, &stale).contains("version 2 was pulled since"));
+    let give = [&["give", "ward-bed-census"][..], &by].concat();
+    assert!(signoffs(0, &give).contains("Returns lead signs off ward-bed-census for RXA from"));
+    assert!(signoffs(1, &give).contains("revoke it first to give another"));
+    let list = signoffs(0, &["list", "--provider", "RXA"]);
+    assert!(
+        list.contains("Standing sign-off of ward-bed-census from"),
+        "{list}"
+    );
+    let revoke = [&["revoke", "ward-bed-census"][..], &by].concat();
+    assert!(signoffs(0, &revoke).contains("await a sign-off each"));
+    assert!(signoffs(1, &revoke).contains("none is in force"));
 }
 
 #[test]

@@ -14,5 +14,6 @@ mod recorded;
 mod report;
 mod reporting;
 mod run_ledger;
+mod signoffs;
 mod store_contract;
 mod timetable;

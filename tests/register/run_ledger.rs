@@ -25,11 +25,11 @@ contract!(
     a_hold_is_recorded_with_its_version_and_confirmed_once_while_current,
 );
 
-fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()
 }
 
-fn key(provider: &str, day: &str) -> RunKey {
+pub(crate) fn key(provider: &str, day: &str) -> RunKey {
     RunKey {
         collection: "ward-bed-census".into(),
         provider: provider.into(),
@@ -37,7 +37,7 @@ fn key(provider: &str, day: &str) -> RunKey {
     }
 }
 
-async fn open(db: &TestDb) -> Arc<dyn Store> {
+pub(crate) async fn open(db: &TestDb) -> Arc<dyn Store> {
     store::connect(db.url()).await.unwrap()
 }
 
@@ -450,16 +450,21 @@ async fn land(s: &Arc<dyn Store>, k: &RunKey, version: i64) {
 
 /// Lands `version` of `k` with `held` figures held in it.
 async fn land_holding(s: &Arc<dyn Store>, k: &RunKey, version: i64, held: Vec<Held>) {
+    land_arriving(s, k, version, held, Arrival::Pulled).await;
+}
+
+/// Lands `version` of `k`, `version` minutes after 09:00 on 25 November 2026, arriving as
+/// `arrival`, with `held` figures held in it.
+pub(crate) async fn land_arriving(
+    s: &Arc<dyn Store>,
+    k: &RunKey,
+    version: i64,
+    held: Vec<Held>,
+    arrival: Arrival,
+) {
     let at = t0() + Duration::minutes(version);
     let run = s
-        .claim_run(
-            k,
-            "a",
-            at,
-            at + Duration::seconds(90),
-            true,
-            Arrival::Pulled,
-        )
+        .claim_run(k, "a", at, at + Duration::seconds(90), true, arrival)
         .await
         .unwrap()
         .unwrap();

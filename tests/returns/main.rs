@@ -11,3 +11,4 @@ mod licences;
 mod nil;
 mod packs;
 mod revisions;
+mod signoff;

@@ -16,5 +16,6 @@ mod progress;
 mod provider;
 mod schemathesis;
 mod serve;
+mod signoff;
 mod templates;
 mod uploads;

@@ -45,7 +45,7 @@ pub struct Window {
     pub to: Option<NaiveDate>,
 }
 
-/// What the periods owed in a window cost as achieved (pulled and signed off, uploaded by
+/// What the periods owed in a window cost as achieved (pulled, at a sign-off each; uploaded by
 /// hand, fixed after a rejection, corrected, nil returns, never sent, each priced from its
 /// definition) beside what the estimate says the same periods cost, by collection.
 #[utoipa::path(

@@ -12,6 +12,7 @@ mod provenance;
 mod providers;
 mod returns;
 mod runs;
+pub(crate) mod signoffs;
 mod trials;
 
 use std::sync::Arc;
@@ -178,6 +179,10 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(providers::nil_return))
         .routes(routes!(holds::list))
         .routes(routes!(holds::confirm))
+        .routes(routes!(signoffs::list))
+        .routes(routes!(signoffs::give))
+        .routes(routes!(signoffs::revoke))
+        .routes(routes!(signoffs::sign))
         .routes(routes!(trials::file))
         .routes(routes!(trials::source))
         .routes(routes!(runs::list))

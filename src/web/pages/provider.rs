@@ -112,6 +112,7 @@ pub struct ProviderPage {
     trial: Option<String>,
     /// Versions with figures held for it to confirm.
     holds: Vec<super::holds::HoldBox>,
+    signoff: super::signoff::SignOffBox,
     overdue: Vec<OwedLine>,
     week: Vec<OwedLine>,
     coming: Vec<ComingLine>,
@@ -430,6 +431,7 @@ pub(super) async fn render(
         message_class,
         trial,
         holds: super::holds::boxes(app, code).await.map_err(fail)?,
+        signoff: super::signoff::section(app, code).await.map_err(fail)?,
         // The oldest first: its window closes soonest.
         overdue: stand
             .overdue

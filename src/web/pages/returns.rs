@@ -213,8 +213,16 @@ fn completeness(c: &crate::returns::completeness::Completeness) -> String {
             if p == 1 { "" } else { "s" }
         ),
     };
+    let marks = match c.unsigned() {
+        (0, _) => provisional,
+        (n, p) => format!(
+            "{provisional}; {n} pulled period{} not signed off by {p} provider{}",
+            if n == 1 { "" } else { "s" },
+            if p == 1 { "" } else { "s" }
+        ),
+    };
     if c.complete {
-        return format!("complete{provisional}");
+        return format!("complete{marks}");
     }
     let inputs = c
         .inputs
@@ -243,7 +251,7 @@ fn completeness(c: &crate::returns::completeness::Completeness) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ");
-    format!("{inputs}{provisional}")
+    format!("{inputs}{marks}")
 }
 
 pub async fn download(

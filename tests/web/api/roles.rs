@@ -92,6 +92,43 @@ async fn each_role_can_do_exactly_what_it_should() {
         ),
         (
             Method::GET,
+            "/api/v1/providers/RXA/signoffs",
+            None,
+            [unauth, ok, ok, forbid, forbid, ok],
+        ),
+        (
+            Method::GET,
+            "/api/v1/providers/RXB/signoffs",
+            None,
+            [unauth, ok, forbid, forbid, forbid, ok],
+        ),
+        // The last day of June was pulled: the provider signs it off, once.
+        (
+            Method::POST,
+            "/api/v1/providers/RXA/signoffs/periods",
+            Some(json!({"collection": "ward-bed-census", "period": "2026-06-30", "version": 1})),
+            [unauth, forbid, ok, forbid, forbid, forbid],
+        ),
+        (
+            Method::POST,
+            "/api/v1/providers/RXB/signoffs/periods",
+            Some(json!({"collection": "ward-bed-census", "period": "2026-06-30", "version": 1})),
+            [unauth, forbid, forbid, forbid, forbid, forbid],
+        ),
+        (
+            Method::POST,
+            "/api/v1/providers/RXA/signoffs/standing",
+            Some(json!({"collection": "ward-bed-census", "from": "2026-07-01"})),
+            [unauth, forbid, created, forbid, forbid, forbid],
+        ),
+        (
+            Method::POST,
+            "/api/v1/providers/RXA/signoffs/revocations",
+            Some(json!({"collection": "ward-bed-census"})),
+            [unauth, forbid, ok, forbid, forbid, forbid],
+        ),
+        (
+            Method::GET,
             "/api/v1/runs",
             None,
             [unauth, ok, ok, forbid, forbid, ok],
