@@ -7,6 +7,7 @@ pub mod causes;
 pub mod checks;
 pub mod enquiries;
 pub mod exceptions;
+pub mod felt;
 pub mod governance;
 pub mod holds;
 pub mod load;

@@ -265,3 +265,90 @@ async fn a_provider_records_the_time_a_period_took_and_dap_sees_the_median() {
             .any(|e| e.action == "record_time" && e.outcome == "refused")
     );
 }
+
+/// A provider's own account, on its page and through the API, is its achieved periods:
+/// June's thirty census days pulled from its source cost a sign-off each and saved the rest
+/// of a form each; the July days owed by now and never sent are counted and cost nothing.
+#[tokio::test]
+async fn a_providers_burden_is_its_periods_as_achieved_on_its_page_and_through_the_api() {
+    let t = common::web::spawn_at(None, Some(common::world::utc("2026-07-10T10:00:00Z"))).await;
+    let a = t
+        .api(
+            axum::http::Method::GET,
+            "/api/v1/burden/providers/RXA",
+            Some(&t.tokens.provider),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let f = a.json();
+    let month = |m: &str| {
+        f["months"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["month"] == m && r["collection"] == "ward-bed-census")
+            .unwrap_or_else(|| panic!("{m} in {f}"))
+            .clone()
+    };
+    let near = |v: &serde_json::Value, x: f64| (v.as_f64().unwrap() - x).abs() < 1e-9;
+    // The census's listing: 45 minutes by hand, 2 to sign off a pull.
+    let june = month("2026-06");
+    assert_eq!(
+        [
+            &june["owed"],
+            &june["pulled"],
+            &june["by_hand"],
+            &june["never_sent"]
+        ],
+        [30, 30, 0, 0]
+    );
+    assert!(near(&june["achieved_hours"], 30.0 * 2.0 / 60.0), "{june}");
+    assert!(
+        near(&june["pulled_hours"], 1.0) && near(&june["by_hand_hours"], 0.0),
+        "{june}"
+    );
+    assert!(near(&june["saved_hours"], 30.0 * 43.0 / 60.0), "{june}");
+    // 1 to 8 July are past their noon deadline on the 10th; the 9th is not yet.
+    let july = month("2026-07");
+    assert_eq!([&july["owed"], &july["never_sent"]], [8, 8]);
+    assert!(near(&july["achieved_hours"], 0.0) && near(&july["estimated_hours"], 8.0 * 2.0 / 60.0));
+    // The totals are the months' sums.
+    for total in [
+        "achieved_hours",
+        "estimated_hours",
+        "pulled_hours",
+        "by_hand_hours",
+        "saved_hours",
+    ] {
+        let sum: f64 = f["months"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m[total].as_f64().unwrap())
+            .sum();
+        assert!(near(&f[total], sum), "{total}: {f}");
+    }
+    assert_eq!(
+        f["automated_since"], "2026-04-02",
+        "the first pull, the morning after 1 April"
+    );
+
+    // The page shows the same account: its totals, the chart, and June's line.
+    let me = t.sign_in(&t.tokens.provider).await;
+    let html = t.page("/providers/RXA", Some(&me)).await.text();
+    let burden = &html[html
+        .find("<h2>Your burden</h2>")
+        .expect("the burden section")..];
+    for words in [
+        "<dt>Pulled from your source since</dt><dd>2 April 2026</dd>",
+        "<dt>Hours pulling saved</dt>",
+        "<svg role=\"img\"",
+        "<td>2026-06</td><td>Daily ward bed census</td><td class=\"num\">30</td><td class=\"num\">30</td>",
+    ] {
+        assert!(
+            burden.contains(words),
+            "the burden section lacks {words:?}: {burden}"
+        );
+    }
+}

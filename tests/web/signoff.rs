@@ -96,8 +96,8 @@ async fn a_provider_signs_off_pulled_periods_on_its_page_and_through_the_api() {
         "{page}"
     );
     assert!(
-        !page.contains("<h2>Pulled periods to sign off</h2>")
-            || !section(&page, "<h2>Pulled periods to sign off</h2>").contains("2026-07-01")
+        !section(&page, "<h2>Pulled periods to sign off</h2>").contains("<td>2026-07-01 <span"),
+        "signed off, so no longer listed"
     );
     // Twice is refused, and said on the page.
     let a = t
@@ -105,6 +105,36 @@ async fn a_provider_signs_off_pulled_periods_on_its_page_and_through_the_api() {
         .await;
     assert_eq!(a.status, StatusCode::CONFLICT);
     assert!(a.text().contains("Nothing was signed off: version 1 of ward-bed-census 2026-07-01 was signed off already, by Ashford ward clerk."), "{}", a.text());
+
+    // The rest at once: every period the page listed, each audited as one.
+    let html = t.page("/providers/RXA", Some(&me)).await.text();
+    let items = html
+        .split("name=\"items\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the sign-off-all form")
+        .to_owned();
+    let listed = items.split(';').count();
+    assert!(listed > 1, "{items}");
+    assert!(!items.contains("2026-07-01"), "signed off already: {items}");
+    let all = [("csrf", csrf.as_str()), ("items", items.as_str())];
+    let a = t.form("/providers/RXA/signoffs/all", Some(&me), &all).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let page = a.text();
+    assert!(
+        page.contains(&format!(
+            "Signed off {listed} periods in your name, Ashford ward clerk."
+        )),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<h2>Pulled periods to sign off</h2>"),
+        "nothing is left"
+    );
+    // Pressed again from the old page: each is refused as signed off already.
+    let a = t.form("/providers/RXA/signoffs/all", Some(&me), &all).await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert!(a.text().contains("Signed off 0 periods") && a.text().contains("signed off already"));
 
     // A standing sign-off from the page, with a day that is not one refused first.
     let give = |from: &'static str| {

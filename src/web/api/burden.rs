@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::domain::AuditOutcome;
 use crate::domain::budget::Budget;
 use crate::registry::burden::BurdenReport;
-use crate::registry::provider_burden::ProviderBurden;
+use crate::registry::felt::ProviderFelt;
 use crate::registry::views::BudgetChange;
 use crate::web::app::App;
 use crate::web::auth::{Action, Bearer};
@@ -81,13 +81,15 @@ pub async fn achieved(
     ))
 }
 
-/// One provider's burden month by month over the last twelve months: hours by collection,
-/// by hand and automated, and the hours automation saved.
+/// One provider's periods owed over the last twelve months, by month and collection: how
+/// each was met, what it cost as achieved beside the estimate (hours, and pounds where the
+/// staff group has a rate), the hours by hand and on pulled periods, and what pulling saved.
+/// The provider's page shows the same account.
 #[utoipa::path(
     get, path = "/burden/providers/{code}", tag = "burden",
     params(("code" = String, Path, description = "The provider")),
     responses(
-        (status = 200, body = ProviderBurden),
+        (status = 200, body = ProviderFelt),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     )
 )]
@@ -95,18 +97,13 @@ pub async fn provider(
     State(app): State<Arc<App>>,
     Bearer(who): Bearer,
     Path(code): Path<String>,
-) -> Result<Json<ProviderBurden>, ApiError> {
+) -> Result<Json<ProviderFelt>, ApiError> {
     let code = super::providers::provider_code(&app, &who, &code).await?;
-    Ok(Json(of_provider(&app, &code).await?))
-}
-
-pub(crate) async fn of_provider(app: &App, code: &str) -> anyhow::Result<ProviderBurden> {
-    let providers = app.registry.providers().await?;
-    let p = providers
-        .iter()
-        .find(|p| p.code.as_str() == code)
-        .ok_or_else(|| anyhow::anyhow!("there is no provider {code}"))?;
-    app.registry.provider_burden(p, app.now()).await
+    app.registry
+        .provider_felt(&code, app.now(), app.settings.staff_rates.as_ref())
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("there is no provider {code}")))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

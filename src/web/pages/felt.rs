@@ -1,9 +1,11 @@
 //! The provider's burden as it felt it: its periods owed over twelve months, by month and
 //! collection, priced by how each was met beside what the estimate says, in hours and
-//! pounds.
+//! pounds; the totals, and a chart of the hours by hand and on pulled periods a month. All
+//! of it from the one achieved account the API serves (`Registry::provider_felt`).
 
 use super::hours;
 use crate::registry::burden::pounds;
+use crate::registry::provider_burden::last_twelve_months;
 use crate::web::app::App;
 
 /// One month's periods of one collection.
@@ -22,39 +24,72 @@ pub struct FeltLine {
     pub(super) achieved_pounds: String,
 }
 
-/// `code`'s twelve months: a sentence with the totals, and a line a month and collection.
+/// The page's "Your burden" section.
+pub struct Felt {
+    /// The totals in a sentence.
+    pub(super) said: String,
+    pub(super) by_hand: String,
+    pub(super) pulled: String,
+    pub(super) saved: String,
+    pub(super) automated_since: String,
+    pub(super) chart_title: String,
+    pub(super) chart: String,
+    pub(super) lines: Vec<FeltLine>,
+}
+
+/// `code`'s twelve months to `now`.
 pub async fn felt(
     app: &App,
     code: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<(String, Vec<FeltLine>)> {
-    let rows = app
+) -> anyhow::Result<Felt> {
+    let rates = app.settings.staff_rates.as_ref();
+    let f = app
         .registry
-        .provider_achieved(code, now, app.settings.staff_rates.as_ref())
-        .await?;
-    let sum = |f: fn(&crate::registry::ranking::MonthAchieved) -> f64| {
-        rows.iter().map(f).sum::<f64>() + 0.0
-    };
-    let priced = |f: fn(&crate::registry::ranking::MonthAchieved) -> Option<f64>| {
-        rows.iter()
-            .map(f)
-            .sum::<Option<f64>>()
-            .map(|p| format!(" ({})", pounds(p)))
-            .unwrap_or_default()
-    };
-    let summary = if rows.is_empty() {
+        .provider_felt(code, now, rates)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no provider {code}"))?;
+    let in_pounds = |p: Option<f64>| p.map(|p| format!(" ({})", pounds(p))).unwrap_or_default();
+    let said = if f.months.is_empty() {
         "No period has been owed in the last twelve months.".to_owned()
     } else {
         format!(
             "Over the last twelve months your periods cost {} hours{} as achieved, against {} hours{} as estimated.",
-            hours(sum(|r| r.achieved_hours)),
-            priced(|r| r.achieved_pounds),
-            hours(sum(|r| r.estimated_hours)),
-            priced(|r| r.estimated_pounds),
+            hours(f.achieved_hours),
+            in_pounds(f.achieved_pounds),
+            hours(f.estimated_hours),
+            in_pounds(f.estimated_pounds),
         )
     };
+    // Every month of the twelve has a bar, an empty one where nothing was owed.
+    let today = now.with_timezone(&app.settings.timezone).date_naive();
+    let labels: Vec<String> = last_twelve_months(today)
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+    let a_month = |of: fn(&crate::registry::felt::MonthAchieved) -> f64| -> Vec<f64> {
+        labels
+            .iter()
+            .map(|l| {
+                f.months
+                    .iter()
+                    .filter(|m| &m.month == l)
+                    .map(of)
+                    .sum::<f64>()
+                    + 0.0
+            })
+            .collect()
+    };
+    let chart_title = format!("Staff hours a month on central returns, {}", f.name);
+    let chart = crate::web::charts::stacked_hours(
+        &chart_title,
+        &labels,
+        &a_month(|m| m.by_hand_hours),
+        &a_month(|m| m.pulled_hours),
+    );
     let money = |p: Option<f64>| p.map_or("-".into(), pounds);
-    let lines = rows
+    let lines = f
+        .months
         .iter()
         .map(|r| FeltLine {
             month: r.month.clone(),
@@ -71,5 +106,16 @@ pub async fn felt(
             achieved_pounds: money(r.achieved_pounds),
         })
         .collect();
-    Ok((summary, lines))
+    Ok(Felt {
+        said,
+        by_hand: hours(f.by_hand_hours),
+        pulled: hours(f.pulled_hours),
+        saved: hours(f.saved_hours),
+        automated_since: f
+            .automated_since
+            .map_or_else(|| "not yet".into(), |d| d.format("%-d %B %Y").to_string()),
+        chart_title,
+        chart,
+        lines,
+    })
 }

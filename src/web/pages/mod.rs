@@ -97,6 +97,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/providers/{code}/signoffs/standing", post(signoff::give))
         .route("/providers/{code}/signoffs/revoke", post(signoff::revoke))
         .route("/providers/{code}/signoffs/period", post(signoff::sign))
+        .route("/providers/{code}/signoffs/all", post(signoff::sign_all))
         .route("/providers/{code}/try", post(trial::file))
         .route("/providers/{code}/try-source", post(trial::source))
         .route("/providers/{code}/contacts", post(contacts::set))

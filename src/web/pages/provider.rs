@@ -10,7 +10,7 @@ use axum::extract::{Multipart, Path, State};
 
 use chrono::Duration;
 
-use super::{Nav, PageError, check_csrf, hours, local_time, signed_in};
+use super::{Nav, PageError, check_csrf, local_time, signed_in};
 use crate::domain::{Arrival, Period, RunStatus};
 use crate::landing::Report;
 use crate::registry::governance::Licensed;
@@ -89,17 +89,6 @@ pub struct ReportBox {
     text: String,
 }
 
-/// One collection's submissions and hours in one month.
-pub struct MonthLine {
-    month: String,
-    collection: String,
-    submissions: u32,
-    /// Of those, nil returns.
-    nil_returns: u32,
-    manual: String,
-    automated: String,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "provider.html")]
 pub struct ProviderPage {
@@ -131,16 +120,8 @@ pub struct ProviderPage {
     contacts: String,
     /// Its questions to DAP, newest first.
     questions: Vec<QuestionLine>,
-    manual: String,
-    automated: String,
-    saved: String,
-    automated_since: String,
-    chart_title: String,
-    chart: String,
-    months: Vec<MonthLine>,
-    /// Its periods' burden as achieved beside the estimate: a sentence, and the lines.
-    felt: String,
-    felt_lines: Vec<super::felt::FeltLine>,
+    /// Its periods' burden over twelve months, as achieved beside the estimate.
+    felt: super::felt::Felt,
 }
 
 /// `2 days 3 hours`, to the hour; under an hour is `less than an hour`.
@@ -408,16 +389,7 @@ pub(super) async fn render(
             });
         }
     }
-    let burden = app
-        .registry
-        .provider_burden_from(provider, &runs, now)
-        .await
-        .map_err(fail)?;
-    let (felt, felt_lines) = super::felt::felt(app, code, now).await.map_err(fail)?;
-    let labels: Vec<String> = burden.months.iter().map(|m| m.month.clone()).collect();
-    let manual: Vec<f64> = burden.months.iter().map(|m| m.manual_hours).collect();
-    let automated: Vec<f64> = burden.months.iter().map(|m| m.automated_hours).collect();
-    let chart_title = format!("Staff hours a month on central returns, {}", provider.name);
+    let felt = super::felt::felt(app, code, now).await.map_err(fail)?;
     let nil_able: Vec<(String, String)> = owed
         .iter()
         .filter(|l| l.def.nil_return)
@@ -473,31 +445,7 @@ pub(super) async fn render(
             .map(|(_, a)| a)
             .collect::<Vec<_>>()
             .join("\n"),
-        manual: hours(burden.manual_hours),
-        automated: hours(burden.automated_hours),
-        saved: hours(burden.saved_hours),
-        automated_since: burden
-            .automated_since
-            .map(|d| d.format("%-d %B %Y").to_string())
-            .unwrap_or_else(|| "not yet".into()),
-        chart: crate::web::charts::stacked_hours(&chart_title, &labels, &manual, &automated),
-        chart_title,
         felt,
-        felt_lines,
-        months: burden
-            .months
-            .iter()
-            .flat_map(|m| {
-                m.collections.iter().map(|c| MonthLine {
-                    month: m.month.clone(),
-                    collection: c.collection.clone(),
-                    submissions: c.submissions,
-                    nil_returns: c.nil_returns,
-                    manual: hours(c.manual_hours),
-                    automated: hours(c.automated_hours),
-                })
-            })
-            .collect(),
         nav,
     })
 }

@@ -27,6 +27,9 @@ pub struct StandingLine {
     pub revoked: Option<String>,
 }
 
+/// The most periods one press of "Sign off all" signs off.
+const MOST_AT_ONCE: usize = 400;
+
 /// A pulled period awaiting sign-off, as the page shows it.
 pub struct AwaitingLine {
     pub collection: String,
@@ -48,6 +51,9 @@ pub struct SignOffBox {
     pub may_stand: Vec<(String, String)>,
     /// Today, the form's default first day.
     pub today: String,
+    /// Every period listed, as `collection period version` separated by `;`: what "Sign
+    /// off all" signs off, and nothing pulled since the page was shown.
+    pub all: String,
 }
 
 /// `code`'s sign-offs, as its page shows them.
@@ -104,6 +110,13 @@ pub async fn section(app: &App, code: &str) -> anyhow::Result<SignOffBox> {
                 overdue: a.deadline < now,
             })
             .collect(),
+        all: s
+            .awaiting
+            .iter()
+            .take(MOST_AT_ONCE)
+            .map(|a| format!("{} {} {}", a.collection, a.period, a.version))
+            .collect::<Vec<_>>()
+            .join(";"),
         may_stand: s.may_stand,
         today: app.today().to_string(),
     })
@@ -270,4 +283,81 @@ pub async fn sign(
         "Nothing was signed off",
     )
     .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AllForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    items: String,
+}
+
+impl WithCsrf for AllForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /providers/{code}/signoffs/all`: signs off every period the page listed, each
+/// as the period-by-period form would (and audited so); those refused are said.
+pub async fn sign_all(
+    State(app): State<Arc<App>>,
+    v: Visitor,
+    Path(code): Path<String>,
+    form: Result<Form<AllForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let target: String = code.chars().take(40).collect();
+    let name = "sign off period";
+    let (who, form) = guarded(&app, &v, Action::Upload(&code), name, &target, form).await?;
+    let items: Vec<&str> = form
+        .items
+        .split(';')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .collect();
+    let mut signed_off = 0;
+    let mut refused = Vec::new();
+    for item in items.iter().take(MOST_AT_ONCE) {
+        let parts: Vec<&str> = item.split(' ').collect();
+        let asked = match parts[..] {
+            [collection, period, version] => version.parse().ok().map(|version| SignPeriod {
+                collection: collection.to_owned(),
+                period: period.to_owned(),
+                version,
+            }),
+            _ => None,
+        };
+        let Some(asked) = asked else {
+            refused.push(format!("{item:?} is not a period the page listed"));
+            continue;
+        };
+        match signed(&app, &who, &code, &asked).await {
+            Ok(_) => signed_off += 1,
+            Err(ApiError::Internal(e)) => {
+                return Err(PageError(ApiError::Internal(e), super::Nav::of(&v)));
+            }
+            Err(e) => refused.push(e.to_string()),
+        }
+    }
+    let mut said = format!(
+        "Signed off {signed_off} period{} in your name, {}.",
+        if signed_off == 1 { "" } else { "s" },
+        who.name
+    );
+    if items.len() > MOST_AT_ONCE {
+        said.push_str(&format!(
+            " At most {MOST_AT_ONCE} are signed off at once: press it again for the rest."
+        ));
+    }
+    if !refused.is_empty() {
+        said.push_str(&format!(" Not signed off: {}.", refused.join("; ")));
+    }
+    let status = if signed_off == 0 && !refused.is_empty() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    let page = render(&app, &v, &code, Some((said, refused.is_empty())), None).await?;
+    Ok((status, page).into_response())
 }
