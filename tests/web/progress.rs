@@ -17,6 +17,41 @@ async fn the_progress_page_explains_the_estimate_and_dap_files_the_report() {
         .date_naive();
     let yesterday = today - chrono::Days::new(1);
 
+    // The causes from a day: from yesterday they add up; from tomorrow, or before 1900,
+    // there is nothing true to say, and the API says so.
+    let causes = |from: String| {
+        let t = &t;
+        async move {
+            t.api(
+                axum::http::Method::GET,
+                &format!("/api/v1/burden/causes?from={from}"),
+                Some(&t.tokens.dap),
+                None,
+            )
+            .await
+        }
+    };
+    let a = causes(yesterday.to_string()).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    for from in [
+        (today + chrono::Days::new(1)).to_string(),
+        "1800-01-01".into(),
+    ] {
+        let a = causes(from.clone()).await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{from}: {}",
+            a.text()
+        );
+        assert!(
+            a.text()
+                .contains("must be a day from the year 1900 and not after today"),
+            "{}",
+            a.text()
+        );
+    }
+
     let page = t.page("/progress", None).await.text();
     let causes = &page[page.find("<h2 id=\"causes\">").expect("the causes section")..];
     for words in [
