@@ -77,6 +77,16 @@ fn conflict(m: String) -> anyhow::Error {
 }
 
 impl Registry {
+    /// The version in force of `collection`; refused when none is.
+    async fn in_force_def(&self, collection: &str) -> anyhow::Result<crate::store::VersionRow> {
+        self.store()
+            .in_force()
+            .await?
+            .into_iter()
+            .find(|d| d.slug == collection)
+            .ok_or_else(|| refused(format!("{collection:?} is not a collection in force")))
+    }
+
     /// `provider`'s sign-offs at `now`.
     pub async fn signoffs_of(
         &self,
@@ -152,13 +162,7 @@ impl Registry {
         at: DateTime<Utc>,
     ) -> anyhow::Result<Standing> {
         let by = require_words("who gives the sign-off", by)?;
-        let def = self
-            .store()
-            .in_force()
-            .await?
-            .into_iter()
-            .find(|d| d.slug == collection)
-            .ok_or_else(|| refused(format!("{collection:?} is not a collection in force")))?;
+        let def = self.in_force_def(collection).await?;
         let providers = self.providers().await?;
         let who = providers
             .iter()
@@ -257,15 +261,7 @@ impl Registry {
         at: DateTime<Utc>,
     ) -> anyhow::Result<PulledVersion> {
         let by = require_words("who signs the period off", by)?;
-        let def = self
-            .store()
-            .in_force()
-            .await?
-            .into_iter()
-            .find(|d| d.slug == collection)
-            .ok_or_else(|| refused(format!("{collection:?} is not a collection in force")))?
-            .definition
-            .0;
+        let def = self.in_force_def(collection).await?.definition.0;
         let parsed = Period::parse(period)
             .ok()
             .filter(|p| p.kind() == def.frequency.period)

@@ -26,7 +26,7 @@ fn labelled(svg: String, title: &str) -> String {
     )
 }
 
-/// Bars of manual hours with automated hours stacked on top, one bar per label.
+/// Bars of hours by hand with hours on pulled periods stacked on top, one bar per label.
 pub fn stacked_hours(title: &str, labels: &[String], manual: &[f64], automated: &[f64]) -> String {
     let mut svg = String::new();
     {
@@ -37,7 +37,8 @@ pub fn stacked_hours(title: &str, labels: &[String], manual: &[f64], automated: 
             .map(|(m, a)| m + a)
             .fold(0.0f64, f64::max)
             .max(1.0)
-            * 1.15;
+            // Room above the tallest bar for the legend, which would otherwise cover it.
+            * 1.45;
         let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
             root.fill(&WHITE)?;
             let n = labels.len().max(1);
@@ -82,7 +83,7 @@ pub fn stacked_hours(title: &str, labels: &[String], manual: &[f64], automated: 
                         NHS_BLUE.filled(),
                     )
                 }))?
-                .label("Signing off automated pulls")
+                .label("Periods pulled from a source")
                 .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], NHS_BLUE.filled()));
             chart
                 .configure_series_labels()

@@ -24,6 +24,7 @@ mod recorded;
 mod register;
 mod report_files;
 mod returns;
+mod signing;
 mod signoff;
 mod trial;
 mod upload;
@@ -94,10 +95,10 @@ pub fn router() -> Router<Arc<App>> {
         .route("/providers/{code}/nil", post(nil::declare))
         .route("/providers/{code}/corrections", post(correction::answer))
         .route("/providers/{code}/holds/confirm", post(confirm::confirm))
-        .route("/providers/{code}/signoffs/standing", post(signoff::give))
-        .route("/providers/{code}/signoffs/revoke", post(signoff::revoke))
-        .route("/providers/{code}/signoffs/period", post(signoff::sign))
-        .route("/providers/{code}/signoffs/all", post(signoff::sign_all))
+        .route("/providers/{code}/signoffs/standing", post(signing::give))
+        .route("/providers/{code}/signoffs/revoke", post(signing::revoke))
+        .route("/providers/{code}/signoffs/period", post(signing::sign))
+        .route("/providers/{code}/signoffs/all", post(signing::sign_all))
         .route("/providers/{code}/try", post(trial::file))
         .route("/providers/{code}/try-source", post(trial::source))
         .route("/providers/{code}/contacts", post(contacts::set))
