@@ -25,7 +25,8 @@ pub enum SignOffsCommand {
         collection: String,
         #[arg(long)]
         provider: String,
-        /// The first day of the first period it covers (default today).
+        /// It covers the periods that start on or after this day (default: the earliest
+        /// period awaiting sign-off, or today).
         #[arg(long, value_name = "YYYY-MM-DD")]
         from: Option<NaiveDate>,
         /// Who at the provider gives it.
@@ -101,12 +102,20 @@ pub async fn run(settings: &Settings, command: SignOffsCommand) -> anyhow::Resul
             from,
             by,
         } => {
-            let from = from.unwrap_or_else(|| now.with_timezone(&settings.timezone).date_naive());
             let s = registry
                 .give_standing(&provider, &collection, from, &by, now)
                 .await?;
+            let detail = format!("from {}", s.from_day);
+            audit(
+                &registry,
+                &by,
+                "give standing sign-off",
+                &format!("{collection} {provider}"),
+                detail,
+            )
+            .await?;
             println!(
-                "Standing sign-off {} given: {} signs off {collection} for {provider} from {}.",
+                "Standing sign-off {} given: {} signs off the periods of {collection} for {provider} that start on or after {}.",
                 s.id,
                 s.given_by,
                 day(s.from_day)
@@ -117,9 +126,18 @@ pub async fn run(settings: &Settings, command: SignOffsCommand) -> anyhow::Resul
             provider,
             by,
         } => {
-            registry
+            let s = registry
                 .revoke_standing(&provider, &collection, &by, now)
                 .await?;
+            let detail = format!("given by {} from {}", s.given_by, s.from_day);
+            audit(
+                &registry,
+                &by,
+                "revoke standing sign-off",
+                &format!("{collection} {provider}"),
+                detail,
+            )
+            .await?;
             println!(
                 "Revoked: periods of {collection} pulled for {provider} from now on await a sign-off each."
             );
@@ -134,6 +152,15 @@ pub async fn run(settings: &Settings, command: SignOffsCommand) -> anyhow::Resul
             let v = registry
                 .sign_period(&provider, &collection, &period, version, &by, now)
                 .await?;
+            let target = format!("{collection} {period} {provider}");
+            audit(
+                &registry,
+                &by,
+                "sign off period",
+                &target,
+                format!("version {}", v.version),
+            )
+            .await?;
             println!(
                 "Signed off: {collection} {} version {} from {provider}, by {by}.",
                 v.period, v.version
@@ -141,4 +168,27 @@ pub async fn run(settings: &Settings, command: SignOffsCommand) -> anyhow::Resul
         }
     }
     Ok(Outcome::Done)
+}
+
+/// Records a sign-off made on the command line in the audit log, in the giver's name, as
+/// the pages and the API record theirs.
+async fn audit(
+    registry: &crate::registry::Registry,
+    by: &str,
+    action: &str,
+    target: &str,
+    detail: String,
+) -> anyhow::Result<()> {
+    registry
+        .store()
+        .audit(&crate::store::access::NewAudit {
+            at: Utc::now(),
+            actor: by.into(),
+            role: "cli".into(),
+            action: action.into(),
+            target: target.into(),
+            outcome: crate::domain::AuditOutcome::Done,
+            detail,
+        })
+        .await
 }

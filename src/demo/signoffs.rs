@@ -36,7 +36,7 @@ pub async fn give(
         if i % 10 != 3 {
             let by = format!("Head of information, {code}");
             registry
-                .give_standing(code, collection, from, &by, at)
+                .give_standing(code, collection, Some(from), &by, at)
                 .await?;
         } else if plan.never.is_none() {
             plan.never = Some(code.to_owned());

@@ -267,7 +267,7 @@ pub(super) fn print_summary(s: &Summary, out: &Path) {
     }
     let so = &s.signoff;
     println!(
-        "Sign-off of pulled periods: {} standing sign-offs in force; {} providers sign each period off on their page ({} signed); {} pulled period{} from {} provider{} not signed off, named as unsigned in the returns' completeness.",
+        "Sign-off of pulled periods: {} standing sign-offs in force; {} providers sign each period off on their page ({} signed); {} pulled period{} from {} provider{} not signed off (each return names those past their deadline as unsigned in its completeness).",
         so.standing,
         so.each,
         so.signed,

@@ -14,7 +14,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::window::{closes, deadline};
@@ -98,6 +98,9 @@ impl Registry {
             .store()
             .pulled_versions(&PulledFilter {
                 provider: Some(provider.to_owned()),
+                // No period begun more than two years ago is still open to a sign-off;
+                // every period's name starts with the year it begins in.
+                first: Some((now.year() - 2).to_string()),
                 current: true,
                 ..PulledFilter::default()
             })
@@ -150,14 +153,16 @@ impl Registry {
         })
     }
 
-    /// Records `by`'s standing sign-off of `provider`'s `collection` for the periods from
-    /// `from`. Refused for a collection not in force or not asked of the provider, a day more
-    /// than a year away, or while one is in force already.
+    /// Records `by`'s standing sign-off of `provider`'s `collection` for the periods that
+    /// start on or after `from`: by default, the first day of the earliest period awaiting
+    /// the provider's sign-off, so that it covers what waits; today when none does. Refused
+    /// for a collection not in force or not asked of the provider, a day more than a year
+    /// away, or while one is in force already.
     pub async fn give_standing(
         &self,
         provider: &str,
         collection: &str,
-        from: NaiveDate,
+        from: Option<NaiveDate>,
         by: &str,
         at: DateTime<Utc>,
     ) -> anyhow::Result<Standing> {
@@ -172,6 +177,19 @@ impl Registry {
             return Err(refused(format!("{provider} is not asked for {collection}")));
         }
         let today = self.day(at);
+        let from = match from {
+            Some(day) => day,
+            None => self
+                .signoffs_of(provider, at)
+                .await?
+                .awaiting
+                .iter()
+                .filter(|a| a.collection == collection)
+                .filter_map(|a| Period::parse(&a.period).ok())
+                .map(|p| p.first_day())
+                .min()
+                .unwrap_or(today),
+        };
         if from.abs_diff(today) > chrono::Days::new(MOST_DAYS_AWAY) {
             return Err(refused(format!(
                 "a standing sign-off starts at most {MOST_DAYS_AWAY} days from today; {from} is further"
@@ -304,6 +322,12 @@ impl Registry {
                 }
             )));
         };
+        if version > v.version {
+            return Err(conflict(format!(
+                "there is no version {version} of {collection} {period}: the current one is {}",
+                v.version
+            )));
+        }
         if v.version != version {
             return Err(conflict(format!(
                 "version {version} of {collection} {period} is no longer the current one: version {} was pulled since; look at it before signing it off",
@@ -347,13 +371,12 @@ impl Registry {
         })
     }
 
-    /// Of the versions of `collection` a build reads, those pulled and signed off by nobody
-    /// whose period's deadline has passed at `now`, as (provider, period).
+    /// Of the versions of `collection` a build reads, those pulled and signed off by nobody,
+    /// as (provider, period): completeness counts those of periods owed.
     pub async fn unsigned(
         &self,
-        collection: &crate::domain::definition::CollectionDef,
+        collection: &str,
         read: &[CurrentVersion],
-        now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<(String, String)>> {
         let (Some(first), Some(last)) = (
             read.iter().map(|v| &v.period).min(),
@@ -361,11 +384,10 @@ impl Registry {
         ) else {
             return Ok(Vec::new());
         };
-        let slug = collection.slug.as_str();
         let pulled = self
             .store()
             .pulled_versions(&PulledFilter {
-                collection: Some(slug.to_owned()),
+                collection: Some(collection.to_owned()),
                 first: Some(first.clone()),
                 last: Some(last.clone()),
                 ..PulledFilter::default()
@@ -374,7 +396,10 @@ impl Registry {
         if pulled.is_empty() {
             return Ok(Vec::new());
         }
-        let standing = self.store().standing_signoffs(Some(slug), None).await?;
+        let standing = self
+            .store()
+            .standing_signoffs(Some(collection), None)
+            .await?;
         let read: HashSet<(&str, &str, i64)> = read
             .iter()
             .map(|v| (v.provider.as_str(), v.period.as_str(), v.version))
@@ -383,7 +408,6 @@ impl Registry {
             .iter()
             .filter(|v| read.contains(&(v.provider.as_str(), v.period.as_str(), v.version)))
             .filter(|v| !signed(&standing, v))
-            .filter(|v| Period::parse(&v.period).is_ok_and(|p| deadline(collection, &p) <= now))
             .map(|v| (v.provider.clone(), v.period.clone()))
             .collect())
     }

@@ -316,12 +316,17 @@ pub fn revision(
         // Said by count: a period may stop awaiting sign-off because it was signed off, or
         // because an upload replaced what was pulled.
         why.push(match (was, now) {
-            (_, 0) => {
-                format!("no pulled period awaits its provider's sign-off now, where {was} did")
-            }
-            (0, 1) => "1 pulled period awaits its provider's sign-off".into(),
-            (0, _) => format!("{now} pulled periods await their providers' sign-off"),
-            _ => format!("{now} pulled periods await their providers' sign-off, where {was} did"),
+            (_, 0) => format!(
+                "no pulled period past its deadline awaits its provider's sign-off now, where {was} did"
+            ),
+            (0, 1) => "1 pulled period past its deadline awaits its provider's sign-off".into(),
+            (0, _) => format!("{now} pulled periods past their deadline await their providers' sign-off"),
+            (_, 1) => format!(
+                "1 pulled period past its deadline awaits its provider's sign-off, where {was} did"
+            ),
+            _ => format!(
+                "{now} pulled periods past their deadline await their providers' sign-off, where {was} did"
+            ),
         });
     }
     let owed_only = |c: &super::Completeness| {

@@ -283,6 +283,11 @@ async fn gather(
             versions = current.len(),
             "Read the current versions."
         );
+        let unsigned = registry.unsigned(slug.as_str(), &current).await?;
+        let unsigned: std::collections::HashSet<(&str, &str)> = unsigned
+            .iter()
+            .map(|(p, q)| (p.as_str(), q.as_str()))
+            .collect();
         let mut c = completeness::assess(
             &collection,
             &def.expects,
@@ -290,14 +295,11 @@ async fn gather(
             providers,
             &periods,
             &current,
+            &unsigned,
             now,
         );
         let holds = held_in(registry, slug.as_str(), &current).await?;
         c.provisional = completeness::provisional(&holds, providers);
-        c.unsigned = completeness::unsigned(
-            &registry.unsigned(&collection, &current, now).await?,
-            providers,
-        );
         for h in holds {
             let kept = registry
                 .store()

@@ -8,7 +8,7 @@
 //! the collection was in effect by the period's start: so a closed provider, a quarter
 //! still in progress and a day whose deadline is still to come are never counted missing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -118,7 +118,9 @@ fn owes(
 
 /// Who owed `collection` for `periods` at `now`, and who sent it: `current` holds the
 /// current versions landed for those periods; `expects` the kinds of provider the return
-/// is about (all the collection asks, when empty).
+/// is about (all the collection asks, when empty); `unsigned` the (provider, period) of
+/// those versions that were pulled and nobody has signed off, counted where owed.
+#[allow(clippy::too_many_arguments)]
 pub fn assess(
     collection: &CollectionDef,
     expects: &[ProviderKind],
@@ -126,6 +128,7 @@ pub fn assess(
     providers: &[Provider],
     periods: &[Period],
     current: &[CurrentVersion],
+    unsigned: &HashSet<(&str, &str)>,
     now: DateTime<Utc>,
 ) -> InputCompleteness {
     let got: HashMap<(&str, &str), &CurrentVersion> = current
@@ -156,11 +159,14 @@ pub fn assess(
         c.expected += 1;
         let code = p.code.to_string();
         let (mut missing, mut late, mut amended) = (0, false, false);
-        let (mut partial_periods, mut rows_rejected) = (0, 0);
+        let (mut partial_periods, mut rows_rejected, mut unsigned_periods) = (0, 0, 0);
         for (_, name, due) in &owed {
             match got.get(&(code.as_str(), name.as_str())) {
                 None => missing += 1,
                 Some(v) => {
+                    if unsigned.contains(&(code.as_str(), name.as_str())) {
+                        unsigned_periods += 1;
+                    }
                     late |= v.first_landed_at > *due;
                     amended |= v.versions > 1;
                     if v.rows_rejected > 0 {
@@ -186,6 +192,13 @@ pub fn assess(
                 name: p.name.clone(),
                 periods: partial_periods,
                 rows_rejected,
+            });
+        }
+        if unsigned_periods > 0 {
+            c.unsigned.push(Unsigned {
+                code: code.clone(),
+                name: p.name.clone(),
+                periods: unsigned_periods,
             });
         }
         if late {
@@ -216,25 +229,6 @@ pub fn provisional(holds: &[HoldRow], providers: &[Provider]) -> Vec<Provisional
                 .map_or_else(|| code.to_owned(), |p| p.name.clone()),
             periods,
             figures,
-        })
-        .collect()
-}
-
-/// The providers of `unsigned` (pulled periods nobody signed off, as (provider, period)),
-/// by code, with how many periods each.
-pub fn unsigned(unsigned: &[(String, String)], providers: &[Provider]) -> Vec<Unsigned> {
-    let mut by: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-    for (code, _) in unsigned {
-        *by.entry(code.as_str()).or_default() += 1;
-    }
-    by.into_iter()
-        .map(|(code, periods)| Unsigned {
-            code: code.to_owned(),
-            name: providers
-                .iter()
-                .find(|p| p.code.as_str() == code)
-                .map_or_else(|| code.to_owned(), |p| p.name.clone()),
-            periods,
         })
         .collect()
 }

@@ -132,7 +132,7 @@ impl Principal {
             }
             Action::Upload(code) => {
                 return Err(ApiError::Forbidden(format!(
-                    "only a provider token for {code} may upload its data"
+                    "only a provider token for {code} may act for it: upload, confirm or sign off its data"
                 )));
             }
             Action::EveryProvider => "see every provider's runs",

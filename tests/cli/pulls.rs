@@ -143,7 +143,13 @@ fn a_pull_from_a_file_source_lands_and_is_recorded() {
     .concat();
     assert!(signoffs(1, &stale).contains("version 2 was pulled since"));
     let give = [&["give", "ward-bed-census"][..], &by].concat();
-    assert!(signoffs(0, &give).contains("Returns lead signs off ward-bed-census for RXA from"));
+    let given = signoffs(0, &give);
+    assert!(
+        given.contains(
+            "Returns lead signs off the periods of ward-bed-census for RXA that start on or after"
+        ),
+        "{given}"
+    );
     assert!(signoffs(1, &give).contains("revoke it first to give another"));
     let list = signoffs(0, &["list", "--provider", "RXA"]);
     assert!(

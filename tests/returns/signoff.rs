@@ -80,14 +80,15 @@ async fn pulled_periods_are_unsigned_until_their_provider_signs_them_off() {
             .sign_period("RXA", census_, period, version, "Duty manager", utc(at))
             .await
     };
-    assert_eq!(
-        said(
-            &sign("2026-07-01", 2, "2026-07-02T10:00:00Z")
-                .await
-                .unwrap_err()
-        )
-        .0,
-        "conflict"
+    let (kind, m) = said(
+        &sign("2026-07-01", 2, "2026-07-02T10:00:00Z")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(kind, "conflict");
+    assert!(
+        m.contains("there is no version 2 of ward-bed-census 2026-07-01: the current one is 1"),
+        "{m}"
     );
     let signed = sign("2026-07-01", 1, "2026-07-02T10:00:00Z").await.unwrap();
     assert_eq!(signed.signed_by.as_deref(), Some("Duty manager"));
@@ -115,22 +116,18 @@ async fn pulled_periods_are_unsigned_until_their_provider_signs_them_off() {
     assert_eq!(kind, "refused");
     assert!(m.contains("closed to changes"), "{m}");
 
-    // RXB gives a standing sign-off from June: it covers 1 July, pulled already.
+    // RXB gives a standing sign-off without naming a day: it starts at the earliest period
+    // still awaiting its sign-off (3 June: 2 June closed an hour ago), and so covers every
+    // period waiting, 1 July among them.
     let standing = w
         .registry
-        .give_standing(
-            "RXB",
-            census_,
-            day - chrono::Days::new(30),
-            "Returns lead",
-            at,
-        )
+        .give_standing("RXB", census_, None, "Returns lead", at)
         .await
         .unwrap();
-    assert_eq!(standing.from_day.to_string(), "2026-06-01");
+    assert_eq!(standing.from_day.to_string(), "2026-06-03");
     let (kind, m) = said(
         &w.registry
-            .give_standing("RXB", census_, day, "Someone else", at)
+            .give_standing("RXB", census_, Some(day), "Someone else", at)
             .await
             .unwrap_err(),
     );
@@ -153,7 +150,7 @@ async fn pulled_periods_are_unsigned_until_their_provider_signs_them_off() {
     ] {
         let e = w
             .registry
-            .give_standing(provider, collection, from, "Returns lead", at)
+            .give_standing(provider, collection, Some(from), "Returns lead", at)
             .await
             .unwrap_err();
         assert_eq!(said(&e).0, "refused", "{e}");
@@ -166,7 +163,7 @@ async fn pulled_periods_are_unsigned_until_their_provider_signs_them_off() {
     let r = second.manifest.revision.as_ref().unwrap();
     assert_eq!(
         r.why,
-        ["no pulled period awaits its provider's sign-off now, where 2 did"]
+        ["no pulled period past its deadline awaits its provider's sign-off now, where 2 did"]
     );
     assert_eq!(r.cells_changed, 0, "{r:?}");
 
@@ -251,4 +248,30 @@ async fn pulled_periods_are_unsigned_until_their_provider_signs_them_off() {
         m.contains("uploaded by hand: sending it was the sign-off"),
         "{m}"
     );
+}
+
+#[tokio::test]
+async fn only_periods_a_provider_owed_are_counted_unsigned() {
+    let w = world().await;
+    // The register learns that RXB closed on 20 June: the days its source gave after that
+    // were not owed, so the return neither expects them nor calls them unsigned.
+    let csv = w.dir.path().join("rxb-closed.csv");
+    std::fs::write(
+        &csv,
+        "code,name,kind,region,icb,local_authority,opened_on,closed_on,successor\n\
+         RXB,Bramley Health,acute_trust,London,QRV,,,2026-06-20,\n",
+    )
+    .unwrap();
+    w.registry
+        .import_providers(
+            &tally::providers::read_csv(&csv).unwrap(),
+            utc("2026-07-01T09:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let a = w.build("uec-daily-sitrep", "2026-06-25").await;
+    let c = &a.manifest.completeness.inputs[0];
+    assert_eq!(c.expected, 1, "{c:?}");
+    let unsigned: Vec<&str> = c.unsigned.iter().map(|u| u.code.as_str()).collect();
+    assert_eq!(unsigned, ["RXA"]);
 }

@@ -192,7 +192,7 @@ async fn a_provider_sees_its_own_page_uploads_by_hand_and_nothing_else() {
         "Periods sent and tried",
         "Upload a period, or try a file first",
         "<svg role=\"img\"",
-        "Hours pulling saved",
+        "Hours saved by pulling",
     ] {
         assert!(html.contains(words), "the provider page lacks {words:?}");
     }

@@ -377,7 +377,7 @@ async fn a_providers_burden_is_its_periods_as_achieved_on_its_page_and_through_t
         .expect("the burden section")..];
     for words in [
         "<dt>Pulled from your source since</dt><dd>2 April 2026</dd>",
-        "<dt>Hours pulling saved</dt>",
+        "<dt>Hours saved by pulling</dt>",
         "<svg role=\"img\"",
         "<td>2026-06</td><td>Daily ward bed census</td><td class=\"num\">30</td><td class=\"num\">30</td>",
     ] {

@@ -163,7 +163,7 @@ async fn a_provider_signs_off_pulled_periods_on_its_page_and_through_the_api() {
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     let page = a.text();
-    assert!(page.contains("Standing sign-off given: every period of ward-bed-census pulled from your source from 2 July 2026 on is signed off in your name, Ashford ward clerk"), "{page}");
+    assert!(page.contains("Standing sign-off given: every period of ward-bed-census that starts on or after 2 July 2026, those already pulled from your source among them, is signed off in your name, Ashford ward clerk"), "{page}");
     let standing = section(&page, "<h2 id=\"signoff\">Standing sign-off</h2>");
     assert!(
         standing.contains("2 July 2026") && standing.contains("Ashford ward clerk"),

@@ -45,8 +45,9 @@ pub async fn list(
 pub struct GiveStanding {
     #[schema(pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$", min_length = 3, max_length = 64)]
     pub collection: String,
-    /// The first day of the first period it covers, `YYYY-MM-DD`, at most a year from today
-    /// either way (default: today).
+    /// It covers the periods that start on or after this day, `YYYY-MM-DD`, at most a year
+    /// from today either way (default: the first day of the earliest period awaiting the
+    /// provider's sign-off, so that it covers what waits; today when none does).
     pub from: Option<NaiveDate>,
 }
 
@@ -86,10 +87,9 @@ pub(crate) async fn given(
     g: &GiveStanding,
 ) -> Result<Standing, ApiError> {
     let collection = g.collection.trim();
-    let from = g.from.unwrap_or_else(|| app.today());
     let result = app
         .registry
-        .give_standing(code, collection, from, &who.name, app.now())
+        .give_standing(code, collection, g.from, &who.name, app.now())
         .await;
     audited(
         app,

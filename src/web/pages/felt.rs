@@ -20,6 +20,8 @@ pub struct FeltLine {
     pub(super) recorded: u32,
     pub(super) estimated: String,
     pub(super) achieved: String,
+    pub(super) by_hand_hours: String,
+    pub(super) pulled_hours: String,
     pub(super) estimated_pounds: String,
     pub(super) achieved_pounds: String,
 }
@@ -102,6 +104,8 @@ pub async fn felt(
             recorded: r.recorded,
             estimated: hours(r.estimated_hours),
             achieved: hours(r.achieved_hours),
+            by_hand_hours: hours(r.by_hand_hours),
+            pulled_hours: hours(r.pulled_hours),
             estimated_pounds: money(r.estimated_pounds),
             achieved_pounds: money(r.achieved_pounds),
         })

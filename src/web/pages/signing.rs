@@ -108,7 +108,7 @@ pub async fn give(
         done,
         |s| {
             format!(
-                "Standing sign-off given: every period of {} pulled from your source from {} on is signed off in your name, {}, until you revoke it.",
+                "Standing sign-off given: every period of {} that starts on or after {}, those already pulled from your source among them, is signed off in your name, {}, until you revoke it.",
                 s.collection,
                 s.from_day.format("%-d %B %Y"),
                 s.given_by
@@ -241,9 +241,18 @@ pub async fn sign_all(
         if signed_off == 1 { "" } else { "s" },
         who.name
     );
-    if items.len() > MOST_AT_ONCE {
+    // At most MOST_AT_ONCE are listed for one press, and more may have been pulled since.
+    let left = app
+        .registry
+        .signoffs_of(&code, app.now())
+        .await
+        .map_err(|e| PageError(ApiError::Internal(e), super::Nav::of(&v)))?
+        .awaiting
+        .len();
+    if left > 0 {
         said.push_str(&format!(
-            " At most {MOST_AT_ONCE} are signed off at once: press it again for the rest."
+            " {left} more still await{} your sign-off, listed below.",
+            if left == 1 { "s" } else { "" }
         ));
     }
     if !refused.is_empty() {

@@ -43,6 +43,8 @@ pub struct SignOffBox {
     /// Every period listed, as `collection period version` separated by `;`: what "Sign
     /// off all" signs off, and nothing pulled since the page was shown.
     pub all: String,
+    /// How many periods `all` holds.
+    pub at_once: usize,
 }
 
 /// `code`'s sign-offs, as its page shows them.
@@ -106,6 +108,7 @@ pub async fn section(app: &App, code: &str) -> anyhow::Result<SignOffBox> {
             .map(|a| format!("{} {} {}", a.collection, a.period, a.version))
             .collect::<Vec<_>>()
             .join(";"),
+        at_once: s.awaiting.len().min(MOST_AT_ONCE),
         may_stand: s.may_stand,
         today: app.today().to_string(),
     })
