@@ -98,8 +98,9 @@ impl Registry {
             .store()
             .pulled_versions(&PulledFilter {
                 provider: Some(provider.to_owned()),
-                // No period begun more than two years ago is still open to a sign-off;
-                // every period's name starts with the year it begins in.
+                // A period's name starts with the year it begins in, or for a financial
+                // quarter of January to March the year before; no period begun that long
+                // ago is still open to a sign-off.
                 first: Some((now.year() - 2).to_string()),
                 current: true,
                 ..PulledFilter::default()
