@@ -154,19 +154,11 @@ pub(crate) async fn recorded(
     let result = app
         .registry
         .record_time(collection, code, period, t.minutes, &who.name, at)
-        .await
-        .map_err(ApiError::from);
-    let (outcome, detail) = match &result {
-        Ok(()) => (
-            crate::domain::AuditOutcome::Done,
-            format!("{collection} {period}: {} minutes", t.minutes),
-        ),
-        Err(e) => (crate::domain::AuditOutcome::Refused, e.to_string()),
-    };
-    // What was sent is quoted in a refusal: the log keeps its start.
-    let detail: String = detail.chars().take(300).collect();
-    super::record(app, who.audit("record_time", &target, outcome, &detail)).await?;
-    result?;
+        .await;
+    super::audited(app, who, "record_time", &target, result, |_| {
+        format!("{collection} {period}: {} minutes", t.minutes)
+    })
+    .await?;
     Ok(RecordedTime {
         collection: collection.to_owned(),
         provider: code.to_owned(),

@@ -269,3 +269,24 @@ pub(crate) async fn record(
 ) -> Result<(), ApiError> {
     app.store().audit(&entry).await.map_err(ApiError::Internal)
 }
+
+/// Audits what came of `name` on `target` as done (in `said`'s words) or refused (in the
+/// refusal's), and hands the outcome on.
+pub(crate) async fn audited<T>(
+    app: &App,
+    who: &crate::web::auth::Principal,
+    name: &str,
+    target: &str,
+    result: anyhow::Result<T>,
+    said: impl Fn(&T) -> String,
+) -> Result<T, ApiError> {
+    let result = result.map_err(ApiError::from);
+    let (outcome, detail) = match &result {
+        Ok(t) => (crate::domain::AuditOutcome::Done, said(t)),
+        Err(e) => (crate::domain::AuditOutcome::Refused, e.to_string()),
+    };
+    // What was sent is quoted in a refusal: the log keeps its start.
+    let detail: String = detail.chars().take(300).collect();
+    record(app, who.audit(name, target, outcome, &detail)).await?;
+    result
+}

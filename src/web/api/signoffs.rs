@@ -13,7 +13,6 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::providers::provider_code;
-use crate::domain::AuditOutcome;
 use crate::registry::signoff::SignOffs;
 use crate::store::signoffs::{PulledVersion, Standing};
 use crate::web::app::App;
@@ -91,12 +90,11 @@ pub(crate) async fn given(
         .registry
         .give_standing(code, collection, g.from, &who.name, app.now())
         .await;
-    audited(
+    super::audited(
         app,
         who,
         "give standing sign-off",
-        code,
-        collection,
+        &target(collection, code),
         result,
         |s| format!("from {}", s.from_day),
     )
@@ -148,12 +146,11 @@ pub(crate) async fn revoked(
         .registry
         .revoke_standing(code, collection, &who.name, app.now())
         .await;
-    audited(
+    super::audited(
         app,
         who,
         "revoke standing sign-off",
-        code,
-        collection,
+        &target(collection, code),
         result,
         |s| format!("given by {} from {}", s.given_by, s.from_day),
     )
@@ -212,9 +209,14 @@ pub(crate) async fn signed(
         .sign_period(code, collection, period, s.version, &who.name, app.now())
         .await;
     let what = format!("{collection} {period}");
-    audited(app, who, "sign off period", code, &what, result, |v| {
-        format!("version {}", v.version)
-    })
+    super::audited(
+        app,
+        who,
+        "sign off period",
+        &target(&what, code),
+        result,
+        |v| format!("version {}", v.version),
+    )
     .await
 }
 
@@ -225,24 +227,7 @@ async fn allowed(app: &App, who: &Principal, code: &str, name: &str) -> Result<S
     provider_code(app, who, code).await
 }
 
-/// Audits the outcome of `name` on `what` for `code`, and hands it on.
-async fn audited<T>(
-    app: &App,
-    who: &Principal,
-    name: &str,
-    code: &str,
-    what: &str,
-    result: anyhow::Result<T>,
-    said: impl Fn(&T) -> String,
-) -> Result<T, ApiError> {
-    let target: String = format!("{what} {code}").chars().take(200).collect();
-    let result = result.map_err(ApiError::from);
-    let (outcome, detail) = match &result {
-        Ok(t) => (AuditOutcome::Done, said(t)),
-        Err(e) => (AuditOutcome::Refused, e.to_string()),
-    };
-    // What was sent is quoted in a refusal: the log keeps its start.
-    let detail: String = detail.chars().take(300).collect();
-    super::record(app, who.audit(name, &target, outcome, &detail)).await?;
-    result
+/// What a sign-off acts on, for the audit log.
+fn target(what: &str, code: &str) -> String {
+    format!("{what} {code}").chars().take(200).collect()
 }
