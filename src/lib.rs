@@ -8,6 +8,7 @@ pub mod demo;
 pub mod domain;
 pub mod landing;
 pub mod notify;
+pub mod priority;
 pub mod providers;
 pub mod registry;
 pub mod returns;

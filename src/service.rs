@@ -101,12 +101,16 @@ impl Service {
         })
     }
 
-    /// The web app over the service's register and catalogue, its clock starting at
-    /// `as_of` (the wall clock when `None`).
-    fn app(&self, as_of: Option<DateTime<Utc>>) -> anyhow::Result<Arc<App>> {
+    /// The web app over `store` and the service's catalogue, its clock starting at `as_of`
+    /// (the wall clock when `None`).
+    fn app(
+        &self,
+        store: Arc<dyn crate::store::Store>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<Arc<App>> {
         App::with_catalogue(
             self.settings.clone(),
-            self.registry.store().clone(),
+            store,
             self.catalogue.clone(),
             self.runner.sources.clone(),
             as_of,
@@ -122,7 +126,7 @@ impl Service {
         as_of: Option<DateTime<Utc>>,
         mut stop: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
-        let app = self.app(as_of)?;
+        let app = self.app(self.registry.store().clone(), as_of)?;
         app.registry.providers().await?;
         crate::web::serve::serve(listener, crate::web::app::router(app), idle, async move {
             let _ = stop.wait_for(|s| *s).await;
@@ -134,13 +138,27 @@ impl Service {
     /// Serves the pages and the API on `listener`, pulls on the timetable and builds
     /// returns, until `stop` says so; then the web drains and the scheduler lets go of what
     /// it holds.
+    ///
+    /// The web keeps its share of the machine whatever the scheduler does: the pulls,
+    /// landing, packing, the returns builder and the notices run on a runtime of their own
+    /// ([`work_runtime`], and the builder's own) whose threads yield the processor to the web's,
+    /// and the pages read
+    /// the register through a connection pool of their own, so that a round of pulls never
+    /// holds every connection a page waits for.
     pub async fn run(
         self,
         listener: tokio::net::TcpListener,
         idle: std::time::Duration,
         stop: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
-        let app = self.app(None)?;
+        let work = work_runtime()?;
+        let web_store = if in_memory(&self.settings.database_url) {
+            // A database in memory lives in its pool: a second pool would be another one.
+            self.registry.store().clone()
+        } else {
+            crate::store::connect(&self.settings.database_url).await?
+        };
+        let app = self.app(web_store, None)?;
         // Read the provider register before the first request, so the first visitors do not
         // all wait for the same reading.
         app.registry.providers().await?;
@@ -155,7 +173,7 @@ impl Service {
         ));
         let builds = self.builder.map(|builder| {
             let (every, stop) = (self.runner.pace.every, stop.clone());
-            tokio::spawn(async move { builder.run(every, stop).await })
+            work.spawn(async move { builder.run(every, stop).await })
         });
         // Corrections held for a provider's answer go once an hour has passed unanswered:
         // the raw file may hold columns that are not listed items (rule 8).
@@ -174,9 +192,12 @@ impl Service {
         let notifier = self.notifier;
         let notices = {
             let (every, stop) = (self.runner.pace.every, stop.clone());
-            tokio::spawn(async move { notifier.run(every, stop).await })
+            work.spawn(async move { notifier.run(every, stop).await })
         };
-        self.runner.run(stop).await?;
+        let runner = self.runner;
+        work.spawn(async move { runner.run(stop).await })
+            .await
+            .context("the scheduler stopped unexpectedly")??;
         notices
             .await
             .context("the notifications stopped unexpectedly")?;
@@ -189,4 +210,48 @@ impl Service {
         web.await.context("the web server stopped unexpectedly")??;
         Ok(())
     }
+}
+
+/// The name of every thread of [`work_runtime`], as `/proc` and `top -H` show it.
+pub const WORK_THREAD: &str = "tally-work";
+
+/// The runtime for the scheduler's work and the notices: as many worker threads as the
+/// machine has cores, so that the work keeps the whole machine when no page is asked for,
+/// each one, and each blocking thread landing an extract, below the web's priority
+/// ([`crate::priority`]). The builder's runtime is lowered the same way.
+fn work_runtime() -> anyhow::Result<WorkRuntime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_name(WORK_THREAD)
+        .on_thread_start(crate::priority::yield_to_the_web)
+        .enable_all()
+        .build()
+        .map(|r| WorkRuntime(Some(r)))
+        .context("cannot start the scheduler's runtime")
+}
+
+/// The work's runtime, shut down without waiting when it goes, however `run` ends: a
+/// runtime may not be dropped inside another, and what it ran has ended or been told to.
+struct WorkRuntime(Option<tokio::runtime::Runtime>);
+
+impl WorkRuntime {
+    fn spawn<F>(&self, work: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0.as_ref().expect("running until dropped").spawn(work)
+    }
+}
+
+impl Drop for WorkRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Whether a database URL names a SQLite database kept in memory.
+fn in_memory(url: &str) -> bool {
+    url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
 }

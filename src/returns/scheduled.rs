@@ -54,6 +54,9 @@ pub struct Round {
     pub failed: Vec<(String, String, String)>,
 }
 
+/// The name of every thread of the builder's runtime, as `/proc` and `top -H` show it.
+pub const RETURNS_THREAD: &str = "tally-returns";
+
 impl Builder {
     pub fn new(
         registry: Arc<Registry>,
@@ -63,7 +66,9 @@ impl Builder {
     ) -> anyhow::Result<Builder> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
-            .thread_name("tally-returns")
+            .thread_name(RETURNS_THREAD)
+            // Packing and building yield to the web.
+            .on_thread_start(crate::priority::yield_to_the_web)
             .enable_all()
             .build()?;
         Ok(Builder {

@@ -404,3 +404,54 @@ async fn a_full_disk_is_said_as_such_and_nothing_is_stored() {
     assert!(versions.is_empty(), "nothing was stored: {versions:?}");
     common::terminate(&mut child);
 }
+
+/// The web keeps its share of the machine while the scheduler works: `tally serve` pulls,
+/// lands, packs and builds on threads of their own at a lower priority, while the threads
+/// that answer requests keep the priority the process was started with.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_scheduler_works_at_a_lower_priority_than_the_web() {
+    let data = tempfile::tempdir().unwrap();
+    // From the repository, so the bundled queries give it a returns builder.
+    let (mut serve, base) = start(data.path(), &[], None);
+    let page = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let nice_of = |stat: &str| -> i32 {
+        // stat's fields after the name in brackets: state is the 3rd field, nice the 19th.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        after.split(' ').nth(16).unwrap().parse().unwrap()
+    };
+    // The process's first thread: the priority it was started with.
+    let base = nice_of(&std::fs::read_to_string(format!("/proc/{}/stat", serve.id())).unwrap());
+    let lowered = (base + tally::priority::WORK_NICENESS).min(19);
+    let mut seen: Vec<(String, i32)> = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{}/task", serve.id())).unwrap() {
+        let task = task.unwrap().path();
+        if let (Ok(name), Ok(stat)) = (
+            std::fs::read_to_string(task.join("comm")),
+            std::fs::read_to_string(task.join("stat")),
+        ) {
+            seen.push((name.trim().to_owned(), nice_of(&stat)));
+        }
+    }
+    let of = |name: &str| -> Vec<i32> {
+        seen.iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, nice)| *nice)
+            .collect()
+    };
+    // The scheduler's runtime and the returns builder's: lowered.
+    for name in [
+        tally::service::WORK_THREAD,
+        tally::returns::scheduled::RETURNS_THREAD,
+    ] {
+        let nice = of(name);
+        assert!(!nice.is_empty(), "no {name} thread: {seen:?}");
+        assert!(nice.iter().all(|n| *n == lowered), "{name}: {seen:?}");
+    }
+    // The web's runtime (tokio's default name) and the first thread: as started.
+    let web = of("tokio-rt-worker");
+    assert!(!web.is_empty(), "no thread of the web's runtime: {seen:?}");
+    assert!(web.iter().all(|n| *n == base), "{seen:?}");
+    common::terminate(&mut serve);
+}
