@@ -399,9 +399,9 @@ impl super::Registry {
         let in_force = super::provider_burden::in_force(&history);
         let providers: Vec<Provider> = records
             .providers
-            .into_iter()
+            .iter()
             .filter(|(_, registered)| registered.is_none_or(|r| r <= now))
-            .map(|(p, _)| p)
+            .map(|(p, _)| p.clone())
             .filter(|p| provider.is_none_or(|code| p.code.as_str() == code))
             .collect();
         // A period whose last day is in the window began at most a year before it, and

@@ -575,12 +575,12 @@ impl super::Registry {
         from: NaiveDate,
         to: DateTime<Utc>,
     ) -> anyhow::Result<Attribution> {
-        Ok(attribute(&self.burden_records().await?, from, to))
+        Ok(attribute(&*self.burden_records().await?, from, to))
     }
 
     /// The register's estimated annual burden as it stood at the end of each day it moved
     /// on, up to `at`.
     pub async fn burden_history(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<(NaiveDate, f64)>> {
-        Ok(history(&self.burden_records().await?, at))
+        Ok(history(&*self.burden_records().await?, at))
     }
 }

@@ -40,7 +40,15 @@ pub struct Registry {
     /// milliseconds to read, and every page of the register needs them; an import bumps the
     /// revision, so a reading is reused until the next one, in this instance or another.
     providers: std::sync::Mutex<Option<(i64, Arc<Vec<Provider>>)>>,
+    /// What the burden accounts are replayed from, as of the register's revision and the
+    /// ledger's first arrivals: every page of burden needs it, and reading it means reading
+    /// every run. One reading at a time; the others wait for it and share it.
+    records: tokio::sync::Mutex<Option<(RecordsSeen, Arc<records::Records>)>>,
 }
+
+/// The register's revision and the ledger's arrivals revision a reading of the records
+/// was made at.
+type RecordsSeen = (i64, i64);
 
 /// Names and reasons are published on the register: required, and plain text on one line,
 /// so that nobody can forge a register line or send terminal escapes through one.
@@ -78,6 +86,7 @@ impl Registry {
             store,
             tz,
             providers: std::sync::Mutex::new(None),
+            records: tokio::sync::Mutex::new(None),
         }
     }
 

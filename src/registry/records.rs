@@ -33,8 +33,27 @@ pub struct Records {
 }
 
 impl super::Registry {
-    /// What the estimate is replayed from, as recorded now.
-    pub async fn burden_records(&self) -> anyhow::Result<Records> {
+    /// What the estimate is replayed from, as recorded now: read again only when the
+    /// register's revision or the ledger's first arrivals have moved.
+    pub async fn burden_records(&self) -> anyhow::Result<std::sync::Arc<Records>> {
+        // The counters before the records: a change between the two leaves older counters
+        // with newer records, which are only read again next time.
+        let seen = (
+            self.store().revision().await?,
+            self.store().arrivals_revision().await?,
+        );
+        let mut kept = self.records.lock().await;
+        if let Some((at, records)) = kept.as_ref()
+            && *at == seen
+        {
+            return Ok(records.clone());
+        }
+        let records = std::sync::Arc::new(self.read_records().await?);
+        *kept = Some((seen, records.clone()));
+        Ok(records)
+    }
+
+    async fn read_records(&self) -> anyhow::Result<Records> {
         let store = self.store();
         let mut decisions = store.decisions(None).await?;
         decisions.sort_by_key(|d| (d.at, d.id));

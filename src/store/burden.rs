@@ -62,6 +62,10 @@ pub trait BurdenRecords: Send + Sync {
     /// For each (collection, provider), the first version landed from a source and the
     /// first uploaded by hand (a nil return is neither).
     async fn first_arrivals(&self) -> anyhow::Result<Vec<FirstArrival>>;
+    /// How many times a run has landed as the first of its (collection, provider, way of
+    /// arriving), or earlier than the first: [`BurdenStore::first_arrivals`] is what it was
+    /// while this stays the same.
+    async fn arrivals_revision(&self) -> anyhow::Result<i64>;
     /// Each provider and when it joined the register; none for one registered before
     /// Tally kept the day.
     async fn registrations(&self) -> anyhow::Result<Vec<(String, Option<DateTime<Utc>>)>>;
@@ -156,6 +160,12 @@ macro_rules! burden_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn arrivals_revision(&self) -> anyhow::Result<i64> {
+                Ok(sqlx::query_scalar("SELECT value FROM counters WHERE name = 'arrivals'")
+                    .fetch_one(&self.pool)
+                    .await?)
             }
 
             async fn registrations(

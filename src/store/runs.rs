@@ -340,6 +340,21 @@ macro_rules! run_ledger {
                     .await?;
                     $crate::store::holds::record_holds!(tx, v, o.held.0, &o.held.1);
                 }
+                if status.landed() {
+                    // A first arrival (or an earlier one) moves the burden accounts.
+                    sqlx::query(
+                        "UPDATE counters SET value = value + 1
+                         WHERE name = 'arrivals' AND NOT EXISTS (
+                           SELECT 1 FROM runs me JOIN runs r
+                             ON r.collection = me.collection AND r.provider = me.provider
+                            AND r.arrived = me.arrived AND r.id <> me.id
+                           WHERE me.id = $1 AND r.status IN ('landed', 'late', 'amended')
+                             AND r.finished_at <= me.finished_at)",
+                    )
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }

@@ -7,6 +7,7 @@
 mod common;
 
 mod achieved;
+mod arrivals;
 mod causes;
 mod collections;
 mod migrations;
