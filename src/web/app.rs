@@ -22,6 +22,17 @@ pub type AchievedRanked = (
     Vec<crate::registry::ranking::ProviderAchieved>,
 );
 
+/// The previews of returns' queries awaiting DAP's decision, by (name, version): when each
+/// was made (the wall clock's instant to age it by, and the page's clock) and what.
+pub type Previews = std::collections::HashMap<
+    (String, i64),
+    (
+        std::time::Instant,
+        chrono::DateTime<chrono::Utc>,
+        Result<Arc<crate::returns::build::Preview>, String>,
+    ),
+>;
+
 pub struct App {
     pub registry: Arc<Registry>,
     pub settings: Settings,
@@ -42,6 +53,10 @@ pub struct App {
     /// The progress report's achieved burden this year, with when it was worked out: it
     /// reads the year's run ledger, so it is kept for a minute like the hours saved.
     pub achieved: std::sync::Mutex<Option<(std::time::Instant, AchievedRanked)>>,
+    /// What each return's query awaiting DAP's decision made of its last closed period,
+    /// by (name, version), with when: a build reads the lake, too long for every view of
+    /// DAP's page, so each is kept for a minute and the page says when it was made.
+    pub previews: tokio::sync::Mutex<Previews>,
     /// How far the register's clock is from the wall clock: zero but for `tally demo`,
     /// whose pages go on from the moment its accelerated clock stopped, so that "this week"
     /// is the demo's week and a decision made on a page lands after the demo's own.
@@ -91,6 +106,7 @@ impl App {
             upload_limit: settings.upload_limit.unwrap_or(UPLOAD_LIMIT),
             saved_hours: std::sync::Mutex::new(None),
             achieved: std::sync::Mutex::new(None),
+            previews: Default::default(),
             clock_offset: as_of.map_or(chrono::TimeDelta::zero(), |t| t - chrono::Utc::now()),
             refusals: crate::web::limit::refusals(),
             settings,

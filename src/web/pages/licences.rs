@@ -26,7 +26,12 @@ pub struct PendingReturn {
     pub sql: String,
     /// What it made of the last closed period, or why it could not be built.
     pub preview: Result<PreviewView, String>,
+    /// When that was made, `14:05`.
+    pub preview_made: String,
 }
+
+/// How long a preview is shown before it is built again.
+const PREVIEW_KEPT: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub struct PreviewView {
     pub period: String,
@@ -61,27 +66,46 @@ pub async fn pending(app: &App) -> anyhow::Result<Vec<PendingReturn>> {
     let Licences { in_force, pending } = licence::licences(&app.registry).await?;
     let tz = app.settings.timezone;
     let mut out = Vec::new();
+    // One view builds what is missing or stale while the others wait for it and share it.
+    let mut kept = app.previews.lock().await;
+    kept.retain(|(name, version), _| {
+        pending
+            .iter()
+            .any(|(n, v)| n == name && v.version == *version)
+    });
     for (name, v) in pending {
         let def = licence::def_of(&v);
-        let preview = match &def {
-            Ok(def) => crate::returns::build::preview(&app.registry, &app.lake, def, tz, app.now())
-                .await
-                .map(|p| PreviewView {
-                    period: p.period.to_string(),
-                    rows: match p.batches.iter().map(RecordBatch::num_rows).sum::<usize>() {
-                        1 => "1 row".into(),
-                        n => format!("{n} rows"),
-                    },
-                    complete: if p.completeness.complete {
-                        "complete"
-                    } else {
-                        "incomplete"
-                    },
-                    head: head(&p.batches, 8),
-                })
-                .map_err(|e| format!("{e:#}")),
-            Err(e) => Err(format!("{e:#}")),
-        };
+        let key = (name.clone(), v.version);
+        let fresh = kept
+            .get(&key)
+            .is_some_and(|(at, _, _)| at.elapsed() < PREVIEW_KEPT);
+        if !fresh {
+            let built = match &def {
+                Ok(def) => {
+                    crate::returns::build::preview(&app.registry, &app.lake, def, tz, app.now())
+                        .await
+                        .map(std::sync::Arc::new)
+                        .map_err(|e| format!("{e:#}"))
+                }
+                Err(e) => Err(format!("{e:#}")),
+            };
+            kept.insert(key.clone(), (std::time::Instant::now(), app.now(), built));
+        }
+        let (_, made, built) = &kept[&key];
+        let preview = built.as_ref().map_err(Clone::clone).map(|p| PreviewView {
+            period: p.period.to_string(),
+            rows: match p.batches.iter().map(RecordBatch::num_rows).sum::<usize>() {
+                1 => "1 row".into(),
+                n => format!("{n} rows"),
+            },
+            complete: if p.completeness.complete {
+                "complete"
+            } else {
+                "incomplete"
+            },
+            head: head(&p.batches, 8),
+        });
+        let made = *made;
         out.push(PendingReturn {
             title: def
                 .as_ref()
@@ -122,6 +146,7 @@ pub async fn pending(app: &App) -> anyhow::Result<Vec<PendingReturn>> {
             },
             sql: v.sql_text,
             preview,
+            preview_made: made.with_timezone(&tz).format("%H:%M").to_string(),
             name,
         });
     }
