@@ -423,14 +423,26 @@ fn replay<'a>(records: &'a Records, events: &[Event<'a>], at: DateTime<Utc>) -> 
 
 /// Each collection in force at `at` and its estimate then, as the headline shows it.
 pub fn estimate_at(records: &Records, at: DateTime<Utc>) -> Vec<CollectionBurden> {
+    estimate_span(records, at).0
+}
+
+/// [`estimate_at`], and from and until when it holds: from the last of the replay's events
+/// at or before `at`, to the first after it (none: no such event). The estimate is what the
+/// events up to `at` make it, so it cannot change between two of them.
+pub fn estimate_span(records: &Records, at: DateTime<Utc>) -> (Vec<CollectionBurden>, Span) {
     let events = events(records);
-    let (state, _) = replay(records, &events, at);
-    state
+    let (state, upto) = replay(records, &events, at);
+    let estimate = state
         .in_force
         .keys()
         .filter_map(|s| state.estimate(s))
-        .collect()
+        .collect();
+    let from = upto.checked_sub(1).map(|i| events[i].at);
+    (estimate, (from, events.get(upto).map(|e| e.at)))
 }
+
+/// From and until when an estimate holds; none: from the beginning, or for ever.
+pub type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// The estimate at the end of `from` and at `to`, and each change between by cause.
 pub fn attribute(records: &Records, from: NaiveDate, to: DateTime<Utc>) -> Attribution {

@@ -44,6 +44,8 @@ pub struct Registry {
     /// ledger's first arrivals: every page of burden needs it, and reading it means reading
     /// every run. One reading at a time; the others wait for it and share it.
     records: tokio::sync::Mutex<Option<(RecordsSeen, Arc<records::Records>)>>,
+    /// The last estimate worked out from them, and when it holds.
+    estimate: std::sync::Mutex<Option<records::KeptEstimate>>,
 }
 
 /// The register's revision and the ledger's arrivals revision a reading of the records
@@ -87,6 +89,7 @@ impl Registry {
             tz,
             providers: std::sync::Mutex::new(None),
             records: tokio::sync::Mutex::new(None),
+            estimate: std::sync::Mutex::new(None),
         }
     }
 

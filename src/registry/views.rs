@@ -196,9 +196,8 @@ impl Registry {
     /// licence and its burden comes back with it, so suspending one must not make room
     /// under the cap for another.
     pub async fn burden(&self, at: DateTime<Utc>) -> anyhow::Result<BurdenReport> {
-        let records = self.burden_records().await?;
         Ok(BurdenReport::new(
-            super::causes::estimate_at(&records, at),
+            self.estimate_at(at).await?,
             self.store.budget().await?,
             self.day(at),
         ))

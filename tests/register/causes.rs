@@ -357,3 +357,40 @@ async fn the_registers_own_records_attribute_imports_and_retirements() {
     assert_eq!(licence("2026-06-01T00:00:00Z"), Some(old_number));
     assert_eq!(licence("2026-07-09T00:00:00Z"), Some(new_number));
 }
+
+/// The registry keeps its last estimate for the span between two of the replay's events:
+/// asked at instants on both sides of every change, forwards and then backwards, it answers
+/// what a fresh replay of the same records does, the instant a change is made and the
+/// nanosecond before.
+#[tokio::test]
+async fn the_kept_estimate_is_the_replays_at_every_instant() {
+    let w = world().await;
+    let r = &w.registry;
+    let (registered, retired) = (utc("2026-07-05T10:00:00Z"), utc("2026-07-06T10:00:00Z"));
+    w.add_trust_and_retire_homes(registered, retired).await;
+    let records = r.burden_records().await.unwrap();
+    let mut instants: Vec<chrono::DateTime<chrono::Utc>> = (0..200)
+        .map(|h| utc("2026-02-20T00:00:00Z") + chrono::Duration::hours(h * 11))
+        .collect();
+    let mut changes: Vec<_> = records.listings.iter().map(|l| l.listed_at).collect();
+    changes.extend(records.decisions.iter().map(|d| d.at));
+    changes.extend(records.arrivals.iter().map(|a| a.at));
+    changes.extend([registered, retired]);
+    for at in changes {
+        instants.extend([at - chrono::Duration::nanoseconds(1), at]);
+    }
+    instants.sort();
+    let backwards: Vec<_> = instants.iter().rev().copied().collect();
+    for at in instants.into_iter().chain(backwards) {
+        assert_eq!(
+            r.estimate_at(at).await.unwrap(),
+            estimate_at(&records, at),
+            "at {at}"
+        );
+    }
+    // The estimate did change over the instants asked about.
+    assert_ne!(
+        estimate_at(&records, utc("2026-03-02T00:00:00Z")),
+        estimate_at(&records, utc("2026-07-10T00:00:00Z"))
+    );
+}
