@@ -45,7 +45,7 @@ pub struct Registry {
     /// every run. One reading at a time; the others wait for it and share it.
     records: tokio::sync::Mutex<Option<(RecordsSeen, Arc<records::Records>)>>,
     /// The last estimate worked out from them, and when it holds.
-    estimate: std::sync::Mutex<Option<records::KeptEstimate>>,
+    estimate: std::sync::Mutex<Option<views::KeptEstimate>>,
 }
 
 /// The register's revision and the ledger's arrivals revision a reading of the records

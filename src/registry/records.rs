@@ -103,38 +103,3 @@ impl super::Registry {
         })
     }
 }
-
-/// An estimate kept with the reading of the records it was made from and the span of
-/// instants it holds for.
-pub(super) struct KeptEstimate {
-    records: std::sync::Arc<Records>,
-    span: super::causes::Span,
-    estimate: Vec<super::burden::CollectionBurden>,
-}
-
-impl super::Registry {
-    /// Each collection in force at `at` and its estimate then
-    /// ([`super::causes::estimate_at`]), kept until the records are read again or `at`
-    /// leaves the span between two of the replay's events: replaying fifteen thousand
-    /// providers' records on every request would cost milliseconds each.
-    pub async fn estimate_at(
-        &self,
-        at: DateTime<Utc>,
-    ) -> anyhow::Result<Vec<super::burden::CollectionBurden>> {
-        let records = self.burden_records().await?;
-        if let Some(k) = self.estimate.lock().expect("not poisoned").as_ref()
-            && std::sync::Arc::ptr_eq(&k.records, &records)
-            && k.span.0.is_none_or(|from| from <= at)
-            && k.span.1.is_none_or(|until| at < until)
-        {
-            return Ok(k.estimate.clone());
-        }
-        let (estimate, span) = super::causes::estimate_span(&records, at);
-        *self.estimate.lock().expect("not poisoned") = Some(KeptEstimate {
-            records,
-            span,
-            estimate: estimate.clone(),
-        });
-        Ok(estimate)
-    }
-}
