@@ -222,7 +222,7 @@ pub const WORK_THREAD: &str = "tally-work";
 fn work_runtime() -> anyhow::Result<WorkRuntime> {
     tokio::runtime::Builder::new_multi_thread()
         .thread_name(WORK_THREAD)
-        .on_thread_start(crate::priority::yield_to_the_web)
+        .on_thread_start(crate::priority::yield_to_the_web())
         .enable_all()
         .build()
         .map(|r| WorkRuntime(Some(r)))

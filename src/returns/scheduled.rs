@@ -68,7 +68,7 @@ impl Builder {
             .worker_threads(2)
             .thread_name(RETURNS_THREAD)
             // Packing and building yield to the web.
-            .on_thread_start(crate::priority::yield_to_the_web)
+            .on_thread_start(crate::priority::yield_to_the_web())
             .enable_all()
             .build()?;
         Ok(Builder {

@@ -455,3 +455,28 @@ async fn the_scheduler_works_at_a_lower_priority_than_the_web() {
     assert!(web.iter().all(|n| *n == base), "{seen:?}");
     common::terminate(&mut serve);
 }
+
+/// A thread the lowered work starts inherits its priority and is lowered to the same value
+/// again, not further: a runtime starts its blocking threads from its lowered ones.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_thread_started_by_lowered_work_is_lowered_once() {
+    let lower = std::sync::Arc::new(tally::priority::yield_to_the_web());
+    // SAFETY: getpriority only reads its arguments; who = 0 is the calling thread.
+    let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+    let lowered = (nice() + tally::priority::WORK_NICENESS).min(19);
+    let (own, started) = std::thread::spawn(move || {
+        lower();
+        let again = lower.clone();
+        let started = std::thread::spawn(move || {
+            again();
+            nice()
+        })
+        .join()
+        .unwrap();
+        (nice(), started)
+    })
+    .join()
+    .unwrap();
+    assert_eq!((own, started), (lowered, lowered));
+}
