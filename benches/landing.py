@@ -15,7 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from owed import list_owed_from
@@ -23,7 +24,7 @@ from owed import list_owed_from
 ROOT = Path(__file__).resolve().parent.parent
 # The census day the extract describes and is uploaded for: yesterday, so that it is owed
 # and still open to a hand upload whenever the benchmark runs.
-DAY = date.today() - timedelta(days=1)
+DAY = datetime.now(ZoneInfo("Europe/London")).date() - timedelta(days=1)
 HEADER = [
     "census_date", "site_code", "ward_code", "sector", "stay", "age_group",
     "bed_class", "care_type", "available_beds", "occupied_beds",

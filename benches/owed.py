@@ -9,7 +9,8 @@ and its first owed day back: the benchmarks' one edit of the register.
 import sqlite3
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def list_owed_from(binary, env, slug, owed_from: date):
     """Proposes and lists collections/<slug>.toml in the register `env` names, owed from
     `owed_from` (today or earlier) and listed at the start of that day (UTC)."""
-    today = datetime.now(timezone.utc).date()
+    # Tally's today: in London, where its timetable and notice are read.
+    today = datetime.now(ZoneInfo("Europe/London")).date()
     for args in (
         ["collections", "propose", f"collections/{slug}.toml", "--by", "benchmark"],
         ["collections", "approve", slug, "--by", "benchmark (DAP)", "--reason", "benchmark",

@@ -1,10 +1,12 @@
 """What each page and endpoint of the load benchmark costs, one request at a time.
 
 Over a world the load benchmark made (`benches/run-load --work DIR`, whose runs have all
-landed), `tally serve` is started on a copy of it with the scheduler quiet (a step every
-ten minutes), and each of the load benchmark's ten targets is asked for in turn, one request
-after another, the first answer apart from the median of the rest: what a request costs
-Tally alone, with nothing queued. Python's standard library only; loopback only.
+landed), `tally serve` is started on a copy of it with the scheduler quiet (it steps once
+at start, then every ten minutes; on a world made the same day nothing more is due, and on
+an older one the days since fail at once, their suppliers gone), and each of the load
+benchmark's ten targets is asked for in turn, one request after another, the first answer
+apart from the median of the rest: what a request costs Tally alone, with nothing queued.
+Python's standard library only; loopback only.
 
     python3 benches/pages.py --tally target/release/tally --world DIR [--requests 15]
 """
@@ -32,6 +34,8 @@ def main():
     parser.add_argument("--world", required=True, type=Path, help="a --work folder of benches/run-load")
     parser.add_argument("--requests", type=int, default=15)
     args = parser.parse_args()
+    if args.requests < 2:
+        sys.exit("--requests must be at least 2: the first answer and the median of the rest")
     with tempfile.TemporaryDirectory(prefix="tally-pages-") as tmp:
         data = Path(tmp) / "data"
         shutil.copytree(args.world / "data", data)

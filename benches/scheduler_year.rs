@@ -69,6 +69,17 @@ fn london(day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// The first month owed from `from`: a licence is not retrospective, so a month that began
+/// before it is not asked for.
+fn first_month(from: NaiveDate) -> Period {
+    let month = Period::containing(PeriodKind::Month, from);
+    if month.first_day() < from {
+        month.next()
+    } else {
+        month
+    }
+}
+
 /// The pages resident now, in MB.
 fn resident_mb() -> f64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -157,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
         log,
         "at,pulled,landed,failed,skipped,milliseconds,resident_mb"
     )?;
-    let (mut next_day, mut next_month) = (a.from, Period::containing(PeriodKind::Month, a.from));
+    let (mut next_day, mut next_month) = (a.from, first_month(a.from));
     let (mut idle, mut busy): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
     let mut peak_mb: f64 = 0.0;
@@ -242,7 +253,7 @@ async fn main() -> anyhow::Result<()> {
         }
         day += Duration::days(1);
     }
-    let mut month = Period::containing(PeriodKind::Month, a.from);
+    let mut month = first_month(a.from);
     while london(
         month.end(),
         NaiveTime::from_hms_opt(6, 0, 0).expect("06:00"),

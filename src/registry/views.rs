@@ -446,13 +446,22 @@ impl super::Registry {
         &self,
         at: DateTime<Utc>,
     ) -> anyhow::Result<Vec<super::burden::CollectionBurden>> {
-        let records = self.burden_records().await?;
+        Ok(self.estimate_from(self.burden_records().await?, at))
+    }
+
+    /// [`Self::estimate_at`] from a reading of the records already made, so that a page
+    /// showing the estimate beside the replay's history and causes shows one reading.
+    pub fn estimate_from(
+        &self,
+        records: std::sync::Arc<super::records::Records>,
+        at: DateTime<Utc>,
+    ) -> Vec<super::burden::CollectionBurden> {
         if let Some(k) = self.estimate.lock().expect("not poisoned").as_ref()
             && std::sync::Arc::ptr_eq(&k.records, &records)
             && k.span.0.is_none_or(|from| from <= at)
             && k.span.1.is_none_or(|until| at < until)
         {
-            return Ok(k.estimate.clone());
+            return k.estimate.clone();
         }
         let (estimate, span) = super::causes::estimate_span(&records, at);
         *self.estimate.lock().expect("not poisoned") = Some(KeptEstimate {
@@ -460,6 +469,6 @@ impl super::Registry {
             span,
             estimate: estimate.clone(),
         });
-        Ok(estimate)
+        estimate
     }
 }

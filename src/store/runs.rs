@@ -341,7 +341,8 @@ macro_rules! run_ledger {
                     $crate::store::holds::record_holds!(tx, v, o.held.0, &o.held.1);
                 }
                 if status.landed() {
-                    // A first arrival (or an earlier one) moves the burden accounts.
+                    // A first arrival (or an earlier one) moves the burden accounts; a nil return
+                    // counts here too, which only makes the pages read them once more.
                     sqlx::query(
                         "UPDATE counters SET value = value + 1
                          WHERE name = 'arrivals' AND NOT EXISTS (

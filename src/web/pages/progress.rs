@@ -170,7 +170,7 @@ pub(super) async fn render(
     // One reading of the register's records serves the headline, the steps and the causes.
     let records = app.registry.burden_records().await.map_err(fail)?;
     let report = crate::registry::burden::BurdenReport::new(
-        app.registry.estimate_at(now).await.map_err(fail)?,
+        app.registry.estimate_from(records.clone(), now),
         app.store().budget().await.map_err(fail)?,
         now.with_timezone(&app.settings.timezone).date_naive(),
     );
