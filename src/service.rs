@@ -140,11 +140,10 @@ impl Service {
     /// it holds.
     ///
     /// The web keeps its share of the machine whatever the scheduler does: the pulls,
-    /// landing, packing, the returns builder and the notices run on a runtime of their own
-    /// ([`work_runtime`], and the builder's own) whose threads yield the processor to the web's,
-    /// and the pages read
-    /// the register through a connection pool of their own, so that a round of pulls never
-    /// holds every connection a page waits for.
+    /// landing and the notices run on a runtime of their own ([`work_runtime`]), packing
+    /// and the returns builder on the builder's, and the threads of both yield the
+    /// processor to the web's; the pages read the register through a connection pool of
+    /// their own, so that a round of pulls never holds every connection a page waits for.
     pub async fn run(
         self,
         listener: tokio::net::TcpListener,
@@ -216,9 +215,9 @@ impl Service {
 pub const WORK_THREAD: &str = "tally-work";
 
 /// The runtime for the scheduler's work and the notices: as many worker threads as the
-/// machine has cores, so that the work keeps the whole machine when no page is asked for,
-/// each one, and each blocking thread landing an extract, below the web's priority
-/// ([`crate::priority`]). The builder's runtime is lowered the same way.
+/// machine has cores, so that the work has the whole machine when no page is asked for;
+/// each of them, and each blocking thread landing an extract, stands below the web's
+/// priority ([`crate::priority`]). The builder's runtime is lowered the same way.
 fn work_runtime() -> anyhow::Result<WorkRuntime> {
     tokio::runtime::Builder::new_multi_thread()
         .thread_name(WORK_THREAD)
