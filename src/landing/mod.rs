@@ -5,6 +5,7 @@
 //! with `bad_rows = "reject"`, make the whole extract rejected); an extract that cannot be
 //! read at all is rejected whole, and the version already current stays current.
 
+mod chunks;
 pub mod diff;
 pub mod lake;
 pub mod limits;
@@ -28,8 +29,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::RunKey;
 use crate::domain::definition::{BadRows, CollectionDef};
+use chunks::{Checker, Chunk, Merger};
 use lake::{Lake, PendingFile};
-use validate::{Builder, RowProblem};
+use validate::RowProblem;
 
 /// Rows per Arrow batch: memory stays bounded by this, not by the size of the extract.
 pub const BATCH_ROWS: usize = 65_536;
@@ -276,67 +278,51 @@ pub async fn land_csv(
         .collect();
     report.raw_listed_only = report.dropped_columns.is_empty();
 
-    let mut builder = Builder::new(def, &header).within(&key.period);
     let rules = Rules::new(def);
     let mut pending = lake.create(key, validate::schema(def))?;
+    let mut checker = Checker::new(def, &header, &key.period);
+    let mut merger = Merger::new(def, &header);
+    let mut chunk = Chunk::default();
     // One record, read into again and again: no allocation a row.
     let mut record = csv::StringRecord::new();
-    loop {
+    let stopped = loop {
         match reader.read_record(&mut record) {
             Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return reject(report, unreadable(e)?),
+            Ok(false) => break None,
+            Err(e) => break Some(unreadable(e)?),
         }
         mark.row_ended();
         if report.rows_in >= limits::MOST_ROWS {
-            return reject(
-                report,
-                format!(
-                    "the extract has more than {} rows, the most one extract may have",
-                    limits::count(limits::MOST_ROWS)
-                ),
-            );
+            break Some(format!(
+                "the extract has more than {} rows, the most one extract may have",
+                limits::count(limits::MOST_ROWS)
+            ));
         }
         if report.rows_in.is_multiple_of(4096)
             && let Err(e) = deadline.check()
         {
-            return reject(report, e.0);
+            break Some(e.0);
         }
-        let line = record.position().map_or(0, |p| p.line());
         report.rows_in += 1;
-        if record.len() != header.len() {
-            // Extra fields are data under no listed name: the input must not be kept.
-            if record.len() > header.len() {
-                report.raw_listed_only = false;
+        // Extra fields are data under no listed name: the input must not be kept.
+        if record.len() > header.len() {
+            report.raw_listed_only = false;
+        }
+        chunk.push(record.position().map_or(0, |p| p.line()), &record);
+        if chunk.is_full() {
+            checker.send(std::mem::take(&mut chunk), false)?;
+            while checker.busy() {
+                take(&mut checker, &mut merger, &rules, &mut report, &mut pending).await?;
             }
-            report.rows_rejected += 1;
-            let problem = RowProblem {
-                row: line,
-                item: "(row)".into(),
-                rule: "fields".into(),
-                reason: format!(
-                    "has {} fields; the header has {}",
-                    record.len(),
-                    header.len()
-                ),
-            };
-            quarantine(&mut pending, &problem, &builder.listed_cells(&record))?;
-            report.note(vec![problem]);
-            continue;
         }
-        if let Err(problems) = builder.push(line, &record) {
-            report.rows_rejected += 1;
-            let listed = builder.listed_cells(&record);
-            for p in &problems {
-                quarantine(&mut pending, p, &listed)?;
-            }
-            report.note(problems);
-        }
-        if builder.len() >= BATCH_ROWS {
-            rules.flush(&mut builder, &mut pending, &mut report).await?;
-        }
+    };
+    // The rows read before a stop are checked and reported too: what was wrong with them
+    // is worth knowing when the extract is sent again.
+    checker.send(chunk, true)?;
+    while take(&mut checker, &mut merger, &rules, &mut report, &mut pending).await? {}
+    if let Some(why) = stopped {
+        return reject(report, why);
     }
-    rules.flush(&mut builder, &mut pending, &mut report).await?;
     if report.rows_in == 0 {
         return rejected_whole(report, "the extract has a header but no rows".into());
     }
@@ -354,6 +340,23 @@ pub async fn land_csv(
         );
     }
     Ok(Outcome::Ready(Box::new(pending), report))
+}
+
+/// Takes the next checked chunk in file order: its problems reported, its good rows through
+/// the row rules and written. False once every chunk sent is taken.
+async fn take(
+    checker: &mut Checker<'_>,
+    merger: &mut Merger<'_>,
+    rules: &Rules<'_>,
+    report: &mut Report,
+    pending: &mut PendingFile,
+) -> anyhow::Result<bool> {
+    let Some(checked) = checker.next() else {
+        return Ok(false);
+    };
+    let (batch, lines) = merger.take(checked?, report, pending)?;
+    rules.write(&batch, &lines, pending, report).await?;
+    Ok(true)
 }
 
 fn quarantine(pending: &mut PendingFile, p: &RowProblem, cells: &[String]) -> anyhow::Result<()> {
@@ -397,20 +400,20 @@ impl<'a> Rules<'a> {
         }
     }
 
-    /// Runs the rules on the rows built so far, reports the rows that break one, and writes
-    /// the rest.
-    async fn flush(
+    /// Runs the rules on good rows (on `lines` in the file), reports the rows that break one,
+    /// and writes the rest.
+    async fn write(
         &self,
-        builder: &mut Builder<'_>,
+        batch: &RecordBatch,
+        lines: &[u64],
         out: &mut PendingFile,
         report: &mut Report,
     ) -> anyhow::Result<()> {
-        if builder.is_empty() {
+        if batch.num_rows() == 0 {
             return Ok(());
         }
-        let (batch, lines) = builder.finish();
-        let keep = self.passing(&batch, &lines, report, out).await?;
-        let kept = filter_record_batch(&batch, &keep)?;
+        let keep = self.passing(batch, lines, report, out).await?;
+        let kept = filter_record_batch(batch, &keep)?;
         report.rows_accepted += kept.num_rows() as u64;
         out.write(&kept)
     }

@@ -101,11 +101,29 @@ pub struct Builder<'a> {
     /// The period item's index among the items, and the days (since 1970) its date must
     /// fall in: from the period's first day up to, not including, its end.
     period: Option<(usize, i32, i32, String)>,
-    /// Each key seen so far, as a 128-bit fingerprint of its cells, with the line it was on:
-    /// 24 bytes a row rather than the key's text, so a large extract's key check stays small.
-    seen_keys: HashMap<u128, u64, BuildHasherDefault<Fingerprint>>,
     /// The file line of each row in the batch being built.
     pub rows: Vec<u64>,
+}
+
+/// Each key seen so far in an extract, as a 128-bit fingerprint of its cells, with the line
+/// it was on: 24 bytes a row rather than the key's text, so a large extract's key check
+/// stays small. Rows are offered in file order, so the line kept is always the first.
+#[derive(Default)]
+pub struct Keys {
+    seen: HashMap<u128, u64, BuildHasherDefault<Fingerprint>>,
+}
+
+impl Keys {
+    /// Records the key on `line`, or gives the earlier line that had the same key.
+    pub fn first(&mut self, fingerprint: u128, line: u64) -> Option<u64> {
+        match self.seen.entry(fingerprint) {
+            Entry::Occupied(first) => Some(*first.get()),
+            Entry::Vacant(v) => {
+                v.insert(line);
+                None
+            }
+        }
+    }
 }
 
 /// Fingerprints are already well-mixed hashes: their low bits serve as the table's hash.
@@ -135,7 +153,6 @@ fn epoch() -> NaiveDate {
 impl<'a> Builder<'a> {
     /// `header` is the file's column names; the caller has checked required items are there.
     pub fn new(def: &'a CollectionDef, header: &[String]) -> Builder<'a> {
-        let position = |name: &str| header.iter().position(|h| h == name);
         Builder {
             def,
             schema: schema(def),
@@ -149,9 +166,8 @@ impl<'a> Builder<'a> {
                         .map(|p| Regex::new(p).expect("checked at load"))
                 })
                 .collect(),
-            positions: def.items.iter().map(|i| position(&i.name)).collect(),
-            key_positions: def.key.iter().filter_map(|k| position(k)).collect(),
-            seen_keys: HashMap::default(),
+            positions: positions(def, header),
+            key_positions: key_positions(def, header),
             rows: Vec::new(),
             period: None,
         }
@@ -181,25 +197,14 @@ impl<'a> Builder<'a> {
         self.rows.is_empty()
     }
 
-    /// Checks one row; appends it if it is good, or returns every problem it has.
-    /// A row's cells for the listed items, in the items' order: what may be kept of a row
-    /// that failed (rule 8 holds for quarantine too).
-    pub fn listed_cells(&self, cells: &(impl Cells + ?Sized)) -> Vec<String> {
-        self.positions
-            .iter()
-            .map(|p| {
-                p.and_then(|p| cells.cell(p))
-                    .map(|c| c.to_string())
-                    .unwrap_or_default()
-            })
-            .collect()
-    }
-
+    /// Checks one row's cells. A row whose every cell is good is appended, and its key's
+    /// fingerprint given back (none when the collection has no key) for the caller to check
+    /// against the extract's other rows with [`Keys`]; otherwise every problem it has.
     pub fn push(
         &mut self,
         line: u64,
         cells: &(impl Cells + ?Sized),
-    ) -> Result<(), Vec<RowProblem>> {
+    ) -> Result<Option<u128>, Vec<RowProblem>> {
         let mut problems = Vec::new();
         // On the stack for any collection of up to 32 items: no allocation a row.
         let mut values: smallvec::SmallVec<[Value; 32]> = smallvec::SmallVec::new();
@@ -234,42 +239,23 @@ impl<'a> Builder<'a> {
                 }),
             }
         }
-        if !self.key_positions.is_empty() && problems.is_empty() {
-            let key = |p: &usize| cells.cell(*p).map_or("", |c| c.trim());
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let fingerprint = (!self.key_positions.is_empty()).then(|| {
             let mut hasher = twox_hash::XxHash3_128::new();
-            for cell in self.key_positions.iter().map(key) {
+            for cell in self.key_positions.iter().map(|p| key_cell(cells, *p)) {
                 // Each cell's length first, so that ("ab", "c") and ("a", "bc") differ.
                 hasher.write(&(cell.len() as u64).to_le_bytes());
                 hasher.write(cell.as_bytes());
             }
-            let fingerprint = hasher.finish_128();
-            match self.seen_keys.entry(fingerprint) {
-                Entry::Occupied(first) => {
-                    let shown: Vec<&str> = self.key_positions.iter().map(key).collect();
-                    problems.push(RowProblem {
-                        row: line,
-                        item: self.def.key.join(", "),
-                        rule: "key".into(),
-                        reason: format!(
-                            "the same key as line {} ({})",
-                            first.get(),
-                            shown.join(", ")
-                        ),
-                    });
-                }
-                Entry::Vacant(v) => {
-                    v.insert(line);
-                }
-            }
-        }
-        if !problems.is_empty() {
-            return Err(problems);
-        }
+            hasher.finish_128()
+        });
         for (column, value) in self.columns.iter_mut().zip(values) {
             append(column, value);
         }
         self.rows.push(line);
-        Ok(())
+        Ok(fingerprint)
     }
 
     /// The rows so far as one batch, with their file lines; the builder starts empty again.
@@ -278,6 +264,57 @@ impl<'a> Builder<'a> {
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)
             .expect("columns are built to the schema");
         (batch, std::mem::take(&mut self.rows))
+    }
+}
+
+/// Where each listed item is in the file's columns, in the items' order.
+pub fn positions(def: &CollectionDef, header: &[String]) -> Vec<Option<usize>> {
+    def.items
+        .iter()
+        .map(|i| header.iter().position(|h| *h == i.name))
+        .collect()
+}
+
+/// Where the key's items are in the file's columns.
+pub fn key_positions(def: &CollectionDef, header: &[String]) -> Vec<usize> {
+    def.key
+        .iter()
+        .filter_map(|k| header.iter().position(|h| h == k))
+        .collect()
+}
+
+/// A key cell as the key check compares it: trimmed.
+fn key_cell(cells: &(impl Cells + ?Sized), position: usize) -> &str {
+    cells.cell(position).map_or("", |c| c.trim())
+}
+
+/// A row's cells for the listed items, in the items' order (`positions`): what may be kept
+/// of a row that failed (rule 8 holds for quarantine too).
+pub fn listed_cells(positions: &[Option<usize>], cells: &(impl Cells + ?Sized)) -> Vec<String> {
+    positions
+        .iter()
+        .map(|p| {
+            p.and_then(|p| cells.cell(p))
+                .map(|c| c.to_string())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The problem of a row whose key an earlier row, on line `first`, already had.
+pub fn same_key(
+    def: &CollectionDef,
+    key_positions: &[usize],
+    line: u64,
+    first: u64,
+    cells: &(impl Cells + ?Sized),
+) -> RowProblem {
+    let shown: Vec<&str> = key_positions.iter().map(|p| key_cell(cells, *p)).collect();
+    RowProblem {
+        row: line,
+        item: def.key.join(", "),
+        rule: "key".into(),
+        reason: format!("the same key as line {first} ({})", shown.join(", ")),
     }
 }
 

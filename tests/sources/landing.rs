@@ -389,3 +389,67 @@ async fn rows_dated_outside_the_extracts_period_are_refused() {
     assert_eq!(read_wards(&path.unwrap()), [("W1".to_string(), 18)]);
     assert_eq!((report.rows_accepted, report.rows_rejected), (1, 1));
 }
+
+/// An extract of several chunks is checked on several threads, and what it finds is what one
+/// thread reading it top to bottom would: a key checked against every earlier row (the first
+/// of them named), each problem on its own line, and the rows landed in the file's order.
+#[tokio::test]
+async fn a_large_extract_is_checked_as_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three chunks and a part: chunks are 65,536 rows.
+    let rows = 200_000;
+    let mut lines = vec![HEADER.to_string()];
+    let mut expected = Vec::new();
+    for n in 0..rows {
+        let line = n + 2;
+        let ward = format!("W{n}");
+        lines.push(match line {
+            // The key of line 2, again in the second chunk and in the last.
+            100_000 | 199_000 => row("W0", "20", "18"),
+            // A type wrong in the second chunk, a rule broken in the third.
+            70_000 => row(&ward, "many", "1"),
+            140_000 => row(&ward, "5", "6"),
+            // A row with a field too many, at the start of the second chunk.
+            65_538 => format!("{},extra", row(&ward, "20", "18")),
+            _ => {
+                expected.push((ward.clone(), (n % 20) as i64));
+                row(&ward, "20", &(n % 20).to_string())
+            }
+        });
+    }
+    let csv = lines.join("\n");
+    let (path, report) = land(dir.path(), csv.as_bytes()).await;
+    assert_eq!(read_wards(&path.expect("valid rows land")), expected);
+    assert_eq!(
+        (report.rows_in, report.rows_accepted, report.rows_rejected),
+        (rows, rows - 5, 5)
+    );
+    assert!(!report.raw_listed_only, "a row had a field no header names");
+    let found = |check: &str| {
+        report.checks[check]
+            .first
+            .iter()
+            .map(|p| (p.row, p.reason.clone()))
+            .collect::<Vec<_>>()
+    };
+    let same = "the same key as line 2 (2026-11-24, RXA01, W0, overnight, core)";
+    assert_eq!(
+        found("key"),
+        [(100_000, same.to_string()), (199_000, same.to_string())]
+    );
+    assert_eq!(
+        found("type"),
+        [(70_000, "\"many\" is not a whole number".to_string())]
+    );
+    assert_eq!(
+        found("occupied_within_available"),
+        [(
+            140_000,
+            "breaks the rule occupied_beds <= available_beds".to_string()
+        )]
+    );
+    assert_eq!(
+        found("fields"),
+        [(65_538, "has 11 fields; the header has 10".to_string())]
+    );
+}
