@@ -81,7 +81,7 @@ impl Runner {
             .into_iter()
             .filter(|l| l.def.capture == crate::domain::definition::Capture::Automated)
             .collect();
-        let providers = self.registry.store().providers().await?;
+        let providers = self.registry.providers().await?;
         let obligations = self.obligations(&licensed, &providers);
         // Only periods still open can be due, and each was pulled (if at all) after it
         // ended: no run that started before the longest deadline and amendment window (and
