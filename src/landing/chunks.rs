@@ -2,8 +2,11 @@
 //! cuts its rows into chunks; workers type and check each chunk's cells; the reading thread
 //! takes the results back in file order and does what must see every row in turn: the key
 //! check across the file, the row rules, quarantine and the report. Line numbers, the first
-//! of two rows with one key, the report and the rows landed are as one thread makes them.
-//! An extract of one chunk is checked on the reading thread, with no other thread started.
+//! of two rows with one key, each row's problems and the rows landed are as one thread
+//! makes them. Two things follow the chunks: the row rules run on each chunk's good rows
+//! (they ran on each 65,536 good rows before), and a chunk's cell problems are noted and
+//! quarantined before its rule problems. An extract of one chunk is checked on the reading
+//! thread, with no other thread started.
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -24,7 +27,8 @@ use crate::domain::definition::CollectionDef;
 /// Rows a chunk holds at most: the batch the lake is written in.
 const CHUNK_ROWS: usize = super::BATCH_ROWS;
 
-/// Bytes of cells a chunk holds at most, so that a chunk of long rows is cut sooner.
+/// Bytes a chunk holds at most, its cells' text and where each field ends, so that a chunk
+/// of long rows, or of rows of many empty fields, is cut sooner.
 const CHUNK_BYTES: usize = 16 << 20;
 
 /// Workers at most, whatever the machine: past a few, the reading thread is the limit.
@@ -52,7 +56,8 @@ impl Chunk {
     }
 
     pub fn is_full(&self) -> bool {
-        self.rows.len() >= CHUNK_ROWS || self.text.len() >= CHUNK_BYTES
+        let bytes = self.text.len() + self.ends.len() * std::mem::size_of::<usize>();
+        self.rows.len() >= CHUNK_ROWS || bytes >= CHUNK_BYTES
     }
 
     fn row(&self, i: usize) -> Row<'_> {
@@ -231,10 +236,9 @@ impl<'a> Checker<'a> {
         let mut threads = Vec::with_capacity(workers);
         for _ in 0..workers {
             let (queue, done) = (queue.clone(), done_tx.clone());
-            let (def, header, period) =
-                (self.def.clone(), self.header.to_vec(), self.period.clone());
-            // Started from the landing thread, a worker keeps its priority: below the web's
-            // when `tally serve` lands.
+            let (def, header, period) = (self.def.clone(), self.header.to_vec(), *self.period);
+            // A worker keeps the priority of the thread that lands: below the web's for the
+            // scheduler's pulls.
             let thread = std::thread::Builder::new()
                 .name("tally-check".into())
                 .spawn(move || {
@@ -351,5 +355,28 @@ impl<'a> Merger<'a> {
             filter_record_batch(&batch, &BooleanArray::from(keep))?,
             lines,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows of empty fields have no text, yet each field costs a chunk its end: a chunk is
+    /// cut by both, so such a file cannot fill memory before any row is checked.
+    #[test]
+    fn a_chunk_of_empty_fields_is_cut_by_its_bytes() {
+        let mut record = csv::StringRecord::new();
+        for _ in 0..1_000 {
+            record.push_field("");
+        }
+        let mut chunk = Chunk::default();
+        let mut rows = 0;
+        while !chunk.is_full() {
+            chunk.push(rows + 2, &record);
+            rows += 1;
+        }
+        assert!(rows < CHUNK_ROWS as u64, "cut at {rows} rows");
+        assert!(chunk.ends.len() * std::mem::size_of::<usize>() < CHUNK_BYTES + 8_000 * 8);
     }
 }

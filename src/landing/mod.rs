@@ -308,13 +308,15 @@ pub async fn land_csv(
         if record.len() > header.len() {
             report.raw_listed_only = false;
         }
-        chunk.push(record.position().map_or(0, |p| p.line()), &record);
+        // A full chunk goes once a row comes after it: an extract that ends with its first
+        // chunk is checked on this thread.
         if chunk.is_full() {
             checker.send(std::mem::take(&mut chunk), false)?;
             while checker.busy() {
                 take(&mut checker, &mut merger, &rules, &mut report, &mut pending).await?;
             }
         }
+        chunk.push(record.position().map_or(0, |p| p.line()), &record);
     };
     // The rows read before a stop are checked and reported too: what was wrong with them
     // is worth knowing when the extract is sent again.

@@ -106,8 +106,8 @@ pub struct Builder<'a> {
 }
 
 /// Each key seen so far in an extract, as a 128-bit fingerprint of its cells, with the line
-/// it was on: 24 bytes a row rather than the key's text, so a large extract's key check
-/// stays small. Rows are offered in file order, so the line kept is always the first.
+/// it was on: 32 bytes a row (33 a slot of the table) whatever the key's length. Rows are
+/// offered in file order, so the line kept is always the first.
 #[derive(Default)]
 pub struct Keys {
     seen: HashMap<u128, u64, BuildHasherDefault<Fingerprint>>,
