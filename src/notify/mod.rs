@@ -166,7 +166,7 @@ impl Notifier {
             .filter(|p| contacts.contains_key(p.code.as_str()))
         {
             let code = p.code.as_str();
-            let mut in_effect: Vec<Licensed> = Vec::new();
+            let mut in_effect: Vec<&Licensed> = Vec::new();
             for l in &licensed {
                 let tz = l.def.frequency.timezone;
                 let today = now.with_timezone(&tz).date_naive();
@@ -177,7 +177,7 @@ impl Notifier {
                     // A provider that has closed is chased for nothing, as its page shows
                     // nothing owed: its successor took over.
                     if p.is_open_on(today) {
-                        in_effect.push(l.clone());
+                        in_effect.push(l);
                     }
                 } else if p.closed_on.is_none_or(|c| c > l.effective_from) {
                     drafts.push(notice(l, code));

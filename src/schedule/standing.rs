@@ -92,7 +92,7 @@ pub struct Standing {
 /// What `provider` owes under `licensed` at `now`, given its runs. `has_source` says
 /// whether Tally pulls a collection from it.
 pub fn standing(
-    licensed: &[Licensed],
+    licensed: &[&Licensed],
     provider: &Provider,
     runs: &[RunRow],
     has_source: impl Fn(&str) -> bool,

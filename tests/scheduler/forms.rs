@@ -51,6 +51,7 @@ async fn a_manual_form_is_never_counted_overdue_or_chased() {
         .unwrap()
         .clone();
     let licensed = registry.licensed(now).await.unwrap();
+    let licensed: Vec<_> = licensed.iter().collect();
     let stand = standing(&licensed, &trust, &[], |_| false, now);
     let overdue: Vec<&str> = stand
         .overdue

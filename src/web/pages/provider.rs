@@ -299,9 +299,8 @@ pub(super) async fn render(
                 && provider.is_open_on(today)
         })
         .collect();
-    let in_effect: Vec<Licensed> = owed.iter().map(|l| (*l).clone()).collect();
     let stand = standing(
-        &in_effect,
+        &owed,
         provider,
         &runs,
         |slug| app.sources.find(slug, code).is_some(),
