@@ -6,6 +6,7 @@ pub mod config;
 pub mod connectors;
 pub mod demo;
 pub mod domain;
+pub mod kept;
 pub mod landing;
 pub mod notify;
 pub mod priority;

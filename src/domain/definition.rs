@@ -210,22 +210,10 @@ impl Frequency {
     pub fn fires_per_year(&self, limit: u32) -> u32 {
         // Walking a year of fires takes a cron library tens of microseconds, and the burden
         // accounts ask for every listing on every day they replay: each answer is kept.
-        type Key = (String, &'static str, u32);
-        static KEPT: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<Key, u32>>> =
-            std::sync::OnceLock::new();
-        let kept = KEPT.get_or_init(Default::default);
-        let key = (self.cron.clone(), self.timezone.name(), limit);
-        if let Some(n) = kept.lock().expect("not poisoned").get(&key) {
-            return *n;
-        }
-        let n = self.count_fires(limit);
-        let mut kept = kept.lock().expect("not poisoned");
-        // Proposals checked and refused may bring any number of schedules: a bound.
-        if kept.len() >= 4096 {
-            kept.clear();
-        }
-        kept.insert(key, n);
-        n
+        static KEPT: crate::kept::Kept<(String, &'static str, u32), u32> = crate::kept::Kept::new();
+        KEPT.get((self.cron.clone(), self.timezone.name(), limit), |_| {
+            self.count_fires(limit)
+        })
     }
 
     fn count_fires(&self, limit: u32) -> u32 {

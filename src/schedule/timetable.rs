@@ -38,21 +38,11 @@ impl Schedule {
     /// and the scheduler, the notices and every provider's page ask for each listing's
     /// schedule again and again (3% of the demo's samples): each parse is kept.
     pub fn of(def: &CollectionDef) -> Schedule {
-        type Kept = std::collections::HashMap<(String, Tz), Schedule>;
-        static KEPT: std::sync::OnceLock<std::sync::Mutex<Kept>> = std::sync::OnceLock::new();
-        let kept = KEPT.get_or_init(Default::default);
+        static KEPT: crate::kept::Kept<(String, Tz), Schedule> = crate::kept::Kept::new();
         let key = (def.frequency.cron.clone(), def.frequency.timezone);
-        if let Some(s) = kept.lock().expect("not poisoned").get(&key) {
-            return s.clone();
-        }
-        let schedule = Schedule::new(&key.0, key.1).expect("a loaded definition's cron parses");
-        let mut kept = kept.lock().expect("not poisoned");
-        // Proposals checked and refused may bring any number of schedules: a bound.
-        if kept.len() >= 4096 {
-            kept.clear();
-        }
-        kept.insert(key, schedule.clone());
-        schedule
+        KEPT.get(key, |(cron, tz)| {
+            Schedule::new(cron, *tz).expect("a loaded definition's cron parses")
+        })
     }
 
     /// Fire times in `(after, until]`, in the schedule's timezone, at most `limit` of them.
