@@ -107,7 +107,8 @@ impl Registry {
         def: &CollectionDef,
         at: DateTime<Utc>,
     ) -> anyhow::Result<CheckReport> {
-        let live = self.live(at).await?;
+        let rows = self.rows().await?;
+        let live: Vec<_> = Registry::live(&rows, at).collect();
         let providers = self.providers().await?;
         let estimates = self.burden(at).await?.collections;
         let budget = self.store.budget().await?;
@@ -116,7 +117,7 @@ impl Registry {
             listed: live
                 .iter()
                 .map(|(licence, v)| checks::Listed {
-                    licence_number: licence.as_deref(),
+                    licence_number: licence.map(String::as_str),
                     def: &v.definition.0,
                 })
                 .collect(),
@@ -380,11 +381,11 @@ impl Registry {
             ))
             .into());
         }
-        let live = self.live(at).await?;
+        let rows = self.rows().await?;
         let retire: Vec<(String, NewDecision)> = def
             .retires
             .iter()
-            .filter(|r| live.iter().any(|(_, v)| v.slug == r.as_str()))
+            .filter(|r| Registry::live(&rows, at).any(|(_, v)| v.slug == r.as_str()))
             .map(|r| {
                 let d = NewDecision {
                     action: Step::Retire,
@@ -501,27 +502,27 @@ impl Registry {
 
     /// Every collection that may be pulled at `at`: listed (not suspended) and unexpired.
     pub async fn licensed(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<Licensed>> {
-        let rows = self.store.collections().await?;
+        let rows = self.rows().await?;
         let mut out = Vec::new();
-        for (licence, v) in self.live(at).await? {
+        for (licence, v) in Registry::live(&rows, at) {
             let listed = rows
-                .iter()
-                .any(|c| c.slug == v.slug && c.status == CollectionStatus::Listed);
+                .collection(&v.slug)
+                .is_some_and(|c| c.status == CollectionStatus::Listed);
             let (Some(licence), Some(expires_at), true) = (licence, v.expires_at, listed) else {
                 continue;
             };
-            let versions = self.store.versions(&v.slug).await?;
             let tz = v.definition.0.frequency.timezone;
-            let Some((listed_at, effective_from)) = licence_began(&versions, tz) else {
+            let Some((listed_at, effective_from)) = licence_began(rows.versions(&v.slug), tz)
+            else {
                 continue;
             };
             out.push(Licensed {
-                licence_number: licence,
+                licence_number: licence.clone(),
                 version: v.version,
                 listed_at,
                 effective_from,
                 expires_at,
-                def: v.definition.0,
+                def: v.definition.0.clone(),
             });
         }
         Ok(out)
@@ -533,18 +534,17 @@ impl Registry {
             slug: slug.into(),
             why,
         };
-        let Some(row) = self.store.collection(slug).await? else {
+        let rows = self.rows().await?;
+        let Some(row) = rows.collection(slug) else {
             return Err(not("it is not on the DAP register".into()).into());
         };
-        let versions = self.store.versions(slug).await?;
-        let began = versions
-            .iter()
-            .find(|v| v.status == CollectionStatus::Listed)
-            .and_then(|v| licence_began(&versions, v.definition.0.frequency.timezone));
+        let versions = rows.versions(slug);
         let in_force = versions
-            .into_iter()
+            .iter()
             .find(|v| v.status == CollectionStatus::Listed);
-        match (row.status, in_force, row.licence_number) {
+        let began =
+            in_force.and_then(|v| licence_began(versions, v.definition.0.frequency.timezone));
+        match (row.status, in_force, &row.licence_number) {
             (CollectionStatus::Listed, Some(v), Some(licence)) => match v.expires_at {
                 Some(e) if e <= at => Err(not(format!(
                     "its licence {licence} expired on {}",
@@ -552,9 +552,9 @@ impl Registry {
                 ))
                 .into()),
                 expires => Ok(Licensed {
-                    licence_number: licence,
+                    licence_number: licence.clone(),
                     version: v.version,
-                    def: v.definition.0,
+                    def: v.definition.0.clone(),
                     listed_at: began.context("a listed version has a listing time")?.0,
                     effective_from: began.context("a listed version has a listing time")?.1,
                     expires_at: expires.context("a listed version has an expiry")?,

@@ -83,10 +83,10 @@ impl Registry {
                 ..HoldFilter::default()
             })
             .await?;
-        let in_force = self.store().in_force().await?;
+        let register = self.rows().await?;
         let mut out = Vec::with_capacity(rows.len());
         for hold in rows {
-            let def = in_force.iter().find(|v| v.slug == hold.collection);
+            let def = register.in_force_of(&hold.collection);
             let period = Period::parse(&hold.period).ok();
             let daily = period
                 .as_ref()
@@ -160,13 +160,8 @@ impl Registry {
             }
             .into());
         }
-        let def = self
-            .store()
-            .in_force()
-            .await?
-            .into_iter()
-            .find(|v| v.slug == collection);
-        if let (Some(def), Ok(p)) = (def, Period::parse(period)) {
+        let register = self.rows().await?;
+        if let (Some(def), Ok(p)) = (register.in_force_of(collection), Period::parse(period)) {
             let closed = closes(&def.definition, &p);
             if at > closed {
                 return Err(HoldError::Closed {

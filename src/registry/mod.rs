@@ -20,6 +20,7 @@ pub mod records;
 pub mod report;
 pub mod report_files;
 pub mod reporting;
+pub mod rows;
 pub mod signoff;
 pub mod views;
 pub mod window;
@@ -40,6 +41,8 @@ pub struct Registry {
     /// milliseconds to read, and every page of the register needs them; an import bumps the
     /// revision, so a reading is reused until the next one, in this instance or another.
     providers: std::sync::Mutex<Option<(i64, Arc<Vec<Provider>>)>>,
+    /// The collections and their versions as of a revision, kept the same way.
+    rows: std::sync::Mutex<Option<Arc<rows::Rows>>>,
     /// What the burden accounts are replayed from, as of the register's revision and the
     /// ledger's first arrivals: every page of burden needs it, and reading it means reading
     /// every run. One reading at a time; the others wait for it and share it.
@@ -88,6 +91,7 @@ impl Registry {
             store,
             tz,
             providers: std::sync::Mutex::new(None),
+            rows: std::sync::Mutex::new(None),
             records: tokio::sync::Mutex::new(None),
             estimate: std::sync::Mutex::new(None),
         }
@@ -117,21 +121,17 @@ impl Registry {
     }
 
     /// The versions in force whose licences have not expired at `at`, with licence numbers.
-    async fn live(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<(Option<String>, VersionRow)>> {
-        let rows = self.store.collections().await?;
-        Ok(self
-            .store
-            .in_force()
-            .await?
-            .into_iter()
-            .filter(|v| v.expires_at.is_none_or(|e| e > at))
+    fn live(
+        rows: &rows::Rows,
+        at: DateTime<Utc>,
+    ) -> impl Iterator<Item = (Option<&String>, &VersionRow)> {
+        rows.in_force()
+            .filter(move |v| v.expires_at.is_none_or(|e| e > at))
             .map(|v| {
                 let licence = rows
-                    .iter()
-                    .find(|c| c.slug == v.slug)
-                    .and_then(|c| c.licence_number.clone());
+                    .collection(&v.slug)
+                    .and_then(|c| c.licence_number.as_ref());
                 (licence, v)
             })
-            .collect())
     }
 }

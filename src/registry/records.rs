@@ -58,8 +58,9 @@ impl super::Registry {
         let mut decisions = store.decisions(None).await?;
         decisions.sort_by_key(|d| (d.at, d.id));
         let mut listings = Vec::new();
-        for c in store.collections().await? {
-            for v in store.versions(&c.slug).await? {
+        let rows = self.rows().await?;
+        for c in rows.collections() {
+            for v in rows.versions(&c.slug) {
                 if let Some(listed_at) = v.listed_at {
                     // The licence number it was listed under: a collection listed again
                     // after retirement gets a new one, and the old listing keeps its own.
@@ -74,7 +75,7 @@ impl super::Registry {
                         .or_else(|| c.licence_number.clone());
                     listings.push(Listing {
                         version: v.version,
-                        def: v.definition.0,
+                        def: v.definition.0.clone(),
                         licence_number,
                         listed_at,
                         expires_at: v.expires_at,

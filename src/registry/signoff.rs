@@ -79,11 +79,10 @@ fn conflict(m: String) -> anyhow::Error {
 impl Registry {
     /// The version in force of `collection`; refused when none is.
     async fn in_force_def(&self, collection: &str) -> anyhow::Result<crate::store::VersionRow> {
-        self.store()
-            .in_force()
+        self.rows()
             .await?
-            .into_iter()
-            .find(|d| d.slug == collection)
+            .in_force_of(collection)
+            .cloned()
             .ok_or_else(|| refused(format!("{collection:?} is not a collection in force")))
     }
 
@@ -106,7 +105,8 @@ impl Registry {
                 ..PulledFilter::default()
             })
             .await?;
-        let in_force = self.store().in_force().await?;
+        let rows = self.rows().await?;
+        let in_force: Vec<_> = rows.in_force().collect();
         let mut awaiting = Vec::new();
         for v in pulled.into_iter().filter(|v| !signed(&standing, v)) {
             let (Some(def), Ok(period)) = (

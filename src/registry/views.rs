@@ -88,10 +88,11 @@ pub struct Obligation {
 
 impl Registry {
     pub async fn show(&self, slug: &str, at: DateTime<Utc>) -> anyhow::Result<CollectionView> {
-        let Some(collection) = self.store.collection(slug).await? else {
+        let rows = self.rows().await?;
+        let Some(collection) = rows.collection(slug).cloned() else {
             return Err(RegistryError::NotFound(slug.into()).into());
         };
-        let versions = self.store.versions(slug).await?;
+        let versions = rows.versions(slug).to_vec();
         let effective_from = owed_from(&versions);
         let status = status_at(
             &collection,
@@ -131,8 +132,9 @@ impl Registry {
         let on = self.day(at);
         let estimates = self.burden(at).await?.collections;
         let mut out = Vec::new();
-        for c in self.store.collections().await? {
-            let versions = self.store.versions(&c.slug).await?;
+        let rows = self.rows().await?;
+        for c in rows.collections() {
+            let versions = rows.versions(&c.slug);
             let in_force = versions
                 .iter()
                 .find(|v| v.status == CollectionStatus::Listed);
@@ -140,7 +142,7 @@ impl Registry {
                 continue;
             };
             let def = &shown.definition.0;
-            let status = status_at(&c, in_force, at);
+            let status = status_at(c, in_force, at);
             let own: Vec<&DecisionRow> = decisions.iter().filter(|d| d.slug == c.slug).collect();
             let why_action = match status {
                 CollectionStatus::Listed | CollectionStatus::Expired => Some(Step::List),
@@ -171,7 +173,7 @@ impl Registry {
                 frequency: def.frequency.period.adjective().into(),
                 capture: def.capture.as_str().into(),
                 expires_at: in_force.and_then(|v| v.expires_at),
-                effective_from: owed_from(&versions),
+                effective_from: owed_from(versions),
                 annual_hours: matches!(
                     status,
                     CollectionStatus::Listed | CollectionStatus::Suspended

@@ -188,6 +188,8 @@ pub trait Store:
     async fn versions(&self, slug: &str) -> anyhow::Result<Vec<VersionRow>>;
     /// The version in force of every listed or suspended collection.
     async fn in_force(&self) -> anyhow::Result<Vec<VersionRow>>;
+    /// Every version of every collection, by collection and then oldest first.
+    async fn every_version(&self) -> anyhow::Result<Vec<VersionRow>>;
     /// The decision log, oldest first; of one collection, or of all.
     async fn decisions(&self, slug: Option<&str>) -> anyhow::Result<Vec<DecisionRow>>;
     /// Records a proposal as the next version; an older proposal still pending is withdrawn.

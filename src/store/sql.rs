@@ -157,6 +157,12 @@ macro_rules! sql_store {
                 .await?)
             }
 
+            async fn every_version(&self) -> anyhow::Result<Vec<$crate::store::VersionRow>> {
+                Ok(sqlx::query_as("SELECT * FROM collection_versions ORDER BY slug, version")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
             async fn decisions(
                 &self,
                 slug: Option<&str>,

@@ -131,8 +131,9 @@ pub(super) async fn render(
     let tz = app.settings.timezone;
     let report = app.registry.burden(now).await.map_err(fail)?;
     let mut pending = Vec::new();
-    for c in app.store().collections().await.map_err(fail)? {
-        let versions = app.store().versions(&c.slug).await.map_err(fail)?;
+    let rows = app.registry.rows().await.map_err(fail)?;
+    for c in rows.collections() {
+        let versions = rows.versions(&c.slug);
         let Some(p) = versions
             .iter()
             .rev()
@@ -150,7 +151,7 @@ pub(super) async fn render(
         let def = &p.definition.0;
         let today = now.with_timezone(&def.frequency.timezone).date_naive();
         let owed_since =
-            crate::registry::views::owed_from(&versions).map(|d| d.format("%-d %B %Y").to_string());
+            crate::registry::views::owed_from(versions).map(|d| d.format("%-d %B %Y").to_string());
         pending.push(Pending {
             notice_days: def.notice_days,
             default_from: (today + Duration::days(i64::from(def.notice_days)))
@@ -381,10 +382,11 @@ pub async fn decide(
     // Rejecting cannot be undone: the proposal would have to be made again. Ask first.
     if reject && field(&fields, "confirmed") != "yes" && !reason.trim().is_empty() {
         let title = app
-            .store()
-            .versions(slug.as_str())
+            .registry
+            .rows()
             .await
             .map_err(|e| PageError(ApiError::from(e), Nav::of(&v)))?
+            .versions(slug.as_str())
             .last()
             .map(|v| v.definition.0.title.clone())
             .unwrap_or_else(|| slug.to_string());

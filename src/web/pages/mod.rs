@@ -459,11 +459,11 @@ pub fn local_time(tz: chrono_tz::Tz, t: chrono::DateTime<Utc>) -> String {
 /// Each collection in force's title by its slug, for tables that name collections.
 pub async fn titles(app: &App) -> anyhow::Result<std::collections::HashMap<String, String>> {
     Ok(app
-        .store()
-        .in_force()
+        .registry
+        .rows()
         .await?
-        .into_iter()
-        .map(|v| (v.slug, v.definition.0.title))
+        .in_force()
+        .map(|v| (v.slug.clone(), v.definition.title.clone()))
         .collect())
 }
 

@@ -486,13 +486,13 @@ async fn count_saved(app: &App, since: chrono::NaiveDate) -> anyhow::Result<f64>
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|| since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     let counts = app.store().landed_counts(since).await?;
-    let in_force = app.store().in_force().await?;
+    let rows = app.registry.rows().await?;
     let mut saved = 0.0;
     for (collection, by_hand, n) in counts {
         if by_hand {
             continue;
         }
-        if let Some(v) = in_force.iter().find(|v| v.slug == collection) {
+        if let Some(v) = rows.in_force_of(&collection) {
             let b = &v.definition.0.burden;
             saved += n as f64 * (b.manual_minutes - b.automated_minutes).max(0.0) / 60.0;
         }

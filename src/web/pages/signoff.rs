@@ -52,11 +52,9 @@ pub async fn section(app: &App, code: &str) -> anyhow::Result<SignOffBox> {
     let tz = app.settings.timezone;
     let now = app.now();
     let s = app.registry.signoffs_of(code, now).await?;
-    let in_force = app.store().in_force().await?;
+    let rows = app.registry.rows().await?;
     let title_of = |slug: &str| {
-        in_force
-            .iter()
-            .find(|d| d.slug == slug)
+        rows.in_force_of(slug)
             .map_or_else(|| slug.to_owned(), |d| d.definition.title.clone())
     };
     let line = |st: &crate::store::signoffs::Standing| StandingLine {

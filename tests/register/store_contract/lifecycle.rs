@@ -13,6 +13,7 @@ contract!(
     licences_expire_after_their_term,
     a_new_version_of_a_suspended_collection_stays_suspended,
     an_expired_licence_is_renewed_with_the_same_definition,
+    another_instance_sees_each_decision_at_once,
 );
 
 async fn suspend_reinstate_and_retire(db: &TestDb) {
@@ -219,5 +220,62 @@ async fn an_expired_licence_is_renewed_with_the_same_definition(db: &TestDb) {
         r.require_listed("uec-sitrep-manual", later + Duration::days(1))
             .await
             .is_ok()
+    );
+}
+
+/// Each instance keeps what it read of the register until the register changes; a decision
+/// made by another instance on the same database is a change, seen by the next question.
+async fn another_instance_sees_each_decision_at_once(db: &TestDb) {
+    let deciding = db.registry().await;
+    let pulling = db.registry().await;
+    let slug = "care-home-capacity";
+    assert!(pulling.licensed(at(1)).await.unwrap().is_empty());
+    deciding.propose(&load(slug), "DHSC", at(1)).await.unwrap();
+    deciding
+        .approve(slug, dap(), "ok", vec![], at(1))
+        .await
+        .unwrap();
+    let listed = pulling.licensed(at(2)).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].version, 1);
+    // Asked again with nothing changed: the same answer.
+    assert_eq!(pulling.licensed(at(2)).await.unwrap().len(), 1);
+
+    deciding
+        .change(slug, StatusChange::Suspend, dap(), "pause", at(2))
+        .await
+        .unwrap();
+    assert!(pulling.licensed(at(3)).await.unwrap().is_empty());
+    let e = pulling.require_listed(slug, at(3)).await.unwrap_err();
+    assert!(e.to_string().contains("its status is suspended"), "{e}");
+
+    deciding
+        .change(slug, StatusChange::Reinstate, dap(), "back", at(3))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let revised = variant(
+        dir.path(),
+        slug,
+        &[(
+            "title = \"Care home capacity and occupancy\"",
+            "title = \"Care home capacity and occupancy (revised)\"",
+        )],
+    );
+    deciding.propose(&revised, "DHSC", at(4)).await.unwrap();
+    deciding
+        .approve(slug, dap(), "ok", vec![], at(4))
+        .await
+        .unwrap();
+    let now = pulling.require_listed(slug, at(5)).await.unwrap();
+    assert_eq!(now.version, 2);
+    assert!(now.def.title.ends_with("(revised)"), "{}", now.def.title);
+    // The licence began with the first version and keeps its day.
+    assert_eq!(now.listed_at, at(1));
+    let shown = pulling.show(slug, at(5)).await.unwrap();
+    assert_eq!(shown.versions.len(), 2);
+    assert_eq!(
+        pulling.rows().await.unwrap().revision(),
+        deciding.store().revision().await.unwrap()
     );
 }
