@@ -271,7 +271,7 @@ pub fn check(
 /// collection without a `[plausibility]` section. A failure to read the history is logged
 /// and holds nothing: the check never stops a version landing.
 pub async fn check_landed(
-    runs: &dyn crate::store::runs::RunLedger,
+    versions: &(dyn crate::store::versions::Versions + Sync),
     def: &CollectionDef,
     key: &crate::domain::RunKey,
     path: &Path,
@@ -279,33 +279,35 @@ pub async fn check_landed(
     let Some(rule) = def.plausibility else {
         return Checked::default();
     };
-    let mut history = Vec::new();
-    for p in comparable(&key.period, rule.periods) {
-        let earlier = crate::domain::RunKey {
-            period: p,
-            ..key.clone()
-        };
-        match runs.current_version(&earlier).await {
-            // A nil return says nothing of the figures' usual size.
-            Ok(Some(v)) if !v.report.0["nil_return"].as_bool().unwrap_or(false) => {
-                history.push(PathBuf::from(v.path));
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(
-                    error = format!("{e:#}"),
-                    ?key,
-                    "The baseline could not be read."
-                );
-                return Checked {
-                    not_compared: Some(
-                        "the earlier periods could not be read; nothing is held".into(),
-                    ),
-                    ..Checked::default()
-                };
-            }
+    let periods: Vec<String> = comparable(&key.period, rule.periods)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let earlier = match versions
+        .current_of(&key.collection, &key.provider, &periods)
+        .await
+    {
+        Ok(earlier) => earlier,
+        Err(e) => {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                ?key,
+                "The baseline could not be read."
+            );
+            return Checked {
+                not_compared: Some("the earlier periods could not be read; nothing is held".into()),
+                ..Checked::default()
+            };
         }
-    }
+    };
+    // In the order of `periods`, newest first; a nil return says nothing of the figures'
+    // usual size.
+    let history: Vec<PathBuf> = periods
+        .iter()
+        .filter_map(|p| earlier.iter().find(|v| &v.period == p))
+        .filter(|v| !v.report.0["nil_return"].as_bool().unwrap_or(false))
+        .map(|v| PathBuf::from(&v.path))
+        .collect();
     if history.len() < Plausibility::LEAST_PERIODS as usize {
         return Checked::default();
     }

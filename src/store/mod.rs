@@ -168,6 +168,7 @@ pub enum Change {
 #[async_trait]
 pub trait Store:
     runs::RunLedger
+    + versions::Versions
     + access::Access
     + exceptions::Exceptions
     + queries::QueryLicences

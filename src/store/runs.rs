@@ -125,16 +125,6 @@ pub trait RunLedger: Send + Sync {
     async fn runs(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunRow>>;
     /// The number the next version of `key` will have.
     async fn next_version(&self, key: &RunKey) -> anyhow::Result<i64>;
-    /// The current version of every provider's extract of `collection` for the periods from
-    /// `first` to `last` (compared as text: give periods of one kind).
-    async fn current_versions(
-        &self,
-        collection: &str,
-        first: &str,
-        last: &str,
-    ) -> anyhow::Result<Vec<CurrentVersion>>;
-    /// The current (newest) version of `key`'s extract, if one has landed.
-    async fn current_version(&self, key: &RunKey) -> anyhow::Result<Option<ExtractVersion>>;
     async fn run(&self, id: i64) -> anyhow::Result<Option<RunRow>>;
     /// Versions landed since `since`, by collection and by whether they came by hand (an
     /// upload or a nil return) rather than from a source: (collection, by hand, count).
@@ -358,63 +348,6 @@ macro_rules! run_ledger {
                 }
                 tx.commit().await?;
                 Ok(())
-            }
-
-            async fn current_versions(
-                &self,
-                collection: &str,
-                first: &str,
-                last: &str,
-            ) -> anyhow::Result<Vec<$crate::store::runs::CurrentVersion>> {
-                // Every version in the range, oldest first within each key, keeping the last
-                // of each: amendments are few, and reading them all costs less than asking
-                // the database to rule out a newer version for each row (32 ms against 59 ms
-                // for a quarter of the daily census on SQLite).
-                let all: Vec<$crate::store::runs::CurrentVersion> = sqlx::query_as(
-                    "SELECT collection, provider, period, version, path, raw_sha256, landed_at,
-                            rows_rejected
-                     FROM extract_versions
-                     WHERE collection = $1 AND period >= $2 AND period <= $3
-                     ORDER BY period, provider, version",
-                )
-                .bind(collection)
-                .bind(first)
-                .bind(last)
-                .fetch_all(&self.pool)
-                .await?;
-                let mut current: Vec<$crate::store::runs::CurrentVersion> =
-                    Vec::with_capacity(all.len());
-                for mut v in all {
-                    match current.last_mut() {
-                        Some(c) if c.period == v.period && c.provider == v.provider => {
-                            v.first_landed_at = c.first_landed_at;
-                            v.versions = c.versions + 1;
-                            *c = v;
-                        }
-                        _ => {
-                            v.first_landed_at = v.landed_at;
-                            v.versions = 1;
-                            current.push(v);
-                        }
-                    }
-                }
-                Ok(current)
-            }
-
-            async fn current_version(
-                &self,
-                key: &$crate::domain::RunKey,
-            ) -> anyhow::Result<Option<$crate::store::runs::ExtractVersion>> {
-                Ok(sqlx::query_as(
-                    "SELECT * FROM extract_versions
-                     WHERE collection = $1 AND provider = $2 AND period = $3
-                     ORDER BY version DESC LIMIT 1",
-                )
-                .bind(&key.collection)
-                .bind(&key.provider)
-                .bind(key.period.to_string())
-                .fetch_optional(&self.pool)
-                .await?)
             }
 
             async fn landed_counts(

@@ -10,6 +10,7 @@ use super::{
     access::access_store, burden::burden_store, enquiries::enquiries_store,
     exceptions::exceptions_store, holds::holds_store, notices::notices_store, queries::query_store,
     readiness::readiness_store, redact, runs::run_ledger, signoffs::signoffs_store, sql::sql_store,
+    versions::versions_store,
 };
 
 pub struct SqliteStore {
@@ -48,6 +49,7 @@ impl SqliteStore {
 
 sql_store!(SqliteStore, sqlx::Sqlite, "sqlite");
 run_ledger!(SqliteStore);
+versions_store!(SqliteStore, sqlx::Sqlite);
 access_store!(SqliteStore);
 exceptions_store!(SqliteStore);
 query_store!(SqliteStore);

@@ -542,6 +542,33 @@ async fn current_versions_are_the_newest_of_each_key_in_the_range(db: &TestDb) {
         ]
     );
     assert!(got("2026-11-26", "2026-11-30").await.is_empty());
+
+    // One provider's current versions of chosen periods, as a landing reads its baseline:
+    // the newest of each, none for a period not landed, nothing of other providers or
+    // collections.
+    let of = |periods: &[&str]| {
+        let (s, periods) = (
+            s.clone(),
+            periods.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        );
+        async move {
+            let mut got: Vec<(String, i64)> = s
+                .current_of("ward-bed-census", "RXA", &periods)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|v| (v.period, v.version))
+                .collect();
+            got.sort();
+            got
+        }
+    };
+    assert_eq!(
+        of(&["2026-11-25", "2026-11-24", "2026-11-20"]).await,
+        [("2026-11-24".to_string(), 3), ("2026-11-25".to_string(), 1)]
+    );
+    assert!(of(&["2026-11-20"]).await.is_empty());
+    assert!(of(&[]).await.is_empty());
 }
 
 async fn a_hold_is_recorded_with_its_version_and_confirmed_once_while_current(db: &TestDb) {
