@@ -14,10 +14,10 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::window::{closes, deadline};
+use super::window::{closes, deadline, first_open};
 use super::{Registry, RegistryError, require_words};
 use crate::domain::{Arrival, Period, RunKey};
 use crate::store::signoffs::{PulledFilter, PulledVersion, Standing};
@@ -93,20 +93,30 @@ impl Registry {
         now: DateTime<Utc>,
     ) -> anyhow::Result<SignOffs> {
         let standing = self.store().standing_signoffs(None, Some(provider)).await?;
-        let pulled = self
-            .store()
-            .pulled_versions(&PulledFilter {
-                provider: Some(provider.to_owned()),
-                // A period's name starts with the year it begins in, or for a financial
-                // quarter of January to March the year before; no period begun that long
-                // ago is still open to a sign-off.
-                first: Some((now.year() - 2).to_string()),
-                current: true,
-                ..PulledFilter::default()
-            })
-            .await?;
+        let kind = self
+            .providers()
+            .await?
+            .iter()
+            .find(|p| p.code.as_str() == provider)
+            .map(|p| p.kind);
         let rows = self.rows().await?;
         let in_force: Vec<_> = rows.in_force().collect();
+        // Each collection in force, from its earliest period still open to a sign-off:
+        // the provider's history is not read.
+        let mut pulled = Vec::new();
+        for d in &in_force {
+            pulled.extend(
+                self.store()
+                    .pulled_versions(&PulledFilter {
+                        collection: Some(d.slug.clone()),
+                        provider: Some(provider.to_owned()),
+                        first: Some(first_open(&d.definition, now).to_string()),
+                        current: true,
+                        ..PulledFilter::default()
+                    })
+                    .await?,
+            );
+        }
         let mut awaiting = Vec::new();
         for v in pulled.into_iter().filter(|v| !signed(&standing, v)) {
             let (Some(def), Ok(period)) = (
@@ -131,12 +141,6 @@ impl Registry {
             });
         }
         awaiting.sort_by(|a, b| (a.deadline, &a.collection).cmp(&(b.deadline, &b.collection)));
-        let kind = self
-            .providers()
-            .await?
-            .iter()
-            .find(|p| p.code.as_str() == provider)
-            .map(|p| p.kind);
         let may_stand = in_force
             .iter()
             .filter(|d| kind.is_some_and(|k| d.definition.respondents.kinds.contains(&k)))

@@ -33,3 +33,19 @@ pub fn deadline(def: &CollectionDef, period: &Period) -> DateTime<Utc> {
 pub fn closes(def: &CollectionDef, period: &Period) -> DateTime<Utc> {
     deadline(def, period) + def.amendment_window.duration()
 }
+
+/// The earliest period of `def` still open at `now`, or the one containing `now` when none
+/// before it is: every earlier period has closed, since windows close in period order.
+pub fn first_open(def: &CollectionDef, now: DateTime<Utc>) -> Period {
+    let today = now.with_timezone(&def.frequency.timezone).date_naive();
+    let mut p = Period::containing(def.frequency.period, today);
+    // A window is weeks or months long, so the walk is short; bounded all the same.
+    for _ in 0..1_000 {
+        let before = p.previous();
+        if closes(def, &before) < now {
+            break;
+        }
+        p = before;
+    }
+    p
+}

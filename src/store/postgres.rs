@@ -57,5 +57,5 @@ readiness_store!(PgStore);
 notices_store!(PgStore);
 enquiries_store!(PgStore);
 holds_store!(PgStore);
-signoffs_store!(PgStore);
+signoffs_store!(PgStore, sqlx::Postgres);
 burden_store!(PgStore);

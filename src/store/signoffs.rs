@@ -111,7 +111,7 @@ macro_rules! is_current {
 
 /// The SQL for `SignOffs`, written once for both backends like `sql_store!`.
 macro_rules! signoffs_store {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::signoffs::SignOffs for $store {
             async fn standing_signoffs(
@@ -183,7 +183,11 @@ macro_rules! signoffs_store {
                 &self,
                 filter: &$crate::store::signoffs::PulledFilter,
             ) -> anyhow::Result<Vec<$crate::store::signoffs::PulledVersion>> {
-                Ok(sqlx::query_as(concat!(
+                // Only the conditions given are written into the statement: a condition
+                // like `($2 IS NULL OR v.provider = $2)` is planned before its value is
+                // known, so it cannot use an index, and every call read every version
+                // ever landed (12 ms a provider after 120 days of the demo).
+                let mut q = sqlx::QueryBuilder::<$db>::new(
                     "SELECT v.collection, v.provider, v.period, v.version, v.landed_at,
                             s.signed_by, s.signed_at
                      FROM extract_versions v
@@ -191,20 +195,25 @@ macro_rules! signoffs_store {
                      LEFT JOIN period_signoffs s
                        ON s.collection = v.collection AND s.provider = v.provider
                       AND s.period = v.period AND s.version = v.version
-                     WHERE r.arrived = 'pulled'
-                       AND ($1 IS NULL OR v.collection = $1) AND ($2 IS NULL OR v.provider = $2)
-                       AND ($3 IS NULL OR v.period >= $3) AND ($4 IS NULL OR v.period <= $4)
-                       AND ($5 = FALSE OR ",
-                    $crate::store::signoffs::is_current!(),
-                    ") ORDER BY v.period, v.provider, v.version"
-                ))
-                .bind(filter.collection.as_deref())
-                .bind(filter.provider.as_deref())
-                .bind(filter.first.as_deref())
-                .bind(filter.last.as_deref())
-                .bind(filter.current)
-                .fetch_all(&self.pool)
-                .await?)
+                     WHERE r.arrived = 'pulled'",
+                );
+                if let Some(c) = &filter.collection {
+                    q.push(" AND v.collection = ").push_bind(c.clone());
+                }
+                if let Some(p) = &filter.provider {
+                    q.push(" AND v.provider = ").push_bind(p.clone());
+                }
+                if let Some(first) = &filter.first {
+                    q.push(" AND v.period >= ").push_bind(first.clone());
+                }
+                if let Some(last) = &filter.last {
+                    q.push(" AND v.period <= ").push_bind(last.clone());
+                }
+                if filter.current {
+                    q.push(concat!(" AND ", $crate::store::signoffs::is_current!()));
+                }
+                q.push(" ORDER BY v.period, v.provider, v.version");
+                Ok(q.build_query_as().fetch_all(&self.pool).await?)
             }
 
             async fn sign_period(

@@ -57,5 +57,5 @@ readiness_store!(SqliteStore);
 notices_store!(SqliteStore);
 enquiries_store!(SqliteStore);
 holds_store!(SqliteStore);
-signoffs_store!(SqliteStore);
+signoffs_store!(SqliteStore, sqlx::Sqlite);
 burden_store!(SqliteStore);
