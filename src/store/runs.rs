@@ -135,7 +135,8 @@ pub trait RunLedger: Send + Sync {
     /// Keys no runner should start again: landed (on time or late), or held under a live
     /// lease, among runs started at or after `since`. A period can only be pulled once it
     /// has ended, so a caller asking about periods still open passes the earliest end any
-    /// of them can have, and the ledger's older years are never read.
+    /// of them can have, and the ledger's older years are never read. A key with several
+    /// such runs (a period amended) is named once for each.
     async fn settled_keys(
         &self,
         now: DateTime<Utc>,
@@ -502,8 +503,10 @@ macro_rules! run_ledger {
                 now: chrono::DateTime<chrono::Utc>,
                 since: chrono::DateTime<chrono::Utc>,
             ) -> anyhow::Result<Vec<(String, String, String)>> {
+                // Without DISTINCT: the caller keeps a set, and asking the database to
+                // sort the window's runs for it took twice the reading (SQLite, 9,400 runs).
                 Ok(sqlx::query_as(
-                    "SELECT DISTINCT collection, provider, period FROM runs
+                    "SELECT collection, provider, period FROM runs
                      WHERE started_at >= $2
                        AND (status IN ('landed', 'late', 'amended')
                             OR (status = 'running' AND lease_until > $1))",
