@@ -14,7 +14,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::window::{closes, deadline, first_open};
@@ -102,15 +102,28 @@ impl Registry {
         let rows = self.rows().await?;
         let in_force: Vec<_> = rows.in_force().collect();
         // Each collection in force, from its earliest period still open to a sign-off:
-        // the provider's history is not read.
+        // the provider's history is not read. Period names sort in time only among one
+        // kind, so a collection whose versions changed its frequency is read as before:
+        // from two years ago (a period's name starts with the year it begins in, or the
+        // year before for a financial quarter of January to March).
         let mut pulled = Vec::new();
         for d in &in_force {
+            let named_as = d.definition.frequency.period;
+            let first = if rows
+                .versions(&d.slug)
+                .iter()
+                .all(|v| v.definition.frequency.period == named_as)
+            {
+                first_open(&d.definition, now).to_string()
+            } else {
+                (now.year() - 2).to_string()
+            };
             pulled.extend(
                 self.store()
                     .pulled_versions(&PulledFilter {
                         collection: Some(d.slug.clone()),
                         provider: Some(provider.to_owned()),
-                        first: Some(first_open(&d.definition, now).to_string()),
+                        first: Some(first),
                         current: true,
                         ..PulledFilter::default()
                     })
