@@ -12,6 +12,7 @@ use tally::store::signoffs::PulledFilter;
 contract!(
     a_standing_signoff_is_one_at_a_time_and_revoked_once,
     a_period_is_signed_off_once_while_current_and_pulled,
+    a_period_pulled_under_an_earlier_frequency_still_awaits_its_signoff,
 );
 
 async fn a_standing_signoff_is_one_at_a_time_and_revoked_once(db: &TestDb) {
@@ -141,4 +142,70 @@ async fn a_period_is_signed_off_once_while_current_and_pulled(db: &TestDb) {
         ..PulledFilter::default()
     };
     assert!(s.pulled_versions(&other).await.unwrap().is_empty());
+}
+
+/// A collection listed again with another frequency: a period pulled under the old one and
+/// still open awaits its provider's sign-off, though its name ("2026-10") sorts before the
+/// new kind's ("2026-10-23").
+async fn a_period_pulled_under_an_earlier_frequency_still_awaits_its_signoff(db: &TestDb) {
+    use chrono::TimeZone;
+    let when = |m: u32, d: u32| chrono::Utc.with_ymd_and_hms(2026, m, d, 10, 0, 0).unwrap();
+    let r = db.registry().await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("providers.csv");
+    std::fs::write(
+        &csv,
+        "code,name,kind,region\nVN1,Oak House,care_home,London\n",
+    )
+    .unwrap();
+    let providers = tally::providers::read_csv(&csv).unwrap();
+    r.import_providers(&providers, crate::common::registered())
+        .await
+        .unwrap();
+    let slug = "care-home-capacity";
+    r.propose(&crate::common::load(slug), "DHSC", when(8, 1))
+        .await
+        .unwrap();
+    r.approve(slug, crate::common::dap(), "monthly", vec![], when(8, 1))
+        .await
+        .unwrap();
+    // October's snapshot, pulled.
+    let october = tally::domain::RunKey {
+        collection: slug.into(),
+        provider: "VN1".into(),
+        period: tally::domain::Period::parse("2026-10").unwrap(),
+    };
+    land_arriving(r.store(), &october, 1, Vec::new(), Arrival::Pulled).await;
+    // Listed again, daily, on 26 November.
+    let daily = crate::common::variant(
+        dir.path(),
+        slug,
+        &[
+            ("cron = \"0 6 1 * *\"", "cron = \"0 6 * * *\""),
+            ("period = \"month\"", "period = \"day\""),
+        ],
+    );
+    let proposal = r.propose(&daily, "DHSC", when(11, 26)).await.unwrap();
+    let overrides = proposal
+        .report
+        .blocking()
+        .map(|f| tally::domain::finding::Override {
+            rule: f.rule,
+            reason: "asked for daily".into(),
+        })
+        .collect();
+    let listed = r
+        .approve(slug, crate::common::dap(), "daily", overrides, when(11, 26))
+        .await
+        .unwrap();
+    assert_eq!(listed.version, 2);
+    // On 28 November October is still open to amendments (until 6 December).
+    let vn1 = r.signoffs_of("VN1", when(11, 28)).await.unwrap();
+    assert_eq!(
+        vn1.awaiting
+            .iter()
+            .map(|a| (a.collection.as_str(), a.period.as_str(), a.version))
+            .collect::<Vec<_>>(),
+        [(slug, "2026-10", 1)]
+    );
 }
