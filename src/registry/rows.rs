@@ -62,8 +62,7 @@ impl Rows {
         self.versions.get(slug).map_or(&[], Vec::as_slice)
     }
 
-    /// The version in force of every listed or suspended collection, by slug: as
-    /// `Store::in_force` reads it.
+    /// The version in force of every listed or suspended collection, by slug.
     pub fn in_force(&self) -> impl Iterator<Item = &VersionRow> {
         self.collections
             .iter()

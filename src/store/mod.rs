@@ -187,8 +187,6 @@ pub trait Store:
     async fn collections(&self) -> anyhow::Result<Vec<CollectionRow>>;
     /// Every version of one collection, oldest first.
     async fn versions(&self, slug: &str) -> anyhow::Result<Vec<VersionRow>>;
-    /// The version in force of every listed or suspended collection.
-    async fn in_force(&self) -> anyhow::Result<Vec<VersionRow>>;
     /// Every version of every collection, by collection and then oldest first.
     async fn every_version(&self) -> anyhow::Result<Vec<VersionRow>>;
     /// The decision log, oldest first; of one collection, or of all.

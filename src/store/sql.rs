@@ -146,17 +146,6 @@ macro_rules! sql_store {
                 .await?)
             }
 
-            async fn in_force(&self) -> anyhow::Result<Vec<$crate::store::VersionRow>> {
-                Ok(sqlx::query_as(
-                    "SELECT v.* FROM collection_versions v
-                     JOIN collections c ON c.slug = v.slug
-                     WHERE v.status = 'listed' AND (c.status = 'listed' OR c.status = 'suspended')
-                     ORDER BY v.slug",
-                )
-                .fetch_all(&self.pool)
-                .await?)
-            }
-
             async fn every_version(&self) -> anyhow::Result<Vec<$crate::store::VersionRow>> {
                 Ok(sqlx::query_as("SELECT * FROM collection_versions ORDER BY slug, version")
                     .fetch_all(&self.pool)
