@@ -158,10 +158,7 @@ async fn a_period_pulled_under_an_earlier_frequency_still_awaits_its_signoff(db:
         "code,name,kind,region\nVN1,Oak House,care_home,London\n",
     )
     .unwrap();
-    let providers = tally::providers::read_csv(&csv).unwrap();
-    r.import_providers(&providers, crate::common::registered())
-        .await
-        .unwrap();
+    crate::common::import_with_contacts(&r, &csv).await;
     let slug = "care-home-capacity";
     r.propose(&crate::common::load(slug), "DHSC", when(8, 1))
         .await
