@@ -13,7 +13,7 @@
 //! the month before), not from the scheduler's code: none may be missed, none pulled
 //! twice.
 //!
-//! `cargo run --release --example scheduler-year -- --from 2027-01-01 --days 365`, with
+//! `cargo run --release --features benches --bin scheduler-year -- --from 2027-01-01 --days 365`, with
 //! `TALLY_DATA_DIR`, `TALLY_DATABASE_URL` and `TALLY_SOURCES` naming what the script made.
 
 use std::collections::{BTreeMap, HashMap};

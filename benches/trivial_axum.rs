@@ -1,7 +1,7 @@
 //! The load benchmark's baseline: the smallest axum server, one handler answering "ok",
 //! measured in the same run as Tally's pages (benches/web.py). Not part of the product.
 //!
-//! `cargo run --release --example trivial-axum -- 127.0.0.1:8081`
+//! `cargo run --release --features benches --bin trivial-axum -- 127.0.0.1:8081`
 
 use axum::Router;
 use axum::routing::get;
