@@ -90,6 +90,7 @@ impl Service {
             concurrency: options.concurrency,
             per_host: options.per_host,
             pace: options.pace,
+            settled: Default::default(),
         };
         Ok(Service {
             settings: settings.clone(),

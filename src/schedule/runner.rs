@@ -36,6 +36,18 @@ pub struct Runner {
     /// How pulls keep time (the wall clock's progress in the service, the step's instant in
     /// the demo), how long they hold their claims, and how often the service steps.
     pub pace: Pace,
+    /// The keys the ledger has landed among runs still in the amendment window, as of the
+    /// last step, so that each step reads only what landed since.
+    pub(crate) settled: std::sync::Mutex<KeptSettled>,
+}
+
+/// The keys landed as of a mark of the ledger's (see `store::settled`), each with when its
+/// latest landed run started.
+#[derive(Debug, Default)]
+pub(crate) struct KeptSettled {
+    mark: Option<i64>,
+    since: DateTime<Utc>,
+    landed: HashMap<RunKey, DateTime<Utc>>,
 }
 
 /// How long to wait before trying a failed run again: doubling from two minutes, at most
@@ -91,13 +103,16 @@ impl Runner {
             .map(|l| l.def.deadline.duration() + l.def.amendment_window.duration())
             .max()
             .unwrap_or_default();
-        let mut settled = self
-            .settled(now, now - open_for - Duration::days(2))
-            .await?;
+        let since = now - open_for - Duration::days(2);
+        let leased = self.read_settled(now, since).await?;
         // Keys still waiting out a backoff are left out before the step's limit applies, so
         // that old failures cannot crowd out new periods.
-        settled.extend(self.backing_off(now).await?);
-        Ok(due(&obligations, &settled, now, MOST_PER_STEP)
+        let backing_off: HashSet<RunKey> = self.backing_off(now).await?.into_iter().collect();
+        let kept = self.settled.lock().unwrap_or_else(|e| e.into_inner());
+        let settled = |k: &RunKey| {
+            kept.landed.contains_key(k) || leased.contains(k) || backing_off.contains(k)
+        };
+        Ok(due(&obligations, settled, now, MOST_PER_STEP)
             .into_iter()
             .map(|d| d.key)
             .collect())
@@ -131,25 +146,55 @@ impl Runner {
             .collect()
     }
 
-    /// Keys the ledger has settled among runs started since `since`: landed, or held
-    /// under a live lease.
-    async fn settled(
+    /// Brings the kept keys the ledger has landed up to date, among runs started since
+    /// `since`, and returns the keys held under a live lease now. Only runs landed since
+    /// the last step are read, unless `since` went back (a collection with a longer
+    /// amendment window was listed) or the ledger's counter did (a restored database): then
+    /// the window is read again from the start.
+    async fn read_settled(
         &self,
         now: DateTime<Utc>,
         since: DateTime<Utc>,
     ) -> anyhow::Result<HashSet<RunKey>> {
-        let mut settled = HashSet::new();
-        for (collection, provider, period) in self.registry.store().settled_keys(now, since).await?
-        {
-            if let Ok(period) = Period::parse(&period) {
-                settled.insert(RunKey {
+        // Taken out while the ledger is read, so that no lock is held across the reads; a
+        // step running beside this one would find nothing kept and read the window itself.
+        let mut kept = std::mem::take(&mut *self.settled.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut after = kept.mark.filter(|_| since >= kept.since);
+        let mut reading = self.registry.store().settled(now, since, after).await?;
+        if after.is_some_and(|a| reading.mark < a) {
+            after = None;
+            reading = self.registry.store().settled(now, since, None).await?;
+        }
+        if after.is_none() {
+            kept.landed.clear();
+        }
+        for ((collection, provider, period), started) in reading.landed {
+            let Ok(period) = Period::parse(&period) else {
+                continue;
+            };
+            let key = RunKey {
+                collection,
+                provider,
+                period,
+            };
+            let at = kept.landed.entry(key).or_insert(started);
+            *at = (*at).max(started);
+        }
+        kept.landed.retain(|_, started| *started >= since);
+        kept.mark = Some(reading.mark);
+        kept.since = since;
+        *self.settled.lock().unwrap_or_else(|e| e.into_inner()) = kept;
+        Ok(reading
+            .leased
+            .into_iter()
+            .filter_map(|(collection, provider, period)| {
+                Some(RunKey {
                     collection,
                     provider,
-                    period,
-                });
-            }
-        }
-        Ok(settled)
+                    period: Period::parse(&period).ok()?,
+                })
+            })
+            .collect())
     }
 
     /// Keys whose last attempt failed or was rejected too recently to try again. No

@@ -110,7 +110,7 @@ pub struct DueRun {
 /// catch-up needs nothing more. Oldest periods first, at most `limit`.
 pub fn due(
     obligations: &[Obligation],
-    done: &HashSet<RunKey>,
+    done: impl Fn(&RunKey) -> bool,
     now: DateTime<Utc>,
     limit: usize,
 ) -> Vec<DueRun> {
@@ -154,7 +154,7 @@ pub fn due(
                 provider: p.code.to_string(),
                 period: *period,
             };
-            if open && !done.contains(&key) {
+            if open && !done(&key) {
                 let deadline = deadline(o.def, period);
                 out.push(DueRun {
                     key,

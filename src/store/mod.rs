@@ -17,6 +17,7 @@ mod postgres;
 pub mod queries;
 pub mod readiness;
 pub mod runs;
+pub mod settled;
 pub mod signoffs;
 mod sql;
 mod sqlite;
@@ -169,6 +170,7 @@ pub enum Change {
 pub trait Store:
     runs::RunLedger
     + versions::Versions
+    + settled::Settled
     + access::Access
     + exceptions::Exceptions
     + queries::QueryLicences

@@ -9,8 +9,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use super::{
     access::access_store, burden::burden_store, enquiries::enquiries_store,
     exceptions::exceptions_store, holds::holds_store, notices::notices_store, queries::query_store,
-    readiness::readiness_store, redact, runs::run_ledger, signoffs::signoffs_store, sql::sql_store,
-    versions::versions_store,
+    readiness::readiness_store, redact, runs::run_ledger, settled::settled_store,
+    signoffs::signoffs_store, sql::sql_store, versions::versions_store,
 };
 
 pub struct PgStore {
@@ -50,6 +50,7 @@ impl PgStore {
 sql_store!(PgStore, sqlx::Postgres, "postgres");
 run_ledger!(PgStore);
 versions_store!(PgStore, sqlx::Postgres);
+settled_store!(PgStore);
 access_store!(PgStore);
 exceptions_store!(PgStore);
 query_store!(PgStore);

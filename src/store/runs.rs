@@ -132,16 +132,6 @@ pub trait RunLedger: Send + Sync {
     -> anyhow::Result<Vec<(String, bool, i64)>>;
     /// The validation report a run saved, if it read an extract.
     async fn run_report(&self, id: i64) -> anyhow::Result<Option<serde_json::Value>>;
-    /// Keys no runner should start again: landed (on time or late), or held under a live
-    /// lease, among runs started at or after `since`. A period can only be pulled once it
-    /// has ended, so a caller asking about periods still open passes the earliest end any
-    /// of them can have, and the ledger's older years are never read. A key with several
-    /// such runs (a period amended) is named once for each.
-    async fn settled_keys(
-        &self,
-        now: DateTime<Utc>,
-        since: DateTime<Utc>,
-    ) -> anyhow::Result<Vec<(String, String, String)>>;
 }
 
 /// The status of a run whose lease ran out (its instance killed, or its pull panicked):
@@ -346,6 +336,18 @@ macro_rules! run_ledger {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                    // Last, so that the counter's lock is held only until the commit: the
+                    // run takes the next mark (see `Settled`).
+                    sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'settled'")
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "UPDATE runs SET settled = (SELECT value FROM counters WHERE name = 'settled')
+                         WHERE id = $1",
+                    )
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -495,25 +497,6 @@ macro_rules! run_ledger {
                 .bind(&key.provider)
                 .bind(key.period.to_string())
                 .fetch_one(&self.pool)
-                .await?)
-            }
-
-            async fn settled_keys(
-                &self,
-                now: chrono::DateTime<chrono::Utc>,
-                since: chrono::DateTime<chrono::Utc>,
-            ) -> anyhow::Result<Vec<(String, String, String)>> {
-                // Without DISTINCT: the caller keeps a set, and asking the database to
-                // sort the window's runs for it took twice the reading (SQLite, 9,400 runs).
-                Ok(sqlx::query_as(
-                    "SELECT collection, provider, period FROM runs
-                     WHERE started_at >= $2
-                       AND (status IN ('landed', 'late', 'amended')
-                            OR (status = 'running' AND lease_until > $1))",
-                )
-                .bind(now)
-                .bind(since)
-                .fetch_all(&self.pool)
                 .await?)
             }
         }

@@ -9,8 +9,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::{
     access::access_store, burden::burden_store, enquiries::enquiries_store,
     exceptions::exceptions_store, holds::holds_store, notices::notices_store, queries::query_store,
-    readiness::readiness_store, redact, runs::run_ledger, signoffs::signoffs_store, sql::sql_store,
-    versions::versions_store,
+    readiness::readiness_store, redact, runs::run_ledger, settled::settled_store,
+    signoffs::signoffs_store, sql::sql_store, versions::versions_store,
 };
 
 pub struct SqliteStore {
@@ -50,6 +50,7 @@ impl SqliteStore {
 sql_store!(SqliteStore, sqlx::Sqlite, "sqlite");
 run_ledger!(SqliteStore);
 versions_store!(SqliteStore, sqlx::Sqlite);
+settled_store!(SqliteStore);
 access_store!(SqliteStore);
 exceptions_store!(SqliteStore);
 query_store!(SqliteStore);

@@ -11,6 +11,7 @@ use tally::store::runs::{Arrival, RunFilter};
 contract!(
     runs_from_before_the_arrival_column_keep_their_uploads,
     tokens_and_sessions_from_before_the_ics_role_are_kept,
+    runs_landed_before_the_settled_marks_are_settled,
 );
 
 /// Opens `db` as the migrations before `first_not` left it.
@@ -153,4 +154,52 @@ async fn runs_from_before_the_arrival_column_keep_their_uploads(db: &TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(run.arrived, Arrival::Pulled);
+}
+
+/// A register from before each landed run took a mark (migration 0021): its landed runs are
+/// read as settled, the others are not, and a run landed afterwards is read from the mark
+/// a reading gave before it.
+async fn runs_landed_before_the_settled_marks_are_settled(db: &TestDb) {
+    migrated_before(db, "0021").await;
+    for (day, status) in [
+        ("2026-11-22", "landed"),
+        ("2026-11-23", "late"),
+        ("2026-11-24", "failed"),
+        ("2026-11-25", "amended"),
+    ] {
+        db.execute(&format!(
+            "INSERT INTO runs (collection, provider, period, attempt, status, instance,
+                               started_at, finished_at)
+             VALUES ('ward-bed-census', 'RXA', '{day}', 1, '{status}', 'serve-host-1',
+                     '2026-11-26T09:00:00Z', '2026-11-26T09:01:00Z')"
+        ))
+        .await
+        .unwrap();
+    }
+
+    let s = tally::store::connect(db.url()).await.unwrap();
+    let window = t0() - Duration::days(30);
+    let days = |r: &tally::store::settled::SettledReading| -> Vec<String> {
+        let mut d: Vec<String> = r.landed.iter().map(|((_, _, p), _)| p.clone()).collect();
+        d.sort();
+        d
+    };
+    let first = s.settled(t0(), window, None).await.unwrap();
+    assert_eq!(days(&first), ["2026-11-22", "2026-11-23", "2026-11-25"]);
+    let k = RunKey {
+        collection: "ward-bed-census".into(),
+        provider: "RXA".into(),
+        period: Period::parse("2026-11-24").unwrap(),
+    };
+    let at = t0() + Duration::days(2);
+    let run = s
+        .claim_run(&k, "serve-host-2", at, at + Duration::minutes(5), false, Arrival::Pulled)
+        .await
+        .unwrap()
+        .unwrap();
+    s.finish_run(run.id, "serve-host-2", tally::domain::RunStatus::Late, &Default::default(), at)
+        .await
+        .unwrap();
+    let next = s.settled(at, window, Some(first.mark)).await.unwrap();
+    assert_eq!(days(&next), ["2026-11-24"]);
 }

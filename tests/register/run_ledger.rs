@@ -23,6 +23,7 @@ contract!(
     two_instances_claim_each_run_exactly_once,
     current_versions_are_the_newest_of_each_key_in_the_range,
     a_hold_is_recorded_with_its_version_and_confirmed_once_while_current,
+    each_reading_of_the_settled_keys_starts_at_the_last_mark,
 );
 
 pub(crate) fn t0() -> DateTime<Utc> {
@@ -88,17 +89,14 @@ async fn a_claimed_run_is_held_until_it_finishes(db: &TestDb) {
     )
     .await
     .unwrap();
-    let settled = s
-        .settled_keys(t0(), t0() - chrono::Duration::days(400))
-        .await
-        .unwrap();
+    let settled = settled_keys(&s, t0(), t0() - chrono::Duration::days(400)).await;
     assert_eq!(
         settled,
         [("ward-bed-census".into(), "RXA".into(), "2026-11-24".into())]
     );
     // Runs that started before the window asked about are not read at all.
     let after = t0() + chrono::Duration::minutes(1);
-    assert!(s.settled_keys(t0(), after).await.unwrap().is_empty());
+    assert!(settled_keys(&s, t0(), after).await.is_empty());
     // The timetable does not pull a landed period again...
     let later = t0() + Duration::hours(1);
     assert!(
@@ -264,9 +262,8 @@ async fn released_runs_can_be_claimed_again(db: &TestDb) {
     }
     assert_eq!(s.release_runs("a", t0()).await.unwrap(), 2);
     assert!(
-        s.settled_keys(t0(), t0() - chrono::Duration::days(400))
+        settled_keys(&s, t0(), t0() - chrono::Duration::days(400))
             .await
-            .unwrap()
             .is_empty()
     );
     let again = s
@@ -436,11 +433,113 @@ async fn a_run_left_running_by_a_dead_instance_is_swept(db: &TestDb) {
             .contains("stopped renewing its lease")
     );
     assert!(
-        s.settled_keys(t0(), t0() - chrono::Duration::days(400))
+        settled_keys(&s, t0(), t0() - chrono::Duration::days(400))
             .await
-            .unwrap()
             .is_empty()
     );
+}
+
+/// The keys a first reading finds settled at `now` among runs started since `since`:
+/// landed, or held under a live lease.
+async fn settled_keys(
+    s: &Arc<dyn Store>,
+    now: DateTime<Utc>,
+    since: DateTime<Utc>,
+) -> Vec<(String, String, String)> {
+    let reading = s.settled(now, since, None).await.unwrap();
+    let mut keys: Vec<_> = reading.landed.into_iter().map(|(k, _)| k).collect();
+    keys.extend(reading.leased);
+    keys
+}
+
+/// A reading from an earlier mark finds the runs landed since it and nothing else, however
+/// long ago they started; a run still held is found by its lease until it lands, and then
+/// by its mark, so that no key is missing from both between two readings.
+async fn each_reading_of_the_settled_keys_starts_at_the_last_mark(db: &TestDb) {
+    let s = open(db).await;
+    let window = t0() - Duration::days(400);
+    let first = s.settled(t0(), window, None).await.unwrap();
+    assert!(first.landed.is_empty() && first.leased.is_empty());
+    land(&s, &key("RXA", "2026-11-23"), 1).await;
+    land(&s, &key("RXB", "2026-11-23"), 2).await;
+    let second = s.settled(t0(), window, Some(first.mark)).await.unwrap();
+    let keys = |r: &tally::store::settled::SettledReading| -> Vec<String> {
+        let mut k: Vec<String> = r
+            .landed
+            .iter()
+            .map(|((_, p, d), _)| format!("{p} {d}"))
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&second), ["RXA 2026-11-23", "RXB 2026-11-23"]);
+    assert_eq!(second.mark, first.mark + 2);
+    assert_eq!(
+        second.landed[0].1.min(second.landed[1].1),
+        t0() + Duration::minutes(1)
+    );
+    // Nothing landed since: nothing is read, and the mark stays.
+    let idle = s.settled(t0(), window, Some(second.mark)).await.unwrap();
+    assert!(idle.landed.is_empty());
+    assert_eq!(idle.mark, second.mark);
+    // A run started long before the window is still read from the mark: the caller decides
+    // what to keep. Held, it is found by its lease; landed, by its mark.
+    let old = key("RXC", "2025-06-01");
+    let long_ago = t0() - Duration::days(500);
+    let run = s
+        .claim_run(
+            &old,
+            "a",
+            long_ago,
+            t0() + Duration::minutes(30),
+            false,
+            Arrival::Pulled,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let held = s.settled(t0(), window, Some(idle.mark)).await.unwrap();
+    assert!(held.landed.is_empty());
+    assert_eq!(
+        held.leased,
+        [("ward-bed-census".into(), "RXC".into(), "2025-06-01".into())]
+    );
+    s.finish_run(run.id, "a", RunStatus::Late, &RunOutcome::default(), t0())
+        .await
+        .unwrap();
+    let landed = s.settled(t0(), window, Some(held.mark)).await.unwrap();
+    assert!(landed.leased.is_empty());
+    assert_eq!(keys(&landed), ["RXC 2025-06-01"]);
+    assert_eq!(landed.landed[0].1, long_ago);
+    // A run that fails takes no mark.
+    let failing = s
+        .claim_run(
+            &key("RXD", "2026-11-23"),
+            "a",
+            t0(),
+            t0() + Duration::minutes(30),
+            false,
+            Arrival::Pulled,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    s.finish_run(
+        failing.id,
+        "a",
+        RunStatus::Failed,
+        &RunOutcome::default(),
+        t0(),
+    )
+    .await
+    .unwrap();
+    let after_failure = s.settled(t0(), window, Some(landed.mark)).await.unwrap();
+    assert_eq!(after_failure.mark, landed.mark);
+    assert!(after_failure.landed.is_empty() && after_failure.leased.is_empty());
+    // A first reading reads the window: every landed run started in it, none before it.
+    let whole = s.settled(t0(), window, None).await.unwrap();
+    assert_eq!(whole.mark, landed.mark);
+    assert_eq!(keys(&whole), ["RXA 2026-11-23", "RXB 2026-11-23"]);
 }
 
 /// Records a landed version of `k`, as a pull does.

@@ -175,7 +175,7 @@ fn due_runs_cover_open_periods_oldest_first_and_skip_the_ledger() {
         },
     ];
     let now = utc("2026-11-25T10:00:00Z");
-    let runs = due(&obligations, &HashSet::new(), now, 10_000);
+    let runs = due(&obligations, |_| false, now, 10_000);
     let for_a: Vec<String> = runs
         .iter()
         .filter(|r| r.key.provider == "RXA")
@@ -217,13 +217,13 @@ fn due_runs_cover_open_periods_oldest_first_and_skip_the_ledger() {
         .filter(|r| r.key.provider == "RXA")
         .map(|r| r.key.clone())
         .collect();
-    let rest = due(&obligations, &done, now, 10_000);
+    let rest = due(&obligations, |k| done.contains(k), now, 10_000);
     assert!(rest.iter().all(|r| r.key.provider == "RXB"));
-    assert_eq!(due(&obligations, &HashSet::new(), now, 5).len(), 5);
+    assert_eq!(due(&obligations, |_| false, now, 5).len(), 5);
     // A day later, one more period is due and the oldest has closed.
     let tomorrow = due(
         &obligations[..1],
-        &HashSet::new(),
+        |_| false,
         now + Duration::days(1),
         10_000,
     );
@@ -238,7 +238,7 @@ fn due_runs_cover_open_periods_oldest_first_and_skip_the_ledger() {
     // Before today's 09:00 fire, yesterday is not yet asked for.
     let early = due(
         &obligations[..1],
-        &HashSet::new(),
+        |_| false,
         utc("2026-11-25T08:00:00Z"),
         10_000,
     );
@@ -254,7 +254,7 @@ fn a_quarterly_return_is_due_from_the_first_fire_after_the_quarter() {
         provider: &a,
         since: None,
     }];
-    let runs = due(&o, &HashSet::new(), utc("2026-11-25T10:00:00Z"), 100);
+    let runs = due(&o, |_| false, utc("2026-11-25T10:00:00Z"), 100);
     let periods: Vec<String> = runs.iter().map(|r| r.key.period.to_string()).collect();
     // Q2 (to September) was asked for on 1 October and is open until 28 + 56 days after.
     assert_eq!(periods, ["2026-27-Q2"]);
@@ -272,7 +272,7 @@ fn a_licence_is_not_retrospective() {
         provider: &a,
         since,
     }];
-    let runs = due(&o, &HashSet::new(), utc("2026-11-25T10:00:00Z"), 100);
+    let runs = due(&o, |_| false, utc("2026-11-25T10:00:00Z"), 100);
     let periods: Vec<String> = runs.iter().map(|r| r.key.period.to_string()).collect();
     assert_eq!(
         periods,
@@ -301,7 +301,7 @@ fn a_long_amendment_window_keeps_the_newest_periods_due() {
         provider: &a,
         since: None,
     }];
-    let runs = due(&o, &HashSet::new(), utc("2026-11-25T10:00:00Z"), 100_000);
+    let runs = due(&o, |_| false, utc("2026-11-25T10:00:00Z"), 100_000);
     assert_eq!(runs.last().unwrap().key.period.to_string(), "2026-11-24");
     assert!(runs.len() > 360, "{}", runs.len());
 }

@@ -102,8 +102,41 @@ async fn each_due_period_is_pulled_once_and_failures_wait_for_their_backoff() {
         format!("{HEADER}\n2026-11-24,RXB01,W1,general_acute,overnight,adult,core,general,10,9\n"),
     )
     .unwrap();
+    // Meanwhile another instance lands RXB's 23 November: this runner reads it from the
+    // ledger at its next step and does not ask for it again.
+    let elsewhere = tally::domain::RunKey {
+        collection: "ward-bed-census".into(),
+        provider: "RXB".into(),
+        period: tally::domain::Period::parse("2026-11-23").unwrap(),
+    };
+    let at = now + Duration::minutes(1);
+    let run = registry
+        .store()
+        .claim_run(
+            &elsewhere,
+            "another",
+            at,
+            at + Duration::minutes(5),
+            false,
+            tally::domain::Arrival::Uploaded,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    registry
+        .store()
+        .finish_run(
+            run.id,
+            "another",
+            tally::domain::RunStatus::Landed,
+            &Default::default(),
+            at,
+        )
+        .await
+        .unwrap();
     let retry = runner.step(now + Duration::minutes(3)).await.unwrap();
-    assert_eq!(retry.len(), failed);
+    assert_eq!(retry.len(), failed - 1);
+    assert!(!retry.iter().any(|p| p.key == elsewhere));
     assert!(retry.iter().any(|p| p.key.provider == "RXB"
         && p.key.period.to_string() == "2026-11-24"
         && p.version == Some(1)));
