@@ -167,19 +167,12 @@ macro_rules! run_ledger {
             ) -> anyhow::Result<Option<$crate::store::runs::RunRow>> {
                 let period = key.period.to_string();
                 let mut tx = self.pool.begin().await?;
-                // Claims of one key take turns on its run_keys row.
+                // Claims of one key take turns on its run_keys row: the upsert locks it
+                // until the claim commits.
                 sqlx::query(
-                    "INSERT INTO run_keys (collection, provider, period) VALUES ($1, $2, $3)
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(&key.collection)
-                .bind(&key.provider)
-                .bind(&period)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE run_keys SET claims = claims + 1
-                     WHERE collection = $1 AND provider = $2 AND period = $3",
+                    "INSERT INTO run_keys (collection, provider, period, claims) VALUES ($1, $2, $3, 1)
+                     ON CONFLICT (collection, provider, period)
+                     DO UPDATE SET claims = run_keys.claims + 1",
                 )
                 .bind(&key.collection)
                 .bind(&key.provider)
