@@ -38,7 +38,7 @@ pub struct Runner {
     pub pace: Pace,
     /// The keys the ledger has landed among runs still in the amendment window, as of the
     /// last step, so that each step reads only what landed since.
-    pub(crate) settled: std::sync::Mutex<KeptSettled>,
+    pub(crate) settled: tokio::sync::Mutex<KeptSettled>,
 }
 
 /// The keys landed as of a mark of the ledger's (see `store::settled`), each with when its
@@ -104,11 +104,12 @@ impl Runner {
             .max()
             .unwrap_or_default();
         let since = now - open_for - Duration::days(2);
-        let leased = self.read_settled(now, since).await?;
+        // Held until the step knows what is due, so that steps side by side take turns.
+        let mut kept = self.settled.lock().await;
+        let leased = self.read_settled(&mut kept, now, since).await?;
         // Keys still waiting out a backoff are left out before the step's limit applies, so
         // that old failures cannot crowd out new periods.
         let backing_off: HashSet<RunKey> = self.backing_off(now).await?.into_iter().collect();
-        let kept = self.settled.lock().unwrap_or_else(|e| e.into_inner());
         let settled = |k: &RunKey| {
             kept.landed.contains_key(k) || leased.contains(k) || backing_off.contains(k)
         };
@@ -146,20 +147,22 @@ impl Runner {
             .collect()
     }
 
-    /// Brings the kept keys the ledger has landed up to date, among runs started since
-    /// `since`, and returns the keys held under a live lease now. Only runs landed since
+    /// Brings `kept`, the keys the ledger has landed among runs started since `since`, up
+    /// to date, and returns the keys held under a live lease now. Only runs landed since
     /// the last step are read, unless `since` went back (a collection with a longer
-    /// amendment window was listed) or the ledger's counter did (a restored database): then
-    /// the window is read again from the start.
+    /// amendment window was listed) or the ledger's counter is behind the mark kept (the
+    /// register restored from a backup under a running service): then the window is read
+    /// again. A restored counter that has passed the mark again is not noticed, so the
+    /// service is restarted after a restore.
     async fn read_settled(
         &self,
+        kept: &mut KeptSettled,
         now: DateTime<Utc>,
         since: DateTime<Utc>,
     ) -> anyhow::Result<HashSet<RunKey>> {
-        // Taken out while the ledger is read, so that no lock is held across the reads; a
-        // step running beside this one would find nothing kept and read the window itself.
-        let mut kept = std::mem::take(&mut *self.settled.lock().unwrap_or_else(|e| e.into_inner()));
         let mut after = kept.mark.filter(|_| since >= kept.since);
+        // Forgotten until the reading is done, so that a failed one starts again.
+        kept.mark = None;
         let mut reading = self.registry.store().settled(now, since, after).await?;
         if after.is_some_and(|a| reading.mark < a) {
             after = None;
@@ -183,7 +186,6 @@ impl Runner {
         kept.landed.retain(|_, started| *started >= since);
         kept.mark = Some(reading.mark);
         kept.since = since;
-        *self.settled.lock().unwrap_or_else(|e| e.into_inner()) = kept;
         Ok(reading
             .leased
             .into_iter()

@@ -4,7 +4,8 @@
 //! Every landed run takes a mark from the counter `settled` in the transaction that lands it
 //! (`RunLedger::finish_run`). The counter's row stays locked until that commit, so marks
 //! commit in order: a reading that sees the counter at `m` can then read every run marked up
-//! to `m`, and the next reading starts after `m`. An idle step costs one read of the counter.
+//! to `m`, and the next reading starts after `m`. When nothing has landed since, the runs
+//! are not read at all: only the leases and the counter.
 
 use chrono::{DateTime, Utc};
 
@@ -17,7 +18,8 @@ pub struct SettledReading {
     /// The counter when read: pass it back as `after` to read only what lands later.
     pub mark: i64,
     /// Keys landed (on time, late or amended) with a mark past `after` and at most `mark`,
-    /// with when the run started; a key amended since appears once for each run.
+    /// or on a first reading every one started since `since`, with when the run started; a
+    /// key amended since appears once for each run.
     pub landed: Vec<(LedgerKey, DateTime<Utc>)>,
     /// Keys held under a lease still live at `now`.
     pub leased: Vec<LedgerKey>,
@@ -74,16 +76,18 @@ macro_rules! settled_store {
                             .fetch_all(&self.pool)
                             .await?
                         }
-                        // Without DISTINCT: the caller keeps a set, and asking the database
-                        // to sort the window's runs for it took twice the reading (SQLite,
-                        // 9,400 runs).
+                        // By status, not by mark, so that a run landed without one (by an
+                        // older Tally beside a migrated register) is still found, and the
+                        // window is read through `runs_by_start`. A run landed after the
+                        // counter was read may be found twice, which does no harm. Without
+                        // DISTINCT: the caller keeps a set, and asking the database to sort
+                        // the window's runs for it took twice the reading (SQLite, 9,400 runs).
                         None => {
                             sqlx::query_as(
                                 "SELECT collection, provider, period, started_at FROM runs
-                                 WHERE started_at >= $1 AND settled <= $2",
+                                 WHERE started_at >= $1 AND status IN ('landed', 'late', 'amended')",
                             )
                             .bind(since)
-                            .bind(mark)
                             .fetch_all(&self.pool)
                             .await?
                         }

@@ -15,6 +15,7 @@ mod recorded;
 mod report;
 mod reporting;
 mod run_ledger;
+mod settled;
 mod signoffs;
 mod store_contract;
 mod timetable;

@@ -193,13 +193,26 @@ async fn runs_landed_before_the_settled_marks_are_settled(db: &TestDb) {
     };
     let at = t0() + Duration::days(2);
     let run = s
-        .claim_run(&k, "serve-host-2", at, at + Duration::minutes(5), false, Arrival::Pulled)
+        .claim_run(
+            &k,
+            "serve-host-2",
+            at,
+            at + Duration::minutes(5),
+            false,
+            Arrival::Pulled,
+        )
         .await
         .unwrap()
         .unwrap();
-    s.finish_run(run.id, "serve-host-2", tally::domain::RunStatus::Late, &Default::default(), at)
-        .await
-        .unwrap();
+    s.finish_run(
+        run.id,
+        "serve-host-2",
+        tally::domain::RunStatus::Late,
+        &Default::default(),
+        at,
+    )
+    .await
+    .unwrap();
     let next = s.settled(at, window, Some(first.mark)).await.unwrap();
     assert_eq!(days(&next), ["2026-11-24"]);
 }
