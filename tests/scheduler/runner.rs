@@ -220,3 +220,98 @@ async fn nothing_is_pulled_for_a_period_before_the_effective_date() {
     let periods: Vec<String> = due.iter().map(|p| p.key.period.to_string()).collect();
     assert_eq!(periods, ["2026-12-28"]);
 }
+
+/// The runner keeps the keys landed in the amendment window between steps and reads only
+/// what lands since. When a new version lengthens the window, periods that had closed open
+/// again: the runner reads the longer window afresh and finds them landed, rather than
+/// asking for them again.
+#[tokio::test]
+async fn a_longer_amendment_window_is_read_afresh() {
+    let db = TestDb::sqlite();
+    let registry = Arc::new(db.registry().await);
+    let listed = utc("2026-11-01T09:00:00Z");
+    registry
+        .propose(&load("ward-bed-census"), "NHS England", listed)
+        .await
+        .unwrap();
+    list_owed_at_once(&registry, "ward-bed-census", listed).await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("providers.csv");
+    std::fs::write(
+        &csv,
+        "code,name,kind,region\nRXA,Ashford,acute_trust,London\n",
+    )
+    .unwrap();
+    registry
+        .import_providers(&read_csv(&csv).unwrap(), crate::common::registered())
+        .await
+        .unwrap();
+    std::fs::create_dir_all(dir.path().join("drop")).unwrap();
+    std::fs::write(
+        dir.path().join("sources.toml"),
+        "[[source]]\ncollection = \"ward-bed-census\"\nprovider = \"*\"\nkind = \"file\"\nfolder = \"drop\"\nname = \"{provider}_{period}.csv\"\n",
+    )
+    .unwrap();
+    // Every day from the listing to 9 December is delivered.
+    let mut day = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+    while day <= chrono::NaiveDate::from_ymd_opt(2026, 12, 9).unwrap() {
+        std::fs::write(
+            dir.path().join(format!("drop/RXA_{day}.csv")),
+            format!("{HEADER}\n{day},RXA01,W1,general_acute,overnight,adult,core,general,20,18\n"),
+        )
+        .unwrap();
+        day = day.succ_opt().unwrap();
+    }
+    let runner = common::runner(
+        dir.path(),
+        &db,
+        registry.clone(),
+        Sources::load(&dir.path().join("sources.toml")).unwrap(),
+        Options {
+            instance: "test".into(),
+            per_host: 2,
+            pace: Default::default(),
+            concurrency: 4,
+        },
+    );
+    let landed = |pulled: &[tally::schedule::pull::Pulled]| {
+        pulled
+            .iter()
+            .all(|p| p.status == "landed" || p.status == "late")
+    };
+    // 1 and 2 November land on the 3rd, the days to 19 November on the 20th, and the rest
+    // on 10 December. By then 1 and 2 November have closed (12 hours and 28 days after
+    // each), and the runs of the 3rd are out of the window the runner keeps.
+    let first = runner.step(utc("2026-11-03T10:00:00Z")).await.unwrap();
+    assert_eq!(first.len(), 2);
+    assert!(landed(&first), "{first:?}");
+    let second = runner.step(utc("2026-11-20T10:00:00Z")).await.unwrap();
+    assert_eq!(second.len(), 17);
+    assert!(landed(&second), "{second:?}");
+    let third = runner.step(utc("2026-12-10T10:00:00Z")).await.unwrap();
+    assert_eq!(third.len(), 20);
+    assert!(landed(&third), "{third:?}");
+    assert!(
+        runner
+            .step(utc("2026-12-10T10:30:00Z"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Version 2 keeps periods open to amendment for 60 days: 1 and 2 November are open
+    // again, and landed on 3 November. Read from the kept keys alone, they would be asked
+    // for again (and refused by the ledger, as skipped).
+    let longer = common::variant(
+        dir.path(),
+        "ward-bed-census",
+        &[("amendment_window = \"28d\"", "amendment_window = \"60d\"")],
+    );
+    let at = utc("2026-12-10T11:00:00Z");
+    registry.propose(&longer, "NHS England", at).await.unwrap();
+    registry
+        .approve_from("ward-bed-census", common::dap(), "ok", vec![], None, at)
+        .await
+        .unwrap();
+    let after = runner.step(utc("2026-12-10T12:00:00Z")).await.unwrap();
+    assert!(after.is_empty(), "{after:?}");
+}
