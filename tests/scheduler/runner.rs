@@ -179,34 +179,7 @@ async fn nothing_is_pulled_for_a_period_before_the_effective_date() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("providers.csv");
-    std::fs::write(
-        &csv,
-        "code,name,kind,region\nRXA,Ashford,acute_trust,London\n",
-    )
-    .unwrap();
-    registry
-        .import_providers(&read_csv(&csv).unwrap(), crate::common::registered())
-        .await
-        .unwrap();
-    std::fs::create_dir_all(dir.path().join("drop")).unwrap();
-    std::fs::write(
-        dir.path().join("sources.toml"),
-        "[[source]]\ncollection = \"ward-bed-census\"\nprovider = \"*\"\nkind = \"file\"\nfolder = \"drop\"\nname = \"{provider}_{period}.csv\"\n",
-    )
-    .unwrap();
-    let runner = common::runner(
-        dir.path(),
-        &db,
-        registry.clone(),
-        Sources::load(&dir.path().join("sources.toml")).unwrap(),
-        Options {
-            instance: "test".into(),
-            per_host: 2,
-            pace: Default::default(),
-            concurrency: 4,
-        },
-    );
+    let runner = one_trust(dir.path(), &db, &registry).await;
     // Listed, with a source, every day of December over: nothing is owed yet.
     assert!(
         runner
@@ -236,22 +209,7 @@ async fn a_longer_amendment_window_is_read_afresh() {
         .unwrap();
     list_owed_at_once(&registry, "ward-bed-census", listed).await;
     let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("providers.csv");
-    std::fs::write(
-        &csv,
-        "code,name,kind,region\nRXA,Ashford,acute_trust,London\n",
-    )
-    .unwrap();
-    registry
-        .import_providers(&read_csv(&csv).unwrap(), crate::common::registered())
-        .await
-        .unwrap();
-    std::fs::create_dir_all(dir.path().join("drop")).unwrap();
-    std::fs::write(
-        dir.path().join("sources.toml"),
-        "[[source]]\ncollection = \"ward-bed-census\"\nprovider = \"*\"\nkind = \"file\"\nfolder = \"drop\"\nname = \"{provider}_{period}.csv\"\n",
-    )
-    .unwrap();
+    let runner = one_trust(dir.path(), &db, &registry).await;
     // Every day from the listing to 9 December is delivered.
     let mut day = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
     while day <= chrono::NaiveDate::from_ymd_opt(2026, 12, 9).unwrap() {
@@ -262,18 +220,6 @@ async fn a_longer_amendment_window_is_read_afresh() {
         .unwrap();
         day = day.succ_opt().unwrap();
     }
-    let runner = common::runner(
-        dir.path(),
-        &db,
-        registry.clone(),
-        Sources::load(&dir.path().join("sources.toml")).unwrap(),
-        Options {
-            instance: "test".into(),
-            per_host: 2,
-            pace: Default::default(),
-            concurrency: 4,
-        },
-    );
     let landed = |pulled: &[tally::schedule::pull::Pulled]| {
         pulled
             .iter()
@@ -314,4 +260,41 @@ async fn a_longer_amendment_window_is_read_afresh() {
         .unwrap();
     let after = runner.step(utc("2026-12-10T12:00:00Z")).await.unwrap();
     assert!(after.is_empty(), "{after:?}");
+}
+
+/// Ashford (RXA) registered, delivering the census to the `drop` folder in `dir`, and a
+/// runner over it.
+async fn one_trust(
+    dir: &std::path::Path,
+    db: &TestDb,
+    registry: &Arc<tally::registry::Registry>,
+) -> tally::schedule::runner::Runner {
+    let csv = dir.join("providers.csv");
+    std::fs::write(
+        &csv,
+        "code,name,kind,region\nRXA,Ashford,acute_trust,London\n",
+    )
+    .unwrap();
+    registry
+        .import_providers(&read_csv(&csv).unwrap(), crate::common::registered())
+        .await
+        .unwrap();
+    std::fs::create_dir_all(dir.join("drop")).unwrap();
+    std::fs::write(
+        dir.join("sources.toml"),
+        "[[source]]\ncollection = \"ward-bed-census\"\nprovider = \"*\"\nkind = \"file\"\nfolder = \"drop\"\nname = \"{provider}_{period}.csv\"\n",
+    )
+    .unwrap();
+    common::runner(
+        dir,
+        db,
+        registry.clone(),
+        Sources::load(&dir.join("sources.toml")).unwrap(),
+        Options {
+            instance: "test".into(),
+            per_host: 2,
+            pace: Default::default(),
+            concurrency: 4,
+        },
+    )
 }
