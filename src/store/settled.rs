@@ -50,8 +50,9 @@ macro_rules! settled_store {
                 since: chrono::DateTime<chrono::Utc>,
                 after: Option<i64>,
             ) -> anyhow::Result<$crate::store::settled::SettledReading> {
-                // The leases first: a run that lands after this is marked after it, and so
-                // is read below, whichever way it goes.
+                // The leases first: a run still held here that lands before the counter is
+                // read is read below by its mark, and one that lands later is read by the
+                // next reading; either way no reading misses it.
                 let leased = sqlx::query_as(
                     "SELECT collection, provider, period FROM runs
                      WHERE status = 'running' AND lease_until > $1",
