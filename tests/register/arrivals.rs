@@ -12,7 +12,7 @@ use common::TestDb;
 use tally::registry::Registry;
 use tally::store::runs::{Arrival, RunOutcome, RunStatus};
 
-use crate::run_ledger::{key, land_arriving, open, t0};
+use crate::run_ledger::{end_run, key, land_arriving, open, t0};
 
 contract!(the_burden_records_are_read_again_when_a_first_arrival_lands);
 
@@ -59,30 +59,19 @@ async fn the_burden_records_are_read_again_when_a_first_arrival_lands(db: &TestD
         Arrival::Pulled,
     )
     .await;
-    let failed = s
-        .claim_run(
-            &key("RXB", "2026-11-24"),
-            "a",
-            t0(),
-            t0() + Duration::seconds(90),
-            false,
-            Arrival::Pulled,
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    s.finish_run(
-        failed.id,
+    end_run(
+        &s,
+        &key("RXB", "2026-11-24"),
         "a",
+        t0(),
+        t0() + Duration::minutes(25),
         RunStatus::Failed,
-        &RunOutcome {
+        RunOutcome {
             error: Some("the source did not answer".into()),
             ..RunOutcome::default()
         },
-        t0() + Duration::minutes(25),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(moved().await, 1);
     assert!(Arc::ptr_eq(
         &pulled,

@@ -186,33 +186,17 @@ async fn runs_landed_before_the_settled_marks_are_settled(db: &TestDb) {
     };
     let first = s.settled(t0(), window, None).await.unwrap();
     assert_eq!(days(&first), ["2026-11-22", "2026-11-23", "2026-11-25"]);
-    let k = RunKey {
-        collection: "ward-bed-census".into(),
-        provider: "RXA".into(),
-        period: Period::parse("2026-11-24").unwrap(),
-    };
     let at = t0() + Duration::days(2);
-    let run = s
-        .claim_run(
-            &k,
-            "serve-host-2",
-            at,
-            at + Duration::minutes(5),
-            false,
-            Arrival::Pulled,
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    s.finish_run(
-        run.id,
+    crate::run_ledger::end_run(
+        &s,
+        &crate::run_ledger::key("RXA", "2026-11-24"),
         "serve-host-2",
-        tally::domain::RunStatus::Late,
-        &Default::default(),
         at,
+        at,
+        tally::domain::RunStatus::Late,
+        Default::default(),
     )
-    .await
-    .unwrap();
+    .await;
     let next = s.settled(at, window, Some(first.mark)).await.unwrap();
     assert_eq!(days(&next), ["2026-11-24"]);
 }

@@ -451,6 +451,34 @@ async fn settled_keys(
     keys
 }
 
+/// Claims `k` for `instance` at `started` and ends the run at `finished` as `status`, with
+/// `outcome` and no version: a pull that failed, or a run recorded without its file.
+pub(crate) async fn end_run(
+    s: &Arc<dyn Store>,
+    k: &RunKey,
+    instance: &str,
+    started: DateTime<Utc>,
+    finished: DateTime<Utc>,
+    status: RunStatus,
+    outcome: RunOutcome,
+) {
+    let run = s
+        .claim_run(
+            k,
+            instance,
+            started,
+            finished + Duration::minutes(5),
+            false,
+            Arrival::Pulled,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    s.finish_run(run.id, instance, status, &outcome, finished)
+        .await
+        .unwrap();
+}
+
 /// Records a landed version of `k`, as a pull does.
 pub(crate) async fn land(s: &Arc<dyn Store>, k: &RunKey, version: i64) {
     land_holding(s, k, version, Vec::new()).await;

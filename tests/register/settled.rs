@@ -7,7 +7,7 @@ use common::TestDb;
 use tally::store::runs::{Arrival, RunOutcome, RunStatus};
 
 use crate::common;
-use crate::run_ledger::{key, land, open, t0};
+use crate::run_ledger::{end_run, key, land, open, t0};
 
 contract!(each_reading_of_the_settled_keys_starts_at_the_last_mark);
 
@@ -71,27 +71,16 @@ async fn each_reading_of_the_settled_keys_starts_at_the_last_mark(db: &TestDb) {
     assert_eq!(keys(&landed), ["RXC 2025-06-01"]);
     assert_eq!(landed.landed[0].1, long_ago);
     // A run that fails takes no mark.
-    let failing = s
-        .claim_run(
-            &key("RXD", "2026-11-23"),
-            "a",
-            t0(),
-            t0() + Duration::minutes(30),
-            false,
-            Arrival::Pulled,
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    s.finish_run(
-        failing.id,
+    end_run(
+        &s,
+        &key("RXD", "2026-11-23"),
         "a",
-        RunStatus::Failed,
-        &RunOutcome::default(),
         t0(),
+        t0(),
+        RunStatus::Failed,
+        RunOutcome::default(),
     )
-    .await
-    .unwrap();
+    .await;
     let after_failure = s.settled(t0(), window, Some(landed.mark)).await.unwrap();
     assert_eq!(after_failure.mark, landed.mark);
     assert!(after_failure.landed.is_empty() && after_failure.leased.is_empty());
