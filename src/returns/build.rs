@@ -3,7 +3,6 @@
 //! control; completeness; and an immutable numbered artifact with its manifest. A build
 //! whose query and inputs are those of the latest artifact makes no new one.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -15,18 +14,17 @@ use sha2::{Digest, Sha256};
 pub use super::artifact::{Artifact, InputFile, Manifest, built};
 use super::artifact::{period_dir, write_artifact};
 use super::catalogue::ReturnDef;
-use super::completeness::{self, Completeness};
+use super::completeness::Completeness;
 use super::disclosure;
+use super::gather::{Gathered, gather, gather_each};
 use super::provisional::HeldInput;
 use super::query::{plain_text, prepare, retype_text, session};
 use crate::domain::Period;
 use crate::domain::definition::CollectionDef;
-use crate::domain::periods_within;
 use crate::domain::provider::Provider;
 use crate::landing::lake::Lake;
 use crate::landing::pack;
 use crate::registry::Registry;
-use crate::store::holds::{HoldFilter, HoldRow};
 use crate::store::runs::CurrentVersion;
 
 /// Plans and runs the query over `reads`: the rows, with text as plain text again.
@@ -96,21 +94,10 @@ pub async fn build_for(
         "Read the register and worked out completeness."
     );
     let latest = Artifact::latest(root, &def.name, period)?;
-    if let Some(latest) = &latest {
-        let same = (
-            sql_sha256.as_str(),
-            context_sha256.as_str(),
-            gathered.read.as_slice(),
-            disclosure::RULE,
-        );
-        // The same inputs make the same data; a new version is made only when the data or
-        // what is said of it (more periods past their deadline, say) would differ.
-        if latest.manifest.fingerprint() == same
-            && latest.manifest.completeness == gathered.completeness
-            && latest.manifest.licence == def.licence
-        {
-            return Ok(latest.clone());
-        }
+    if let Some(latest) = &latest
+        && is_current(latest, def, &sql_sha256, &context_sha256, &gathered)
+    {
+        return Ok(latest.clone());
     }
     let batches = query(lake, def, &gathered, providers, started).await?;
     let rows = batches.iter().map(RecordBatch::num_rows).sum();
@@ -165,6 +152,64 @@ pub async fn build_for(
     Ok(artifact)
 }
 
+/// Whether `latest` is what a build from `gathered` would make. The same inputs make the
+/// same data; a new version is made only when the data or what is said of it (more periods
+/// past their deadline, say) would differ.
+fn is_current(
+    latest: &Artifact,
+    def: &ReturnDef,
+    sql_sha256: &str,
+    context_sha256: &str,
+    gathered: &Gathered,
+) -> bool {
+    let same = (
+        sql_sha256,
+        context_sha256,
+        gathered.read.as_slice(),
+        disclosure::RULE,
+    );
+    latest.manifest.fingerprint() == same
+        && latest.manifest.completeness == gathered.completeness
+        && latest.manifest.licence == def.licence
+}
+
+/// For each of `periods`, whether its latest artifact is what [`build_for`] would make at
+/// `now`, so that building it would make nothing new: worked out from one reading of the
+/// register for all of them, where a build reads it for its own period. `false` where that
+/// cannot be told (nothing built yet, or an error): a build then reads the register again
+/// for the period and says what is wrong.
+pub async fn unchanged(
+    registry: &Registry,
+    root: &Path,
+    def: &ReturnDef,
+    periods: &[Period],
+    now: DateTime<Utc>,
+    providers: &[Provider],
+) -> Vec<bool> {
+    let started = std::time::Instant::now();
+    let (Ok(each), Ok(providers_json)) = (
+        gather_each(registry, def, periods, now, providers, started).await,
+        serde_json::to_vec(providers),
+    ) else {
+        return vec![false; periods.len()];
+    };
+    periods
+        .iter()
+        .zip(each)
+        .map(|(period, gathered)| {
+            let Ok(gathered) = gathered else {
+                return false;
+            };
+            fingerprints_with(def, &providers_json, &gathered.inputs).is_ok_and(|(sql, context)| {
+                matches!(
+                    Artifact::latest(root, &def.name, period),
+                    Ok(Some(latest)) if is_current(&latest, def, &sql, &context, &gathered)
+                )
+            })
+        })
+        .collect()
+}
+
 /// What a query makes of one period, built but not kept: what DAP sees before it lists a
 /// return's query.
 pub struct Preview {
@@ -210,180 +255,21 @@ fn ms(at: std::time::Instant) -> f64 {
     at.elapsed().as_secs_f64() * 1000.0
 }
 
-/// What a build reads: each input's definition with the current versions of the providers
-/// the return is about, the versions read (sorted, for the manifest), and how complete
-/// they are.
-struct Gathered {
-    inputs: Vec<(CollectionDef, Vec<CurrentVersion>)>,
-    /// The versions read that have figures awaiting their provider's confirmation.
-    held: Vec<HeldInput>,
-    read: Vec<InputFile>,
-    completeness: Completeness,
-}
-
-/// Gathers each input's current versions for the periods inside `period` and works out
-/// their completeness; refuses a period nobody owes anything for yet.
-async fn gather(
-    registry: &Registry,
-    def: &ReturnDef,
-    period: &Period,
-    now: DateTime<Utc>,
-    providers: &[Provider],
-    started: std::time::Instant,
-) -> anyhow::Result<Gathered> {
-    let mut gathered = Gathered {
-        inputs: Vec::new(),
-        held: Vec::new(),
-        read: Vec::new(),
-        completeness: Completeness {
-            complete: true,
-            inputs: Vec::new(),
-        },
-    };
-    let mut owed_anything = false;
-    // Whether some period inside has still to reach its deadline.
-    let mut some_not_due = false;
-    let expected: std::collections::HashSet<&str> = providers
-        .iter()
-        .filter(|p| def.expects.contains(&p.kind))
-        .map(|p| p.code.as_str())
-        .collect();
-    for slug in &def.inputs {
-        let licensed = registry
-            .require_listed(slug.as_str(), now)
-            .await
-            .with_context(|| format!("{}: input {slug}", def.name))?;
-        let collection = licensed.def;
-        let from = licensed.effective_from;
-        let kind = collection.frequency.period;
-        if !kind.rolls_up_to(def.period) {
-            bail!(
-                "{}: {slug} is collected per {}, which does not fit inside a {}",
-                def.name,
-                kind.as_str(),
-                def.period.as_str()
-            );
-        }
-        let periods = periods_within(period, kind);
-        let wanted: BTreeSet<String> = periods.iter().map(|p| p.to_string()).collect();
-        let (Some(first), Some(last)) = (periods.first(), periods.last()) else {
-            bail!("{period} holds no whole {} of {slug}", kind.as_str());
-        };
-        // Only the extracts of the providers the return is about are read.
-        let current: Vec<CurrentVersion> = registry
-            .store()
-            .current_versions(slug.as_str(), &first.to_string(), &last.to_string())
-            .await?
-            .into_iter()
-            .filter(|v| wanted.contains(&v.period) && expected.contains(v.provider.as_str()))
-            .collect();
-        tracing::debug!(
-            ms = ms(started),
-            collection = %slug,
-            versions = current.len(),
-            "Read the current versions."
-        );
-        let unsigned = registry.unsigned(slug.as_str(), &current).await?;
-        let unsigned: std::collections::HashSet<(&str, &str)> = unsigned
-            .iter()
-            .map(|(p, q)| (p.as_str(), q.as_str()))
-            .collect();
-        let mut c = completeness::assess(
-            &collection,
-            &def.expects,
-            from,
-            providers,
-            &periods,
-            &current,
-            &unsigned,
-            now,
-        );
-        let holds = held_in(registry, slug.as_str(), &current).await?;
-        c.provisional = completeness::provisional(&holds, providers);
-        for h in holds {
-            let kept = registry
-                .store()
-                .held_figures(&h.collection, &h.provider, &h.period, h.version)
-                .await?;
-            gathered.held.push(HeldInput {
-                whole: (kept.len() as i64) < h.figures,
-                figures: kept.into_iter().map(|f| (f.row, f.item)).collect(),
-                collection: h.collection,
-                provider: h.provider,
-                period: h.period,
-            });
-        }
-        owed_anything |= c.expected > 0;
-        some_not_due |= c.periods_due < c.periods;
-        // A period still in progress is not complete, however much of it has come in.
-        gathered.completeness.complete &=
-            c.missing.is_empty() && c.partial.is_empty() && c.periods_due == c.periods;
-        gathered.read.extend(current.iter().map(|v| InputFile {
-            collection: v.collection.clone(),
-            provider: v.provider.clone(),
-            period: v.period.clone(),
-            version: v.version,
-            sha256: v.raw_sha256.clone(),
-        }));
-        gathered.completeness.inputs.push(c);
-        gathered.inputs.push((collection, current));
-    }
-    if !owed_anything && some_not_due {
-        bail!(
-            "{period} of {} is not owed yet: no part of it has reached its deadline, so there \
-             is nothing to build; build it once its first day is past its deadline",
-            def.name
-        );
-    }
-    if !owed_anything {
-        bail!(
-            "{period} is outside the data for {}: no registered provider owes {} for it",
-            def.name,
-            def.inputs
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    gathered.read.sort_by(|a, b| {
-        (&a.collection, &a.period, &a.provider).cmp(&(&b.collection, &b.period, &b.provider))
-    });
-    Ok(gathered)
-}
-
-/// The unconfirmed holds on the versions of `collection` a build reads.
-async fn held_in(
-    registry: &Registry,
-    collection: &str,
-    current: &[CurrentVersion],
-) -> anyhow::Result<Vec<HoldRow>> {
-    let read: std::collections::HashSet<(&str, &str, i64)> = current
-        .iter()
-        .map(|v| (v.provider.as_str(), v.period.as_str(), v.version))
-        .collect();
-    let holds = registry
-        .store()
-        .holds(&HoldFilter {
-            collection: Some(collection.to_owned()),
-            awaiting: true,
-            // The versions read decide: one replaced since they were read is still the
-            // one this build reads.
-            replaced: true,
-            ..HoldFilter::default()
-        })
-        .await?;
-    Ok(holds
-        .into_iter()
-        .filter(|h| read.contains(&(h.provider.as_str(), h.period.as_str(), h.version)))
-        .collect())
-}
-
 /// The sha256 of the query, and of everything else the data depends on: the sidecar's
 /// columns and levels, the provider register, and the input collections' definitions.
 fn fingerprints(
     def: &ReturnDef,
     providers: &[Provider],
+    inputs: &[(CollectionDef, Vec<CurrentVersion>)],
+) -> anyhow::Result<(String, String)> {
+    fingerprints_with(def, &serde_json::to_vec(providers)?, inputs)
+}
+
+/// [`fingerprints`] with the provider register already written as JSON, for a check of
+/// many periods against one reading of it.
+fn fingerprints_with(
+    def: &ReturnDef,
+    providers_json: &[u8],
     inputs: &[(CollectionDef, Vec<CurrentVersion>)],
 ) -> anyhow::Result<(String, String)> {
     let sql_sha256 = hex::encode(Sha256::digest(def.sql.as_bytes()));
@@ -394,7 +280,7 @@ fn fingerprints(
         &def.national,
         &def.expects,
     ))?);
-    h.update(serde_json::to_vec(providers)?);
+    h.update(providers_json);
     for (collection, _) in inputs {
         h.update(serde_json::to_vec(collection)?);
     }

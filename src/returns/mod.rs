@@ -12,6 +12,7 @@ pub mod columns;
 pub mod completeness;
 pub mod disclosure;
 pub mod export;
+mod gather;
 pub mod licence;
 pub mod metadata;
 pub mod provisional;

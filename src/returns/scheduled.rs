@@ -2,10 +2,10 @@
 //! units that have just closed (or had a late or amended extract land since) are packed,
 //! then every return is built for each of its periods whose inputs are past their deadline
 //! and still inside their amendment window. A build whose query and inputs have not
-//! changed makes no new version, so this costs a few register reads a period until an
-//! extract lands or is amended, and then rebuilds only the periods it touches. Packing and
-//! builds run on a runtime of their own, so a long one never holds up pulls or (later) the
-//! web server.
+//! changed makes no new version, and which periods those are is read once for all of a
+//! return's periods, so this costs a few register reads a return until an extract lands or
+//! is amended, and then rebuilds only the periods it touches. Packing and builds run on a
+//! runtime of their own, so a long one never holds up pulls or (later) the web server.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::build::{Artifact, build_for};
+use super::build::{Artifact, build_for, unchanged};
 use super::catalogue::{Catalogue, ReturnDef};
 use crate::domain::Period;
 use crate::domain::RegistryError;
@@ -244,7 +244,35 @@ impl Builder {
                     continue;
                 }
             };
-            for period in periods {
+            // Most periods open to amendments have had nothing new since their last build:
+            // one reading of the register for them all tells which, so each of those costs
+            // no reading of its own. The rest are built, each reading the register afresh.
+            // An extract that lands after that reading, for a period it found unchanged,
+            // is built in the next round.
+            let unchanged = {
+                let (registry, catalogue, root, name_, providers, asked) = (
+                    self.registry.clone(),
+                    licensed.clone(),
+                    self.root.clone(),
+                    name.clone(),
+                    providers.clone(),
+                    periods.clone(),
+                );
+                let runtime = self.runtime.as_ref().expect("until dropped");
+                let job = runtime.spawn(async move {
+                    let def = catalogue.get(&name_)?;
+                    anyhow::Ok(unchanged(&registry, &root, def, &asked, now, &providers).await)
+                });
+                match job.await {
+                    Ok(Ok(unchanged)) => unchanged,
+                    _ => vec![false; periods.len()],
+                }
+            };
+            for (period, _) in periods
+                .into_iter()
+                .zip(unchanged)
+                .filter(|(_, unchanged)| !unchanged)
+            {
                 let (registry, catalogue, lake, root, name_, providers) = (
                     self.registry.clone(),
                     licensed.clone(),

@@ -12,3 +12,4 @@ mod nil;
 mod packs;
 mod revisions;
 mod signoff;
+mod unchanged;
