@@ -129,6 +129,7 @@ pub async fn runs(s: &Settings, a: RunsArgs) -> anyhow::Result<Outcome> {
         status: a.status.map(|s| s.parse()).transpose()?,
         limit: a.limit,
         finished_after: None,
+        period_from: None,
     };
     list(s, filter, a.json).await
 }

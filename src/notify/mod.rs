@@ -19,7 +19,7 @@ use crate::connectors::Sources;
 use crate::domain::RunStatus;
 use crate::registry::Registry;
 use crate::registry::governance::Licensed;
-use crate::schedule::standing::{Owed, standing};
+use crate::schedule::standing::{Owed, earliest_walked, standing};
 use crate::store::notices::NewNotification;
 use crate::store::runs::RunFilter;
 pub use mailer::Mailer;
@@ -126,13 +126,7 @@ impl Notifier {
         let providers = self.registry.providers().await?;
         let licensed = self.registry.licensed(now).await?;
         let back = lookback(&licensed);
-        let runs = store
-            .runs(&RunFilter {
-                finished_after: Some(now - back),
-                limit: 1_000_000,
-                ..Default::default()
-            })
-            .await?;
+        let runs = self.runs_in_play(&licensed, now, back).await?;
         // What has been told already (or is being told by another instance) is not drafted
         // again; a failed one is, and sent again.
         let told: std::collections::HashSet<String> = store
@@ -303,6 +297,47 @@ impl Notifier {
             }
         }
         Ok(sent)
+    }
+
+    /// The runs a step looks at, newest first: those finished in the look-back window for
+    /// each collection in force, of the periods [`standing`] walks (those still open to
+    /// amendments, and a week ahead), and every rejection of the last two days. A daily
+    /// collection's runs are read for its own weeks, not for a quarterly one's look-back.
+    async fn runs_in_play(
+        &self,
+        licensed: &[Licensed],
+        now: DateTime<Utc>,
+        back: Duration,
+    ) -> anyhow::Result<Vec<crate::store::runs::RunRow>> {
+        let store = self.registry.store();
+        let mut runs = Vec::new();
+        for l in licensed {
+            runs.extend(
+                store
+                    .runs(&RunFilter {
+                        collection: Some(l.def.slug.to_string()),
+                        finished_after: Some(now - back),
+                        period_from: Some(earliest_walked(&l.def, now).to_string()),
+                        limit: 1_000_000,
+                        ..Default::default()
+                    })
+                    .await?,
+            );
+        }
+        runs.extend(
+            store
+                .runs(&RunFilter {
+                    status: Some(RunStatus::Rejected),
+                    finished_after: Some(now - REJECTIONS_BACK),
+                    limit: 1_000_000,
+                    ..Default::default()
+                })
+                .await?,
+        );
+        // As the ledger lists them, each once (a collection may be listed in two versions).
+        runs.sort_unstable_by_key(|r| std::cmp::Reverse(r.id));
+        runs.dedup_by_key(|r| r.id);
+        Ok(runs)
     }
 
     /// The message about one version's figures held for confirmation.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::timetable::{Schedule, period_for};
-use crate::domain::definition::Capture;
+use crate::domain::definition::{Capture, CollectionDef};
 use crate::domain::provider::Provider;
 use crate::domain::{Arrival, Period, RunStatus};
 use crate::registry::governance::Licensed;
@@ -114,13 +114,10 @@ pub fn standing(
         let slug = def.slug.as_str();
         let pulled = has_source(slug);
         let schedule = Schedule::of(def);
-        let today = now.with_timezone(&def.frequency.timezone).date_naive();
-        // Start from the period that ends soonest after a week from now, and walk back.
-        let mut p = Period::containing(def.frequency.period, today + WEEK);
-        for _ in 0..MOST_BACK {
+        for p in walk(def, now) {
             let open = provider.opened_on.is_none_or(|d| d < p.end())
                 && provider.closed_on.is_none_or(|d| d > p.first_day());
-            if p.first_day() < l.effective_from || closes(def, &p) <= now {
+            if p.first_day() < l.effective_from {
                 break;
             }
             let due = deadline(def, &p);
@@ -165,7 +162,6 @@ pub fn standing(
                     out.week.push(owed);
                 }
             }
-            p = p.previous();
         }
     }
     out.overdue
@@ -173,6 +169,26 @@ pub fn standing(
     out.week
         .sort_by(|a, b| (a.deadline, &a.title).cmp(&(b.deadline, &b.title)));
     out
+}
+
+/// The periods of `def` [`standing`] looks at, at `now`, newest first: from the one that
+/// ends soonest after a week from now, back to the last whose amendment window is open.
+fn walk(def: &CollectionDef, now: DateTime<Utc>) -> impl Iterator<Item = Period> + '_ {
+    let today = now.with_timezone(&def.frequency.timezone).date_naive();
+    let start = Period::containing(def.frequency.period, today + WEEK);
+    std::iter::successors(Some(start), |p| Some(p.previous()))
+        .take(MOST_BACK)
+        .take_while(move |p| closes(def, p) > now)
+}
+
+/// The earliest period of `def` that [`standing`] can look at, at `now` (it may stop
+/// sooner, at the day the collection came into force): no run of an earlier period
+/// changes where a provider stands.
+pub fn earliest_walked(def: &CollectionDef, now: DateTime<Utc>) -> Period {
+    let today = now.with_timezone(&def.frequency.timezone).date_naive();
+    walk(def, now)
+        .last()
+        .unwrap_or_else(|| Period::containing(def.frequency.period, today + WEEK))
 }
 
 /// The runs gathered by (collection, period), the period tried most recently first.

@@ -75,6 +75,9 @@ pub struct RunFilter {
     pub status: Option<RunStatus>,
     /// Only runs that finished after this.
     pub finished_after: Option<DateTime<Utc>>,
+    /// Only runs for this period or a later one, in the text order of periods (with one
+    /// collection, whose periods are of one kind, the order of time).
+    pub period_from: Option<String>,
     pub limit: i64,
 }
 
@@ -461,6 +464,9 @@ macro_rules! run_ledger {
                 if f.finished_after.is_some() {
                     sql.push_str(&next("finished_at >"));
                 }
+                if f.period_from.is_some() {
+                    sql.push_str(&next("period >="));
+                }
                 sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", n + 1));
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
                 if let Some(c) = &f.collection {
@@ -474,6 +480,9 @@ macro_rules! run_ledger {
                 }
                 if let Some(t) = f.finished_after {
                     q = q.bind(t);
+                }
+                if let Some(p) = &f.period_from {
+                    q = q.bind(p);
                 }
                 Ok(q.bind(f.limit).fetch_all(&self.pool).await?)
             }

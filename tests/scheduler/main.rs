@@ -8,4 +8,5 @@ mod faults;
 mod forms;
 mod mail;
 mod runner;
+mod standing;
 mod two_runners;

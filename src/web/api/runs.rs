@@ -60,6 +60,7 @@ pub async fn list(
         provider,
         status: q.status,
         finished_after: None,
+        period_from: None,
         limit,
     };
     Ok(Json(app.store().runs(&filter).await?))
