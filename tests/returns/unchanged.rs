@@ -62,6 +62,7 @@ async fn a_check_of_many_periods_says_what_a_build_of_each_would() {
     let mixed = ["2026-07-01", "2026-07-20", "2026-07-02"];
     assert_eq!(checked(&w, sitrep, &mixed, now).await, [false; 3]);
     assert_eq!(checked(&w, sitrep, &mixed, now).await, [true, false, true]);
+    // 1 and 2 July were built just now; the other days have still to be.
     assert_eq!(
         checked(&w, sitrep, &days, now).await,
         [true, true, false, false, false]
