@@ -312,12 +312,16 @@ impl Notifier {
         let store = self.registry.store();
         let mut runs = Vec::new();
         for l in licensed {
+            // A collection with no period open has nothing for the standing to look at.
+            let Some(first) = earliest_walked(&l.def, now) else {
+                continue;
+            };
             runs.extend(
                 store
                     .runs(&RunFilter {
                         collection: Some(l.def.slug.to_string()),
                         finished_after: Some(now - back),
-                        period_from: Some(earliest_walked(&l.def, now).to_string()),
+                        period_from: Some(first.to_string()),
                         limit: 1_000_000,
                         ..Default::default()
                     })

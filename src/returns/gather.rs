@@ -138,31 +138,31 @@ pub(super) async fn gather_each(
             break;
         }
         let open = |i: usize| each[i].is_ok();
-        let names = (0..periods.len())
+        let names: BTreeSet<&String> = (0..periods.len())
             .filter(|&i| open(i))
-            .flat_map(|i| inner[i].1.iter());
-        let (Some(first), Some(last)) = (names.clone().min(), names.max()) else {
+            .flat_map(|i| inner[i].1.iter())
+            .collect();
+        let (Some(first), Some(last)) = (names.first(), names.last()) else {
             continue;
         };
         // Only the extracts of the providers the return is about are read.
-        let all: Vec<CurrentVersion> = registry
+        let read: Vec<CurrentVersion> = registry
             .store()
             .current_versions(slug.as_str(), first, last)
             .await?
             .into_iter()
-            .filter(|v| expected.contains(v.provider.as_str()))
+            .filter(|v| expected.contains(v.provider.as_str()) && names.contains(&v.period))
             .collect();
         let current: Vec<Vec<CurrentVersion>> = inner
             .iter()
             .enumerate()
             .map(|(i, (_, wanted))| {
-                all.iter()
+                read.iter()
                     .filter(|v| open(i) && wanted.contains(&v.period))
                     .cloned()
                     .collect()
             })
             .collect();
-        let read: Vec<CurrentVersion> = current.iter().flatten().cloned().collect();
         tracing::debug!(
             ms = started.elapsed().as_secs_f64() * 1000.0,
             collection = %slug,

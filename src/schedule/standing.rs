@@ -182,13 +182,10 @@ fn walk(def: &CollectionDef, now: DateTime<Utc>) -> impl Iterator<Item = Period>
 }
 
 /// The earliest period of `def` that [`standing`] can look at, at `now` (it may stop
-/// sooner, at the day the collection came into force): no run of an earlier period
-/// changes where a provider stands.
-pub fn earliest_walked(def: &CollectionDef, now: DateTime<Utc>) -> Period {
-    let today = now.with_timezone(&def.frequency.timezone).date_naive();
-    walk(def, now)
-        .last()
-        .unwrap_or_else(|| Period::containing(def.frequency.period, today + WEEK))
+/// sooner, at the day the collection came into force), if any: no run of an earlier
+/// period changes where a provider stands.
+pub fn earliest_walked(def: &CollectionDef, now: DateTime<Utc>) -> Option<Period> {
+    walk(def, now).last()
 }
 
 /// The runs gathered by (collection, period), the period tried most recently first.

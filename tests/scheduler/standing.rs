@@ -57,7 +57,7 @@ async fn every_period_a_standing_lists_is_at_or_after_the_earliest_it_walks() {
                     .iter()
                     .find(|l| l.def.slug.as_str() == o.collection)
                     .unwrap();
-                let earliest = earliest_walked(&l.def, now);
+                let earliest = earliest_walked(&l.def, now).expect("a period was listed");
                 assert!(
                     o.period.to_string() >= earliest.to_string(),
                     "{} {} at {now}: listed, but before the earliest walked, {earliest}",
