@@ -143,11 +143,13 @@ impl super::Registry {
                 months.iter().map(f).sum::<Option<f64>>()
             }
         };
+        // The first arrivals kept with the burden records: reading them from the ledger
+        // groups every run of every provider, on each view of one provider's page.
         let automated_since = self
-            .store()
-            .first_arrivals()
+            .burden_records()
             .await?
-            .into_iter()
+            .arrivals
+            .iter()
             .filter(|a| a.provider == provider && a.arrived == Arrival::Pulled && a.at <= now)
             .map(|a| self.day(a.at))
             .min();
