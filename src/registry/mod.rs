@@ -21,6 +21,7 @@ pub mod report;
 pub mod report_files;
 pub mod reporting;
 pub mod rows;
+pub mod seen;
 pub mod signoff;
 pub mod views;
 pub mod window;
@@ -99,7 +100,7 @@ impl Registry {
 
     /// The provider register, read again only when the register's revision has moved.
     pub async fn providers(&self) -> anyhow::Result<Arc<Vec<Provider>>> {
-        let revision = self.store.revision().await?;
+        let revision = self.revisions().await?.register;
         if let Some((seen, list)) = self.providers.lock().expect("not poisoned").as_ref()
             && *seen == revision
         {

@@ -38,10 +38,8 @@ impl super::Registry {
     pub async fn burden_records(&self) -> anyhow::Result<std::sync::Arc<Records>> {
         // The counters before the records: a change between the two leaves older counters
         // with newer records, which are only read again next time.
-        let seen = (
-            self.store().revision().await?,
-            self.store().arrivals_revision().await?,
-        );
+        let revisions = self.revisions().await?;
+        let seen = (revisions.register, revisions.arrivals);
         let mut kept = self.records.lock().await;
         if let Some((at, records)) = kept.as_ref()
             && *at == seen
@@ -55,10 +53,10 @@ impl super::Registry {
 
     async fn read_records(&self) -> anyhow::Result<Records> {
         let store = self.store();
-        let mut decisions = store.decisions(None).await?;
+        let rows = self.rows().await?;
+        let mut decisions = rows.decisions().to_vec();
         decisions.sort_by_key(|d| (d.at, d.id));
         let mut listings = Vec::new();
-        let rows = self.rows().await?;
         for c in rows.collections() {
             for v in rows.versions(&c.slug) {
                 if let Some(listed_at) = v.listed_at {

@@ -1,8 +1,10 @@
-//! The register's collections and their versions as of one revision: what every scheduler
-//! step, notice round and page asks of the register, read again only when it has changed.
+//! The register's collections and their versions, the decision log and DAP's budget as of
+//! one revision: what every scheduler step, notice round and page asks of the register,
+//! read again only when it has changed.
 //!
-//! Every change to a collection, a version or a licence counts one more revision in the
-//! same transaction (`Store::revision`), in this instance or another sharing the database.
+//! Every change to a collection, a version or a licence, every decision and every change
+//! to the budget counts one more revision in the same transaction (`Store::revision`), in
+//! this instance or another sharing the database.
 //! So a reading labelled with a revision is the register as it stood at that revision, and
 //! asking whether it still holds costs one statement instead of one a collection and a
 //! decoding of every definition.
@@ -11,7 +13,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::domain::CollectionStatus;
-use crate::store::{CollectionRow, VersionRow};
+use crate::domain::budget::Budget;
+use crate::store::{CollectionRow, DecisionRow, VersionRow};
 
 use super::Registry;
 
@@ -20,7 +23,8 @@ use super::Registry;
 /// being written, and the next question reads it again.
 const TRIES: usize = 3;
 
-/// The register's collections and every version of each, as of one revision.
+/// The register's collections and every version of each, its decisions and the budget, as
+/// of one revision.
 #[derive(Debug, Default)]
 pub struct Rows {
     revision: i64,
@@ -28,6 +32,10 @@ pub struct Rows {
     collections: Vec<CollectionRow>,
     /// Each collection's versions, oldest first.
     versions: HashMap<String, Vec<VersionRow>>,
+    /// Every decision, oldest first.
+    decisions: Vec<DecisionRow>,
+    /// DAP's budget as last set.
+    budget: Option<Budget>,
 }
 
 impl Rows {
@@ -40,6 +48,7 @@ impl Rows {
             revision,
             collections,
             versions,
+            ..Rows::default()
         }
     }
 
@@ -55,6 +64,21 @@ impl Rows {
 
     pub fn collection(&self, slug: &str) -> Option<&CollectionRow> {
         self.collections.iter().find(|c| c.slug == slug)
+    }
+
+    /// The decision log, oldest first.
+    pub fn decisions(&self) -> &[DecisionRow] {
+        &self.decisions
+    }
+
+    /// The decisions on one collection, oldest first.
+    pub fn decisions_of<'a>(&'a self, slug: &'a str) -> impl Iterator<Item = &'a DecisionRow> {
+        self.decisions.iter().filter(move |d| d.slug == slug)
+    }
+
+    /// DAP's budget as last set, if it ever was.
+    pub fn budget(&self) -> Option<&Budget> {
+        self.budget.as_ref()
     }
 
     /// Every version of one collection, oldest first; none for a slug not on the register.
@@ -86,23 +110,32 @@ impl Rows {
 }
 
 impl Registry {
-    /// The register's collections and versions, read again only when its revision has moved.
+    /// The register's collections and versions, its decisions and the budget, read again
+    /// only when its revision has moved.
     pub async fn rows(&self) -> anyhow::Result<Arc<Rows>> {
         let store = self.store();
-        let mut revision = store.revision().await?;
+        let seen = self.revisions().await?.register;
         if let Some(kept) = self.rows.lock().expect("not poisoned").as_ref()
-            && kept.revision == revision
+            && kept.revision == seen
         {
             return Ok(kept.clone());
         }
+        // Read afresh, not the request's reading: the label must be read just before.
+        let mut revision = store.revision().await?;
         let mut tries = 0;
         loop {
             let collections = store.collections().await?;
             let every = store.every_version().await?;
-            // The two readings are of one revision only if no change committed between
-            // the revision read before them and the one read after.
+            let decisions = store.decisions(None).await?;
+            let budget = store.budget().await?;
+            // The readings are of one revision only if no change committed between the
+            // revision read before them and the one read after.
             let after = store.revision().await?;
-            let rows = Arc::new(Rows::new(revision, collections, every));
+            let rows = Arc::new(Rows {
+                decisions,
+                budget,
+                ..Rows::new(revision, collections, every)
+            });
             tries += 1;
             if after == revision {
                 *self.rows.lock().expect("not poisoned") = Some(rows.clone());

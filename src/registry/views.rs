@@ -104,7 +104,7 @@ impl Registry {
         Ok(CollectionView {
             status,
             effective_from,
-            decisions: self.store.decisions(Some(slug)).await?,
+            decisions: rows.decisions_of(slug).cloned().collect(),
             versions: versions
                 .into_iter()
                 .map(|v| VersionSummary {
@@ -128,11 +128,11 @@ impl Registry {
     /// retirements and rejections and every override.
     pub async fn register(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<RegisterEntry>> {
         let providers = self.providers().await?;
-        let decisions = self.store.decisions(None).await?;
+        let rows = self.rows().await?;
+        let decisions = rows.decisions();
         let on = self.day(at);
         let estimates = self.burden(at).await?.collections;
         let mut out = Vec::new();
-        let rows = self.rows().await?;
         for c in rows.collections() {
             let versions = rows.versions(&c.slug);
             let in_force = versions
@@ -200,7 +200,7 @@ impl Registry {
     pub async fn burden(&self, at: DateTime<Utc>) -> anyhow::Result<BurdenReport> {
         Ok(BurdenReport::new(
             self.estimate_at(at).await?,
-            self.store.budget().await?,
+            self.rows().await?.budget().cloned(),
             self.day(at),
         ))
     }

@@ -128,6 +128,14 @@ impl ProviderRow {
 }
 
 /// A new version of a collection, with the check findings at the moment it was proposed.
+/// The two counters a kept reading of the register is labelled with: the register's
+/// revision, and how often a run has landed as a first arrival (or an earlier one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revisions {
+    pub register: i64,
+    pub arrivals: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewVersion {
     pub definition: CollectionDef,
@@ -198,6 +206,10 @@ pub trait Store:
     /// How many changes the checks could see have been made: decisions, budget changes and
     /// provider imports.
     async fn revision(&self) -> anyhow::Result<i64>;
+    /// The register's revision and the ledger's arrivals revision
+    /// ([`burden::BurdenRecords::arrivals_revision`]) in one statement: what every kept
+    /// reading of the register is labelled with.
+    async fn revisions(&self) -> anyhow::Result<Revisions>;
     /// Applies a decision; returns the collection's licence number after it. With
     /// `checked_at`, the revision its checks were run on, a register that has changed since
     /// is refused with `RegistryError::Stale`.

@@ -436,6 +436,16 @@ macro_rules! sql_store {
                     .await?)
             }
 
+            async fn revisions(&self) -> anyhow::Result<$crate::store::Revisions> {
+                let (register, arrivals) = sqlx::query_as(
+                    "SELECT (SELECT value FROM counters WHERE name = 'register'),
+                            (SELECT value FROM counters WHERE name = 'arrivals')",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok($crate::store::Revisions { register, arrivals })
+            }
+
             async fn budget(&self) -> anyhow::Result<Option<$crate::domain::budget::Budget>> {
                 Ok(sqlx::query_as(
                     "SELECT cap_hours, baseline_hours, baseline_date, goal_hours, target_date,

@@ -63,6 +63,7 @@ pub fn router(app: Arc<App>) -> Router {
         // Multipart's own limit, a little above the file limit for the form's other fields.
         .layer(DefaultBodyLimit::max(limit + 64 * 1024))
         .layer(middleware::from_fn(record))
+        .layer(middleware::from_fn(one_reading))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
@@ -185,6 +186,16 @@ async fn record(req: Request, next: Next) -> Response {
     )
     .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// A request that changes nothing reads the register's counters once, and every kept
+/// reading it uses is the one labelled with them (`registry::seen`).
+async fn one_reading(req: Request, next: Next) -> Response {
+    if req.method().is_safe() {
+        crate::registry::seen::one_reading(next.run(req)).await
+    } else {
+        next.run(req).await
+    }
 }
 
 /// Gives every error the body its caller reads: `{"error": {"code", "message"}}` under

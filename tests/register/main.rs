@@ -10,6 +10,7 @@ mod achieved;
 mod arrivals;
 mod causes;
 mod collections;
+mod kept;
 mod migrations;
 mod recorded;
 mod report;

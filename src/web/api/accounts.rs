@@ -57,8 +57,8 @@ pub async fn causes(
         }
         Some(d) => d,
         None => {
-            let budget = app.store().budget().await?;
-            crate::registry::report::causes_from(&records, budget.as_ref(), today)
+            let rows = app.registry.rows().await?;
+            crate::registry::report::causes_from(&records, rows.budget(), today)
         }
     };
     Ok(Json(crate::registry::causes::attribute(
