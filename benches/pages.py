@@ -6,6 +6,8 @@ at start, then every ten minutes; on a world made the same day nothing more is d
 an older one the days since fail at once, their suppliers gone), and each of the load
 benchmark's ten targets is asked for in turn, one request after another, the first answer
 apart from the median of the rest: what a request costs Tally alone, with nothing queued.
+Beside them, the statements a request sent to the register (sqlx logs each one at debug,
+which the service here does, so the times include that logging), over all the requests.
 Python's standard library only; loopback only.
 
     python3 benches/pages.py --tally target/release/tally --world DIR [--requests 15]
@@ -51,8 +53,12 @@ def main():
         tokens = {role: token(role) for role in ("dap", "dhsc", "provider")}
         port = free_port()
         base = f"http://127.0.0.1:{port}"
+        # sqlx logs each statement at debug: the log counts the statements a request makes.
+        log_path = Path(tmp) / "serve.log"
+        log = open(log_path, "w")
         serve = subprocess.Popen([str(args.tally), "serve", "--bind", f"127.0.0.1:{port}", "--step-seconds", "600"],
-                                 env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 env=dict(env, TALLY_LOG="warn,sqlx::query=debug"), cwd=ROOT,
+                                 stdout=subprocess.DEVNULL, stderr=log)
         try:
             wait_for(f"{base}/readyz")
             cookie = {role: ("Cookie", sign_in(base, tokens[role])) for role in tokens}
@@ -69,10 +75,12 @@ def main():
                 ("API burden", "/api/v1/burden", bearer["dhsc"]),
                 ("API obligations", "/api/v1/providers/R00/obligations", bearer["provider"]),
             ]
-            print(f"| {'target':<20} | first ms | median ms |")
-            print(f"|{'-' * 22}|---------:|----------:|")
+            print(f"| {'target':<20} | first ms | median ms | statements a request |")
+            print(f"|{'-' * 22}|---------:|----------:|---------------------:|")
             for name, path, header in targets:
                 times = []
+                log.flush()
+                before = statements(log_path)
                 for _ in range(args.requests):
                     req = urllib.request.Request(base + path)
                     if header:
@@ -80,10 +88,21 @@ def main():
                     began = time.perf_counter()
                     urllib.request.urlopen(req).read()
                     times.append((time.perf_counter() - began) * 1000)
-                print(f"| {name:<20} | {times[0]:>8.1f} | {statistics.median(times[1:]):>9.1f} |")
+                # The first request may read what later ones keep: the rest's statements, a request.
+                time.sleep(0.2)
+                count = statements(log_path) - before
+                print(f"| {name:<20} | {times[0]:>8.1f} | {statistics.median(times[1:]):>9.1f} "
+                      f"| {count / args.requests:>20.1f} |")
         finally:
             serve.terminate()
             serve.wait()
+            log.close()
+
+
+def statements(log_path):
+    """How many statements the service has logged so far."""
+    with open(log_path, errors="replace") as f:
+        return sum(1 for line in f if "sqlx::query" in line)
 
 
 if __name__ == "__main__":
