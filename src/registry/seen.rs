@@ -4,9 +4,9 @@
 //! the burden records) is labelled with the counters it was read at, and reused while they
 //! stay the same. Asking the database for them costs a statement, and a page asks each kept
 //! reading in turn: a provider's dashboard read them eight times. Inside [`one_reading`] the
-//! first ask reads them, and the rest of the request shares that answer, so a page also
-//! shows every kept reading as of one moment. Outside it (the scheduler, the builder, the
-//! command line) each ask reads them afresh, as before.
+//! first ask reads them, and the rest of the request shares that answer: each kept reading
+//! it uses is the one labelled with those counters, or a newer one. Outside it (the
+//! scheduler, the builder, the command line) each ask reads them afresh, as before.
 //!
 //! Only for requests that change nothing: a form that changes the register and then reads
 //! it again must see its own change.
@@ -20,7 +20,8 @@ tokio::task_local! {
     static SEEN: Cell<Option<Revisions>>;
 }
 
-/// Runs `f` with the register's counters read at most once, at the first ask.
+/// Runs `f` with the register's counters read once, at the first ask (or once by each of
+/// asks made at the same time, before any has an answer).
 pub async fn one_reading<F: Future>(f: F) -> F::Output {
     SEEN.scope(Cell::new(None), f).await
 }

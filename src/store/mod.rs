@@ -127,7 +127,6 @@ impl ProviderRow {
     }
 }
 
-/// A new version of a collection, with the check findings at the moment it was proposed.
 /// The two counters a kept reading of the register is labelled with: the register's
 /// revision, and how often a run has landed as a first arrival (or an earlier one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +135,7 @@ pub struct Revisions {
     pub arrivals: i64,
 }
 
+/// A new version of a collection, with the check findings at the moment it was proposed.
 #[derive(Debug, Clone)]
 pub struct NewVersion {
     pub definition: CollectionDef,
