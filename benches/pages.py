@@ -6,7 +6,7 @@ at start, then every ten minutes; on a world made the same day nothing more is d
 an older one the days since fail at once, their suppliers gone), and each of the load
 benchmark's ten targets is asked for in turn, one request after another, the first answer
 apart from the median of the rest: what a request costs Tally alone, with nothing queued.
-Beside them, the statements a request sent to the register (sqlx logs each one at debug,
+Beside them, the statements a request sent to the database (sqlx logs each one at debug,
 which the service here does, so the times include that logging), over all the requests.
 Python's standard library only; loopback only.
 
@@ -79,7 +79,6 @@ def main():
             print(f"|{'-' * 22}|---------:|----------:|---------------------:|")
             for name, path, header in targets:
                 times = []
-                log.flush()
                 before = statements(log_path)
                 for _ in range(args.requests):
                     req = urllib.request.Request(base + path)
