@@ -101,20 +101,15 @@ impl Registry {
     /// The provider register, read again only when the register's revision has moved.
     pub async fn providers(&self) -> anyhow::Result<Arc<Vec<Provider>>> {
         let revision = self.revisions().await?.register;
-        // A reading kept at a later revision than the request's is newer, and as true.
         if let Some((seen, list)) = self.providers.lock().expect("not poisoned").as_ref()
-            && *seen >= revision
+            && *seen == revision
         {
             return Ok(list.clone());
         }
         // Read the revision before the list: an import between the two leaves an older
         // revision with a newer list, which is only read again next time.
         let list = Arc::new(self.store.providers().await?);
-        let mut kept = self.providers.lock().expect("not poisoned");
-        // A request that began earlier never puts its older label over a newer one.
-        if kept.as_ref().is_none_or(|(seen, _)| *seen <= revision) {
-            *kept = Some((revision, list.clone()));
-        }
+        *self.providers.lock().expect("not poisoned") = Some((revision, list.clone()));
         Ok(list)
     }
 

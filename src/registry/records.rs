@@ -41,21 +41,13 @@ impl super::Registry {
         let revisions = self.revisions().await?;
         let seen = (revisions.register, revisions.arrivals);
         let mut kept = self.records.lock().await;
-        // A reading kept at later counters than the request's is newer, and as true.
         if let Some((at, records)) = kept.as_ref()
-            && at.0 >= seen.0
-            && at.1 >= seen.1
+            && *at == seen
         {
             return Ok(records.clone());
         }
         let records = std::sync::Arc::new(self.read_records().await?);
-        // A request that began earlier never puts its older label over a newer one.
-        if kept
-            .as_ref()
-            .is_none_or(|(at, _)| at.0 <= seen.0 && at.1 <= seen.1)
-        {
-            *kept = Some((seen, records.clone()));
-        }
+        *kept = Some((seen, records.clone()));
         Ok(records)
     }
 

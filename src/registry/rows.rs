@@ -115,9 +115,8 @@ impl Registry {
     pub async fn rows(&self) -> anyhow::Result<Arc<Rows>> {
         let store = self.store();
         let seen = self.revisions().await?.register;
-        // A reading kept at a later revision than the request's is newer, and as true.
         if let Some(kept) = self.rows.lock().expect("not poisoned").as_ref()
-            && kept.revision >= seen
+            && kept.revision == seen
         {
             return Ok(kept.clone());
         }
@@ -139,11 +138,7 @@ impl Registry {
             });
             tries += 1;
             if after == revision {
-                let mut kept = self.rows.lock().expect("not poisoned");
-                // Another question may have kept a newer reading meanwhile: keep that.
-                if kept.as_ref().is_none_or(|k| k.revision <= revision) {
-                    *kept = Some(rows.clone());
-                }
+                *self.rows.lock().expect("not poisoned") = Some(rows.clone());
                 return Ok(rows);
             }
             if tries == TRIES {

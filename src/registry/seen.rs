@@ -4,9 +4,11 @@
 //! the burden records) is labelled with the counters it was read at, and reused while they
 //! stay the same. Asking the database for them costs a statement, and a page asks each kept
 //! reading in turn: a provider's dashboard read them eight times. Inside [`one_reading`] the
-//! first ask reads them, and the rest of the request shares that answer: each kept reading
-//! it uses is the one labelled with those counters, or a newer one. Outside it (the
-//! scheduler, the builder, the command line) each ask reads them afresh, as before.
+//! first ask reads them, and the rest of the request shares that answer. A kept reading
+//! serves it when its label is equal to them; otherwise the register is read afresh, as
+//! outside a request (the scheduler, the builder, the command line), where each ask reads
+//! the counters again. Only equality: counters go back when a register is restored from a
+//! backup, so a label compared as "at least as new" would keep serving what was lost.
 //!
 //! Only for requests that change nothing: a form that changes the register and then reads
 //! it again must see its own change.

@@ -1,7 +1,7 @@
 //! The register kept by its revision: the collections and versions, the decision log and
 //! DAP's budget are read once a revision, and a request keeps the counters it read first,
-//! so that a change committed while it runs does not change what it shows. On SQLite and
-//! PostgreSQL.
+//! so that a change committed while it runs does not change the kept readings it is
+//! served. On SQLite and PostgreSQL.
 
 use crate::common;
 
