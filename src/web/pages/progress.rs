@@ -169,9 +169,10 @@ pub(super) async fn render(
     let now = app.now();
     // One reading of the register's records serves the headline, the steps and the causes.
     let records = app.registry.burden_records().await.map_err(fail)?;
+    let rows = app.registry.rows().await.map_err(fail)?;
     let report = crate::registry::burden::BurdenReport::new(
         app.registry.estimate_from(records.clone(), now),
-        app.registry.rows().await.map_err(fail)?.budget().cloned(),
+        rows.budget().cloned(),
         now.with_timezone(&app.settings.timezone).date_naive(),
     );
     let t = crate::web::api::trajectory_of(&report);
@@ -184,7 +185,6 @@ pub(super) async fn render(
     // The NHS year: decisions since 1 April.
     let today = report.on;
     let year_start = crate::registry::report::year_start(today);
-    let rows = app.registry.rows().await.map_err(fail)?;
     let decisions = rows.decisions();
     let tz = app.settings.timezone;
     let titles: std::collections::HashMap<String, String> = app
